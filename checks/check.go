@@ -1,0 +1,163 @@
+// Package checks holds lambdoctor's diagnoses: each Check looks at a Target
+// (an image's config and merged filesystem) and returns Findings.
+//
+// Checks read only from the Target; they never print, exit or touch the
+// host. checks/registry.go is the table of contents.
+package checks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/imagefs/source"
+)
+
+// Severity says how bad a finding is for a Lambda function.
+type Severity int
+
+// Severities, lowest first. Error: the function will not start or fails its
+// first invoke. Warning: fails in some conditions. Info: hygiene.
+const (
+	Info Severity = iota + 1
+	Warning
+	Error
+)
+
+// String returns the lower-case name used in reports and configs.
+func (s Severity) String() string {
+	switch s {
+	case Info:
+		return "info"
+	case Warning:
+		return "warning"
+	case Error:
+		return "error"
+	}
+	return fmt.Sprintf("severity(%d)", int(s))
+}
+
+// ParseSeverity reads "error", "warning" or "info" (case-insensitive).
+func ParseSeverity(s string) (Severity, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "error":
+		return Error, nil
+	case "warning", "warn":
+		return Warning, nil
+	case "info":
+		return Info, nil
+	}
+	return 0, fmt.Errorf("unknown severity %q (want error, warning or info)", s)
+}
+
+// MarshalText makes severities read as their names in JSON and YAML.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Category groups checks; the hundreds digit of an ID names it.
+type Category string
+
+// Meta describes a check. IDs are "LD" + three digits, grouped by hundreds
+// per category, and never reused.
+type Meta struct {
+	ID       string   // e.g. "LD101"
+	Name     string   // kebab-case alias, e.g. "platform-mismatch"
+	Title    string   // one line
+	Severity Severity // default severity
+	Category Category
+	// Needs lists absolute paths or path.Match globs whose full content the
+	// check reads, so the filesystem pass captures them.
+	Needs []string
+}
+
+// DocsURL is where a check's page lives.
+func (m Meta) DocsURL() string {
+	return DocsBase + m.ID + ".md"
+}
+
+// DocsBase is the base URL of the per-check docs pages.
+const DocsBase = "https://github.com/lambdoctor/lambdoctor/blob/main/docs/checks/"
+
+// Finding is one diagnosed problem.
+type Finding struct {
+	ID       string
+	Name     string
+	Severity Severity
+	Title    string
+	// Message says what exactly is wrong in this image.
+	Message string
+	// Path is the in-image path concerned, if any.
+	Path string
+	// Layer that introduced Path, when known.
+	Layer *LayerRef
+	// Evidence: symlink chain, config fields, ELF machine, ...
+	Evidence []string
+	// Fix is the concrete change to make (a Dockerfile line, a flag).
+	Fix  string
+	Docs string
+}
+
+// LayerRef names a layer the way users recognise it.
+type LayerRef struct {
+	Index     int    `json:"index"`
+	Digest    string `json:"digest"`
+	CreatedBy string `json:"createdBy,omitempty"`
+}
+
+// Target is what checks look at.
+type Target struct {
+	Image *source.Image
+	FS    *imagefs.FS
+	// Arch is the function's architecture: "amd64" or "arm64".
+	Arch string
+}
+
+// Config returns the image config, never nil.
+func (t *Target) Config() v1.Config {
+	if t.Image == nil || t.Image.Config == nil {
+		return v1.Config{}
+	}
+	return t.Image.Config.Config
+}
+
+// LayerRef returns the reference to layer i of the filesystem, or nil.
+func (t *Target) LayerRef(i int) *LayerRef {
+	if t.FS == nil {
+		return nil
+	}
+	layers := t.FS.Layers()
+	if i < 0 || i >= len(layers) {
+		return nil
+	}
+	l := layers[i]
+	d := l.Digest
+	if d == "" {
+		d = l.DiffID
+	}
+	return &LayerRef{Index: i, Digest: d, CreatedBy: l.CreatedBy}
+}
+
+// Check is one diagnosis.
+type Check interface {
+	Meta() Meta
+	// Run returns the findings for t. An error means the check could not
+	// decide; it becomes a status in the report, never an aborted run.
+	Run(ctx context.Context, t *Target) ([]Finding, error)
+}
+
+// NewFinding starts a finding from a check's metadata.
+func NewFinding(m Meta, msg string) Finding {
+	return Finding{ID: m.ID, Name: m.Name, Severity: m.Severity, Title: m.Title, Message: msg, Docs: m.DocsURL()}
+}
