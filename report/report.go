@@ -1,0 +1,286 @@
+// Package report turns check results into the report lambdoctor prints.
+//
+// The model (Report) is built once, by New or Failed; writers only format
+// it (see Write). The JSON form of the model is a contract: fields may be
+// added, never renamed or removed, and lists are never null.
+//
+// report does not import imagefs: the caller fills Image and Layer from
+// whatever loaded the image.
+package report
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/lambdoctor/lambdoctor/checks"
+)
+
+// SchemaVersion is the version of the JSON contract. It changes only when a
+// field is renamed or removed, which we avoid.
+const SchemaVersion = 1
+
+// Tool names the program that wrote a report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Image describes the image a report is about.
+type Image struct {
+	// Ref is the reference as the user wrote it.
+	Ref string `json:"ref"`
+	// Source is where the image was read from ("docker-archive", "oci",
+	// "registry", ...).
+	Source string `json:"source"`
+	// Digest of the selected image manifest; "" when the source has none
+	// (legacy docker save archives).
+	Digest string `json:"digest"`
+	// MediaType of the selected image manifest, when known.
+	MediaType string `json:"mediaType,omitempty"`
+	// Platform is "os/arch" with the variant appended when there is one
+	// ("linux/arm64/v8"): v1.Platform's String method.
+	Platform string `json:"platform"`
+	// IsIndex is true when the reference resolved to an image index (or
+	// manifest list) and Index describes it.
+	IsIndex bool   `json:"isIndex"`
+	Index   *Index `json:"index,omitempty"`
+	// Layers, base first. Never nil in a built report.
+	Layers []Layer `json:"layers"`
+}
+
+// Index describes the image index a reference resolved to.
+type Index struct {
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType"`
+	// Manifests are the index's children, in index order. Never nil in a
+	// built report.
+	Manifests []IndexManifest `json:"manifests"`
+	// Selected is the position in Manifests of the image that was loaded.
+	Selected int `json:"selected"`
+}
+
+// IndexManifest is one child of an image index.
+type IndexManifest struct {
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType"`
+	// Platform as in Image.Platform; "" when the child declares none.
+	Platform string `json:"platform"`
+	// Attestation is true for buildx provenance/SBOM attestation manifests.
+	Attestation bool `json:"attestation"`
+}
+
+// Layer is one filesystem layer of the image.
+type Layer struct {
+	// Index is the layer's position, base layer 0.
+	Index int `json:"index"`
+	// Digest of the blob as stored, or the DiffID when the source does not
+	// know it.
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType,omitempty"`
+	// Size is the stored (compressed) size in bytes, -1 when unknown.
+	Size int64 `json:"size"`
+	// UncompressedSize is the size of the layer's tar in bytes, -1 when
+	// unknown.
+	UncompressedSize int64 `json:"uncompressedSize"`
+	// CreatedBy is the config history's created_by for the layer.
+	CreatedBy string `json:"createdBy,omitempty"`
+}
+
+// Finding is one diagnosed problem, as reported.
+type Finding struct {
+	ID       string          `json:"id"`
+	Name     string          `json:"name"`
+	Severity checks.Severity `json:"severity"` // "error", "warning" or "info"
+	Title    string          `json:"title"`
+	Message  string          `json:"message"`
+	Path     string          `json:"path"`
+	// Layer that introduced Path; nil (JSON null) when unknown.
+	Layer *LayerRef `json:"layer"`
+	// Evidence lines; never nil in a built report.
+	Evidence []string `json:"evidence"`
+	Fix      string   `json:"fix"`
+	Docs     string   `json:"docs"`
+}
+
+// LayerRef names the layer a finding comes from.
+type LayerRef struct {
+	Index     int    `json:"index"`
+	Digest    string `json:"digest"`
+	CreatedBy string `json:"createdBy,omitempty"`
+}
+
+// CheckResult is how one check ended on the image.
+type CheckResult struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Status string `json:"status"` // "passed", "failed", "error" or "skipped"
+	// Error says why the check ended in status "error" or "skipped".
+	Error string `json:"error,omitempty"`
+	// Findings is the number of findings the check returned.
+	Findings int `json:"findings"`
+}
+
+// Summary counts findings by severity.
+type Summary struct {
+	Error   int `json:"error"`
+	Warning int `json:"warning"`
+	Info    int `json:"info"`
+}
+
+// LoadFailure says why an image could not be loaded at all.
+type LoadFailure struct {
+	// Kind classifies the failure for machines (chosen by the caller, e.g.
+	// "not-found", "auth", "unsupported").
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+// Report is everything lambdoctor says about one image.
+type Report struct {
+	SchemaVersion int   `json:"schemaVersion"`
+	Tool          Tool  `json:"tool"`
+	Image         Image `json:"image"`
+	// Findings, most severe first, then by check ID, then by path.
+	Findings []Finding `json:"findings"`
+	// Checks, in the order they ran.
+	Checks  []CheckResult `json:"checks"`
+	Summary Summary       `json:"summary"`
+	// Error is set when the image could not be loaded; the report then has
+	// no findings and no checks.
+	Error *LoadFailure `json:"error,omitempty"`
+}
+
+// Document holds the reports of several images inspected in one call.
+type Document struct {
+	SchemaVersion int       `json:"schemaVersion"`
+	Tool          Tool      `json:"tool"`
+	Reports       []*Report `json:"reports"`
+}
+
+// New builds the report for an image from its check results: findings are
+// ordered by severity (most severe first), then check ID, then path, and
+// counted in the summary. img is copied; nil lists become empty ones, and
+// IsIndex is set when img.Index is.
+func New(tool Tool, img Image, results []checks.Result) *Report {
+	r := &Report{
+		SchemaVersion: SchemaVersion,
+		Tool:          tool,
+		Image:         normalizeImage(img),
+		Findings:      []Finding{},
+		Checks:        make([]CheckResult, 0, len(results)),
+	}
+	for _, res := range results {
+		r.Checks = append(r.Checks, CheckResult{
+			ID:       res.Meta.ID,
+			Name:     res.Meta.Name,
+			Status:   string(res.Status),
+			Error:    res.Err,
+			Findings: len(res.Findings),
+		})
+		for _, f := range res.Findings {
+			r.Findings = append(r.Findings, convert(f))
+		}
+	}
+	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
+		return cmp.Or(
+			cmp.Compare(b.Severity, a.Severity),
+			cmp.Compare(a.ID, b.ID),
+			cmp.Compare(a.Path, b.Path),
+		)
+	})
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case checks.Error:
+			r.Summary.Error++
+		case checks.Warning:
+			r.Summary.Warning++
+		case checks.Info:
+			r.Summary.Info++
+		}
+	}
+	return r
+}
+
+// Failed builds the report for an image that could not be loaded: kind
+// classifies the failure for machines, msg explains it to people.
+func Failed(tool Tool, ref string, kind, msg string) *Report {
+	return &Report{
+		SchemaVersion: SchemaVersion,
+		Tool:          tool,
+		Image:         normalizeImage(Image{Ref: ref}),
+		Findings:      []Finding{},
+		Checks:        []CheckResult{},
+		Error:         &LoadFailure{Kind: kind, Message: msg},
+	}
+}
+
+// NewDocument gathers the reports of one call; its tool is the first
+// report's.
+func NewDocument(reports []*Report) *Document {
+	d := &Document{SchemaVersion: SchemaVersion, Reports: reports}
+	if d.Reports == nil {
+		d.Reports = []*Report{}
+	}
+	if len(reports) > 0 {
+		d.Tool = reports[0].Tool
+	}
+	return d
+}
+
+// Max returns the highest severity among the findings, 0 if there are none.
+func (r *Report) Max() checks.Severity {
+	var m checks.Severity
+	for _, f := range r.Findings {
+		m = max(m, f.Severity)
+	}
+	return m
+}
+
+// count returns how many checks ended in each status.
+func (r *Report) count() map[checks.Status]int {
+	n := map[checks.Status]int{}
+	for _, c := range r.Checks {
+		n[checks.Status(c.Status)]++
+	}
+	return n
+}
+
+func convert(f checks.Finding) Finding {
+	out := Finding{
+		ID:       f.ID,
+		Name:     f.Name,
+		Severity: f.Severity,
+		Title:    f.Title,
+		Message:  f.Message,
+		Path:     f.Path,
+		Evidence: slices.Clone(f.Evidence),
+		Fix:      f.Fix,
+		Docs:     f.Docs,
+	}
+	if out.Evidence == nil {
+		out.Evidence = []string{}
+	}
+	if f.Layer != nil {
+		out.Layer = &LayerRef{Index: f.Layer.Index, Digest: f.Layer.Digest, CreatedBy: f.Layer.CreatedBy}
+	}
+	return out
+}
+
+// normalizeImage copies img's lists, so a report never shares them with the
+// caller, and replaces nil lists with empty ones.
+func normalizeImage(img Image) Image {
+	img.Layers = slices.Clone(img.Layers)
+	if img.Layers == nil {
+		img.Layers = []Layer{}
+	}
+	if img.Index != nil {
+		idx := *img.Index
+		idx.Manifests = slices.Clone(idx.Manifests)
+		if idx.Manifests == nil {
+			idx.Manifests = []IndexManifest{}
+		}
+		img.Index = &idx
+		img.IsIndex = true
+	}
+	return img
+}
