@@ -1,0 +1,140 @@
+package imagefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Build reads layers (base first) and returns the merged, read-only view of
+// the image's filesystem.
+//
+// Each layer is read in one streaming pass, Parallelism layers at a time
+// (largest first when sizes are known); the passes build compact records
+// that are merged into one tree in layer order as soon as the layers below
+// are merged, then dropped. Nothing is extracted to disk and, apart from the
+// heads and captures Options ask for, no content is kept: opening a file
+// re-reads its layer.
+//
+// Build fails on a layer that cannot be opened or read, one whose
+// compressed stream or tar archive is corrupt (errors.Is(err,
+// ErrCorruptLayer)), or when the layers hold more than Options.MaxEntries
+// entries. Odd entries are not errors: see Anomalies.
+func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
+	if len(layers) > maxLayers {
+		return nil, fmt.Errorf("%d layers: at most %d are supported", len(layers), maxLayers)
+	}
+	opts = opts.withDefaults()
+	f := &FS{
+		root:   &node{typ: TypeDir, mode: 0o755, flags: flagImplicit},
+		layers: slices.Clone(layers),
+		info:   make([]LayerInfo, len(layers)),
+	}
+	for i, l := range layers {
+		f.info[i] = LayerInfo{Index: i, Digest: l.Digest, DiffID: l.DiffID, MediaType: l.MediaType, CreatedBy: l.CreatedBy, Size: l.Size}
+	}
+	if len(layers) == 0 {
+		f.count()
+		return f, nil
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d := &decoder{opts: opts}
+	order := schedule(layers)
+	type done struct {
+		i   int
+		res *layerResult
+		err error
+	}
+	results := make(chan done, len(layers))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(opts.Parallelism, len(layers)) {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(order) || ctx.Err() != nil {
+					return
+				}
+				i := order[k]
+				res, err := d.decode(ctx, i, layers[i])
+				results <- done{i, res, err}
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+
+	m := &merger{f: f}
+	pending := make([]*layerResult, len(layers))
+	merged := 0
+	var failure error
+	failedAt := len(layers)
+	for r := range results {
+		if r.err != nil {
+			// Keep the lowest-numbered real failure; the others may be
+			// consequences of cancelling.
+			real := !isCtxErr(r.err)
+			if failure == nil || real && (isCtxErr(failure) || r.i < failedAt) {
+				failure, failedAt = r.err, r.i
+			}
+			cancel()
+			continue
+		}
+		if failure != nil {
+			continue
+		}
+		pending[r.i] = r.res
+		for merged < len(layers) && pending[merged] != nil {
+			res := pending[merged]
+			pending[merged] = nil
+			m.apply(merged, res)
+			f.info[merged].Entries = res.entries
+			f.info[merged].UncompressedSize = res.uncompressed
+			merged++
+		}
+	}
+	if failure != nil {
+		return nil, failure
+	}
+	if merged != len(layers) {
+		// Only a cancelled context stops workers without an error.
+		return nil, ctx.Err()
+	}
+	f.count()
+	return f, nil
+}
+
+func isCtxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// schedule returns the order in which to decode layers: largest first when
+// sizes are known, so that the longest decode does not start last.
+func schedule(layers []Layer) []int {
+	order := make([]int, len(layers))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		sa, sb := layers[a].Size, layers[b].Size
+		switch {
+		case sa == sb, sa < 0 && sb < 0:
+			return 0
+		case sa < 0:
+			return 1
+		case sb < 0:
+			return -1
+		case sa > sb:
+			return -1
+		}
+		return 1
+	})
+	return order
+}

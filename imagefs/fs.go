@@ -1,0 +1,328 @@
+// Package imagefs is the merged, read-only view of a container image's
+// layered filesystem, built without running or extracting the image.
+//
+// Build reads each layer once (in parallel), applies them base to top with
+// OCI whiteout semantics and returns an *FS. The FS implements io/fs
+// (fs.FS, fs.StatFS, fs.ReadDirFS, fs.ReadFileFS and fs.ReadLinkFS) with
+// unrooted names ("usr/bin/python3", "." for the root), and absolute-path
+// helpers for checks: Lookup (exact path), Resolve (chroot-style symlink
+// resolution with its chain of hops), Head (captured file heads) and Walk.
+// Symlinks are always resolved inside the image: absolute targets start at
+// the image root and ".." stops at "/".
+//
+// An FS is immutable and safe for concurrent use.
+package imagefs
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"time"
+)
+
+// FS is the merged view of an image's layers. Build makes one.
+type FS struct {
+	root      *node
+	layers    []Layer
+	info      []LayerInfo
+	anomalies []Anomaly
+	n         int
+}
+
+var (
+	_ fs.FS         = (*FS)(nil)
+	_ fs.StatFS     = (*FS)(nil)
+	_ fs.ReadDirFS  = (*FS)(nil)
+	_ fs.ReadFileFS = (*FS)(nil)
+	_ fs.ReadLinkFS = (*FS)(nil)
+)
+
+// ErrIsDir is the error of reading a directory as a file.
+var ErrIsDir = errors.New("is a directory")
+
+// count sets f.n to the number of nodes.
+func (f *FS) count() {
+	var rec func(n *node) int
+	rec = func(n *node) int {
+		c := 1
+		for _, k := range n.kids {
+			c += rec(k)
+		}
+		return c
+	}
+	f.n = rec(f.root)
+}
+
+// Len returns the number of entries in the merged view, the root included:
+// the number of entries Walk visits.
+func (f *FS) Len() int { return f.n }
+
+// Layers describes the image's layers, base first.
+func (f *FS) Layers() []LayerInfo { return slices.Clone(f.info) }
+
+// Anomalies returns the odd entries met while building, by layer and in tar
+// order within a layer.
+func (f *FS) Anomalies() []Anomaly { return slices.Clone(f.anomalies) }
+
+// Walk calls fn for every entry of the merged view in lexical order of
+// paths, parents before children, starting with the root "/". Symlinks are
+// not followed. If fn returns fs.SkipDir for a directory its children are
+// skipped; fs.SkipAll stops the walk without error; any other error stops
+// the walk and is returned.
+func (f *FS) Walk(fn func(e *Entry) error) error {
+	err := walkNode(f.root, "/", fn)
+	if err == fs.SkipAll || err == fs.SkipDir {
+		return nil
+	}
+	return err
+}
+
+func walkNode(n *node, abs string, fn func(e *Entry) error) error {
+	if err := fn(n.entry(abs)); err != nil {
+		if err == fs.SkipDir && n.isDir() {
+			return nil
+		}
+		return err
+	}
+	for _, k := range n.kids {
+		if err := walkNode(k, joinAbs(abs, k.name()), fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lookup resolves an io/fs name for op.
+func (f *FS) lookup(op, name string, followFinal bool) (walkResult, error) {
+	if !fs.ValidPath(name) {
+		return walkResult{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	w := f.walk(name, followFinal, false)
+	if w.err != nil {
+		return w, &fs.PathError{Op: op, Path: name, Err: w.err}
+	}
+	return w, nil
+}
+
+// Open opens the named file, following symlinks inside the image. Regular
+// files whose content was captured are served from memory; others stream
+// from their layer, which is re-read (and decompressed) up to the file on
+// the first Read.
+func (f *FS) Open(name string) (fs.File, error) {
+	w, err := f.lookup("open", name, true)
+	if err != nil {
+		return nil, err
+	}
+	info := &fileInfo{name: path.Base(name), abs: w.path, n: w.node}
+	n := w.node
+	switch {
+	case n.isDir():
+		return &dirFile{fs: f, info: info, name: name}, nil
+	case n.typ == TypeReg && !n.full() && n.size > 0:
+		return &streamFile{fs: f, info: info, name: name}, nil
+	case n.typ == TypeReg:
+		return &memFile{info: info, Reader: bytes.NewReader(n.data())}, nil
+	}
+	// Devices and fifos have no content here.
+	return &memFile{info: info, Reader: bytes.NewReader(nil)}, nil
+}
+
+// Stat returns a FileInfo describing the named file, following symlinks.
+// Its Sys method returns the *Entry.
+func (f *FS) Stat(name string) (fs.FileInfo, error) {
+	w, err := f.lookup("stat", name, true)
+	if err != nil {
+		return nil, err
+	}
+	return &fileInfo{name: path.Base(name), abs: w.path, n: w.node}, nil
+}
+
+// Lstat returns a FileInfo describing the named file without following a
+// final symlink (intermediate ones are followed). Its Sys method returns
+// the *Entry.
+func (f *FS) Lstat(name string) (fs.FileInfo, error) {
+	w, err := f.lookup("lstat", name, false)
+	if err != nil {
+		return nil, err
+	}
+	return &fileInfo{name: path.Base(name), abs: w.path, n: w.node}, nil
+}
+
+// ReadLink returns the target of the named symlink, as written.
+func (f *FS) ReadLink(name string) (string, error) {
+	w, err := f.lookup("readlink", name, false)
+	if err != nil {
+		return "", err
+	}
+	if w.node.typ != TypeSymlink {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
+	}
+	return w.node.link(), nil
+}
+
+// ReadDir returns the entries of the named directory, sorted by name.
+func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	w, err := f.lookup("readdir", name, true)
+	if err != nil {
+		return nil, err
+	}
+	if !w.node.isDir() {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: ErrNotDir}
+	}
+	return dirEntries(w.path, w.node.kids), nil
+}
+
+// ReadFile returns the content of the named file, following symlinks: from
+// memory when it was captured, else by re-reading its layer.
+func (f *FS) ReadFile(name string) ([]byte, error) {
+	w, err := f.lookup("read", name, true)
+	if err != nil {
+		return nil, err
+	}
+	n := w.node
+	switch {
+	case n.isDir():
+		return nil, &fs.PathError{Op: "read", Path: name, Err: ErrIsDir}
+	case n.typ != TypeReg || n.size == 0:
+		return []byte{}, nil
+	case n.full():
+		return bytes.Clone(n.data()), nil
+	}
+	rc, err := f.content(n)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	defer rc.Close()
+	b := make([]byte, n.size)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: noEOF(err)}
+	}
+	return b, nil
+}
+
+func dirEntries(abs string, kids []*node) []fs.DirEntry {
+	list := make([]fs.DirEntry, len(kids))
+	for i, k := range kids {
+		list[i] = &fileInfo{name: k.name(), abs: joinAbs(abs, k.name()), n: k}
+	}
+	return list
+}
+
+// fileInfo is both the fs.FileInfo and the fs.DirEntry of a node.
+type fileInfo struct {
+	name string
+	abs  string
+	n    *node
+}
+
+func (i *fileInfo) Name() string { return i.name }
+
+func (i *fileInfo) Size() int64 {
+	switch i.n.typ {
+	case TypeReg:
+		return i.n.size
+	case TypeSymlink:
+		return int64(len(i.n.link()))
+	}
+	return 0
+}
+
+func (i *fileInfo) Mode() fs.FileMode          { return i.n.fileMode() }
+func (i *fileInfo) Type() fs.FileMode          { return i.n.fileMode().Type() }
+func (i *fileInfo) ModTime() time.Time         { return time.Unix(int64(i.n.mtime), 0).UTC() }
+func (i *fileInfo) IsDir() bool                { return i.n.isDir() }
+func (i *fileInfo) Info() (fs.FileInfo, error) { return i, nil }
+func (i *fileInfo) String() string             { return fs.FormatFileInfo(i) }
+func (i *fileInfo) Sys() any                   { return i.n.entry(i.abs) }
+func (i *fileInfo) stat() (fs.FileInfo, error) { return i, nil }
+
+// memFile is an open file whose content is in memory.
+type memFile struct {
+	info *fileInfo
+	*bytes.Reader
+}
+
+func (m *memFile) Stat() (fs.FileInfo, error) { return m.info.stat() }
+func (m *memFile) Close() error               { return nil }
+
+// streamFile is an open file whose content streams from its layer.
+type streamFile struct {
+	fs   *FS
+	info *fileInfo
+	name string
+	rc   io.ReadCloser
+	err  error
+}
+
+func (s *streamFile) Stat() (fs.FileInfo, error) { return s.info.stat() }
+
+func (s *streamFile) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.rc == nil {
+		rc, err := s.fs.content(s.info.n)
+		if err != nil {
+			s.err = &fs.PathError{Op: "read", Path: s.name, Err: err}
+			return 0, s.err
+		}
+		s.rc = rc
+	}
+	n, err := s.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = &fs.PathError{Op: "read", Path: s.name, Err: err}
+	}
+	return n, err
+}
+
+func (s *streamFile) Close() error {
+	if s.err == fs.ErrClosed {
+		return &fs.PathError{Op: "close", Path: s.name, Err: fs.ErrClosed}
+	}
+	s.err = fs.ErrClosed
+	if s.rc != nil {
+		return s.rc.Close()
+	}
+	return nil
+}
+
+// dirFile is an open directory.
+type dirFile struct {
+	fs   *FS
+	info *fileInfo
+	name string
+	list []fs.DirEntry
+	off  int
+	read bool
+}
+
+func (d *dirFile) Stat() (fs.FileInfo, error) { return d.info.stat() }
+
+func (d *dirFile) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: d.name, Err: ErrIsDir}
+}
+
+func (d *dirFile) Close() error { return nil }
+
+// ReadDir reads the directory's entries, sorted by name, as
+// fs.ReadDirFile requires.
+func (d *dirFile) ReadDir(count int) ([]fs.DirEntry, error) {
+	if !d.read {
+		d.list = dirEntries(d.info.abs, d.info.n.kids)
+		d.read = true
+	}
+	rest := d.list[d.off:]
+	if count <= 0 {
+		d.off = len(d.list)
+		return rest, nil
+	}
+	if len(rest) == 0 {
+		return nil, io.EOF
+	}
+	count = min(count, len(rest))
+	d.off += count
+	return rest[:count], nil
+}

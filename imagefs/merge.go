@@ -1,0 +1,258 @@
+package imagefs
+
+import (
+	"fmt"
+	"strings"
+)
+
+// merger applies decoded layers, in order, to the tree.
+type merger struct {
+	f     *FS
+	layer int
+	// anomalies recorded for the current layer, and dropped beyond the cap.
+	count, dropped int
+	// dirCache remembers the last parent directory looked up.
+	cacheDir  string
+	cacheNode *node
+	cacheOK   bool
+	// lastDir is the last directory added: the next entries usually go
+	// into it.
+	lastParent string
+	lastDir    *node
+}
+
+func (m *merger) anomaly(p string, kind AnomalyKind, format string, args ...any) {
+	if m.count >= maxAnomaliesPerLayer {
+		m.dropped++
+		return
+	}
+	m.count++
+	m.f.anomalies = append(m.f.anomalies, Anomaly{Layer: m.layer, Path: p, Kind: kind, Detail: fmt.Sprintf(format, args...)})
+}
+
+func (m *merger) invalidate() {
+	m.cacheOK = false
+	m.lastDir = nil
+}
+
+// apply merges layer i: first its whiteouts and opaque markers against the
+// lower layers, wherever they stand in the tar, then its entries in tar
+// order.
+func (m *merger) apply(i int, res *layerResult) {
+	m.layer = i
+	m.count = len(res.anomalies)
+	m.dropped = res.dropped
+	m.invalidate()
+	m.f.anomalies = append(m.f.anomalies, res.anomalies...)
+
+	for _, chunk := range res.chunks {
+		for _, r := range chunk {
+			switch r.op {
+			case opWhiteout:
+				if d := m.exactDir(r.dir); d != nil {
+					if k, ok := d.find(r.n.name()); ok {
+						d.remove(k)
+					}
+				}
+			case opOpaque:
+				if d := m.exactDir(r.dir); d != nil {
+					d.kids = nil
+				}
+			}
+		}
+	}
+	for c, chunk := range res.chunks {
+		for k := range chunk {
+			m.add(&chunk[k])
+		}
+		res.chunks[c] = nil
+	}
+	if m.dropped > 0 {
+		m.f.anomalies = append(m.f.anomalies, Anomaly{Layer: i, Kind: AnomalyTruncated,
+			Detail: fmt.Sprintf("%d more anomalies in this layer not recorded", m.dropped)})
+	}
+	m.invalidate()
+}
+
+// add merges one record of the additions pass.
+func (m *merger) add(r *rec) {
+	switch r.op {
+	case opRoot:
+		setMeta(m.f.root, r.n)
+	case opOpaque:
+		// The directory holding an opaque marker exists in this layer,
+		// declared or not.
+		if m.exact(r.dir) == nil {
+			m.dir(r.dir)
+		}
+	case opAdd, opHardlink:
+		parent := m.dir(r.dir)
+		if parent == nil {
+			return
+		}
+		if r.op == opHardlink && !m.link(r) {
+			return
+		}
+		m.put(parent, r)
+	}
+}
+
+// exactDir returns the directory at the unrooted path p, following no
+// symlinks; nil if there is none.
+func (m *merger) exactDir(p string) *node {
+	if n := m.exact(p); n != nil && n.isDir() {
+		return n
+	}
+	return nil
+}
+
+// exact returns the node at the unrooted path p, following no symlinks; nil
+// if there is none.
+func (m *merger) exact(p string) *node {
+	return exact(m.f.root, p)
+}
+
+// dir returns the directory at the unrooted path d where the current layer
+// writes, creating missing directories (implicit) and writing through
+// symlinks to directories as runtimes do. It returns nil (after recording
+// an anomaly) when a parent is a non-directory.
+func (m *merger) dir(d string) *node {
+	if m.cacheOK && d == m.cacheDir {
+		return m.cacheNode
+	}
+	if m.lastDir != nil && isChild(d, m.lastParent, m.lastDir.name()) {
+		m.cacheDir, m.cacheNode, m.cacheOK = d, m.lastDir, true
+		return m.lastDir
+	}
+	cur := m.f.root
+	rest := d
+	via := ""
+	for rest != "" {
+		var c string
+		c, rest, _ = strings.Cut(rest, "/")
+		k, ok := cur.find(c)
+		if !ok {
+			nd := &node{s: c, nlen: uint16(len(c)), typ: TypeDir, mode: 0o755, layer: uint16(m.layer), flags: flagImplicit}
+			cur.insert(k, nd)
+			cur = nd
+			continue
+		}
+		child := cur.kids[k]
+		if child.isDir() {
+			cur = child
+			continue
+		}
+		done := d[:len(d)-len(rest)]
+		done = strings.TrimSuffix(done, "/")
+		if child.typ == TypeSymlink {
+			w := m.f.walk(done, true, false)
+			if w.err == nil && w.node.isDir() {
+				cur = w.node
+				via = "/" + done
+				continue
+			}
+		}
+		m.anomaly("/"+d, AnomalyParentNotDir, "%s is a %s in the image, not a directory; entries below it skipped", "/"+done, typeName(child.typ))
+		// Cache the failure: the directory's next entries are skipped
+		// without another anomaly.
+		m.cacheDir, m.cacheNode, m.cacheOK = d, nil, true
+		return nil
+	}
+	if via != "" {
+		m.anomaly("/"+d, AnomalySymlinkParent, "written through symlink %s", via)
+	}
+	m.cacheDir, m.cacheNode, m.cacheOK = d, cur, true
+	return cur
+}
+
+// isChild reports whether d == parent + "/" + name (unrooted paths).
+func isChild(d, parent, name string) bool {
+	if parent == "" {
+		return d == name
+	}
+	return len(d) == len(parent)+1+len(name) && strings.HasPrefix(d, parent) &&
+		d[len(parent)] == '/' && strings.HasSuffix(d, name)
+}
+
+// link fills the hard link r.n from its target; false if there is none.
+func (m *merger) link(r *rec) bool {
+	n := r.n
+	target := n.link()
+	w := m.f.walk(target, false, false)
+	if w.err != nil || w.node == nil {
+		m.anomaly(joinAbs("/"+r.dir, n.name()), AnomalyDanglingHardlink, "hard link to /%s, which does not exist; entry skipped", target)
+		return false
+	}
+	t := w.node
+	if t.isDir() {
+		m.anomaly(joinAbs("/"+r.dir, n.name()), AnomalyDanglingHardlink, "hard link to directory /%s; entry skipped", target)
+		return false
+	}
+	n.typ, n.mode, n.uid, n.gid, n.size, n.mtime = t.typ, t.mode, t.uid, t.gid, t.size, t.mtime
+	if t.typ == TypeSymlink {
+		n.s = n.name() + t.link()
+	} else {
+		n.s = strings.Clone(n.name())
+	}
+	sl, so := t.contentLoc()
+	n.extra = &nodeExtra{hardlinkTo: "/" + target, srcLayer: uint16(sl), srcOrd: so}
+	if t.extra != nil {
+		n.extra.data = t.extra.data
+	}
+	return true
+}
+
+// put places r.n in parent, replacing what was there.
+func (m *merger) put(parent *node, r *rec) {
+	n := r.n
+	k, ok := parent.find(n.name())
+	if !ok {
+		parent.insert(k, n)
+		if n.isDir() {
+			m.lastParent, m.lastDir = r.dir, n
+		}
+		return
+	}
+	old := parent.kids[k]
+	if int(old.layer) == m.layer && old.flags&flagImplicit == 0 && !(old.isDir() && n.isDir()) {
+		m.anomaly(joinAbs("/"+r.dir, n.name()), AnomalyDuplicateEntry, "written twice in this layer (%s, then %s); the later one wins", typeName(old.typ), typeName(n.typ))
+	}
+	if old.isDir() && n.isDir() {
+		// A directory over a directory updates its metadata and keeps its
+		// children.
+		setMeta(old, n)
+		m.lastParent, m.lastDir = r.dir, old
+		return
+	}
+	// Anything else replaces the old entry and its whole subtree.
+	parent.kids[k] = n
+	m.invalidate()
+	if n.isDir() {
+		m.lastParent, m.lastDir = r.dir, n
+	}
+}
+
+// setMeta copies a directory entry's metadata onto an existing directory.
+func setMeta(dst, src *node) {
+	dst.mode, dst.uid, dst.gid, dst.mtime = src.mode, src.uid, src.gid, src.mtime
+	dst.layer, dst.ord = src.layer, src.ord
+	dst.flags &^= flagImplicit
+}
+
+func typeName(t byte) string {
+	switch t {
+	case TypeReg:
+		return "regular file"
+	case TypeDir:
+		return "directory"
+	case TypeSymlink:
+		return "symlink"
+	case TypeChar:
+		return "character device"
+	case TypeBlock:
+		return "block device"
+	case TypeFifo:
+		return "fifo"
+	}
+	return fmt.Sprintf("type %q", t)
+}

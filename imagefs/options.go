@@ -1,0 +1,66 @@
+package imagefs
+
+import "runtime"
+
+// Options tune Build. The zero value is ready to use.
+type Options struct {
+	// Parallelism is the number of layers decoded at once; 0 means
+	// runtime.GOMAXPROCS(0).
+	Parallelism int
+	// HeadSize is the number of bytes captured from the start of every
+	// regular file with an exec bit, every regular file under
+	// /opt/extensions and every file Capture accepts (so checks can read
+	// shebangs and ELF headers without re-reading layers). 0 means 512; a
+	// negative value disables head capture. For ELF files the capture is
+	// extended to cover the program headers and the PT_INTERP string when
+	// they lie within the first ElfHeadMax bytes.
+	HeadSize int
+	// Capture, when set, is asked for every regular file (with its absolute
+	// path as written in its layer, "/etc/passwd", and its size) whether its
+	// whole content should be kept in memory, up to MaxCapture bytes. Use
+	// it for small configuration files checks read (/etc/passwd, CA
+	// bundles, ld.so.cache). It is called from several goroutines at once.
+	Capture func(name string, size int64) bool
+	// MaxCapture caps what Capture keeps per file; 0 means 4 MiB. Longer
+	// files keep their first MaxCapture bytes and are re-read when opened.
+	MaxCapture int64
+	// MaxEntries caps the number of tar entries over all layers, against
+	// entry bombs; 0 means 5,000,000. Build fails with ErrTooManyEntries
+	// beyond it.
+	MaxEntries int
+}
+
+// Defaults for Options.
+const (
+	DefaultHeadSize   = 512
+	DefaultMaxCapture = 4 << 20
+	DefaultMaxEntries = 5_000_000
+	// ElfHeadMax bounds the extended capture of ELF files.
+	ElfHeadMax = 4096
+	// maxAnomaliesPerLayer bounds the anomalies recorded per layer.
+	maxAnomaliesPerLayer = 1000
+	// maxLayers is what a uint16 layer index holds.
+	maxLayers = 1<<16 - 1
+)
+
+func (o Options) withDefaults() Options {
+	if o.Parallelism <= 0 {
+		o.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	switch {
+	case o.HeadSize == 0:
+		o.HeadSize = DefaultHeadSize
+	case o.HeadSize < 0:
+		o.HeadSize = 0
+	}
+	if o.MaxCapture <= 0 {
+		o.MaxCapture = DefaultMaxCapture
+	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = DefaultMaxEntries
+	}
+	if o.MaxEntries > 1<<32-2 {
+		o.MaxEntries = 1<<32 - 2
+	}
+	return o
+}
