@@ -52,6 +52,15 @@ type Image struct {
 	// Layers, base first.
 	Layers []imagefs.Layer
 
+	// ImageID is the digest of the config blob: Docker's image ID.
+	ImageID string
+	// RepoTags are the tags a docker save archive or the daemon records
+	// for the image ("hello:latest").
+	RepoTags []string
+	// RepoDigests are the registry digests the daemon knows for the image
+	// ("repo@sha256:..."): the form it had when pulled or pushed.
+	RepoDigests []string
+
 	cleanup func() error
 }
 
@@ -77,10 +86,13 @@ type IndexChild struct {
 	Attestation bool
 }
 
-// Close releases what the source holds (open archives, temp files).
+// Close releases what the source holds (open archives, temp files). It is
+// safe to call more than once.
 func (i *Image) Close() error {
 	if i == nil || i.cleanup == nil {
 		return nil
 	}
-	return i.cleanup()
+	cleanup := i.cleanup
+	i.cleanup = nil
+	return cleanup()
 }
