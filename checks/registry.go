@@ -11,11 +11,40 @@ import (
 // else.
 func All() []Check {
 	list := []Check{
-		// LD1xx: image and platform.
+		// LD1xx: image form and platform.
+		imageIsIndex{},     // LD101
+		platformMismatch{}, // LD102
 		// LD2xx: entrypoint chain.
+		noEntrypoint{},       // LD201
+		entrypointNotFound{}, // LD202
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Meta().ID < list[j].Meta().ID })
 	return list
+}
+
+// Categories. The hundreds digit of a check's ID names its category (see
+// CategoryOf); IDs are never reused, so a new category takes the next digit.
+const (
+	// CategoryImage: the manifest form and platform (LD1xx).
+	CategoryImage Category = "image"
+	// CategoryEntrypoint: ENTRYPOINT, CMD and WORKDIR, and the files they
+	// name (LD2xx).
+	CategoryEntrypoint Category = "entrypoint"
+)
+
+// CategoryOf returns the category an ID's hundreds digit names, or "" for
+// an ID that is not "LD" + three digits or whose digit has no category.
+func CategoryOf(id string) Category {
+	if len(id) != 5 || !strings.HasPrefix(id, "LD") {
+		return ""
+	}
+	switch id[2] {
+	case '1':
+		return CategoryImage
+	case '2':
+		return CategoryEntrypoint
+	}
+	return ""
 }
 
 // Lookup finds a check by ID ("LD101", case-insensitive) or name
