@@ -1,0 +1,47 @@
+# lambdoctor: the two commands a fresh machine needs are `make demo` and
+# `make test`; both set up what they need first.
+GO      ?= go
+BIN     := bin/lambdoctor
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/lambdoctor/lambdoctor/cmd.version=$(VERSION)
+
+.PHONY: all build setup demo test test-short vet fmt-check fixtures bench clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+setup:
+	./scripts/setup.sh
+
+# Inspect the bundled example images: a working one, then the seed story of
+# a Ruby runtime interface client installed where ENTRYPOINT does not look.
+demo: build
+	./$(BIN) inspect testdata/images/hello-docker-archive.tar
+	@echo
+	-./$(BIN) inspect testdata/images/broken-entrypoint.tar
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# All tests, including the real Docker daemon and registry tests.
+test: setup vet fmt-check
+	$(GO) test -count=1 ./...
+
+test-short:
+	$(GO) test -short ./...
+
+# Regenerate the checked-in fixtures under testdata/images.
+fixtures:
+	$(GO) run ./testdata/images/gen testdata/images
+
+# Benchmarks of the filesystem pass against the gunzip floor (>= 1 GiB image).
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./imagefs/
+
+clean:
+	rm -rf bin

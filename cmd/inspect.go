@@ -1,0 +1,235 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/report"
+)
+
+type inspectOptions struct {
+	arch    string
+	format  string
+	failOn  string
+	noColor bool
+	verbose bool
+
+	// load is source.Load outside tests.
+	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
+}
+
+const inspectLong = `Inspect one or more images and report why they would not start on Lambda.
+
+IMAGE is any of:
+  PATH                      a docker save tarball, OCI layout directory or OCI
+                            archive, recognised by its content
+  docker-archive:PATH       a docker save tarball (legacy or containerd store)
+  oci:DIR[:TAG|@DIGEST]     an OCI image layout directory
+  oci-archive:PATH          an OCI layout packed in a tar (buildx type=oci)
+  docker:NAME[:TAG]         an image in the local Docker daemon (DOCKER_HOST)
+  registry:REF              an image in a registry (Docker config credentials,
+                            credential helpers, and Amazon ECR)
+  NAME[:TAG]                the local daemon when one answers, else the registry
+
+When IMAGE is an image index (multi-arch, or buildx attestations), the image
+for --arch is inspected, and the index itself is reported: Lambda rejects it.`
+
+const inspectExample = `  lambdoctor inspect 123456789012.dkr.ecr.eu-west-1.amazonaws.com/fn:latest
+  lambdoctor inspect --arch arm64 docker:my-fn:dev
+  docker save my-fn:dev -o fn.tar && lambdoctor inspect fn.tar --format json`
+
+func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOptions, []string) error) *cobra.Command {
+	opts := &inspectOptions{load: source.Load}
+	c := &cobra.Command{
+		Use:     "inspect IMAGE [IMAGE...]",
+		Short:   "Inspect images and report why they would not start on Lambda",
+		Long:    inspectLong,
+		Example: inspectExample,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(c.Context(), opts, args)
+			}
+			return runInspect(c.Context(), streams, opts, args)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&opts.arch, "arch", "amd64", "the function's architecture: amd64 (x86_64) or arm64")
+	f.StringVar(&opts.format, "format", "text", "output format: "+strings.Join(report.Formats(), ", "))
+	f.StringVar(&opts.failOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: error, warning, info or none")
+	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
+	f.BoolVarP(&opts.verbose, "verbose", "v", false, "also list the checks that passed or did not apply")
+	return c
+}
+
+// parseArch accepts Lambda's and Go's spellings of the two architectures.
+func parseArch(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case "amd64", "x86_64", "x86-64":
+		return "amd64", nil
+	case "arm64", "aarch64":
+		return "arm64", nil
+	}
+	return "", fmt.Errorf("unknown --arch %q (Lambda runs amd64 (x86_64) or arm64)", s)
+}
+
+// parseFailOn returns the lowest severity that fails the run; 0 for none.
+func parseFailOn(s string) (checks.Severity, error) {
+	if strings.EqualFold(s, "none") {
+		return 0, nil
+	}
+	sev, err := checks.ParseSeverity(s)
+	if err != nil {
+		return 0, fmt.Errorf("unknown --fail-on %q (want error, warning, info or none)", s)
+	}
+	return sev, nil
+}
+
+func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, refs []string) error {
+	arch, err := parseArch(opts.arch)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	failOn, err := parseFailOn(opts.failOn)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if !slices.Contains(report.Formats(), opts.format) {
+		return usageError("unknown --format %q (want one of %s)", opts.format, strings.Join(report.Formats(), ", "))
+	}
+	tmp, err := os.MkdirTemp("", "lambdoctor-")
+	if err != nil {
+		return &exitError{code: ExitLoad, err: fmt.Errorf("creating a temporary directory: %w", err)}
+	}
+	defer os.RemoveAll(tmp)
+
+	list := checks.All()
+	tool := report.Tool{Name: "lambdoctor", Version: Version()}
+	reports := make([]*report.Report, 0, len(refs))
+	loadFailed := false
+	for _, ref := range refs {
+		r, err := inspectOne(ctx, opts, list, tool, ref, arch, tmp)
+		if err != nil {
+			if ctx.Err() != nil {
+				return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while inspecting %q", ref)}
+			}
+			loadFailed = true
+			kind := "load"
+			var le *source.LoadError
+			if errors.As(err, &le) {
+				kind = string(le.Kind)
+			}
+			r = report.Failed(tool, ref, kind, err.Error())
+		}
+		reports = append(reports, r)
+	}
+	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose}
+	if err := report.Write(streams.Out, opts.format, reports, wopts); err != nil {
+		return &exitError{code: ExitUsage, err: fmt.Errorf("writing the report: %w", err)}
+	}
+	return &exitError{code: exitCode(reports, failOn, loadFailed)}
+}
+
+// exitCode is the one place the exit status of an inspection is decided.
+func exitCode(reports []*report.Report, failOn checks.Severity, loadFailed bool) int {
+	if loadFailed {
+		return ExitLoad
+	}
+	if failOn == 0 {
+		return ExitOK
+	}
+	for _, r := range reports {
+		if r.Max() >= failOn {
+			return ExitFindings
+		}
+	}
+	return ExitOK
+}
+
+func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, tool report.Tool, ref, arch, tmp string) (*report.Report, error) {
+	img, err := opts.load(ctx, ref, source.Options{Arch: arch, TempDir: tmp})
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{Capture: captureFor(list)})
+	if err != nil {
+		return nil, fmt.Errorf("reading %q: %w", ref, err)
+	}
+	t := &checks.Target{Image: img, FS: fsys, Arch: arch}
+	results := checks.Run(ctx, list, t)
+	return report.New(tool, reportImage(img, fsys), results), nil
+}
+
+// captureFor returns the capture policy of the filesystem pass: the full
+// content of every path a check declared it needs.
+func captureFor(list []checks.Check) func(name string, size int64) bool {
+	var globs []string
+	for _, c := range list {
+		globs = append(globs, c.Meta().Needs...)
+	}
+	return func(name string, _ int64) bool {
+		p := "/" + strings.TrimPrefix(name, "/")
+		for _, g := range globs {
+			if ok, _ := path.Match(g, p); ok {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func reportImage(img *source.Image, fsys *imagefs.FS) report.Image {
+	ri := report.Image{
+		Ref:       img.Ref,
+		Source:    string(img.Source),
+		Digest:    img.Digest,
+		MediaType: img.MediaType,
+		Platform:  platformString(img),
+		IsIndex:   img.Index != nil,
+	}
+	if ix := img.Index; ix != nil {
+		rix := &report.Index{Digest: ix.Digest, MediaType: ix.MediaType, Selected: ix.Selected}
+		for _, m := range ix.Manifests {
+			p := ""
+			if m.Platform != nil {
+				p = m.Platform.String()
+			}
+			rix.Manifests = append(rix.Manifests, report.IndexManifest{Digest: m.Digest, MediaType: m.MediaType, Platform: p, Attestation: m.Attestation})
+		}
+		ri.Index = rix
+	}
+	for _, l := range fsys.Layers() {
+		d := l.Digest
+		if d == "" {
+			d = l.DiffID
+		}
+		ri.Layers = append(ri.Layers, report.Layer{
+			Index: l.Index, Digest: d, MediaType: l.MediaType, Size: l.Size,
+			UncompressedSize: l.UncompressedSize, CreatedBy: l.CreatedBy,
+		})
+	}
+	return ri
+}
+
+func platformString(img *source.Image) string {
+	p := img.Platform
+	if p.OS == "" && p.Architecture == "" {
+		return ""
+	}
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what lambdoctor's tests need on a fresh Debian machine: Go modules,
+# and Debian's docker.io for the real-daemon tests (they start their own
+# private dockerd and stop it). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "setup: Go is not installed (need Go $(sed -n 's/^go //p' go.mod) or newer)" >&2
+  exit 1
+fi
+go mod download
+
+if ! command -v dockerd >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's docker.io for the daemon tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+  else
+    echo "setup: dockerd not found and cannot install it (need root and apt-get); daemon tests will be skipped" >&2
+  fi
+fi
