@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -122,6 +123,32 @@ type Target struct {
 	FS    *imagefs.FS
 	// Arch is the function's architecture: "amd64" or "arm64".
 	Arch string
+
+	mu    sync.Mutex
+	memos map[string]any
+}
+
+// memo returns the value computed by f for key, computing it once per
+// Target: facts several checks share (the entrypoint chain, parsed ELF
+// files, the CA bundle) are derived once.
+func (t *Target) memo(key string, f func() any) any {
+	t.mu.Lock()
+	if v, ok := t.memos[key]; ok {
+		t.mu.Unlock()
+		return v
+	}
+	t.mu.Unlock()
+	v := f()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.memos[key]; ok {
+		return old
+	}
+	if t.memos == nil {
+		t.memos = make(map[string]any)
+	}
+	t.memos[key] = v
+	return v
 }
 
 // Config returns the image config, never nil.
