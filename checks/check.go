@@ -123,6 +123,9 @@ type Target struct {
 	FS    *imagefs.FS
 	// Arch is the function's architecture: "amd64" or "arm64".
 	Arch string
+	// Overrides is the function's ImageConfig (--entrypoint, --cmd,
+	// --workdir), applied over the image config by Argv.
+	Overrides ImageConfig
 
 	mu    sync.Mutex
 	memos map[string]any

@@ -45,11 +45,40 @@ type Argv struct {
 	WorkingDir string
 	// WorkingDirSet is false when WorkingDir is the "/" default.
 	WorkingDirSet bool
+	// Overrides is the function's ImageConfig, when given: its fields
+	// replace the image config's.
+	Overrides ImageConfig
 }
 
-// EffectiveArgv computes the command from an image config. Function-level
-// ImageConfig overrides (EntryPoint, Command, WorkingDirectory) are not
-// known to lambdoctor yet, so the image config is taken as is.
+// ImageConfig is a function's ImageConfig: values that replace the image's
+// ENTRYPOINT, CMD and WORKDIR. A nil list or empty string leaves the image's
+// value in force.
+type ImageConfig struct {
+	EntryPoint       []string
+	Command          []string
+	WorkingDirectory string
+}
+
+// Argv is the command Lambda starts for this target: the image config with
+// the function's ImageConfig overrides applied.
+func (t *Target) Argv() Argv {
+	a := EffectiveArgv(t.Config())
+	o := t.Overrides
+	a.Overrides = o
+	if o.EntryPoint != nil {
+		a.Entrypoint = o.EntryPoint
+	}
+	if o.Command != nil {
+		a.Cmd = o.Command
+	}
+	if o.WorkingDirectory != "" {
+		a.WorkingDir, a.WorkingDirSet = o.WorkingDirectory, true
+	}
+	return a
+}
+
+// EffectiveArgv computes the command from an image config alone; checks
+// use (*Target).Argv, which also applies the function's ImageConfig.
 func EffectiveArgv(cfg v1.Config) Argv {
 	a := Argv{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, WorkingDir: "/"}
 	if cfg.WorkingDir != "" {
@@ -105,10 +134,19 @@ func (a Argv) Evidence() []string {
 		wd = `(unset, so "/")`
 	}
 	return []string{
-		"config.Entrypoint=" + JSONList(a.Entrypoint),
-		"config.Cmd=" + JSONList(a.Cmd),
-		"config.WorkingDir=" + wd,
+		field(a.Overrides.EntryPoint != nil, "ImageConfig.EntryPoint", "config.Entrypoint", JSONList(a.Entrypoint)),
+		field(a.Overrides.Command != nil, "ImageConfig.Command", "config.Cmd", JSONList(a.Cmd)),
+		field(a.Overrides.WorkingDirectory != "", "ImageConfig.WorkingDirectory", "config.WorkingDir", wd),
 	}
+}
+
+// field formats one evidence line, naming the function override when it
+// replaced the image's value.
+func field(overridden bool, override, image, value string) string {
+	if overridden {
+		return override + "=" + value + " (overrides " + image + ")"
+	}
+	return image + "=" + value
 }
 
 // DockerfileExec formats an exec-form instruction: ENTRYPOINT ["a", "b"].

@@ -65,7 +65,7 @@ func (c platformMismatch) Run(_ context.Context, t *Target) ([]Finding, error) {
 			want = "amd64"
 		}
 	}
-	argv0 := EffectiveArgv(t.Config()).Name()
+	argv0 := t.Argv().Name()
 	if argv0 == "" {
 		argv0 = "<entrypoint>"
 	}

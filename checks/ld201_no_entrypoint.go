@@ -27,7 +27,7 @@ func emulatorBootstraps() []string {
 }
 
 func (c noEntrypoint) Run(_ context.Context, t *Target) ([]Finding, error) {
-	argv := EffectiveArgv(t.Config())
+	argv := t.Argv()
 	if !argv.Empty() {
 		return nil, nil
 	}

@@ -31,7 +31,7 @@ const maxCandidates = 5
 
 func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, error) {
 	cfg := t.Config()
-	argv := EffectiveArgv(cfg)
+	argv := t.Argv()
 	if argv.Empty() {
 		return nil, nil // LD201's case
 	}

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +24,9 @@ type inspectOptions struct {
 	failOn  string
 	noColor bool
 	verbose bool
+
+	// The function's ImageConfig overrides, as given on the command line.
+	entrypoint, command, workdir string
 
 	// load is source.Load outside tests.
 	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
@@ -69,6 +73,9 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 	f.StringVar(&opts.failOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: error, warning, info or none")
 	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "also list the checks that passed or did not apply")
+	f.StringVar(&opts.entrypoint, "entrypoint", "", `the function's ImageConfig EntryPoint, as a JSON list ('["/bin/app","--flag"]') or one path`)
+	f.StringVar(&opts.command, "cmd", "", `the function's ImageConfig Command, as a JSON list ('["app.handler"]') or one string`)
+	f.StringVar(&opts.workdir, "workdir", "", "the function's ImageConfig WorkingDirectory")
 	return c
 }
 
@@ -107,6 +114,10 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if !slices.Contains(report.Formats(), opts.format) {
 		return usageError("unknown --format %q (want one of %s)", opts.format, strings.Join(report.Formats(), ", "))
 	}
+	overrides, err := opts.imageConfig()
+	if err != nil {
+		return usageError("%v", err)
+	}
 	tmp, err := os.MkdirTemp("", "lambdoctor-")
 	if err != nil {
 		return &exitError{code: ExitLoad, err: fmt.Errorf("creating a temporary directory: %w", err)}
@@ -118,7 +129,7 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	reports := make([]*report.Report, 0, len(refs))
 	loadFailed := false
 	for _, ref := range refs {
-		r, err := inspectOne(ctx, opts, list, tool, ref, arch, tmp)
+		r, err := inspectOne(ctx, opts, list, tool, ref, arch, overrides, tmp)
 		if err != nil {
 			if ctx.Err() != nil {
 				return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while inspecting %q", ref)}
@@ -156,7 +167,7 @@ func exitCode(reports []*report.Report, failOn checks.Severity, loadFailed bool)
 	return ExitOK
 }
 
-func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, tool report.Tool, ref, arch, tmp string) (*report.Report, error) {
+func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, tool report.Tool, ref, arch string, overrides checks.ImageConfig, tmp string) (*report.Report, error) {
 	img, err := opts.load(ctx, ref, source.Options{Arch: arch, TempDir: tmp})
 	if err != nil {
 		return nil, err
@@ -166,7 +177,7 @@ func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, 
 	if err != nil {
 		return nil, fmt.Errorf("reading %q: %w", ref, err)
 	}
-	t := &checks.Target{Image: img, FS: fsys, Arch: arch}
+	t := &checks.Target{Image: img, FS: fsys, Arch: arch, Overrides: overrides}
 	results := checks.Run(ctx, list, t)
 	return report.New(tool, reportImage(img, fsys), results), nil
 }
@@ -232,4 +243,41 @@ func platformString(img *source.Image) string {
 		s += "/" + p.Variant
 	}
 	return s
+}
+
+// imageConfig reads the ImageConfig override flags.
+func (o *inspectOptions) imageConfig() (checks.ImageConfig, error) {
+	var ic checks.ImageConfig
+	var err error
+	if ic.EntryPoint, err = parseList("--entrypoint", o.entrypoint); err != nil {
+		return ic, err
+	}
+	if ic.Command, err = parseList("--cmd", o.command); err != nil {
+		return ic, err
+	}
+	if o.workdir != "" && !strings.HasPrefix(o.workdir, "/") {
+		return ic, fmt.Errorf("--workdir %q must be an absolute path, as Lambda's WorkingDirectory", o.workdir)
+	}
+	ic.WorkingDirectory = o.workdir
+	return ic, nil
+}
+
+// parseList reads a JSON list of strings, or takes a plain value as a
+// one-element list. "" means the flag was not given.
+func parseList(flag, v string) ([]string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	if !strings.HasPrefix(v, "[") {
+		return []string{v}, nil
+	}
+	var list []string
+	if err := json.Unmarshal([]byte(v), &list); err != nil {
+		return nil, fmt.Errorf("%s %s is not a JSON list of strings: %v", flag, v, err)
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("%s is an empty list; Lambda needs at least one element", flag)
+	}
+	return list, nil
 }
