@@ -1,0 +1,98 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// handlerArgCount is LD205: the command runs the AWS base images'
+// /lambda-entrypoint.sh with other than exactly one argument. The script
+// checks `$# -ne 1`, prints "entrypoint requires the handler name to be the
+// first argument" and exits 142.
+type handlerArgCount struct{}
+
+func (handlerArgCount) Meta() Meta {
+	return Meta{
+		ID:       "LD205",
+		Name:     "handler-arg-count",
+		Title:    "/lambda-entrypoint.sh needs exactly one argument, the handler",
+		Severity: Error,
+		Category: CategoryEntrypoint,
+		Needs:    []string{"/lambda-entrypoint.sh"},
+	}
+}
+
+func (c handlerArgCount) Run(_ context.Context, t *Target) ([]Finding, error) {
+	if t.Argv().Empty() {
+		return nil, nil
+	}
+	if t.FS == nil {
+		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
+	}
+	ch := t.Chain()
+	for i := range ch.Links {
+		l := &ch.Links[i]
+		// A shell command's arguments are LD204's (shell form) business.
+		if l.Role == RoleShellCommand || l.Role == RoleInterpreter || l.Kind != LinkScript || l.Path != "/lambda-entrypoint.sh" {
+			continue
+		}
+		text := l.Text()
+		if text == nil {
+			b, err := readPrefix(t.FS, l.Path, maxScriptRead)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", l.Path, err)
+			}
+			text = b
+		}
+		if !isAWSEntrypointText(text) || !strings.Contains(string(text), "$# -ne 1") && !strings.Contains(string(text), "handler name to be the first argument") {
+			continue // a script of the same name that does not check $#
+		}
+		if len(l.Args) == 1 || l.ArgsUnknown {
+			return nil, nil
+		}
+		return []Finding{c.finding(t, ch, i)}, nil
+	}
+	return nil, nil
+}
+
+func (c handlerArgCount) finding(t *Target, ch *Chain, i int) Finding {
+	l := &ch.Links[i]
+	argv := t.Argv()
+	f := NewFinding(c.Meta(), "")
+	f.Path = l.Path
+	f.Layer = t.LayerRef(l.Entry.Layer)
+	f.Evidence = chainEvidence(t, ch, i)
+	f.Evidence = append(f.Evidence, fmt.Sprintf("%s gets %d argument(s): %s", l.Path, len(l.Args), JSONList(l.Args)))
+	var why string
+	switch {
+	case len(l.Args) == 0 && len(argv.Cmd) == 0:
+		why = "CMD is unset, so it gets no argument"
+	case len(l.Args) == 0:
+		why = "it gets no argument"
+	case i == 0 && len(argv.Entrypoint) > 1:
+		why = fmt.Sprintf("ENTRYPOINT adds %s before CMD %s, so it gets %d", JSONList(argv.Entrypoint[1:]), JSONList(argv.Cmd), len(l.Args))
+	default:
+		why = fmt.Sprintf("it gets %d: %s", len(l.Args), JSONList(l.Args))
+	}
+	f.Message = fmt.Sprintf("%s runs the AWS base image's /lambda-entrypoint.sh, which requires exactly one argument, the handler name; %s. At start it prints \"entrypoint requires the handler name to be the first argument\" and exits 142: Lambda reports \"Runtime exited with error: exit status 142\" (errorType Runtime.ExitError).", ch.origin(i), why)
+	handler := "app.handler"
+	for _, a := range l.Args {
+		if strings.Contains(a, ".") && !strings.HasPrefix(a, "-") && !strings.Contains(a, "/") {
+			handler = a
+			break
+		}
+	}
+	if handler == "app.handler" {
+		f.Fix = `CMD ["app.handler"] (exactly one element: your handler, e.g. module.function)`
+	} else {
+		f.Fix = DockerfileExec("CMD", []string{handler})
+	}
+	if i == 0 && len(argv.Entrypoint) > 1 {
+		f.Fix = `ENTRYPOINT ["/lambda-entrypoint.sh"] and ` + f.Fix
+	}
+	if argv.Overrides.Command != nil {
+		f.Fix += " (or set the function's ImageConfig.Command to that one element)"
+	}
+	return f
+}
