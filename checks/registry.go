@@ -12,11 +12,35 @@ import (
 func All() []Check {
 	list := []Check{
 		// LD1xx: image form and platform.
-		imageIsIndex{},     // LD101
-		platformMismatch{}, // LD102
+		imageIsIndex{},         // LD101
+		platformMismatch{},     // LD102
+		unsupportedMediaType{}, // LD103
+		imageTooLarge{},        // LD104
+		layerAnomaly{},         // LD105
 		// LD2xx: entrypoint chain.
-		noEntrypoint{},       // LD201
-		entrypointNotFound{}, // LD202
+		noEntrypoint{},              // LD201
+		entrypointNotFound{},        // LD202
+		entrypointNotExecutable{},   // LD203
+		shellFormEntrypoint{},       // LD204
+		handlerArgCount{},           // LD205
+		workdirInvalid{},            // LD206
+		shebangInterpreterMissing{}, // LD207
+		shebangCRLF{},               // LD208
+		elfArchMismatch{},           // LD301
+		notLinuxExecutable{},        // LD302
+		elfInterpreterMissing{},     // LD303
+		elfLibraryMissing{},         // LD304
+		noRuntimeInterfaceClient{},  // LD401
+		handlerNotFound{},           // LD402
+		handlerMalformed{},          // LD403
+		npxAtRuntime{},              // LD404
+		writesOutsideTmp{},          // LD502
+		unreadableByLambdaUser{},    // LD501
+		tmpUnusable{},               // LD503
+		extensionInvalid{},          // LD504
+		caBundleMissing{},           // LD601
+		reservedEnvOverride{},       // LD602
+		ignoredInstruction{},        // LD603
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Meta().ID < list[j].Meta().ID })
 	return list
@@ -30,6 +54,10 @@ const (
 	// CategoryEntrypoint: ENTRYPOINT, CMD and WORKDIR, and the files they
 	// name (LD2xx).
 	CategoryEntrypoint Category = "entrypoint"
+	// CategoryFilesystem: users, permissions, /tmp and extensions (LD5xx).
+	CategoryFilesystem Category = "filesystem"
+	// CategoryEnvironment: TLS roots and the environment (LD6xx).
+	CategoryEnvironment Category = "environment"
 )
 
 // CategoryOf returns the category an ID's hundreds digit names, or "" for
@@ -43,6 +71,14 @@ func CategoryOf(id string) Category {
 		return CategoryImage
 	case '2':
 		return CategoryEntrypoint
+	case '3':
+		return CategoryBinary
+	case '4':
+		return CategoryRuntime
+	case '5':
+		return CategoryFilesystem
+	case '6':
+		return CategoryEnvironment
 	}
 	return ""
 }

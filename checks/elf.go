@@ -1,0 +1,636 @@
+package checks
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	delf "debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/lambdoctor/lambdoctor/imagefs"
+)
+
+// This file reads executables the way the kernel and the dynamic linker
+// see them: the ELF identity (class, machine, OS/ABI, type), PT_INTERP and
+// the dynamic section (DT_NEEDED, DT_RPATH, DT_RUNPATH, DT_SONAME), and
+// recognises the non-Linux formats people copy into images by mistake
+// (Mach-O, PE, zip). Parsed files are memoised per Target.
+
+// BinFormat is the format of an executable file's content.
+type BinFormat int
+
+// Formats recognised from the first bytes of a file.
+const (
+	FormatUnknown BinFormat = iota
+	FormatELF
+	FormatMachO // Mach-O or a universal (fat) Mach-O
+	FormatPE    // Windows PE ("MZ")
+	FormatZip   // a zip archive (jar, Python zipapp without a shebang...)
+	FormatScript
+)
+
+func (f BinFormat) String() string {
+	switch f {
+	case FormatELF:
+		return "ELF"
+	case FormatMachO:
+		return "Mach-O (macOS)"
+	case FormatPE:
+		return "PE (Windows)"
+	case FormatZip:
+		return "zip archive"
+	case FormatScript:
+		return "script"
+	}
+	return "unknown"
+}
+
+// SniffFormat names the format of content starting with head.
+func SniffFormat(head []byte) BinFormat {
+	switch {
+	case bytes.HasPrefix(head, []byte("\x7fELF")):
+		return FormatELF
+	case bytes.HasPrefix(head, []byte("#!")):
+		return FormatScript
+	case len(head) >= 4 && (bytes.Equal(head[:4], []byte{0xfe, 0xed, 0xfa, 0xcf}) || bytes.Equal(head[:4], []byte{0xcf, 0xfa, 0xed, 0xfe}) ||
+		bytes.Equal(head[:4], []byte{0xfe, 0xed, 0xfa, 0xce}) || bytes.Equal(head[:4], []byte{0xce, 0xfa, 0xed, 0xfe})):
+		return FormatMachO
+	case len(head) >= 8 && bytes.Equal(head[:4], []byte{0xca, 0xfe, 0xba, 0xbe}) && binary.BigEndian.Uint32(head[4:8]) < 45:
+		// A universal Mach-O; Java class files share the magic but carry
+		// a version >= 45 where the fat header has its (small) arch count.
+		return FormatMachO
+	case bytes.HasPrefix(head, []byte("MZ")):
+		return FormatPE
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return FormatZip
+	}
+	return FormatUnknown
+}
+
+// ELFInfo is what lambdoctor knows about one ELF file.
+type ELFInfo struct {
+	Class   delf.Class
+	Data    delf.Data
+	OSABI   delf.OSABI
+	Type    delf.Type
+	Machine delf.Machine
+	// Interp is the PT_INTERP path ("" for a static binary or a library).
+	Interp string
+	// HasDynamic is true when the file has a PT_DYNAMIC segment.
+	HasDynamic bool
+	// DynamicRead is true when the dynamic section was read, so Needed,
+	// RPath, RunPath and Soname are complete.
+	DynamicRead bool
+	Needed      []string
+	RPath       []string // DT_RPATH, split on ":"
+	RunPath     []string // DT_RUNPATH, split on ":"
+	HasRunPath  bool
+	Soname      string
+	// HeaderOnly is true when only the identity (class, machine, type) could
+	// be read: the file is truncated or was read only in part.
+	HeaderOnly bool
+}
+
+// Arch is the Go/OCI architecture name of the machine ("amd64", "arm64",
+// "386", "arm", ...), or the ELF machine name for others.
+func (e *ELFInfo) Arch() string { return machineArch(e.Machine, e.Class) }
+
+// Static reports a binary with no PT_INTERP (statically linked, or a
+// static-pie).
+func (e *ELFInfo) Static() bool { return e.Interp == "" }
+
+// Libc guesses the C library from PT_INTERP: "musl", "glibc" or "".
+func (e *ELFInfo) Libc() string { return interpLibc(e.Interp) }
+
+// Describe is an evidence fragment: "ELF 64-bit LSB executable, x86-64
+// (amd64), dynamically linked, interpreter /lib64/ld-linux-x86-64.so.2".
+func (e *ELFInfo) Describe() string {
+	var b strings.Builder
+	bits := "64-bit"
+	if e.Class == delf.ELFCLASS32 {
+		bits = "32-bit"
+	}
+	order := "LSB"
+	if e.Data == delf.ELFDATA2MSB {
+		order = "MSB"
+	}
+	kind := "executable"
+	switch e.Type {
+	case delf.ET_DYN:
+		kind = "shared object"
+		if e.Interp != "" {
+			kind = "pie executable"
+		}
+	case delf.ET_REL:
+		kind = "relocatable object"
+	case delf.ET_CORE:
+		kind = "core dump"
+	}
+	fmt.Fprintf(&b, "ELF %s %s %s, %s", bits, order, kind, MachineName(e.Machine, e.Class))
+	if e.OSABI != delf.ELFOSABI_NONE && e.OSABI != delf.ELFOSABI_LINUX {
+		fmt.Fprintf(&b, ", OS/ABI %s", osabiName(e.OSABI))
+	}
+	switch {
+	case e.Interp != "":
+		fmt.Fprintf(&b, ", dynamically linked, interpreter %s", e.Interp)
+	case e.HeaderOnly:
+	case e.HasDynamic:
+		b.WriteString(", no interpreter")
+	default:
+		b.WriteString(", statically linked")
+	}
+	return b.String()
+}
+
+// MachineName is a readable ELF machine: "x86-64 (EM_X86_64)".
+func MachineName(m delf.Machine, c delf.Class) string {
+	switch m {
+	case delf.EM_X86_64:
+		if c == delf.ELFCLASS32 {
+			return "x86-64 x32 ABI (EM_X86_64, 32-bit)"
+		}
+		return "x86-64 (EM_X86_64)"
+	case delf.EM_AARCH64:
+		return "AArch64 (EM_AARCH64)"
+	case delf.EM_386:
+		return "Intel 80386 (EM_386)"
+	case delf.EM_ARM:
+		return "32-bit ARM (EM_ARM)"
+	}
+	return m.String()
+}
+
+func osabiName(o delf.OSABI) string {
+	switch o {
+	case delf.ELFOSABI_FREEBSD:
+		return "FreeBSD"
+	case delf.ELFOSABI_NETBSD:
+		return "NetBSD"
+	case delf.ELFOSABI_OPENBSD:
+		return "OpenBSD"
+	case delf.ELFOSABI_SOLARIS:
+		return "Solaris"
+	}
+	return strings.TrimPrefix(o.String(), "ELFOSABI_")
+}
+
+// machineArch maps an ELF machine to the OCI architecture name.
+func machineArch(m delf.Machine, c delf.Class) string {
+	switch m {
+	case delf.EM_X86_64:
+		if c == delf.ELFCLASS32 {
+			return "amd64p32"
+		}
+		return "amd64"
+	case delf.EM_AARCH64:
+		return "arm64"
+	case delf.EM_386:
+		return "386"
+	case delf.EM_ARM:
+		return "arm"
+	case delf.EM_PPC64:
+		return "ppc64"
+	case delf.EM_S390:
+		return "s390x"
+	case delf.EM_RISCV:
+		return "riscv64"
+	case delf.EM_MIPS:
+		return "mips"
+	}
+	return strings.TrimPrefix(m.String(), "EM_")
+}
+
+// archMachine is the ELF machine of a Lambda architecture, for messages.
+func archMachine(arch string) string {
+	switch arch {
+	case "amd64":
+		return "x86-64"
+	case "arm64":
+		return "AArch64"
+	}
+	return arch
+}
+
+// lambdaArchName is the name Lambda's Architectures setting uses.
+func lambdaArchName(arch string) string {
+	switch arch {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "arm64"
+	}
+	return arch
+}
+
+// interpLibc guesses the C library from an interpreter path.
+func interpLibc(interp string) string {
+	base := path.Base(interp)
+	switch {
+	case interp == "":
+		return ""
+	case strings.HasPrefix(base, "ld-musl-"):
+		return "musl"
+	case strings.HasPrefix(base, "ld-linux") || strings.HasPrefix(base, "ld64.so") || base == "ld.so.1" || strings.HasPrefix(base, "ld-2."):
+		return "glibc"
+	}
+	return ""
+}
+
+// errNotELF is returned by ParseELF for content that is not ELF.
+var errNotELF = errors.New("not an ELF file")
+
+// ParseELF reads an ELF file from b, which may be only the start of the
+// file: whatever lies beyond b (program headers, PT_INTERP, the dynamic
+// section) is left unknown and HeaderOnly or DynamicRead say so. The
+// identity needs 20 bytes.
+func ParseELF(b []byte) (*ELFInfo, error) {
+	if len(b) < 20 || string(b[:4]) != "\x7fELF" {
+		return nil, errNotELF
+	}
+	e := &ELFInfo{Class: delf.Class(b[delf.EI_CLASS]), Data: delf.Data(b[delf.EI_DATA]), OSABI: delf.OSABI(b[delf.EI_OSABI])}
+	var bo binary.ByteOrder
+	switch e.Data {
+	case delf.ELFDATA2LSB:
+		bo = binary.LittleEndian
+	case delf.ELFDATA2MSB:
+		bo = binary.BigEndian
+	default:
+		return nil, fmt.Errorf("ELF data encoding %d", b[delf.EI_DATA])
+	}
+	e.Type = delf.Type(bo.Uint16(b[16:]))
+	e.Machine = delf.Machine(bo.Uint16(b[18:]))
+	is64 := e.Class == delf.ELFCLASS64
+	if !is64 && e.Class != delf.ELFCLASS32 {
+		return nil, fmt.Errorf("ELF class %d", b[delf.EI_CLASS])
+	}
+
+	// Program headers.
+	var phoff, phentsize, phnum uint64
+	switch {
+	case is64 && len(b) >= 64:
+		phoff, phentsize, phnum = bo.Uint64(b[0x20:]), uint64(bo.Uint16(b[0x36:])), uint64(bo.Uint16(b[0x38:]))
+	case !is64 && len(b) >= 52:
+		phoff, phentsize, phnum = uint64(bo.Uint32(b[0x1c:])), uint64(bo.Uint16(b[0x2a:])), uint64(bo.Uint16(b[0x2c:]))
+	default:
+		e.HeaderOnly = true
+		return e, nil
+	}
+	minEnt := uint64(32)
+	if is64 {
+		minEnt = 56
+	}
+	if phnum == 0 {
+		return e, nil // no segments: nothing to load, nothing needed
+	}
+	if phentsize < minEnt || phoff > uint64(len(b)) || phnum*phentsize > uint64(len(b))-phoff {
+		e.HeaderOnly = true
+		return e, nil
+	}
+	type seg struct{ typ, off, vaddr, filesz uint64 }
+	var loads []seg
+	var dyn *seg
+	for k := range phnum {
+		ph := b[phoff+k*phentsize:]
+		var s seg
+		if is64 {
+			s = seg{uint64(bo.Uint32(ph)), bo.Uint64(ph[8:]), bo.Uint64(ph[16:]), bo.Uint64(ph[32:])}
+		} else {
+			s = seg{uint64(bo.Uint32(ph)), uint64(bo.Uint32(ph[4:])), uint64(bo.Uint32(ph[8:])), uint64(bo.Uint32(ph[16:]))}
+		}
+		switch delf.ProgType(s.typ) {
+		case delf.PT_INTERP:
+			if s.off < uint64(len(b)) && s.filesz <= uint64(len(b))-s.off {
+				e.Interp = strings.TrimRight(string(b[s.off:s.off+s.filesz]), "\x00")
+			} else {
+				// Beyond what was read: known to exist, unknown path.
+				e.Interp = "?"
+			}
+		case delf.PT_LOAD:
+			loads = append(loads, s)
+		case delf.PT_DYNAMIC:
+			d := s
+			dyn = &d
+		}
+	}
+	if dyn == nil {
+		return e, nil
+	}
+	e.HasDynamic = true
+	if dyn.off > uint64(len(b)) || dyn.filesz > uint64(len(b))-dyn.off {
+		return e, nil
+	}
+	// Dynamic entries: tag and value.
+	ent := uint64(8)
+	if is64 {
+		ent = 16
+	}
+	var strtab, strsz uint64
+	var needed, rpath, runpath []uint64
+	soname, hasSoname := uint64(0), false
+	for p := dyn.off; p+ent <= dyn.off+dyn.filesz; p += ent {
+		var tag, val uint64
+		if is64 {
+			tag, val = bo.Uint64(b[p:]), bo.Uint64(b[p+8:])
+		} else {
+			tag, val = uint64(bo.Uint32(b[p:])), uint64(bo.Uint32(b[p+4:]))
+		}
+		switch delf.DynTag(tag) {
+		case delf.DT_NULL:
+			p = dyn.off + dyn.filesz // stop
+		case delf.DT_NEEDED:
+			needed = append(needed, val)
+		case delf.DT_RPATH:
+			rpath = append(rpath, val)
+		case delf.DT_RUNPATH:
+			runpath = append(runpath, val)
+		case delf.DT_SONAME:
+			soname, hasSoname = val, true
+		case delf.DT_STRTAB:
+			strtab = val
+		case delf.DT_STRSZ:
+			strsz = val
+		}
+	}
+	if len(needed)+len(rpath)+len(runpath) == 0 && !hasSoname {
+		e.DynamicRead = true
+		return e, nil
+	}
+	// DT_STRTAB is an address: map it to a file offset through PT_LOAD.
+	stroff, ok := uint64(0), false
+	for _, l := range loads {
+		if strtab >= l.vaddr && strtab < l.vaddr+l.filesz {
+			stroff, ok = strtab-l.vaddr+l.off, true
+			break
+		}
+	}
+	if !ok && len(loads) == 0 {
+		stroff, ok = strtab, true
+	}
+	if !ok || stroff >= uint64(len(b)) {
+		return e, nil
+	}
+	end := uint64(len(b))
+	if strsz > 0 && strsz <= end-stroff {
+		end = stroff + strsz
+	}
+	str := func(off uint64) (string, bool) {
+		if off >= end-stroff {
+			return "", false
+		}
+		s := b[stroff+off : end]
+		if i := bytes.IndexByte(s, 0); i >= 0 {
+			return string(s[:i]), true
+		}
+		return "", false
+	}
+	for _, off := range needed {
+		if s, ok := str(off); ok {
+			e.Needed = append(e.Needed, s)
+		} else {
+			return e, nil
+		}
+	}
+	split := func(offs []uint64) []string {
+		var out []string
+		for _, off := range offs {
+			if s, ok := str(off); ok {
+				for _, d := range strings.Split(s, ":") {
+					if d != "" {
+						out = append(out, d)
+					}
+				}
+			}
+		}
+		return out
+	}
+	e.RPath, e.RunPath, e.HasRunPath = split(rpath), split(runpath), len(runpath) > 0
+	if hasSoname {
+		e.Soname, _ = str(soname)
+	}
+	e.DynamicRead = true
+	return e, nil
+}
+
+// elfFile is a memoised parse of the file at a resolved path.
+type elfFile struct {
+	Path   string // resolved path in the image
+	Entry  *imagefs.Entry
+	Format BinFormat
+	ELF    *ELFInfo // nil unless Format is FormatELF and it parsed
+	Err    error    // why the file could not be read or parsed
+}
+
+// maxELFRead bounds how much of one file is read to find its dynamic
+// section; larger files are judged from their head only.
+const maxELFRead = 256 << 20
+
+// elfHeadRead is how much is read from files too large to read whole.
+const elfHeadRead = 64 << 10
+
+func elfKey(p string) string { return "elf:" + p }
+
+// memoPeek returns the memoised value of key, if any.
+func (t *Target) memoPeek(key string) (any, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, ok := t.memos[key]
+	return v, ok
+}
+
+// elfAt returns the parse of the regular file at the resolved path p,
+// reading it (the captured head when that holds all that is needed, else
+// the file) once per Target.
+func (t *Target) elfAt(p string) *elfFile {
+	return t.memo(elfKey(p), func() any {
+		e, _ := t.FS.Lookup(p)
+		f := &elfFile{Path: p, Entry: e}
+		if e == nil || !e.IsRegular() {
+			f.Err = fmt.Errorf("%s is not a regular file", p)
+			return f
+		}
+		if head := t.FS.Head(p); len(head) > 0 {
+			f.fill(head)
+			if f.Format != FormatELF || (f.ELF != nil && (f.ELF.DynamicRead || !f.ELF.HasDynamic) && !f.ELF.HeaderOnly && f.ELF.Interp != "?") || int64(len(head)) >= e.Size {
+				return f
+			}
+		}
+		if e.Size > maxELFRead {
+			b, err := readHead(t.FS, p, elfHeadRead)
+			if err != nil {
+				f.Err = err
+				return f
+			}
+			f.fill(b)
+			return f
+		}
+		b, err := t.FS.ReadFile(strings.TrimPrefix(p, "/"))
+		if err != nil {
+			f.Err = fmt.Errorf("reading %s: %w", p, err)
+			return f
+		}
+		f.fill(b)
+		return f
+	}).(*elfFile)
+}
+
+// fill sets the format and parse from content b (all of the file or its
+// start).
+func (f *elfFile) fill(b []byte) {
+	f.Format = SniffFormat(b)
+	f.ELF, f.Err = nil, nil
+	if f.Format != FormatELF {
+		return
+	}
+	e, err := ParseELF(b)
+	if err != nil {
+		f.Err = err
+		return
+	}
+	f.ELF = e
+}
+
+// readHead reads the first n bytes of the file at p.
+func readHead(fsys *imagefs.FS, p string, n int64) ([]byte, error) {
+	fh, err := fsys.Open(strings.TrimPrefix(p, "/"))
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, n))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	return b, nil
+}
+
+// preloadELFs parses the files at the resolved paths ps in one pass per
+// layer (re-reading a layer once for all the files it holds, instead of
+// once per file), memoising the results. Files it cannot match in their
+// layer's tar stream are left to elfAt's per-file read.
+func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
+	if t.Image == nil || len(t.Image.Layers) != len(t.FS.Layers()) {
+		return nil
+	}
+	type want struct {
+		path string
+		size int64
+	}
+	byLayer := map[int]map[string]want{}
+	for _, p := range ps {
+		if _, ok := t.memoPeek(elfKey(p)); ok {
+			continue
+		}
+		e, ok := t.FS.Lookup(p)
+		if !ok || !e.IsRegular() || e.HardlinkTo != "" || e.Size == 0 {
+			continue
+		}
+		if h := t.FS.Head(p); int64(len(h)) >= e.Size {
+			continue // all in memory already
+		}
+		m := byLayer[e.Layer]
+		if m == nil {
+			m = map[string]want{}
+			byLayer[e.Layer] = m
+		}
+		m[strings.TrimPrefix(p, "/")] = want{p, e.Size}
+	}
+	for li, wanted := range byLayer {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if len(wanted) < 2 {
+			continue // one file: elfAt reads it just as fast
+		}
+		if err := t.scanLayer(ctx, li, func(name string, size int64, r io.Reader) {
+			w, ok := wanted[name]
+			if !ok || w.size != size {
+				return
+			}
+			delete(wanted, name)
+			n := size
+			if n > maxELFRead {
+				n = elfHeadRead
+			}
+			b := make([]byte, n)
+			if _, err := io.ReadFull(r, b); err != nil {
+				return
+			}
+			e, _ := t.FS.Lookup(w.path)
+			f := &elfFile{Path: w.path, Entry: e}
+			f.fill(b)
+			t.memo(elfKey(w.path), func() any { return f })
+		}, func() bool { return len(wanted) == 0 }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanLayer streams layer li's tar, calling fn for each regular file with
+// its clean unrooted name, until done reports true.
+func (t *Target) scanLayer(ctx context.Context, li int, fn func(name string, size int64, r io.Reader), done func() bool) error {
+	l := t.Image.Layers[li]
+	if l.Open == nil {
+		return nil
+	}
+	raw, err := l.Open()
+	if err != nil {
+		return fmt.Errorf("opening layer %d: %w", li, err)
+	}
+	defer raw.Close()
+	br := bufio.NewReaderSize(raw, 256<<10)
+	var r io.Reader = br
+	magic, _ := br.Peek(4)
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil // corrupt layers are imagefs's to report
+		}
+		defer zr.Close()
+		r = zr
+	case len(magic) == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil
+		}
+		defer zr.Close()
+		r = zr
+	}
+	tr := tar.NewReader(r)
+	for k := 0; !done(); k++ {
+		if k&63 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil && !(err == tar.ErrInsecurePath && hdr != nil) {
+			return nil
+		}
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse:
+		default:
+			continue
+		}
+		name := strings.TrimLeft(hdr.Name, "/")
+		for strings.HasPrefix(name, "./") {
+			name = strings.TrimLeft(name[2:], "/")
+		}
+		name = path.Clean(name)
+		fn(name, hdr.Size, tr)
+	}
+	return nil
+}

@@ -1,0 +1,239 @@
+package checks
+
+import (
+	"context"
+	delf "debug/elf"
+	"fmt"
+	"path"
+	"strings"
+)
+
+// elfArchMismatch is LD301: an ELF binary the function runs or loads is
+// built for the other Lambda architecture (x86-64 vs AArch64): a chain
+// binary, an extension, or native modules.
+type elfArchMismatch struct{}
+
+func (elfArchMismatch) Meta() Meta {
+	return Meta{
+		ID:       "LD301",
+		Name:     "elf-arch-mismatch",
+		Title:    "a binary is built for another CPU architecture than the function",
+		Severity: Error,
+		Category: CategoryBinary,
+	}
+}
+
+// maxListed is how many paths a grouped finding lists in its evidence.
+const maxListed = 10
+
+func (c elfArchMismatch) Run(ctx context.Context, t *Target) ([]Finding, error) {
+	s, err := t.binaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.Arch == "" {
+		return nil, fmt.Errorf("%w: the function's architecture is unknown (pass --arch)", ErrSkip)
+	}
+	var out []Finding
+	mismatch := func(b *binTarget) bool {
+		f := b.File
+		return f != nil && f.ELF != nil && archMismatch(f.ELF, s.Arch)
+	}
+	chain := t.Chain()
+	for _, b := range s.Chain {
+		if !mismatch(b) {
+			continue
+		}
+		e := b.File.ELF
+		l := &chain.Links[b.LinkIndex]
+		f := NewFinding(c.Meta(), "")
+		f.Path, f.Layer = b.Path, t.LayerRef(b.Entry.Layer)
+		var symptom string
+		switch {
+		case b.LinkIndex == 0:
+			symptom = fmt.Sprintf(`Lambda cannot start it: "IMAGE Launch error: fork/exec %s: exec format error" (errorType Runtime.InvalidEntrypoint)`, l.Name)
+		case l.Role == RoleInterpreter:
+			symptom = interpSymptom(chain, l, "exec format error")
+		default:
+			symptom = fmt.Sprintf(`%s cannot exec it ("%s: cannot execute binary file: Exec format error"), the runtime exits with status 126 and Lambda reports "Runtime exited with error: exit status 126" (Runtime.ExitError)`, l.From, l.Path)
+		}
+		f.Message = fmt.Sprintf("%s runs %s, an ELF binary for %s, but the function runs on %s (%s). %s.%s",
+			chain.origin(b.LinkIndex), b.Path, MachineName(e.Machine, e.Class), lambdaArchName(s.Arch), archMachine(s.Arch), upperFirst(symptom), configNote(t, e))
+		f.Evidence = append(chainEvidence(t, chain, b.LinkIndex), archEvidence(t, s, b)...)
+		f.Fix = archFix(t, s, b)
+		out = append(out, f)
+	}
+	for _, b := range s.Extensions {
+		if !mismatch(b) {
+			continue
+		}
+		e := b.File.ELF
+		f := NewFinding(c.Meta(), "")
+		f.Path, f.Layer = b.Shown, t.LayerRef(b.Entry.Layer)
+		name := path.Base(b.Shown)
+		f.Message = fmt.Sprintf("The extension %s is an ELF binary for %s, but the function runs on %s (%s). Lambda starts every file in /opt/extensions and this one fails: \"EXTENSION Name: %s State: LaunchError ... Error: fork/exec %s: exec format error\" (Extension.LaunchError), and the init phase fails.%s",
+			b.Shown, MachineName(e.Machine, e.Class), lambdaArchName(s.Arch), archMachine(s.Arch), name, b.Shown, configNote(t, e))
+		f.Evidence = archEvidence(t, s, b)
+		f.Fix = fmt.Sprintf("use the %s build of the %s extension (for a layer image: COPY --from=<the extension's %s image> /opt/extensions/%s /opt/extensions/%s), or set the function's Architectures to match", lambdaArchName(s.Arch), name, "linux/"+s.Arch, name, name)
+		out = append(out, f)
+	}
+	// Native modules: one finding for all, grouped.
+	var mods []*binTarget
+	for _, b := range s.Modules {
+		if mismatch(b) && !platformDir(b.Path) {
+			mods = append(mods, b)
+		}
+	}
+	if len(mods) > 0 {
+		first := mods[0]
+		e := first.File.ELF
+		f := NewFinding(c.Meta(), "")
+		f.Path, f.Layer = first.Path, t.LayerRef(first.Entry.Layer)
+		what := fmt.Sprintf("the native module %s is", first.Path)
+		if len(mods) > 1 {
+			what = fmt.Sprintf("%d native modules (%s and %d more) are", len(mods), first.Path, len(mods)-1)
+		}
+		symptom := moduleArchSymptom(first, e)
+		f.Message = fmt.Sprintf("%s ELF for %s, but the function runs on %s (%s). %s.%s",
+			upperFirst(what), MachineName(e.Machine, e.Class), lambdaArchName(s.Arch), archMachine(s.Arch), symptom, configNote(t, e))
+		f.Evidence = []string{fmt.Sprintf("function architecture: %s (%s)", s.Arch, s.ArchFrom)}
+		if t.Image != nil && t.Image.Config != nil && t.Image.Config.Architecture != "" {
+			f.Evidence = append(f.Evidence, "config.architecture="+t.Image.Config.Architecture)
+		}
+		for i, b := range mods {
+			if i == maxListed {
+				f.Evidence = append(f.Evidence, fmt.Sprintf("… and %d more", len(mods)-maxListed))
+				break
+			}
+			f.Evidence = append(f.Evidence, fmt.Sprintf("%s: %s; %s", b.Path, b.File.ELF.Describe(), t.Describe(b.Entry)))
+		}
+		if s.ModulesMore > 0 {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("%d more native modules were not examined (limit %d)", s.ModulesMore, maxModules))
+		}
+		f.Fix = moduleArchFix(mods, s.Arch)
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// archMismatch reports an ELF for the other Lambda architecture (or any
+// foreign machine); the 32-bit sibling (i386 on x86-64, 32-bit ARM on
+// arm64) is LD302's.
+func archMismatch(e *ELFInfo, arch string) bool {
+	if elfFits(e, arch) {
+		return false
+	}
+	return !siblingArch(e, arch)
+}
+
+// siblingArch reports the 32-bit ISA of the function's architecture.
+func siblingArch(e *ELFInfo, arch string) bool {
+	switch arch {
+	case "amd64":
+		return e.Machine == delf.EM_386 || (e.Machine == delf.EM_X86_64 && e.Class == delf.ELFCLASS32)
+	case "arm64":
+		return e.Machine == delf.EM_ARM || (e.Machine == delf.EM_AARCH64 && e.Class == delf.ELFCLASS32)
+	}
+	return false
+}
+
+// configNote says how config.architecture relates to the binary.
+func configNote(t *Target, e *ELFInfo) string {
+	if t.Image == nil || t.Image.Config == nil {
+		return ""
+	}
+	ca := t.Image.Config.Architecture
+	switch {
+	case ca == "":
+		return ""
+	case ca == e.Arch():
+		return fmt.Sprintf(" The image config also says %s: the whole image was built for the other architecture.", ca)
+	}
+	return fmt.Sprintf(" The image config says %s while this binary is %s: it was copied in from another platform (a binary built on the host, or a stage built FROM --platform=$BUILDPLATFORM without cross-compiling).", ca, e.Arch())
+}
+
+func archEvidence(t *Target, s *binScan, b *binTarget) []string {
+	ev := []string{fmt.Sprintf("function architecture: %s (%s)", s.Arch, s.ArchFrom)}
+	if t.Image != nil && t.Image.Config != nil && t.Image.Config.Architecture != "" {
+		ev = append(ev, "config.architecture="+t.Image.Config.Architecture)
+	}
+	ev = append(ev, fmt.Sprintf("%s: %s", b.Path, b.File.ELF.Describe()))
+	if b.Role != roleChain {
+		ev = append(ev, b.Path+": "+t.Describe(b.Entry))
+	}
+	return ev
+}
+
+// archFix is the fix for a chain binary of the wrong architecture.
+func archFix(t *Target, s *binScan, b *binTarget) string {
+	e := b.File.ELF
+	lam := lambdaArchName(s.Arch)
+	if t.Image != nil && t.Image.Config != nil && t.Image.Config.Architecture == e.Arch() {
+		return fmt.Sprintf("rebuild the image for the function's architecture: docker build --platform linux/%s (or set the function's Architectures to %s to match the image)", s.Arch, lambdaArchName(e.Arch()))
+	}
+	if elfIsGo(t, b.Path) {
+		return fmt.Sprintf("cross-compile it for %s: RUN CGO_ENABLED=0 GOOS=linux GOARCH=%s go build -o %s . (in a FROM --platform=$BUILDPLATFORM stage, pass GOARCH=$TARGETARCH)", lam, s.Arch, b.Path)
+	}
+	return fmt.Sprintf("install or build %s for linux/%s (docker build --platform linux/%s; in a FROM --platform=$BUILDPLATFORM stage, cross-compile for $TARGETARCH), or set the function's Architectures to %s", b.Path, s.Arch, s.Arch, lambdaArchName(e.Arch()))
+}
+
+// elfIsGo guesses a Go binary from the build info marker in its head.
+func elfIsGo(t *Target, p string) bool {
+	h := t.FS.Head(p)
+	return strings.Contains(string(h), "Go build") || strings.Contains(string(h), "\xff Go buildinf:")
+}
+
+// moduleArchSymptom is what importing a wrong-architecture module does:
+// glibc's dlopen skips an ELF of another machine and reports the file as
+// not found ("wrong ELF class" when the class differs too).
+func moduleArchSymptom(b *binTarget, e *ELFInfo) string {
+	p := b.Path
+	errText := p + ": cannot open shared object file: No such file or directory"
+	if e.Class == delf.ELFCLASS32 {
+		errText = p + ": wrong ELF class: ELFCLASS32"
+	}
+	if strings.HasSuffix(p, ".node") {
+		return fmt.Sprintf("If the function requires it, Node.js fails with \"Error: %s\" and Lambda reports Runtime.ImportModuleError (or the init error of a custom runtime)", errText)
+	}
+	return fmt.Sprintf("If the function imports it, Python fails with \"Runtime.ImportModuleError: Unable to import module '<handler module>': %s\"", errText)
+}
+
+// moduleArchFix is the install line for modules of the right architecture.
+func moduleArchFix(mods []*binTarget, arch string) string {
+	py, node := false, false
+	for _, b := range mods {
+		switch {
+		case strings.HasSuffix(b.Path, ".node"):
+			node = true
+		case strings.Contains(b.Path, "/site-packages/") || strings.Contains(b.Path, "/dist-packages/") || strings.HasPrefix(b.Path, "/var/task/"):
+			py = true
+		}
+	}
+	plat := "manylinux2014_x86_64"
+	if arch == "arm64" {
+		plat = "manylinux2014_aarch64"
+	}
+	switch {
+	case node:
+		return fmt.Sprintf("run npm ci inside the image build for linux/%s (docker build --platform linux/%s) instead of copying node_modules from the host", arch, arch)
+	case py:
+		return fmt.Sprintf("install wheels for the function's architecture: RUN pip install --platform %s --only-binary=:all: --target /var/task -r requirements.txt (or build with docker build --platform linux/%s)", plat, arch)
+	}
+	return fmt.Sprintf("rebuild these libraries for linux/%s (docker build --platform linux/%s)", arch, arch)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// interpSymptom is what a #! interpreter the kernel cannot load gives:
+// exec of the script fails with errno.
+func interpSymptom(c *Chain, l *Link, errno string) string {
+	if len(c.Links) > 0 && l.From == c.Links[0].Path {
+		return fmt.Sprintf(`the kernel cannot load the #! interpreter of %s, so Lambda cannot start it: "IMAGE Launch error: fork/exec %s: %s" (errorType Runtime.InvalidEntrypoint)`, l.From, c.Links[0].Name, errno)
+	}
+	return fmt.Sprintf(`the kernel cannot load the #! interpreter of %s, so running that script fails with "%s"`, l.From, errno)
+}

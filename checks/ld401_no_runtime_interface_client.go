@@ -1,0 +1,233 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+)
+
+// noRuntimeInterfaceClient is LD401: nothing the image starts implements
+// the Lambda Runtime API. The entrypoint chain ends in a program that
+// never asks Lambda for an event (a plain script, a web server without
+// the Lambda Web Adapter, a Go binary without aws-lambda-go), or it names
+// a client that is not installed (python -m awslambdaric without the
+// package, npx aws-lambda-ric with nothing to run, /lambda-entrypoint.sh
+// without /var/runtime/bootstrap). When the chain cannot be followed to a
+// program whose code can be judged, the check is skipped rather than
+// claiming an absence.
+type noRuntimeInterfaceClient struct{}
+
+func (noRuntimeInterfaceClient) Meta() Meta {
+	return Meta{
+		ID:       "LD401",
+		Name:     "no-runtime-interface-client",
+		Title:    "nothing in the image implements the Lambda Runtime API",
+		Severity: Error,
+		Category: CategoryRuntime,
+	}
+}
+
+// runtimeExitSymptom is what Lambda reports when the runtime never polls.
+const runtimeExitSymptom = `Lambda starts the process, but nothing asks for events (GET ` + runtimeAPIPath + `): init fails with "Runtime exited without providing a reason" or "Runtime exited with error: exit status N" (errorType Runtime.ExitError) when the program exits, and times out when it keeps running, as a web server does`
+
+func (c noRuntimeInterfaceClient) Run(ctx context.Context, t *Target) ([]Finding, error) {
+	argv := t.Argv()
+	if argv.Empty() {
+		return nil, nil // LD201's case
+	}
+	if t.FS == nil {
+		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
+	}
+	a := t.ric()
+	if a.Client.Name != "" {
+		return nil, nil
+	}
+	ch := t.Chain()
+	f := NewFinding(c.Meta(), "")
+	ev := argv.Evidence()
+	switch {
+	case a.Missing != "":
+		return []Finding{missingClientFinding(t, f, a, ch, ev)}, nil
+	case a.Undecided != "":
+		return nil, fmt.Errorf("%w: could not follow the entrypoint chain far enough to tell: %s", ErrSkip, a.Undecided)
+	case a.LangLink < 0:
+		return nil, fmt.Errorf("%w: the entrypoint chain ends in nothing whose code could be judged", ErrSkip)
+	}
+	l := &ch.Links[a.LangLink]
+	ev = append(ev, "entrypoint chain: "+ch.Describe(len(ch.Links)-1))
+	ev = append(ev, a.Why...)
+	ev = append(ev, fmt.Sprintf("no %s in the image", webAdapterPath))
+	prog := a.Program
+	if prog == "" {
+		prog = l.Path
+	}
+	f.Path = prog
+	if r := t.FS.Resolve(prog); r.Err == nil && r.Entry != nil {
+		f.Layer = t.LayerRef(r.Entry.Layer)
+		if prog != l.Path {
+			ev = append(ev, fmt.Sprintf("%s: %s", prog, t.Describe(r.Entry)))
+		}
+	}
+	what := ""
+	switch a.Lang {
+	case "python":
+		what = fmt.Sprintf("the chain ends in %s running %s, which neither starts the Python runtime interface client (python -m awslambdaric) nor calls the Runtime API", l.Path, prog)
+	case "nodejs":
+		what = fmt.Sprintf("the chain ends in %s running %s, which neither starts the Node.js runtime interface client (aws-lambda-ric) nor calls the Runtime API", l.Path, prog)
+	case "ruby":
+		what = fmt.Sprintf("the chain ends in %s running %s, which neither starts the Ruby runtime interface client (aws_lambda_ric) nor calls the Runtime API", l.Path, prog)
+	case "dotnet":
+		what = fmt.Sprintf("the chain ends in %s running %s, which is not built on Amazon.Lambda.RuntimeSupport", l.Path, prog)
+	case "go":
+		what = fmt.Sprintf("the chain ends in the Go binary %s, which does not link github.com/aws/aws-lambda-go and does not mention the Runtime API", prog)
+	default:
+		what = fmt.Sprintf("the chain ends in the binary %s, which does not mention the Runtime API or any runtime interface client", prog)
+	}
+	msg := "Nothing the image starts implements the Lambda Runtime API: " + what + ". " + runtimeExitSymptom + "."
+	if inst := a.installedOnly(); inst != "" {
+		msg += " " + inst
+		for _, ic := range a.Installed {
+			ev = append(ev, fmt.Sprintf("%s installed at %s (%s), but not started by the entrypoint", ic.Name, ic.Path, t.LayerLabel(ic.Layer)))
+		}
+	}
+	f.Message = msg
+	f.Evidence = ev
+	f.Fix = clientFix(t, a, l)
+	return []Finding{f}, nil
+}
+
+// installedOnly says which clients are installed but not started.
+func (a *ricAnalysis) installedOnly() string {
+	if len(a.Installed) == 0 {
+		return ""
+	}
+	var ps []string
+	for _, ic := range a.Installed {
+		ps = append(ps, ic.Path)
+	}
+	if len(ps) > 3 {
+		ps = append(ps[:3], "…")
+	}
+	return "A runtime interface client is installed (" + strings.Join(ps, ", ") + "), but the entrypoint does not start it."
+}
+
+// missingClientFinding reports a client named on the chain but absent.
+func missingClientFinding(t *Target, f Finding, a *ricAnalysis, ch *Chain, ev []string) Finding {
+	l := &ch.Links[a.Link]
+	ev = append(ev, "entrypoint chain: "+ch.Describe(a.Link))
+	ev = append(ev, a.Why...)
+	f.Path = l.Path
+	if l.Entry != nil {
+		f.Layer = t.LayerRef(l.Entry.Layer)
+	}
+	wd := path.Join("/", t.Argv().WorkingDir)
+	switch {
+	case l.IsAWSBaseEntrypoint():
+		f.Path = "/var/runtime/bootstrap"
+		f.Message = upperFirstRune(a.Missing) + `: a provided.* base image expects your runtime (a binary or a script that polls the Runtime API) there. /lambda-entrypoint.sh execs a file that is not there, so init fails with "Runtime exited with error: exit status 127" (Runtime.ExitError; the text is inferred from the shell's exit status for a missing command).`
+		f.Fix = "COPY bootstrap /var/runtime/bootstrap (with RUN chmod 755 /var/runtime/bootstrap), or build from a managed-runtime base image such as public.ecr.aws/lambda/python:3.12"
+	case a.Lang == "python":
+		ev = append(ev, installedEvidence(t, a, ClientPython)...)
+		f.Message = upperFirstRune(a.Missing) + `. Python stops with "No module named awslambdaric" before polling the Runtime API, so init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError; the exact Lambda log text for this case is unconfirmed).`
+		py := l.Name
+		if l.Lookup.Found() {
+			py = l.Lookup.Path()
+		}
+		f.Fix = fmt.Sprintf("RUN %s -m pip install --target %s awslambdaric", py, wd)
+		if ins := a.installedOf(ClientPython); len(ins) > 0 {
+			f.Message += fmt.Sprintf(" A copy is installed at %s, where this python does not look (it was installed for another interpreter or directory; its compiled runtime_client module only loads in the Python it was built for).", ins[0].Path)
+		}
+	default: // npx aws-lambda-ric
+		ev = append(ev, installedEvidence(t, a, ClientNode)...)
+		f.Message = upperFirstRune(a.Missing) + `. On Lambda that download cannot happen: npx writes under HOME on a read-only file system ("npm ERR! code EROFS … mkdir '/home/sbx_user1051'", then "Runtime exited with error: exit status 226", Runtime.ExitError).`
+		f.Fix = fmt.Sprintf("RUN npm install --prefix %s aws-lambda-ric, then %s", wd, DockerfileExec("ENTRYPOINT", []string{nodePath(t, ch), path.Join(wd, "node_modules/aws-lambda-ric/bin/index.mjs")}))
+	}
+	f.Evidence = ev
+	return f
+}
+
+func installedEvidence(t *Target, a *ricAnalysis, name string) []string {
+	var out []string
+	for _, ic := range a.installedOf(name) {
+		out = append(out, fmt.Sprintf("%s found at %s (%s)", name, ic.Path, t.LayerLabel(ic.Layer)))
+	}
+	return out
+}
+
+// nodePath is the node binary the image has: the one on the chain, else
+// the one on PATH, else /usr/local/bin/node.
+func nodePath(t *Target, ch *Chain) string {
+	for i := range ch.Links {
+		if l := &ch.Links[i]; isName(l, nodeName) && l.Lookup.Found() {
+			return l.Lookup.Path()
+		}
+	}
+	if lk := LookupExec(t.FS, t.Config(), "node", t.Argv().WorkingDir); lk.Found() {
+		return lk.Path()
+	}
+	return "/usr/local/bin/node"
+}
+
+// moduleName is the handler module a program file suggests: app.py gives
+// "app".
+func moduleName(prog string) string {
+	b := path.Base(prog)
+	if i := strings.IndexByte(b, '.'); i > 0 {
+		b = b[:i]
+	}
+	if b == "" || b == "." || b == "/" {
+		return "app"
+	}
+	return b
+}
+
+// clientFix is the Dockerfile change that starts a runtime client for the
+// language the chain ends in.
+func clientFix(t *Target, a *ricAnalysis, l *Link) string {
+	wd := path.Join("/", t.Argv().WorkingDir)
+	adapter := "or, to keep serving HTTP, add the Lambda Web Adapter: " + webAdapterCopy
+	mod := moduleName(a.Program)
+	switch a.Lang {
+	case "python":
+		py := l.Name
+		if l.Lookup.Found() {
+			py = l.Lookup.Path()
+		}
+		fix := ""
+		if len(a.installedOf(ClientPython)) == 0 {
+			fix = fmt.Sprintf("RUN %s -m pip install --target %s awslambdaric; ", py, wd)
+		}
+		if prog := path.Base(a.Program); webServers[prog] || webServers[strings.SplitN(prog, ".", 2)[0]] {
+			return "add the Lambda Web Adapter: " + webAdapterCopy + "; or " + fix + DockerfileExec("ENTRYPOINT", []string{py, "-m", "awslambdaric"}) + " with CMD [\"app.handler\"]"
+		}
+		return fix + DockerfileExec("ENTRYPOINT", []string{py, "-m", "awslambdaric"}) + "; " + DockerfileExec("CMD", []string{mod + ".handler"}) + " (a module with def handler(event, context)); " + adapter
+	case "nodejs":
+		node := nodePath(t, t.Chain())
+		bin := ""
+		if ins := a.installedOf(ClientNode); len(ins) > 0 {
+			bin = nodeRICBin(t, ins[0].Path)
+		}
+		fix := ""
+		if bin == "" {
+			fix = fmt.Sprintf("RUN npm install --prefix %s aws-lambda-ric; ", wd)
+			bin = path.Join(wd, "node_modules/aws-lambda-ric/bin/index.mjs")
+		}
+		return fix + DockerfileExec("ENTRYPOINT", []string{node, bin}) + "; " + DockerfileExec("CMD", []string{mod + ".handler"}) + " (exports.handler in " + mod + ".js); " + adapter
+	case "ruby":
+		stub := "/usr/local/bin/aws_lambda_ric"
+		fix := "RUN gem install aws_lambda_ric; "
+		if gh, ok := Getenv(t.Config().Env, "GEM_HOME"); ok && strings.HasPrefix(gh, "/") {
+			stub = path.Join(gh, "bin/aws_lambda_ric")
+		}
+		if ins := a.installedOf(ClientRuby); len(ins) > 0 {
+			stub, fix = ins[0].Path, ""
+		}
+		return fix + DockerfileExec("ENTRYPOINT", []string{stub}) + "; " + DockerfileExec("CMD", []string{mod + ".handler"}) + " (def handler(event:, context:) in " + mod + ".rb); " + adapter
+	case "go":
+		return "call lambda.Start(handler) from main (go get github.com/aws/aws-lambda-go/lambda) and rebuild; " + adapter
+	case "dotnet":
+		return "start Amazon.Lambda.RuntimeSupport's LambdaBootstrap from Main (dotnet add package Amazon.Lambda.RuntimeSupport), or build FROM public.ecr.aws/lambda/dotnet:8; " + adapter
+	}
+	return "if the program serves HTTP, add the Lambda Web Adapter: " + webAdapterCopy + "; otherwise start a runtime interface client (or a bootstrap that polls " + runtimeAPIPath + ")"
+}

@@ -1,0 +1,177 @@
+package checks
+
+import (
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/lambdoctor/lambdoctor/internal/testimage"
+)
+
+func TestLD401(t *testing.T) { runCases(t, "LD401") }
+
+// nginxSpec is a plain nginx image: CMD ["nginx", "-g", "daemon off;"].
+func nginxSpec(extra ...testimage.File) testimage.Spec {
+	return simpleSpec(v1.Config{
+		Entrypoint: []string{"/docker-entrypoint.sh"},
+		Cmd:        []string{"nginx", "-g", "daemon off;"},
+	}, append([]testimage.File{
+		testimage.Reg("docker-entrypoint.sh", 0o755, "#!/bin/sh\nset -e\nif [ -z \"${NGINX_ENTRYPOINT_QUIET_LOGS:-}\" ]; then\n  exec 3>&1\nfi\nexec \"$@\"\n"),
+		testimage.Dir("usr/sbin", 0),
+		testimage.Reg("usr/sbin/nginx", 0o755, elf+"nginx version: nginx/1.27.0"),
+	}, extra...)...)
+}
+
+var ld401Cases = []checkCase{
+	{
+		name: "python app.py: a Flask script, no client",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, ricPySpec(v1.Config{Entrypoint: []string{"python", "app.py"}}, testimage.Reg("var/task/app.py", 0o644, flaskApp)), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"Nothing the image starts implements the Lambda Runtime API", "/usr/local/bin/python3.12 running /var/task/app.py", "python -m awslambdaric", "Runtime exited without providing a reason", "Runtime.ExitError", "times out"},
+			[]string{`config.Entrypoint=["python", "app.py"]`, "scanned 1 python file(s) in /var/task (app.py)", "no /opt/extensions/lambda-adapter in the image", "/var/task/app.py: regular file, mode 0644, owner 0:0, from layer 1 (COPY . /var/task)"},
+			[]string{`RUN /usr/local/bin/python -m pip install --target /var/task awslambdaric`, `ENTRYPOINT ["/usr/local/bin/python", "-m", "awslambdaric"]`, `CMD ["app.handler"]`, webAdapterCopy}),
+	},
+	{
+		name: "node server.js without the web adapter",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, simpleSpec(v1.Config{Entrypoint: []string{"node", "server.js"}, WorkingDir: "/var/task"},
+				testimage.Reg("var/task/server.js", 0o644, "const express = require('express')\nconst app = express()\napp.get('/', (q, s) => s.send('hi'))\napp.listen(3000)\n"),
+				testimage.Reg("var/task/package.json", 0o644, `{"dependencies":{"express":"^4"}}`)), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"/usr/local/bin/node running /var/task/server.js", "aws-lambda-ric"},
+			[]string{"scanned 2 nodejs file(s) in /var/task (server.js, package.json)"},
+			[]string{`RUN npm install --prefix /var/task aws-lambda-ric`, `ENTRYPOINT ["/usr/local/bin/node", "/var/task/node_modules/aws-lambda-ric/bin/index.mjs"]`, `CMD ["server.handler"]`, webAdapterCopy}),
+	},
+	{
+		name:   "plain nginx image",
+		kind:   catches,
+		target: func(t *testing.T) *Target { return newTarget(t, nginxSpec(), "amd64") },
+		verify: expect(Error,
+			[]string{"the binary /usr/sbin/nginx, which does not mention the Runtime API"},
+			[]string{"entrypoint chain: ENTRYPOINT /docker-entrypoint.sh -> #! /bin/sh (/bin/dash) -> exec target nginx (/usr/sbin/nginx)", "/usr/sbin/nginx (47 bytes) contains neither"},
+			[]string{webAdapterCopy}),
+	},
+	{
+		name: "FastAPI served by uvicorn, no web adapter",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			spec := ricPySpec(v1.Config{Cmd: []string{"uvicorn", "main:app", "--host", "0.0.0.0"}}, testimage.Reg("var/task/main.py", 0o644, "from fastapi import FastAPI\napp = FastAPI()\n"))
+			spec.Layers[0] = append(spec.Layers[0], testimage.Reg("usr/local/bin/uvicorn", 0o755, "#!/usr/local/bin/python3.12\nimport sys\nfrom uvicorn.main import main\nsys.exit(main())\n"))
+			return newTarget(t, spec, "amd64")
+		},
+		verify: expect(Error,
+			[]string{"running /usr/local/bin/uvicorn"},
+			[]string{"/usr/local/bin/uvicorn is the command-line entry of uvicorn, a web server, which never polls the Runtime API"},
+			[]string{"add the Lambda Web Adapter: " + webAdapterCopy}),
+	},
+	{
+		name: "python -m awslambdaric without the package",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, ricPySpec(v1.Config{Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}},
+				testimage.Reg("var/task/app.py", 0o644, "def handler(e, c):\n    return 1\n")), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"The entrypoint runs /usr/local/bin/python -m awslambdaric, but there is no awslambdaric package in the directories that python searches", "No module named awslambdaric", "exit status 1", "unconfirmed"},
+			[]string{"looked for awslambdaric in /var/task, /usr/local/lib/python3.12/site-packages"},
+			[]string{"RUN /usr/local/bin/python -m pip install --target /var/task awslambdaric"}),
+	},
+	{
+		name: "awslambdaric installed for another python",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			spec := ricPySpec(v1.Config{Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}},
+				testimage.Reg("var/task/app.py", 0o644, "def handler(e, c):\n    return 1\n"),
+				testimage.Dir("usr/lib", 0), testimage.Dir("usr/lib/python3.11", 0), testimage.Dir("usr/lib/python3.11/site-packages", 0),
+				testimage.Dir("usr/lib/python3.11/site-packages/awslambdaric", 0), testimage.Reg("usr/lib/python3.11/site-packages/awslambdaric/__init__.py", 0o644, ""))
+			return newTarget(t, spec, "amd64")
+		},
+		verify: expect(Error,
+			[]string{"A copy is installed at /usr/lib/python3.11/site-packages/awslambdaric"},
+			[]string{"python-awslambdaric found at /usr/lib/python3.11/site-packages/awslambdaric (layer 1 (COPY . /var/task))"},
+			[]string{"RUN /usr/local/bin/python -m pip install --target /var/task awslambdaric"}),
+	},
+	{
+		name: "provided base image without /var/runtime/bootstrap",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			spec := awsGoodSpec()
+			var files []testimage.File
+			for _, f := range spec.Layers[0] {
+				if f.Path != "var/runtime/bootstrap" && f.Path != "var/lang/bin/python3.12" && f.Path != "var/lang/bin/python3" {
+					files = append(files, f)
+				}
+			}
+			spec.Layers[0] = files
+			return newTarget(t, spec, "amd64")
+		},
+		verify: expect(Error,
+			[]string{"/lambda-entrypoint.sh runs /var/runtime/bootstrap, which does not exist in this image", "exit status 127", "inferred"},
+			[]string{"entrypoint chain: ENTRYPOINT /lambda-entrypoint.sh"},
+			[]string{"COPY bootstrap /var/runtime/bootstrap"}),
+	},
+	{
+		name: "npx aws-lambda-ric with nothing installed",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, simpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/npx", "aws-lambda-ric"}, Cmd: []string{"index.handler"}, WorkingDir: "/var/task"},
+				append(npmFiles("10.8.2"), testimage.Reg("var/task/index.js", 0o644, "exports.handler = async () => 1\n"))...), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"The entrypoint runs npx aws-lambda-ric, but no aws-lambda-ric is installed where npx looks", "EROFS", "exit status 226"},
+			[]string{"entrypoint chain: ENTRYPOINT /usr/local/bin/npx (/usr/local/lib/node_modules/npm/bin/npx-cli.js)"},
+			[]string{`RUN npm install --prefix /var/task aws-lambda-ric, then ENTRYPOINT ["/usr/local/bin/node", "/var/task/node_modules/aws-lambda-ric/bin/index.mjs"]`}),
+	},
+	{
+		name:   "AWS base image",
+		kind:   clean,
+		target: func(t *testing.T) *Target { return newTarget(t, awsGoodSpec(), "amd64") },
+	},
+	{
+		name:   "python RIC as its README says",
+		kind:   clean,
+		target: pythonTarget("/usr/local/bin/python", "-m", "awslambdaric"),
+	},
+	{
+		name: "Ruby RIC at the path gem install used (seed, fixed)",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, rubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
+		},
+	},
+	{
+		name:   "hasura seed: npx runs the installed aws-lambda-ric",
+		kind:   clean,
+		target: func(t *testing.T) *Target { return newTarget(t, hasuraSpec("6.14.18"), "amd64") },
+	},
+	{
+		name: "custom shell bootstrap polling the Runtime API (seed)",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, simpleSpec(v1.Config{Entrypoint: []string{"/var/runtime/bootstrap"}, Cmd: []string{"function.handler"}},
+				testimage.Dir("var/runtime", 0),
+				testimage.Reg("var/runtime/bootstrap", 0o755, "#!/bin/sh\nwhile true\ndo\n  EVENT_DATA=$(curl -sS -X GET \"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next\")\ndone\n")), "amd64")
+		},
+	},
+	{
+		name: "nginx with the Lambda Web Adapter",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, nginxSpec(testimage.Dir("opt", 0), testimage.Dir("opt/extensions", 0), testimage.Reg("opt/extensions/lambda-adapter", 0o755, elf)), "amd64")
+		},
+	},
+	{
+		name: "python script that imports awslambdaric itself",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, ricPySpec(v1.Config{Entrypoint: []string{"python", "main.py"}},
+				testimage.Reg("var/task/main.py", 0o644, "import sys\nfrom runner import start\nstart()\n"),
+				testimage.Reg("var/task/runner.py", 0o644, "from awslambdaric import bootstrap\n\ndef start():\n    bootstrap.run('app.handler', None)\n")), "amd64")
+		},
+	},
+}

@@ -1,0 +1,185 @@
+package checks
+
+import (
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/lambdoctor/lambdoctor/internal/testimage"
+)
+
+func TestLD402(t *testing.T) { runCases(t, "LD402") }
+
+// pyRICSpec runs awslambdaric from site-packages with handler h in
+// WORKDIR wd, with the app files given.
+func pyRICSpec(wd, h string, app ...testimage.File) testimage.Spec {
+	cfg := v1.Config{Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, WorkingDir: wd}
+	if h != "" {
+		cfg.Cmd = []string{h}
+	}
+	spec := ricPySpec(cfg, app...)
+	spec.Layers[0] = append(spec.Layers[0], awslambdaricFiles()...)
+	return spec
+}
+
+// nodeRICSpec runs aws-lambda-ric's bin with node, installed in
+// /var/task, handler h, WORKDIR wd.
+func nodeRICSpec(wd, h string, app ...testimage.File) testimage.Spec {
+	cfg := v1.Config{Entrypoint: []string{"/usr/local/bin/node", "/var/task/node_modules/aws-lambda-ric/bin/index.mjs"}, WorkingDir: wd}
+	if h != "" {
+		cfg.Cmd = []string{h}
+	}
+	return simpleSpec(cfg, append(nodeRICFiles("var/task"), app...)...)
+}
+
+// awsBaseWith is the AWS Python base image with CMD cmd and the app files.
+func awsBaseWith(cmd []string, app ...testimage.File) testimage.Spec {
+	spec := awsGoodSpec()
+	spec.Config.Cmd = cmd
+	spec.Layers[1] = app
+	return spec
+}
+
+const pyHandler = "def handler(event, context):\n    return {'ok': True}\n"
+
+var ld402Cases = []checkCase{
+	{
+		name: "python RIC: app.py is in a subdirectory of WORKDIR",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, pyRICSpec("/var/task", "app.handler", testimage.Dir("var/task/src", 0), testimage.Reg("var/task/src/app.py", 0o644, pyHandler)), "amd64")
+		},
+		verify: func(t *testing.T, fs []Finding) {
+			expect(Error,
+				[]string{`CMD names the handler "app.handler", but the Python runtime interface client (awslambdaric) finds no module "app"`, `Runtime.ImportModuleError: Unable to import module 'app': No module named 'app'`, "A file of that name exists at /var/task/src/app.py"},
+				[]string{`handler "app.handler" from CMD[0]`, "searched the working directory, which python -m puts first on sys.path, then PYTHONPATH and site-packages: /var/task, /usr/local/lib/python3.12/site-packages", "tried /var/task/app.py, /var/task/app/", "found /var/task/src/app.py: regular file, mode 0644"},
+				[]string{`CMD ["src/app.handler"]`})(t, fs)
+			if fs[0].Path != "/var/task/app.py" {
+				t.Errorf("path %q", fs[0].Path)
+			}
+		},
+	},
+	{
+		name: "AWS base image: CMD names lambda_function but the code is app.py",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, awsBaseWith([]string{"lambda_function.lambda_handler"}, testimage.Reg("var/task/app.py", 0o644, pyHandler)), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"the AWS Python base image's runtime finds no module \"lambda_function\"", "Unable to import module 'lambda_function'"},
+			[]string{`handler "lambda_function.lambda_handler" from CMD[0]`, "LAMBDA_TASK_ROOT"},
+			[]string{"COPY lambda_function.py /var/task/"}),
+	},
+	{
+		name: "node RIC: the handler file is in dist/",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, nodeRICSpec("/var/task", "index.handler", testimage.Dir("var/task/dist", 0), testimage.Reg("var/task/dist/index.js", 0o644, "exports.handler = async () => 1\n")), "amd64")
+		},
+		verify: expect(Error,
+			[]string{`Runtime.ImportModuleError: Error: Cannot find module 'index'`, "the Node.js runtime interface client (aws-lambda-ric) finds no module \"index\""},
+			[]string{"tried /var/task/index, /var/task/index.js, /var/task/index.mjs, /var/task/index.cjs", "node_modules/index above /var/task"},
+			[]string{`CMD ["dist/index.handler"]`}),
+	},
+	{
+		name: "hasura seed with WORKDIR one level too high",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			spec := hasuraSpec("6.14.18")
+			spec.Config.WorkingDir = "/home/sbx_user1051"
+			return newTarget(t, spec, "amd64")
+		},
+		verify: expect(Error, []string{"Cannot find module 'index'"}, nil, []string{`CMD ["dist/index.runMigrations"]`}),
+	},
+	{
+		name: "ruby RIC: WORKDIR is not where app.rb is",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			spec := rubySpec("/usr/local/bundle/bin/aws_lambda_ric")
+			spec.Config.WorkingDir = ""
+			return newTarget(t, spec, "amd64")
+		},
+		verify: expect(Error,
+			[]string{"the Ruby runtime interface client (aws_lambda_ric) finds no module \"app\"", "cannot load such file -- app"},
+			[]string{"tried /app.rb, /app.so"},
+			[]string{"WORKDIR /var/task"}),
+	},
+	{
+		name: "python: the function is not defined in the module (warning)",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, pyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, "import json\n\ndef lambda_handler(event, context):\n    return json.dumps(event)\n")), "amd64")
+		},
+		verify: expect(Warning,
+			[]string{`CMD names the function "handler" in "app.handler", but that name appears nowhere in /var/task/app.py`, "Runtime.HandlerNotFound: Handler 'handler' missing on module 'app'", "Unconfirmed"},
+			[]string{`the name "handler" appears nowhere in /var/task/app.py`},
+			[]string{`CMD ["app.lambda_handler"] (/var/task/app.py defines lambda_handler)`}),
+	},
+	{
+		name:   "AWS base image",
+		kind:   clean,
+		target: func(t *testing.T) *Target { return newTarget(t, awsGoodSpec(), "amd64") },
+	},
+	{
+		name:   "python RIC, handler in WORKDIR",
+		kind:   clean,
+		target: pythonTarget("/usr/local/bin/python", "-m", "awslambdaric"),
+	},
+	{
+		name:   "hasura seed",
+		kind:   clean,
+		target: func(t *testing.T) *Target { return newTarget(t, hasuraSpec("6.14.18"), "amd64") },
+	},
+	{
+		name: "ruby seed with the right ENTRYPOINT",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, rubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
+		},
+	},
+	{
+		name: "python: dotted module in a namespace package, handler built by Mangum",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, pyRICSpec("/var/task", "src.api.handler", testimage.Dir("var/task/src", 0),
+				testimage.Reg("var/task/src/api.py", 0o644, "from fastapi import FastAPI\nfrom mangum import Mangum\napp = FastAPI()\nhandler = Mangum(app)\n")), "amd64")
+		},
+	},
+	{
+		name: "python: handler module installed in site-packages",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			spec := pyRICSpec("/var/task", "mypkg.entry.handler")
+			spec.Layers[0] = append(spec.Layers[0],
+				testimage.Dir("usr/local/lib/python3.12/site-packages/mypkg", 0),
+				testimage.Reg("usr/local/lib/python3.12/site-packages/mypkg/__init__.py", 0o644, ""),
+				testimage.Reg("usr/local/lib/python3.12/site-packages/mypkg/entry.py", 0o644, pyHandler))
+			return newTarget(t, spec, "amd64")
+		},
+	},
+	{
+		name: "node: ES module with export const handler",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, nodeRICSpec("/var/task", "src/index.handler", testimage.Dir("var/task/src", 0),
+				testimage.Reg("var/task/src/index.mjs", 0o644, "export const handler = async (event) => ({ statusCode: 200 })\n")), "amd64")
+		},
+	},
+	{
+		name: "node: handler module from node_modules",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, nodeRICSpec("/var/task", "mylib.handler", testimage.Dir("var/task/node_modules/mylib", 0),
+				testimage.Reg("var/task/node_modules/mylib/index.js", 0o644, "exports.handler = async () => 1\n")), "amd64")
+		},
+	},
+	{
+		name: "node: handler re-exported from another file",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, nodeRICSpec("/var/task", "index.handler",
+				testimage.Reg("var/task/index.js", 0o644, "module.exports = require('./impl')\n"),
+				testimage.Reg("var/task/impl.js", 0o644, "exports.handler = async () => 1\n")), "amd64")
+		},
+	},
+}

@@ -1,0 +1,208 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// handlerMalformed is LD403: the handler string is one the runtime
+// interface client rejects before looking for any file — a Python handler
+// without a dot, a Node.js handler whose last path element has no dot or
+// that contains "..", a Ruby handler that is not FILE.METHOD or
+// FILE.CLASS.METHOD — or the client gets no handler at all. The texts are
+// those of the clients' source (awslambdaric bootstrap.py and
+// lambda_config.py, aws-lambda-ric UserFunction.js and bin/index.mjs,
+// aws_lambda_ric lambda_handler.rb and bootstrap.rb).
+type handlerMalformed struct{}
+
+func (handlerMalformed) Meta() Meta {
+	return Meta{
+		ID:       "LD403",
+		Name:     "handler-malformed",
+		Title:    "the handler string is one the runtime client rejects",
+		Severity: Error,
+		Category: CategoryRuntime,
+	}
+}
+
+func (c handlerMalformed) Run(ctx context.Context, t *Target) ([]Finding, error) {
+	hs, err := handlerContext(t)
+	if err != nil {
+		return nil, err
+	}
+	a := t.ric()
+	ch := t.Chain()
+	f := NewFinding(c.Meta(), "")
+	if !hs.Arg.Set {
+		if hs.Base {
+			return nil, nil // /lambda-entrypoint.sh's argument count is an entrypoint check
+		}
+		if len(t.Argv().Cmd) > 0 {
+			// CMD is set but does not reach the client: a shell-form
+			// ENTRYPOINT or a wrapper that drops it (LD204's case).
+			return nil, fmt.Errorf("%w: CMD is set but does not reach the client (%s)", ErrSkip, ch.Describe(max(a.Link, 0)))
+		}
+		if a.Link < 0 || a.Link > 0 && ch.Links[a.Link].From != "" {
+			// Started from a script: its arguments were not tracked.
+			return nil, fmt.Errorf("%w: the client is started by %s, whose arguments were not followed", ErrSkip, ch.Links[max(a.Link, 0)].From)
+		}
+		ev := t.Argv().Evidence()
+		ev = append(ev, fmt.Sprintf("runtime client: %s, started as %s", hs.Client, ch.Describe(a.Link)))
+		symptom := map[string]string{
+			"python": `Python stops with "ValueError: Handler not set" (awslambdaric lambda_config.py), so init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError)`,
+			"nodejs": `Node.js stops with "Error: No handler specified" (aws-lambda-ric bin/index.mjs), so init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError)`,
+			"ruby":   `The client prints "No handler specified, exiting Runtime Interface Client." and exits (aws_lambda_ric bootstrap.rb), so init fails with "Runtime exited without providing a reason" (Runtime.ExitError)`,
+		}[hs.Lang]
+		f.Message = fmt.Sprintf("%s starts %s without a handler argument: CMD is empty, and the client takes the handler from its first argument. %s.", t.Argv().Source(), hs.clientLabel(), symptom)
+		f.Path = ch.Links[a.Link].Path
+		f.Evidence = ev
+		f.Fix = DockerfileExec("CMD", []string{suggestHandler(t, hs, "")})
+		return []Finding{f}, nil
+	}
+	if !hs.Arg.Known {
+		return nil, fmt.Errorf("%w: the handler %s is only known at run time", ErrSkip, hs.Arg.Value)
+	}
+	p, bad, errType := parseHandler(hs.Lang, hs.Arg.Value)
+	if bad == "" {
+		return nil, nil
+	}
+	ev := hs.evidence(t)
+	ev = ev[:len(ev)-1] // the search roots do not matter here
+	rule := map[string]string{
+		"python": "awslambdaric splits the handler at its last dot into module and function (handler.rsplit('.', 1)), then imports the module",
+		"nodejs": "aws-lambda-ric takes the last path element of the handler and splits it at its first dot into file and exported name (/^([^.]*)\\.(.*)$/), and refuses \"..\"",
+		"ruby":   "aws_lambda_ric splits the handler at dots and wants 2 parts (FILE.METHOD) or 3 (FILE.CLASS.METHOD)",
+	}[hs.Lang]
+	ev = append(ev, "rule: "+rule)
+	shown := bad
+	if hs.Lang == "ruby" {
+		shown = strings.SplitN(bad, ", must be", 2)[0] + ", must be of form FILENAME.METHOD or FILENAME.CLASS.METHOD …"
+	}
+	var symptom string
+	switch errType {
+	case "ValueError":
+		symptom = fmt.Sprintf(`importlib raises "ValueError: %s", so init fails with errorType ValueError`, bad)
+	case "ArgumentError":
+		symptom = fmt.Sprintf(`the client raises "%s" (ArgumentError) while loading the handler, so init fails`, shown)
+	default:
+		symptom = fmt.Sprintf(`init fails with "%s: %s"`, errType, shown)
+	}
+	if hs.Base {
+		symptom += " (the text is the open-source client's; the managed runtime is presumed to match, unconfirmed)"
+	}
+	f.Message = fmt.Sprintf("%s names the handler %s, which %s rejects: %s. %s.", cmdSource(t), QuoteJSON(hs.Arg.Value), hs.clientLabel(), malformedWhy(hs.Lang, hs.Arg.Value, p, errType), upperFirstRune(symptom))
+	f.Evidence = ev
+	f.Path = hs.Roots[0]
+	switch {
+	case errType == "Runtime.BuiltInModuleConflict":
+		mod := strings.SplitN(p.Module, ".", 2)[0]
+		f.Fix = fmt.Sprintf("rename the module so it does not shadow Python's built-in %s (e.g. %s.py to %s_handler.py), then %s", mod, mod, mod, DockerfileExec(cmdSource(t), []string{mod + "_handler" + strings.TrimPrefix(hs.Arg.Value, mod)}))
+	case hs.Lang == "nodejs" && strings.Contains(hs.Arg.Value, ".."):
+		abs := path.Join(hs.Roots[0], hs.Arg.Value)
+		if strings.HasSuffix(hs.Arg.Value, ".") {
+			abs += "."
+		}
+		f.Fix = DockerfileExec(cmdSource(t), []string{abs}) + " (an absolute path instead of \"..\")"
+	default:
+		f.Fix = DockerfileExec(cmdSource(t), []string{suggestHandler(t, hs, hs.Arg.Value)})
+	}
+	return []Finding{f}, nil
+}
+
+func upperFirstRune(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// malformedWhy says in words what is wrong with h.
+func malformedWhy(lang, h string, p parsedHandler, errType string) string {
+	switch {
+	case h == "":
+		return "it is an empty string"
+	case errType == "Runtime.BuiltInModuleConflict":
+		return fmt.Sprintf("its module %q is compiled into Python itself, so the client refuses it", strings.SplitN(p.Module, ".", 2)[0])
+	case errType == "Runtime.HandlerNotFound":
+		return "it ends with a dot, so the function name is empty"
+	case errType == "ValueError":
+		return "it starts with a dot, so the module name is empty"
+	case lang == "nodejs" && strings.Contains(h, ".."):
+		return `it contains "..", which the Node.js client refuses`
+	case lang == "ruby":
+		return fmt.Sprintf("it has %d dot-separated part(s), not 2 or 3", len(rubySplit(h)))
+	}
+	return "it has no dot between the module and the function name"
+}
+
+// suggestHandler proposes a handler: a module file found in the first
+// search root and the function it defines, keeping what h already says.
+func suggestHandler(t *Target, hs handlerSpec, h string) string {
+	ext := sourceExt[hs.Lang]
+	stem := ""
+	switch hs.Lang {
+	case "python":
+		stem = strings.Trim(h, ".")
+		if i := strings.LastIndexByte(stem, '.'); i >= 0 {
+			stem = stem[:i]
+		}
+	case "nodejs":
+		stem = strings.Trim(nodeBasename(strings.ReplaceAll(h, "..", "")), ".")
+		if i := strings.IndexByte(stem, '.'); i >= 0 {
+			stem = stem[:i]
+		}
+	case "ruby":
+		if parts := rubySplit(h); len(parts) > 0 {
+			stem = parts[0]
+		}
+	}
+	files := []string{}
+	root := hs.Roots[0]
+	if stem != "" {
+		files = append(files, path.Join(root, strings.ReplaceAll(stem, ".", "/")+ext))
+	}
+	for _, n := range []string{"app", "index", "main", "handler", "lambda_function"} {
+		files = append(files, path.Join(root, n+ext))
+	}
+	if hs.Lang == "nodejs" {
+		for _, n := range []string{"app", "index", "main", "handler"} {
+			files = append(files, path.Join(root, n+".mjs"))
+		}
+	}
+	for _, f := range files {
+		b, err := readBounded(t.FS, f, maxSourceRead)
+		if err != nil {
+			continue
+		}
+		fn := guessFunction(string(b), hs.Lang)
+		if fn == "" {
+			fn = "handler"
+		}
+		mod := strings.TrimSuffix(strings.TrimPrefix(f, root+"/"), path.Ext(f))
+		if hs.Lang == "ruby" && strings.Contains(string(b), "def self.") {
+			if ns := rubyNamespace(string(b)); ns != "" {
+				return mod + "." + ns + "." + fn
+			}
+		}
+		return mod + "." + fn
+	}
+	if stem == "" {
+		stem = "app"
+	}
+	return stem + ".handler"
+}
+
+// rubyNamespace returns "Module::Class" from the first module and class
+// a Ruby file opens.
+func rubyNamespace(text string) string {
+	var parts []string
+	for _, kw := range []string{"module", "class"} {
+		if m := regexp.MustCompile(`(?m)^\s*` + kw + `\s+([A-Z]\w*)`).FindStringSubmatch(text); m != nil {
+			parts = append(parts, m[1])
+		}
+	}
+	return strings.Join(parts, "::")
+}
