@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sort"
+	"strings"
 )
 
 // Status is how a check ended on one image.
@@ -60,7 +61,8 @@ func runOne(ctx context.Context, c Check, t *Target) (res Result) {
 	fs, err := c.Run(ctx, t)
 	switch {
 	case errors.Is(err, ErrSkip):
-		res.Status, res.Err = StatusSkipped, err.Error()
+		// "check does not apply: <reason>" reads as just the reason.
+		res.Status, res.Err = StatusSkipped, strings.TrimPrefix(err.Error(), ErrSkip.Error()+": ")
 		return res
 	case err != nil:
 		res.Status, res.Err = StatusError, err.Error()
