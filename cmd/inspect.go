@@ -179,7 +179,11 @@ func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, 
 	}
 	t := &checks.Target{Image: img, FS: fsys, Arch: arch, Overrides: overrides}
 	results := checks.Run(ctx, list, t)
-	return report.New(tool, reportImage(img, fsys), results), nil
+	ri := reportImage(img, fsys)
+	if rc := t.RuntimeClient(); rc.Name != "" {
+		ri.RuntimeClient = &rc
+	}
+	return report.New(tool, ri, results), nil
 }
 
 // captureFor returns the capture policy of the filesystem pass: the full

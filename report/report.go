@@ -46,6 +46,9 @@ type Image struct {
 	Index   *Index `json:"index,omitempty"`
 	// Layers, base first. Never nil in a built report.
 	Layers []Layer `json:"layers"`
+	// RuntimeClient is what implements the Lambda Runtime API in this
+	// image, as the entrypoint chain shows it; nil when none was recognised.
+	RuntimeClient *checks.ClientInfo `json:"runtimeClient,omitempty"`
 }
 
 // Index describes the image index a reference resolved to.

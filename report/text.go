@@ -116,6 +116,9 @@ func (t *textWriter) image(b *strings.Builder, img Image) {
 	id := join(" ", shortDigest(img.Digest), img.Platform)
 	fmt.Fprintf(b, "%s  %s\n", t.faint.Sprint("image"),
 		join(" · ", id, plural(len(img.Layers), "layer", "layers"), layersSize(img.Layers)))
+	if rc := img.RuntimeClient; rc != nil {
+		fmt.Fprintf(b, "%s %s\n", t.faint.Sprint("client"), join(" · ", rc.Name, rc.Path))
+	}
 	if img.Index == nil {
 		return
 	}
