@@ -103,6 +103,11 @@ type Finding struct {
 	Evidence []string `json:"evidence"`
 	Fix      string   `json:"fix"`
 	Docs     string   `json:"docs"`
+	// Suppressed is set by the suppression stage when an ignore entry of
+	// the config matches; the finding stays in the report, marked.
+	Suppressed bool `json:"suppressed,omitempty"`
+	// SuppressionReason is the matching ignore entry's reason.
+	SuppressionReason string `json:"suppressionReason,omitempty"`
 }
 
 // LayerRef names the layer a finding comes from.
@@ -121,6 +126,14 @@ type CheckResult struct {
 	Error string `json:"error,omitempty"`
 	// Findings is the number of findings the check returned.
 	Findings int `json:"findings"`
+
+	// The check's catalogue entry, for the writers that describe every
+	// check run (SARIF rules, JUnit test cases). Not part of the JSON
+	// contract: `lambdoctor checks --format json` lists the catalogue.
+	Title    string          `json:"-"`
+	Severity checks.Severity `json:"-"` // default severity
+	Category checks.Category `json:"-"`
+	Docs     string          `json:"-"`
 }
 
 // Summary counts findings by severity.
@@ -128,6 +141,9 @@ type Summary struct {
 	Error   int `json:"error"`
 	Warning int `json:"warning"`
 	Info    int `json:"info"`
+	// Suppressed counts the findings an ignore entry matched; they are not
+	// in the counts above.
+	Suppressed int `json:"suppressed,omitempty"`
 }
 
 // LoadFailure says why an image could not be loaded at all.
@@ -179,28 +195,17 @@ func New(tool Tool, img Image, results []checks.Result) *Report {
 			Status:   string(res.Status),
 			Error:    res.Err,
 			Findings: len(res.Findings),
+			Title:    res.Meta.Title,
+			Severity: res.Meta.Severity,
+			Category: cmp.Or(res.Meta.Category, checks.CategoryOf(res.Meta.ID)),
+			Docs:     res.Meta.DocsURL(),
 		})
 		for _, f := range res.Findings {
 			r.Findings = append(r.Findings, convert(f))
 		}
 	}
-	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
-		return cmp.Or(
-			cmp.Compare(b.Severity, a.Severity),
-			cmp.Compare(a.ID, b.ID),
-			cmp.Compare(a.Path, b.Path),
-		)
-	})
-	for _, f := range r.Findings {
-		switch f.Severity {
-		case checks.Error:
-			r.Summary.Error++
-		case checks.Warning:
-			r.Summary.Warning++
-		case checks.Info:
-			r.Summary.Info++
-		}
-	}
+	sortFindings(r.Findings)
+	r.Summary = summarize(r.Findings)
 	return r
 }
 
@@ -230,11 +235,14 @@ func NewDocument(reports []*Report) *Document {
 	return d
 }
 
-// Max returns the highest severity among the findings, 0 if there are none.
+// Max returns the highest severity among the findings that are not
+// suppressed, 0 if there are none.
 func (r *Report) Max() checks.Severity {
 	var m checks.Severity
 	for _, f := range r.Findings {
-		m = max(m, f.Severity)
+		if !f.Suppressed {
+			m = max(m, f.Severity)
+		}
 	}
 	return m
 }

@@ -273,10 +273,10 @@ func TestWriteUnknownFormat(t *testing.T) {
 	if !errors.Is(err, ErrUnknownFormat) {
 		t.Fatalf("err = %v, want ErrUnknownFormat", err)
 	}
-	if !strings.Contains(err.Error(), "json, text") {
+	if !strings.Contains(err.Error(), "github, json, junit, sarif, text") {
 		t.Errorf("error %q should list the known formats", err)
 	}
-	if got := Formats(); !slices.Equal(got, []string{"json", "text"}) {
+	if got := Formats(); !slices.Equal(got, []string{"github", "json", "junit", "sarif", "text"}) {
 		t.Errorf("Formats = %q", got)
 	}
 }

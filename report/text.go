@@ -79,7 +79,15 @@ func (t *textWriter) report(b *strings.Builder, r *Report) {
 	b.WriteString("\n")
 
 	status := r.count()
-	if len(r.Findings) == 0 {
+	var active, suppressed []Finding
+	for _, f := range r.Findings {
+		if f.Suppressed {
+			suppressed = append(suppressed, f)
+		} else {
+			active = append(active, f)
+		}
+	}
+	if len(active) == 0 {
 		if n := status[checks.StatusError]; n > 0 {
 			fmt.Fprintf(b, "no problems found, but %s could not run\n", plural(n, "check", "checks"))
 		} else {
@@ -87,8 +95,14 @@ func (t *textWriter) report(b *strings.Builder, r *Report) {
 		}
 		b.WriteString("\n")
 	}
-	for _, f := range r.Findings {
+	for _, f := range active {
 		t.finding(b, f)
+		b.WriteString("\n")
+	}
+	if len(suppressed) > 0 {
+		for _, f := range suppressed {
+			t.suppressed(b, f)
+		}
 		b.WriteString("\n")
 	}
 	if t.checkErrors(b, r.Checks) {
@@ -174,6 +188,15 @@ func (t *textWriter) finding(b *strings.Builder, f Finding) {
 	t.field(b, "docs", f.Docs)
 }
 
+// suppressed is the one dimmed line of a finding an ignore entry matched.
+func (t *textWriter) suppressed(b *strings.Builder, f Finding) {
+	line := join(" ", "- suppressed", f.ID, f.Name, f.Path)
+	if f.SuppressionReason != "" {
+		line += ": " + firstLine(f.SuppressionReason)
+	}
+	b.WriteString(t.faint.Sprint(line) + "\n")
+}
+
 // field writes a labelled value, if there is one.
 func (t *textWriter) field(b *strings.Builder, label, value string) {
 	if value != "" {
@@ -257,6 +280,9 @@ func (t *textWriter) summary(b *strings.Builder, s Summary, status map[checks.St
 		count(s.Warning, t.sev[checks.Warning], "warning", "warnings"),
 		count(s.Info, t.sev[checks.Info], "info", "info"),
 	}, ", ")
+	if s.Suppressed > 0 {
+		findings += fmt.Sprintf(", %d suppressed", s.Suppressed)
+	}
 	run := status[checks.StatusPassed] + status[checks.StatusFailed] + status[checks.StatusError]
 	ran := []string{
 		plural(run, "check", "checks") + " run",

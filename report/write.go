@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/checks"
 )
 
 // Options tune the writers. cmd decides them (TTY, NO_COLOR, --no-color);
@@ -15,6 +17,9 @@ type Options struct {
 	Color bool
 	// Verbose also lists the checks that passed or were skipped.
 	Verbose bool
+	// FailOn is the run's --fail-on threshold, 0 for none: JUnit fails a
+	// check's test case only for findings at or above it.
+	FailOn checks.Severity
 }
 
 // ErrUnknownFormat is returned (wrapped) by Write for a format it does not
@@ -29,8 +34,11 @@ type writer interface {
 // writers maps each format name to its writer's constructor.
 func writers() map[string]func(Options) writer {
 	return map[string]func(Options) writer{
-		"json": newJSONWriter,
-		"text": newTextWriter,
+		"github": newGitHubWriter,
+		"json":   newJSONWriter,
+		"junit":  newJUnitWriter,
+		"sarif":  newSARIFWriter,
+		"text":   newTextWriter,
 	}
 }
 
@@ -44,7 +52,7 @@ func Formats() []string {
 	return names
 }
 
-// Write writes reports to w in format ("text" or "json", see Formats).
+// Write writes reports to w in format (see Formats).
 func Write(w io.Writer, format string, reports []*Report, opts Options) error {
 	newWriter, ok := writers()[format]
 	if !ok {
