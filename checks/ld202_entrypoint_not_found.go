@@ -41,7 +41,7 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 	name := argv.Name()
 	l := LookupExec(t.FS, cfg, name, argv.WorkingDir)
 	if l.Found() {
-		return nil, nil
+		return c.missingExecTargets(ctx, t)
 	}
 
 	f := NewFinding(c.Meta(), "")
@@ -189,8 +189,21 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 		ev = append(ev, line)
 	}
 
+	// The seed's first Dockerfile: CMD ["function.handler"] and no
+	// ENTRYPOINT, so Lambda runs the handler string as the program.
+	handler, runtime := false, ""
+	if len(argv.Entrypoint) == 0 && l.Method == LookupPATH && len(found) == 0 && looksLikeHandler(name) {
+		handler = true
+		runtime = handlerRuntime(t)
+		what += fmt.Sprintf(". %s looks like a handler string (file.function), not a program: without an ENTRYPOINT, Lambda executes CMD itself, so the handler became argv[0] instead of an argument to your runtime (the emulator hides this when it is started as aws-lambda-rie /path/to/bootstrap %s)", quoted, name)
+		if runtime != "" {
+			ev = append(ev, "runtime in the image: "+runtime)
+		}
+	}
+
 	msg := what + ". " + symptom + "."
 	switch {
+	case handler:
 	case len(found) == 1:
 		msg += fmt.Sprintf(" A file of that name exists at %s.", found[0].Path)
 	case len(found) > 1:
@@ -200,6 +213,10 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 	}
 
 	switch {
+	case handler && runtime != "":
+		f.Fix = DockerfileExec("ENTRYPOINT", []string{runtime}) + fmt.Sprintf(" (keep %s: the runtime receives the handler as its argument)", DockerfileExec("CMD", argv.Cmd))
+	case handler:
+		f.Fix = DockerfileExec("ENTRYPOINT", []string{"/absolute/path/to/your/bootstrap"}) + fmt.Sprintf(" (your runtime interface client or bootstrap; keep %s as its argument)", DockerfileExec("CMD", argv.Cmd))
 	case len(found) > 0:
 		best := found[0].Path
 		f.Fix = argv.FixArg0(best)
@@ -221,4 +238,131 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 	f.Message = msg
 	f.Evidence = ev
 	return []Finding{f}, nil
+}
+
+// looksLikeHandler reports whether a bare argv[0] reads as a Lambda
+// handler string (app.handler, index.runMigrations,
+// app.App::Handler.process) rather than a program name: dotted
+// identifiers, the last part not a file extension.
+func looksLikeHandler(name string) bool {
+	if strings.ContainsAny(name, "/ ") || !strings.Contains(name, ".") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") {
+		return false
+	}
+	for _, r := range name {
+		if !(r == '_' || r == '.' || r == ':' || r == '$' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	switch strings.ToLower(path.Ext(name)) {
+	case ".sh", ".bash", ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".php", ".jar", ".bin", ".exe", ".so", ".dll", ".x86_64", ".aarch64":
+		return false
+	}
+	return true
+}
+
+// handlerRuntime is the program that should take the handler as its
+// argument: the AWS base images' entry script, a bootstrap where the
+// emulator looks for one, or an installed Ruby client binstub; "" when
+// none is in the image.
+func handlerRuntime(t *Target) string {
+	for _, p := range append([]string{"/lambda-entrypoint.sh"}, emulatorBootstraps()...) {
+		if r := t.FS.Resolve(p); r.Err == nil && r.Entry != nil && r.Entry.IsRegular() {
+			return p
+		}
+	}
+	for _, ic := range t.ric().installedOf(ClientRuby) {
+		return ic.Path
+	}
+	return ""
+}
+
+// missingExecTargets reports the programs that scripts on the entrypoint
+// chain exec but that the image does not have: the script starts, then its
+// last exec line fails ("exec: /var/task/bootstrap-real: not found", exit
+// status 127). The AWS base images' missing /var/runtime/bootstrap is
+// LD401's; the emulator, which only local runs use, is not reported.
+func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *Target) ([]Finding, error) {
+	ch := t.Chain()
+	var out []Finding
+	for i := range ch.Links {
+		l := &ch.Links[i]
+		if l.Role != RoleExecTarget || l.Kind != LinkMissing || l.Name == "" {
+			continue
+		}
+		base := path.Base(l.Name)
+		if strings.HasPrefix(base, "aws-lambda-rie") {
+			continue
+		}
+		script := l.From
+		if scriptTests(t, script, l.Name) {
+			continue // the script checks for the file before it execs it
+		}
+		f := NewFinding(c.Meta(), "")
+		ev := chainEvidence(t, ch, i)
+		target, where := l.Name, ""
+		if l.Lookup.Method == LookupPATH {
+			where = fmt.Sprintf(", which is in no directory of PATH (%s)", l.Lookup.PATH)
+			f.Path = script
+		} else {
+			target = l.Lookup.Resolution().Requested
+			if target == "" {
+				target = l.Name
+			}
+			where = ", which does not exist in this image"
+			f.Path = target
+		}
+		if h, tr, ok := DanglingLink(t.FS, l.Lookup.Resolution()); ok {
+			missing := tr.Final
+			if missing == "" {
+				missing = linkDest(h)
+			}
+			where = fmt.Sprintf(", a dangling symlink: %s points to %s, and %s does not exist", h.Path, QuoteJSON(h.Target), missing)
+			f.Path = h.Path
+		}
+		if e, ok := t.FS.Lookup(script); ok {
+			f.Layer = t.LayerRef(e.Layer)
+		}
+		pathValue, _ := SearchPath(t.Config())
+		found, err := FindFiles(ctx, t.FS, base, strings.Split(pathValue, ":"), target)
+		if err != nil {
+			return nil, err
+		}
+		for j, nf := range found {
+			if j == maxCandidates {
+				break
+			}
+			ev = append(ev, "found "+nf.Path+": "+t.Describe(nf.Resolution.Entry))
+		}
+		msg := fmt.Sprintf("%s runs, but its last exec line starts %s%s. The script itself starts, then the exec fails (dash and busybox sh say \"exec: %s: not found\", bash \"%s: No such file or directory\") with exit status 127, so Lambda reports \"Runtime exited with error: exit status 127\" (errorType Runtime.ExitError).", script, QuoteJSON(l.Name), where, l.Name, l.Name)
+		switch {
+		case len(found) > 0:
+			msg += fmt.Sprintf(" A file of that name exists at %s.", found[0].Path)
+			f.Fix = fmt.Sprintf("make the exec line of %s start %s (or put the program at %s)", script, found[0].Path, target)
+		default:
+			msg += fmt.Sprintf(" No file named %s exists anywhere in the image.", base)
+			f.Fix = fmt.Sprintf("COPY the program to %s (with RUN chmod 755 %s), or fix the exec line of %s", target, target, script)
+		}
+		f.Message = msg
+		f.Evidence = ev
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// scriptTests reports whether the script at p tests for name (-f, -x, -e)
+// before exec'ing it, so the exec may be conditional.
+func scriptTests(t *Target, p, name string) bool {
+	b, err := readPrefix(t.FS, p, maxScriptRead)
+	if err != nil {
+		return false
+	}
+	text := string(b)
+	for _, op := range []string{"-f ", "-x ", "-e ", "-s "} {
+		for _, q := range []string{"", `"`, "'"} {
+			if strings.Contains(text, op+q+name) {
+				return true
+			}
+		}
+	}
+	return false
 }

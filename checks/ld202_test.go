@@ -230,6 +230,70 @@ var ld202Cases = []checkCase{
 		verify: expect(Error, []string{"the first element of ENTRYPOINT is an empty string"}, []string{`config.Entrypoint=["", "x"]`}, []string{`ENTRYPOINT ["/absolute/path/to/your/runtime", "x"]`}),
 	},
 	{
+		// The script on the chain starts, then execs a program that is
+		// not in the image: Runtime.ExitError with status 127.
+		name: "bootstrap script execs a missing program",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, execScriptSpec("#!/bin/sh\nset -eu\nexec /var/task/bootstrap-real \"$@\"\n"), "amd64")
+		},
+		verify: func(t *testing.T, fs []Finding) {
+			expect(Error,
+				[]string{`/var/runtime/bootstrap runs, but its last exec line starts "/var/task/bootstrap-real", which does not exist in this image`, "exit status 127", "Runtime.ExitError", "A file of that name exists at /opt/app/bootstrap-real"},
+				[]string{"chain: ENTRYPOINT /var/runtime/bootstrap -> #! /bin/sh -> exec target /var/task/bootstrap-real (missing)", "found /opt/app/bootstrap-real"},
+				[]string{"make the exec line of /var/runtime/bootstrap start /opt/app/bootstrap-real"})(t, fs)
+			if f := fs[0]; f.Path != "/var/task/bootstrap-real" || f.Layer == nil || f.Layer.Index != 1 {
+				t.Errorf("path %q layer %+v, want the missing target and the script's layer", f.Path, f.Layer)
+			}
+		},
+	},
+	{
+		name: "bootstrap script execs a bare name found on no PATH directory",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, execScriptSpec("#!/bin/sh\nexec uvicorn main:app\n"), "amd64")
+		},
+		verify: expect(Error, []string{`last exec line starts "uvicorn", which is in no directory of PATH`, "No file named uvicorn exists anywhere in the image"}, nil, []string{"COPY the program to uvicorn"}),
+	},
+	{
+		// Seed 000: CMD ["function.handler"] with no ENTRYPOINT runs the
+		// handler string as the program.
+		name: "handler string as argv[0]: CMD only, bootstrap in /var/runtime",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			spec := execScriptSpec("#!/bin/sh\n# GET /2018-06-01/runtime/invocation/next\n")
+			spec.Config.Entrypoint = nil
+			spec.Config.Cmd = []string{"function.handler"}
+			return newTarget(t, spec, "amd64")
+		},
+		verify: expect(Error,
+			[]string{`"function.handler" looks like a handler string (file.function), not a program`, "Couldn't find valid bootstrap(s): [function.handler]"},
+			[]string{"runtime in the image: /var/runtime/bootstrap"},
+			[]string{`ENTRYPOINT ["/var/runtime/bootstrap"] (keep CMD ["function.handler"]`}),
+	},
+	{
+		name: "bootstrap execs a user bootstrap only when it exists, else the default",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, execScriptSpec("#!/bin/sh\nif [ ! -x /var/task/bootstrap ]; then\n  exec /opt/app/bootstrap-real \"$@\"\nfi\nexec /var/task/bootstrap \"$@\"\n"), "amd64")
+		},
+	},
+	{
+		name: "bootstrap execs a program that exists",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, execScriptSpec("#!/bin/sh\nexec /opt/app/bootstrap-real \"$@\"\n"), "amd64")
+		},
+	},
+	{
+		// The emulator is mounted at run time locally; Lambda never runs it.
+		name: "entry script whose last exec is the emulator, not in the image",
+		kind: clean,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, execScriptSpec("#!/bin/sh\nif [ -n \"$AWS_LAMBDA_RUNTIME_API\" ]; then\n  exec /opt/app/bootstrap-real\nelse\n  exec /usr/local/bin/aws-lambda-rie /opt/app/bootstrap-real\nfi\n"), "amd64")
+		},
+	},
+	{
 		name:   "AWS base image",
 		kind:   clean,
 		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
@@ -306,4 +370,18 @@ var ld202Cases = []checkCase{
 			return newTarget(t, testimage.Spec{Layers: [][]testimage.File{{testimage.Reg("x", 0o644, "")}}}, "amd64")
 		},
 	},
+}
+
+// execScriptSpec is a custom runtime: /var/runtime/bootstrap (the given
+// script) as ENTRYPOINT on a small image with /bin/sh and the real runtime
+// at /opt/app/bootstrap-real.
+func execScriptSpec(script string) testimage.Spec {
+	return testimage.Spec{
+		Config: v1.Config{Env: []string{dockerPATH}, Entrypoint: []string{"/var/runtime/bootstrap"}, Cmd: []string{"function.handler"}},
+		Layers: [][]testimage.File{
+			{testimage.Dir("bin", 0), testimage.Reg("bin/sh", 0o755, elf), testimage.Dir("opt", 0), testimage.Dir("opt/app", 0), testimage.Reg("opt/app/bootstrap-real", 0o755, elf)},
+			{testimage.Dir("var", 0), testimage.Dir("var/runtime", 0), testimage.Reg("var/runtime/bootstrap", 0o755, script)},
+		},
+		CreatedBy: []string{"ADD rootfs.tar / # buildkit", "COPY bootstrap /var/runtime/bootstrap # buildkit"},
+	}
 }

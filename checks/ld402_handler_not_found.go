@@ -334,14 +334,39 @@ func resolveHandlerModule(t *Target, hs handlerSpec, p parsedHandler) (string, [
 }
 
 // handlerSymptom is what the client reports when the module is missing.
-func handlerSymptom(hs handlerSpec, p parsedHandler) string {
+func handlerSymptom(t *Target, hs handlerSpec, p parsedHandler) string {
 	switch hs.Lang {
 	case "python":
-		return fmt.Sprintf(`"Runtime.ImportModuleError: Unable to import module '%s': No module named '%s'"`, p.Module, strings.SplitN(strings.ReplaceAll(p.Module, "/", "."), ".", 2)[0])
+		return fmt.Sprintf(`"Runtime.ImportModuleError: Unable to import module '%s': %s"`, p.Module, pythonImportError(t, hs, p.Module))
 	case "nodejs":
 		return fmt.Sprintf(`"Runtime.ImportModuleError: Error: Cannot find module '%s'"`, p.Module)
 	}
 	return fmt.Sprintf(`an init error "cannot load such file -- %s" (LoadError)`, p.Module)
+}
+
+// pythonImportError is CPython's ModuleNotFoundError text for importing
+// the dotted module mod, which is missing: Python imports each parent
+// first, so it names the first parent that does not exist, or says that a
+// parent is a plain module ("app.py"), not a package.
+func pythonImportError(t *Target, hs handlerSpec, mod string) string {
+	mod = strings.ReplaceAll(mod, "/", ".")
+	parts := strings.Split(mod, ".")
+	for i := 1; i < len(parts); i++ {
+		parent := strings.Join(parts[:i], ".")
+		found := ""
+		for _, root := range hs.Roots {
+			if found = pythonModuleAt(t.FS, path.Join(root, strings.Join(parts[:i], "/"))); found != "" {
+				break
+			}
+		}
+		switch {
+		case found == "":
+			return fmt.Sprintf("No module named '%s'", parent)
+		case path.Base(found) != parts[i-1]: // a file (app.py, app.so), not a package directory
+			return fmt.Sprintf("No module named '%s'; '%s' is not a package", mod, parent)
+		}
+	}
+	return fmt.Sprintf("No module named '%s'", mod)
 }
 
 // sourceExt is the extension of a language's source files.
@@ -374,7 +399,7 @@ func (c handlerNotFound) Run(ctx context.Context, t *Target) ([]Finding, error) 
 		f.Path = path.Join(hs.Roots[0], p.ModuleRoot, p.Module) + ".js"
 	}
 	what := fmt.Sprintf("%s names the handler %s, but %s finds no module %q in %s (%s)", cmdSource(t), QuoteJSON(hs.Arg.Value), hs.clientLabel(), p.Module, strings.Join(hs.Roots[:min(len(hs.Roots), 4)], ", "), hs.RootsWhy)
-	msg := what + fmt.Sprintf(". Init fails while loading the handler, and every invoke reports %s.", handlerSymptom(hs, p))
+	msg := what + fmt.Sprintf(". Init fails while loading the handler, and every invoke reports %s.", handlerSymptom(t, hs, p))
 
 	// Did you mean: a file of that name elsewhere.
 	stem := path.Base(strings.ReplaceAll(p.Module, ".", "/"))

@@ -71,6 +71,26 @@ var ld402Cases = []checkCase{
 			[]string{"COPY lambda_function.py /var/task/"}),
 	},
 	{
+		// A dotted module whose parent is a plain module: Python says the
+		// parent is not a package, not that it is missing.
+		name: "AWS base image: app.missing_module.handler where app is app.py",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, awsBaseWith([]string{"app.missing_module.handler"}, testimage.Reg("var/task/app.py", 0o644, pyHandler)), "amd64")
+		},
+		verify: expect(Error,
+			[]string{`finds no module "app.missing_module"`, "Unable to import module 'app.missing_module': No module named 'app.missing_module'; 'app' is not a package"},
+			nil, nil),
+	},
+	{
+		name: "AWS base image: pkg.missing.handler where pkg/ is a package",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, awsBaseWith([]string{"pkg.missing.handler"}, testimage.Dir("var/task/pkg", 0), testimage.Reg("var/task/pkg/__init__.py", 0o644, "")), "amd64")
+		},
+		verify: expect(Error, []string{"Unable to import module 'pkg.missing': No module named 'pkg.missing'\""}, nil, nil),
+	},
+	{
 		name: "node RIC: the handler file is in dist/",
 		kind: catches,
 		target: func(t *testing.T) *Target {

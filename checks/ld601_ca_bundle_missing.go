@@ -651,6 +651,16 @@ func (c caBundleMissing) dockerCerts(t *Target, prog tlsProgram, reported bool) 
 	}
 	f.Message = fmt.Sprintf("The image holds CA certificates under /etc/docker/certs.d (%s). Only the Docker daemon reads that directory, to trust a registry when pulling images; no TLS library in the function (Go, OpenSSL, Python, Node, Java) looks there, so a private CA placed there is not trusted by the function.", strings.Join(caFirstN(files, 3), ", "))
 	f.Fix = "RUN cp /etc/docker/certs.d/*/*.crt /usr/local/share/ca-certificates/ && update-ca-certificates (Debian/Alpine; on Amazon Linux copy to /etc/pki/ca-trust/source/anchors/ and run update-ca-trust)"
+	// Certificates put there show the function needs TLS trust; with no
+	// system bundle either, every program reading the system store (a Go
+	// CLI the function runs, curl, OpenSSL) trusts nothing: the seed's
+	// "x509: certificate signed by unknown authority".
+	if s := caSystemStore(t, opensslCertFiles, opensslCertDirs); s.Empty {
+		f.Severity = Warning
+		f.Message += " The image has no system CA bundle either (" + strings.Join(caFirstN(opensslCertFiles, 3), ", ") + " … are missing or empty), so programs that read the system store — Go binaries (\"x509: certificate signed by unknown authority\"), curl, OpenSSL — trust no certificate at all."
+		f.Evidence = append(f.Evidence, "no certificates in "+strings.Join(opensslCertFiles, ", ")+" or "+strings.Join(opensslCertDirs, ", "))
+		f.Fix = caInstallFix(t) + ", then " + f.Fix
+	}
 	return f, true
 }
 

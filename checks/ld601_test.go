@@ -225,6 +225,19 @@ var ld601Cases = []checkCase{
 		verify: expect(Info, []string{"Only the Docker daemon reads that directory", "/etc/docker/certs.d/db.example.com/AmazonRootCA1.pem"}, []string{"TLS stack: Node.js"}, []string{"update-ca-certificates"}),
 	},
 	{
+		// The hasura seed before `apt-get install ca-certificates`: the
+		// roots only where Docker looks, no system bundle for the Go CLI.
+		name: "hasura seed: certificates only under /etc/docker/certs.d, no system bundle",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, appSpec([]string{"/usr/local/bin/node", "/function/node_modules/aws-lambda-ric/bin/index.mjs"}, []string{dockerPATH},
+				[]testimage.File{testimage.Dir("usr", 0), testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0), testimage.Reg("usr/local/bin/node", 0o755, ld601ELF), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/apt-get", 0o755, ld601ELF)},
+				etcBundle("etc/docker/certs.d/db.example.com/AmazonRootCA1.pem", goodBundle(t)),
+			), "amd64")
+		},
+		verify: expect(Warning, []string{"Only the Docker daemon reads that directory", "no system CA bundle either", "x509: certificate signed by unknown authority"}, []string{"no certificates in /etc/ssl/certs/ca-certificates.crt"}, []string{"apt-get install -y --no-install-recommends ca-certificates, then RUN cp /etc/docker/certs.d"}),
+	},
+	{
 		name: "AWS base image (python3.12) with its CA bundle",
 		kind: clean,
 		target: func(t *testing.T) *Target {
