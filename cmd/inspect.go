@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path"
-	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,21 @@ type inspectOptions struct {
 	failOn  string
 	noColor bool
 	verbose bool
+	quiet   bool // no progress on stderr
+
+	// transport carries registry requests: the progress reporter on a
+	// terminal, else nil (ggcr's default).
+	transport http.RoundTripper
+
+	// formatSet says --format was given (an --output to stdout may then
+	// not pick another format); outputs are the --output FORMAT=PATH.
+	formatSet bool
+	outputs   []string
+
+	// configPath is --config; archSet and failOnSet say whether --arch and
+	// --fail-on were given, which beats the config file.
+	configPath         string
+	archSet, failOnSet bool
 
 	// The function's ImageConfig overrides, as given on the command line.
 	entrypoint, command, workdir string
@@ -50,17 +66,20 @@ for --arch is inspected, and the index itself is reported: Lambda rejects it.`
 
 const inspectExample = `  lambdoctor inspect 123456789012.dkr.ecr.eu-west-1.amazonaws.com/fn:latest
   lambdoctor inspect --arch arm64 docker:my-fn:dev
-  docker save my-fn:dev -o fn.tar && lambdoctor inspect fn.tar --format json`
+  docker save my-fn:dev -o fn.tar && lambdoctor inspect fn.tar --format json
+  lambdoctor inspect fn.tar --output sarif=lambdoctor.sarif --output junit=lambdoctor.xml`
 
 func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOptions, []string) error) *cobra.Command {
 	opts := &inspectOptions{load: source.Load}
 	c := &cobra.Command{
-		Use:     "inspect IMAGE [IMAGE...]",
+		Use:     "inspect [IMAGE...]",
 		Short:   "Inspect images and report why they would not start on Lambda",
 		Long:    inspectLong,
 		Example: inspectExample,
-		Args:    cobra.MinimumNArgs(1),
+		Args:    cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
+			opts.archSet, opts.failOnSet = c.Flags().Changed("arch"), c.Flags().Changed("fail-on")
+			opts.formatSet = c.Flags().Changed("format")
 			if runF != nil {
 				return runF(c.Context(), opts, args)
 			}
@@ -69,13 +88,16 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 	}
 	f := c.Flags()
 	f.StringVar(&opts.arch, "arch", "amd64", "the function's architecture: amd64 (x86_64) or arm64")
-	f.StringVar(&opts.format, "format", "text", "output format: "+strings.Join(report.Formats(), ", "))
+	f.StringVar(&opts.format, "format", "text", "stdout's output format: "+strings.Join(report.Formats(), ", "))
+	f.StringArrayVar(&opts.outputs, "output", nil, "also write the report in `FORMAT=PATH` (repeatable; PATH - is stdout), e.g. sarif=lambdoctor.sarif")
 	f.StringVar(&opts.failOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: error, warning, info or none")
 	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "also list the checks that passed or did not apply")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
 	f.StringVar(&opts.entrypoint, "entrypoint", "", `the function's ImageConfig EntryPoint, as a JSON list ('["/bin/app","--flag"]') or one path`)
 	f.StringVar(&opts.command, "cmd", "", `the function's ImageConfig Command, as a JSON list ('["app.handler"]') or one string`)
 	f.StringVar(&opts.workdir, "workdir", "", "the function's ImageConfig WorkingDirectory")
+	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
 	return c
 }
 
@@ -103,6 +125,25 @@ func parseFailOn(s string) (checks.Severity, error) {
 }
 
 func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, refs []string) error {
+	cfg, err := loadConfig(streams, opts.configPath)
+	if err != nil {
+		return err
+	}
+	if cfg != nil {
+		// The file fills what the command line did not set.
+		if cfg.Arch != "" && !opts.archSet {
+			opts.arch = cfg.Arch
+		}
+		if cfg.FailOn != "" && !opts.failOnSet {
+			opts.failOn = cfg.FailOn
+		}
+		if len(refs) == 0 {
+			refs = cfg.ImageRefs()
+		}
+	}
+	if len(refs) == 0 {
+		return usageError("%v (see 'lambdoctor inspect --help')", errNoImages)
+	}
 	arch, err := parseArch(opts.arch)
 	if err != nil {
 		return usageError("%v", err)
@@ -111,8 +152,9 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if err != nil {
 		return usageError("%v", err)
 	}
-	if !slices.Contains(report.Formats(), opts.format) {
-		return usageError("unknown --format %q (want one of %s)", opts.format, strings.Join(report.Formats(), ", "))
+	outs, err := planOutputs(opts.format, opts.formatSet, opts.outputs)
+	if err != nil {
+		return usageError("%v", err)
 	}
 	overrides, err := opts.imageConfig()
 	if err != nil {
@@ -124,10 +166,14 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	}
 	defer os.RemoveAll(tmp)
 
-	list := checks.All()
+	list := withoutDisabled(checks.All(), cfg)
+	stages := newSuppressions(cfg, time.Now())
 	tool := report.Tool{Name: "lambdoctor", Version: Version()}
 	reports := make([]*report.Report, 0, len(refs))
 	loadFailed := false
+	if streams.ErrTTY && !opts.quiet && opts.transport == nil {
+		opts.transport = newProgressTransport(streams.Err)
+	}
 	for _, ref := range refs {
 		r, err := inspectOne(ctx, opts, list, tool, ref, arch, overrides, tmp)
 		if err != nil {
@@ -142,12 +188,14 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 			}
 			r = report.Failed(tool, ref, kind, err.Error())
 		}
+		stages.apply(r)
 		reports = append(reports, r)
 	}
-	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose}
-	if err := report.Write(streams.Out, opts.format, reports, wopts); err != nil {
-		return &exitError{code: ExitUsage, err: fmt.Errorf("writing the report: %w", err)}
+	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, FailOn: failOn}
+	if err := writeOutputs(streams, outs, reports, wopts); err != nil {
+		return &exitError{code: ExitUsage, err: err}
 	}
+	printWarnings(streams, stages.warnings(!loadFailed))
 	return &exitError{code: exitCode(reports, failOn, loadFailed)}
 }
 
@@ -168,7 +216,7 @@ func exitCode(reports []*report.Report, failOn checks.Severity, loadFailed bool)
 }
 
 func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, tool report.Tool, ref, arch string, overrides checks.ImageConfig, tmp string) (*report.Report, error) {
-	img, err := opts.load(ctx, ref, source.Options{Arch: arch, TempDir: tmp})
+	img, err := opts.load(ctx, ref, source.Options{Arch: arch, TempDir: tmp, Transport: opts.transport})
 	if err != nil {
 		return nil, err
 	}

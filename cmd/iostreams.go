@@ -16,6 +16,9 @@ type IOStreams struct {
 	OutTTY, ErrTTY bool
 	// Getenv reads the environment (os.Getenv outside tests).
 	Getenv func(string) string
+	// Getwd returns the working directory, where the search for
+	// .lambdoctor.yaml starts; nil means os.Getwd.
+	Getwd func() (string, error)
 }
 
 // System returns the process's streams.

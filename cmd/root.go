@@ -108,6 +108,11 @@ func newRootCmd(streams *IOStreams) *cobra.Command {
 		newInspectCmd(streams, nil),
 		newChecksCmd(streams),
 		newVersionCmd(streams),
+		newConfigCmd(streams),
+		newHookCmd(streams),
+		newExplainCmd(streams),
+		newWhyCmd(streams),
 	)
+	registerCompletions(root)
 	return root
 }
