@@ -108,6 +108,12 @@ type Finding struct {
 	// Fix is the concrete change to make (a Dockerfile line, a flag).
 	Fix  string
 	Docs string
+	// Source names the image config field the finding is about, when the
+	// field's value (not a file) is the cause: "Entrypoint", "Cmd",
+	// "WorkingDir", "User", "ExposedPorts", "Healthcheck", "Volumes",
+	// "StopSignal", or "Env:NAME". Empty when the function's ImageConfig
+	// overrides the field. --dockerfile maps it to the instruction.
+	Source string
 }
 
 // LayerRef names a layer the way users recognise it.

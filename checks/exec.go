@@ -149,6 +149,28 @@ func field(overridden bool, override, image, value string) string {
 	return image + "=" + value
 }
 
+// ConfigField returns field ("Entrypoint", "Cmd" or "WorkingDir") as a
+// Finding's Source, or "" when the function's ImageConfig overrides it:
+// the Dockerfile is then not where the value comes from.
+func (a Argv) ConfigField(field string) string {
+	switch {
+	case field == "Entrypoint" && a.Overrides.EntryPoint != nil,
+		field == "Cmd" && a.Overrides.Command != nil,
+		field == "WorkingDir" && a.Overrides.WorkingDirectory != "":
+		return ""
+	}
+	return field
+}
+
+// Arg0Field is the ConfigField holding the program Lambda starts: the
+// entrypoint, or CMD when there is none.
+func (a Argv) Arg0Field() string {
+	if len(a.Entrypoint) > 0 {
+		return a.ConfigField("Entrypoint")
+	}
+	return a.ConfigField("Cmd")
+}
+
 // DockerfileExec formats an exec-form instruction: ENTRYPOINT ["a", "b"].
 func DockerfileExec(instr string, args []string) string {
 	return instr + " " + jsonList(args)

@@ -78,6 +78,7 @@ func (c noEntrypoint) Run(_ context.Context, t *Target) ([]Finding, error) {
 	if baseFix != "" {
 		f.Fix = baseFix
 	}
+	f.Source = argv.ConfigField("Entrypoint")
 	f.Evidence = ev
 	return []Finding{f}, nil
 }

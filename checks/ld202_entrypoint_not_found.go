@@ -237,6 +237,10 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 	}
 	f.Message = msg
 	f.Evidence = ev
+	if f.Layer == nil {
+		// Nothing in the image is to blame: the name itself is.
+		f.Source = argv.Arg0Field()
+	}
 	return []Finding{f}, nil
 }
 

@@ -75,6 +75,7 @@ func (c shellFormEntrypoint) Run(_ context.Context, t *Target) ([]Finding, error
 	f.Evidence = argv.Evidence()
 	f.Evidence = append(f.Evidence, fmt.Sprintf("sh -c %s %s: $0=%s", QuoteJSON(script), strings.Join(quoteAll(params), " "), QuoteJSON(handler)))
 	f.Fix = "use the exec form: " + execFormFix(script)
+	f.Source = argv.ConfigField("Entrypoint")
 	return []Finding{f}, nil
 }
 

@@ -94,5 +94,6 @@ func (c handlerArgCount) finding(t *Target, ch *Chain, i int) Finding {
 	if argv.Overrides.Command != nil {
 		f.Fix += " (or set the function's ImageConfig.Command to that one element)"
 	}
+	f.Source = argv.ConfigField("Cmd")
 	return f
 }

@@ -41,6 +41,7 @@ func (c workdirInvalid) Run(_ context.Context, t *Target) ([]Finding, error) {
 		fixLine = "set ImageConfig.WorkingDirectory to /var/task (or the directory that holds your code)"
 	}
 	f := NewFinding(c.Meta(), "")
+	f.Source = argv.ConfigField("WorkingDir")
 	f.Evidence = argv.Evidence()
 	const base = "Lambda cannot start the function (errorType Runtime.InvalidWorkingDir)"
 	if !strings.HasPrefix(wd, "/") {
@@ -83,6 +84,7 @@ func (c workdirInvalid) Run(_ context.Context, t *Target) ([]Finding, error) {
 		}
 		f.Path = ae.Path
 		f.Layer = t.LayerRef(ae.Entry.Layer)
+		f.Source = "" // the directory's mode, not WORKDIR, is the cause
 		f.Evidence = append(f.Evidence, ae.Path+": "+t.Describe(ae.Entry))
 		f.Message = fmt.Sprintf("%s is %s, but the sandbox user (uid %d, gid %d; Lambda ignores USER) cannot search %s (mode %s, owner %d:%d), so it cannot change into it. %s; the exact error text for this case is unconfirmed (chdir fails with \"permission denied\").", src, wd, SandboxUID, SandboxGID, ae.Path, ModeString(ae.Entry), ae.Entry.UID, ae.Entry.GID, base)
 		f.Fix = fmt.Sprintf("RUN chmod o+rx %s", ae.Path)

@@ -94,6 +94,7 @@ func (c noRuntimeInterfaceClient) Run(ctx context.Context, t *Target) ([]Finding
 	f.Message = msg
 	f.Evidence = ev
 	f.Fix = clientFix(t, a, l)
+	f.Source = argv.Arg0Field()
 	return []Finding{f}, nil
 }
 

@@ -389,6 +389,7 @@ func (c handlerNotFound) Run(ctx context.Context, t *Target) ([]Finding, error) 
 		return c.checkFunction(t, hs, p, found)
 	}
 	f := NewFinding(c.Meta(), "")
+	f.Source = t.Argv().ConfigField("Cmd")
 	ev := hs.evidence(t)
 	if len(tried) > 8 {
 		tried = append(tried[:8], fmt.Sprintf("… %d more", len(tried)-8))

@@ -36,6 +36,7 @@ func (c handlerMalformed) Run(ctx context.Context, t *Target) ([]Finding, error)
 	a := t.ric()
 	ch := t.Chain()
 	f := NewFinding(c.Meta(), "")
+	f.Source = t.Argv().ConfigField("Cmd")
 	if !hs.Arg.Set {
 		if hs.Base {
 			return nil, nil // /lambda-entrypoint.sh's argument count is an entrypoint check

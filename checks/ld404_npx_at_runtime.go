@@ -163,6 +163,7 @@ func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
 	}
 	f.Fix = fix
 	f.Evidence = ev
+	f.Source = t.Argv().Arg0Field()
 	return []Finding{f}, nil
 }
 

@@ -87,6 +87,7 @@ func (c reservedEnvOverride) Run(_ context.Context, t *Target) ([]Finding, error
 			f.Severity = rv.sev
 		}
 		f.Evidence = []string{"config.Env: " + shown}
+		f.Source = "Env:" + rv.name
 		line := "ENV " + rv.name + "=..."
 		if cb := envHistoryLine(t, rv.name); cb != "" {
 			if rv.secret {

@@ -29,6 +29,7 @@ func (c ignoredInstruction) Run(_ context.Context, t *Target) ([]Finding, error)
 	add := func(instr, field, value, consequence, fix string) {
 		f := NewFinding(c.Meta(), fmt.Sprintf("The image sets %s %s, which Lambda ignores: only ENTRYPOINT, CMD, WORKDIR and ENV are honoured (awsdocs images-create.md). %s", instr, value, consequence))
 		f.Evidence = []string{"config." + field + "=" + value}
+		f.Source, _, _ = strings.Cut(field, ".") // Healthcheck.Test: Healthcheck
 		if cb := instrHistoryLine(t, instr+" "); cb != "" {
 			f.Evidence = append(f.Evidence, "set by the Dockerfile line: "+cb)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/dockerfile"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/report"
@@ -43,6 +44,9 @@ type inspectOptions struct {
 
 	// The function's ImageConfig overrides, as given on the command line.
 	entrypoint, command, workdir string
+
+	// dockerfile is --dockerfile: findings are mapped to its lines.
+	dockerfile string
 
 	// load is source.Load outside tests.
 	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
@@ -97,6 +101,7 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 	f.StringVar(&opts.entrypoint, "entrypoint", "", `the function's ImageConfig EntryPoint, as a JSON list ('["/bin/app","--flag"]') or one path`)
 	f.StringVar(&opts.command, "cmd", "", `the function's ImageConfig Command, as a JSON list ('["app.handler"]') or one string`)
 	f.StringVar(&opts.workdir, "workdir", "", "the function's ImageConfig WorkingDirectory")
+	f.StringVar(&opts.dockerfile, "dockerfile", "", "the Dockerfile that built the image: findings name the instruction that caused them (its last stage)")
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
 	return c
 }
@@ -160,6 +165,13 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if err != nil {
 		return usageError("%v", err)
 	}
+	var df *dockerfile.File
+	var dfPath string
+	if opts.dockerfile != "" {
+		if df, dfPath, err = loadDockerfile(opts.dockerfile); err != nil {
+			return usageError("%v", err)
+		}
+	}
 	tmp, err := os.MkdirTemp("", "lambdoctor-")
 	if err != nil {
 		return &exitError{code: ExitLoad, err: fmt.Errorf("creating a temporary directory: %w", err)}
@@ -187,6 +199,8 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 				kind = string(le.Kind)
 			}
 			r = report.Failed(tool, ref, kind, err.Error())
+		} else if df != nil {
+			locateFindings(r, df, dfPath)
 		}
 		stages.apply(r)
 		reports = append(reports, r)

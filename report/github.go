@@ -40,7 +40,12 @@ func githubReport(b *strings.Builder, r *Report) {
 			suppressed++
 			continue
 		}
-		githubCommand(b, githubLevel(f.Severity), f.ID+" "+f.Name, githubMessage(ref, f))
+		props := ""
+		if l := f.Location; l != nil {
+			// The annotation lands on the Dockerfile line.
+			props = fmt.Sprintf("file=%s,line=%d,endLine=%d,", githubEscapeProperty(l.File), l.Line, max(l.EndLine, l.Line))
+		}
+		githubCommandAt(b, githubLevel(f.Severity), props, f.ID+" "+f.Name, githubMessage(ref, f))
 	}
 	broken := 0
 	for _, c := range r.Checks {
@@ -98,7 +103,13 @@ func githubMessage(ref string, f Finding) string {
 
 // githubCommand writes one workflow command line.
 func githubCommand(b *strings.Builder, level, title, msg string) {
-	fmt.Fprintf(b, "::%s title=%s::%s\n", level, githubEscapeProperty(title), githubEscapeData(msg))
+	githubCommandAt(b, level, "", title, msg)
+}
+
+// githubCommandAt writes one workflow command line whose properties start
+// with props (escaped, each followed by a comma).
+func githubCommandAt(b *strings.Builder, level, props, title, msg string) {
+	fmt.Fprintf(b, "::%s %stitle=%s::%s\n", level, props, githubEscapeProperty(title), githubEscapeData(msg))
 }
 
 // githubEscapeData escapes a command's message as the Actions toolkit does

@@ -108,6 +108,26 @@ type Finding struct {
 	Suppressed bool `json:"suppressed,omitempty"`
 	// SuppressionReason is the matching ignore entry's reason.
 	SuppressionReason string `json:"suppressionReason,omitempty"`
+	// Location is the Dockerfile instruction that caused the finding,
+	// when inspect was given --dockerfile and one was found.
+	Location *SourceLocation `json:"location,omitempty"`
+	// Source is the check's checks.Finding.Source: the image config field
+	// the finding is about, for mapping it to a Dockerfile instruction.
+	// Not part of the JSON contract (Location is what is reported).
+	Source string `json:"-"`
+}
+
+// SourceLocation is a place in a Dockerfile.
+type SourceLocation struct {
+	// File is the Dockerfile's path, slash-separated, relative to the git
+	// root (or the working directory) when it is below it.
+	File string `json:"file"`
+	// Line and EndLine are 1-based; they differ for continuation lines
+	// and heredocs.
+	Line    int `json:"line"`
+	EndLine int `json:"endLine"`
+	// Instruction is the instruction as written, on one line.
+	Instruction string `json:"instruction"`
 }
 
 // LayerRef names the layer a finding comes from.
@@ -267,6 +287,7 @@ func convert(f checks.Finding) Finding {
 		Evidence: slices.Clone(f.Evidence),
 		Fix:      f.Fix,
 		Docs:     f.Docs,
+		Source:   f.Source,
 	}
 	if out.Evidence == nil {
 		out.Evidence = []string{}

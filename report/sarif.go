@@ -121,6 +121,13 @@ type sarifLocation struct {
 
 type sarifPhysical struct {
 	ArtifactLocation sarifArtifactLocation `json:"artifactLocation"`
+	Region           *sarifRegion          `json:"region,omitempty"`
+}
+
+type sarifRegion struct {
+	StartLine int           `json:"startLine"`
+	EndLine   int           `json:"endLine,omitempty"`
+	Snippet   *sarifMessage `json:"snippet,omitempty"`
 }
 
 type sarifArtifactLocation struct {
@@ -278,7 +285,7 @@ func sarifResultFor(ref string, f Finding, ruleIndex int) sarifResult {
 		RuleIndex:           ruleIndex,
 		Level:               sarifLevel(f.Severity),
 		Message:             sarifMessage{Text: text},
-		Locations:           []sarifLocation{sarifLocationFor(ref, f)},
+		Locations:           sarifLocationsFor(ref, f),
 		PartialFingerprints: map[string]string{sarifFingerprint: fingerprint(f.ID, f.Path, ref)},
 		Properties: &sarifResultProps{
 			Severity: f.Severity.String(),
@@ -294,6 +301,28 @@ func sarifResultFor(ref string, f Finding, ruleIndex int) sarifResult {
 		res.Suppressions = []sarifSuppression{{Kind: "external", Justification: f.SuppressionReason}}
 	}
 	return res
+}
+
+// sarifLocationsFor returns a finding's locations: the Dockerfile line
+// that caused it first, when --dockerfile found one (code scanning
+// annotates the first location, and only files of the repository), then
+// the in-image location.
+func sarifLocationsFor(ref string, f Finding) []sarifLocation {
+	in := sarifLocationFor(ref, f)
+	l := f.Location
+	if l == nil {
+		return []sarifLocation{in}
+	}
+	df := sarifLocation{PhysicalLocation: &sarifPhysical{
+		// Relative to the repository root, where code scanning resolves
+		// it (the path is made so by cmd).
+		ArtifactLocation: sarifArtifactLocation{URI: (&url.URL{Path: l.File}).EscapedPath()},
+		Region:           &sarifRegion{StartLine: l.Line, EndLine: max(l.EndLine, l.Line)},
+	}}
+	if l.Instruction != "" {
+		df.PhysicalLocation.Region.Snippet = &sarifMessage{Text: l.Instruction}
+	}
+	return []sarifLocation{df, in}
 }
 
 // sarifLocationFor anchors a finding in the image: its in-image path

@@ -17,6 +17,8 @@ import (
 // fold.
 type textWriter struct {
 	verbose bool
+	// width of the label column of the finding being written.
+	width int
 
 	bold, faint *color.Color
 	sev         map[checks.Severity]*color.Color
@@ -173,6 +175,12 @@ func (t *textWriter) finding(b *strings.Builder, f Finding) {
 	if msg != "" {
 		fmt.Fprintf(b, "  %s\n", indent(shortenDigests(msg), "  "))
 	}
+	t.width = labelWidth
+	if l := f.Location; l != nil {
+		// The one longer label widens this finding's column only.
+		t.width = len("dockerfile")
+		t.line(b, "dockerfile", fmt.Sprintf("%s:%d %s", l.File, l.Line, l.Instruction))
+	}
 	t.field(b, "path", f.Path)
 	if l := f.Layer; l != nil {
 		t.field(b, "layer", join(" ", fmt.Sprintf("#%d", l.Index), shortDigest(l.Digest), t.createdBy(l.CreatedBy)))
@@ -204,17 +212,19 @@ func (t *textWriter) field(b *strings.Builder, label, value string) {
 	}
 }
 
-// labelWidth fits the longest label, "evidence".
+// labelWidth fits the longest label, "evidence"; a finding with a
+// Dockerfile location widens it to fit "dockerfile".
 const labelWidth = 8
 
 // line writes one labelled line; an empty label continues the one above.
 // Lines inside value are aligned under its start.
 func (t *textWriter) line(b *strings.Builder, label, value string) {
-	pad := strings.Repeat(" ", labelWidth-len(label))
+	width := max(t.width, labelWidth)
+	pad := strings.Repeat(" ", max(width-len(label), 0))
 	if label != "" {
 		label = t.faint.Sprint(label)
 	}
-	fmt.Fprintf(b, "  %s%s  %s\n", label, pad, indent(value, strings.Repeat(" ", 2+labelWidth+2)))
+	fmt.Fprintf(b, "  %s%s  %s\n", label, pad, indent(value, strings.Repeat(" ", 2+width+2)))
 }
 
 // checkErrors lists the checks that could not run; they are shown whatever

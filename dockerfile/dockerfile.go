@@ -1,0 +1,526 @@
+// Package dockerfile maps findings about an image back to the Dockerfile
+// that built it: a config field (ENTRYPOINT, CMD, WORKDIR, ENV, ...) to the
+// instruction that set it, and a layer (by its history created_by) to the
+// COPY, ADD or RUN instruction that made it.
+//
+// The Dockerfile is read with buildkit's parser, the one `docker build`
+// uses. Only the last stage (the one that produced the image) and the
+// stages it is built FROM are considered.
+package dockerfile
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+)
+
+// Instruction is one instruction of the Dockerfile.
+type Instruction struct {
+	// Cmd is the instruction's keyword, upper case: "COPY", "ENTRYPOINT".
+	Cmd string
+	// Line and EndLine are 1-based; EndLine > Line for continuation lines
+	// and heredocs.
+	Line, EndLine int
+	// Text is the instruction as written, on one line (continuations
+	// joined, runs of white space collapsed; heredoc bodies left out).
+	Text string
+
+	node    *parser.Node
+	workdir string            // the working directory in effect
+	vars    map[string]string // ARG defaults and ENV values in effect
+	shell   []string          // the SHELL in effect
+}
+
+// stage is one FROM and what follows it.
+type stage struct {
+	name   string // lower-cased AS name, "" when none
+	from   Instruction
+	base   string // the FROM image, as written
+	parent *stage // the earlier stage named by FROM, nil for an image
+	instrs []Instruction
+}
+
+// File is a parsed Dockerfile.
+type File struct {
+	// Path is the file's name as given to Parse.
+	Path   string
+	stages []*stage
+}
+
+// ParseFile reads and parses the Dockerfile at p.
+func ParseFile(p string) (*File, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(p, f)
+}
+
+// Parse parses a Dockerfile read from r; name is its path, for messages.
+func Parse(name string, r io.Reader) (*File, error) {
+	res, err := parser.Parse(r)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", name, err)
+	}
+	f := &File{Path: name}
+	global := map[string]string{}
+	var cur *stage
+	for _, n := range res.AST.Children {
+		in := Instruction{
+			Cmd:     strings.ToUpper(n.Value),
+			Line:    n.StartLine,
+			EndLine: n.EndLine,
+			Text:    strings.Join(strings.Fields(n.Original), " "),
+			node:    n,
+		}
+		args := nextValues(n)
+		if in.Cmd == "FROM" {
+			if len(args) == 0 {
+				return nil, fmt.Errorf("parsing %s: line %d: FROM without an image", name, in.Line)
+			}
+			s := &stage{from: in, base: args[0]}
+			if len(args) >= 3 && strings.EqualFold(args[1], "AS") {
+				s.name = strings.ToLower(args[2])
+			}
+			for i := len(f.stages) - 1; i >= 0; i-- {
+				if f.stages[i].name != "" && f.stages[i].name == strings.ToLower(s.base) {
+					s.parent = f.stages[i]
+					break
+				}
+			}
+			// A stage built on another inherits its state.
+			in.vars, in.workdir, in.shell = copyVars(global), "/", []string{"/bin/sh", "-c"}
+			if p := s.parent; p != nil && len(p.instrs) > 0 {
+				last := p.instrs[len(p.instrs)-1]
+				in.vars, in.workdir, in.shell = copyVars(last.vars), last.workdir, last.shell
+			}
+			s.from = in
+			f.stages = append(f.stages, s)
+			cur = s
+			continue
+		}
+		if cur == nil {
+			// Global ARGs before the first FROM.
+			if in.Cmd == "ARG" {
+				for _, a := range args {
+					k, v, _ := strings.Cut(a, "=")
+					global[k] = unquote(v)
+				}
+			}
+			continue
+		}
+		prev := cur.from
+		if len(cur.instrs) > 0 {
+			prev = cur.instrs[len(cur.instrs)-1]
+		}
+		in.vars, in.workdir, in.shell = prev.vars, prev.workdir, prev.shell
+		switch in.Cmd {
+		case "WORKDIR":
+			if len(args) > 0 {
+				in.workdir = resolve(prev.workdir, expand(args[0], prev.vars))
+			}
+		case "ENV", "ARG":
+			in.vars = copyVars(prev.vars)
+			for k, v := range assignments(in.Cmd, n) {
+				if _, set := in.vars[k]; in.Cmd == "ENV" || !set || v != "" {
+					in.vars[k] = expand(v, prev.vars)
+				}
+			}
+		case "SHELL":
+			if len(args) > 0 {
+				in.shell = args
+			}
+		}
+		cur.instrs = append(cur.instrs, in)
+	}
+	if len(f.stages) == 0 {
+		return nil, fmt.Errorf("parsing %s: no FROM instruction", name)
+	}
+	return f, nil
+}
+
+// Stages returns the number of build stages.
+func (f *File) Stages() int { return len(f.stages) }
+
+// lineage returns the instructions of the last stage, preceded by those of
+// the stages it is built FROM, in build order.
+func (f *File) lineage() []Instruction {
+	var chain []*stage
+	for s := f.stages[len(f.stages)-1]; s != nil; s = s.parent {
+		chain = append(chain, s)
+	}
+	var out []Instruction
+	for i := len(chain) - 1; i >= 0; i-- {
+		out = append(out, chain[i].instrs...)
+	}
+	return out
+}
+
+// root returns the FROM instruction that names the external base image of
+// the last stage.
+func (f *File) root() Instruction {
+	s := f.stages[len(f.stages)-1]
+	for s.parent != nil {
+		s = s.parent
+	}
+	return s.from
+}
+
+// fieldCmd maps an image config field to the instruction that sets it.
+var fieldCmd = map[string]string{
+	"Entrypoint":   "ENTRYPOINT",
+	"Cmd":          "CMD",
+	"WorkingDir":   "WORKDIR",
+	"User":         "USER",
+	"ExposedPorts": "EXPOSE",
+	"Healthcheck":  "HEALTHCHECK",
+	"Volumes":      "VOLUME",
+	"StopSignal":   "STOPSIGNAL",
+	"Shell":        "SHELL",
+	"Labels":       "LABEL",
+}
+
+// ForField returns the instruction that set an image config field, as
+// the checks name it: "Entrypoint", "Cmd", "WorkingDir", "User",
+// "ExposedPorts", "Healthcheck", "Volumes", "StopSignal", or "Env:NAME" for
+// one environment variable. The last such instruction of the last stage
+// (or of a stage it is built FROM) wins. When none sets it, the value came
+// from the base image: the result is that FROM instruction and inherited
+// is true. ok is false for a field it does not know.
+func (f *File) ForField(field string) (in Instruction, inherited, ok bool) {
+	cmd, env := fieldCmd[field], ""
+	if name, isEnv := strings.CutPrefix(field, "Env:"); isEnv && name != "" {
+		cmd, env = "ENV", name
+	}
+	if cmd == "" {
+		return Instruction{}, false, false
+	}
+	list := f.lineage()
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Cmd != cmd {
+			continue
+		}
+		if env != "" {
+			if _, sets := assignments("ENV", list[i].node)[env]; !sets {
+				continue
+			}
+		}
+		return list[i], false, true
+	}
+	return f.root(), true, true
+}
+
+// ForLayer returns the COPY, ADD or RUN (or WORKDIR) instruction that made
+// layer i, given the created_by of every layer of the image, base first
+// (the config history without its empty layers). It reports false when no
+// instruction of the last stage matches: the layer then came from the
+// base image.
+//
+// A created_by is compared with what the builders write: buildkit's
+// "RUN /bin/sh -c cmd # buildkit" and "COPY src dest # buildkit" (without
+// --from), the classic builder's "/bin/sh -c cmd", "|1 ARG=v /bin/sh -c
+// cmd" and "/bin/sh -c #(nop) COPY file:<hash> in dest". Hashed sources
+// match on the destination only. When several instructions match, the
+// n-th last matching layer is the n-th last matching instruction.
+func (f *File) ForLayer(createdBy []string, i int) (Instruction, bool) {
+	if i < 0 || i >= len(createdBy) {
+		return Instruction{}, false
+	}
+	list := f.lineage()
+	cands := candidates(list, createdBy[i])
+	if len(cands) == 0 {
+		return Instruction{}, false
+	}
+	later := 0
+	for k := i + 1; k < len(createdBy); k++ {
+		if slices.Equal(candidates(list, createdBy[k]), cands) {
+			later++
+		}
+	}
+	j := len(cands) - 1 - later
+	if j < 0 {
+		return Instruction{}, false
+	}
+	return list[cands[j]], true
+}
+
+// history is a created_by taken apart.
+type history struct {
+	cmd  string // upper case: RUN, COPY, ADD, WORKDIR, ...
+	text string // the rest, white space collapsed
+}
+
+var buildArgsRE = regexp.MustCompile(`^\|\d+ `)
+
+// parseHistory reads a created_by in the forms ForLayer lists.
+func parseHistory(s string) history {
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.TrimSuffix(s, " # buildkit")
+	stripArgs := func(s string) string {
+		// "|2 A=1 B=2 cmd": the count, then that many assignments.
+		if m := buildArgsRE.FindString(s); m != "" {
+			var n int
+			fmt.Sscanf(m, "|%d", &n)
+			fields := strings.SplitN(s, " ", n+2)
+			if len(fields) == n+2 {
+				return fields[n+1]
+			}
+		}
+		return s
+	}
+	if rest, ok := strings.CutPrefix(s, "RUN "); ok {
+		return history{cmd: "RUN", text: stripArgs(rest)}
+	}
+	if _, rest, ok := strings.Cut(s, "#(nop) "); ok {
+		cmd, text, _ := strings.Cut(strings.TrimSpace(rest), " ")
+		return history{cmd: strings.ToUpper(cmd), text: text}
+	}
+	s = stripArgs(s)
+	cmd, text, _ := strings.Cut(s, " ")
+	switch cmd {
+	case "COPY", "ADD", "WORKDIR", "ENV", "USER", "ENTRYPOINT", "CMD", "LABEL", "EXPOSE", "VOLUME", "ARG", "SHELL", "STOPSIGNAL", "HEALTHCHECK", "ONBUILD", "MAINTAINER":
+		return history{cmd: cmd, text: text}
+	}
+	return history{cmd: "RUN", text: s}
+}
+
+// candidates returns the positions in list of the instructions that could
+// have made a layer with created_by cb: the exact matches when there are
+// any, else those matching on the destination alone.
+func candidates(list []Instruction, cb string) []int {
+	h := parseHistory(cb)
+	var exact, weak []int
+	for i, in := range list {
+		switch m := matches(in, h); m {
+		case matchExact:
+			exact = append(exact, i)
+		case matchWeak:
+			weak = append(weak, i)
+		}
+	}
+	if len(exact) > 0 {
+		return exact
+	}
+	return weak
+}
+
+type match int
+
+const (
+	matchNone match = iota
+	matchWeak
+	matchExact
+)
+
+func matches(in Instruction, h history) match {
+	switch in.Cmd {
+	case "RUN":
+		if h.cmd != "RUN" {
+			return matchNone
+		}
+		for _, want := range runForms(in) {
+			if collapse(want) == h.text {
+				return matchExact
+			}
+		}
+	case "COPY", "ADD":
+		if h.cmd != in.Cmd {
+			return matchNone
+		}
+		return matchCopy(in, h.text)
+	case "WORKDIR":
+		if h.cmd == "WORKDIR" && cleanDir(h.text) == in.workdir {
+			return matchExact
+		}
+	}
+	return matchNone
+}
+
+// runForms returns the command lines a RUN instruction can leave in the
+// history, as buildkit and the classic builder write them.
+func runForms(in Instruction) []string {
+	n := in.node
+	args := nextValues(n)
+	if n.Attributes["json"] {
+		return []string{strings.Join(args, " ")}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	shell := strings.Join(in.shell, " ")
+	cmd := args[0]
+	forms := []string{shell + " " + cmd}
+	if len(n.Heredocs) > 0 {
+		h := n.Heredocs[0]
+		data := h.Content
+		if h.Chomp {
+			data = parser.ChompHeredocContent(data)
+		}
+		if c := strings.TrimSpace(cmd); len(n.Heredocs) == 1 && (c == "<<"+h.Name || c == "<<-"+h.Name) {
+			if strings.HasPrefix(data, "#!") {
+				forms = append(forms, path.Join("/dev/pipes", h.Name))
+			} else {
+				forms = append(forms, shell+" "+data)
+			}
+		}
+		var b strings.Builder
+		b.WriteString(cmd)
+		for _, hd := range n.Heredocs {
+			b.WriteString("\n" + hd.Content + hd.Name)
+		}
+		forms = append(forms, shell+" "+b.String())
+	}
+	return forms
+}
+
+// matchCopy compares a COPY or ADD with the rest of its created_by.
+func matchCopy(in Instruction, text string) match {
+	var hist []string
+	for _, t := range strings.Fields(text) {
+		if !strings.HasPrefix(t, "--") {
+			hist = append(hist, t)
+		}
+	}
+	args := nextValues(in.node)
+	if len(hist) == 0 || len(args) < 2 {
+		return matchNone
+	}
+	dest := args[len(args)-1]
+	hdest := hist[len(hist)-1]
+	if !sameDest(in, dest, hdest) {
+		return matchNone
+	}
+	hashed := len(hist) == 3 && hist[1] == "in" && hashedRE.MatchString(hist[0])
+	if hashed || len(hist) != len(args) {
+		return matchWeak
+	}
+	for i := range args[:len(args)-1] {
+		if !pattern(args[i], in.vars).MatchString(hist[i]) {
+			return matchWeak
+		}
+	}
+	return matchExact
+}
+
+// sameDest reports whether a COPY destination as written (variables
+// unexpanded, maybe relative to WORKDIR) is the one in a created_by.
+func sameDest(in Instruction, dest, hdest string) bool {
+	re := pattern(dest, in.vars)
+	if re.MatchString(hdest) || re.MatchString(strings.TrimSuffix(hdest, "/")) {
+		return true
+	}
+	want := expand(dest, in.vars)
+	if strings.Contains(want, "$") {
+		return false
+	}
+	return resolve(in.workdir, want) == resolve(in.workdir, hdest)
+}
+
+// hashedRE is how the classic builder names COPY and ADD sources.
+var hashedRE = regexp.MustCompile(`^(file|dir|multi):[0-9a-f]+$`)
+
+var varRE = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-+][^}]*)?\}|\$[A-Za-z_][A-Za-z0-9_]*`)
+
+// pattern turns a word as written into a regexp over its expanded form:
+// known variables are substituted, unknown ones (set by the base image,
+// such as LAMBDA_TASK_ROOT) match any text; a trailing slash is optional.
+func pattern(word string, vars map[string]string) *regexp.Regexp {
+	word = strings.TrimSuffix(word, "/")
+	var b strings.Builder
+	b.WriteString("^")
+	last := 0
+	for _, loc := range varRE.FindAllStringIndex(word, -1) {
+		b.WriteString(regexp.QuoteMeta(word[last:loc[0]]))
+		name := strings.Trim(word[loc[0]:loc[1]], "${}")
+		name, _, _ = strings.Cut(name, ":")
+		name, _, _ = strings.Cut(name, "-")
+		if v, ok := vars[name]; ok {
+			b.WriteString(regexp.QuoteMeta(v))
+		} else {
+			b.WriteString(".*")
+		}
+		last = loc[1]
+	}
+	b.WriteString(regexp.QuoteMeta(word[last:]))
+	b.WriteString("/?$")
+	return regexp.MustCompile(b.String())
+}
+
+// expand substitutes the known variables of a word.
+func expand(word string, vars map[string]string) string {
+	return varRE.ReplaceAllStringFunc(word, func(m string) string {
+		name := strings.Trim(m, "${}")
+		name, _, _ = strings.Cut(name, ":")
+		name, _, _ = strings.Cut(name, "-")
+		if v, ok := vars[name]; ok {
+			return v
+		}
+		return m
+	})
+}
+
+// assignments returns the NAME=value pairs of an ENV or ARG instruction.
+func assignments(cmd string, n *parser.Node) map[string]string {
+	out := map[string]string{}
+	args := nextValues(n)
+	if cmd == "ENV" {
+		// The parser gives name, value, separator triples.
+		for i := 0; i+1 < len(args); i += 3 {
+			out[args[i]] = unquote(args[i+1])
+		}
+		return out
+	}
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		out[k] = unquote(v)
+	}
+	return out
+}
+
+func nextValues(n *parser.Node) []string {
+	var out []string
+	for x := n.Next; x != nil; x = x.Next {
+		out = append(out, x.Value)
+	}
+	return out
+}
+
+func unquote(s string) string {
+	if len(s) >= 2 && (s[0] == '"' && s[len(s)-1] == '"' || s[0] == '\'' && s[len(s)-1] == '\'') {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+func copyVars(m map[string]string) map[string]string {
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]string{}
+	}
+	return out
+}
+
+// resolve makes p absolute against dir, as WORKDIR and COPY do.
+func resolve(dir, p string) string {
+	if !strings.HasPrefix(p, "/") {
+		p = path.Join(dir, p)
+	}
+	return cleanDir(p)
+}
+
+func cleanDir(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return path.Clean(p)
+}
+
+func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
