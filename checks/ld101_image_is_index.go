@@ -201,8 +201,8 @@ func (c imageIsIndex) pushedFormUnknown(t *Target) Finding {
 		arch = "amd64"
 	}
 	f := NewFinding(c.Meta(), fmt.Sprintf(
-		"%s was read from a %s source, which holds one image but cannot show the form it will have in the registry: the push settings decide whether the tag will name an image manifest or an image index, and Lambda rejects an index (%q). docker buildx 0.10+ adds provenance/SBOM attestations by default, which turn even a single-platform push into an index.",
-		img.Ref, img.Source, fmt.Sprintf(indexRejected, "<uri>")))
+		"A %s source holds one image but not the form it will have once pushed: the push settings decide whether the tag names an image manifest or an image index, and Lambda rejects an index. docker buildx 0.10+ attaches provenance/SBOM attestations by default, which make even a single-platform push an index.",
+		img.Source))
 	f.Severity = Info
 	f.Title = "pushed image form (manifest or index) cannot be seen from this source"
 	f.Evidence = []string{fmt.Sprintf("source=%s (no registry manifest to inspect)", img.Source)}

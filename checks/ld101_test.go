@@ -134,7 +134,7 @@ var ld101Cases = []checkCase{
 			return newTargetFrom(t, si, "arm64")
 		},
 		verify: func(t *testing.T, fs []Finding) {
-			expect(Info, []string{"cannot show the form", "push settings decide"}, []string{"source=docker", "app@" + digestIndex}, []string{"--platform linux/arm64 --provenance=false --sbom=false"})(t, fs)
+			expect(Info, []string{"not the form it will have once pushed", "push settings decide"}, []string{"source=docker", "app@" + digestIndex}, []string{"--platform linux/arm64 --provenance=false --sbom=false"})(t, fs)
 			if fs[0].Title == (imageIsIndex{}).Meta().Title {
 				t.Errorf("the info finding keeps the error title %q", fs[0].Title)
 			}
