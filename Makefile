@@ -37,7 +37,7 @@ test-short:
 
 # Regenerate the checked-in fixtures under testdata/images.
 fixtures:
-	$(GO) run ./testdata/images/gen testdata/images
+	$(GO) run ./testdata/images/gen -out testdata/images
 
 # Benchmarks of the filesystem pass against the gunzip floor (>= 1 GiB image).
 bench:
