@@ -5,8 +5,11 @@ import (
 	"os"
 
 	"github.com/lambdoctor/lambdoctor/cmd"
+	"github.com/lambdoctor/lambdoctor/sandbox"
 )
 
 func main() {
+	// `lambdoctor run` re-executes this binary as the sandbox's init.
+	sandbox.MaybeInit()
 	os.Exit(cmd.Main())
 }

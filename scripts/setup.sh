@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what lambdoctor's tests need on a fresh Debian machine: Go modules,
 # and Debian's docker.io for the real-daemon tests (they start their own
-# private dockerd and stop it). Safe to run again.
+# private dockerd and stop it), and busybox-static for the sandbox tests of
+# `lambdoctor run` (a static /bin/busybox they copy into test images). Safe to
+# run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +20,15 @@ if ! command -v dockerd >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
   else
     echo "setup: dockerd not found and cannot install it (need root and apt-get); daemon tests will be skipped" >&2
+  fi
+fi
+
+if [ ! -x /bin/busybox ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's busybox-static for the sandbox tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+  else
+    echo "setup: /bin/busybox not found and cannot install busybox-static (need root and apt-get); sandbox tests will be skipped" >&2
   fi
 fi

@@ -1,0 +1,330 @@
+package sandbox
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// MaybeInit turns the process into the sandbox's init when Start launched
+// it (and returns otherwise). Call it first thing in main, and in TestMain
+// of tests that call Start.
+func MaybeInit() {
+	if os.Getenv(initEnv) != "1" {
+		return
+	}
+	os.Unsetenv(initEnv)
+	if os.Getpid() != 1 {
+		// Not started by Start (which makes it PID 1 of a new namespace):
+		// the variable leaked from the user's environment.
+		return
+	}
+	os.Exit(runInit())
+}
+
+// Descriptors Start hands the init.
+const (
+	configFD = 3
+	statusFD = 4
+)
+
+// runInit is the init's main.
+func runInit() int {
+	syscall.CloseOnExec(configFD)
+	syscall.CloseOnExec(statusFD)
+	status := os.NewFile(statusFD, "status")
+	send := func(m message) {
+		b, _ := json.Marshal(m)
+		status.Write(append(b, '\n'))
+	}
+	var cfg initConfig
+	blob, err := io.ReadAll(os.NewFile(configFD, "config"))
+	if err == nil {
+		err = json.Unmarshal(blob, &cfg)
+	}
+	if err != nil {
+		send(message{Kind: "setup-error", Msg: fmt.Sprintf("reading the configuration: %v", err)})
+		return 1
+	}
+	if err := setupRoot(cfg); err != nil {
+		send(message{Kind: "setup-error", Msg: err.Error()})
+		return 1
+	}
+	pid, m := startFunction(cfg)
+	send(m)
+	if pid <= 0 {
+		return 0
+	}
+	code, sig := reap(pid)
+	send(message{Kind: "exit", Code: code, Signal: sig})
+	return 0
+}
+
+// setupRoot builds the mounts in the init's private mount namespace and
+// makes cfg.Root the root.
+func setupRoot(cfg initConfig) error {
+	root := cfg.Root
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	if err := syscall.Mount(root, root, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mounting the root: %w", err)
+	}
+	for _, name := range []string{"proc", "tmp", "dev"} {
+		if fi, err := os.Lstat(filepath.Join(root, name)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("mount point /%s is not a directory", name)
+		}
+	}
+	if err := syscall.Mount("proc", filepath.Join(root, "proc"), "proc",
+		syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mounting /proc: %w", err)
+	}
+	if err := syscall.Mount("tmpfs", filepath.Join(root, "tmp"), "tmpfs",
+		syscall.MS_NOSUID|syscall.MS_NODEV, fmt.Sprintf("size=%dm,mode=1777", cfg.TmpSizeMB)); err != nil {
+		return fmt.Errorf("mounting /tmp: %w", err)
+	}
+	if err := setupDev(filepath.Join(root, "dev")); err != nil {
+		return err
+	}
+	if err := syscall.Mount("", root, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|
+		syscall.MS_NOSUID|syscall.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("making the root read-only: %w", err)
+	}
+	if err := syscall.Chdir(root); err != nil {
+		return fmt.Errorf("entering the root: %w", err)
+	}
+	if perr := syscall.PivotRoot(".", "."); perr == nil {
+		// The old root is now stacked on the new one: detach it.
+		if err := syscall.Unmount(".", syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("detaching the old root: %w", err)
+		}
+	} else {
+		// pivot_root is refused on an initramfs root: move the mount
+		// over / and chroot instead.
+		if err := syscall.Mount(".", "/", "", syscall.MS_MOVE, ""); err != nil {
+			return fmt.Errorf("moving the root: %w (pivot_root: %v)", err, perr)
+		}
+		if err := syscall.Chroot("."); err != nil {
+			return fmt.Errorf("chroot: %w", err)
+		}
+	}
+	if err := syscall.Chdir("/"); err != nil {
+		return fmt.Errorf("entering the root: %w", err)
+	}
+	const prSetNoNewPrivs = 38
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
+		return fmt.Errorf("setting no_new_privs: %w", e)
+	}
+	return nil
+}
+
+// setupDev mounts a small tmpfs on dir with the device nodes Lambda gives
+// functions.
+func setupDev(dir string) error {
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NOEXEC,
+		"size=64k,mode=755"); err != nil {
+		return fmt.Errorf("mounting /dev: %w", err)
+	}
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	for _, d := range []struct {
+		name         string
+		major, minor int
+	}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}} {
+		dev := d.major<<8 | d.minor
+		if err := syscall.Mknod(filepath.Join(dir, d.name), syscall.S_IFCHR|0o666, dev); err != nil {
+			return fmt.Errorf("creating /dev/%s: %w", d.name, err)
+		}
+	}
+	for name, target := range map[string]string{
+		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("creating /dev/%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// startFunction starts the function as cfg.UID:cfg.GID in cfg.Dir, once the
+// init is inside the root. It returns the function's PID and the message
+// to send, or 0 and an exec-error message.
+func startFunction(cfg initConfig) (int, message) {
+	dir := path.Clean("/" + cfg.Dir)
+	if err := checkDir(dir, cfg.UID, cfg.GID); err != nil {
+		return 0, execErrorMessage("chdir", dir, err, false)
+	}
+	prog, err := lookPath(cfg.Argv[0], dir, cfg.Env)
+	if err != nil {
+		return 0, execErrorMessage("lookup", cfg.Argv[0], err, false)
+	}
+	devnull, err := os.Open("/dev/null")
+	if err != nil {
+		return 0, message{Kind: "setup-error", Msg: fmt.Sprintf("opening /dev/null: %v", err)}
+	}
+	defer devnull.Close()
+	pid, err := syscall.ForkExec(prog, cfg.Argv, &syscall.ProcAttr{
+		Dir:   dir,
+		Env:   cfg.Env,
+		Files: []uintptr{devnull.Fd(), 1, 2},
+		Sys: &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}},
+			Pdeathsig:  syscall.SIGKILL,
+		},
+	})
+	if err != nil {
+		_, serr := os.Stat(absIn(dir, prog))
+		return 0, execErrorMessage("execve", absIn(dir, prog), err, serr == nil)
+	}
+	return pid, message{Kind: "exec", Path: absIn(dir, prog)}
+}
+
+// absIn is p made absolute from dir.
+func absIn(dir, p string) string {
+	if path.IsAbs(p) {
+		return path.Clean(p)
+	}
+	return path.Join(dir, p)
+}
+
+func execErrorMessage(op, p string, err error, exists bool) message {
+	m := message{Kind: "exec-error", Op: op, Path: p, Exists: exists}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		m.Errno = int(errno)
+	} else {
+		m.Errno = int(syscall.EINVAL)
+	}
+	if op == "execve" && exists && m.Errno == int(syscall.ENOENT) {
+		m.Interpreter = interpreterOf(p)
+		if m.Interpreter != "" {
+			_, serr := os.Stat(m.Interpreter)
+			m.InterpreterExists = serr == nil
+		}
+	}
+	return m
+}
+
+// interpreterOf returns the shebang interpreter or ELF PT_INTERP of the
+// file p, "" if it has none.
+func interpreterOf(p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 256)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if line, ok := bytes.CutPrefix(head, []byte("#!")); ok {
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i]
+		}
+		fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+		if len(fields) > 0 {
+			return fields[0]
+		}
+		return ""
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return ""
+	}
+	for _, prog := range ef.Progs {
+		if prog.Type == elf.PT_INTERP {
+			b, err := io.ReadAll(io.LimitReader(prog.Open(), 4096))
+			if err != nil {
+				return ""
+			}
+			return string(bytes.TrimRight(b, "\x00"))
+		}
+	}
+	return ""
+}
+
+// checkDir reports whether uid:gid (without supplementary groups) can
+// enter dir: it must exist, be a directory, and every component must be
+// searchable.
+func checkDir(dir string, uid, gid int) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return syscall.ENOTDIR
+	}
+	p := "/"
+	for _, c := range append([]string{""}, strings.Split(strings.TrimPrefix(dir, "/"), "/")...) {
+		p = path.Join(p, c)
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			return err
+		}
+		var bit uint32 = 0o001
+		switch {
+		case int(st.Uid) == uid:
+			bit = 0o100
+		case int(st.Gid) == gid:
+			bit = 0o010
+		}
+		if st.Mode&bit == 0 {
+			return syscall.EACCES
+		}
+	}
+	return nil
+}
+
+// lookPath finds the program like Lambda's launcher: a name with a slash
+// is used as is (relative to dir), others are searched in the PATH of env.
+func lookPath(name, dir string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	pathVar := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, d := range filepath.SplitList(pathVar) {
+		if d == "" {
+			d = "."
+		}
+		p := path.Join(absIn(dir, d), name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	return "", syscall.ENOENT
+}
+
+// reap waits for the function, reaping every orphan meanwhile, and
+// returns its exit code or the name of the signal that killed it.
+func reap(pid int) (int, string) {
+	for {
+		var ws syscall.WaitStatus
+		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, "lost: " + err.Error()
+		}
+		if wpid != pid {
+			continue
+		}
+		if ws.Signaled() {
+			return -1, signalName(ws.Signal())
+		}
+		return ws.ExitStatus(), ""
+	}
+}

@@ -1,0 +1,126 @@
+// Package sandbox materialises an image's merged root filesystem on disk and
+// starts a program inside it the way AWS Lambda does: a private mount and
+// PID namespace, a read-only root, an empty size-limited tmpfs /tmp, a fresh
+// /proc, a minimal /dev, the sandbox user (uid 993, gid 990) whatever the
+// image's USER says, and the working directory as cwd.
+//
+// Start re-executes the running binary as a small init (PID 1 of the new PID
+// namespace) that sets the mounts up, drops privileges for the function,
+// reaps orphans and reports back how the function's execve failed or how it
+// exited. Every binary that calls Start must call MaybeInit first thing in
+// main (and in TestMain for tests).
+//
+// Only Linux is supported; elsewhere Supported says why and Start fails.
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// The sandbox identity of Lambda functions, whatever USER the image sets.
+const (
+	LambdaUID = 993
+	LambdaGID = 990
+)
+
+// initEnv is the environment marker that turns the binary into the
+// sandbox's init (see MaybeInit).
+const initEnv = "LAMBDOCTOR_SANDBOX_INIT"
+
+// ErrUnsupported is returned (wrapped) by Start and Materialize where the
+// sandbox cannot run; Supported explains why.
+var ErrUnsupported = errors.New("sandbox not supported here")
+
+// Spec describes the program to start.
+type Spec struct {
+	// Root is the materialised root filesystem (see Materialize). Start
+	// creates the mount points /tmp, /proc and /dev in it when the image
+	// lacks them, replacing non-directories there.
+	Root string
+	// Argv is ENTRYPOINT + CMD. Argv[0] is taken as is when it holds a
+	// slash (relative to Dir when relative), otherwise looked up in the
+	// PATH of Env inside Root.
+	Argv []string
+	// Env is the complete environment of the function.
+	Env []string
+	// Dir is the working directory inside Root ("/" when empty).
+	Dir string
+	// UID and GID the function runs as (LambdaUID and LambdaGID when both
+	// are zero; supplementary groups are always cleared).
+	UID, GID int
+	// TmpSizeMB is the size of the /tmp tmpfs (512 when 0).
+	TmpSizeMB int
+	// MemoryMB is the function's memory size. It is not enforced yet (no
+	// cgroup is created): callers pass it to the function's environment
+	// (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) and report it.
+	MemoryMB int
+	// Stdout and Stderr receive the function's output (discarded when nil).
+	// Its stdin is /dev/null.
+	Stdout, Stderr io.Writer
+}
+
+// ExitInfo says how the function ended.
+type ExitInfo struct {
+	// Code is the exit status, -1 when the process was killed by a signal
+	// or never started.
+	Code int
+	// Signal names the signal that killed it ("SIGKILL", "SIGSEGV"), "" if
+	// it exited.
+	Signal string
+	// Killed is true when the sandbox was stopped by Kill (or by the
+	// context given to Start).
+	Killed bool
+	// ExecErr is why the function could not start (nil if its execve
+	// succeeded): an *ExecError, errors.Is-comparable with the errno
+	// (syscall.ENOENT, syscall.ENOEXEC, syscall.EACCES, ...).
+	ExecErr error
+	// ExecPath is the path inside the root the function was (or would
+	// have been) executed from, after the PATH lookup.
+	ExecPath string
+}
+
+// ExecError is a start-time failure of the function: the working directory
+// could not be entered, the program was not found in PATH, or execve
+// failed.
+type ExecError struct {
+	// Op is "chdir" (the working directory), "lookup" (PATH search) or
+	// "execve".
+	Op string
+	// Path is the directory or program inside the root.
+	Path string
+	// Err is the errno.
+	Err error
+	// Exists is true when Path exists in the root (as seen by root): an
+	// ENOENT from execve then means its interpreter (shebang or ELF
+	// PT_INTERP) is missing.
+	Exists bool
+	// Interpreter is, for an ENOENT from execve of an existing file, the
+	// shebang line's interpreter or the ELF PT_INTERP of Path.
+	Interpreter string
+	// InterpreterExists tells whether Interpreter exists in the root.
+	InterpreterExists bool
+}
+
+func (e *ExecError) Error() string {
+	msg := fmt.Sprintf("%s %s: %v", e.Op, e.Path, e.Err)
+	if e.Interpreter != "" && !e.InterpreterExists {
+		msg += fmt.Sprintf(" (interpreter %q does not exist)", e.Interpreter)
+	}
+	return msg
+}
+
+func (e *ExecError) Unwrap() error { return e.Err }
+
+// Skip is an entry Materialize did not write.
+type Skip struct {
+	Path   string
+	Reason string
+}
+
+// Report says what Materialize wrote and skipped.
+type Report struct {
+	Files, Dirs, Symlinks, Hardlinks int
+	Skipped                          []Skip
+}

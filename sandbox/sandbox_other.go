@@ -1,0 +1,44 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/lambdoctor/lambdoctor/imagefs"
+)
+
+// Supported returns why the sandbox cannot run here: it needs Linux.
+func Supported() error {
+	return fmt.Errorf("%w: lambdoctor run needs Linux (mount and PID namespaces); this is %s. Run it in a Linux VM or CI runner", ErrUnsupported, runtime.GOOS)
+}
+
+// MaybeInit does nothing outside Linux.
+func MaybeInit() {}
+
+// Materialize needs Linux.
+func Materialize(ctx context.Context, fsys *imagefs.FS, dir string) error {
+	return Supported()
+}
+
+// MaterializeReport needs Linux.
+func MaterializeReport(ctx context.Context, fsys *imagefs.FS, dir string) (*Report, error) {
+	return nil, Supported()
+}
+
+// Process is a function started in a sandbox (never, outside Linux).
+type Process struct{}
+
+// Start needs Linux.
+func Start(ctx context.Context, s Spec) (*Process, error) { return nil, Supported() }
+
+// Pid is 0 outside Linux.
+func (p *Process) Pid() int { return 0 }
+
+// Wait needs Linux.
+func (p *Process) Wait() (ExitInfo, error) { return ExitInfo{Code: -1}, Supported() }
+
+// Kill needs Linux.
+func (p *Process) Kill() error { return Supported() }
