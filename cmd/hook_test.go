@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/lambdoctor/lambdoctor/sandbox"
 )
 
 // gitEnv is an environment for git that ignores the machine's and user's
@@ -105,6 +107,8 @@ func lambdoctorBin(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	// The run tests start the sandbox, which re-executes this binary.
+	sandbox.MaybeInit()
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)

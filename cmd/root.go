@@ -112,6 +112,7 @@ func newRootCmd(streams *IOStreams) *cobra.Command {
 		newHookCmd(streams),
 		newExplainCmd(streams),
 		newWhyCmd(streams),
+		newRunCmd(streams, nil),
 	)
 	registerCompletions(root)
 	return root

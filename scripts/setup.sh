@@ -12,6 +12,8 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 go mod download
+# The test function of `lambdoctor run` has its own module.
+(cd cmd/testdata/gofn && go mod download)
 
 if ! command -v dockerd >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -23,7 +25,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
   fi
 fi
 
-if [ ! -x /bin/busybox ]; then
+if ! dpkg -s busybox-static >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian's busybox-static for the sandbox tests"
     apt-get update -qq

@@ -1,0 +1,325 @@
+package cmd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/report"
+	"github.com/lambdoctor/lambdoctor/sandbox"
+	"github.com/lambdoctor/lambdoctor/triage"
+)
+
+// maxTailLine bounds one kept output line.
+const maxTailLine = 4096
+
+// logMatch is an output line the triage table recognised.
+type logMatch struct {
+	stream  string
+	text    string
+	pattern *triage.Pattern
+	subject string
+}
+
+// tailWriter keeps the last lines of a stream in a ring, bounded in lines
+// and bytes, and classifies every complete line with the triage table (the
+// first line of each kind is kept).
+type tailWriter struct {
+	stream string
+	mu     sync.Mutex
+	ring   []string
+	next   int // where the next line goes in ring
+	full   bool
+	total  int
+	cur    []byte // the incomplete last line (at most maxTailLine)
+	cut    bool   // cur was cut at maxTailLine
+	seen   map[string]bool
+	found  []logMatch
+}
+
+func newTailWriter(stream string, lines int) *tailWriter {
+	return &tailWriter{stream: stream, ring: make([]string, lines), seen: map[string]bool{}}
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		chunk := p
+		if i >= 0 {
+			chunk = p[:i]
+		}
+		if room := maxTailLine - len(t.cur); room < len(chunk) {
+			t.cur = append(t.cur, chunk[:max(room, 0)]...)
+			t.cut = true
+		} else {
+			t.cur = append(t.cur, chunk...)
+		}
+		if i < 0 {
+			break
+		}
+		t.endLine()
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (t *tailWriter) endLine() {
+	line := strings.TrimRight(string(t.cur), "\r")
+	if t.cut {
+		line += "…"
+	}
+	t.cur, t.cut = t.cur[:0], false
+	t.total++
+	t.ring[t.next] = line
+	t.next = (t.next + 1) % len(t.ring)
+	if t.next == 0 {
+		t.full = true
+	}
+	if p, subject := triage.Classify(line); p != nil && !p.Benign && !t.seen[p.Key] {
+		t.seen[p.Key] = true
+		t.found = append(t.found, logMatch{stream: t.stream, text: line, pattern: p, subject: subject})
+	}
+}
+
+// tail returns the last lines (an unterminated last line included) and the
+// number of lines written.
+func (t *tailWriter) tail() ([]string, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.cur) > 0 {
+		t.endLine()
+	}
+	var out []string
+	if t.full {
+		out = append(out, t.ring[t.next:]...)
+	}
+	out = append(out, t.ring[:t.next]...)
+	if out == nil {
+		out = []string{}
+	}
+	return out, t.total
+}
+
+func (t *tailWriter) matches() []logMatch {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.found)
+}
+
+// runDiagnosis is one cause run names for what it saw.
+type runDiagnosis struct {
+	// Key is a stable kebab-case name ("exec-format-error"); for causes
+	// read from the output it is the triage pattern's key.
+	Key     string `json:"key"`
+	Failure string `json:"failure"`
+	// Detail says what exactly happened here and how it is usually fixed.
+	Detail string `json:"detail"`
+	// Evidence is what shows it: the errno, the output line, the error
+	// body.
+	Evidence string `json:"evidence,omitempty"`
+	// Checks are the IDs of the checks that detect this cause in an image.
+	Checks []string `json:"checks"`
+	// FoundBy are those of Checks whose static run on this image reported
+	// a finding: the cause, located.
+	FoundBy []string `json:"foundBy"`
+}
+
+// diagnose names the causes of what the run saw: how the command failed to
+// execute, how init or the invoke ended, and the output lines and error
+// bodies the triage table recognises. Each cause is linked to the checks
+// that explain it and to the static findings that located it.
+func diagnose(run *runOutcome, fsys *imagefs.FS, static *report.Report) []runDiagnosis {
+	var ds []runDiagnosis
+	add := func(d runDiagnosis) {
+		for _, have := range ds {
+			if have.Key == d.Key {
+				return
+			}
+		}
+		ds = append(ds, d)
+	}
+	if run.execErr != nil {
+		add(execDiagnosis(run, fsys))
+	} else if run.Result == resultStartFailed && run.Error != nil {
+		add(runDiagnosis{Key: "no-command", Failure: "there is no command to start", Detail: run.Error.Message,
+			Checks: []string{"LD201"}})
+	}
+	if run.Error != nil && (run.Result == resultInitError || run.Result == resultFunctionError) {
+		for _, d := range bodyDiagnoses(run.Error) {
+			add(d)
+		}
+		if run.Result == resultInitError {
+			add(runDiagnosis{Key: "init-error", Failure: "the runtime reported an init error",
+				Detail:   "the runtime started and called /runtime/init/error: it could not load the handler or its dependencies. The error body says why.",
+				Evidence: errorEvidence(run.Error), Checks: []string{"LD402", "LD403"}})
+		}
+	}
+	for _, m := range run.logMatches {
+		add(runDiagnosis{Key: m.pattern.Key, Failure: m.pattern.Failure, Detail: m.pattern.Explanation,
+			Evidence: m.stream + ": " + clip(m.text, 240), Checks: slices.Clone(m.pattern.Checks)})
+	}
+	switch run.Result {
+	case resultInitTimeout:
+		add(runDiagnosis{Key: "init-timeout", Failure: "init did not finish within the init limit",
+			Detail:   "the process kept running but never called /runtime/invocation/next: nothing in the image talks to the Runtime API (a web server without the Lambda Web Adapter, a missing runtime interface client), or init is too slow (heavy imports, model loading). On Lambda, init is retried inside the first invoke with the function timeout, and fails the same way.",
+			Evidence: run.Error.Message, Checks: []string{"LD401"}})
+	case resultExitedDuringInit:
+		add(runDiagnosis{Key: "exited-without-next", Failure: "the process exited without calling /runtime/invocation/next",
+			Detail:   "Lambda reports Runtime.ExitError (\"Runtime exited without providing a reason\" when it exits 0): the program ran and exited before taking an event. Either it is not a runtime (a script, a CLI, a missing runtime interface client), or it failed during init; its output says which.",
+			Evidence: run.Error.Message, Checks: []string{"LD401", "LD304", "LD207"}})
+	case resultExitedDuringInvoke:
+		d := runDiagnosis{Key: "exited-during-invoke", Failure: "the process died with the event in hand",
+			Detail: "the function crashed or exited while handling the event; Lambda reports Runtime.ExitError and starts a new environment for the next event.", Evidence: run.Error.Message, Checks: []string{}}
+		if run.Exit != nil && run.Exit.Signal == "SIGKILL" {
+			d.Detail += " A SIGKILL is what the kernel's out-of-memory killer sends (Runtime.OutOfMemory)."
+		}
+		add(d)
+	case resultInvokeTimeout:
+		add(runDiagnosis{Key: "invoke-timeout", Failure: "the function did not answer within its timeout",
+			Detail:   "the handler ran past the function timeout (or waits on something that never answers, such as a network call without a timeout). Raise --timeout, or look at what the handler waits for.",
+			Evidence: run.Error.Message, Checks: []string{}})
+	}
+	found := map[string]bool{}
+	for _, f := range static.Findings {
+		if !f.Suppressed {
+			found[f.ID] = true
+		}
+	}
+	for i := range ds {
+		if ds[i].Checks == nil {
+			ds[i].Checks = []string{}
+		}
+		ds[i].FoundBy = []string{}
+		for _, id := range ds[i].Checks {
+			if found[id] {
+				ds[i].FoundBy = append(ds[i].FoundBy, id)
+			}
+		}
+	}
+	if ds == nil {
+		ds = []runDiagnosis{}
+	}
+	return ds
+}
+
+func errorEvidence(e *runError) string {
+	s := e.Type
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return clip(s, 240)
+}
+
+// bodyDiagnoses classifies an error the runtime posted: its type and
+// message, line by line.
+func bodyDiagnoses(e *runError) []runDiagnosis {
+	var ds []runDiagnosis
+	text := e.Type + ": " + e.Message
+	for _, line := range strings.Split(text, "\n") {
+		p, _ := triage.Classify(line)
+		if p == nil || p.Benign {
+			continue
+		}
+		ds = append(ds, runDiagnosis{Key: p.Key, Failure: p.Failure, Detail: p.Explanation,
+			Evidence: e.Phase + " error: " + clip(strings.TrimSpace(line), 240), Checks: slices.Clone(p.Checks)})
+	}
+	return ds
+}
+
+// execDiagnosis explains why the command could not be executed, from the
+// errno and what the image holds at the path.
+func execDiagnosis(run *runOutcome, fsys *imagefs.FS) runDiagnosis {
+	err := run.execErr
+	var ee *sandbox.ExecError
+	op, p := "execve", run.Exit.ExecPath
+	exists, interp, interpExists := true, "", true
+	if errors.As(err, &ee) {
+		op, exists, interp, interpExists = ee.Op, ee.Exists, ee.Interpreter, ee.InterpreterExists
+		if ee.Path != "" {
+			p = ee.Path
+		}
+	}
+	evidence := err.Error()
+	var head []byte
+	var entry *imagefs.Entry
+	if p != "" && op != "chdir" {
+		if r := fsys.Resolve(p); r.Err == nil && r.Entry != nil {
+			entry = r.Entry
+			head = fsys.Head(r.Final)
+		}
+	}
+	format := checks.SniffFormat(head)
+	switch {
+	case op == "chdir":
+		return runDiagnosis{Key: "invalid-working-dir", Failure: "the working directory cannot be entered",
+			Detail:   fmt.Sprintf("WORKDIR %s does not exist or is not searchable by the sandbox user; Docker creates a missing working directory, Lambda does not (Runtime.InvalidWorkingDir).", p),
+			Evidence: evidence, Checks: []string{"LD206", "LD501"}}
+	case errors.Is(err, syscall.ENOENT) && (!exists || op == "lookup"):
+		return runDiagnosis{Key: "exec-not-found", Failure: "the command does not exist",
+			Detail:   fmt.Sprintf("%s is not in the image (or is a dangling symlink, or not on PATH): Lambda fails with IMAGE Launch error: fork/exec %s: no such file or directory (Runtime.InvalidEntrypoint).", p, p),
+			Evidence: evidence, Checks: []string{"LD202", "LD201"}}
+	case errors.Is(err, syscall.ENOENT) && interp != "" && interpExists:
+		return runDiagnosis{Key: "interpreter-cannot-start", Failure: "the program's interpreter exists but cannot start",
+			Detail:   fmt.Sprintf("%s exists and so does its interpreter %s, yet the kernel reports no such file or directory: the interpreter's own loader or interpreter is missing (a chain of #! lines, or a dynamically linked interpreter without its libc).", p, interp),
+			Evidence: evidence, Checks: []string{"LD303", "LD207"}}
+	case errors.Is(err, syscall.ENOENT) && strings.HasSuffix(interp, "\r"):
+		return runDiagnosis{Key: "shebang-crlf", Failure: "the script's #! line ends in CRLF",
+			Detail:   fmt.Sprintf("%s exists, but its #! line was saved with Windows line endings, so the interpreter's name ends in \\r and no such file exists. Convert it to LF.", p),
+			Evidence: evidence, Checks: []string{"LD208", "LD207"}}
+	case errors.Is(err, syscall.ENOENT) && (format == checks.FormatScript || interp != "" && !strings.Contains(path.Base(interp), "ld-")):
+		return runDiagnosis{Key: "bad-interpreter", Failure: "the script's #! interpreter does not exist",
+			Detail:   fmt.Sprintf("%s exists, but the kernel reports no such file or directory because its interpreter %s is not in the image (e.g. #!/bin/bash on Alpine or busybox).", p, orUnknown(interp)),
+			Evidence: evidence, Checks: []string{"LD207", "LD208"}}
+	case errors.Is(err, syscall.ENOENT):
+		return runDiagnosis{Key: "elf-interpreter-missing", Failure: "the program's ELF loader does not exist",
+			Detail:   fmt.Sprintf("%s exists, but the kernel reports no such file or directory because its dynamic loader (PT_INTERP %s) is not in the image: a glibc binary on Alpine or scratch, or the reverse. Build it statically (CGO_ENABLED=0) or for the image's libc.", p, orUnknown(interp)),
+			Evidence: evidence, Checks: []string{"LD303", "LD207"}}
+	case errors.Is(err, syscall.ENOEXEC):
+		d := runDiagnosis{Key: "exec-format-error", Failure: "the command is not a program this machine can execute",
+			Evidence: evidence, Checks: []string{"LD301", "LD302", "LD102", "LD207"}}
+		switch format {
+		case checks.FormatELF:
+			if info, perr := checks.ParseELF(head); perr == nil {
+				d.Detail = fmt.Sprintf("%s is %s, which the kernel refuses here (exec format error): build it for the function's architecture (GOARCH, --platform linux/amd64 or linux/arm64) and set Architectures to match.", p, info.Describe())
+				d.Checks = []string{"LD301", "LD102"}
+			}
+		case checks.FormatMachO, checks.FormatPE, checks.FormatZip:
+			d.Detail = fmt.Sprintf("%s is a %s file, not a Linux program.", p, format)
+			d.Checks = []string{"LD302"}
+		case checks.FormatUnknown:
+			d.Detail = fmt.Sprintf("%s is neither an ELF program nor a script with a #! line (a script without #! cannot be executed directly).", p)
+			d.Checks = []string{"LD302", "LD207"}
+		}
+		if d.Detail == "" {
+			d.Detail = fmt.Sprintf("the kernel refused to execute %s: a binary for another architecture, a non-Linux binary, or a script without #!.", p)
+		}
+		return d
+	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
+		what := p
+		if entry != nil {
+			what = fmt.Sprintf("%s (%s, owner %d:%d)", p, checks.ModeString(entry), entry.UID, entry.GID)
+		}
+		return runDiagnosis{Key: "exec-permission-denied", Failure: "the sandbox user cannot execute the command",
+			Detail:   fmt.Sprintf("Lambda runs the function as uid %d gid %d, which owns nothing in the image, so only the \"other\" bits count: %s needs o+rx and every directory above it o+x (COPY --chmod=755). A directory, or a file on a noexec mount, fails the same way.", sandbox.LambdaUID, sandbox.LambdaGID, what),
+			Evidence: evidence, Checks: []string{"LD203", "LD501"}}
+	}
+	return runDiagnosis{Key: "exec-failed", Failure: "the command could not be executed",
+		Detail: fmt.Sprintf("executing %s failed: %v.", p, err), Evidence: evidence, Checks: []string{"LD202", "LD203"}}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}

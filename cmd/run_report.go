@@ -1,0 +1,173 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fatih/color"
+
+	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/report"
+)
+
+// runDoc is the report of `lambdoctor run`; its JSON form is documented in
+// docs/run.md.
+type runDoc struct {
+	SchemaVersion int                  `json:"schemaVersion"`
+	Tool          report.Tool          `json:"tool"`
+	Image         report.Image         `json:"image"`
+	Run           *runOutcome          `json:"run"`
+	Findings      []report.Finding     `json:"findings"`
+	Checks        []report.CheckResult `json:"checks"`
+	Summary       report.Summary       `json:"summary"`
+
+	static *report.Report
+}
+
+func newRunDoc(tool report.Tool, static *report.Report, run *runOutcome) *runDoc {
+	return &runDoc{
+		SchemaVersion: report.SchemaVersion, Tool: tool, Image: static.Image, Run: run,
+		Findings: static.Findings, Checks: static.Checks, Summary: static.Summary, static: static,
+	}
+}
+
+func writeRunJSON(w io.Writer, doc *runDoc) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(doc)
+}
+
+// runResultText says what a result means, for the text report.
+var runResultText = map[string]string{
+	resultSuccess:            "the function answered",
+	resultFunctionError:      "the function returned an error",
+	resultInitError:          "init failed: the runtime reported an init error",
+	resultStartFailed:        "the function could not be started",
+	resultExitedDuringInit:   "the process exited during init, before asking for an event",
+	resultInitTimeout:        "init timed out: no call to /runtime/invocation/next",
+	resultExitedDuringInvoke: "the process died during the invoke",
+	resultInvokeTimeout:      "the invoke timed out",
+	resultInterrupted:        "interrupted",
+}
+
+// writeRunText writes the run, then the static report as inspect prints it.
+func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
+	var b strings.Builder
+	r := doc.Run
+	bold, green, red, dim := color.New(color.Bold), color.New(color.FgGreen, color.Bold), color.New(color.FgRed, color.Bold), color.New(color.Faint)
+	for _, c := range []*color.Color{bold, green, red, dim} {
+		if opts.Color {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+	}
+	fmt.Fprintf(&b, "%s %s · run %s\n", bold.Sprint("lambdoctor"), doc.Tool.Version, doc.Image.Ref)
+	fmt.Fprintf(&b, "command  %s\n", strings.Join(quoteArgs(r.Command), " "))
+	fmt.Fprintf(&b, "as       uid %d gid %d in %s, read-only root, writable /tmp\n\n", r.UID, r.GID, r.WorkingDir)
+
+	b.WriteString(bold.Sprint("Timeline") + "\n")
+	for _, e := range r.Timeline {
+		line := fmt.Sprintf("  %6d ms  %-14s", e.AtMs, e.Kind)
+		if e.Detail != "" {
+			line += " " + e.Detail
+		}
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	b.WriteString("\n")
+
+	verdict := runResultText[r.Result]
+	if r.Result == resultSuccess {
+		fmt.Fprintf(&b, "%s %s", green.Sprint("✓ SUCCESS"), verdict)
+	} else {
+		fmt.Fprintf(&b, "%s %s", red.Sprint("✗ "+strings.ToUpper(r.Result)), verdict)
+	}
+	var parts []string
+	if r.InitMs != nil {
+		parts = append(parts, fmt.Sprintf("init %d ms", *r.InitMs))
+	}
+	if r.DurationMs != nil && r.RequestID != "" {
+		parts = append(parts, fmt.Sprintf("invoke %d ms", *r.DurationMs))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
+	}
+	b.WriteString("\n")
+	if r.Response != nil {
+		fmt.Fprintf(&b, "  response  %s\n", clip(string(r.Response), 2000))
+	}
+	if e := r.Error; e != nil {
+		fmt.Fprintf(&b, "  error     %s\n", errorEvidence(e))
+		if len(e.Body) > 0 {
+			fmt.Fprintf(&b, "  body      %s\n", clip(string(e.Body), 2000))
+		}
+	}
+	if x := r.Exit; x != nil {
+		switch {
+		case x.ExecError != "":
+			fmt.Fprintf(&b, "  exit      not started: %s\n", x.ExecError)
+		case x.StoppedByLambdoctor:
+			b.WriteString("  exit      stopped by lambdoctor\n")
+		case x.Signal != "":
+			fmt.Fprintf(&b, "  exit      killed by %s\n", x.Signal)
+		default:
+			fmt.Fprintf(&b, "  exit      status %d\n", x.Code)
+		}
+	}
+	if r.RootFS != "" {
+		fmt.Fprintf(&b, "  rootfs    %s (kept: remove it when done)\n", r.RootFS)
+	}
+	writeTail(&b, dim, "stdout", r.StdoutTail, r.StdoutLines)
+	writeTail(&b, dim, "stderr", r.StderrTail, r.StderrLines)
+
+	if len(r.Diagnosis) > 0 {
+		b.WriteString("\n" + bold.Sprint("Diagnosis") + "\n")
+		names := map[string]string{}
+		for _, c := range checks.All() {
+			names[c.Meta().ID] = c.Meta().Name
+		}
+		for _, d := range r.Diagnosis {
+			fmt.Fprintf(&b, "%s %s (%s)\n", red.Sprint("✗"), d.Failure, d.Key)
+			fmt.Fprintf(&b, "  why       %s\n", d.Detail)
+			if d.Evidence != "" {
+				fmt.Fprintf(&b, "  seen      %s\n", d.Evidence)
+			}
+			if len(d.Checks) > 0 {
+				labels := make([]string, 0, len(d.Checks))
+				for _, id := range d.Checks {
+					labels = append(labels, id+" "+names[id])
+				}
+				fmt.Fprintf(&b, "  checks    %s\n", strings.Join(labels, ", "))
+			}
+			if len(d.FoundBy) > 0 {
+				fmt.Fprintf(&b, "  located   by %s: see the finding below\n", strings.Join(d.FoundBy, ", "))
+			}
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "%s\n", dim.Sprint("note: "+n))
+	}
+	b.WriteString("\n" + bold.Sprint("Static checks") + "\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	return report.Write(w, "text", []*report.Report{doc.static}, opts)
+}
+
+func writeTail(b *strings.Builder, dim *color.Color, name string, lines []string, total int) {
+	if total == 0 {
+		fmt.Fprintf(b, "  %s    (nothing)\n", name)
+		return
+	}
+	head := fmt.Sprintf("%d %s", total, plural(total, "line", "lines"))
+	if total > len(lines) {
+		head = fmt.Sprintf("last %d of %d lines", len(lines), total)
+	}
+	fmt.Fprintf(b, "  %s    %s\n", name, head)
+	for _, l := range lines {
+		fmt.Fprintf(b, "    %s %s\n", dim.Sprint("|"), l)
+	}
+}
