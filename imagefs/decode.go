@@ -20,8 +20,8 @@ import (
 // Record operations of a decoded layer.
 const (
 	opAdd      byte = iota // add n under dir
-	opHardlink             // add n under dir as a hard link to arg
-	opWhiteout             // delete dir/arg from lower layers
+	opHardlink             // add n under dir as a hard link to n.link()
+	opWhiteout             // delete dir/n.name() from lower layers
 	opOpaque               // hide lower-layer children of dir
 	opRoot                 // n carries the metadata of "/"
 )
@@ -99,9 +99,16 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// decompressor is what decompress returns: gzip and zstd readers, and
+// bufio.Reader for plain tar, are all io.WriterTo.
+type decompressor interface {
+	io.Reader
+	io.WriterTo
+}
+
 // decompress sniffs the compression of br's stream and returns a reader of
 // the tar stream and a function releasing the decompressor.
-func decompress(br *bufio.Reader) (io.Reader, func(), error) {
+func decompress(br *bufio.Reader) (decompressor, func(), error) {
 	magic, _ := br.Peek(4)
 	switch {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
@@ -120,53 +127,8 @@ func decompress(br *bufio.Reader) (io.Reader, func(), error) {
 	return br, func() {}, nil
 }
 
-// tarStream is the decompressed tar stream of a layer. It counts bytes and
-// implements io.Seeker for forward skips, so that archive/tar skips file
-// content with large reads and checks for cancellation meanwhile.
-type tarStream struct {
-	r   io.Reader
-	n   int64
-	ctx context.Context
-	buf []byte
-}
-
-func (s *tarStream) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	s.n += int64(n)
-	return n, err
-}
-
-// Seek supports only forward moves relative to the current position, which
-// it performs by reading.
-func (s *tarStream) Seek(off int64, whence int) (int64, error) {
-	if whence != io.SeekCurrent || off < 0 {
-		return s.n, errors.New("tar stream: unsupported seek")
-	}
-	if off > 0 && s.buf == nil {
-		s.buf = make([]byte, 64<<10)
-	}
-	for off > 0 {
-		if err := s.ctx.Err(); err != nil {
-			return s.n, err
-		}
-		m, err := s.r.Read(s.buf[:min(int64(len(s.buf)), off)])
-		s.n += int64(m)
-		off -= int64(m)
-		if err == io.EOF {
-			if off > 0 {
-				return s.n, io.ErrUnexpectedEOF
-			}
-			break
-		}
-		if err != nil {
-			return s.n, err
-		}
-	}
-	return s.n, nil
-}
-
 // decode reads layer i in one streaming pass.
-func (d *decoder) decode(ctx context.Context, i int, l Layer) (res *layerResult, err error) {
+func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, error) {
 	if l.Open == nil {
 		return nil, &LayerError{Index: i, Digest: l.Digest, Err: errors.New("layer has no content")}
 	}
@@ -193,46 +155,26 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer) (res *layerResult,
 	}
 	defer release()
 
-	ts := &tarStream{r: dec, ctx: ctx}
-	tr := tar.NewReader(ts)
-	res = &layerResult{}
-	max := int64(d.opts.MaxEntries)
-	for ord := 0; ; ord++ {
-		hdr, err := next(tr)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fail(err)
-		}
+	res := &layerResult{}
+	limit := int64(d.opts.MaxEntries)
+	sink := &tarSink{ctx: ctx}
+	sink.entry = func(h *tarHeader, off int64) (capturePlan, error) {
 		res.entries++
-		if d.total.Add(1) > max {
-			return nil, fail(fmt.Errorf("more than %d entries: %w", max, ErrTooManyEntries))
+		if d.total.Add(1) > limit {
+			return capturePlan{}, fmt.Errorf("more than %d entries: %w", limit, ErrTooManyEntries)
 		}
-		if ord&63 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err := d.entry(res, i, uint32(ord), hdr, tr); err != nil {
-			return nil, fail(err)
-		}
+		return d.entry(res, i, off, h), nil
 	}
-	// Read what follows the end-of-archive marker, so that the
-	// decompressor checks its trailer (gzip CRC and size).
-	if _, err := io.Copy(io.Discard, ts); err != nil {
+	// The stream is read to its end, so that the decompressor checks its
+	// trailer (gzip CRC and size) and rejects trailing garbage.
+	if _, err := dec.WriteTo(sink); err != nil {
 		return nil, fail(err)
 	}
-	res.uncompressed = ts.n
-	return res, nil
-}
-
-// next returns the next tar header. Names escaping the root are not errors
-// here (whatever GODEBUG tarinsecurepath says): entry reports them.
-func next(tr *tar.Reader) (*tar.Header, error) {
-	hdr, err := tr.Next()
-	if err == tar.ErrInsecurePath && hdr != nil {
-		err = nil
+	if err := sink.finish(); err != nil {
+		return nil, fail(err)
 	}
-	return hdr, err
+	res.uncompressed = sink.off
+	return res, nil
 }
 
 // cleanName cleans a tar name into an unrooted path ("" for the root). It
@@ -291,12 +233,16 @@ const (
 	opaqueMarker   = ".wh..wh..opq"
 )
 
-// entry decodes one tar header (and captures content) into res.
-func (d *decoder) entry(res *layerResult, layer int, ord uint32, hdr *tar.Header, tr io.Reader) error {
-	name, ok := cleanName(hdr.Name)
+// entry records the tar entry h, whose content starts at offset off of the
+// layer's tar stream, into res, and says what to capture of its content.
+func (d *decoder) entry(res *layerResult, layer int, off int64, h *tarHeader) capturePlan {
+	if h.typ == 'g' {
+		return capturePlan{} // a global PAX header
+	}
+	name, ok := cleanName(h.name)
 	if !ok {
-		res.anomaly(layer, hdr.Name, AnomalyUnsafeName, "name climbs above the image root; entry skipped")
-		return nil
+		res.anomaly(layer, h.name, AnomalyUnsafeName, "name climbs above the image root; entry skipped")
+		return capturePlan{}
 	}
 	dir, base := splitDir(name)
 	if strings.HasPrefix(base, whiteoutPrefix) {
@@ -311,66 +257,104 @@ func (d *decoder) entry(res *layerResult, layer int, ord uint32, hdr *tar.Header
 			target := strings.Clone(base[len(whiteoutPrefix):])
 			res.add(dir, &node{s: target, nlen: uint16(min(len(target), maxNameLen))}, opWhiteout)
 		}
-		return nil
+		return capturePlan{}
 	}
 	if len(base) > maxNameLen {
-		res.anomaly(layer, hdr.Name, AnomalyUnsafeName, "name component longer than %d bytes; entry skipped", maxNameLen)
-		return nil
+		res.anomaly(layer, h.name, AnomalyUnsafeName, "name component longer than %d bytes; entry skipped", maxNameLen)
+		return capturePlan{}
 	}
-	typ := hdr.Typeflag
+	typ := h.typ
 	switch typ {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse:
+	case TypeReg, tar.TypeCont, tar.TypeGNUSparse:
 		typ = TypeReg
 	case TypeDir, TypeSymlink, TypeChar, TypeBlock, TypeFifo, tar.TypeLink:
 	default:
 		res.anomaly(layer, "/"+name, AnomalyUnsupportedType, "tar type %q; entry skipped", typ)
-		return nil
+		return capturePlan{}
 	}
 	n := &node{
 		typ:   typ,
-		mode:  uint16(hdr.Mode & 0o7777),
-		uid:   clampID(hdr.Uid),
-		gid:   clampID(hdr.Gid),
-		mtime: clampTime(hdr.ModTime.Unix()),
-		ord:   ord,
+		mode:  uint16(h.mode & 0o7777),
+		uid:   clampID(h.uid),
+		gid:   clampID(h.gid),
+		mtime: clampTime(h.mtime),
+		off:   blockOffset(off),
 		layer: uint16(layer),
 		nlen:  uint16(len(base)),
 	}
 	if name == "" {
 		if typ != TypeDir {
 			res.anomaly(layer, "/", AnomalyUnsupportedType, "non-directory (type %q) at the image root; entry skipped", typ)
-			return nil
+			return capturePlan{}
 		}
 		res.add("", n, opRoot)
-		return nil
+		return capturePlan{}
 	}
 	switch typ {
 	case TypeSymlink:
-		n.s = base + hdr.Linkname
-		if escapes(dir, hdr.Linkname) {
-			res.anomaly(layer, "/"+name, AnomalyEscapingLink, "symlink target %q climbs above the image root; resolved clamped at /", hdr.Linkname)
+		n.s = base + h.linkname
+		if escapes(dir, h.linkname) {
+			res.anomaly(layer, "/"+name, AnomalyEscapingLink, "symlink target %q climbs above the image root; resolved clamped at /", h.linkname)
 		}
-	default:
-		n.s = strings.Clone(base)
-	}
-	switch typ {
 	case tar.TypeLink:
-		target, ok := cleanName(hdr.Linkname)
+		target, ok := cleanName(h.linkname)
 		if !ok || target == "" {
-			res.anomaly(layer, "/"+name, AnomalyDanglingHardlink, "hard link target %q is outside the image; entry skipped", hdr.Linkname)
-			return nil
+			res.anomaly(layer, "/"+name, AnomalyDanglingHardlink, "hard link target %q is outside the image; entry skipped", h.linkname)
+			return capturePlan{}
 		}
 		n.s = base + target
 		res.add(dir, n, opHardlink)
-		return nil
-	case TypeReg:
-		n.size = hdr.Size
-		if err := d.capture(n, name, tr); err != nil {
-			return fmt.Errorf("reading %q: %w", hdr.Name, err)
-		}
+		return capturePlan{}
+	default:
+		n.s = strings.Clone(base)
 	}
 	res.add(dir, n, opAdd)
-	return nil
+	if typ != TypeReg {
+		return capturePlan{}
+	}
+	n.size = h.size
+	if h.sparse {
+		n.flags |= flagSparse
+		res.anomaly(layer, "/"+name, AnomalySparseFile, "sparse file of %d bytes; kept, but its content cannot be read", h.size)
+		return capturePlan{}
+	}
+	return d.plan(n, name)
+}
+
+// plan decides what to capture of a regular file's content, as Options
+// ask.
+func (d *decoder) plan(n *node, name string) capturePlan {
+	size := n.size
+	if size <= 0 {
+		return capturePlan{}
+	}
+	var want int64
+	if d.opts.Capture != nil && d.opts.Capture("/"+name, size) {
+		want = min(size, d.opts.MaxCapture)
+	}
+	head := int64(d.opts.HeadSize)
+	headed := head > 0 && (n.mode&0o111 != 0 || strings.HasPrefix(name, "opt/extensions/"))
+	if headed && want < head {
+		want = min(size, head)
+	}
+	if want == 0 {
+		return capturePlan{}
+	}
+	// ELF captures extend to the program headers, then the interpreter
+	// path, within ElfHeadMax.
+	return capturePlan{n: n, want: want, elf: headed && want < size && want < ElfHeadMax}
+}
+
+// noOffset marks a content offset a node cannot store.
+const noOffset = 1<<32 - 1
+
+// blockOffset converts a content offset to the 512-byte block index a node
+// stores, noOffset when it does not fit.
+func blockOffset(off int64) uint32 {
+	if off%blockSize != 0 || off/blockSize >= noOffset {
+		return noOffset
+	}
+	return uint32(off / blockSize)
 }
 
 // clampTime fits unix seconds in a node's mtime.
@@ -383,49 +367,6 @@ func clampID(id int) uint32 {
 		return math.MaxUint32
 	}
 	return uint32(id)
-}
-
-// capture keeps the start (or all) of a regular file's content, as Options
-// ask.
-func (d *decoder) capture(n *node, name string, tr io.Reader) error {
-	size := n.size
-	if size <= 0 {
-		return nil
-	}
-	var want int64
-	if d.opts.Capture != nil && d.opts.Capture("/"+name, size) {
-		want = min(size, d.opts.MaxCapture)
-	}
-	head := int64(d.opts.HeadSize)
-	headed := head > 0 && (n.mode&0o111 != 0 || strings.HasPrefix(name, "opt/extensions/"))
-	if headed && want < head {
-		want = min(size, head)
-	}
-	if want == 0 {
-		return nil
-	}
-	buf := make([]byte, want)
-	if _, err := io.ReadFull(tr, buf); err != nil {
-		return noEOF(err)
-	}
-	if headed && want < size && want < ElfHeadMax {
-		// Extend ELF captures to the program headers, then to the
-		// interpreter path, within ElfHeadMax.
-		for range 2 {
-			need := min(elfNeed(buf), size, ElfHeadMax)
-			if need <= int64(len(buf)) {
-				break
-			}
-			more := make([]byte, need)
-			copy(more, buf)
-			if _, err := io.ReadFull(tr, more[len(buf):]); err != nil {
-				return noEOF(err)
-			}
-			buf = more
-		}
-	}
-	n.extra = &nodeExtra{data: buf}
-	return nil
 }
 
 func noEOF(err error) error {

@@ -106,6 +106,10 @@ const (
 	// does not resolve to a directory; the entry is skipped (a runtime
 	// would fail to unpack the layer).
 	AnomalyParentNotDir AnomalyKind = "parent-not-dir"
+	// AnomalySparseFile: a GNU sparse file. It is kept, with its logical
+	// size, but its content cannot be read (lambdoctor does not expand
+	// sparse maps; image builders do not write sparse files).
+	AnomalySparseFile AnomalyKind = "sparse-file"
 	// AnomalyTruncated: too many anomalies in one layer; the rest are
 	// counted in Detail and dropped.
 	AnomalyTruncated AnomalyKind = "too-many-anomalies"

@@ -21,6 +21,8 @@ var (
 	// a non-directory is. errors.Is(ErrNotDir, fs.ErrNotExist) holds, as the
 	// path does not exist.
 	ErrNotDir error = notDirError{}
+	// ErrIsDir is the error of reading a directory as a file.
+	ErrIsDir = errors.New("is a directory")
 )
 
 // MaxSymlinkHops is the number of symlinks a resolution follows before it

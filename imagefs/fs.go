@@ -15,7 +15,6 @@ package imagefs
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"io/fs"
 	"path"
@@ -40,14 +39,15 @@ var (
 	_ fs.ReadLinkFS = (*FS)(nil)
 )
 
-// ErrIsDir is the error of reading a directory as a file.
-var ErrIsDir = errors.New("is a directory")
-
-// count sets f.n to the number of nodes.
+// count settles every directory's children in order and sets f.n to the
+// number of nodes.
 func (f *FS) count() {
 	var rec func(n *node) int
 	rec = func(n *node) int {
 		c := 1
+		if n.isDir() {
+			n.settle()
+		}
 		for _, k := range n.kids {
 			c += rec(k)
 		}
@@ -63,8 +63,9 @@ func (f *FS) Len() int { return f.n }
 // Layers describes the image's layers, base first.
 func (f *FS) Layers() []LayerInfo { return slices.Clone(f.info) }
 
-// Anomalies returns the odd entries met while building, by layer and in tar
-// order within a layer.
+// Anomalies returns the odd entries met while building, grouped by layer
+// (base first): within a layer, those seen while reading the tar (in tar
+// order), then those seen while merging it.
 func (f *FS) Anomalies() []Anomaly { return slices.Clone(f.anomalies) }
 
 // Walk calls fn for every entry of the merged view in lexical order of
@@ -120,7 +121,7 @@ func (f *FS) Open(name string) (fs.File, error) {
 	n := w.node
 	switch {
 	case n.isDir():
-		return &dirFile{fs: f, info: info, name: name}, nil
+		return &dirFile{info: info, name: name}, nil
 	case n.typ == TypeReg && !n.full() && n.size > 0:
 		return &streamFile{fs: f, info: info, name: name}, nil
 	case n.typ == TypeReg:
@@ -176,7 +177,8 @@ func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 }
 
 // ReadFile returns the content of the named file, following symlinks: from
-// memory when it was captured, else by re-reading its layer.
+// memory when it was captured, else by re-reading its layer. It holds the
+// whole file in memory; Open streams.
 func (f *FS) ReadFile(name string) ([]byte, error) {
 	w, err := f.lookup("read", name, true)
 	if err != nil {
@@ -291,7 +293,6 @@ func (s *streamFile) Close() error {
 
 // dirFile is an open directory.
 type dirFile struct {
-	fs   *FS
 	info *fileInfo
 	name string
 	list []fs.DirEntry

@@ -56,7 +56,7 @@ func (m *merger) apply(i int, res *layerResult) {
 				}
 			case opOpaque:
 				if d := m.exactDir(r.dir); d != nil {
-					d.kids = nil
+					d.kids, d.size = nil, 0
 				}
 			}
 		}
@@ -133,7 +133,7 @@ func (m *merger) dir(d string) *node {
 		k, ok := cur.find(c)
 		if !ok {
 			nd := &node{s: c, nlen: uint16(len(c)), typ: TypeDir, mode: 0o755, layer: uint16(m.layer), flags: flagImplicit}
-			cur.insert(k, nd)
+			cur.add(nd)
 			cur = nd
 			continue
 		}
@@ -189,13 +189,14 @@ func (m *merger) link(r *rec) bool {
 		return false
 	}
 	n.typ, n.mode, n.uid, n.gid, n.size, n.mtime = t.typ, t.mode, t.uid, t.gid, t.size, t.mtime
+	n.flags |= t.flags & flagSparse
 	if t.typ == TypeSymlink {
 		n.s = n.name() + t.link()
 	} else {
 		n.s = strings.Clone(n.name())
 	}
 	sl, so := t.contentLoc()
-	n.extra = &nodeExtra{hardlinkTo: "/" + target, srcLayer: uint16(sl), srcOrd: so}
+	n.extra = &nodeExtra{hardlinkTo: "/" + target, srcLayer: uint16(sl), srcOff: so}
 	if t.extra != nil {
 		n.extra.data = t.extra.data
 	}
@@ -207,7 +208,7 @@ func (m *merger) put(parent *node, r *rec) {
 	n := r.n
 	k, ok := parent.find(n.name())
 	if !ok {
-		parent.insert(k, n)
+		parent.add(n)
 		if n.isDir() {
 			m.lastParent, m.lastDir = r.dir, n
 		}
@@ -235,7 +236,7 @@ func (m *merger) put(parent *node, r *rec) {
 // setMeta copies a directory entry's metadata onto an existing directory.
 func setMeta(dst, src *node) {
 	dst.mode, dst.uid, dst.gid, dst.mtime = src.mode, src.uid, src.gid, src.mtime
-	dst.layer, dst.ord = src.layer, src.ord
+	dst.layer, dst.off = src.layer, src.off
 	dst.flags &^= flagImplicit
 }
 

@@ -2,7 +2,11 @@ package imagefs
 
 import (
 	"archive/tar"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 )
 
 func TestMergeSemantics(t *testing.T) {
@@ -270,6 +274,79 @@ func TestEntryMetadata(t *testing.T) {
 			e.Size != tt.size || e.Layer != tt.layer || e.HardlinkTo != tt.hardlink || e.Implicit != tt.implicit ||
 			e.FileMode().String() != tt.fileMode || (!tt.implicit && !e.ModTime.Equal(testEpoch)) {
 			t.Errorf("Lookup(%s) = %+v (mode %v)", tt.path, e, e.FileMode())
+		}
+	}
+}
+
+func TestAnomalyCap(t *testing.T) {
+	var es []tf
+	for i := range maxAnomaliesPerLayer + 50 {
+		es = append(es, reg(fmt.Sprintf("../x%d", i), 0o644, ""))
+	}
+	f := build(t, es, []tf{reg("../y", 0o644, "")})
+	a := f.Anomalies()
+	if len(a) != maxAnomaliesPerLayer+2 {
+		t.Fatalf("%d anomalies", len(a))
+	}
+	if last := a[maxAnomaliesPerLayer]; last.Kind != AnomalyTruncated || last.Layer != 0 || last.Detail != "50 more anomalies in this layer not recorded" {
+		t.Errorf("truncation = %+v", last)
+	}
+	if a[len(a)-1].Layer != 1 || a[len(a)-1].Kind != AnomalyUnsafeName {
+		t.Errorf("layer 1 anomaly = %+v", a[len(a)-1])
+	}
+}
+
+func TestUnsortedLargeDirectory(t *testing.T) {
+	const n = 20000
+	r := rand.New(rand.NewPCG(5, 5))
+	perm := r.Perm(n)
+	var l0, l1 []tf
+	for _, i := range perm {
+		l0 = append(l0, reg(fmt.Sprintf("big/f%05d", i), 0o644, ""))
+	}
+	// Reverse order too, in another directory.
+	for i := n - 1; i >= 0; i-- {
+		l0 = append(l0, reg(fmt.Sprintf("rev/f%05d", i), 0o644, ""))
+	}
+	want := map[string]bool{}
+	for i := range n {
+		want[fmt.Sprintf("/big/f%05d", i)] = true
+		want[fmt.Sprintf("/rev/f%05d", i)] = true
+	}
+	for _, i := range perm[:n/3] {
+		p := fmt.Sprintf("big/f%05d", i)
+		l1 = append(l1, wh(p))
+		delete(want, "/"+p)
+		if i%2 == 0 {
+			p = fmt.Sprintf("big/g%05d", i)
+			l1 = append(l1, reg(p, 0o644, ""))
+			want["/"+p] = true
+		}
+	}
+	start := time.Now()
+	f := build(t, l0, l1)
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Build took %v", d)
+	}
+	var got []string
+	if err := f.Walk(func(e *Entry) error {
+		if e.Type == TypeReg {
+			got = append(got, e.Path)
+			if !want[e.Path] {
+				t.Errorf("unexpected %s", e.Path)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || !slices.IsSorted(got) {
+		t.Errorf("%d files (sorted %v), want %d", len(got), slices.IsSorted(got), len(want))
+	}
+	for p := range want {
+		if _, ok := f.Lookup(p); !ok {
+			t.Errorf("Lookup(%s) failed", p)
+			break
 		}
 	}
 }

@@ -2,6 +2,7 @@ package imagefs
 
 import (
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -18,10 +19,13 @@ type node struct {
 	kids []*node
 	// extra holds the rare parts: captured bytes, hard link origin.
 	extra *nodeExtra
-	size  int64
-	// ord is the position of the entry among its layer's tar headers, so
-	// that content can be re-read from that layer alone.
-	ord      uint32
+	// size is the content size of a regular file; for a directory, the
+	// length of the unsorted tail of kids while building (see add).
+	size int64
+	// off is where the content starts in the layer's tar stream, in
+	// 512-byte blocks (noOffset if beyond 2 TiB), so that it can be re-read
+	// from that layer alone.
+	off      uint32
 	mtime    uint32 // unix seconds, clamped to 1970..2106
 	uid, gid uint32
 	mode     uint16 // permission and setuid/setgid/sticky bits
@@ -34,6 +38,8 @@ type node struct {
 const (
 	// flagImplicit marks a directory no layer declared.
 	flagImplicit byte = 1 << iota
+	// flagSparse marks a GNU sparse file, whose content is not readable.
+	flagSparse
 )
 
 // nodeExtra holds what few nodes need.
@@ -41,9 +47,9 @@ type nodeExtra struct {
 	// data is the start of the content (all of it when len(data) == size).
 	data []byte
 	// hardlinkTo is the absolute path a hard link pointed to; srcLayer and
-	// srcOrd then locate the content.
+	// srcOff then locate the content.
 	hardlinkTo string
-	srcOrd     uint32
+	srcOff     uint32
 	srcLayer   uint16
 }
 
@@ -70,30 +76,42 @@ func (n *node) full() bool {
 	return d != nil && int64(len(d)) == n.size
 }
 
-// contentLoc returns the layer and tar position holding n's content.
-func (n *node) contentLoc() (layer int, ord uint32) {
+// contentLoc returns the layer and block offset holding n's content.
+func (n *node) contentLoc() (layer int, off uint32) {
 	if n.extra != nil && n.extra.hardlinkTo != "" {
-		return int(n.extra.srcLayer), n.extra.srcOrd
+		return int(n.extra.srcLayer), n.extra.srcOff
 	}
-	return int(n.layer), n.ord
+	return int(n.layer), n.off
 }
 
-// find returns the index of the child named name, or where it would be
-// inserted, and whether it exists.
+// Directory children are kept sorted by name. Tar streams list a
+// directory's children in order, so a new child usually goes at the end;
+// one that does not is binary-inserted in small directories and, in large
+// ones, appended to an unsorted tail of at most maxTail children (counted in
+// the directory's otherwise unused size field) that is merged in when full,
+// so that unsorted tars cannot make building quadratic. settle merges the
+// tail; Build settles every directory before returning.
+const maxTail = 64
+
+// find returns the index of the child named name and whether it exists.
 func (n *node) find(name string) (int, bool) {
 	k := n.kids
-	// Tar streams list a directory's children in order: check the end
-	// first.
-	if len(k) == 0 {
+	sorted := len(k) - int(n.size)
+	for i := sorted; i < len(k); i++ {
+		if k[i].name() == name {
+			return i, true
+		}
+	}
+	if sorted == 0 {
 		return 0, false
 	}
-	if last := k[len(k)-1].name(); name > last {
-		return len(k), false
+	if last := k[sorted-1].name(); name > last {
+		return sorted, false
 	} else if name == last {
-		return len(k) - 1, true
+		return sorted - 1, true
 	}
-	i := sort.Search(len(k), func(i int) bool { return k[i].name() >= name })
-	return i, i < len(k) && k[i].name() == name
+	i := sort.Search(sorted, func(i int) bool { return k[i].name() >= name })
+	return i, i < sorted && k[i].name() == name
 }
 
 // child returns the child named name, nil if none.
@@ -104,19 +122,57 @@ func (n *node) child(name string) *node {
 	return nil
 }
 
-// insert puts c at index i of n's children.
-func (n *node) insert(i int, c *node) {
-	if i == len(n.kids) {
-		n.kids = append(n.kids, c)
+// add inserts c, whose name is not among n's children.
+func (n *node) add(c *node) {
+	k := n.kids
+	if n.size == 0 {
+		if len(k) == 0 || c.name() > k[len(k)-1].name() {
+			n.kids = append(k, c)
+			return
+		}
+		if len(k) < maxTail {
+			i, _ := n.find(c.name())
+			k = append(k, nil)
+			copy(k[i+1:], k[i:])
+			k[i] = c
+			n.kids = k
+			return
+		}
+	}
+	n.kids = append(k, c)
+	n.size++
+	if n.size >= maxTail {
+		n.settle()
+	}
+}
+
+// settle merges the unsorted tail of n's children into the sorted part.
+func (n *node) settle() {
+	t := int(n.size)
+	if t == 0 {
 		return
 	}
-	n.kids = append(n.kids, nil)
-	copy(n.kids[i+1:], n.kids[i:])
-	n.kids[i] = c
+	k := n.kids
+	tail := slices.Clone(k[len(k)-t:])
+	slices.SortFunc(tail, func(a, b *node) int { return strings.Compare(a.name(), b.name()) })
+	i, j := len(k)-t-1, t-1
+	for w := len(k) - 1; j >= 0; w-- {
+		if i >= 0 && k[i].name() > tail[j].name() {
+			k[w] = k[i]
+			i--
+		} else {
+			k[w] = tail[j]
+			j--
+		}
+	}
+	n.size = 0
 }
 
 // remove deletes the child at index i.
 func (n *node) remove(i int) {
+	if i >= len(n.kids)-int(n.size) {
+		n.size--
+	}
 	copy(n.kids[i:], n.kids[i+1:])
 	n.kids[len(n.kids)-1] = nil
 	n.kids = n.kids[:len(n.kids)-1]

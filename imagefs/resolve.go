@@ -19,8 +19,9 @@ type Resolution struct {
 	// Requested is the path as asked.
 	Requested string
 	// Final is the absolute path reached. When the path does not exist it
-	// is where resolution stopped: the first missing (or non-directory)
-	// component joined with what remained to resolve.
+	// is where resolution stopped: the first missing component joined with
+	// what remained to resolve (ErrNotExist), the non-directory met
+	// (ErrNotDir), or the symlink at which it gave up (ErrLoop).
 	Final string
 	// Chain lists every symlink followed, in order, including those met as
 	// intermediate components.
@@ -174,13 +175,14 @@ func (f *FS) Resolve(abs string) Resolution {
 
 // Lookup returns the entry at exactly the absolute path abs, following no
 // symlink at all (not even intermediate ones), like a tar listing of the
-// merged view.
+// merged view. abs is cleaned lexically first ("/usr/../etc" is "/etc").
 func (f *FS) Lookup(abs string) (*Entry, bool) {
+	abs = path.Clean("/" + abs)
 	n := exact(f.root, abs)
 	if n == nil {
 		return nil, false
 	}
-	return n.entry(path.Join("/", abs)), true
+	return n.entry(abs), true
 }
 
 // Head returns the bytes captured from the start of the file abs resolves

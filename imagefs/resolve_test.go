@@ -131,6 +131,8 @@ func TestLookupIsExact(t *testing.T) {
 		{"/lib64/ld-linux-x86-64.so.2", false, 0},
 		{"/usr/lib64/ld-linux-x86-64.so.2", true, TypeReg},
 		{"usr//lib64/./ld-linux-x86-64.so.2", true, TypeReg},
+		{"/etc/../usr/lib64/../../usr/bin/python3.12", true, TypeReg},
+		{"/../../etc/passwd", true, TypeReg},
 		{"/", true, TypeDir},
 		{"/missing", false, 0},
 		{"/etc/passwd/x", false, 0},
