@@ -24,13 +24,10 @@ func (handlerArgCount) Meta() Meta {
 }
 
 func (c handlerArgCount) Run(_ context.Context, t *Target) ([]Finding, error) {
-	if t.Argv().Empty() {
-		return nil, nil
+	ch, err := t.commandChain()
+	if ch == nil {
+		return nil, err
 	}
-	if t.FS == nil {
-		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
-	}
-	ch := t.Chain()
 	for i := range ch.Links {
 		l := &ch.Links[i]
 		// A shell command's arguments are LD204's (shell form) business.

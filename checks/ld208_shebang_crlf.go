@@ -23,13 +23,10 @@ func (shebangCRLF) Meta() Meta {
 }
 
 func (c shebangCRLF) Run(_ context.Context, t *Target) ([]Finding, error) {
-	if t.Argv().Empty() {
-		return nil, nil
+	ch, err := t.commandChain()
+	if ch == nil {
+		return nil, err
 	}
-	if t.FS == nil {
-		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
-	}
-	ch := t.Chain()
 	var out []Finding
 	for i := range ch.Links {
 		l := &ch.Links[i]
