@@ -77,6 +77,9 @@ matches Lambda's, unlike the Runtime Interface Emulator and sam local invoke:
     the image's ENV
   - the 10 s init limit (init ends at the first call to /next), then the
     invoke timeout
+  - the memory size (--memory) as a cgroup limit without swap: a function
+    that uses more is killed by the kernel's OOM killer, as on Lambda
+    (Runtime.OutOfMemory), and the report shows Max Memory Used
 
 It reports a timeline, the response or error, how the process ended, the
 tail of its output and a diagnosis linked to the checks that explain it,
@@ -84,8 +87,10 @@ together with the static checks of 'lambdoctor inspect'. The process tree,
 the mounts and the temporary directory are removed when it ends, also when
 interrupted or when the function hangs.
 
-run needs Linux and root (it builds mount and PID namespaces and chowns
-files to the Lambda user). The function runs on this machine's CPU: an
+run needs Linux and root (it builds mount and PID namespaces, a memory
+cgroup, and chowns files to the Lambda user). Without a usable cgroup memory
+controller (v2, or v1's memory hierarchy) the function runs unlimited and
+the report says so. The function runs on this machine's CPU: an
 image for the other architecture fails with exec format error unless
 binfmt_misc emulation is installed.
 
@@ -126,7 +131,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.StringVar(&opts.command, "cmd", "", `the function's ImageConfig Command, as a JSON list ('["app.handler"]') or one string`)
 	f.StringVar(&opts.workdir, "workdir", "", "the function's ImageConfig WorkingDirectory")
 	f.StringArrayVar(&opts.env, "env", nil, "a function environment variable `K=V` (repeatable); Lambda's reserved names are refused")
-	f.IntVar(&opts.memoryMB, "memory", 128, "the function's memory size in MB (128-10240), as AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+	f.IntVar(&opts.memoryMB, "memory", 128, "the function's memory size in MB (128-10240): the sandbox's cgroup memory limit (no swap) and AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
 	f.DurationVar(&opts.timeout, "timeout", 3*time.Second, "the function timeout for the invoke (Lambda's default is 3s, the maximum 15m)")
 	f.DurationVar(&opts.initTimeout, "init-timeout", 10*time.Second, "the init limit: the runtime must call /next within it (10s on Lambda)")
 	f.IntVar(&opts.tmpSizeMB, "tmp-size", 512, "the size of /tmp in MB (Lambda's ephemeral storage, 512-10240)")
@@ -406,7 +411,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return &exitError{code: ExitUsage, err: err}
 	}
 	run.Diagnosis = diagnose(run, fsys, static)
-	run.Notes = append(run.Notes, runNotes(plan.arch, img, mr, opts.memoryMB)...)
+	run.Notes = append(run.Notes, runNotes(plan.arch, img, mr, run.Memory)...)
 	if opts.keep {
 		keepRoot = true
 		run.RootFS = rootfs
@@ -442,7 +447,7 @@ func runExitCode(run *runOutcome, static *report.Report, failOn checks.Severity)
 }
 
 // runNotes are what the reader should know about how faithful this run was.
-func runNotes(arch string, img *source.Image, mr *sandbox.Report, memoryMB int) []string {
+func runNotes(arch string, img *source.Image, mr *sandbox.Report, mem *runMemory) []string {
 	var notes []string
 	if arch != runtime.GOARCH {
 		notes = append(notes, fmt.Sprintf("the function is %s but this machine runs %s: it can only start here through binfmt_misc emulation", arch, runtime.GOARCH))
@@ -455,6 +460,12 @@ func runNotes(arch string, img *source.Image, mr *sandbox.Report, memoryMB int) 
 		notes = append(notes, fmt.Sprintf("%d %s of the image not unpacked (Lambda has no device nodes either), e.g. %s: %s",
 			len(mr.Skipped), plural(len(mr.Skipped), "entry", "entries"), s.Path, s.Reason))
 	}
-	notes = append(notes, fmt.Sprintf("memory is not limited to %d MB here; it is only announced in AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memoryMB))
+	if mem != nil && !mem.Enforced {
+		why := ""
+		if mem.NotEnforced != "" {
+			why = " (" + mem.NotEnforced + ")"
+		}
+		notes = append(notes, fmt.Sprintf("memory is not limited to %d MB here%s; it is only announced in AWS_LAMBDA_FUNCTION_MEMORY_SIZE, and an out-of-memory kill cannot happen", mem.SizeMB, why))
+	}
 	return notes
 }

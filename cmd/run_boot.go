@@ -69,6 +69,9 @@ type runOutcome struct {
 	Timeline    []runEvent     `json:"timeline"`
 	Diagnosis   []runDiagnosis `json:"diagnosis"`
 	Notes       []string       `json:"notes"`
+	// Memory is the memory size, whether it was enforced, and the most
+	// the function used.
+	Memory *runMemory `json:"memory"`
 	// RootFS is the kept root filesystem (--keep).
 	RootFS string `json:"rootfs,omitempty"`
 
@@ -102,6 +105,27 @@ type runExit struct {
 	ExecError string `json:"execError,omitempty"`
 	ExecPath  string `json:"execPath,omitempty"`
 }
+
+// runMemory is the function's memory size and what the sandbox saw of it.
+type runMemory struct {
+	// SizeMB is --memory.
+	SizeMB int `json:"sizeMB"`
+	// Enforced is true when the sandbox was limited to SizeMB (no swap)
+	// by a cgroup; Cgroup is then "v2" or "v1". NotEnforced says why not.
+	Enforced    bool   `json:"enforced"`
+	Cgroup      string `json:"cgroup,omitempty"`
+	NotEnforced string `json:"notEnforced,omitempty"`
+	// MaxUsedMB is the peak usage of the sandbox, rounded up like
+	// Lambda's "Max Memory Used"; null when unknown (not enforced).
+	MaxUsedMB *int64 `json:"maxUsedMB"`
+	// OOMKills counts the processes the kernel's OOM killer killed for
+	// reaching the limit.
+	OOMKills int `json:"oomKills"`
+}
+
+// oomMessage is how Lambda reports a runtime the OOM killer killed
+// (errorType Runtime.OutOfMemory).
+const oomMessage = "Runtime exited with error: signal: killed"
 
 // runEvent is one line of the timeline.
 type runEvent struct {
@@ -234,11 +258,31 @@ func boot(ctx context.Context, s bootSpec) (*runOutcome, error) {
 		ex.StoppedByLambdoctor = false
 	}
 	out.Exit = ex
+	out.Memory = memoryOutcome(s.memoryMB, info.Memory)
+	if out.Memory.OOMKills > 0 && out.Error != nil && info.Signal == "SIGKILL" &&
+		(out.Result == resultExitedDuringInit || out.Result == resultExitedDuringInvoke) {
+		out.Error.Type, out.Error.Message = "Runtime.OutOfMemory", oomMessage
+	}
 	if w.err != nil && info.ExecErr == nil && out.Result == resultStartFailed {
 		out.Error = &runError{Phase: "start", Type: "Runtime.Unknown", Message: w.err.Error()}
 	}
 	out.Timeline = timeline(out.Started, srv.Events(), out, w)
 	return out, nil
+}
+
+// memoryOutcome reports the memory size and what the sandbox's cgroup saw.
+func memoryOutcome(sizeMB int, st *sandbox.MemoryStats) *runMemory {
+	m := &runMemory{SizeMB: sizeMB}
+	if st == nil {
+		m.NotEnforced = "no memory limit was requested"
+		return m
+	}
+	m.Cgroup, m.Enforced, m.NotEnforced, m.OOMKills = st.Cgroup, st.Cgroup != "", st.NotEnforced, st.OOMKills
+	if m.Enforced && st.PeakBytes > 0 {
+		mb := (st.PeakBytes + 1<<20 - 1) >> 20
+		m.MaxUsedMB = &mb
+	}
+	return m
 }
 
 // booter carries one boot's state through its phases.

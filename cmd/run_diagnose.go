@@ -164,6 +164,10 @@ func diagnose(run *runOutcome, fsys *imagefs.FS, static *report.Report) []runDia
 				Evidence: errorEvidence(run.Error), Checks: []string{"LD402", "LD403"}})
 		}
 	}
+	oom := run.Memory != nil && run.Memory.OOMKills > 0
+	if oom {
+		add(oomDiagnosis(run.Memory))
+	}
 	for _, m := range run.logMatches {
 		add(runDiagnosis{Key: m.pattern.Key, Failure: m.pattern.Failure, Detail: m.pattern.Explanation,
 			Evidence: m.stream + ": " + clip(m.text, 240), Checks: slices.Clone(m.pattern.Checks)})
@@ -174,14 +178,20 @@ func diagnose(run *runOutcome, fsys *imagefs.FS, static *report.Report) []runDia
 			Detail:   "the process kept running but never called /runtime/invocation/next: nothing in the image talks to the Runtime API (a web server without the Lambda Web Adapter, a missing runtime interface client), or init is too slow (heavy imports, model loading). On Lambda, init is retried inside the first invoke with the function timeout, and fails the same way.",
 			Evidence: run.Error.Message, Checks: []string{"LD401"}})
 	case resultExitedDuringInit:
+		if oom {
+			break
+		}
 		add(runDiagnosis{Key: "exited-without-next", Failure: "the process exited without calling /runtime/invocation/next",
 			Detail:   "Lambda reports Runtime.ExitError (\"Runtime exited without providing a reason\" when it exits 0): the program ran and exited before taking an event. Either it is not a runtime (a script, a CLI, a missing runtime interface client), or it failed during init; its output says which.",
 			Evidence: run.Error.Message, Checks: []string{"LD401", "LD304", "LD207"}})
 	case resultExitedDuringInvoke:
+		if oom {
+			break
+		}
 		d := runDiagnosis{Key: "exited-during-invoke", Failure: "the process died with the event in hand",
 			Detail: "the function crashed or exited while handling the event; Lambda reports Runtime.ExitError and starts a new environment for the next event.", Evidence: run.Error.Message, Checks: []string{}}
-		if run.Exit != nil && run.Exit.Signal == "SIGKILL" {
-			d.Detail += " A SIGKILL is what the kernel's out-of-memory killer sends (Runtime.OutOfMemory)."
+		if run.Exit != nil && run.Exit.Signal == "SIGKILL" && (run.Memory == nil || !run.Memory.Enforced) {
+			d.Detail += " A SIGKILL is what the kernel's out-of-memory killer sends (Runtime.OutOfMemory); the memory limit was not enforced here, so this was not it."
 		}
 		add(d)
 	case resultInvokeTimeout:
@@ -210,6 +220,19 @@ func diagnose(run *runOutcome, fsys *imagefs.FS, static *report.Report) []runDia
 		ds = []runDiagnosis{}
 	}
 	return ds
+}
+
+// oomDiagnosis explains an OOM kill in the sandbox's memory cgroup. No
+// check can see it in an image.
+func oomDiagnosis(m *runMemory) runDiagnosis {
+	evidence := fmt.Sprintf("memory cgroup %s: %d OOM %s at the %d MB limit", m.Cgroup, m.OOMKills,
+		plural(m.OOMKills, "kill", "kills"), m.SizeMB)
+	if m.MaxUsedMB != nil {
+		evidence += fmt.Sprintf(", Max Memory Used: %d MB", *m.MaxUsedMB)
+	}
+	return runDiagnosis{Key: "out-of-memory", Failure: "the function ran out of memory",
+		Detail:   fmt.Sprintf("the function used more than its memory size of %d MB and the kernel's OOM killer killed it, as on Lambda, which reports Runtime.OutOfMemory (%q), often with Max Memory Used equal to Memory Size. Raise the function's MemorySize (--memory here) or make it use less (stream instead of buffering, free caches, lower a runtime heap limit such as NODE_OPTIONS=--max-old-space-size or JAVA_TOOL_OPTIONS=-Xmx below the memory size). Nothing in the image shows this.", m.SizeMB, oomMessage),
+		Evidence: evidence, Checks: []string{}}
 }
 
 func errorEvidence(e *runError) string {

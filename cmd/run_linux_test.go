@@ -33,12 +33,7 @@ import (
 
 func requireSandbox(t *testing.T) {
 	t.Helper()
-	missing := func(why string) {
-		if os.Getenv("LAMBDOCTOR_REQUIRE_SANDBOX") == "1" {
-			t.Fatalf("LAMBDOCTOR_REQUIRE_SANDBOX=1 but %s", why)
-		}
-		t.Skip(why)
-	}
+	missing := func(why string) { sandboxMissing(t, why) }
 	if err := sandbox.Supported(); err != nil {
 		missing(err.Error())
 	}
@@ -48,6 +43,16 @@ func requireSandbox(t *testing.T) {
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		missing("/bin/busybox is missing (apt-get install busybox-static)")
 	}
+}
+
+// sandboxMissing skips t for why, or fails it under
+// LAMBDOCTOR_REQUIRE_SANDBOX=1.
+func sandboxMissing(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("LAMBDOCTOR_REQUIRE_SANDBOX") == "1" {
+		t.Fatalf("LAMBDOCTOR_REQUIRE_SANDBOX=1 but %s", why)
+	}
+	t.Skip(why)
 }
 
 var (
@@ -231,6 +236,30 @@ func assertNoLeaks(t *testing.T, tmp string, before map[int]bool) {
 	if bytes.Contains(mounts, []byte("lambdoctor-run-")) {
 		t.Errorf("mount left behind:\n%s", mounts)
 	}
+	if left := runCgroups(mounts); len(left) > 0 {
+		t.Errorf("cgroups left behind: %v", left)
+	}
+}
+
+// runCgroups are the per-run cgroups (lambdoctor-<pid>-<random>) this test
+// process created that still exist, in every mounted cgroup hierarchy.
+func runCgroups(mountinfo []byte) []string {
+	prefix := "lambdoctor-" + strconv.Itoa(os.Getpid()) + "-"
+	var left []string
+	for _, line := range strings.Split(string(mountinfo), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		f, pf := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 5 || len(pf) < 1 || (pf[0] != "cgroup" && pf[0] != "cgroup2") {
+			continue
+		}
+		filepath.WalkDir(f[4], func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), prefix) {
+				left = append(left, p)
+			}
+			return nil
+		})
+	}
+	return left
 }
 
 // sandboxProcesses are the live processes of a sandbox: its init (started
@@ -314,12 +343,63 @@ func TestRunGoFunction(t *testing.T) {
 	if len(run.Diagnosis) != 0 {
 		t.Errorf("diagnosis of a good function: %+v", run.Diagnosis)
 	}
+	if m := run.Memory; m == nil || m.SizeMB != 128 {
+		t.Errorf("memory %+v, want the default size of 128 MB", m)
+	} else if !m.Enforced {
+		t.Logf("memory limit not enforced here: %s", m.NotEnforced)
+	} else if m.MaxUsedMB == nil || *m.MaxUsedMB <= 0 || *m.MaxUsedMB > 128 || m.OOMKills != 0 {
+		t.Errorf("memory %+v: want Max Memory Used within 1-128 MB and no OOM kill", m)
+	} else {
+		t.Logf("Max Memory Used: %d MB (cgroup %s)", *m.MaxUsedMB, m.Cgroup)
+	}
 	// The overhead beyond the function's own start: unpacking a 12 MB image,
 	// the sandbox, the API. Generous for a loaded CI machine.
 	if r.elapsed > 5*time.Second {
 		t.Errorf("run took %s", r.elapsed)
 	}
 	t.Logf("run took %s, init %d ms", r.elapsed, *run.InitMs)
+}
+
+// A handler that allocates more than --memory is killed by the OOM killer
+// (Lambda: Runtime.OutOfMemory, "Runtime exited with error: signal:
+// killed"), and the diagnosis says so, linked to no check.
+func TestRunOutOfMemory(t *testing.T) {
+	requireSandbox(t)
+	isolate(t)
+	bin := goFunction(t, runtime.GOARCH)
+	r := runImage(t, context.Background(), goImage(t, bin, 0o755),
+		"--memory", "128", "--timeout", "20s", "--event", writeEvent(t, `{"name":"x","allocateMB":400}`))
+	run := r.doc.Run
+	if run.Memory == nil {
+		t.Fatalf("no memory in the report: %+v", run)
+	}
+	if !run.Memory.Enforced {
+		sandboxMissing(t, "the memory limit is not enforced here: "+run.Memory.NotEnforced)
+	}
+	if r.code != ExitFindings || run.Result != resultExitedDuringInvoke {
+		t.Fatalf("exit %d, result %q; want 1 and %s\nrun: %+v\nstderr: %s", r.code, run.Result, resultExitedDuringInvoke, run, r.stderr)
+	}
+	if run.Error == nil || run.Error.Type != "Runtime.OutOfMemory" || run.Error.Message != oomMessage {
+		t.Errorf("error %+v, want Runtime.OutOfMemory: %s", run.Error, oomMessage)
+	}
+	if run.Exit == nil || run.Exit.Signal != "SIGKILL" || run.Exit.StoppedByLambdoctor {
+		t.Errorf("exit %+v, want killed by SIGKILL (not by lambdoctor)", run.Exit)
+	}
+	if m := run.Memory; m.OOMKills < 1 || m.MaxUsedMB == nil || *m.MaxUsedMB < 100 || *m.MaxUsedMB > 128 {
+		t.Errorf("memory %+v: want an OOM kill with Max Memory Used near 128 MB", m)
+	}
+	d := findDiagnosis(t, r, "out-of-memory")
+	if len(d.Checks) != 0 || len(d.FoundBy) != 0 || !strings.Contains(d.Detail, "Runtime.OutOfMemory") {
+		t.Errorf("diagnosis %+v: want Runtime.OutOfMemory, linked to no check", d)
+	}
+	for _, k := range diagnosisKeys(r) {
+		if k == "exited-during-invoke" {
+			t.Errorf("the OOM kill is also diagnosed as a plain crash: %v", diagnosisKeys(r))
+		}
+	}
+	if r.elapsed > 15*time.Second {
+		t.Errorf("run took %s", r.elapsed)
+	}
 }
 
 func writeEvent(t *testing.T, s string) string {

@@ -117,6 +117,9 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 			fmt.Fprintf(&b, "  exit      status %d\n", x.Code)
 		}
 	}
+	if m := r.Memory; m != nil {
+		fmt.Fprintf(&b, "  memory    %s\n", memoryLine(m))
+	}
 	if r.RootFS != "" {
 		fmt.Fprintf(&b, "  rootfs    %s (kept: remove it when done)\n", r.RootFS)
 	}
@@ -155,6 +158,21 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 		return err
 	}
 	return report.Write(w, "text", []*report.Report{doc.static}, opts)
+}
+
+// memoryLine is the memory part of Lambda's REPORT line.
+func memoryLine(m *runMemory) string {
+	s := fmt.Sprintf("Memory Size: %d MB", m.SizeMB)
+	switch {
+	case !m.Enforced:
+		s += " (not enforced here)"
+	case m.MaxUsedMB != nil:
+		s += fmt.Sprintf(" Max Memory Used: %d MB", *m.MaxUsedMB)
+	}
+	if m.OOMKills > 0 {
+		s += fmt.Sprintf(" (%d OOM %s)", m.OOMKills, plural(m.OOMKills, "kill", "kills"))
+	}
+	return s
 }
 
 func writeTail(b *strings.Builder, dim *color.Color, name string, lines []string, total int) {

@@ -63,6 +63,10 @@ func runInit() int {
 	if pid <= 0 {
 		return 0
 	}
+	if cfg.ProtectInit {
+		// Only now: the function inherits the score of its parent at fork.
+		_ = os.WriteFile("/proc/self/oom_score_adj", []byte("-1000"), 0)
+	}
 	code, sig := reap(pid)
 	send(message{Kind: "exit", Code: code, Signal: sig})
 	return 0

@@ -52,9 +52,13 @@ type Spec struct {
 	UID, GID int
 	// TmpSizeMB is the size of the /tmp tmpfs (512 when 0).
 	TmpSizeMB int
-	// MemoryMB is the function's memory size. It is not enforced yet (no
-	// cgroup is created): callers pass it to the function's environment
-	// (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) and report it.
+	// MemoryMB is the function's memory size (no limit when 0). Start puts
+	// the sandbox in a cgroup of its own limited to it, without swap (cgroup
+	// v2 memory.max, else the v1 memory controller), so the kernel's OOM
+	// killer kills the function when it uses more, as Lambda does. Where no
+	// cgroup memory controller is usable the function runs unlimited and
+	// ExitInfo.Memory says why. Callers also pass it to the function's
+	// environment (AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
 	MemoryMB int
 	// Stdout and Stderr receive the function's output (discarded when nil).
 	// Its stdin is /dev/null.
@@ -79,6 +83,28 @@ type ExitInfo struct {
 	// ExecPath is the path inside the root the function was (or would
 	// have been) executed from, after the PATH lookup.
 	ExecPath string
+	// Memory is what the memory cgroup saw; nil when Spec.MemoryMB was 0.
+	Memory *MemoryStats
+}
+
+// MemoryStats describes the memory limit of a sandbox and what it saw.
+type MemoryStats struct {
+	// Cgroup is "v2" or "v1" when the limit was enforced, "" when not
+	// (NotEnforced says why).
+	Cgroup      string
+	NotEnforced string
+	// LimitBytes is the limit applied (Spec.MemoryMB).
+	LimitBytes int64
+	// PeakBytes is the most memory the sandbox (the function, its
+	// children and the small init) used at once, page cache and /tmp
+	// (a tmpfs) included; 0 when unknown.
+	PeakBytes int64
+	// OOMKills counts the processes the kernel's OOM killer killed in the
+	// sandbox because it reached the limit.
+	OOMKills int
+	// LimitHits counts how often usage hit the limit (memory.failcnt, or
+	// the "max" of memory.events); reclaim may have avoided a kill.
+	LimitHits int64
 }
 
 // ExecError is a start-time failure of the function: the working directory

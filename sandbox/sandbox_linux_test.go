@@ -646,3 +646,76 @@ func TestParentDeath(t *testing.T) {
 	}
 	takeSnapshot(t).check(t, before)
 }
+
+// lambdoctorCgroups are the per-run cgroups this test process created that
+// still exist, in every mounted cgroup hierarchy.
+func lambdoctorCgroups(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := fmt.Sprintf("lambdoctor-%d-", os.Getpid())
+	var left []string
+	for _, line := range strings.Split(string(b), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		f, pf := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 5 || len(pf) < 1 || (pf[0] != "cgroup" && pf[0] != "cgroup2") {
+			continue
+		}
+		filepath.WalkDir(f[4], func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			if strings.HasPrefix(d.Name(), prefix) {
+				left = append(left, p)
+			}
+			return nil
+		})
+	}
+	return left
+}
+
+// A function that uses more than MemoryMB is killed by the OOM killer of
+// its cgroup, and the cgroup goes with the sandbox.
+func TestMemoryLimit(t *testing.T) {
+	requireSandbox(t)
+	root := functionRoot(t)
+	// Doubling a shell variable: 16 MB is reached after a few rounds.
+	info, _, stderr := run(t, root, sandbox.Spec{MemoryMB: 16,
+		Argv: []string{"/bin/sh", "-c", "s=xxxxxxxxxxxxxxxx; while :; do s=$s$s; done"}})
+	m := info.Memory
+	if m == nil {
+		t.Fatalf("no memory stats: %+v", info)
+	}
+	if m.Cgroup == "" {
+		if os.Getenv("LAMBDOCTOR_REQUIRE_SANDBOX") == "1" {
+			t.Fatalf("LAMBDOCTOR_REQUIRE_SANDBOX=1 but the memory limit is not enforced: %s", m.NotEnforced)
+		}
+		t.Skipf("no usable cgroup memory controller: %s", m.NotEnforced)
+	}
+	if info.Signal != "SIGKILL" || m.OOMKills < 1 || m.LimitBytes != 16<<20 {
+		t.Errorf("want the function OOM-killed at 16 MB; got %+v, memory %+v, stderr %q", info, *m, stderr)
+	}
+	if m.PeakBytes < 8<<20 || m.PeakBytes > 16<<20 {
+		t.Errorf("peak %d bytes, want near the 16 MB limit", m.PeakBytes)
+	}
+	t.Logf("cgroup %s: peak %d bytes, %d OOM kills, limit hit %d times", m.Cgroup, m.PeakBytes, m.OOMKills, m.LimitHits)
+	if left := lambdoctorCgroups(t); len(left) > 0 {
+		t.Errorf("cgroups left behind: %v", left)
+	}
+
+	// Within the limit: the function exits normally, its peak is known.
+	info, _, _ = run(t, root, sandbox.Spec{MemoryMB: 128, Argv: []string{"/bin/sh", "-c", "exit 0"}})
+	if info.Code != 0 || info.Memory == nil || info.Memory.OOMKills != 0 || info.Memory.PeakBytes <= 0 {
+		t.Errorf("a small function under 128 MB: got %+v, memory %+v", info, info.Memory)
+	}
+	// No MemoryMB, no cgroup.
+	info, _, _ = run(t, root, sandbox.Spec{Argv: []string{"/bin/sh", "-c", "exit 0"}})
+	if info.Memory != nil {
+		t.Errorf("memory stats without a limit: %+v", info.Memory)
+	}
+	if left := lambdoctorCgroups(t); len(left) > 0 {
+		t.Errorf("cgroups left behind: %v", left)
+	}
+}

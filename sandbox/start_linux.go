@@ -36,6 +36,10 @@ type initConfig struct {
 	Dir       string
 	UID, GID  int
 	TmpSizeMB int
+	// ProtectInit keeps the kernel's OOM killer off the init (the
+	// function, not the reaper, must die when the sandbox runs out of
+	// memory).
+	ProtectInit bool
 }
 
 // message is one JSON line the init writes on fd 4.
@@ -67,6 +71,11 @@ type Process struct {
 	mu      sync.Mutex
 	killed  bool
 	history []message
+
+	// cg is the sandbox's memory cgroup (nil when unlimited); mem is what
+	// Wait reports about memory.
+	cg  *memCgroup
+	mem *MemoryStats
 }
 
 // Pid is the host PID of the sandbox's init; the function is its child.
@@ -90,7 +99,7 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		return nil, fmt.Errorf("starting the sandbox: root %s is not a directory", s.Root)
 	}
 	cfg := initConfig{Root: filepath.Clean(s.Root), Argv: s.Argv, Env: s.Env, Dir: s.Dir,
-		UID: s.UID, GID: s.GID, TmpSizeMB: s.TmpSizeMB}
+		UID: s.UID, GID: s.GID, TmpSizeMB: s.TmpSizeMB, ProtectInit: s.MemoryMB > 0}
 	if cfg.Dir == "" {
 		cfg.Dir = "/"
 	}
@@ -133,12 +142,39 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	// The function's stdout and stderr close when the PID namespace dies;
 	// never hang on them longer than this after the init exits.
 	cmd.WaitDelay = 2 * time.Second
+
+	var cg *memCgroup
+	var mem *MemoryStats
+	if s.MemoryMB > 0 {
+		limit := int64(s.MemoryMB) << 20
+		mem = &MemoryStats{LimitBytes: limit}
+		var err error
+		if cg, err = newMemCgroup(limit); err != nil {
+			mem.NotEnforced = err.Error()
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		cfgW.Close()
 		statR.Close()
+		if cg != nil {
+			cg.remove()
+		}
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
-	p := &Process{cmd: cmd, msgs: make(chan struct{}), exited: make(chan struct{})}
+	// The init waits for its configuration (written below) before it sets
+	// anything up or starts the function: move it into the cgroup first,
+	// so the function and all it forks are limited from their first
+	// instruction.
+	if cg != nil {
+		if err := cg.add(cmd.Process.Pid); err != nil {
+			mem.NotEnforced = err.Error()
+			cg.remove()
+			cg = nil
+		} else {
+			mem.Cgroup = fmt.Sprintf("v%d", cg.version)
+		}
+	}
+	p := &Process{cmd: cmd, msgs: make(chan struct{}), exited: make(chan struct{}), cg: cg, mem: mem}
 	go p.readStatus(statR)
 	go func() {
 		defer cfgW.Close()
@@ -218,9 +254,21 @@ func (p *Process) Kill() error {
 func (p *Process) Wait() (ExitInfo, error) {
 	p.waitOnce.Do(func() {
 		werr := p.cmd.Wait()
+		// The init is gone, and with it every process of its PID
+		// namespace: the cgroup is empty.
+		var cgErr error
+		if p.cg != nil {
+			st := p.cg.stats()
+			p.mem = &st
+			cgErr = p.cg.remove()
+		}
 		close(p.exited)
 		<-p.msgs
 		p.info, p.err = p.result(werr)
+		p.info.Memory = p.mem
+		if cgErr != nil && p.err == nil {
+			p.err = cgErr
+		}
 	})
 	return p.info, p.err
 }

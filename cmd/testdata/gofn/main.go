@@ -2,7 +2,9 @@
 // a real aws-lambda-go function (lambda.Start) that answers an event
 // {"name":"x"} with {"greeting":"hello x"}. GOFN_MODE picks a broken
 // variant: "erofs" writes outside /tmp during init, "x509" fails the way a
-// TLS call does without CA certificates.
+// TLS call does without CA certificates. An event with "allocateMB": N makes
+// the handler allocate and touch N MB before it answers (to hit the memory
+// limit).
 package main
 
 import (
@@ -10,12 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
 
 type event struct {
-	Name string `json:"name"`
+	Name       string `json:"name"`
+	AllocateMB int    `json:"allocateMB"`
 }
 
 type response struct {
@@ -27,6 +31,14 @@ type response struct {
 func handle(ctx context.Context, ev event) (response, error) {
 	if ev.Name == "" {
 		return response{}, errors.New("no name in the event")
+	}
+	if ev.AllocateMB > 0 {
+		// Touch every page so the memory is really used, not just mapped.
+		buf := make([]byte, ev.AllocateMB<<20)
+		for i := 0; i < len(buf); i += 4096 {
+			buf[i] = 1
+		}
+		runtime.KeepAlive(buf)
 	}
 	return response{Greeting: "hello " + ev.Name, User: os.Getuid(), Group: os.Getgid()}, nil
 }
