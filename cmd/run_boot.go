@@ -183,6 +183,9 @@ var errProcessExited = errors.New("the function's process exited")
 // failures of lambdoctor or the machine; everything the function does is
 // in the outcome.
 func boot(ctx context.Context, s bootSpec) (*runOutcome, error) {
+	// Without root the root filesystem belongs to the sandbox's user
+	// namespace until it is given back (a no-op as root).
+	defer sandbox.Release(s.root)
 	srv, err := runtimeapi.New(runtimeapi.Options{
 		Addr: "127.0.0.1:0", FunctionName: functionName, MemoryMB: s.memoryMB, Region: runRegion,
 	})

@@ -18,6 +18,7 @@ import (
 // it (and returns otherwise). Call it first thing in main, and in TestMain
 // of tests that call Start.
 func MaybeInit() {
+	maybeShim()
 	if os.Getenv(initEnv) != "1" {
 		return
 	}
@@ -95,11 +96,17 @@ func setupRoot(cfg initConfig) error {
 		syscall.MS_NOSUID|syscall.MS_NODEV, fmt.Sprintf("size=%dm,mode=1777", cfg.TmpSizeMB)); err != nil {
 		return fmt.Errorf("mounting /tmp: %w", err)
 	}
-	if err := setupDev(filepath.Join(root, "dev")); err != nil {
+	if err := setupDev(filepath.Join(root, "dev"), cfg.Userns); err != nil {
 		return err
 	}
+	var keep uintptr
+	if cfg.Userns {
+		// In a user namespace the flags of the host's mount are locked:
+		// keep them.
+		keep = lockedFlags(root)
+	}
 	if err := syscall.Mount("", root, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|
-		syscall.MS_NOSUID|syscall.MS_NODEV, ""); err != nil {
+		syscall.MS_NOSUID|syscall.MS_NODEV|keep, ""); err != nil {
 		return fmt.Errorf("making the root read-only: %w", err)
 	}
 	if err := syscall.Chdir(root); err != nil {
@@ -130,9 +137,33 @@ func setupRoot(cfg initConfig) error {
 	return nil
 }
 
+// lockedFlags are the mount flags of the mount holding dir that a
+// remount in a user namespace must keep.
+func lockedFlags(dir string) uintptr {
+	var st syscall.Statfs_t
+	if syscall.Statfs(dir, &st) != nil {
+		return 0
+	}
+	const (
+		stNoexec     = 0x8
+		stNoatime    = 0x400
+		stNodiratime = 0x800
+		stRelatime   = 0x1000
+	)
+	var f uintptr
+	for st_, ms := range map[int64]uintptr{stNoexec: syscall.MS_NOEXEC, stNoatime: syscall.MS_NOATIME,
+		stNodiratime: syscall.MS_NODIRATIME, stRelatime: syscall.MS_RELATIME} {
+		if int64(st.Flags)&st_ != 0 {
+			f |= ms
+		}
+	}
+	return f
+}
+
 // setupDev mounts a small tmpfs on dir with the device nodes Lambda gives
-// functions.
-func setupDev(dir string) error {
+// functions: created, or bind-mounted from the host's in a user namespace
+// (where mknod is not allowed).
+func setupDev(dir string, bind bool) error {
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NOEXEC,
 		"size=64k,mode=755"); err != nil {
 		return fmt.Errorf("mounting /dev: %w", err)
@@ -143,6 +174,18 @@ func setupDev(dir string) error {
 		name         string
 		major, minor int
 	}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}} {
+		if bind {
+			p := filepath.Join(dir, d.name)
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+			if err != nil {
+				return fmt.Errorf("creating /dev/%s: %w", d.name, err)
+			}
+			f.Close()
+			if err := syscall.Mount("/dev/"+d.name, p, "", syscall.MS_BIND, ""); err != nil {
+				return fmt.Errorf("bind-mounting /dev/%s: %w", d.name, err)
+			}
+			continue
+		}
 		dev := d.major<<8 | d.minor
 		if err := syscall.Mknod(filepath.Join(dir, d.name), syscall.S_IFCHR|0o666, dev); err != nil {
 			return fmt.Errorf("creating /dev/%s: %w", d.name, err)

@@ -32,8 +32,20 @@ func Materialize(ctx context.Context, fsys *imagefs.FS, dir string) error {
 // written outside dir: every operation goes through an os.Root opened on dir
 // (which refuses paths escaping it, symlinks included), every entry's
 // parent must be a directory Materialize itself created, and files are
-// created with O_EXCL|O_NOFOLLOW. Owners can only be set by root.
+// created with O_EXCL|O_NOFOLLOW.
+//
+// Without root, owners are set in the sandbox's user namespace (see
+// Supported): the host sees the owners shifted into the user's
+// subordinate ids, and the tree must be given back with Release before it
+// can be removed. Materialize gives it back itself when it fails.
 func MaterializeReport(ctx context.Context, fsys *imagefs.FS, dir string) (*Report, error) {
+	var us *usernsSetup
+	if unprivileged() {
+		var err error
+		if us, err = checkUserns(); err != nil {
+			return nil, err
+		}
+	}
 	fi, err := os.Lstat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("materialising into %s: %w", dir, err)
@@ -54,8 +66,24 @@ func MaterializeReport(ctx context.Context, fsys *imagefs.FS, dir string) (*Repo
 	}
 	defer root.Close()
 	m := &materializer{ctx: ctx, fsys: fsys, root: root, rep: &Report{},
-		dirs: map[string]bool{".": true}, files: map[string]*imagefs.Entry{}}
-	if err := fsys.Walk(m.entry); err != nil {
+		dirs: map[string]bool{".": true}, files: map[string]*imagefs.Entry{},
+		deferOwners: us != nil}
+	rep, err := m.run(dir)
+	if us != nil {
+		if err == nil {
+			if _, cerr := us.run(shimOp{Op: "chown", Root: dir, Owners: m.owners}); cerr != nil {
+				err = fmt.Errorf("materialising into %s: setting owners in the user namespace: %w", dir, cerr)
+			}
+		}
+		if err != nil {
+			Release(dir)
+		}
+	}
+	return rep, err
+}
+
+func (m *materializer) run(dir string) (*Report, error) {
+	if err := m.fsys.Walk(m.entry); err != nil {
 		return m.rep, fmt.Errorf("materialising into %s: %w", dir, err)
 	}
 	for _, e := range m.links {
@@ -85,6 +113,22 @@ type materializer struct {
 	links   []*imagefs.Entry
 	dirMeta []*imagefs.Entry
 	n       int
+	// deferOwners is set without root: owners are recorded in owners and
+	// set afterwards in the user namespace.
+	deferOwners bool
+	owners      []owner
+}
+
+// chown sets the owner of name to e's, or records it (deferOwners).
+func (m *materializer) chown(name string, e *imagefs.Entry, set func(uid, gid int) error) error {
+	if m.deferOwners {
+		m.owners = append(m.owners, owner{Name: name, UID: e.UID, GID: e.GID})
+		return nil
+	}
+	if err := set(e.UID, e.GID); err != nil {
+		return fmt.Errorf("chown %s: %w", e.Path, err)
+	}
+	return nil
 }
 
 // rel is the name of the absolute image path p relative to the root.
@@ -145,8 +189,8 @@ func (m *materializer) entry(e *imagefs.Entry) error {
 		if err := m.root.Symlink(e.Linkname, name); err != nil {
 			return fmt.Errorf("creating symlink %s: %w", e.Path, err)
 		}
-		if err := m.root.Lchown(name, e.UID, e.GID); err != nil {
-			return fmt.Errorf("chown %s: %w", e.Path, err)
+		if err := m.chown(name, e, func(uid, gid int) error { return m.root.Lchown(name, uid, gid) }); err != nil {
+			return err
 		}
 		m.rep.Symlinks++
 	case imagefs.TypeChar, imagefs.TypeBlock:
@@ -175,9 +219,9 @@ func (m *materializer) regular(e *imagefs.Entry) error {
 		dst.Close()
 		return fmt.Errorf("writing %s: %w", e.Path, err)
 	}
-	if err := dst.Chown(e.UID, e.GID); err != nil {
+	if err := m.chown(name, e, dst.Chown); err != nil {
 		dst.Close()
-		return fmt.Errorf("chown %s: %w", e.Path, err)
+		return err
 	}
 	if err := dst.Chmod(perm(e)); err != nil {
 		dst.Close()
@@ -219,8 +263,8 @@ func (m *materializer) dirMetadata(e *imagefs.Entry) error {
 		return fmt.Errorf("opening %s: %w", e.Path, err)
 	}
 	defer d.Close()
-	if err := d.Chown(e.UID, e.GID); err != nil {
-		return fmt.Errorf("chown %s: %w", e.Path, err)
+	if err := m.chown(name, e, d.Chown); err != nil {
+		return err
 	}
 	if err := d.Chmod(perm(e)); err != nil {
 		return fmt.Errorf("chmod %s: %w", e.Path, err)

@@ -119,6 +119,13 @@ func rootfsDir(t *testing.T) string {
 	if err := os.Mkdir(d, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// Without root, the tree must be given back before TempDir's cleanup
+	// (which runs after this) can remove it.
+	t.Cleanup(func() {
+		if err := sandbox.Release(d); err != nil {
+			t.Errorf("Release: %v", err)
+		}
+	})
 	return d
 }
 

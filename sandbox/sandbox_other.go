@@ -42,3 +42,6 @@ func (p *Process) Wait() (ExitInfo, error) { return ExitInfo{Code: -1}, Supporte
 
 // Kill needs Linux.
 func (p *Process) Kill() error { return Supported() }
+
+// Release does nothing outside Linux.
+func Release(dir string) error { return nil }

@@ -15,15 +15,19 @@ import (
 	"time"
 )
 
-// Supported returns nil when Start can run here, or why not.
+// Supported returns nil when Start can run here, or why not. As root the
+// sandbox is built directly; otherwise it runs in a user namespace of its
+// own (see userns_linux.go), which needs unprivileged user namespaces,
+// newuidmap and newgidmap, and a subordinate id range of the user.
 func Supported() error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("%w: lambdoctor run needs root on Linux to build the sandbox (mount and PID namespaces, chown to the Lambda user 993:990); run it with sudo (unprivileged user namespaces are not supported yet)", ErrUnsupported)
-	}
 	for _, ns := range []string{"mnt", "pid"} {
 		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
 			return fmt.Errorf("%w: the kernel has no %s namespaces (%v)", ErrUnsupported, ns, err)
 		}
+	}
+	if unprivileged() {
+		_, err := checkUserns()
+		return err
 	}
 	return nil
 }
@@ -40,6 +44,9 @@ type initConfig struct {
 	// function, not the reaper, must die when the sandbox runs out of
 	// memory).
 	ProtectInit bool
+	// Userns is true when the init runs in the user namespace of the
+	// unprivileged path: device nodes are bind-mounted from the host.
+	Userns bool
 }
 
 // message is one JSON line the init writes on fd 4.
@@ -78,7 +85,8 @@ type Process struct {
 	mem *MemoryStats
 }
 
-// Pid is the host PID of the sandbox's init; the function is its child.
+// Pid is the host PID of the sandbox's init, the function's parent (without
+// root: of the shim that started the init in its user namespace).
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Start starts s.Argv inside s.Root like Lambda (see the package
@@ -99,7 +107,8 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		return nil, fmt.Errorf("starting the sandbox: root %s is not a directory", s.Root)
 	}
 	cfg := initConfig{Root: filepath.Clean(s.Root), Argv: s.Argv, Env: s.Env, Dir: s.Dir,
-		UID: s.UID, GID: s.GID, TmpSizeMB: s.TmpSizeMB, ProtectInit: s.MemoryMB > 0}
+		UID: s.UID, GID: s.GID, TmpSizeMB: s.TmpSizeMB, ProtectInit: s.MemoryMB > 0,
+		Userns: unprivileged()}
 	if cfg.Dir == "" {
 		cfg.Dir = "/"
 	}
@@ -109,7 +118,14 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	if cfg.TmpSizeMB <= 0 {
 		cfg.TmpSizeMB = 512
 	}
-	if err := mountPoints(cfg.Root); err != nil {
+	var us *usernsSetup
+	if cfg.Userns {
+		// The shim creates the mount points, as root of its namespace.
+		var err error
+		if us, err = checkUserns(); err != nil {
+			return nil, err
+		}
+	} else if err := mountPoints(cfg.Root); err != nil {
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
 	blob, err := json.Marshal(cfg)
@@ -129,20 +145,6 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	}
 	defer statW.Close()
 
-	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = []string{"lambdoctor-sandbox-init"}
-	cmd.Env = []string{initEnv + "=1"}
-	cmd.Stdout, cmd.Stderr = s.Stdout, s.Stderr
-	cmd.ExtraFiles = []*os.File{cfgR, statW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
-		Pdeathsig:  syscall.SIGKILL,
-		Setpgid:    true,
-	}
-	// The function's stdout and stderr close when the PID namespace dies;
-	// never hang on them longer than this after the init exits.
-	cmd.WaitDelay = 2 * time.Second
-
 	var cg *memCgroup
 	var mem *MemoryStats
 	if s.MemoryMB > 0 {
@@ -153,7 +155,18 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 			mem.NotEnforced = err.Error()
 		}
 	}
-	if err := cmd.Start(); err != nil {
+	var cmd *exec.Cmd
+	var sh *shim
+	if us != nil {
+		sh, err = us.startShim([]*os.File{cfgR, statW}, s.Stdout, s.Stderr)
+		if sh != nil {
+			cmd = sh.cmd
+		}
+	} else {
+		cmd = initCommand(cfgR, statW, s.Stdout, s.Stderr)
+		err = cmd.Start()
+	}
+	if err != nil {
 		cfgW.Close()
 		statR.Close()
 		if cg != nil {
@@ -162,9 +175,9 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
 	// The init waits for its configuration (written below) before it sets
-	// anything up or starts the function: move it into the cgroup first,
-	// so the function and all it forks are limited from their first
-	// instruction.
+	// anything up or starts the function: move it (or the shim that starts
+	// it) into the cgroup first, so the function and all it forks are
+	// limited from their first instruction.
 	if cg != nil {
 		if err := cg.add(cmd.Process.Pid); err != nil {
 			mem.NotEnforced = err.Error()
@@ -173,6 +186,10 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		} else {
 			mem.Cgroup = fmt.Sprintf("v%d", cg.version)
 		}
+	}
+	if sh != nil {
+		// Any failure shows as a setup error or an early exit of the shim.
+		_ = sh.send(shimOp{Op: "start", Root: cfg.Root})
 	}
 	p := &Process{cmd: cmd, msgs: make(chan struct{}), exited: make(chan struct{}), cg: cg, mem: mem}
 	go p.readStatus(statR)
@@ -190,6 +207,25 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		}()
 	}
 	return p, nil
+}
+
+// initCommand is the sandbox's init, to be started by root (of the host
+// or of the shim's user namespace).
+func initCommand(cfgR, statW *os.File, stdout, stderr io.Writer) *exec.Cmd {
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = []string{"lambdoctor-sandbox-init"}
+	cmd.Env = []string{initEnv + "=1"}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.ExtraFiles = []*os.File{cfgR, statW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+		Pdeathsig:  syscall.SIGKILL,
+		Setpgid:    true,
+	}
+	// The function's stdout and stderr close when the PID namespace dies;
+	// never hang on them longer than this after the init exits.
+	cmd.WaitDelay = 2 * time.Second
+	return cmd
 }
 
 // mountPoints makes sure root/tmp, root/proc and root/dev are real

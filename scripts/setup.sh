@@ -2,8 +2,8 @@
 # Installs what lambdoctor's tests need on a fresh Debian machine: Go modules,
 # and Debian's docker.io for the real-daemon tests (they start their own
 # private dockerd and stop it), and busybox-static for the sandbox tests of
-# `lambdoctor run` (a static /bin/busybox they copy into test images). Safe to
-# run again.
+# `lambdoctor run` (a static /bin/busybox they copy into test images), with
+# uidmap (newuidmap/newgidmap) for its unprivileged path. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,12 +25,12 @@ if ! command -v dockerd >/dev/null 2>&1; then
   fi
 fi
 
-if ! dpkg -s busybox-static >/dev/null 2>&1; then
+if ! dpkg -s busybox-static uidmap >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's busybox-static for the sandbox tests"
+    echo "setup: installing Debian's busybox-static and uidmap for the sandbox tests"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static uidmap >/dev/null
   else
-    echo "setup: /bin/busybox not found and cannot install busybox-static (need root and apt-get); sandbox tests will be skipped" >&2
+    echo "setup: /bin/busybox not found and cannot install busybox-static and uidmap (need root and apt-get); sandbox tests will be skipped" >&2
   fi
 fi
