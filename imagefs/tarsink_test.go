@@ -300,3 +300,50 @@ func TestSparseFileInView(t *testing.T) {
 		t.Errorf("anomalies = %v", got)
 	}
 }
+
+// TestChecksumWords checks the word-at-a-time checksumOK and isZeroBlock
+// against byte-by-byte sums, on blocks of low, high and mixed bytes.
+func TestChecksumWords(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var b [blockSize]byte
+	for k := range 3000 {
+		for i := range b {
+			v := byte(r.Uint32())
+			switch k % 4 {
+			case 0:
+				v |= 0x80
+			case 1:
+				v &= 0x7f
+			case 2:
+				v = 0xff
+			}
+			b[i] = v
+		}
+		var unsigned, signed int64
+		for i, c := range b {
+			if 148 <= i && i < 156 {
+				c = ' '
+			}
+			unsigned += int64(c)
+			signed += int64(int8(c))
+		}
+		for _, sum := range []int64{unsigned, signed, unsigned + 1, signed - 1, 0} {
+			want := sum == unsigned || sum == signed
+			if got := checksumOK(&b, sum); got != want {
+				t.Fatalf("block %d, sum %d: checksumOK = %v, want %v", k, sum, got, want)
+			}
+		}
+		if isZeroBlock(&b) {
+			t.Fatalf("block %d: isZeroBlock = true", k)
+		}
+		b[r.IntN(blockSize)] = 0
+	}
+	var z [blockSize]byte
+	if !isZeroBlock(&z) {
+		t.Fatal("isZeroBlock(zeros) = false")
+	}
+	z[511] = 1
+	if isZeroBlock(&z) {
+		t.Fatal("isZeroBlock(last byte set) = true")
+	}
+}
