@@ -92,15 +92,8 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	const target = "InvocationResponse"
-	s.mu.Lock()
-	_, ok := s.answerableLocked(w, id, target)
-	s.mu.Unlock()
+	body, total, ok := s.readAnswer(w, r, id, target)
 	if !ok {
-		return
-	}
-	body, total, err := readLimited(r.Body, MaxResponseSize)
-	if err != nil {
-		s.reject(w, id, http.StatusBadRequest, ErrorTypeTruncatedHTTPRequest, "HTTP request detected as truncated")
 		return
 	}
 	res := Result{RequestID: id, Kind: "response", Response: body}
@@ -119,6 +112,43 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) {
 		res = Result{RequestID: id, Kind: "error", ErrorType: et, ErrorBody: body}
 	}
 
+	s.finish(w, id, target, res, status, reply)
+}
+
+// handleError serves POST /runtime/invocation/{id}/error.
+func (s *Server) handleError(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	const target = "InvocationErrorResponse"
+	body, _, ok := s.readAnswer(w, r, id, target)
+	if !ok {
+		return
+	}
+	res := Result{RequestID: id, Kind: "error", ErrorType: errorType(r, body), ErrorBody: body}
+
+	s.finish(w, id, target, res, http.StatusAccepted, map[string]string{"status": "OK"})
+}
+
+// readAnswer checks that invocation id may still move to target, then reads
+// the request body (at most MaxResponseSize bytes are kept; total counts
+// them all). It has replied to the runtime when ok is false.
+func (s *Server) readAnswer(w http.ResponseWriter, r *http.Request, id, target string) (body []byte, total int64, ok bool) {
+	s.mu.Lock()
+	_, ok = s.answerableLocked(w, id, target)
+	s.mu.Unlock()
+	if !ok {
+		return nil, 0, false
+	}
+	body, total, err := readLimited(r.Body, MaxResponseSize)
+	if err != nil {
+		s.reject(w, id, http.StatusBadRequest, ErrorTypeTruncatedHTTPRequest, "HTTP request detected as truncated")
+		return nil, 0, false
+	}
+	return body, total, true
+}
+
+// finish records res for invocation id, unless another answer won the race
+// while the body was read, and replies with status and reply.
+func (s *Server) finish(w http.ResponseWriter, id, target string, res Result, status int, reply any) {
 	s.mu.Lock()
 	c, ok := s.answerableLocked(w, id, target)
 	if !ok {
@@ -128,34 +158,6 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) {
 	s.finishLocked(c, res)
 	s.mu.Unlock()
 	writeJSON(w, status, reply)
-}
-
-// handleError serves POST /runtime/invocation/{id}/error.
-func (s *Server) handleError(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	const target = "InvocationErrorResponse"
-	s.mu.Lock()
-	_, ok := s.answerableLocked(w, id, target)
-	s.mu.Unlock()
-	if !ok {
-		return
-	}
-	body, _, err := readLimited(r.Body, MaxResponseSize)
-	if err != nil {
-		s.reject(w, id, http.StatusBadRequest, ErrorTypeTruncatedHTTPRequest, "HTTP request detected as truncated")
-		return
-	}
-	res := Result{RequestID: id, Kind: "error", ErrorType: errorType(r, body), ErrorBody: body}
-
-	s.mu.Lock()
-	c, ok := s.answerableLocked(w, id, target)
-	if !ok {
-		s.mu.Unlock()
-		return
-	}
-	s.finishLocked(c, res)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "OK"})
 }
 
 // handleInitError serves POST /runtime/init/error, allowed only before the
