@@ -87,9 +87,9 @@ func platformString(p *v1.Platform) string {
 
 func (c imageIsIndex) index(t *Target) Finding {
 	img, idx := t.Image, t.Image.Index
-	arch := normArch(t.Arch)
+	arch := source.NormalizeArch(t.Arch)
 	if arch == "" {
-		arch = normArch(img.Platform.Architecture)
+		arch = source.NormalizeArch(img.Platform.Architecture)
 	}
 	if arch != "amd64" && arch != "arm64" {
 		arch = "amd64"
@@ -110,7 +110,7 @@ func (c imageIsIndex) index(t *Target) Finding {
 			if _, ok := ch.Annotations["com.amazon.soci.index-digest"]; ok {
 				what = "image, SOCI-indexed"
 			}
-			if i == idx.Selected || (want == nil && p != nil && p.OS == "linux" && normArch(p.Architecture) == arch) {
+			if i == idx.Selected || (want == nil && p != nil && p.OS == "linux" && source.NormalizeArch(p.Architecture) == arch) {
 				want = &idx.Manifests[i]
 			}
 		case childAttestation:
@@ -193,9 +193,9 @@ func (c imageIsIndex) index(t *Target) Finding {
 
 func (c imageIsIndex) pushedFormUnknown(t *Target) Finding {
 	img := t.Image
-	arch := normArch(t.Arch)
+	arch := source.NormalizeArch(t.Arch)
 	if arch == "" {
-		arch = normArch(img.Platform.Architecture)
+		arch = source.NormalizeArch(img.Platform.Architecture)
 	}
 	if arch != "amd64" && arch != "arm64" {
 		arch = "amd64"
@@ -230,18 +230,6 @@ func repoOf(ref string) string {
 		r = r[:i]
 	}
 	return r
-}
-
-// normArch maps architecture spellings to Go's: x86_64 → amd64,
-// aarch64 → arm64.
-func normArch(a string) string {
-	switch a = strings.ToLower(strings.TrimSpace(a)); a {
-	case "x86_64", "x86-64":
-		return "amd64"
-	case "aarch64":
-		return "arm64"
-	}
-	return a
 }
 
 func orUnknown(s string) string {

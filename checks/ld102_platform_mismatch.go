@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/imagefs/source"
 )
 
 // platformMismatch is LD102: the image is not linux/amd64 or linux/arm64,
@@ -46,7 +48,7 @@ func (c platformMismatch) Run(_ context.Context, t *Target) ([]Finding, error) {
 	if cf := t.Image.Config; cf != nil {
 		osName, arch, variant = cf.OS, cf.Architecture, cf.Variant
 	}
-	imgArch, fnArch := normArch(arch), normArch(t.Arch)
+	imgArch, fnArch := source.NormalizeArch(arch), source.NormalizeArch(t.Arch)
 
 	ev := []string{"config.os=" + QuoteJSON(osName), "config.architecture=" + QuoteJSON(arch)}
 	if variant != "" {

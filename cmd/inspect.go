@@ -108,13 +108,11 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 
 // parseArch accepts Lambda's and Go's spellings of the two architectures.
 func parseArch(s string) (string, error) {
-	switch strings.ToLower(s) {
-	case "amd64", "x86_64", "x86-64":
-		return "amd64", nil
-	case "arm64", "aarch64":
-		return "arm64", nil
+	a, err := source.ParseFunctionArch(s)
+	if err != nil {
+		return "", fmt.Errorf("unknown --arch %q (Lambda runs amd64 (x86_64) or arm64)", s)
 	}
-	return "", fmt.Errorf("unknown --arch %q (Lambda runs amd64 (x86_64) or arm64)", s)
+	return a, nil
 }
 
 // parseFailOn returns the lowest severity that fails the run; 0 for none.

@@ -24,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/imagefs/source"
 )
 
 // FileNames are the names looked for when walking up, in order.
@@ -291,14 +292,11 @@ func Parse(file string, data []byte) (*Config, error) {
 
 	cfg := &Config{File: file, Severity: map[string]checks.Severity{}}
 	if a := raw.Arch; a.V != "" {
-		switch strings.ToLower(a.V) {
-		case "amd64", "x86_64", "x86-64":
-			cfg.Arch = "amd64"
-		case "arm64", "aarch64":
-			cfg.Arch = "arm64"
-		default:
-			return nil, fail(a.Line, "unknown arch %q (Lambda runs amd64 (x86_64) or arm64)", a.V)
+		arch, err := source.ParseFunctionArch(a.V)
+		if err != nil {
+			return nil, fail(a.Line, "%v", err)
 		}
+		cfg.Arch = arch
 	}
 	if f := raw.FailOn; f.V != "" {
 		v := strings.ToLower(f.V)

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"fmt"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -39,18 +40,26 @@ func newIndex(digest string, mt types.MediaType, im *v1.IndexManifest) *Index {
 // Lambda's default, x86_64.
 const defaultArch = "amd64"
 
-// normalizeArch maps Lambda's names for architectures (x86_64, arm64) and
-// uname's (aarch64) to Go/OCI ones; empty means defaultArch.
-func normalizeArch(arch string) string {
-	switch arch {
-	case "":
-		return defaultArch
+// NormalizeArch maps Lambda's names for architectures (x86_64, arm64) and
+// uname's (aarch64) to Go/OCI ones, in lower case; other names pass through.
+func NormalizeArch(arch string) string {
+	switch arch = strings.ToLower(strings.TrimSpace(arch)); arch {
 	case "x86_64", "x86-64":
 		return "amd64"
 	case "aarch64":
 		return "arm64"
 	}
 	return arch
+}
+
+// ParseFunctionArch reads a Lambda function architecture in any of its
+// spellings and returns "amd64" or "arm64".
+func ParseFunctionArch(s string) (string, error) {
+	switch a := NormalizeArch(s); a {
+	case "amd64", "arm64":
+		return a, nil
+	}
+	return "", fmt.Errorf("unknown arch %q (Lambda runs amd64 (x86_64) or arm64)", s)
 }
 
 // platformMatches reports whether p is linux/arch (arm64 with variant v8 or
@@ -68,7 +77,9 @@ func platformMatches(p *v1.Platform, arch string) bool {
 // selectPlatform picks the child for linux/arch, skipping attestations and
 // unknown/unknown entries, records it in Selected and returns its position.
 func (x *Index) selectPlatform(arch string) (int, error) {
-	arch = normalizeArch(arch)
+	if arch = NormalizeArch(arch); arch == "" {
+		arch = defaultArch
+	}
 	for i, c := range x.Manifests {
 		if c.Attestation || !types.MediaType(c.MediaType).IsImage() {
 			continue
