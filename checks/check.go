@@ -133,8 +133,9 @@ type Target struct {
 	// --workdir), applied over the image config by Argv.
 	Overrides ImageConfig
 
-	mu    sync.Mutex
-	memos map[string]any
+	mu     sync.Mutex
+	memos  map[string]any
+	cached int64 // bytes of file content held in memos (see readFile)
 }
 
 // memo returns the value computed by f for key, computing it once per

@@ -472,7 +472,7 @@ func (t *Target) elfAt(p string) *elfFile {
 			f.fill(b)
 			return f
 		}
-		b, err := t.FS.ReadFile(strings.TrimPrefix(p, "/"))
+		b, err := t.readFile(p)
 		if err != nil {
 			f.Err = fmt.Errorf("reading %s: %w", p, err)
 			return f

@@ -165,7 +165,7 @@ func tlsClassifyLink(t *Target, l Link) tlsProgram {
 	if e.Size <= 0 || e.Size > tlsMaxScan {
 		return p
 	}
-	b, err := t.FS.ReadFile(strings.TrimPrefix(l.Path, "/"))
+	b, err := t.readFile(l.Path)
 	if err != nil {
 		return p
 	}

@@ -867,7 +867,7 @@ func binaryClient(t *Target, p string) (name, lang string, ev []string, err erro
 	if r.Entry.Size > maxBinaryRead {
 		return "", "", nil, fmt.Errorf("%w: %s is %d bytes, more than the %d searched for a runtime client", ErrSkip, p, r.Entry.Size, maxBinaryRead)
 	}
-	b, err := t.FS.ReadFile(strings.TrimPrefix(r.Final, "/"))
+	b, err := t.readFile(r.Final)
 	if err != nil {
 		return "", "", nil, fmt.Errorf("%w: reading %s: %v", ErrSkip, p, err)
 	}

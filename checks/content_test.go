@@ -1,0 +1,43 @@
+package checks
+
+import (
+	"context"
+	delf "debug/elf"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/lambdoctor/lambdoctor/internal/testimage"
+)
+
+// The checks that read the entrypoint binary (ELF, runtime client, TLS
+// stack) share one read of it: its layer is decompressed once, not once
+// per check.
+func TestReadFileSharedAcrossChecks(t *testing.T) {
+	bin := string(testimage.ELF(delf.EM_X86_64, "")) + strings.Repeat("\x00lambda_runtime", 4096)
+	si := newImage(t, testimage.Spec{
+		Config: v1.Config{Entrypoint: []string{"/var/task/bootstrap"}, WorkingDir: "/var/task"},
+		Layers: [][]testimage.File{{testimage.Dir("var/task", 0), testimage.Reg("var/task/bootstrap", 0o755, bin)}},
+	})
+	var opens atomic.Int32
+	for i := range si.Layers {
+		open := si.Layers[i].Open
+		si.Layers[i].Open = func() (io.ReadCloser, error) {
+			opens.Add(1)
+			return open()
+		}
+	}
+	tgt := newTargetFrom(t, si, "amd64")
+	built := opens.Load()
+	for _, c := range []Check{MustLookup("LD301"), MustLookup("LD401"), MustLookup("LD601")} {
+		if _, err := c.Run(context.Background(), tgt); err != nil && !strings.Contains(err.Error(), "does not apply") {
+			t.Fatalf("%s: %v", c.Meta().ID, err)
+		}
+	}
+	if got := opens.Load() - built; got != 1 {
+		t.Errorf("the entrypoint's layer was opened %d times after the build, want 1", got)
+	}
+}
