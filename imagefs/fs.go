@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -29,6 +30,16 @@ type FS struct {
 	info      []LayerInfo
 	anomalies []Anomaly
 	n         int
+
+	// access says how to read each layer's content again; store holds
+	// the restart points' windows.
+	access []layerAccess
+	store  *windowStore
+	counters
+	mu        sync.Mutex
+	closers   []func() error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var (
