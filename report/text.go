@@ -63,7 +63,7 @@ func (t *textWriter) write(w io.Writer, reports []*Report) error {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		t.report(&b, r)
+		t.report(&b, forTerminal(r))
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("writing text report: %w", err)
