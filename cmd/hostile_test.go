@@ -7,9 +7,11 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,7 +21,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
+	"github.com/lambdoctor/lambdoctor/report"
+	"github.com/lambdoctor/lambdoctor/sandbox"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata/*.golden files")
@@ -219,5 +224,177 @@ func assertXML(t *testing.T, b []byte) {
 		if err != nil {
 			t.Fatalf("the JUnit output does not parse: %v", err)
 		}
+	}
+}
+
+// hostileText holds what an image or a function can put in a string to act
+// on a terminal, and printable text that must survive.
+const hostileText = screenClear + "\x1b]0;owned\x07 nul\x00 cr\r del\x7f c1\u009b2J raw\x9b bad\xff\xfe rlo\u202eexe.txt\u2066 café 日本"
+
+// fillStrings sets every exported string reachable from v (a pointer) to
+// s, allocating pointers and giving slices one element; byte slices (the
+// function's raw answers) get s's bytes.
+func fillStrings(v reflect.Value, s string) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		fillStrings(v.Elem(), s)
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				fillStrings(v.Field(i), s)
+			}
+		}
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			v.SetBytes([]byte(s))
+			return
+		}
+		if v.Len() == 0 {
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		}
+		for i := 0; i < v.Len(); i++ {
+			fillStrings(v.Index(i), s)
+		}
+	case reflect.String:
+		v.SetString(s)
+	}
+}
+
+// assertShowsEscaped fails unless out shows the hostile text escaped, its
+// printable part intact.
+func assertShowsEscaped(t *testing.T, what string, out string) {
+	t.Helper()
+	for _, want := range []string{`\x1b[2J\x1b[1;32mALL CHECKS PASSED`, `nul\x00`, `\u202e`, `bad\xff\xfe`, "café 日本"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s does not show %s:\n%s", what, want, out)
+		}
+	}
+}
+
+// TestHostileRunText writes a run report every string of which comes from
+// a hostile function: its command, answers, errors, output lines and the
+// diagnosis read from them.
+func TestHostileRunText(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		edit  func(*runOutcome)
+		color bool
+	}{
+		{"exec error", func(*runOutcome) {}, false},
+		{"exec error, colour", func(*runOutcome) {}, true},
+		{"killed", func(r *runOutcome) { r.Exit.ExecError, r.Exit.StoppedByLambdoctor = "", false }, true},
+		{"success", func(r *runOutcome) { r.Result = resultSuccess }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			static := &report.Report{}
+			fillStrings(reflect.ValueOf(static), hostileText)
+			static.Findings[0].Severity = checks.Error
+			r := &runOutcome{}
+			fillStrings(reflect.ValueOf(r), hostileText)
+			tt.edit(r)
+			doc := &runDoc{Tool: static.Tool, Image: static.Image, Run: r, static: static}
+			var out bytes.Buffer
+			if err := writeRunText(&out, doc, report.Options{Color: tt.color}); err != nil {
+				t.Fatal(err)
+			}
+			assertTerminalSafe(t, "run text", out.Bytes(), tt.color)
+			assertShowsEscaped(t, "run text", out.String())
+		})
+	}
+}
+
+// TestHostileWhyText writes why's text for a log whose lines, and the
+// image they point at, are hostile.
+func TestHostileWhyText(t *testing.T) {
+	for _, loadFailed := range []bool{false, true} {
+		doc := &whyDoc{}
+		fillStrings(reflect.ValueOf(doc), hostileText)
+		doc.Matches[0].Count = 2
+		doc.Matches[0].Checks = []string{"LD202"}
+		if !loadFailed {
+			doc.Image.Error = nil
+			doc.Image.Checks[0].Status = string(checks.StatusError)
+		}
+		var out bytes.Buffer
+		if err := writeWhyText(&out, doc); err != nil {
+			t.Fatal(err)
+		}
+		assertTerminalSafe(t, "why text", out.Bytes(), false)
+		assertShowsEscaped(t, "why text", out.String())
+	}
+}
+
+// TestHostileWhyLog runs `lambdoctor why` on a log whose launch error names
+// an entrypoint holding ESC sequences, as Lambda would log it.
+func TestHostileWhyLog(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "log.txt")
+	line := "INIT_REPORT Init Duration: 0.25 ms Phase: init Status: error Error Type: Runtime.InvalidEntrypoint\n" +
+		"IMAGE Launch error: fork/exec /var/runtime/" + screenClear + "\x00\u202e\xff: no such file or directory Entrypoint: [/var/runtime/" + screenClear + "]\n"
+	if err := os.WriteFile(log, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, out, errb := streams(nil)
+	Run(context.Background(), []string{"why", "--file", log}, s)
+	if !strings.Contains(out.String(), "line 2") {
+		t.Fatalf("the launch error was not recognised:\n%s\nstderr: %s", out, errb)
+	}
+	assertTerminalSafe(t, "why output", out.Bytes(), false)
+	assertTerminalSafe(t, "why stderr", errb.Bytes(), false)
+	if !strings.Contains(out.String(), `/var/runtime/\x1b[2J\x1b[1;32mALL CHECKS PASSED\x00\u202e\xff`) {
+		t.Errorf("the log line is not shown escaped:\n%s", out)
+	}
+}
+
+// TestHostileErrorsOnStderr: errors reach standard error through one
+// place, printErr, which escapes them.
+func TestHostileErrorsOnStderr(t *testing.T) {
+	t.Run("printErr", func(t *testing.T) {
+		var b bytes.Buffer
+		printErr(&b, fmt.Errorf("reading %s: %w", "/var/task/"+hostileText, errors.New("layer 1: bad entry \x00\x1b[2J")))
+		assertTerminalSafe(t, "stderr", b.Bytes(), false)
+		assertShowsEscaped(t, "stderr", b.String())
+		if !strings.HasPrefix(b.String(), "lambdoctor: reading /var/task/") || strings.Count(b.String(), "\n") != 1 {
+			t.Errorf("not one line: %q", b.String())
+		}
+	})
+	t.Run("printWarnings", func(t *testing.T) {
+		s, _, errb := streams(nil)
+		printWarnings(s, []string{".lambdoctor.yaml:3: ignore " + hostileText + " matched nothing"})
+		assertTerminalSafe(t, "stderr", errb.Bytes(), false)
+		assertShowsEscaped(t, "stderr", errb.String())
+	})
+
+	dir := t.TempDir()
+	notImage := filepath.Join(dir, "fn"+screenClear+".tar")
+	if err := os.WriteFile(notImage, []byte("not a tar "+hostileText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"missing --dockerfile", []string{"inspect", "--dockerfile", filepath.Join(dir, "Dockerfile"+screenClear), notImage}, ExitUsage},
+		{"run on what is not an image", []string{"run", notImage}, ExitLoad},
+		{"unknown check", []string{"explain", "LD" + screenClear}, ExitUsage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.args[0] == "run" {
+				if err := sandbox.Supported(); err != nil {
+					t.Skipf("run stops before loading here: %v", err)
+				}
+			}
+			s, out, errb := streams(nil)
+			if code := Run(context.Background(), tt.args, s); code != tt.want {
+				t.Fatalf("exit %d, want %d\nstdout: %q\nstderr: %q", code, tt.want, out, errb)
+			}
+			assertTerminalSafe(t, "stderr", errb.Bytes(), false)
+			if !strings.Contains(errb.String(), `\x1b[2J\x1b[1;32mALL CHECKS PASSED`) {
+				t.Errorf("stderr does not name the path, escaped: %q", errb)
+			}
+		})
 	}
 }
