@@ -41,6 +41,17 @@ type layerAccess struct {
 	// it; size is the blob's size.
 	open func() (io.ReaderAt, func() error, error)
 	size int64
+	// windows, when set, holds the restart points' windows (a cache
+	// file's); else they are in the FS's window store.
+	windows *cachedWindows
+}
+
+// window returns the deflate window of cp.
+func (a *layerAccess) window(f *FS, cp checkpoint) ([]byte, error) {
+	if a.windows != nil {
+		return a.windows.get(cp.win, cp.winLen)
+	}
+	return f.store.get(cp.win, cp.winLen)
 }
 
 // layerIndex collects what the pass learns about a layer's content access.
@@ -198,6 +209,10 @@ type Stats struct {
 	// Restarts counts how many times a read started decompressing (at a
 	// restart point or at the start of a layer).
 	Restarts int64
+	// CachedLayers counts the layers whose index came from the Cache
+	// instead of a pass; BlobOpens counts the blobs of those layers that
+	// reads had to open since.
+	CachedLayers, BlobOpens int64
 }
 
 // Stats returns the FS's decompression counters.
@@ -207,6 +222,9 @@ func (f *FS) Stats() Stats {
 		ReadBytes: f.readBytes.Load(),
 		Reads:     f.reads.Load(),
 		Restarts:  f.restarts.Load(),
+
+		CachedLayers: f.cacheHits.Load(),
+		BlobOpens:    f.blobOpens.Load(),
 	}
 }
 
@@ -299,7 +317,13 @@ func (c *cursor) restart(cp checkpoint) error {
 		var win []byte
 		if cp.winLen > 0 {
 			var err error
-			if win, err = c.f.store.get(cp.win, cp.winLen); err != nil {
+			win, err = c.acc.window(c.f, cp)
+			switch {
+			case errors.Is(err, errBadWindow):
+				// A corrupt cache file: read from the start of the
+				// layer instead (the file is removed).
+				cp, win = checkpoint{member: true}, nil
+			case err != nil:
 				return err
 			}
 		}
@@ -521,4 +545,5 @@ type counters struct {
 	readBytes atomic.Int64
 	reads     atomic.Int64
 	restarts  atomic.Int64
+	cacheCounters
 }
