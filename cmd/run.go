@@ -43,6 +43,7 @@ type runOptions struct {
 	initTimeout time.Duration
 	tmpSizeMB   int
 	keep        bool
+	noCache     bool // --no-cache
 
 	// load is source.Load outside tests.
 	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
@@ -141,6 +142,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
+	addNoCacheFlag(f, &opts.noCache)
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
@@ -360,10 +362,13 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	stages := newSuppressions(cfg, time.Now())
 	tool := report.Tool{Name: "lambdoctor", Version: Version()}
 	iopts := &inspectOptions{}
+	if iopts.cache, err = openLayerCache(streams.Err, opts.noCache, streams.getenv); err != nil {
+		return err
+	}
 	if streams.ErrTTY && !opts.quiet {
 		iopts.transport = newProgressTransport(streams.Err)
 	}
-	img, err := opts.load(ctx, ref, source.Options{Arch: plan.arch, TempDir: loadDir, Transport: iopts.transport})
+	img, err := opts.load(ctx, ref, source.Options{Arch: plan.arch, TempDir: loadDir, Transport: iopts.transport, Cache: iopts.cache})
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while loading %q", ref)}
@@ -371,7 +376,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return &exitError{code: ExitLoad, err: err}
 	}
 	defer img.Close()
-	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{Capture: captureFor(list), TempDir: loadDir})
+	fsys, err := imagefs.Build(ctx, img.Layers, buildOptions(list, loadDir, iopts.cache))
 	if err != nil {
 		return &exitError{code: ExitLoad, err: fmt.Errorf("reading %q: %w", ref, err)}
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
 // Options tune how Load finds and reads an image.
@@ -29,6 +31,10 @@ type Options struct {
 	TempDir string
 	// Transport, when set, carries registry requests (tests).
 	Transport http.RoundTripper
+	// Cache, when set, lets the daemon source skip `docker save` for an
+	// image it exported before: the layers are then exported only if a
+	// read needs them (the Build using the same cache has their indexes).
+	Cache *imagefs.Cache
 }
 
 // The reference prefixes Load understands.
