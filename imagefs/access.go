@@ -386,8 +386,8 @@ func (c *cursor) Close() error {
 	return nil
 }
 
-// content opens the content of the regular file n, reading its layer from
-// the restart point before it.
+// content opens the content of the regular file n. Its layer is read from
+// the restart point before the first byte Read asks for.
 func (f *FS) content(n *node) (io.ReadCloser, error) {
 	li, off, err := f.loc(n)
 	if err != nil {
@@ -398,11 +398,7 @@ func (f *FS) content(n *node) (io.ReadCloser, error) {
 		return nil, err
 	}
 	f.reads.Add(1)
-	if err := c.seek(off); err != nil {
-		c.Close()
-		return nil, f.readError(li, err)
-	}
-	return &contentReader{c: c, left: n.size, fs: f}, nil
+	return newContentReader(c, f, off, n.size), nil
 }
 
 // loc returns the layer and byte offset of n's content.
@@ -421,30 +417,69 @@ func (f *FS) readError(li int, err error) error {
 	return &LayerError{Index: li, Digest: f.info[li].Digest, Err: fmt.Errorf("re-reading: %w", noEOF(err)), Corrupt: true}
 }
 
-// contentReader reads one file's bytes from a cursor.
+// contentReader reads one file's bytes from a cursor. It is an
+// io.ReadSeeker: seeking forward reads on or jumps to a later restart
+// point, whichever decompresses less; seeking back restarts at the restart
+// point before the target.
 type contentReader struct {
-	c    *cursor
-	fs   *FS
-	left int64
+	c     *cursor
+	fs    *FS
+	start int64 // the file's offset in the layer's stream
+	size  int64
+	pos   int64 // offset in the file
+	err   error // a failed seek, returned by the next Read
+}
+
+func newContentReader(c *cursor, f *FS, start, size int64) *contentReader {
+	return &contentReader{c: c, fs: f, start: start, size: size}
 }
 
 func (r *contentReader) Read(p []byte) (int, error) {
-	if r.left <= 0 {
+	if r.err != nil {
+		return 0, r.err
+	}
+	left := r.size - r.pos
+	if left <= 0 {
 		return 0, io.EOF
 	}
-	if int64(len(p)) > r.left {
-		p = p[:r.left]
+	if r.c.pos != r.start+r.pos {
+		if err := r.c.seek(r.start + r.pos); err != nil {
+			r.err = r.fs.readError(r.c.li, err)
+			return 0, r.err
+		}
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
 	}
 	n, err := r.c.Read(p)
-	r.left -= int64(n)
+	r.pos += int64(n)
 	if err == io.EOF {
-		if r.left > 0 {
+		if r.pos < r.size {
 			err = io.ErrUnexpectedEOF
 		} else if n > 0 {
 			err = nil
 		}
 	}
 	return n, err
+}
+
+// Seek sets the offset of the next Read; the layer is positioned lazily,
+// by that Read.
+func (r *contentReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.pos
+	case io.SeekEnd:
+		offset += r.size
+	default:
+		return r.pos, errors.New("seek: invalid whence")
+	}
+	if offset < 0 {
+		return r.pos, errors.New("seek: negative position")
+	}
+	r.pos = offset
+	return offset, nil
 }
 
 func (r *contentReader) Close() error { return r.c.Close() }
@@ -454,8 +489,8 @@ func (r *contentReader) Close() error { return r.c.Close() }
 // captured whole are served from memory first; the others are read layer
 // by layer, in the order their content lies in the layer, each layer in
 // one forward pass that restarts only where a restart point skips ahead.
-// The reader passed to fn is valid during the call only; fn need not read
-// it to the end. Paths that do not resolve to a regular file fail the call
+// The reader passed to fn (an io.ReadSeeker: see Open) is valid during the
+// call only; fn need not read it to the end. Paths that do not resolve to a regular file fail the call
 // before anything is read. A path listed twice is read once. An error from
 // fn stops the reading and is returned.
 func (f *FS) ReadFiles(ctx context.Context, paths []string, fn func(abs string, r io.Reader) error) error {
@@ -524,10 +559,7 @@ func (f *FS) ReadFiles(ctx context.Context, paths []string, fn func(abs string, 
 			}
 		}
 		f.reads.Add(1)
-		if err := c.seek(it.off); err != nil {
-			return f.readError(it.li, err)
-		}
-		cr := &contentReader{c: c, fs: f, left: it.n.size}
+		cr := newContentReader(c, f, it.off, it.n.size)
 		if err := fn(it.abs, cr); err != nil {
 			return err
 		}

@@ -222,3 +222,53 @@ func TestRestartPointsCorruptWindowStoreDetected(t *testing.T) {
 		t.Errorf("error does not name the layer: %v", err)
 	}
 }
+
+func TestSeekWithinFile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	big := wordy(rng, 3<<20)
+	const every = 64 << 10
+	f, err := Build(context.Background(), []Layer{blobLayer(gzipOf(t, tarOf(t, reg("small", 0o644, "x"), reg("big", 0o755, big))), nil)},
+		Options{CheckpointEvery: every, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	file, err := f.Open("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	rs, ok := file.(io.ReadSeeker)
+	if !ok {
+		t.Fatalf("%T is not an io.ReadSeeker", file)
+	}
+	for _, at := range []struct {
+		off    int64
+		whence int
+		want   int64
+	}{
+		{-100, io.SeekEnd, int64(len(big)) - 100},
+		{1 << 20, io.SeekStart, 1 << 20},
+		{10, io.SeekStart, 10},
+		{2 << 20, io.SeekCurrent, 2<<20 + 10 + 64},
+	} {
+		before := f.Stats().ReadBytes
+		pos, err := rs.Seek(at.off, at.whence)
+		if err != nil || pos != at.want {
+			t.Fatalf("Seek(%d, %d) = %d, %v; want %d", at.off, at.whence, pos, err, at.want)
+		}
+		b := make([]byte, 64)
+		if _, err := io.ReadFull(rs, b); err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != big[pos:pos+64] {
+			t.Errorf("at %d read %q, want %q", pos, b, big[pos:pos+64])
+		}
+		if cost := f.Stats().ReadBytes - before; cost > readBound(every) {
+			t.Errorf("reading 64 bytes at %d decompressed %d bytes, bound %d", pos, cost, readBound(every))
+		}
+	}
+	if _, err := rs.Seek(-1, io.SeekStart); err == nil {
+		t.Errorf("negative seek accepted")
+	}
+}
