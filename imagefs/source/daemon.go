@@ -56,7 +56,9 @@ func daemonAnswers(ctx context.Context, host string) bool {
 // loadDaemon exports ref from the local Docker daemon with `docker save`
 // semantics, spooled to a temporary file in opts.TempDir (removed by
 // Image.Close), and reads it as a docker-archive. The daemon's image store
-// (classic or containerd) decides the archive format.
+// (classic or containerd) decides the archive format. With opts.Cache, an
+// image exported before is described from the cache and exported only if
+// a layer is opened (see daemoncache.go).
 func loadDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 	if ref == "" {
 		return nil, errorf(Usage, "docker: needs an image name, as in docker:NAME[:TAG]")
@@ -71,41 +73,40 @@ func loadDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 	if err != nil {
 		return nil, daemonError(err, ref, where)
 	}
-	rc, err := cli.ImageSave(ctx, []string{ref})
-	if err != nil {
-		return nil, daemonError(err, ref, where)
+	var diffIDs []string
+	if insp.RootFS.Type == "layers" {
+		diffIDs = insp.RootFS.Layers
 	}
-	f, err := spool(rc, opts.TempDir, "lambdoctor-docker-save-*.tar")
-	rc.Close()
-	if err != nil {
-		return nil, reclassify(DaemonUnreachable, err, "exporting %s from the Docker daemon at %s", ref, where)
-	}
-	tmp := f.Name()
-	cleanup := func() error {
-		err := f.Close()
-		if rerr := os.Remove(tmp); rerr != nil && err == nil {
-			err = rerr
+	if opts.Cache != nil && len(diffIDs) > 0 {
+		// Export by image ID: a tag moved meanwhile must not change what
+		// the recorded description stands for.
+		export := &lazyExport{ctx: ctx, ref: insp.ID, host: opts.DockerHost, dir: opts.TempDir}
+		if img, ok := daemonFromRecord(opts.Cache, insp.ID, diffIDs, export); ok {
+			fillFromInspect(img, insp.ID, insp.RepoTags, insp.RepoDigests)
+			img.cleanup = export.close
+			return img, nil
 		}
-		return err
 	}
-	tf, err := indexTar(f)
+	img, cleanup, err := exportImage(ctx, cli, ref, where, opts.TempDir)
 	if err != nil {
-		cleanup()
-		return nil, reclassify(Corrupt, err, "reading the export of %s from the Docker daemon", ref)
-	}
-	img, err := loadDockerArchive(tf, selector{}, "the daemon's export of "+ref)
-	if err != nil {
-		cleanup()
 		return nil, err
 	}
-	img.Source = Daemon
-	img.ImageID = insp.ID
-	if len(insp.RepoTags) > 0 {
-		img.RepoTags = insp.RepoTags
+	if opts.Cache != nil && len(diffIDs) > 0 {
+		storeDaemonRecord(opts.Cache, insp.ID, diffIDs, img)
 	}
-	img.RepoDigests = insp.RepoDigests
+	img.Source = Daemon
+	fillFromInspect(img, insp.ID, insp.RepoTags, insp.RepoDigests)
 	img.cleanup = cleanup
 	return img, nil
+}
+
+// fillFromInspect sets what the daemon's image inspect says of img.
+func fillFromInspect(img *Image, id string, tags, digests []string) {
+	img.ImageID = id
+	if len(tags) > 0 {
+		img.RepoTags = tags
+	}
+	img.RepoDigests = digests
 }
 
 // daemonError classifies a Docker API error.
