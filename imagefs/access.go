@@ -44,6 +44,9 @@ type layerAccess struct {
 	// windows, when set, holds the restart points' windows (a cache
 	// file's); else they are in the FS's window store.
 	windows *cachedWindows
+	// deferred, when set, makes the first read find the restart points
+	// (a cached layer whose blob digest the source did not know).
+	deferred *deferredAccess
 }
 
 // window returns the deflate window of cp.
@@ -273,6 +276,12 @@ func (f *FS) newCursor(li int) (*cursor, error) {
 	acc := &f.access[li]
 	if acc.open == nil {
 		return nil, errors.New("content is not readable after the filesystem was closed")
+	}
+	if acc.deferred != nil {
+		var err error
+		if acc, err = acc.deferred.get(); err != nil {
+			return nil, fmt.Errorf("opening layer %d (%s): %w", li, f.info[li].Digest, err)
+		}
 	}
 	blob, done, err := acc.open()
 	if err != nil {

@@ -1,6 +1,7 @@
 package imagefs
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -456,9 +457,29 @@ func (w *cachedWindows) get(off int64, n int32) ([]byte, error) {
 
 // loadCached returns layer i's pass result from the cache, nil when the
 // cache does not hold both its parts soundly.
-func (d *decoder) loadCached(i int, l Layer, entriesKey, accessKey string) *layerResult {
+func (d *decoder) loadCached(i int, l Layer, entriesKey, accessK string) *layerResult {
 	c := d.opts.Cache
-	af, err := c.open(kindAccess, accessKey)
+	ef, err := c.open(kindEntries, entriesKey)
+	if err != nil {
+		return nil
+	}
+	ef.f.Close()
+	af, err := c.open(kindAccess, accessK)
+	if err != nil && (l.Digest == "" || l.Digest == l.DiffID) {
+		// The source does not know the blob's digest (legacy archives
+		// with compressed layers name them by DiffID): the restart points
+		// are looked for when a read first needs the layer.
+		res, err := decodeEntries(ef.meta, i)
+		if err != nil {
+			c.discard(ef.f.Name())
+			return nil
+		}
+		open := d.fs.lazyBlob(l, -1, d.opts.TempDir)
+		res.access = layerAccess{open: open, deferred: &deferredAccess{load: func() (*layerAccess, error) {
+			return d.findAccess(l, open)
+		}}}
+		return res
+	}
 	if err != nil {
 		return nil
 	}
@@ -468,12 +489,6 @@ func (d *decoder) loadCached(i int, l Layer, entriesKey, accessKey string) *laye
 		c.discard(af.f.Name())
 		return nil
 	}
-	ef, err := c.open(kindEntries, entriesKey)
-	if err != nil {
-		af.f.Close()
-		return nil
-	}
-	ef.f.Close()
 	res, err := decodeEntries(ef.meta, i)
 	if err != nil {
 		af.f.Close()
@@ -514,7 +529,7 @@ func (f *FS) lazyBlob(l Layer, size int64, tempDir string) func() (io.ReaderAt, 
 		}
 		f.blobOpens.Add(1)
 		if ra, n, ok := randomAccess(raw); ok {
-			if n != size {
+			if size >= 0 && n != size {
 				raw.Close()
 				return nil, nil, fmt.Errorf("the blob has %d bytes, the cached index was made from %d", n, size)
 			}
@@ -527,7 +542,7 @@ func (f *FS) lazyBlob(l Layer, size int64, tempDir string) func() (io.ReaderAt, 
 		}
 		_, err = io.Copy(sp, raw)
 		raw.Close()
-		if err == nil && sp.n != size {
+		if err == nil && size >= 0 && sp.n != size {
 			err = fmt.Errorf("the blob has %d bytes, the cached index was made from %d", sp.n, size)
 		}
 		if err != nil {
@@ -544,4 +559,106 @@ func (f *FS) lazyBlob(l Layer, size int64, tempDir string) func() (io.ReaderAt, 
 type cacheCounters struct {
 	cacheHits atomic.Int64
 	blobOpens atomic.Int64
+}
+
+// deferredAccess finds a layer's access once, when a read first needs it.
+type deferredAccess struct {
+	once sync.Once
+	acc  *layerAccess
+	err  error
+	load func() (*layerAccess, error)
+}
+
+func (a *deferredAccess) get() (*layerAccess, error) {
+	a.once.Do(func() { a.acc, a.err = a.load() })
+	return a.acc, a.err
+}
+
+// findAccess returns the access of a cached layer whose blob digest the
+// source did not say: the blob is hashed and its restart points taken from
+// the cache, or recorded by one pass over the blob (and cached).
+func (d *decoder) findAccess(l Layer, open func() (io.ReaderAt, func() error, error)) (*layerAccess, error) {
+	ra, done, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	size, ok := readerSize(ra)
+	if !ok {
+		return nil, errors.New("the layer's blob has no size")
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(ra, 0, size)); err != nil {
+		return nil, err
+	}
+	blob := digestOf(h)
+	c := d.opts.Cache
+	key := accessKey(l.DiffID, blob, d.opts.CheckpointEvery)
+	if af, err := c.open(kindAccess, key); err == nil {
+		acc, wins, err := decodeAccess(af, d.opts.CheckpointEvery)
+		if err == nil && acc.size == size {
+			if len(acc.cps) > 0 {
+				p := af.f.Name()
+				wins.onBad = func() { c.discard(p) }
+				acc.windows = wins
+				d.fs.onClose(af.f.Close)
+			} else {
+				af.f.Close()
+			}
+			acc.open = open
+			return &acc, nil
+		}
+		af.f.Close()
+		c.discard(af.f.Name())
+	}
+	// Record the restart points with one pass over the blob.
+	acc := &layerAccess{open: open, size: size}
+	ph := &passHash{blob: sha256.New()}
+	cnt := &countingReader{r: ph.blobReader(io.NewSectionReader(ra, 0, size))}
+	br := bufio.NewReaderSize(cnt, readBufSize)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		acc.comp = compGzip
+		idx := &layerIndex{store: d.fs.store}
+		pos := func() int64 { return cnt.n - int64(br.Buffered()) }
+		if _, err := gunzipIndexed(br, pos, ph.tarWriter(io.Discard), d.opts.CheckpointEvery, idx); err != nil {
+			return nil, fmt.Errorf("indexing the blob: %w", err)
+		}
+		acc.cps = idx.cps
+	} else {
+		dec, release, err := decompress(br)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		var w io.Writer = io.Discard
+		if dec != io.Reader(br) {
+			acc.comp = compZstd
+			w = ph.tarWriter(io.Discard)
+		}
+		if _, err := dec.WriteTo(w); err != nil {
+			return nil, fmt.Errorf("reading the blob: %w", err)
+		}
+	}
+	tar := digestOf(ph.blob)
+	if ph.tar != nil {
+		tar = digestOf(ph.tar)
+	}
+	if tar == l.DiffID && digestOf(ph.blob) == blob {
+		meta, tail := d.encodeAccess(acc)
+		c.write(kindAccess, key, meta, tail)
+	}
+	return acc, nil
+}
+
+// readerSize returns the size of a blob opened for random access.
+func readerSize(ra io.ReaderAt) (int64, bool) {
+	switch r := ra.(type) {
+	case sizedReaderAt:
+		return r.Size(), true
+	case *os.File:
+		if fi, err := r.Stat(); err == nil {
+			return fi.Size(), true
+		}
+	}
+	return 0, false
 }
