@@ -41,7 +41,10 @@ func openLayerCache(errw io.Writer, off bool, getenv func(string) string) (*imag
 	if size == 0 && getenv(cacheSizeEnv) != "" {
 		return nil, nil // LAMBDOCTOR_CACHE_SIZE=0 turns the cache off
 	}
-	dir, err := imagefs.DefaultCacheDir()
+	dir, err := getenv(imagefs.CacheDirEnv), error(nil)
+	if dir == "" {
+		dir, err = imagefs.DefaultCacheDir()
+	}
 	if err == nil {
 		var c *imagefs.Cache
 		if c, err = imagefs.OpenCache(dir, size); err == nil {
