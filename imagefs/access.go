@@ -45,8 +45,41 @@ type layerAccess struct {
 
 // layerIndex collects what the pass learns about a layer's content access.
 type layerIndex struct {
-	store *windowStore
-	cps   []checkpoint
+	store  *windowStore
+	cps    []checkpoint
+	probes []probe // probes[i] is what follows cps[i]
+}
+
+// verify keeps the restart points from which decompression reproduces
+// what the pass saw, reading the blob through open: a restart point is
+// only ever used once proven.
+func (x *layerIndex) verify(open func() (io.ReaderAt, func() error, error), size int64) error {
+	if len(x.cps) == 0 {
+		return nil
+	}
+	blob, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	kept := x.cps[:0]
+	for i, cp := range x.cps {
+		pr := x.probes[i]
+		if cp.member {
+			kept = append(kept, cp)
+			continue
+		}
+		win, err := x.store.get(cp.win, cp.winLen)
+		if err != nil {
+			return err
+		}
+		got := make([]byte, pr.n)
+		if _, err := io.ReadFull(newGzipResumer(blob, size, cp, win), got); err == nil && bytes.Equal(got, pr.b[:pr.n]) {
+			kept = append(kept, cp)
+		}
+	}
+	x.cps, x.probes = kept, nil
+	return nil
 }
 
 func (x *layerIndex) add(cp checkpoint) { x.cps = append(x.cps, cp) }
