@@ -333,3 +333,27 @@ func TestRestartPointsAfterStoredBlocks(t *testing.T) {
 		t.Errorf("verify kept %+v, want only the first", x.cps)
 	}
 }
+
+// zstd layers have no restart points: reads decompress the layer at most
+// twice in all, however many files are read one by one.
+func TestZstdReadsBounded(t *testing.T) {
+	es, want := accessImage(t, 7, 300)
+	dir := t.TempDir()
+	f, err := Build(context.Background(), []Layer{blobLayer(zstdOf(t, tarOf(t, es...)), nil)}, Options{TempDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for p, body := range want {
+		got, err := f.ReadFile(p[1:])
+		if err != nil || string(got) != body {
+			t.Fatalf("ReadFile(%s): %d bytes, %v", p, len(got), err)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("%d files left in TempDir; the copy should be unlinked at once", len(ents))
+	}
+	if st := f.Stats(); st.ReadBytes > 2*st.PassBytes {
+		t.Errorf("%d reads decompressed %d bytes, more than twice the layer's %d", st.Reads, st.ReadBytes, st.PassBytes)
+	}
+}

@@ -205,6 +205,7 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, err
 		defer release()
 		if dec != io.Reader(br) {
 			res.access.comp = compZstd
+			res.access.zstd = &zstdAccess{dir: d.opts.TempDir}
 		}
 		if _, err := dec.WriteTo(sink); err != nil {
 			return nil, fail(err)
