@@ -165,6 +165,9 @@ func subIDRange(path, name string, uid int) (idRange, error) {
 type shimOp struct {
 	Op   string // "probe", "chown", "release" or "start"
 	Root string
+	// OwnNetwork and Forward ("start"): the init gets a network namespace
+	// of its own, and the forwarding socket (the shim's descriptor 6).
+	OwnNetwork, Forward bool `json:",omitempty"`
 	// Owners are the owners to set ("chown").
 	Owners []owner `json:",omitempty"`
 }
@@ -367,11 +370,17 @@ func shimRelease(dir string) error {
 }
 
 // shimStart starts the init as Start does as root, with descriptors 4
-// (configuration) and 5 (status), and lives as long as it does.
+// (configuration), 5 (status) and 6 (forwarding, with op.Forward), and
+// lives as long as it does.
 func shimStart(op shimOp) int {
 	cfgR, statW := os.NewFile(4, "config"), os.NewFile(5, "status")
 	syscall.CloseOnExec(4)
 	syscall.CloseOnExec(5)
+	var fwd *os.File
+	if op.Forward {
+		fwd = os.NewFile(6, "forward")
+		syscall.CloseOnExec(6)
+	}
 	fail := func(err error) int {
 		b, _ := json.Marshal(message{Kind: "setup-error", Msg: err.Error()})
 		statW.Write(append(b, '\n'))
@@ -380,12 +389,15 @@ func shimStart(op shimOp) int {
 	if err := mountPoints(op.Root); err != nil {
 		return fail(err)
 	}
-	cmd := initCommand(cfgR, statW, os.Stdout, os.Stderr)
+	cmd := initCommand(cfgR, statW, fwd, op.OwnNetwork, os.Stdout, os.Stderr)
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("starting the init: %w", err))
 	}
 	cfgR.Close()
 	statW.Close()
+	if fwd != nil {
+		fwd.Close()
+	}
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
