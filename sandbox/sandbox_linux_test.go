@@ -515,8 +515,8 @@ func TestForwardedPort(t *testing.T) {
 	// Two requests: connections are forwarded one by one, for as long as
 	// the sandbox lives.
 	p, err := sandbox.Start(ctx, sandbox.Spec{Root: root, Dir: "/var/task", ForwardPort: 9001,
-		Env:  []string{"PATH=/bin", marker()},
-		Argv: []string{"/bin/sh", "-c", "wget -q -O - http://127.0.0.1:9001/a && echo && wget -q -O - http://127.0.0.1:9001/b"},
+		Env:    []string{"PATH=/bin", marker()},
+		Argv:   []string{"/bin/sh", "-c", "wget -q -O - http://127.0.0.1:9001/a && echo && wget -q -O - http://127.0.0.1:9001/b"},
 		Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		t.Fatal(err)
