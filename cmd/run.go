@@ -353,19 +353,24 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return usageError("cannot run functions on this machine: %v", err)
 	}
 
-	tmp, err := os.MkdirTemp("", "lambdoctor-run-")
+	// What runs killed outright left behind goes first: their temporary
+	// directories (unlocked) and cgroups (of a dead PID).
+	reaped, reapErr := sandbox.ReapStale()
+	rd, err := sandbox.CreateRunDir()
 	if err != nil {
 		return &exitError{code: ExitLoad, err: fmt.Errorf("creating a temporary directory: %w", err)}
 	}
+	tmp := rd.Path
 	rootfs := filepath.Join(tmp, "rootfs")
 	keepRoot := false
 	defer func() {
 		if keepRoot {
 			// Everything but the root filesystem goes.
 			os.RemoveAll(filepath.Join(tmp, "load"))
+			rd.Keep()
 			return
 		}
-		os.RemoveAll(tmp)
+		rd.Remove()
 	}()
 	loadDir := filepath.Join(tmp, "load")
 	if err := os.Mkdir(loadDir, 0o700); err != nil {
@@ -428,6 +433,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	}
 	run.Diagnosis = diagnose(run, fsys, static)
 	run.Notes = append(run.Notes, runNotes(plan.arch, img, mr, run.Memory)...)
+	run.Notes = append(run.Notes, reapNotes(reaped, reapErr)...)
 	if opts.keep {
 		keepRoot = true
 		run.RootFS = rootfs
@@ -460,6 +466,19 @@ func runExitCode(run *runOutcome, static *report.Report, failOn checks.Severity)
 		return ExitFindings
 	}
 	return ExitOK
+}
+
+// reapNotes say what this run removed of killed runs, and what it could
+// not.
+func reapNotes(reaped []string, err error) []string {
+	var notes []string
+	if len(reaped) > 0 {
+		notes = append(notes, fmt.Sprintf("removed what killed runs left behind: %s", strings.Join(reaped, ", ")))
+	}
+	if err != nil {
+		notes = append(notes, "could not remove everything killed runs left behind: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return notes
 }
 
 // runNotes are what the reader should know about how faithful this run was.

@@ -1,0 +1,257 @@
+//go:build linux
+
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/lambdoctor/lambdoctor/internal/testimage"
+)
+
+// runDirs are the run directories in tmp.
+func runDirs(t *testing.T, tmp string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(tmp, "lambdoctor-run-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// cgroupsOf are the per-run cgroups the lambdoctor process pid created that
+// still exist.
+func cgroupsOf(pid int) []string {
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	prefix := "lambdoctor-" + strconv.Itoa(pid) + "-"
+	var left []string
+	for _, line := range strings.Split(string(mounts), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		f, pf := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 5 || len(pf) < 1 || (pf[0] != "cgroup" && pf[0] != "cgroup2") {
+			continue
+		}
+		filepath.WalkDir(f[4], func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), prefix) {
+				left = append(left, p)
+			}
+			return nil
+		})
+	}
+	return left
+}
+
+// binRun runs the lambdoctor binary to its end and returns its JSON report.
+func binRun(t *testing.T, bin string, args ...string) (int, runDoc, string) {
+	t.Helper()
+	c := exec.Command(bin, append([]string{"run", "--format", "json"}, args...)...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	c.Run()
+	var doc runDoc
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.Run == nil {
+		t.Fatalf("lambdoctor %v: exit %d, no JSON report (%v)\n%s\nstderr: %s", args, c.ProcessState.ExitCode(), err, out.String(), errb.String())
+	}
+	return c.ProcessState.ExitCode(), doc, errb.String()
+}
+
+// afterKill checks what a run killed with SIGKILL leaves: no process of
+// its sandbox and no mount (they die with it), its run directory (until
+// the next run).
+func afterKill(t *testing.T, what string, before map[int]bool, tree string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	var left []int
+	for {
+		left = left[:0]
+		for pid := range sandboxProcesses() {
+			if !before[pid] {
+				left = append(left, pid)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(left) > 0 {
+		t.Errorf("%s: processes of the sandbox survived the kill: %v", what, left)
+	}
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mounts, []byte("lambdoctor-run-")) {
+		t.Errorf("%s: a mount survived the kill:\n%s", what, mounts)
+	}
+	if _, err := os.Stat(tree); err != nil {
+		t.Errorf("%s: the run directory is already gone (%v): the test did not catch the run alive", what, err)
+	}
+}
+
+// leftCgroups logs the cgroups a killed run left (for the next run to
+// reap).
+func leftCgroups(t *testing.T, what string, pid int) {
+	t.Logf("%s: cgroups left for the next run: %v", what, cgroupsOf(pid))
+}
+
+// reapedBy checks that the next run removed tree and the cgroups of the
+// killed lambdoctor pid, and said so.
+func reapedBy(t *testing.T, what string, doc runDoc, tree string, pid int) {
+	t.Helper()
+	if _, err := os.Stat(tree); err == nil {
+		t.Errorf("%s: the next run left the killed run's directory %s", what, tree)
+	}
+	if left := cgroupsOf(pid); len(left) > 0 {
+		t.Errorf("%s: the next run left the killed run's cgroups %v", what, left)
+	}
+	said := false
+	for _, n := range doc.Run.Notes {
+		said = said || strings.Contains(n, "removed what killed runs left behind") && strings.Contains(n, tree)
+	}
+	if !said {
+		t.Errorf("%s: the next run's notes do not say it removed %s: %q", what, tree, doc.Run.Notes)
+	}
+}
+
+// bigGoImage is the Go function over 3,000 more files (24 MB): unpacking
+// it takes long enough to be caught at it.
+func bigGoImage(t *testing.T, bin []byte) v1.Image {
+	files := []testimage.File{testimage.Dir("opt", 0), testimage.Dir("opt/data", 0)}
+	chunk := strings.Repeat("lambdoctor", 820)
+	for i := 0; i < 3000; i++ {
+		files = append(files, testimage.Reg(fmt.Sprintf("opt/data/f%04d", i), 0o644, chunk))
+	}
+	cfg, err := goImage(t, bin, 0o755).ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testimage.Image(t, testimage.Spec{Config: cfg.Config, Layers: [][]testimage.File{
+		{
+			testimage.Dir("etc", 0), testimage.Dir("etc/ssl", 0), testimage.Dir("etc/ssl/certs", 0),
+			testimage.Reg("etc/ssl/certs/ca-certificates.crt", 0o644, caBundle),
+			testimage.Dir("tmp", 0o1777),
+			testimage.Dir("var", 0), testimage.Dir("var/task", 0),
+			testimage.Reg("var/task/bootstrap", 0o755, string(bin)),
+		},
+		files,
+	}})
+}
+
+// kill -9 of the real binary, mid-invoke and mid-unpack: nothing of the
+// sandbox survives it, and the next run removes the run directory and the
+// cgroups it left; a run next to a live one leaves the live one's alone.
+func TestRunKilled(t *testing.T) {
+	requireSandbox(t)
+	bin := filepath.Join(lambdoctorBin(t), "lambdoctor")
+	isolate(t)
+	tmp := os.Getenv("TMPDIR")
+	fn := goFunction(t, runtime.GOARCH)
+	ref := writeArchive(t, goImage(t, fn, 0o755))
+	quick := writeEvent(t, `{"name":"x"}`)
+	hang := writeEvent(t, `{"name":"x","sleepMs":600000}`)
+	before := sandboxProcesses()
+
+	t.Run("invoke", func(t *testing.T) {
+		c := exec.Command(bin, "run", "--format", "json", "--timeout", "300s", "--event", hang, ref)
+		var errb bytes.Buffer
+		c.Stderr = &errb
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			c.Process.Kill()
+			c.Wait()
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for len(sandboxProcesses()) < len(before)+2 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		// The function takes the event at once; give it a moment.
+		time.Sleep(time.Second)
+		trees := runDirs(t, tmp)
+		if len(trees) != 1 || len(sandboxProcesses()) < len(before)+2 {
+			t.Fatalf("the hanging run is not mid-invoke: run directories %v\nstderr: %s", trees, errb.String())
+		}
+		tree := trees[0]
+		if len(cgroupsOf(c.Process.Pid)) == 0 {
+			t.Logf("the run made no cgroup here")
+		}
+
+		// A second run meanwhile leaves the live run's directory alone.
+		code, doc, stderr := binRun(t, bin, "--event", quick, ref)
+		if code != ExitOK || doc.Run.Result != resultSuccess {
+			t.Fatalf("a run next to a live one: exit %d, result %q\nstderr: %s", code, doc.Run.Result, stderr)
+		}
+		if _, err := os.Stat(tree); err != nil {
+			t.Fatalf("a run next to a live one removed its directory: %v", err)
+		}
+
+		if err := c.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		c.Wait()
+		afterKill(t, "killed mid-invoke", before, tree)
+		leftCgroups(t, "killed mid-invoke", c.Process.Pid)
+		code, doc, stderr = binRun(t, bin, "--event", quick, ref)
+		if code != ExitOK {
+			t.Fatalf("the next run: exit %d\nstderr: %s", code, stderr)
+		}
+		reapedBy(t, "killed mid-invoke", doc, tree, c.Process.Pid)
+	})
+
+	t.Run("unpack", func(t *testing.T) {
+		big := writeArchive(t, bigGoImage(t, fn))
+		old := map[string]bool{}
+		for _, d := range runDirs(t, tmp) {
+			old[d] = true
+		}
+		c := exec.Command(bin, "run", "--format", "json", "--event", quick, big)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			c.Process.Kill()
+			c.Wait()
+		}()
+		// Caught once the root filesystem has entries, before any sandbox
+		// process starts.
+		var tree string
+		deadline := time.Now().Add(60 * time.Second)
+		for tree == "" && time.Now().Before(deadline) {
+			for _, d := range runDirs(t, tmp) {
+				if ents, _ := os.ReadDir(filepath.Join(d, "rootfs")); !old[d] && len(ents) > 0 {
+					tree = d
+				}
+			}
+			if tree == "" {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		if tree == "" {
+			t.Fatal("never saw the root filesystem being unpacked")
+		}
+		c.Process.Signal(syscall.SIGKILL)
+		c.Wait()
+		for pid := range sandboxProcesses() {
+			if !before[pid] {
+				t.Fatalf("the sandbox had already started when the unpacking run was killed: pid %d", pid)
+			}
+		}
+		afterKill(t, "killed mid-unpack", before, tree)
+		leftCgroups(t, "killed mid-unpack", c.Process.Pid)
+		code, doc, stderr := binRun(t, bin, "--event", quick, ref)
+		if code != ExitOK {
+			t.Fatalf("the next run: exit %d\nstderr: %s", code, stderr)
+		}
+		reapedBy(t, "killed mid-unpack", doc, tree, c.Process.Pid)
+	})
+}
