@@ -56,7 +56,17 @@ func cgroupsOf(pid int) []string {
 // binRun runs the lambdoctor binary to its end and returns its JSON report.
 func binRun(t *testing.T, bin string, args ...string) (int, runDoc, string) {
 	t.Helper()
+	return binRunAs(t, nil, bin, args...)
+}
+
+// binRunAs is binRun with the command set up by as (a user, an
+// environment) when not nil.
+func binRunAs(t *testing.T, as func(*exec.Cmd), bin string, args ...string) (int, runDoc, string) {
+	t.Helper()
 	c := exec.Command(bin, append([]string{"run", "--format", "json"}, args...)...)
+	if as != nil {
+		as(c)
+	}
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	c.Run()
@@ -254,4 +264,118 @@ func TestRunKilled(t *testing.T) {
 		}
 		reapedBy(t, "killed mid-unpack", doc, tree, c.Process.Pid)
 	})
+}
+
+// The same without root: lambdoctor runs as a throwaway user with a
+// subordinate id range, its sandbox in a user namespace; a kill -9
+// mid-invoke leaves no process, and the user's next run gives the killed
+// run's root filesystem (owned by subordinate ids) back and removes it.
+func TestRunKilledUnprivileged(t *testing.T) {
+	requireSandbox(t)
+	if os.Geteuid() != 0 {
+		sandboxMissing(t, "needs root to create a throwaway user")
+	}
+	for _, prog := range []string{"useradd", "usermod", "userdel", "newuidmap", "newgidmap"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			sandboxMissing(t, prog+" is missing (newuidmap and newgidmap: Debian package uidmap)")
+		}
+	}
+	src := filepath.Join(lambdoctorBin(t), "lambdoctor")
+	// Outside the test's private temporary directories, which only root
+	// can enter.
+	shared, err := os.MkdirTemp("", "lambdoctor-kill-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(shared) })
+	isolate(t)
+	name := fmt.Sprintf("ldkill%d", os.Getpid())
+	if out, err := exec.Command("useradd", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+		sandboxMissing(t, fmt.Sprintf("useradd: %v: %s", err, out))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+			t.Errorf("userdel %s: %v: %s", name, err, out)
+		}
+	})
+	start := 1<<30 + 300*65536 + (os.Getpid()%2048)*65536
+	ids := fmt.Sprintf("%d-%d", start, start+65535)
+	if out, err := exec.Command("usermod", "--add-subuids", ids, "--add-subgids", ids, name).CombinedOutput(); err != nil {
+		t.Fatalf("usermod: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("usermod", "--del-subuids", ids, "--del-subgids", ids, name).Run() })
+	uid, gid := userIDs(t, name)
+
+	// The binary and the image where the user can read them, and a
+	// temporary directory of its own.
+	os.Chmod(shared, 0o755)
+	bin := filepath.Join(shared, "lambdoctor")
+	if b, err := os.ReadFile(src); err != nil || os.WriteFile(bin, b, 0o755) != nil {
+		t.Fatalf("copying the binary: %v", err)
+	}
+	ref := filepath.Join(shared, "image.tar")
+	if err := os.Rename(writeArchive(t, goImage(t, goFunction(t, runtime.GOARCH), 0o755)), ref); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(ref, 0o644)
+	tmp := filepath.Join(shared, "tmp")
+	os.Mkdir(tmp, 0o700)
+	os.Chown(tmp, uid, gid)
+	quick, hang := filepath.Join(shared, "quick.json"), filepath.Join(shared, "hang.json")
+	os.WriteFile(quick, []byte(`{"name":"x"}`), 0o644)
+	os.WriteFile(hang, []byte(`{"name":"x","sleepMs":600000}`), 0o644)
+	as := func(c *exec.Cmd) {
+		c.Dir = tmp
+		c.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + tmp, "TMPDIR=" + tmp}
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	}
+	before := sandboxProcesses()
+
+	c := exec.Command(bin, "run", "--format", "json", "--timeout", "300s", "--event", hang, ref)
+	as(c)
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		c.Process.Kill()
+		c.Wait()
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(sandboxProcesses()) < len(before)+2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	trees := runDirs(t, tmp)
+	if len(trees) != 1 || len(sandboxProcesses()) < len(before)+2 {
+		t.Fatalf("the hanging run is not mid-invoke: run directories %v\nstderr: %s", trees, errb.String())
+	}
+	tree := trees[0]
+	c.Process.Signal(syscall.SIGKILL)
+	c.Wait()
+	afterKill(t, "killed mid-invoke without root", before, tree)
+	code, doc, stderr := binRunAs(t, as, bin, "--event", quick, ref)
+	if code != ExitOK {
+		t.Fatalf("the next run without root: exit %d\nstderr: %s", code, stderr)
+	}
+	reapedBy(t, "killed mid-invoke without root", doc, tree, c.Process.Pid)
+	if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+		t.Errorf("left in the user's temporary directory: %v", ents)
+	}
+}
+
+func userIDs(t *testing.T, name string) (int, int) {
+	t.Helper()
+	out, err := exec.Command("id", "-u", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	out, err = exec.Command("id", "-g", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return uid, gid
 }

@@ -40,6 +40,17 @@ import (
 // once it has re-executed itself as root of its user namespace.
 const usernsEnv = "LAMBDOCTOR_SANDBOX_USERNS"
 
+// shimParentEnv passes the shim's parent PID over its re-execution.
+const shimParentEnv = "LAMBDOCTOR_SANDBOX_SHIM_PARENT"
+
+// setPdeathsig makes the kernel SIGKILL this process when its parent dies.
+func setPdeathsig() error {
+	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
 // subIDCount is how many subordinate ids are mapped (inside 1..65536).
 const subIDCount = 65536
 
@@ -290,11 +301,26 @@ func maybeShim() {
 			os.Exit(1)
 		}
 		os.Setenv(usernsEnv, "2")
+		os.Setenv(shimParentEnv, strconv.Itoa(os.Getppid()))
 		err := syscall.Exec("/proc/self/exe", os.Args, os.Environ())
 		fmt.Fprintf(os.Stderr, "re-executing in the user namespace: %v\n", err)
 		os.Exit(1)
 	case "2":
 		os.Unsetenv(usernsEnv)
+		// This execve made the shim root of its namespace: the kernel
+		// cleared its parent-death signal with the change of credentials
+		// (prctl(2), PR_SET_PDEATHSIG). Set it again, then make sure the
+		// parent did not die before that, or a kill -9 of lambdoctor
+		// would leave the shim and the sandbox it starts running.
+		ppid, _ := strconv.Atoi(os.Getenv(shimParentEnv))
+		os.Unsetenv(shimParentEnv)
+		if err := setPdeathsig(); err != nil {
+			fmt.Fprintf(os.Stderr, "setting the parent-death signal: %v\n", err)
+			os.Exit(1)
+		}
+		if os.Getppid() != ppid {
+			os.Exit(1)
+		}
 		os.Exit(runShim())
 	}
 }
