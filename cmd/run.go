@@ -98,8 +98,9 @@ the mounts and the temporary directory are removed when it ends, also when
 interrupted or when the function hangs; what a run killed outright (kill -9)
 leaves behind is removed by the next run.
 
-run needs Linux and root (it builds mount and PID namespaces, a memory
-cgroup, and chowns files to the Lambda user). Without a usable cgroup memory
+run needs Linux and root (it builds mount, PID, UTS and network namespaces, a
+memory and pids cgroup, and chowns files to the Lambda user), or unprivileged
+user namespaces (see docs/run.md). Without a usable cgroup memory
 controller (v2, or v1's memory hierarchy) the function runs unlimited and
 the report says so. The function runs on this machine's CPU: an
 image for the other architecture fails with exec format error unless
