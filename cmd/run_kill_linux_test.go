@@ -132,13 +132,18 @@ func reapedBy(t *testing.T, what string, doc runDoc, tree string, pid int) {
 	}
 }
 
-// bigGoImage is the Go function over 3,000 more files (24 MB): unpacking
-// it takes long enough to be caught at it.
-func bigGoImage(t *testing.T, bin []byte) v1.Image {
-	files := []testimage.File{testimage.Dir("opt", 0), testimage.Dir("opt/data", 0)}
+// bigGoImage is the Go function over n more files of 8 KB (3,000 make 24
+// MB: unpacking takes long enough to be caught at it), owned by uid:gid
+// in a directory of theirs.
+func bigGoImage(t *testing.T, bin []byte, n, uid, gid int) v1.Image {
+	dir := testimage.Dir("opt/data", 0o755)
+	dir.UID, dir.GID = uid, gid
+	files := []testimage.File{testimage.Dir("opt", 0), dir}
 	chunk := strings.Repeat("lambdoctor", 820)
-	for i := 0; i < 3000; i++ {
-		files = append(files, testimage.Reg(fmt.Sprintf("opt/data/f%04d", i), 0o644, chunk))
+	for i := 0; i < n; i++ {
+		f := testimage.Reg(fmt.Sprintf("opt/data/f%04d", i), 0o644, chunk)
+		f.UID, f.GID = uid, gid
+		files = append(files, f)
 	}
 	cfg, err := goImage(t, bin, 0o755).ConfigFile()
 	if err != nil {
@@ -219,7 +224,7 @@ func TestRunKilled(t *testing.T) {
 	})
 
 	t.Run("unpack", func(t *testing.T) {
-		big := writeArchive(t, bigGoImage(t, fn))
+		big := writeArchive(t, bigGoImage(t, fn, 3000, 0, 0))
 		old := map[string]bool{}
 		for _, d := range runDirs(t, tmp) {
 			old[d] = true
@@ -268,8 +273,9 @@ func TestRunKilled(t *testing.T) {
 
 // The same without root: lambdoctor runs as a throwaway user with a
 // subordinate id range, its sandbox in a user namespace; a kill -9
-// mid-invoke leaves no process, and the user's next run gives the killed
-// run's root filesystem (owned by subordinate ids) back and removes it.
+// mid-invoke or mid-unpack leaves no process, and the user's next run
+// gives the killed run's root filesystem (owned by subordinate ids) back
+// and removes it.
 func TestRunKilledUnprivileged(t *testing.T) {
 	requireSandbox(t)
 	if os.Geteuid() != 0 {
@@ -313,8 +319,10 @@ func TestRunKilledUnprivileged(t *testing.T) {
 	if b, err := os.ReadFile(src); err != nil || os.WriteFile(bin, b, 0o755) != nil {
 		t.Fatalf("copying the binary: %v", err)
 	}
+	// Files of another image user: on the host they belong to a
+	// subordinate id, in a directory the user cannot write.
 	ref := filepath.Join(shared, "image.tar")
-	if err := os.Rename(writeArchive(t, goImage(t, goFunction(t, runtime.GOARCH), 0o755)), ref); err != nil {
+	if err := os.Rename(writeArchive(t, bigGoImage(t, goFunction(t, runtime.GOARCH), 3, 1000, 1000)), ref); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(ref, 0o644)
@@ -360,6 +368,46 @@ func TestRunKilledUnprivileged(t *testing.T) {
 		t.Fatalf("the next run without root: exit %d\nstderr: %s", code, stderr)
 	}
 	reapedBy(t, "killed mid-invoke without root", doc, tree, c.Process.Pid)
+
+	// Mid-unpack.
+	big := filepath.Join(shared, "big.tar")
+	if err := os.Rename(writeArchive(t, bigGoImage(t, goFunction(t, runtime.GOARCH), 3000, 1000, 1000)), big); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(big, 0o644)
+	c = exec.Command(bin, "run", "--format", "json", "--event", quick, big)
+	as(c)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tree = ""
+	deadline = time.Now().Add(60 * time.Second)
+	for tree == "" && time.Now().Before(deadline) {
+		for _, d := range runDirs(t, tmp) {
+			if ents, _ := os.ReadDir(filepath.Join(d, "rootfs")); len(ents) > 0 {
+				tree = d
+			}
+		}
+		if tree == "" {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	if tree == "" {
+		t.Fatal("never saw the root filesystem being unpacked")
+	}
+	c.Process.Signal(syscall.SIGKILL)
+	c.Wait()
+	for pid := range sandboxProcesses() {
+		if !before[pid] {
+			t.Fatalf("the sandbox had already started when the unpacking run was killed: pid %d", pid)
+		}
+	}
+	afterKill(t, "killed mid-unpack without root", before, tree)
+	code, doc, stderr = binRunAs(t, as, bin, "--event", quick, ref)
+	if code != ExitOK {
+		t.Fatalf("the next run without root: exit %d\nstderr: %s", code, stderr)
+	}
+	reapedBy(t, "killed mid-unpack without root", doc, tree, c.Process.Pid)
 	if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
 		t.Errorf("left in the user's temporary directory: %v", ents)
 	}
