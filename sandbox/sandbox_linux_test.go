@@ -844,7 +844,9 @@ func TestProcessLimit(t *testing.T) {
 func TestForkStormUnderMemoryLimit(t *testing.T) {
 	requireSandbox(t)
 	root := functionRoot(t)
-	storm := `while :; do sh -c 's=xxxxxxxxxxxxxxxx; while :; do s=$s$s$s; sleep 1; done' & done`
+	// 20 children that each grow until the OOM killer takes them; the
+	// storm's shell waits for them all, unless it is taken first.
+	storm := `i=0; while [ $i -lt 20 ]; do sh -c 's=xxxxxxxxxxxxxxxx; while :; do s=$s$s$s; sleep 0.1; done' & i=$((i+1)); done; wait`
 	info, _, errOut := run(t, root, sandbox.Spec{MaxProcs: sandbox.MaxProcsLambda, MemoryMB: 32,
 		Argv: []string{"/bin/sh", "-c", storm}})
 	if info.InitDied {
@@ -853,8 +855,8 @@ func TestForkStormUnderMemoryLimit(t *testing.T) {
 	if info.Memory == nil || info.Processes == nil {
 		t.Fatalf("no stats: %+v", info)
 	}
-	if info.Memory.Cgroup != "" && (info.Memory.OOMKills < 1 || info.Signal != "SIGKILL") {
-		t.Errorf("want the function OOM-killed: %+v, memory %+v", info, *info.Memory)
+	if info.Memory.Cgroup != "" && info.Memory.OOMKills < 1 {
+		t.Errorf("want the storm OOM-killed: %+v, memory %+v", info, *info.Memory)
 	}
 	t.Logf("exit %+v, memory %+v, processes %+v, stderr tail %q", info, *info.Memory, *info.Processes, tail(errOut, 200))
 }
