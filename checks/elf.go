@@ -1,8 +1,6 @@
 package checks
 
 import (
-	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	delf "debug/elf"
@@ -12,9 +10,6 @@ import (
 	"io"
 	"path"
 	"strings"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
@@ -512,125 +507,40 @@ func readHead(fsys *imagefs.FS, p string, n int64) ([]byte, error) {
 	return b, nil
 }
 
-// preloadELFs parses the files at the resolved paths ps in one pass per
-// layer (re-reading a layer once for all the files it holds, instead of
-// once per file), memoising the results. Files it cannot match in their
-// layer's tar stream are left to elfAt's per-file read.
+// preloadELFs parses the files at the resolved paths ps, memoising the
+// results, with one batched read: the image filesystem reads each layer
+// once, forward, for all the files it holds.
 func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
-	if t.Image == nil || len(t.Image.Layers) != len(t.FS.Layers()) {
-		return nil
-	}
-	type want struct {
-		path string
-		size int64
-	}
-	byLayer := map[int]map[string]want{}
+	var todo []string
 	for _, p := range ps {
 		if _, ok := t.memoPeek(elfKey(p)); ok {
 			continue
 		}
 		e, ok := t.FS.Lookup(p)
 		if !ok || !e.IsRegular() || e.HardlinkTo != "" || e.Size == 0 {
-			continue
+			continue // a hard link shares its original's parse
 		}
 		if h := t.FS.Head(p); int64(len(h)) >= e.Size {
 			continue // all in memory already
 		}
-		m := byLayer[e.Layer]
-		if m == nil {
-			m = map[string]want{}
-			byLayer[e.Layer] = m
-		}
-		m[strings.TrimPrefix(p, "/")] = want{p, e.Size}
+		todo = append(todo, p)
 	}
-	for li, wanted := range byLayer {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if len(wanted) < 2 {
-			continue // one file: elfAt reads it just as fast
-		}
-		if err := t.scanLayer(ctx, li, func(name string, size int64, r io.Reader) {
-			w, ok := wanted[name]
-			if !ok || w.size != size {
-				return
-			}
-			delete(wanted, name)
-			n := size
-			if n > maxELFRead {
-				n = elfHeadRead
-			}
-			b := make([]byte, n)
-			if _, err := io.ReadFull(r, b); err != nil {
-				return
-			}
-			e, _ := t.FS.Lookup(w.path)
-			f := &elfFile{Path: w.path, Entry: e}
-			f.fill(b)
-			t.memo(elfKey(w.path), func() any { return f })
-		}, func() bool { return len(wanted) == 0 }); err != nil {
-			return err
-		}
+	if len(todo) < 2 {
+		return nil // one file: elfAt reads it just as fast
 	}
-	return nil
-}
-
-// scanLayer streams layer li's tar, calling fn for each regular file with
-// its clean unrooted name, until done reports true.
-func (t *Target) scanLayer(ctx context.Context, li int, fn func(name string, size int64, r io.Reader), done func() bool) error {
-	l := t.Image.Layers[li]
-	if l.Open == nil {
+	return t.FS.ReadFiles(ctx, todo, func(p string, r io.Reader) error {
+		e, _ := t.FS.Lookup(p)
+		n := e.Size
+		if n > maxELFRead {
+			n = elfHeadRead
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil // elfAt reports the read error for this file
+		}
+		f := &elfFile{Path: p, Entry: e}
+		f.fill(b)
+		t.memo(elfKey(p), func() any { return f })
 		return nil
-	}
-	raw, err := l.Open()
-	if err != nil {
-		return fmt.Errorf("opening layer %d: %w", li, err)
-	}
-	defer raw.Close()
-	br := bufio.NewReaderSize(raw, 256<<10)
-	var r io.Reader = br
-	magic, _ := br.Peek(4)
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil // corrupt layers are imagefs's to report
-		}
-		defer zr.Close()
-		r = zr
-	case len(magic) == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil
-		}
-		defer zr.Close()
-		r = zr
-	}
-	tr := tar.NewReader(r)
-	for k := 0; !done(); k++ {
-		if k&63 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil && !(err == tar.ErrInsecurePath && hdr != nil) {
-			return nil
-		}
-		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse:
-		default:
-			continue
-		}
-		name := strings.TrimLeft(hdr.Name, "/")
-		for strings.HasPrefix(name, "./") {
-			name = strings.TrimLeft(name[2:], "/")
-		}
-		name = path.Clean(name)
-		fn(name, hdr.Size, tr)
-	}
-	return nil
+	})
 }

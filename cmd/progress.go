@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 )
 
 // progressTransport reports, on a terminal, the bytes of each blob (layer
@@ -96,6 +98,9 @@ func (p *progressTransport) line(digest string, n, total int64, done bool) {
 	if alg, hex, ok := strings.Cut(digest, ":"); ok && len(hex) > 12 {
 		short = alg + ":" + hex[:12]
 	}
+	// The digest is read from the request's URL, which a registry's
+	// redirect chooses.
+	short = termsafe.Line(short)
 	size := humanBytes(n)
 	if total > 0 && !done {
 		size += " / " + humanBytes(total)
