@@ -125,14 +125,14 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 		fmt.Fprintf(&b, "  memory    %s\n", memoryLine(m))
 	}
 	if p := r.Processes; p != nil && (p.Enforced == "" || p.LimitHits > 0) {
-		fmt.Fprintf(&b, "  processes %s\n", processesLine(p))
+		fmt.Fprintf(&b, "  processes %s\n", termsafe.Text(processesLine(p)))
 	}
 	if r.Network != "" {
 		net := "none: loopback only, the Runtime API forwarded at 127.0.0.1:9001"
 		if r.Network == "host" {
 			net = "host: the host's network (--network host)"
 		}
-		fmt.Fprintf(&b, "  network   %s; hostname %s\n", net, r.Hostname)
+		fmt.Fprintf(&b, "  network   %s; hostname %s\n", net, termsafe.Line(r.Hostname))
 	}
 	if r.RootFS != "" {
 		fmt.Fprintf(&b, "  rootfs    %s (kept: remove it when done)\n", termsafe.Line(r.RootFS))
