@@ -322,6 +322,9 @@ func boot(ctx context.Context, s bootSpec) (*runOutcome, error) {
 	out.Memory = memoryOutcome(s.memoryMB, info.Memory)
 	out.Processes = processesOutcome(info.Processes)
 	out.initDied = info.InitDied
+	if info.OOMScoreAdj > 0 {
+		out.Notes = append(out.Notes, fmt.Sprintf("the function ran with oom_score_adj %d instead of Lambda's 0: this machine does not give lambdoctor CAP_SYS_RESOURCE, so the sandbox's init could not lower its own score and raised the function's instead, to keep the OOM killer off the init; it only changes which process an OOM killer picks first", info.OOMScoreAdj))
+	}
 	if out.Memory.OOMKills > 0 && out.Error != nil && info.Signal == "SIGKILL" &&
 		(out.Result == resultExitedDuringInit || out.Result == resultExitedDuringInvoke) {
 		out.Error.Type, out.Error.Message = "Runtime.OutOfMemory", oomMessage

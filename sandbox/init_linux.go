@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -79,6 +80,9 @@ func runInit() int {
 		_ = writeOOMScoreAdj("1000")
 	}
 	pid, m := startFunction(cfg)
+	if m.Kind == "exec" {
+		m.OOMScoreAdj = readOOMScoreAdj()
+	}
 	if pid > 0 && cfg.NprocLimit > 0 {
 		if err := setNprocLimit(pid, cfg.NprocLimit); err != nil {
 			syscall.Kill(pid, syscall.SIGKILL)
@@ -99,6 +103,17 @@ func runInit() int {
 	code, sig := reap(pid)
 	send(message{Kind: "exit", Code: code, Signal: sig})
 	return 0
+}
+
+// readOOMScoreAdj is the init's own score (what the function inherited
+// at fork), 0 when unknown.
+func readOOMScoreAdj() int {
+	b, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
 }
 
 func writeOOMScoreAdj(v string) error {

@@ -122,6 +122,10 @@ type ExitInfo struct {
 	// Processes is how the number of processes was limited and what the
 	// limit saw; nil when Spec.MaxProcs was 0.
 	Processes *ProcessStats
+	// OOMScoreAdj is the function's oom_score_adj when it started: 0 as on
+	// Lambda, or 1000 where the init could not lower its own below the
+	// function's (no CAP_SYS_RESOURCE) and raised the function's instead.
+	OOMScoreAdj int
 	// InitDied is true when the sandbox's init (the function's parent) died
 	// while the function ran, killed by something other than Kill: the
 	// whole sandbox died with it. Signal is then the init's signal.

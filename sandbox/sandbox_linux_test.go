@@ -867,3 +867,25 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// The function starts with the OOM score ExitInfo reports: Lambda's 0, or
+// 1000 where the init cannot lower its own; the init's is below it.
+func TestOOMScores(t *testing.T) {
+	requireSandbox(t)
+	root := functionRoot(t)
+	info, out, errOut := run(t, root, sandbox.Spec{MemoryMB: 64,
+		Argv: []string{"/bin/sh", "-c", "cat /proc/self/oom_score_adj; sleep 0.2; cat /proc/1/oom_score_adj"}})
+	f := strings.Fields(out)
+	if info.Code != 0 || len(f) != 2 {
+		t.Fatalf("%+v, stdout %q, stderr %q", info, out, errOut)
+	}
+	fn, _ := strconv.Atoi(f[0])
+	initScore, _ := strconv.Atoi(f[1])
+	if fn != info.OOMScoreAdj || (fn != 0 && fn != 1000) || initScore >= fn && fn != 0 {
+		t.Errorf("function %d, init %d, reported %d", fn, initScore, info.OOMScoreAdj)
+	}
+	if fn == 0 && initScore != -1000 {
+		t.Errorf("the function has Lambda's score 0 but the init %d, not -1000", initScore)
+	}
+	t.Logf("function oom_score_adj %d, init %d", fn, initScore)
+}

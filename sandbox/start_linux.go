@@ -60,6 +60,8 @@ type initConfig struct {
 type message struct {
 	Kind string `json:"kind"` // "exec", "exec-error", "exit", "setup-error"
 	Path string `json:"path,omitempty"`
+	// exec: the function's oom_score_adj
+	OOMScoreAdj int `json:"oomScoreAdj,omitempty"`
 	// exec-error
 	Op                string `json:"op,omitempty"`
 	Errno             int    `json:"errno,omitempty"`
@@ -433,6 +435,7 @@ func (p *Process) result(werr error) (ExitInfo, error) {
 		switch m.Kind {
 		case "exec":
 			info.ExecPath = m.Path
+			info.OOMScoreAdj = m.OOMScoreAdj
 			started = true
 		case "exec-error":
 			info.ExecPath = m.Path
