@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,8 +28,22 @@ type Options struct {
 	// TempDir receives daemon exports and decompressed archives; empty
 	// means os.TempDir(). Image.Close removes what was written there.
 	TempDir string
-	// Transport, when set, carries registry requests (tests).
+	// Transport, when set, carries registry requests in place of
+	// NewTransport(ConnectTimeout) (tests, progress display). The idle,
+	// redirect, size, retry and deadline limits still apply over it.
 	Transport http.RoundTripper
+
+	// ConnectTimeout bounds establishing a connection to a registry or
+	// daemon (--connect-timeout); 0 means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// IdleTimeout bounds every wait for the next byte from a registry or
+	// daemon: for an answer, and within a body (--idle-timeout); 0 means
+	// DefaultIdleTimeout, < 0 none.
+	IdleTimeout time.Duration
+	// LoadTimeout bounds a whole registry pull (layers included, until
+	// Image.Close) or daemon export (--load-timeout); 0 means
+	// DefaultLoadTimeout, < 0 none.
+	LoadTimeout time.Duration
 }
 
 // The reference prefixes Load understands.
