@@ -45,6 +45,10 @@ type LoadError struct {
 	Ref  string
 	Kind ErrorKind
 	Err  error
+
+	// bare is set on errors met after Load returned (reading a layer),
+	// whose caller names the image: Error gives the cause alone.
+	bare bool
 }
 
 // Error is one line naming the image and the cause.
@@ -62,6 +66,9 @@ func (e *LoadError) Error() string {
 		msg = cause.Error()
 	}
 	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
+	if e.bare {
+		return msg
+	}
 	return fmt.Sprintf("loading %q: %s", e.Ref, msg)
 }
 

@@ -26,6 +26,8 @@ type limitError struct {
 	kind  limitKind
 	read  int64 // bytes received, for a body; -1 when not in a body
 	total int64 // the body's declared length, -1 when unknown
+	// target is where the last redirect pointed (limitRedirects).
+	target string
 }
 
 type limitKind int
@@ -34,6 +36,7 @@ const (
 	limitIdle limitKind = iota
 	limitConnect
 	limitOverall
+	limitRedirects
 )
 
 func (e *limitError) Error() string {
@@ -54,6 +57,8 @@ func (e *limitError) Error() string {
 		if e.what != "" {
 			fmt.Fprintf(&b, ", while %s", e.what)
 		}
+	case limitRedirects:
+		fmt.Fprintf(&b, "more than %d redirects while %s, the last to %s: a redirect loop?", maxRedirects, e.what, e.target)
 	}
 	if e.read > 0 {
 		if e.total > 0 {
@@ -200,8 +205,8 @@ type limitTransport struct {
 func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	what := describeRequest(req)
 	if hops := redirectHops(req); hops > maxRedirects {
-		return nil, errorf(Network, "%s: more than %d redirects while %s, the last to %s: a redirect loop? (maxRedirects)",
-			t.peer, maxRedirects, what, redactURL(req))
+		return nil, &limitError{peer: t.peer, what: what, flag: "maxRedirects", kind: limitRedirects,
+			read: -1, total: -1, target: redactURL(req)}
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	body := &guardedBody{t: t, what: what, ctx: ctx, cancel: cancel, total: -1}
@@ -266,7 +271,7 @@ type guardedBody struct {
 	// answered is set once the response headers came.
 	answered atomic.Bool
 	total    int64
-	limit  int64 // 0: none
+	limit    int64 // 0: none
 }
 
 // stalled fires when no byte came for the idle limit.
