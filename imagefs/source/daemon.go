@@ -52,10 +52,8 @@ func daemonDialer(host string, connect time.Duration) func(ctx context.Context, 
 	}
 	d := &net.Dialer{Timeout: connect}
 	switch u.Scheme {
-	case "unix":
-		return func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, "unix", u.Path) }
-	case "tcp":
-		return func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, "tcp", u.Host) }
+	case "unix", "tcp": // Host is the socket's path for unix
+		return func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, u.Scheme, u.Host) }
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ func (e *limitError) at(what string, read, total int64) *limitError {
 	if out.what == "" {
 		out.what = what
 	}
-	if out.read <= 0 {
+	if out.kind == limitOverall && out.read < 0 {
 		out.read, out.total = read, total
 	}
 	return &out

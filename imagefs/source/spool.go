@@ -122,7 +122,7 @@ func spoolDecompressed(f *os.File, comp compression, tempDir string) (*os.File, 
 	case compressBzip2:
 		r = bzip2.NewReader(f)
 	}
-	out, err := spoolTar(r, tempDir, "lambdoctor-archive-*.tar", limit, fmt.Sprintf("%s (%s)", f.Name(), comp))
+	out, err := spoolTar(r, tempDir, "lambdoctor-archive-*.tar", limit, fmt.Sprintf("%s decompressed (%s)", f.Name(), comp))
 	if err != nil {
 		return nil, reclassify(Corrupt, err, "decompressing %s (%s)", f.Name(), comp)
 	}
@@ -212,5 +212,5 @@ func (c *cappedWriter) over(detail string) error {
 	if detail != "" {
 		detail = ": " + detail
 	}
-	return errorf(Corrupt, "%s needs more than %s once decompressed%s (%s: %s)", c.what, humanSize(c.limit.bytes), detail, c.limit.name, c.limit.why)
+	return errorf(Corrupt, "%s would take more than %s%s (%s: %s)", c.what, humanSize(c.limit.bytes), detail, c.limit.name, c.limit.why)
 }
