@@ -195,7 +195,7 @@ func loadPath(p string, sel selector, want Kind, opts Options) (*Image, error) {
 		return loadLayoutDir(p, sel, opts.Arch)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, errorf(NotAnImage, "%s is not a regular file", p)
+		return nil, errorf(NotAnImage, "%s is a %s, not a regular file: refused (an image is a tar file or an OCI layout directory)", p, fileKind(fi.Mode()))
 	}
 	tf, cleanup, err := openArchive(p, opts.TempDir)
 	if err != nil {

@@ -184,7 +184,7 @@ func (r *netReader) Close() error { return r.rc.Close() }
 func netReadError(ctx context.Context, err error) error {
 	var le *limitError
 	if errors.As(err, &le) || errors.As(context.Cause(ctx), &le) {
-		return &LoadError{Kind: Network, Err: le, bare: true}
+		return &LoadError{Kind: Network, Err: le}
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -43,9 +44,15 @@ func sniffCompression(head []byte) compression {
 // temporary file in tempDir so that members can be served by offset; the
 // returned cleanup closes the archive and removes that file.
 func openArchive(p, tempDir string) (*tarFile, func() error, error) {
-	f, err := os.Open(p)
+	// O_NONBLOCK: a FIFO put in place after loadPath's check must not
+	// block the open; it is refused by the check that follows.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, errorf(NotFound, "opening %s: %v", p, err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, errorf(NotAnImage, "%s is not a regular file", p)
 	}
 	head := make([]byte, 8)
 	n, _ := io.ReadFull(f, head)
@@ -122,7 +129,7 @@ func spoolDecompressed(f *os.File, comp compression, tempDir string) (*os.File, 
 	case compressBzip2:
 		r = bzip2.NewReader(f)
 	}
-	out, err := spoolTar(r, tempDir, "lambdoctor-archive-*.tar", limit, fmt.Sprintf("%s decompressed (%s)", f.Name(), comp))
+	out, err := spoolTar(r, tempDir, "lambdoctor-archive-*.tar", limit, "the archive")
 	if err != nil {
 		return nil, reclassify(Corrupt, err, "decompressing %s (%s)", f.Name(), comp)
 	}

@@ -11,10 +11,6 @@ import (
 	"strings"
 )
 
-// maxJSON bounds the manifests, indexes and configs read into memory from
-// an archive or layout, so a hostile size field cannot exhaust memory.
-const maxJSON = 64 << 20
-
 // maxLinkHops bounds symlink chains inside an archive (docker save links
 // shared layers as ../<id>/layer.tar).
 const maxLinkHops = 16
@@ -197,14 +193,16 @@ func (t *tarFile) opener(m member) func() (io.ReadCloser, error) {
 	}
 }
 
-// readFile returns the bytes of a small member (JSON).
-func (t *tarFile) readFile(name string) ([]byte, error) {
+// readFile returns the bytes of a small member (JSON), refusing it from
+// its size when it is over limit (limitName names the limit, what the
+// document).
+func (t *tarFile) readFile(name string, limit int64, limitName, what string) ([]byte, error) {
 	m, err := t.resolve(name)
 	if err != nil {
 		return nil, err
 	}
-	if m.size > maxJSON {
-		return nil, errorf(Corrupt, "member %q is %d bytes, too large for a manifest or config", name, m.size)
+	if m.size > limit {
+		return nil, tooBig(what, m.size, limit, limitName)
 	}
 	var buf bytes.Buffer
 	buf.Grow(int(m.size))
