@@ -155,4 +155,3 @@ func fileKind(m fs.FileMode) string {
 	}
 	return "special file"
 }
-

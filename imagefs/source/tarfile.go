@@ -94,7 +94,7 @@ func indexTar(f *os.File) (*tarFile, error) {
 		}
 		m := member{name: name, typ: hdr.Typeflag, size: hdr.Size, linkname: hdr.Linkname}
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // archive/tar reports TypeRegA ('\x00') as TypeReg
 			if isSparse(hdr) {
 				continue
 			}
@@ -210,9 +210,4 @@ func (t *tarFile) readFile(name string, limit int64, limitName, what string) ([]
 		return nil, errorf(Corrupt, "reading member %q: %v", name, err)
 	}
 	return buf.Bytes(), nil
-}
-
-// close releases the file.
-func (t *tarFile) close() error {
-	return t.f.Close()
 }
