@@ -460,3 +460,27 @@ func TestCompressedArchiveBombs(t *testing.T) {
 		}
 	})
 }
+
+func TestSpoolLeavesHolesForZeros(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "zeros", Size: 64 << 20, Mode: 0o644})
+	tw.Write(make([]byte, 64<<20))
+	tw.WriteHeader(&tar.Header{Name: "data", Size: 5, Mode: 0o644})
+	tw.Write([]byte("hello"))
+	tw.Close()
+	want := buf.Bytes()
+	f, err := spoolTar(bytes.NewReader(want), t.TempDir(), "x-*", spoolLimit{bytes: 1 << 30, name: "n", why: "w"}, "the archive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, _ := io.ReadAll(f)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("spooled %d bytes differ from the %d-byte archive", len(got), len(want))
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err == nil && st.Blocks*512 > 8<<20 {
+		t.Errorf("64 MiB of zeros took %d bytes of disk", st.Blocks*512)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/bzip2"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -162,7 +163,7 @@ func spoolTar(r io.Reader, tempDir, pattern string, limit spoolLimit, what strin
 		os.Remove(out.Name())
 		return nil, err
 	}
-	w := &cappedWriter{w: out, limit: limit, what: what}
+	w := &cappedWriter{f: out, limit: limit, what: what}
 	tr := tar.NewReader(io.TeeReader(r, w))
 	for n := 0; ; n++ {
 		hdr, err := tr.Next()
@@ -186,6 +187,9 @@ func spoolTar(r io.Reader, tempDir, pattern string, limit spoolLimit, what strin
 			return fail(w.over(fmt.Sprintf("member %q declares %s", hdr.Name, humanSize(hdr.Size))))
 		}
 	}
+	if err := w.finish(); err != nil {
+		return fail(err)
+	}
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
 		return fail(err)
 	}
@@ -197,9 +201,12 @@ func blockRound(n int64) int64 {
 	return (n + 511) &^ 511
 }
 
-// cappedWriter writes to w and fails past limit.
+// cappedWriter writes to f and fails past limit. Blocks of zeros are
+// skipped rather than written, leaving holes that read back as zeros: a
+// stream of zeros (the cheapest thing to compress) costs no disk. finish
+// sets the file's size.
 type cappedWriter struct {
-	w     io.Writer
+	f     *os.File
 	n     int64
 	limit spoolLimit
 	what  string
@@ -209,9 +216,38 @@ func (c *cappedWriter) Write(p []byte) (int, error) {
 	if c.n+int64(len(p)) > c.limit.bytes {
 		return 0, c.over("")
 	}
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	total := len(p)
+	for len(p) > 0 {
+		chunk := p[:min(len(p), 64<<10)]
+		if !allZero(chunk) {
+			if _, err := c.f.WriteAt(chunk, c.n); err != nil {
+				return 0, err
+			}
+		}
+		c.n += int64(len(chunk))
+		p = p[len(chunk):]
+	}
+	return total, nil
+}
+
+// finish gives the file its full size (a trailing hole included).
+func (c *cappedWriter) finish() error {
+	return c.f.Truncate(c.n)
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // over is the error for an archive that needs more than the limit.
