@@ -67,7 +67,7 @@ func (e *LoadError) Error() string {
 	if cause != nil {
 		msg = cause.Error()
 	}
-	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
+	msg = strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; ")), " ")
 	if e.Ref == "" && !e.named {
 		return msg
 	}

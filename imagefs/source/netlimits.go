@@ -223,7 +223,7 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if isManifestRequest(req) && resp.StatusCode == http.StatusOK && resp.ContentLength > maxManifestBytes {
 		resp.Body.Close()
 		cancel(nil)
-		return nil, tooBig(fmt.Sprintf("%s: the answer to %s", t.peer, what), resp.ContentLength, maxManifestBytes, "maxManifestBytes")
+		return nil, tooBig(t.peer+": "+strings.TrimPrefix(what, "reading "), resp.ContentLength, maxManifestBytes, "maxManifestBytes")
 	}
 	body.rc = resp.Body
 	body.total = resp.ContentLength
@@ -290,7 +290,7 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	b.guard.disarm()
 	got := b.read.Add(int64(n))
 	if b.limit > 0 && got > b.limit {
-		return n, tooBig(fmt.Sprintf("%s: the answer to %s", b.t.peer, b.what), -1, b.limit, "maxManifestBytes")
+		return n, tooBig(b.t.peer+": "+strings.TrimPrefix(b.what, "reading "), -1, b.limit, "maxManifestBytes")
 	}
 	if err != nil && err != io.EOF {
 		var le *limitError
