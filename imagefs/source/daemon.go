@@ -109,18 +109,20 @@ func loadDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 		read     atomic.Int64
 		answered atomic.Bool
 	)
-	what := "inspecting " + ref
+	var what atomic.Pointer[string] // read by the guard's timer
+	doing := func(s string) { what.Store(&s) }
+	doing("inspecting " + ref)
 	guard := newStallGuard(lim.idle, func() {
 		n := int64(-1)
 		if answered.Load() {
 			n = read.Load()
 		}
-		cancel(&limitError{peer: peer, what: what, flag: "--idle-timeout", after: lim.idle, kind: limitIdle, read: n, total: -1})
+		cancel(&limitError{peer: peer, what: *what.Load(), flag: "--idle-timeout", after: lim.idle, kind: limitIdle, read: n, total: -1})
 	})
 	explain := func(err error) error {
 		var le *limitError
 		if errors.As(context.Cause(ctx), &le) {
-			return &LoadError{Kind: DaemonUnreachable, Err: le.at(what, read.Load(), -1)}
+			return &LoadError{Kind: DaemonUnreachable, Err: le.at(*what.Load(), read.Load(), -1)}
 		}
 		if isDialTimeout(err) {
 			return &LoadError{Kind: DaemonUnreachable, Err: &limitError{peer: peer, flag: "--connect-timeout", after: lim.connect, kind: limitConnect, read: -1, total: -1}}
@@ -137,7 +139,7 @@ func loadDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 		}
 		return nil, daemonError(err, ref, where)
 	}
-	what = "exporting " + ref
+	doing("exporting " + ref)
 	guard.arm()
 	rc, err := cli.ImageSave(ctx, []string{ref})
 	guard.disarm()

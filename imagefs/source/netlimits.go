@@ -276,12 +276,12 @@ type guardedBody struct {
 
 // stalled fires when no byte came for the idle limit.
 func (b *guardedBody) stalled() {
-	read := b.read.Load()
-	if !b.answered.Load() {
-		read = -1 // still waiting for the answer itself
+	read, total := int64(-1), int64(-1) // still waiting for the answer itself
+	if b.answered.Load() { // total was set before answered
+		read, total = b.read.Load(), b.total
 	}
 	b.cancel(&limitError{peer: b.t.peer, what: b.what, flag: "--idle-timeout", after: b.t.lim.idle,
-		kind: limitIdle, read: read, total: b.total})
+		kind: limitIdle, read: read, total: total})
 }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
