@@ -277,7 +277,7 @@ type guardedBody struct {
 // stalled fires when no byte came for the idle limit.
 func (b *guardedBody) stalled() {
 	read, total := int64(-1), int64(-1) // still waiting for the answer itself
-	if b.answered.Load() { // total was set before answered
+	if b.answered.Load() {              // total was set before answered
 		read, total = b.read.Load(), b.total
 	}
 	b.cancel(&limitError{peer: b.t.peer, what: b.what, flag: "--idle-timeout", after: b.t.lim.idle,
