@@ -12,6 +12,7 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/config"
+	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 	"github.com/lambdoctor/lambdoctor/report"
 )
 
@@ -112,7 +113,7 @@ func (s *suppressions) warnings(allLoaded bool) []string {
 
 func printWarnings(streams *IOStreams, lines []string) {
 	for _, l := range lines {
-		fmt.Fprintf(streams.Err, "lambdoctor: warning: %s\n", l)
+		fmt.Fprintf(streams.Err, "lambdoctor: warning: %s\n", termsafe.Text(l))
 	}
 }
 

@@ -242,10 +242,11 @@ func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, 
 		return nil, err
 	}
 	defer img.Close()
-	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{Capture: captureFor(list)})
+	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{Capture: captureFor(list), TempDir: tmp})
 	if err != nil {
 		return nil, fmt.Errorf("reading %q: %w", ref, err)
 	}
+	defer fsys.Close()
 	t := &checks.Target{Image: img, FS: fsys, Arch: arch, Overrides: overrides}
 	results := checks.Run(ctx, list, t)
 	ri := reportImage(img, fsys)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 )
 
 // progressTransport reports, on a terminal, the bytes of each blob (layer
@@ -97,6 +98,9 @@ func (p *progressTransport) line(digest string, n, total int64, done bool) {
 	if alg, hex, ok := strings.Cut(digest, ":"); ok && len(hex) > 12 {
 		short = alg + ":" + hex[:12]
 	}
+	// The digest is read from the request's URL, which a registry's
+	// redirect chooses.
+	short = termsafe.Line(short)
 	size := humanBytes(n)
 	if total > 0 && !done {
 		size += " / " + humanBytes(total)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 )
 
 // Exit codes, documented in `lambdoctor --help`.
@@ -70,8 +72,11 @@ func Run(ctx context.Context, args []string, io *IOStreams) int {
 	return ExitUsage
 }
 
+// printErr is where every error reaches standard error: errors embed
+// paths, references and config values from the image, escaped here so none
+// acts on the terminal.
 func printErr(w io.Writer, err error) {
-	fmt.Fprintf(w, "lambdoctor: %v\n", err)
+	fmt.Fprintf(w, "lambdoctor: %s\n", termsafe.Text(err.Error()))
 }
 
 const rootLong = `lambdoctor tells why an AWS Lambda container image won't start.

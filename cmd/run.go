@@ -378,10 +378,11 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return &exitError{code: ExitLoad, err: err}
 	}
 	defer img.Close()
-	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{Capture: captureFor(list)})
+	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{Capture: captureFor(list), TempDir: loadDir})
 	if err != nil {
 		return &exitError{code: ExitLoad, err: fmt.Errorf("reading %q: %w", ref, err)}
 	}
+	defer fsys.Close()
 	t := &checks.Target{Image: img, FS: fsys, Arch: plan.arch, Overrides: plan.overrides}
 	ri := reportImage(img, fsys)
 	if rc := t.RuntimeClient(); rc.Name != "" {
@@ -404,6 +405,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return &exitError{code: ExitLoad, err: fmt.Errorf("unpacking %q: %w", ref, err)}
 	}
 	// The image's layers are no longer needed: free the spooled copies.
+	fsys.Close()
 	img.Close()
 
 	run, err := boot(ctx, bootSpec{

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/runtimeapi"
@@ -478,9 +479,14 @@ func quoteArgs(args []string) []string {
 	return out
 }
 
+// clip shortens s to at most n bytes, then "…", without splitting a UTF-8
+// sequence.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for i := 0; i < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(s[n]); i++ {
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/fatih/color"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 	"github.com/lambdoctor/lambdoctor/report"
 )
 
@@ -65,15 +66,18 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 			c.DisableColor()
 		}
 	}
-	fmt.Fprintf(&b, "%s %s · run %s\n", bold.Sprint("lambdoctor"), doc.Tool.Version, doc.Image.Ref)
-	fmt.Fprintf(&b, "command  %s\n", strings.Join(quoteArgs(r.Command), " "))
-	fmt.Fprintf(&b, "as       uid %d gid %d in %s, read-only root, writable /tmp\n\n", r.UID, r.GID, r.WorkingDir)
+	// Every string from the image or the function goes through termsafe
+	// before it is formatted and coloured: the command, the working
+	// directory, the function's answers, errors and output lines.
+	fmt.Fprintf(&b, "%s %s · run %s\n", bold.Sprint("lambdoctor"), termsafe.Line(doc.Tool.Version), termsafe.Line(doc.Image.Ref))
+	fmt.Fprintf(&b, "command  %s\n", termsafe.Line(strings.Join(quoteArgs(r.Command), " ")))
+	fmt.Fprintf(&b, "as       uid %d gid %d in %s, read-only root, writable /tmp\n\n", r.UID, r.GID, termsafe.Line(r.WorkingDir))
 
 	b.WriteString(bold.Sprint("Timeline") + "\n")
 	for _, e := range r.Timeline {
-		line := fmt.Sprintf("  %6d ms  %-14s", e.AtMs, e.Kind)
+		line := fmt.Sprintf("  %6d ms  %-14s", e.AtMs, termsafe.Line(e.Kind))
 		if e.Detail != "" {
-			line += " " + e.Detail
+			line += " " + termsafe.Line(e.Detail)
 		}
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
@@ -83,7 +87,7 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 	if r.Result == resultSuccess {
 		fmt.Fprintf(&b, "%s %s", green.Sprint("✓ SUCCESS"), verdict)
 	} else {
-		fmt.Fprintf(&b, "%s %s", red.Sprint("✗ "+strings.ToUpper(r.Result)), verdict)
+		fmt.Fprintf(&b, "%s %s", red.Sprint("✗ "+strings.ToUpper(termsafe.Line(r.Result))), verdict)
 	}
 	var parts []string
 	if r.InitMs != nil {
@@ -97,22 +101,22 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 	}
 	b.WriteString("\n")
 	if r.Response != nil {
-		fmt.Fprintf(&b, "  response  %s\n", clip(string(r.Response), 2000))
+		fmt.Fprintf(&b, "  response  %s\n", termsafe.Text(clip(string(r.Response), 2000)))
 	}
 	if e := r.Error; e != nil {
-		fmt.Fprintf(&b, "  error     %s\n", errorEvidence(e))
+		fmt.Fprintf(&b, "  error     %s\n", termsafe.Text(errorEvidence(e)))
 		if len(e.Body) > 0 {
-			fmt.Fprintf(&b, "  body      %s\n", clip(string(e.Body), 2000))
+			fmt.Fprintf(&b, "  body      %s\n", termsafe.Text(clip(string(e.Body), 2000)))
 		}
 	}
 	if x := r.Exit; x != nil {
 		switch {
 		case x.ExecError != "":
-			fmt.Fprintf(&b, "  exit      not started: %s\n", x.ExecError)
+			fmt.Fprintf(&b, "  exit      not started: %s\n", termsafe.Text(x.ExecError))
 		case x.StoppedByLambdoctor:
 			b.WriteString("  exit      stopped by lambdoctor\n")
 		case x.Signal != "":
-			fmt.Fprintf(&b, "  exit      killed by %s\n", x.Signal)
+			fmt.Fprintf(&b, "  exit      killed by %s\n", termsafe.Line(x.Signal))
 		default:
 			fmt.Fprintf(&b, "  exit      status %d\n", x.Code)
 		}
@@ -121,7 +125,7 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 		fmt.Fprintf(&b, "  memory    %s\n", memoryLine(m))
 	}
 	if r.RootFS != "" {
-		fmt.Fprintf(&b, "  rootfs    %s (kept: remove it when done)\n", r.RootFS)
+		fmt.Fprintf(&b, "  rootfs    %s (kept: remove it when done)\n", termsafe.Line(r.RootFS))
 	}
 	writeTail(&b, dim, "stdout", r.StdoutTail, r.StdoutLines)
 	writeTail(&b, dim, "stderr", r.StderrTail, r.StderrLines)
@@ -133,25 +137,25 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 			names[c.Meta().ID] = c.Meta().Name
 		}
 		for _, d := range r.Diagnosis {
-			fmt.Fprintf(&b, "%s %s (%s)\n", red.Sprint("✗"), d.Failure, d.Key)
-			fmt.Fprintf(&b, "  why       %s\n", d.Detail)
+			fmt.Fprintf(&b, "%s %s (%s)\n", red.Sprint("✗"), termsafe.Text(d.Failure), termsafe.Line(d.Key))
+			fmt.Fprintf(&b, "  why       %s\n", termsafe.Text(d.Detail))
 			if d.Evidence != "" {
-				fmt.Fprintf(&b, "  seen      %s\n", d.Evidence)
+				fmt.Fprintf(&b, "  seen      %s\n", termsafe.Text(d.Evidence))
 			}
 			if len(d.Checks) > 0 {
 				labels := make([]string, 0, len(d.Checks))
 				for _, id := range d.Checks {
 					labels = append(labels, id+" "+names[id])
 				}
-				fmt.Fprintf(&b, "  checks    %s\n", strings.Join(labels, ", "))
+				fmt.Fprintf(&b, "  checks    %s\n", termsafe.Line(strings.Join(labels, ", ")))
 			}
 			if len(d.FoundBy) > 0 {
-				fmt.Fprintf(&b, "  located   by %s: see the finding below\n", strings.Join(d.FoundBy, ", "))
+				fmt.Fprintf(&b, "  located   by %s: see the finding below\n", termsafe.Line(strings.Join(d.FoundBy, ", ")))
 			}
 		}
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(&b, "%s\n", dim.Sprint("note: "+n))
+		fmt.Fprintf(&b, "%s\n", dim.Sprint("note: "+termsafe.Text(n)))
 	}
 	b.WriteString("\n" + bold.Sprint("Static checks") + "\n")
 	if _, err := io.WriteString(w, b.String()); err != nil {
@@ -186,6 +190,6 @@ func writeTail(b *strings.Builder, dim *color.Color, name string, lines []string
 	}
 	fmt.Fprintf(b, "  %s    %s\n", name, head)
 	for _, l := range lines {
-		fmt.Fprintf(b, "    %s %s\n", dim.Sprint("|"), l)
+		fmt.Fprintf(b, "    %s %s\n", dim.Sprint("|"), termsafe.Line(l))
 	}
 }

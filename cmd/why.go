@@ -13,6 +13,7 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/triage"
 )
@@ -255,12 +256,10 @@ func writeWhyText(w io.Writer, doc *whyDoc) error {
 	for _, c := range checks.All() {
 		names[c.Meta().ID] = c.Meta().Name
 	}
+	// The log's lines, and what is read from them, are the function's
+	// output: every such string goes through termsafe.
 	for _, m := range doc.Matches {
-		text := m.Text
-		if len(text) > maxShown {
-			text = text[:maxShown] + "…"
-		}
-		fmt.Fprintf(&b, "line %d: %s\n", m.Line, text)
+		fmt.Fprintf(&b, "line %d: %s\n", m.Line, termsafe.Line(clip(m.Text, maxShown)))
 		if m.Count > 1 {
 			fmt.Fprintf(&b, "  (%d times)\n", m.Count)
 		}
@@ -268,11 +267,12 @@ func writeWhyText(w io.Writer, doc *whyDoc) error {
 		if m.Subject != "" {
 			failure += " (" + m.Subject + ")"
 		}
+		failure, explanation := termsafe.Text(failure), termsafe.Text(m.Explanation)
 		if m.Benign {
-			fmt.Fprintf(&b, "  benign  %s\n  why     %s\n\n", failure, m.Explanation)
+			fmt.Fprintf(&b, "  benign  %s\n  why     %s\n\n", failure, explanation)
 			continue
 		}
-		fmt.Fprintf(&b, "  means   %s\n  why     %s\n", failure, m.Explanation)
+		fmt.Fprintf(&b, "  means   %s\n  why     %s\n", failure, explanation)
 		if len(m.Checks) == 0 {
 			fmt.Fprintf(&b, "  checks  none: no check can see this in an image\n\n")
 			continue
@@ -307,30 +307,30 @@ func writeWhyText(w io.Writer, doc *whyDoc) error {
 
 func writeWhyImage(b *strings.Builder, doc *whyDoc) {
 	wi := doc.Image
-	fmt.Fprintf(b, "\nImage %s:\n", wi.Ref)
+	fmt.Fprintf(b, "\nImage %s:\n", termsafe.Line(wi.Ref))
 	switch {
 	case wi.Error != nil:
-		fmt.Fprintf(b, "  could not be inspected (%s): %s\n", wi.Error.Kind, wi.Error.Message)
+		fmt.Fprintf(b, "  could not be inspected (%s): %s\n", termsafe.Line(wi.Error.Kind), termsafe.Text(wi.Error.Message))
 		return
 	case len(wi.Checks) == 0:
 		b.WriteString("  nothing to run: no recognised failure line points at a check.\n")
 		return
 	}
 	for _, f := range wi.Causes {
-		fmt.Fprintf(b, "  the cause in this image: %s %s (%s): %s\n", f.ID, f.Name, f.Severity, f.Message)
+		fmt.Fprintf(b, "  the cause in this image: %s %s (%s): %s\n", termsafe.Line(f.ID), termsafe.Line(f.Name), f.Severity, termsafe.Text(f.Message))
 		if f.Path != "" {
-			loc := f.Path
+			loc := termsafe.Line(f.Path)
 			if f.Layer != nil {
 				loc += fmt.Sprintf(" (layer %d", f.Layer.Index)
 				if f.Layer.CreatedBy != "" {
-					loc += ": " + f.Layer.CreatedBy
+					loc += ": " + termsafe.Line(f.Layer.CreatedBy)
 				}
 				loc += ")"
 			}
 			fmt.Fprintf(b, "    path  %s\n", loc)
 		}
 		if f.Fix != "" {
-			fmt.Fprintf(b, "    fix   %s\n", f.Fix)
+			fmt.Fprintf(b, "    fix   %s\n", termsafe.Text(f.Fix))
 		}
 	}
 	var passed, other []string
@@ -339,7 +339,7 @@ func writeWhyImage(b *strings.Builder, doc *whyDoc) {
 		case checks.StatusPassed:
 			passed = append(passed, c.ID)
 		case checks.StatusSkipped, checks.StatusError:
-			other = append(other, fmt.Sprintf("%s %s (%s)", c.ID, c.Status, c.Error))
+			other = append(other, fmt.Sprintf("%s %s (%s)", termsafe.Line(c.ID), termsafe.Line(c.Status), termsafe.Text(c.Error)))
 		}
 	}
 	if len(wi.Causes) == 0 {
@@ -348,7 +348,7 @@ func writeWhyImage(b *strings.Builder, doc *whyDoc) {
 			"  lambdoctor does not check.\n")
 	}
 	if len(passed) > 0 {
-		fmt.Fprintf(b, "  passed: %s\n", strings.Join(passed, ", "))
+		fmt.Fprintf(b, "  passed: %s\n", termsafe.Line(strings.Join(passed, ", ")))
 	}
 	for _, o := range other {
 		fmt.Fprintf(b, "  %s\n", o)

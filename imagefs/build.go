@@ -17,7 +17,9 @@ import (
 // that are merged into one tree in layer order as soon as the layers below
 // are merged, then dropped. Nothing is extracted to disk and, apart from the
 // heads and captures Options ask for, no content is kept: opening a file
-// re-reads its layer.
+// re-reads its layer from the restart point before it (see ReadFiles). The
+// FS holds temporary files for that (in Options.TempDir, unlinked at once):
+// Close releases them.
 //
 // Build fails on a layer that cannot be opened or read, one whose
 // compressed stream or tar archive is corrupt (errors.Is(err,
@@ -32,6 +34,8 @@ func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 		root:   &node{typ: TypeDir, mode: 0o755, flags: flagImplicit},
 		layers: slices.Clone(layers),
 		info:   make([]LayerInfo, len(layers)),
+		access: make([]layerAccess, len(layers)),
+		store:  &windowStore{dir: opts.TempDir},
 	}
 	for i, l := range layers {
 		f.info[i] = LayerInfo{Index: i, Digest: l.Digest, DiffID: l.DiffID, MediaType: l.MediaType, CreatedBy: l.CreatedBy, Size: l.Size}
@@ -43,7 +47,7 @@ func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	d := &decoder{opts: opts}
+	d := &decoder{fs: f, opts: opts}
 	order := schedule(layers)
 	type done struct {
 		i   int
@@ -97,14 +101,18 @@ func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 			m.apply(merged, res)
 			f.info[merged].Entries = res.entries
 			f.info[merged].UncompressedSize = res.uncompressed
+			f.access[merged] = res.access
+			f.passBytes += res.uncompressed
 			merged++
 		}
 	}
 	if failure != nil {
+		f.Close()
 		return nil, failure
 	}
 	if merged != len(layers) {
 		// Only a cancelled context stops workers without an error.
+		f.Close()
 		return nil, ctx.Err()
 	}
 	f.count()

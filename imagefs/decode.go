@@ -44,6 +44,7 @@ const recChunk = 1024
 // layerResult is what decoding a layer yields: its records in tar order and
 // the anomalies met. It lives until the layer is merged.
 type layerResult struct {
+	access       layerAccess
 	chunks       [][]rec
 	lastDir      string
 	anomalies    []Anomaly
@@ -77,6 +78,7 @@ func (r *layerResult) anomaly(layer int, p string, kind AnomalyKind, format stri
 
 // decoder turns layers into layerResults; one is shared by all workers.
 type decoder struct {
+	fs    *FS
 	opts  Options
 	total atomic.Int64 // entries seen over all layers
 }
@@ -127,7 +129,8 @@ func decompress(br *bufio.Reader) (decompressor, func(), error) {
 	return br, func() {}, nil
 }
 
-// decode reads layer i in one streaming pass.
+// decode reads layer i in one streaming pass, and records in res.access
+// how to read its content again.
 func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, error) {
 	if l.Open == nil {
 		return nil, &LayerError{Index: i, Digest: l.Digest, Err: errors.New("layer has no content")}
@@ -137,7 +140,23 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, err
 		return nil, &LayerError{Index: i, Digest: l.Digest, Err: fmt.Errorf("opening: %w", err)}
 	}
 	defer raw.Close()
-	src := &sourceReader{r: raw}
+	res := &layerResult{}
+	var blob io.Reader = raw
+	if _, size, ok := randomAccess(raw); ok {
+		res.access.open, res.access.size = reopener(l), size
+	} else {
+		// The source can only stream the blob (a registry): keep a copy
+		// as it is read, for reads after the pass.
+		sp, err := newSpool(d.opts.TempDir)
+		if err != nil {
+			return nil, &LayerError{Index: i, Digest: l.Digest, Err: fmt.Errorf("creating a spool file: %w", err)}
+		}
+		d.fs.onClose(sp.f.Close)
+		blob = io.TeeReader(raw, sp)
+		res.access.open = func() (io.ReaderAt, func() error, error) { return sp.f, func() error { return nil }, nil }
+		defer func() { res.access.size = sp.n }()
+	}
+	src := &sourceReader{r: blob}
 	fail := func(err error) error {
 		switch {
 		case ctx.Err() != nil:
@@ -149,13 +168,9 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, err
 		}
 		return &LayerError{Index: i, Digest: l.Digest, Err: err, Corrupt: true}
 	}
-	dec, release, err := decompress(bufio.NewReaderSize(src, readBufSize))
-	if err != nil {
-		return nil, fail(err)
-	}
-	defer release()
+	cnt := &countingReader{r: src}
+	br := bufio.NewReaderSize(cnt, readBufSize)
 
-	res := &layerResult{}
 	limit := int64(d.opts.MaxEntries)
 	sink := &tarSink{ctx: ctx}
 	sink.entry = func(h *tarHeader, off int64) (capturePlan, error) {
@@ -167,8 +182,33 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, err
 	}
 	// The stream is read to its end, so that the decompressor checks its
 	// trailer (gzip CRC and size) and rejects trailing garbage.
-	if _, err := dec.WriteTo(sink); err != nil {
-		return nil, fail(err)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		res.access.comp = compGzip
+		idx := &layerIndex{store: d.fs.store}
+		pos := func() int64 { return cnt.n - int64(br.Buffered()) }
+		_, err := gunzipIndexed(br, pos, sink, d.opts.CheckpointEvery, idx)
+		if err != nil {
+			return nil, fail(err)
+		}
+		if res.access.size == 0 {
+			res.access.size = cnt.n // a spooled blob: all of it was read
+		}
+		if err := idx.verify(res.access.open, res.access.size); err != nil {
+			return nil, &LayerError{Index: i, Digest: l.Digest, Err: fmt.Errorf("checking restart points: %w", err)}
+		}
+		res.access.cps = idx.cps
+	} else {
+		dec, release, err := decompress(br)
+		if err != nil {
+			return nil, fail(err)
+		}
+		defer release()
+		if dec != io.Reader(br) {
+			res.access.comp = compZstd
+		}
+		if _, err := dec.WriteTo(sink); err != nil {
+			return nil, fail(err)
+		}
 	}
 	if err := sink.finish(); err != nil {
 		return nil, fail(err)

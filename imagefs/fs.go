@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -29,6 +30,16 @@ type FS struct {
 	info      []LayerInfo
 	anomalies []Anomaly
 	n         int
+
+	// access says how to read each layer's content again; store holds
+	// the restart points' windows.
+	access []layerAccess
+	store  *windowStore
+	counters
+	mu        sync.Mutex
+	closers   []func() error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var (
@@ -278,6 +289,24 @@ func (s *streamFile) Read(p []byte) (int, error) {
 		err = &fs.PathError{Op: "read", Path: s.name, Err: err}
 	}
 	return n, err
+}
+
+// Seek sets the offset of the next Read (io.Seeker). Seeking forward
+// costs at most the distance to the next restart point of the layer;
+// seeking back restarts at the restart point before the target.
+func (s *streamFile) Seek(offset int64, whence int) (int64, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.rc == nil {
+		rc, err := s.fs.content(s.info.n)
+		if err != nil {
+			s.err = &fs.PathError{Op: "seek", Path: s.name, Err: err}
+			return 0, s.err
+		}
+		s.rc = rc
+	}
+	return s.rc.(io.Seeker).Seek(offset, whence)
 }
 
 func (s *streamFile) Close() error {

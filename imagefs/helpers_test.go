@@ -105,8 +105,27 @@ func zstdOf(t testing.TB, b []byte) []byte {
 	return buf.Bytes()
 }
 
-// blobLayer makes a Layer serving blob; opens counts calls to Open.
+// blobLayer makes a Layer serving blob at offsets, as files do; opens
+// counts calls to Open.
 func blobLayer(blob []byte, opens *int) Layer {
+	l := streamLayer(blob, opens)
+	l.Open = func() (io.ReadCloser, error) {
+		if opens != nil {
+			*opens++
+		}
+		return nopCloserAt{bytes.NewReader(blob)}, nil
+	}
+	return l
+}
+
+// nopCloserAt is a blob that can be read at offsets, with a no-op Close.
+type nopCloserAt struct{ *bytes.Reader }
+
+func (nopCloserAt) Close() error { return nil }
+
+// streamLayer makes a Layer serving blob as a stream only, as registries
+// do; opens counts calls to Open.
+func streamLayer(blob []byte, opens *int) Layer {
 	return Layer{
 		Digest:    fmt.Sprintf("sha256:%x", sha256.Sum256(blob)),
 		MediaType: "application/vnd.oci.image.layer.v1.tar+gzip",

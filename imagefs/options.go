@@ -28,6 +28,18 @@ type Options struct {
 	// entry bombs; 0 means 5,000,000. Build fails with ErrTooManyEntries
 	// beyond it.
 	MaxEntries int
+	// TempDir is where the FS keeps what reads after Build need: the
+	// restart points' windows and copies of layers the source can only
+	// stream. The files are unlinked as soon as they are created. "" means
+	// os.TempDir().
+	TempDir string
+	// CheckpointEvery is the spacing, in bytes of uncompressed output, of
+	// the restart points recorded in gzip layers: a read after Build
+	// decompresses at most that much more than the file it reads. Each
+	// restart point keeps a 32 KiB window in TempDir. 0 means
+	// DefaultCheckpointEvery; a negative value records none (every read
+	// then decompresses its layer from the start).
+	CheckpointEvery int64
 }
 
 // Defaults for Options.
@@ -35,6 +47,9 @@ const (
 	DefaultHeadSize   = 512
 	DefaultMaxCapture = 4 << 20
 	DefaultMaxEntries = 5_000_000
+	// DefaultCheckpointEvery bounds the decompression of a read to 512 KiB
+	// more than the file, for 6.25% of the layer's size in windows.
+	DefaultCheckpointEvery = 512 << 10
 	// ElfHeadMax bounds the extended capture of ELF files.
 	ElfHeadMax = 4096
 	// maxAnomaliesPerLayer bounds the anomalies recorded per layer.
@@ -55,6 +70,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxCapture <= 0 {
 		o.MaxCapture = DefaultMaxCapture
+	}
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = DefaultCheckpointEvery
 	}
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = DefaultMaxEntries

@@ -19,7 +19,7 @@ func newGitHubWriter(Options) writer { return githubWriter{} }
 func (githubWriter) write(w io.Writer, reports []*Report) error {
 	var b strings.Builder
 	for _, r := range reports {
-		githubReport(&b, r)
+		githubReport(&b, forTerminal(r))
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("writing github report: %w", err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 )
 
 // JUnit XML as GitLab, Jenkins and most CI test report readers take it:
@@ -87,6 +88,7 @@ func (j junitWriter) write(w io.Writer, reports []*Report) error {
 		doc.Skipped += s.Skipped
 		doc.Suites = append(doc.Suites, s)
 	}
+	doc.xmlSafe()
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing junit report: %w", err)
@@ -235,4 +237,37 @@ func junitFindings(fs []Finding) string {
 		}
 	}
 	return b.String()
+}
+
+// xmlSafe escapes, in every string of the document, the characters XML 1.0
+// cannot hold (termsafe.XML): encoding/xml writes CDATA as given, so a NUL
+// or an ESC from the image would make the file unreadable, and in
+// attributes it would replace them with U+FFFD, losing what they were.
+// Everything else is left to encoding/xml.
+func (d *junitSuites) xmlSafe() {
+	for i := range d.Suites {
+		s := &d.Suites[i]
+		s.Name = termsafe.XML(s.Name)
+		if s.Properties != nil {
+			for j := range s.Properties.Props {
+				p := &s.Properties.Props[j]
+				p.Name, p.Value = termsafe.XML(p.Name), termsafe.XML(p.Value)
+			}
+		}
+		for j := range s.Cases {
+			tc := &s.Cases[j]
+			tc.ClassName, tc.Name = termsafe.XML(tc.ClassName), termsafe.XML(tc.Name)
+			for _, p := range []*junitProblem{tc.Failure, tc.Error} {
+				if p != nil {
+					p.Message, p.Type, p.Text = termsafe.XML(p.Message), termsafe.XML(p.Type), termsafe.XML(p.Text)
+				}
+			}
+			if tc.Skipped != nil {
+				tc.Skipped.Message = termsafe.XML(tc.Skipped.Message)
+			}
+			if tc.SystemOut != nil {
+				tc.SystemOut.Text = termsafe.XML(tc.SystemOut.Text)
+			}
+		}
+	}
 }

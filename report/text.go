@@ -63,7 +63,7 @@ func (t *textWriter) write(w io.Writer, reports []*Report) error {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		t.report(&b, r)
+		t.report(&b, forTerminal(r))
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("writing text report: %w", err)
@@ -74,7 +74,8 @@ func (t *textWriter) write(w io.Writer, reports []*Report) error {
 func (t *textWriter) report(b *strings.Builder, r *Report) {
 	t.header(b, r)
 	if r.Error != nil {
-		fmt.Fprintf(b, "%s cannot inspect %q: %s\n", t.fail.Sprint("✗"), r.Image.Ref, indent(r.Error.Message, "  "))
+		// Ref is escaped already: %q would double its backslashes.
+		fmt.Fprintf(b, "%s cannot inspect \"%s\": %s\n", t.fail.Sprint("✗"), r.Image.Ref, indent(r.Error.Message, "  "))
 		return
 	}
 	t.image(b, r.Image)

@@ -345,7 +345,7 @@ func (t *tarFile) openBlob(h v1.Hash) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return io.NopCloser(t.section(m)), nil
+	return sectionCloser{t.section(m)}, nil // readable at offsets too
 }
 
 // storeIndex is a v1.ImageIndex over an OCI layout's blob store: the same

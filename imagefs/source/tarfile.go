@@ -186,12 +186,20 @@ func (t *tarFile) section(m member) *io.SectionReader {
 	return io.NewSectionReader(t.f, m.offset, m.size)
 }
 
-// opener returns an Open func serving m's raw bytes.
+// opener returns an Open func serving m's raw bytes. What it returns can
+// also be read at offsets (ReadAt, Size), so that imagefs reads files of
+// the layer later without copying the blob.
 func (t *tarFile) opener(m member) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
-		return io.NopCloser(t.section(m)), nil
+		return sectionCloser{t.section(m)}, nil
 	}
 }
+
+// sectionCloser is a section of the archive with a no-op Close: the
+// archive stays open until the image is closed.
+type sectionCloser struct{ *io.SectionReader }
+
+func (sectionCloser) Close() error { return nil }
 
 // readFile returns the bytes of a small member (JSON), refusing it from
 // its size when it is over limit (limitName names the limit, what the

@@ -1,0 +1,589 @@
+package imagefs
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// Reading file content after Build: each layer keeps how to reach its blob
+// again (the source's own file when Open returns something that can be read
+// at an offset, else a copy spooled while the pass read it) and, for gzip
+// layers, the restart points the pass recorded. A read then costs the
+// file's bytes plus at most Options.CheckpointEvery bytes of decompression
+// (zstd layers, which have no restart points yet, are re-read from their
+// start: see layerAccess). ReadFiles serves many files of a layer in one
+// forward pass.
+
+// Layer compressions.
+const (
+	compNone byte = iota
+	compGzip
+	compZstd
+)
+
+// layerAccess is how the content of one layer is read after the pass.
+type layerAccess struct {
+	comp byte
+	// cps are the restart points of a gzip layer, by increasing unc.
+	cps []checkpoint
+	// open returns the raw blob for random access and a function closing
+	// it; size is the blob's size.
+	open func() (io.ReaderAt, func() error, error)
+	size int64
+}
+
+// layerIndex collects what the pass learns about a layer's content access.
+type layerIndex struct {
+	store  *windowStore
+	cps    []checkpoint
+	probes []probe // probes[i] is what follows cps[i]
+}
+
+// verify keeps the restart points from which decompression reproduces
+// what the pass saw, reading the blob through open: a restart point is
+// only ever used once proven.
+func (x *layerIndex) verify(open func() (io.ReaderAt, func() error, error), size int64) error {
+	if len(x.cps) == 0 {
+		return nil
+	}
+	blob, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	kept := x.cps[:0]
+	for i, cp := range x.cps {
+		pr := x.probes[i]
+		if cp.member {
+			kept = append(kept, cp)
+			continue
+		}
+		win, err := x.store.get(cp.win, cp.winLen)
+		if err != nil {
+			return err
+		}
+		got := make([]byte, pr.n)
+		if _, err := io.ReadFull(newGzipResumer(blob, size, cp, win), got); err == nil && bytes.Equal(got, pr.b[:pr.n]) {
+			kept = append(kept, cp)
+		}
+	}
+	x.cps, x.probes = kept, nil
+	return nil
+}
+
+func (x *layerIndex) add(cp checkpoint) { x.cps = append(x.cps, cp) }
+
+// before returns the restart point to read offset off from: the last one
+// at or before it, or the start of the blob.
+func (a *layerAccess) before(off int64) checkpoint {
+	i := sort.Search(len(a.cps), func(i int) bool { return a.cps[i].unc > off })
+	if i == 0 {
+		return checkpoint{member: true}
+	}
+	return a.cps[i-1]
+}
+
+// windowStore keeps the deflate windows of restart points in a temporary
+// file, so that memory does not grow with the image: 32 KiB per restart
+// point.
+type windowStore struct {
+	dir  string
+	mu   sync.Mutex
+	f    *os.File
+	size int64
+	err  error
+}
+
+// put appends b and returns its offset.
+func (s *windowStore) put(b []byte) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.f == nil {
+		f, err := os.CreateTemp(s.dir, "lambdoctor-windows-*")
+		if err != nil {
+			s.err = fmt.Errorf("creating the restart-point store: %w", err)
+			return 0, s.err
+		}
+		// Unlinked at once: the open descriptor keeps it, and nothing
+		// stays behind whatever happens to the process.
+		os.Remove(f.Name())
+		s.f = f
+	}
+	off := s.size
+	if _, err := s.f.WriteAt(b, off); err != nil {
+		s.err = fmt.Errorf("writing the restart-point store: %w", err)
+		return 0, s.err
+	}
+	s.size += int64(len(b))
+	return off, nil
+}
+
+// get reads n bytes at off.
+func (s *windowStore) get(off int64, n int32) ([]byte, error) {
+	s.mu.Lock()
+	f := s.f
+	s.mu.Unlock()
+	if f == nil {
+		return nil, errors.New("restart-point store is closed")
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		return nil, fmt.Errorf("reading the restart-point store: %w", err)
+	}
+	return b, nil
+}
+
+func (s *windowStore) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f = nil
+	s.err = errors.New("restart-point store is closed")
+	return err
+}
+
+// sizedReaderAt is what a Layer's Open may return for its blob to be read
+// at offsets directly (io.SectionReader is one; *os.File is handled too).
+type sizedReaderAt interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// randomAccess reports whether raw can be read at offsets, and its size.
+func randomAccess(raw io.Reader) (io.ReaderAt, int64, bool) {
+	switch r := raw.(type) {
+	case sizedReaderAt:
+		return r, r.Size(), true
+	case *os.File:
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			return r, fi.Size(), true
+		}
+	}
+	return nil, 0, false
+}
+
+// reopener returns an open function that re-opens l for random access.
+func reopener(l Layer) func() (io.ReaderAt, func() error, error) {
+	return func() (io.ReaderAt, func() error, error) {
+		raw, err := l.Open()
+		if err != nil {
+			return nil, nil, err
+		}
+		ra, _, ok := randomAccess(raw)
+		if !ok {
+			raw.Close()
+			return nil, nil, errors.New("the source no longer serves the layer at offsets")
+		}
+		return ra, raw.Close, nil
+	}
+}
+
+// spool is a copy of a blob the source can only stream, written while the
+// pass reads it. Its file is unlinked at once and lives until the FS is
+// closed.
+type spool struct {
+	f *os.File
+	n int64
+}
+
+func newSpool(dir string) (*spool, error) {
+	f, err := os.CreateTemp(dir, "lambdoctor-layer-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	return &spool{f: f}, nil
+}
+
+func (s *spool) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	s.n += int64(n)
+	return n, err
+}
+
+// Stats counts the decompression done by an FS.
+type Stats struct {
+	// PassBytes is the size of the uncompressed streams Build read: the
+	// sum of the layers' UncompressedSize.
+	PassBytes int64
+	// ReadBytes is the uncompressed bytes produced by reads after Build
+	// (the content returned and what was decompressed to reach it).
+	ReadBytes int64
+	// Reads counts the files read after Build that were not in memory.
+	Reads int64
+	// Restarts counts how many times a read started decompressing (at a
+	// restart point or at the start of a layer).
+	Restarts int64
+}
+
+// Stats returns the FS's decompression counters.
+func (f *FS) Stats() Stats {
+	return Stats{
+		PassBytes: f.passBytes,
+		ReadBytes: f.readBytes.Load(),
+		Reads:     f.reads.Load(),
+		Restarts:  f.restarts.Load(),
+	}
+}
+
+// Close releases what Build kept to read content later (spooled blobs,
+// restart points). Reading content after Close fails; metadata stays.
+func (f *FS) Close() error {
+	f.closeOnce.Do(func() {
+		f.closeErr = f.store.close()
+		f.mu.Lock()
+		closers := f.closers
+		f.closers = nil
+		f.mu.Unlock()
+		for _, c := range closers {
+			if err := c(); err != nil && f.closeErr == nil {
+				f.closeErr = err
+			}
+		}
+		for i := range f.access {
+			f.access[i].open = nil
+		}
+	})
+	return f.closeErr
+}
+
+// onClose registers c to run when the FS is closed.
+func (f *FS) onClose(c func() error) {
+	f.mu.Lock()
+	f.closers = append(f.closers, c)
+	f.mu.Unlock()
+}
+
+// cursor reads one layer's uncompressed stream forward from any offset.
+type cursor struct {
+	f    *FS
+	li   int
+	acc  *layerAccess
+	blob io.ReaderAt
+	done func() error
+	// r yields the stream from offset pos; release frees its decompressor.
+	r       io.Reader
+	pos     int64
+	release func()
+}
+
+func (f *FS) newCursor(li int) (*cursor, error) {
+	acc := &f.access[li]
+	if acc.open == nil {
+		return nil, errors.New("content is not readable after the filesystem was closed")
+	}
+	blob, done, err := acc.open()
+	if err != nil {
+		return nil, fmt.Errorf("opening layer %d (%s): %w", li, f.info[li].Digest, err)
+	}
+	return &cursor{f: f, li: li, acc: acc, blob: blob, done: done}, nil
+}
+
+// seek positions the cursor at offset off of the uncompressed stream,
+// choosing between reading on and restarting at a restart point.
+func (c *cursor) seek(off int64) error {
+	if c.r != nil && c.pos == off {
+		return nil
+	}
+	switch c.acc.comp {
+	case compNone:
+		c.r, c.pos = io.NewSectionReader(c.blob, off, max(c.acc.size-off, 0)), off
+		return nil
+	case compGzip:
+		cp := c.acc.before(off)
+		if c.r == nil || off < c.pos || cp.unc > c.pos {
+			if err := c.restart(cp); err != nil {
+				return err
+			}
+		}
+	case compZstd:
+		if c.r == nil || off < c.pos {
+			if err := c.restart(checkpoint{member: true}); err != nil {
+				return err
+			}
+		}
+	}
+	return c.skip(off - c.pos)
+}
+
+// restart starts decompressing at cp.
+func (c *cursor) restart(cp checkpoint) error {
+	c.close()
+	c.f.restarts.Add(1)
+	switch c.acc.comp {
+	case compGzip:
+		var win []byte
+		if cp.winLen > 0 {
+			var err error
+			if win, err = c.f.store.get(cp.win, cp.winLen); err != nil {
+				return err
+			}
+		}
+		c.r, c.release = newGzipResumer(c.blob, c.acc.size, cp, win), func() {}
+	default:
+		dec, release, err := decompress(bufio.NewReaderSize(io.NewSectionReader(c.blob, 0, c.acc.size), 64<<10))
+		if err != nil {
+			return err
+		}
+		c.r, c.release = dec, release
+	}
+	c.pos = cp.unc
+	return nil
+}
+
+// skip reads and drops n bytes.
+func (c *cursor) skip(n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	var buf [32 << 10]byte
+	for n > 0 {
+		m, err := c.Read(buf[:min(int64(len(buf)), n)])
+		n -= int64(m)
+		if err == io.EOF && n > 0 {
+			return io.ErrUnexpectedEOF
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+	}
+	return nil
+}
+
+// Read reads the stream at the cursor's position.
+func (c *cursor) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.pos += int64(n)
+	if c.acc.comp != compNone {
+		c.f.readBytes.Add(int64(n))
+	}
+	return n, err
+}
+
+func (c *cursor) close() {
+	if c.release != nil {
+		c.release()
+	}
+	c.r, c.release = nil, nil
+}
+
+// Close frees the cursor's decompressor and blob.
+func (c *cursor) Close() error {
+	c.close()
+	if c.done != nil {
+		d := c.done
+		c.done = nil
+		return d()
+	}
+	return nil
+}
+
+// content opens the content of the regular file n. Its layer is read from
+// the restart point before the first byte Read asks for.
+func (f *FS) content(n *node) (io.ReadCloser, error) {
+	li, off, err := f.loc(n)
+	if err != nil {
+		return nil, err
+	}
+	c, err := f.newCursor(li)
+	if err != nil {
+		return nil, err
+	}
+	f.reads.Add(1)
+	return newContentReader(c, f, off, n.size), nil
+}
+
+// loc returns the layer and byte offset of n's content.
+func (f *FS) loc(n *node) (int, int64, error) {
+	li, off := n.contentLoc()
+	if n.flags&flagSparse != 0 {
+		return 0, 0, fmt.Errorf("sparse file in layer %d (%s): %w", li, f.info[li].Digest, errors.ErrUnsupported)
+	}
+	if off == noOffset {
+		return 0, 0, fmt.Errorf("file beyond 2 TiB in layer %d (%s): %w", li, f.info[li].Digest, errors.ErrUnsupported)
+	}
+	return li, int64(off) * blockSize, nil
+}
+
+func (f *FS) readError(li int, err error) error {
+	return &LayerError{Index: li, Digest: f.info[li].Digest, Err: fmt.Errorf("re-reading: %w", noEOF(err)), Corrupt: true}
+}
+
+// contentReader reads one file's bytes from a cursor. It is an
+// io.ReadSeeker: seeking forward reads on or jumps to a later restart
+// point, whichever decompresses less; seeking back restarts at the restart
+// point before the target.
+type contentReader struct {
+	c     *cursor
+	fs    *FS
+	start int64 // the file's offset in the layer's stream
+	size  int64
+	pos   int64 // offset in the file
+	err   error // a failed seek, returned by the next Read
+}
+
+func newContentReader(c *cursor, f *FS, start, size int64) *contentReader {
+	return &contentReader{c: c, fs: f, start: start, size: size}
+}
+
+func (r *contentReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	left := r.size - r.pos
+	if left <= 0 {
+		return 0, io.EOF
+	}
+	if r.c.pos != r.start+r.pos {
+		if err := r.c.seek(r.start + r.pos); err != nil {
+			r.err = r.fs.readError(r.c.li, err)
+			return 0, r.err
+		}
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := r.c.Read(p)
+	r.pos += int64(n)
+	if err == io.EOF {
+		if r.pos < r.size {
+			err = io.ErrUnexpectedEOF
+		} else if n > 0 {
+			err = nil
+		}
+	}
+	return n, err
+}
+
+// Seek sets the offset of the next Read; the layer is positioned lazily,
+// by that Read.
+func (r *contentReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.pos
+	case io.SeekEnd:
+		offset += r.size
+	default:
+		return r.pos, errors.New("seek: invalid whence")
+	}
+	if offset < 0 {
+		return r.pos, errors.New("seek: negative position")
+	}
+	r.pos = offset
+	return offset, nil
+}
+
+func (r *contentReader) Close() error { return r.c.Close() }
+
+// ReadFiles calls fn with the content of the regular file each absolute
+// path in paths resolves to (symlinks followed, as Open does). Files
+// captured whole are served from memory first; the others are read layer
+// by layer, in the order their content lies in the layer, each layer in
+// one forward pass that restarts only where a restart point skips ahead.
+// The reader passed to fn (an io.ReadSeeker: see Open) is valid during the
+// call only; fn need not read it to the end. Paths that do not resolve to a regular file fail the call
+// before anything is read. A path listed twice is read once. An error from
+// fn stops the reading and is returned.
+func (f *FS) ReadFiles(ctx context.Context, paths []string, fn func(abs string, r io.Reader) error) error {
+	type item struct {
+		abs string
+		n   *node
+		li  int
+		off int64
+	}
+	items := make([]item, 0, len(paths))
+	seen := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		w := f.walk(p, true, false)
+		if w.err != nil {
+			return &fs.PathError{Op: "read", Path: p, Err: w.err}
+		}
+		if w.node.typ != TypeReg {
+			return &fs.PathError{Op: "read", Path: p, Err: errNotRegular}
+		}
+		it := item{abs: p, n: w.node}
+		if !w.node.full() && w.node.size > 0 {
+			li, off, err := f.loc(w.node)
+			if err != nil {
+				return &fs.PathError{Op: "read", Path: p, Err: err}
+			}
+			it.li, it.off = li, off
+		} else {
+			it.li = -1
+		}
+		items = append(items, it)
+	}
+	slices.SortStableFunc(items, func(a, b item) int {
+		if c := cmp.Compare(a.li, b.li); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.off, b.off)
+	})
+	var c *cursor
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if it.li < 0 {
+			if err := fn(it.abs, bytes.NewReader(it.n.data())); err != nil {
+				return err
+			}
+			continue
+		}
+		if c == nil || c.li != it.li {
+			if c != nil {
+				c.Close()
+			}
+			var err error
+			if c, err = f.newCursor(it.li); err != nil {
+				c = nil
+				return err
+			}
+		}
+		f.reads.Add(1)
+		cr := newContentReader(c, f, it.off, it.n.size)
+		if err := fn(it.abs, cr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errNotRegular is the error of reading the content of a non-regular
+// file.
+var errNotRegular = errors.New("not a regular file")
+
+// counters are the FS's Stats.
+type counters struct {
+	passBytes int64
+	readBytes atomic.Int64
+	reads     atomic.Int64
+	restarts  atomic.Int64
+}

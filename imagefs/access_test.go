@@ -1,0 +1,335 @@
+package imagefs
+
+import (
+	"bytes"
+	stdgzip "compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// wordy returns n bytes of text-like content that compresses as source
+// code and documents do (about 3:1), so deflate blocks have realistic
+// sizes.
+func wordy(rng *rand.Rand, n int) string {
+	words := []string{"lambda", "handler", "import", "return", "self", "bootstrap", "runtime", "the", "of", "0x7f", "ELF", "\n", "    ", "def", "{", "}", "func", "int", "error", "nil"}
+	var b strings.Builder
+	for b.Len() < n {
+		if rng.IntN(8) == 0 {
+			fmt.Fprintf(&b, "%x", rng.Uint64())
+		} else {
+			b.WriteString(words[rng.IntN(len(words))])
+		}
+		b.WriteByte(' ')
+	}
+	return b.String()[:n]
+}
+
+// accessImage is a layer of many files of varied sizes, and their content.
+func accessImage(t testing.TB, seed uint64, files int) ([]tf, map[string]string) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var es []tf
+	want := map[string]string{}
+	for i := range files {
+		size := rng.IntN(8 << 10)
+		switch i % 17 {
+		case 3:
+			size = 200<<10 + rng.IntN(300<<10)
+		case 11:
+			size = 0
+		}
+		name := fmt.Sprintf("d%02d/f%04d", i%23, i)
+		body := wordy(rng, size)
+		es = append(es, reg(name, 0o644, body))
+		want["/"+name] = body
+	}
+	return es, want
+}
+
+// readBound is what one read may decompress beyond its file: the spacing
+// of restart points, plus one deflate block of text (the encoder closes
+// blocks every 16k tokens: far less than this for text).
+func readBound(every int64) int64 { return 2*every + 256<<10 }
+
+func TestReadAfterBuildIsBounded(t *testing.T) {
+	es, want := accessImage(t, 1, 600)
+	tarball := tarOf(t, es...)
+	const every = 64 << 10
+	layers := map[string]Layer{
+		"gzip at offsets": blobLayer(gzipOf(t, tarball), nil),
+		"gzip streamed":   streamLayer(gzipOf(t, tarball), nil),
+		"gzip members":    blobLayer(append(gzipOf(t, tarball[:len(tarball)/3]), gzipOf(t, tarball[len(tarball)/3:])...), nil),
+		"plain":           blobLayer(tarball, nil),
+	}
+	for name, l := range layers {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			f, err := Build(context.Background(), []Layer{l}, Options{CheckpointEvery: every, TempDir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("Build left %d files in TempDir; they should be unlinked at once", len(ents))
+			}
+			var worst int64
+			for p, body := range want {
+				before := f.Stats().ReadBytes
+				got, err := f.ReadFile(p[1:])
+				if err != nil {
+					t.Fatalf("ReadFile(%s): %v", p, err)
+				}
+				if string(got) != body {
+					t.Fatalf("ReadFile(%s): %d bytes differ from the %d written", p, len(got), len(body))
+				}
+				cost := f.Stats().ReadBytes - before - int64(len(body))
+				worst = max(worst, cost)
+				if cost > readBound(every) {
+					t.Errorf("ReadFile(%s) decompressed %d bytes beyond the file, bound %d", p, cost, readBound(every))
+				}
+			}
+			st := f.Stats()
+			if name == "plain" && st.ReadBytes != 0 {
+				t.Errorf("plain layer: %d bytes decompressed", st.ReadBytes)
+			}
+			t.Logf("%d reads, %d restarts, worst overhead %d bytes, layer %d bytes", st.Reads, st.Restarts, worst, st.PassBytes)
+		})
+	}
+}
+
+func TestReadFilesOnePass(t *testing.T) {
+	es0, want0 := accessImage(t, 2, 400)
+	es1, want1 := accessImage(t, 3, 300)
+	// Layer 1 hides some of layer 0's files and hard-links one.
+	es1 = append(es1, wh("d00"), hard("linked", "d05/f0005"))
+	layers := []Layer{
+		blobLayer(gzipOf(t, tarOf(t, es0...)), nil),
+		streamLayer(gzipOf(t, tarOf(t, es1...)), nil),
+		blobLayer(zstdOf(t, tarOf(t, reg("z/one", 0o644, "zstd one"), reg("z/two", 0o644, strings.Repeat("two", 9000)))), nil),
+	}
+	f, err := Build(context.Background(), layers, Options{CheckpointEvery: 64 << 10, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[string]string{"/z/one": "zstd one", "/z/two": strings.Repeat("two", 9000)}
+	for p, b := range want0 {
+		if !strings.HasPrefix(p, "/d00/") {
+			want[p] = b
+		}
+	}
+	for p, b := range want1 {
+		want[p] = b
+	}
+	want["/linked"] = want["/d05/f0005"]
+	var paths []string
+	for p := range want {
+		paths = append(paths, p)
+	}
+	got := map[string]string{}
+	err = f.ReadFiles(context.Background(), paths, func(p string, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		got[p] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, b := range want {
+		if got[p] != b {
+			t.Errorf("%s: %d bytes, want %d", p, len(got[p]), len(b))
+		}
+	}
+	st := f.Stats()
+	if st.ReadBytes > st.PassBytes {
+		t.Errorf("ReadFiles of every file decompressed %d bytes, more than the layers' %d", st.ReadBytes, st.PassBytes)
+	}
+	t.Logf("%d files: %d bytes decompressed of %d, %d restarts", len(paths), st.ReadBytes, st.PassBytes, st.Restarts)
+
+	// Reading part of each file, or none of it, leaves the next right.
+	err = f.ReadFiles(context.Background(), paths, func(p string, r io.Reader) error {
+		if len(p)%2 == 0 {
+			return nil
+		}
+		b := make([]byte, 10)
+		n, _ := io.ReadFull(r, b)
+		if string(b[:n]) != want[p][:min(10, len(want[p]))] {
+			return fmt.Errorf("%s starts %q", p, b[:n])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	stop := errors.New("stop")
+	if err := f.ReadFiles(context.Background(), paths, func(string, io.Reader) error { return stop }); err != stop {
+		t.Errorf("fn's error = %v, want it returned", err)
+	}
+	if err := f.ReadFiles(context.Background(), []string{"/d00/f0391"}, nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("whited-out path: %v", err)
+	}
+	if err := f.ReadFiles(context.Background(), []string{"/d01"}, nil); err == nil {
+		t.Errorf("directory read without error")
+	}
+}
+
+func TestReadAfterClose(t *testing.T) {
+	f := build(t, []tf{reg("f", 0o644, strings.Repeat("x", 10000))})
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ReadFile("f"); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("ReadFile after Close = %v", err)
+	}
+	if e, ok := f.Lookup("/f"); !ok || e.Size != 10000 {
+		t.Errorf("metadata after Close: %+v", e)
+	}
+	if err := f.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+}
+
+func TestRestartPointsCorruptWindowStoreDetected(t *testing.T) {
+	// A read after Build that cannot reach its layer any more reports it.
+	es, _ := accessImage(t, 4, 50)
+	blob := gzipOf(t, tarOf(t, es...))
+	fail := false
+	l := blobLayer(blob, nil)
+	open := l.Open
+	l.Open = func() (io.ReadCloser, error) {
+		if fail {
+			return nil, errors.New("the daemon went away")
+		}
+		return open()
+	}
+	f, err := Build(context.Background(), []Layer{l}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fail = true
+	_, err = f.ReadFile("d03/f0003")
+	if err == nil || !strings.Contains(err.Error(), "the daemon went away") {
+		t.Errorf("ReadFile with the source gone = %v", err)
+	}
+	if !bytes.Contains([]byte(err.Error()), []byte("layer 0")) {
+		t.Errorf("error does not name the layer: %v", err)
+	}
+}
+
+func TestSeekWithinFile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	big := wordy(rng, 3<<20)
+	const every = 64 << 10
+	f, err := Build(context.Background(), []Layer{blobLayer(gzipOf(t, tarOf(t, reg("small", 0o644, "x"), reg("big", 0o755, big))), nil)},
+		Options{CheckpointEvery: every, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	file, err := f.Open("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	rs, ok := file.(io.ReadSeeker)
+	if !ok {
+		t.Fatalf("%T is not an io.ReadSeeker", file)
+	}
+	for _, at := range []struct {
+		off    int64
+		whence int
+		want   int64
+	}{
+		{-100, io.SeekEnd, int64(len(big)) - 100},
+		{1 << 20, io.SeekStart, 1 << 20},
+		{10, io.SeekStart, 10},
+		{2 << 20, io.SeekCurrent, 2<<20 + 10 + 64},
+	} {
+		before := f.Stats().ReadBytes
+		pos, err := rs.Seek(at.off, at.whence)
+		if err != nil || pos != at.want {
+			t.Fatalf("Seek(%d, %d) = %d, %v; want %d", at.off, at.whence, pos, err, at.want)
+		}
+		b := make([]byte, 64)
+		if _, err := io.ReadFull(rs, b); err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != big[pos:pos+64] {
+			t.Errorf("at %d read %q, want %q", pos, b, big[pos:pos+64])
+		}
+		if cost := f.Stats().ReadBytes - before; cost > readBound(every) {
+			t.Errorf("reading 64 bytes at %d decompressed %d bytes, bound %d", pos, cost, readBound(every))
+		}
+	}
+	if _, err := rs.Seek(-1, io.SeekStart); err == nil {
+		t.Errorf("negative seek accepted")
+	}
+}
+
+// Restart points after stored blocks: a layer mixing incompressible
+// content (which deflate stores) with text, compressed by Go's
+// compress/gzip as image builders do. Every restart point the pass keeps
+// must reproduce the stream.
+func TestRestartPointsAfterStoredBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var es []tf
+	for i := range 120 {
+		es = append(es, reg(fmt.Sprintf("t%03d", i), 0o644, wordy(rng, 20<<10+rng.IntN(40<<10))))
+		if i%3 == 0 {
+			noise := make([]byte, 10<<10+rng.IntN(90<<10))
+			for k := range noise {
+				noise[k] = byte(rng.Uint32())
+			}
+			es = append(es, reg(fmt.Sprintf("n%03d", i), 0o644, string(noise)))
+		}
+	}
+	all := tarOf(t, es...)
+	var buf bytes.Buffer
+	zw := stdgzip.NewWriter(&buf)
+	zw.Write(all)
+	zw.Close()
+	blob := buf.Bytes()
+	f, err := Build(context.Background(), []Layer{blobLayer(blob, nil)}, Options{CheckpointEvery: 32 << 10, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	acc := &f.access[0]
+	if want := len(all) / (64 << 10); len(acc.cps) < want {
+		t.Fatalf("%d restart points kept, want at least %d", len(acc.cps), want)
+	}
+	for i, cp := range acc.cps {
+		win, err := f.store.get(cp.win, cp.winLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 4096)
+		n, err := io.ReadFull(newGzipResumer(bytes.NewReader(blob), int64(len(blob)), cp, win), got)
+		if (err != nil && err != io.ErrUnexpectedEOF) || !bytes.Equal(got[:n], all[cp.unc:cp.unc+int64(n)]) {
+			t.Fatalf("restart point %d (%+v): %v", i, cp, err)
+		}
+	}
+	// A restart point that does not reproduce the stream is dropped.
+	x := &layerIndex{store: f.store, cps: slices.Clone(acc.cps[:2])}
+	x.cps[1].comp++
+	for _, cp := range x.cps {
+		p := probe{n: 64}
+		copy(p.b[:], all[cp.unc:])
+		x.probes = append(x.probes, p)
+	}
+	if err := x.verify(acc.open, acc.size); err != nil {
+		t.Fatal(err)
+	}
+	if len(x.cps) != 1 || x.cps[0] != acc.cps[0] {
+		t.Errorf("verify kept %+v, want only the first", x.cps)
+	}
+}
