@@ -70,6 +70,12 @@ const (
 // or with attestations) is recorded in Image.Index and its linux/<Arch>
 // child loaded.
 //
+// Registry and daemon reads are bounded by the network limits of opts
+// (ConnectTimeout, IdleTimeout, LoadTimeout, and a cap on redirects);
+// manifests, indexes, configs, layer counts and spooled archives by the
+// size limits of limits.go (docs/limits.md lists them all). A limit that
+// fires is named in the error.
+//
 // Errors are *LoadError. The caller must Close the returned Image.
 func Load(ctx context.Context, ref string, opts Options) (*Image, error) {
 	img, err := load(ctx, ref, opts)
