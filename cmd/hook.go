@@ -57,6 +57,7 @@ type hookOptions struct {
 	force      bool
 	configPath string // --config of hook run
 	dir        string // where git runs; "" is the working directory
+	net        netFlags
 }
 
 func newHookCmd(streams *IOStreams) *cobra.Command {
@@ -140,6 +141,7 @@ With no images listed it prints a note and exits 0. Exit codes are those of
 	}
 	hookFlag(c, opts)
 	c.Flags().StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
+	addNetFlags(c.Flags(), &opts.net)
 	return c
 }
 
@@ -290,6 +292,7 @@ func runHookRun(ctx context.Context, streams *IOStreams, opts *hookOptions) erro
 	io.OutTTY = streams.ErrTTY
 	iopts := newInspectOptions()
 	iopts.configPath = opts.configPath
+	iopts.net = opts.net
 	// With no IMAGE arguments inspect reads the images, and everything
 	// else (arch, fail-on, disable, severity, ignore), from the config.
 	return runInspect(ctx, &io, iopts, nil)

@@ -44,6 +44,7 @@ type runOptions struct {
 	tmpSizeMB   int
 	keep        bool
 	network     string // --network: "none" or "host"
+	net         netFlags
 
 	// load is source.Load outside tests.
 	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
@@ -151,6 +152,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.StringVar(&opts.network, "network", "none", "the function's network: none (only loopback, with the Runtime API forwarded at 127.0.0.1:9001) or host (the host's network: for functions that must call out, as Lambda functions outside a VPC can)")
 	f.StringVar(&opts.format, "format", "text", "output format: text or json")
 	f.StringVar(&opts.failOn, "fail-on", "error", "also exit 1 when a static finding is at or above this severity: error, warning, info or none")
+	addNetFlags(f, &opts.net)
 	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
@@ -350,6 +352,9 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	if err != nil {
 		return usageError("%v", err)
 	}
+	if err := opts.net.check(); err != nil {
+		return usageError("%v", err)
+	}
 	if err := sandbox.Supported(); err != nil {
 		return usageError("cannot run functions on this machine: %v", err)
 	}
@@ -383,9 +388,11 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	tool := report.Tool{Name: "lambdoctor", Version: Version()}
 	iopts := &inspectOptions{}
 	if streams.ErrTTY && !opts.quiet {
-		iopts.transport = newProgressTransport(streams.Err)
+		iopts.transport = newProgressTransport(streams.Err, opts.net.connect)
 	}
-	img, err := opts.load(ctx, ref, source.Options{Arch: plan.arch, TempDir: loadDir, Transport: iopts.transport})
+	sopts := source.Options{Arch: plan.arch, TempDir: loadDir, Transport: iopts.transport}
+	opts.net.apply(&sopts)
+	img, err := opts.load(ctx, ref, sopts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while loading %q", ref)}
