@@ -22,7 +22,8 @@ import (
 // layers, the restart points the pass recorded. A read then costs the
 // file's bytes plus at most Options.CheckpointEvery bytes of decompression
 // (zstd layers, which have no restart points yet, are re-read from their
-// start: see layerAccess). ReadFiles serves many files of a layer in one
+// start, and copied out decompressed if read from the start again: see
+// zstdAccess). ReadFiles serves many files of a layer in one
 // forward pass.
 
 // Layer compressions.
@@ -47,6 +48,8 @@ type layerAccess struct {
 	// deferred, when set, makes the first read find the restart points
 	// (a cached layer whose blob digest the source did not know).
 	deferred *deferredAccess
+	// zstd is set for zstd layers.
+	zstd *zstdAccess
 }
 
 // window returns the deflate window of cp.
@@ -57,10 +60,87 @@ func (a *layerAccess) window(f *FS, cp checkpoint) ([]byte, error) {
 	return f.store.get(cp.win, cp.winLen)
 }
 
+// zstdAccess reads a zstd layer after the pass. zstd streams have no
+// restart points inside a frame (and image layers are one frame), so the
+// first read decompresses from the start; a layer read from its start a
+// second time is decompressed once into an unlinked temporary file that
+// serves every later read at offsets: reads after the pass never cost more
+// than two decompressions of the layer.
+type zstdAccess struct {
+	dir      string
+	restarts atomic.Int32
+	once     sync.Once
+	plain    *os.File
+	size     int64
+	err      error
+}
+
+// plainCopy returns the decompressed copy of the layer, making it from
+// blob the first time.
+func (z *zstdAccess) plainCopy(f *FS, blob io.ReaderAt, size int64) (*os.File, error) {
+	z.once.Do(func() {
+		dec, release, err := decompress(bufio.NewReaderSize(io.NewSectionReader(blob, 0, size), 64<<10))
+		if err != nil {
+			z.err = err
+			return
+		}
+		defer release()
+		tmp, err := os.CreateTemp(z.dir, "lambdoctor-zstd-*")
+		if err != nil {
+			z.err = fmt.Errorf("creating a temporary copy of a zstd layer: %w", err)
+			return
+		}
+		os.Remove(tmp.Name())
+		n, err := io.Copy(tmp, dec)
+		f.readBytes.Add(n)
+		if err != nil {
+			tmp.Close()
+			z.err = fmt.Errorf("decompressing a zstd layer into a temporary copy: %w", err)
+			return
+		}
+		z.plain, z.size = tmp, n
+		f.onClose(tmp.Close)
+	})
+	return z.plain, z.err
+}
+
 // layerIndex collects what the pass learns about a layer's content access.
 type layerIndex struct {
-	store *windowStore
-	cps   []checkpoint
+	store  *windowStore
+	cps    []checkpoint
+	probes []probe // probes[i] is what follows cps[i]
+}
+
+// verify keeps the restart points from which decompression reproduces
+// what the pass saw, reading the blob through open: a restart point is
+// only ever used once proven.
+func (x *layerIndex) verify(open func() (io.ReaderAt, func() error, error), size int64) error {
+	if len(x.cps) == 0 {
+		return nil
+	}
+	blob, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	kept := x.cps[:0]
+	for i, cp := range x.cps {
+		pr := x.probes[i]
+		if cp.member {
+			kept = append(kept, cp)
+			continue
+		}
+		win, err := x.store.get(cp.win, cp.winLen)
+		if err != nil {
+			return err
+		}
+		got := make([]byte, pr.n)
+		if _, err := io.ReadFull(newGzipResumer(blob, size, cp, win), got); err == nil && bytes.Equal(got, pr.b[:pr.n]) {
+			kept = append(kept, cp)
+		}
+	}
+	x.cps, x.probes = kept, nil
+	return nil
 }
 
 func (x *layerIndex) add(cp checkpoint) { x.cps = append(x.cps, cp) }
@@ -309,6 +389,15 @@ func (c *cursor) seek(off int64) error {
 		}
 	case compZstd:
 		if c.r == nil || off < c.pos {
+			if c.acc.zstd.restarts.Add(1) > 1 {
+				plain, err := c.acc.zstd.plainCopy(c.f, c.blob, c.acc.size)
+				if err != nil {
+					return err
+				}
+				c.close()
+				c.r, c.pos = io.NewSectionReader(plain, off, max(c.acc.zstd.size-off, 0)), off
+				return nil
+			}
 			if err := c.restart(checkpoint{member: true}); err != nil {
 				return err
 			}
@@ -371,7 +460,7 @@ func (c *cursor) skip(n int64) error {
 func (c *cursor) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.pos += int64(n)
-	if c.acc.comp != compNone {
+	if _, plain := c.r.(*io.SectionReader); !plain {
 		c.f.readBytes.Add(int64(n))
 	}
 	return n, err

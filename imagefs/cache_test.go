@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// cachedImage is a three-layer image (gzip with restart points, gzip
+// cachedImage is a three-layer image (gzip with restart points, zstd
 // streamed as registries serve it, plain tar) with whiteouts, hard links,
 // symlinks, captures and anomalies, and the content of its final files.
 type cachedImage struct {
@@ -50,6 +50,8 @@ func newCachedImage(t testing.TB) *cachedImage {
 		tb := tarOf(t, es...)
 		im.tars = append(im.tars, tb)
 		switch k {
+		case 1:
+			im.blobs = append(im.blobs, zstdOf(t, tb))
 		case 2:
 			im.blobs = append(im.blobs, tb)
 		default:

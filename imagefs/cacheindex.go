@@ -504,6 +504,9 @@ func (d *decoder) loadCached(i int, l Layer, entriesKey, accessK string) *layerR
 		af.f.Close()
 	}
 	acc.open = d.fs.lazyBlob(l, acc.size, d.opts.TempDir)
+	if acc.comp == compZstd {
+		acc.zstd = &zstdAccess{dir: d.opts.TempDir}
+	}
 	res.access = acc
 	return res
 }
@@ -606,6 +609,9 @@ func (d *decoder) findAccess(l Layer, open func() (io.ReaderAt, func() error, er
 				af.f.Close()
 			}
 			acc.open = open
+			if acc.comp == compZstd {
+				acc.zstd = &zstdAccess{dir: d.opts.TempDir}
+			}
 			return &acc, nil
 		}
 		af.f.Close()
@@ -623,6 +629,9 @@ func (d *decoder) findAccess(l Layer, open func() (io.ReaderAt, func() error, er
 		if _, err := gunzipIndexed(br, pos, ph.tarWriter(io.Discard), d.opts.CheckpointEvery, idx); err != nil {
 			return nil, fmt.Errorf("indexing the blob: %w", err)
 		}
+		if err := idx.verify(open, size); err != nil {
+			return nil, fmt.Errorf("checking restart points: %w", err)
+		}
 		acc.cps = idx.cps
 	} else {
 		dec, release, err := decompress(br)
@@ -633,6 +642,7 @@ func (d *decoder) findAccess(l Layer, open func() (io.ReaderAt, func() error, er
 		var w io.Writer = io.Discard
 		if dec != io.Reader(br) {
 			acc.comp = compZstd
+			acc.zstd = &zstdAccess{dir: d.opts.TempDir}
 			w = ph.tarWriter(io.Discard)
 		}
 		if _, err := dec.WriteTo(w); err != nil {

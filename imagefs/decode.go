@@ -193,6 +193,12 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 		if err != nil {
 			return nil, fail(err)
 		}
+		if res.access.size == 0 {
+			res.access.size = cnt.n // a spooled blob: all of it was read
+		}
+		if err := idx.verify(res.access.open, res.access.size); err != nil {
+			return nil, &LayerError{Index: i, Digest: l.Digest, Err: fmt.Errorf("checking restart points: %w", err)}
+		}
 		res.access.cps = idx.cps
 	} else {
 		dec, release, err := decompress(br)
@@ -204,6 +210,7 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 		if dec != io.Reader(br) {
 			res.access.comp = compZstd
 			w = h.tarWriter(sink)
+			res.access.zstd = &zstdAccess{dir: d.opts.TempDir}
 		}
 		if _, err := dec.WriteTo(w); err != nil {
 			return nil, fail(err)

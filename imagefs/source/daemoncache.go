@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/moby/client"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
@@ -129,20 +127,18 @@ func daemonFromRecord(c *imagefs.Cache, id string, diffIDs []string, export *laz
 type lazyExport struct {
 	ctx  context.Context
 	ref  string
-	host string
-	dir  string
+	opts Options // without a cache
 
-	once    sync.Once
-	img     *Image
-	cleanup func() error
-	err     error
+	once sync.Once
+	img  *Image
+	err  error
 }
 
 // opener returns the Open function of layer i, whose blob digest was
 // recorded as digest.
 func (e *lazyExport) opener(i int, digest string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
-		e.once.Do(e.run)
+		e.once.Do(func() { e.img, e.err = loadDaemon(e.ctx, e.ref, e.opts) })
 		if e.err != nil {
 			return nil, e.err
 		}
@@ -153,56 +149,11 @@ func (e *lazyExport) opener(i int, digest string) func() (io.ReadCloser, error) 
 	}
 }
 
-func (e *lazyExport) run() {
-	cli, err := dockerClient(e.host)
-	if err != nil {
-		e.err = err
-		return
-	}
-	defer cli.Close()
-	e.img, e.cleanup, e.err = exportImage(e.ctx, cli, e.ref, daemonWhere(e.host), e.dir)
-}
-
 // close removes the export, if one was made.
 func (e *lazyExport) close() error {
 	e.once.Do(func() { e.err = fmt.Errorf("the image %s is closed", e.ref) })
-	if e.cleanup != nil {
-		c := e.cleanup
-		e.cleanup = nil
-		return c()
+	if e.img != nil {
+		return e.img.Close()
 	}
 	return nil
-}
-
-// exportImage runs `docker save` of ref into a temporary file in dir and
-// reads it as a docker-archive; cleanup closes and removes the file.
-func exportImage(ctx context.Context, cli *client.Client, ref, where, dir string) (*Image, func() error, error) {
-	rc, err := cli.ImageSave(ctx, []string{ref})
-	if err != nil {
-		return nil, nil, daemonError(err, ref, where)
-	}
-	f, err := spool(rc, dir, "lambdoctor-docker-save-*.tar")
-	rc.Close()
-	if err != nil {
-		return nil, nil, reclassify(DaemonUnreachable, err, "exporting %s from the Docker daemon at %s", ref, where)
-	}
-	tmp := f.Name()
-	cleanup := func() error {
-		err := f.Close()
-		if rerr := os.Remove(tmp); rerr != nil && err == nil {
-			err = rerr
-		}
-		return err
-	}
-	tf, err := indexTar(f)
-	if err != nil {
-		cleanup()
-		return nil, nil, reclassify(Corrupt, err, "reading the export of %s from the Docker daemon", ref)
-	}
-	img, err := loadDockerArchive(tf, selector{}, "the daemon's export of "+ref)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	return img, cleanup, nil
 }
