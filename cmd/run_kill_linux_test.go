@@ -329,12 +329,16 @@ func TestRunKilledUnprivileged(t *testing.T) {
 	tmp := filepath.Join(shared, "tmp")
 	os.Mkdir(tmp, 0o700)
 	os.Chown(tmp, uid, gid)
+	// The layer cache is the user's, kept on purpose: not in TMPDIR.
+	cache := filepath.Join(shared, "cache")
+	os.Mkdir(cache, 0o700)
+	os.Chown(cache, uid, gid)
 	quick, hang := filepath.Join(shared, "quick.json"), filepath.Join(shared, "hang.json")
 	os.WriteFile(quick, []byte(`{"name":"x"}`), 0o644)
 	os.WriteFile(hang, []byte(`{"name":"x","sleepMs":600000}`), 0o644)
 	as := func(c *exec.Cmd) {
 		c.Dir = tmp
-		c.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + tmp, "TMPDIR=" + tmp}
+		c.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + tmp, "TMPDIR=" + tmp, "LAMBDOCTOR_CACHE_DIR=" + cache}
 		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
 	}
 	before := sandboxProcesses()
