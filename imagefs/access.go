@@ -45,6 +45,12 @@ type layerAccess struct {
 	// windows, when set, holds the restart points' windows (a cache
 	// file's); else they are in the FS's window store.
 	windows *cachedWindows
+	// known are bytes of the stream read by earlier inspections (see
+	// learner), served without opening the layer.
+	known []extent
+	// verified is set when this pass hashed the layer's tar stream to its
+	// DiffID: only then are reads learned for later inspections.
+	verified bool
 	// deferred, when set, makes the first read find the restart points
 	// (a cached layer whose blob digest the source did not know).
 	deferred *deferredAccess
@@ -315,6 +321,7 @@ func (f *FS) Stats() Stats {
 // restart points). Reading content after Close fails; metadata stays.
 func (f *FS) Close() error {
 	f.closeOnce.Do(func() {
+		f.saveLearned()
 		f.closeErr = f.store.close()
 		f.mu.Lock()
 		closers := f.closers
@@ -353,21 +360,30 @@ type cursor struct {
 }
 
 func (f *FS) newCursor(li int) (*cursor, error) {
-	acc := &f.access[li]
-	if acc.open == nil {
+	if f.access[li].open == nil {
 		return nil, errors.New("content is not readable after the filesystem was closed")
+	}
+	return &cursor{f: f, li: li}, nil
+}
+
+// openBlob opens the cursor's layer, the first time it must be read.
+func (c *cursor) openBlob() error {
+	acc := &c.f.access[c.li]
+	if acc.open == nil {
+		return errors.New("content is not readable after the filesystem was closed")
 	}
 	if acc.deferred != nil {
 		var err error
 		if acc, err = acc.deferred.get(); err != nil {
-			return nil, fmt.Errorf("opening layer %d (%s): %w", li, f.info[li].Digest, err)
+			return fmt.Errorf("opening layer %d (%s): %w", c.li, c.f.info[c.li].Digest, err)
 		}
 	}
 	blob, done, err := acc.open()
 	if err != nil {
-		return nil, fmt.Errorf("opening layer %d (%s): %w", li, f.info[li].Digest, err)
+		return fmt.Errorf("opening layer %d (%s): %w", c.li, c.f.info[c.li].Digest, err)
 	}
-	return &cursor{f: f, li: li, acc: acc, blob: blob, done: done}, nil
+	c.acc, c.blob, c.done = acc, blob, done
+	return nil
 }
 
 // seek positions the cursor at offset off of the uncompressed stream,
@@ -375,6 +391,11 @@ func (f *FS) newCursor(li int) (*cursor, error) {
 func (c *cursor) seek(off int64) error {
 	if c.r != nil && c.pos == off {
 		return nil
+	}
+	if c.blob == nil {
+		if err := c.openBlob(); err != nil {
+			return err
+		}
 	}
 	switch c.acc.comp {
 	case compNone:
@@ -526,6 +547,8 @@ type contentReader struct {
 	size  int64
 	pos   int64 // offset in the file
 	err   error // a failed seek, returned by the next Read
+	// learned counts the bytes handed to the FS's learner.
+	learned int64
 }
 
 func newContentReader(c *cursor, f *FS, start, size int64) *contentReader {
@@ -540,16 +563,26 @@ func (r *contentReader) Read(p []byte) (int, error) {
 	if left <= 0 {
 		return 0, io.EOF
 	}
-	if r.c.pos != r.start+r.pos {
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	if b := extentAt(r.fs.access[r.c.li].known, r.start+r.pos); b != nil {
+		n := copy(p, b)
+		r.pos += int64(n)
+		return n, nil
+	}
+	if r.c.r == nil || r.c.pos != r.start+r.pos {
 		if err := r.c.seek(r.start + r.pos); err != nil {
 			r.err = r.fs.readError(r.c.li, err)
 			return 0, r.err
 		}
 	}
-	if int64(len(p)) > left {
-		p = p[:left]
-	}
 	n, err := r.c.Read(p)
+	if r.learned < maxLearnedPerFile {
+		k := min(int64(n), maxLearnedPerFile-r.learned)
+		r.fs.learn.record(r.c.li, r.start+r.pos, p[:k])
+		r.learned += k
+	}
 	r.pos += int64(n)
 	if err == io.EOF {
 		if r.pos < r.size {

@@ -37,6 +37,9 @@ func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 		access: make([]layerAccess, len(layers)),
 		store:  &windowStore{dir: opts.TempDir},
 	}
+	if opts.Cache != nil {
+		f.cache, f.learn = opts.Cache, &learner{}
+	}
 	for i, l := range layers {
 		f.info[i] = LayerInfo{Index: i, Digest: l.Digest, DiffID: l.DiffID, MediaType: l.MediaType, CreatedBy: l.CreatedBy, Size: l.Size}
 	}

@@ -510,3 +510,84 @@ func TestCacheUnknownBlobDigest(t *testing.T) {
 		}
 	}
 }
+
+// What one inspection read after its pass is served to the next from the
+// cache: the layers are not opened again.
+func TestCacheLearnedReads(t *testing.T) {
+	im := newCachedImage(t)
+	c, err := OpenCache(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for p := range im.want {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	first, err := Build(context.Background(), im.layers(nil), cacheOpts(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths[:len(paths)/2] {
+		if _, err := first.ReadFile(p[1:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := first.ReadFiles(context.Background(), paths[len(paths)/2:], func(string, io.Reader) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// A partial read (a parser reading headers) is learned as far as it
+	// went.
+	file, _ := first.Open(strings.TrimPrefix(paths[len(paths)-1], "/"))
+	io.ReadFull(file, make([]byte, 10))
+	file.Close()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	opens := make([]int, 3)
+	second := mustBuild(t, im.layers(opens), cacheOpts(c))
+	for _, p := range paths[:len(paths)/2] {
+		b, err := second.ReadFile(p[1:])
+		if err != nil || string(b) != im.want[p] {
+			t.Fatalf("ReadFile(%s): %d bytes, %v", p, len(b), err)
+		}
+	}
+	file, _ = second.Open(strings.TrimPrefix(paths[len(paths)-1], "/"))
+	b := make([]byte, 10)
+	if _, err := io.ReadFull(file, b); err != nil || string(b) != im.want[paths[len(paths)-1]][:10] {
+		t.Errorf("learned head = %q, %v", b, err)
+	}
+	file.Close()
+	if st := second.Stats(); !slices.Equal(opens, []int{0, 0, 0}) || st.ReadBytes != 0 {
+		t.Errorf("reads an earlier inspection made opened layers %v and decompressed %d bytes", opens, st.ReadBytes)
+	}
+	// A read that was not learned still works, from the layer.
+	b, err = second.ReadFile(strings.TrimPrefix(paths[len(paths)-1], "/"))
+	if err != nil || string(b) != im.want[paths[len(paths)-1]] {
+		t.Errorf("unlearned read: %d bytes, %v", len(b), err)
+	}
+}
+
+func TestMergeExtents(t *testing.T) {
+	got := mergeExtents([]extent{{10, []byte("cdef")}, {8, []byte("ab")}, {12, []byte("efgh")}, {20, []byte("x")}, {9, []byte("b")}}, 100)
+	if len(got) != 2 || got[0].off != 8 || string(got[0].b) != "abcdefgh" || got[1].off != 20 {
+		t.Errorf("merge = %+v", got)
+	}
+	capped := mergeExtents([]extent{{0, []byte("abc")}, {10, []byte("def")}}, 4)
+	if len(capped) != 1 {
+		t.Errorf("cap: %+v", capped)
+	}
+	enc := encodeExtents(capped)
+	if dec := decodeExtents(enc); len(dec) != 1 || string(dec[0].b) != "abc" {
+		t.Errorf("round trip: %+v", dec)
+	}
+	for i := range enc {
+		if decodeExtents(enc[:i]) != nil && i < len(enc) {
+			t.Errorf("truncated at %d decoded", i)
+		}
+	}
+	if string(extentAt(capped, 2)) != "c" || extentAt(capped, 3) != nil {
+		t.Errorf("extentAt")
+	}
+}

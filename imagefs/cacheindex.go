@@ -117,6 +117,7 @@ func (d *decoder) storeCached(l Layer, res *layerResult, h *passHash, entriesKey
 	if tarDigest != l.DiffID {
 		return // a config that lies about its diff_ids, or a bug: never file it
 	}
+	res.access.verified = true
 	c := d.opts.Cache
 	if err := c.write(kindEntries, entriesKey, encodeEntries(res), nil); err != nil {
 		return
@@ -477,7 +478,7 @@ func (d *decoder) loadCached(i int, l Layer, entriesKey, accessK string) *layerR
 		open := d.fs.lazyBlob(l, -1, d.opts.TempDir)
 		res.access = layerAccess{open: open, deferred: &deferredAccess{load: func() (*layerAccess, error) {
 			return d.findAccess(l, open)
-		}}}
+		}}, known: learned(c, l)}
 		return res
 	}
 	if err != nil {
@@ -507,6 +508,7 @@ func (d *decoder) loadCached(i int, l Layer, entriesKey, accessK string) *layerR
 	if acc.comp == compZstd {
 		acc.zstd = &zstdAccess{dir: d.opts.TempDir}
 	}
+	acc.known = learned(c, l)
 	res.access = acc
 	return res
 }

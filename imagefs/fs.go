@@ -35,6 +35,10 @@ type FS struct {
 	// the restart points' windows.
 	access []layerAccess
 	store  *windowStore
+	// cache and learn keep the bytes read after the pass for the next
+	// Build (see learner); nil without a Cache.
+	cache *Cache
+	learn *learner
 	counters
 	mu        sync.Mutex
 	closers   []func() error
