@@ -7,12 +7,42 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
+
+// MaxPathLen is the longest absolute path Materialize writes, in bytes.
+// Linux refuses a name of PATH_MAX (4096) bytes or more, its terminating
+// NUL counted (ENAMETOOLONG: see path_resolution(7) and
+// <linux/limits.h>), so a function could not open a longer path by name
+// anyway. It also caps the depth of a tree: a path of n components takes at
+// least 2n bytes ("/a/a/..."), so no path has more than 2047 components.
+// An image holding a longer path is refused before anything is written,
+// with a *TooDeepError.
+const MaxPathLen = 4095
+
+// TooDeepError is the error of materialising an image that holds a path
+// longer than MaxPathLen.
+type TooDeepError struct {
+	// Path is the first such path met (in walk order); Components is its
+	// number of components.
+	Path       string
+	Components int
+}
+
+func (e *TooDeepError) Error() string {
+	shown := e.Path
+	if len(shown) > 64 {
+		shown = strings.ToValidUTF8(shown[:64], "") + "…"
+	}
+	return fmt.Sprintf("the image's tree is too deep to unpack: %s is %d bytes long (%d components), and Linux allows at most %d bytes in a path (PATH_MAX is 4096 with the terminating NUL)",
+		shown, len(e.Path), e.Components, MaxPathLen)
+}
+
+// copyBufSize is the size of the buffer file content is copied through.
+const copyBufSize = 256 << 10
 
 // Materialize writes the merged root filesystem of fsys into dir, which
 // must be an existing empty directory (inside a private temporary directory
@@ -32,7 +62,15 @@ func Materialize(ctx context.Context, fsys *imagefs.FS, dir string) error {
 // written outside dir: every operation goes through an os.Root opened on dir
 // (which refuses paths escaping it, symlinks included), every entry's
 // parent must be a directory Materialize itself created, and files are
-// created with O_EXCL|O_NOFOLLOW.
+// created with O_EXCL|O_NOFOLLOW. An image holding a path longer than
+// MaxPathLen is refused before anything is written.
+//
+// It works in three steps, each bounded in memory by the number of entries
+// (never by their content): a walk of the merged view creates the
+// directories and symlinks and lists the regular files; one
+// imagefs.FS.ReadFiles call then writes every file's content, reading each
+// layer in one forward pass; last, hard links are made and directories get
+// their owners, modes and times, deepest first.
 //
 // Without root, owners are set in the sandbox's user namespace (see
 // Supported): the host sees the owners shifted into the user's
@@ -60,15 +98,20 @@ func MaterializeReport(ctx context.Context, fsys *imagefs.FS, dir string) (*Repo
 	if len(ents) > 0 {
 		return nil, fmt.Errorf("materialising into %s: directory is not empty", dir)
 	}
+	if err := checkPaths(ctx, fsys); err != nil {
+		return nil, fmt.Errorf("materialising into %s: %w", dir, err)
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("materialising into %s: %w", dir, err)
 	}
 	defer root.Close()
 	m := &materializer{ctx: ctx, fsys: fsys, root: root, rep: &Report{},
-		dirs: map[string]bool{".": true}, files: map[string]*imagefs.Entry{},
-		deferOwners: us != nil}
-	rep, err := m.run(dir)
+		files: map[string]*fileMeta{}, deferOwners: us != nil}
+	err = m.run()
+	if err != nil {
+		err = fmt.Errorf("materialising into %s: %w", dir, err)
+	}
 	if us != nil {
 		if err == nil {
 			if _, cerr := us.run(shimOp{Op: "chown", Root: dir, Owners: m.owners}); cerr != nil {
@@ -79,26 +122,53 @@ func MaterializeReport(ctx context.Context, fsys *imagefs.FS, dir string) (*Repo
 			Release(dir)
 		}
 	}
-	return rep, err
+	return m.rep, err
 }
 
-func (m *materializer) run(dir string) (*Report, error) {
-	if err := m.fsys.Walk(m.entry); err != nil {
-		return m.rep, fmt.Errorf("materialising into %s: %w", dir, err)
-	}
-	for _, e := range m.links {
-		if err := m.hardlink(e); err != nil {
-			return m.rep, fmt.Errorf("materialising into %s: %w", dir, err)
+// checkPaths refuses a view holding a path longer than MaxPathLen. It
+// stops at the first one, so the walk never holds more than MaxPathLen
+// bytes per level.
+func checkPaths(ctx context.Context, fsys *imagefs.FS) error {
+	var bad error
+	n := 0
+	err := fsys.Walk(func(e *imagefs.Entry) error {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 		}
-	}
-	// Directory metadata last, deepest first, so read-only directories
-	// are filled before they are locked and their mtimes stay as written.
-	for _, e := range slices.Backward(m.dirMeta) {
-		if err := m.dirMetadata(e); err != nil {
-			return m.rep, fmt.Errorf("materialising into %s: %w", dir, err)
+		n++
+		if len(e.Path) > MaxPathLen {
+			bad = &TooDeepError{Path: e.Path, Components: strings.Count(e.Path, "/")}
+			return fs.SkipAll
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return m.rep, nil
+	return bad
+}
+
+// fileMeta is what Materialize sets on a regular file.
+type fileMeta struct {
+	e *imagefs.Entry
+	// written is set once the file holds its content.
+	written bool
+}
+
+// dirRec is a directory Materialize created, in walk order, kept to set
+// its metadata after its content is written.
+type dirRec struct {
+	name  string // "." for the root
+	depth int    // 0 for the root
+	e     *imagefs.Entry
+}
+
+// level is one directory of the path a walk is in.
+type level struct {
+	abs  string
+	root *os.Root // opened when first needed
 }
 
 type materializer struct {
@@ -106,29 +176,46 @@ type materializer struct {
 	fsys *imagefs.FS
 	root *os.Root
 	rep  *Report
-	// dirs holds the directories created (relative names, "." for the root).
-	dirs map[string]bool
-	// files holds the regular files written from content.
-	files   map[string]*imagefs.Entry
-	links   []*imagefs.Entry
-	dirMeta []*imagefs.Entry
-	n       int
+	// files are the regular files to write from content, by absolute
+	// path; order is the walk order of their paths.
+	files map[string]*fileMeta
+	order []string
+	links []*imagefs.Entry
+	dirs  []dirRec
+	n     int
 	// deferOwners is set without root: owners are recorded in owners and
 	// set afterwards in the user namespace.
 	deferOwners bool
 	owners      []owner
+	buf         []byte
 }
 
-// chown sets the owner of name to e's, or records it (deferOwners).
-func (m *materializer) chown(name string, e *imagefs.Entry, set func(uid, gid int) error) error {
-	if m.deferOwners {
-		m.owners = append(m.owners, owner{Name: name, UID: e.UID, GID: e.GID})
-		return nil
+func (m *materializer) run() error {
+	if err := m.walk(); err != nil {
+		return err
 	}
-	if err := set(e.UID, e.GID); err != nil {
-		return fmt.Errorf("chown %s: %w", e.Path, err)
+	// Hard links whose original is written as it was linked become links
+	// again; the others (their original was replaced or removed by a later
+	// layer) get their content written as files of their own.
+	var links []*imagefs.Entry
+	for _, e := range m.links {
+		if o := m.files[e.HardlinkTo]; o != nil && o.e.Layer == e.Layer && o.e.Size == e.Size &&
+			o.e.Mode == e.Mode && o.e.UID == e.UID && o.e.GID == e.GID && o.e.ModTime.Equal(e.ModTime) {
+			links = append(links, e)
+			continue
+		}
+		m.addFile(e)
 	}
-	return nil
+	if err := m.writeFiles(); err != nil {
+		return err
+	}
+	for _, e := range links {
+		if err := m.root.Link(rel(e.HardlinkTo), rel(e.Path)); err != nil {
+			return fmt.Errorf("linking %s to %s: %w", e.Path, e.HardlinkTo, err)
+		}
+		m.rep.Hardlinks++
+	}
+	return m.dirMetadata()
 }
 
 // rel is the name of the absolute image path p relative to the root.
@@ -150,140 +237,283 @@ func (m *materializer) skip(p, format string, args ...any) {
 	m.rep.Skipped = append(m.rep.Skipped, Skip{Path: p, Reason: fmt.Sprintf(format, args...)})
 }
 
-func (m *materializer) entry(e *imagefs.Entry) error {
-	m.n++
-	if m.n%256 == 0 {
-		if err := m.ctx.Err(); err != nil {
-			return err
+func (m *materializer) addFile(e *imagefs.Entry) {
+	m.files[e.Path] = &fileMeta{e: e}
+	m.order = append(m.order, e.Path)
+}
+
+// walk creates the directories and symlinks and lists the regular files
+// and hard links. Walk visits parents before children in lexical order, so
+// the directories of the path being walked form a stack; each keeps an
+// os.Root open on it (opened when a child is first created in it), so that
+// creating an entry costs one system call whatever its depth.
+func (m *materializer) walk() error {
+	stack := []level{{abs: "/", root: m.root}}
+	defer func() {
+		for _, l := range stack[1:] {
+			if l.root != nil {
+				l.root.Close()
+			}
 		}
-	}
-	name := rel(e.Path)
-	if name == "." {
-		if e.IsDir() {
-			m.dirMeta = append(m.dirMeta, e)
+	}()
+	return m.fsys.Walk(func(e *imagefs.Entry) error {
+		if m.n++; m.n%256 == 0 {
+			if err := m.ctx.Err(); err != nil {
+				return err
+			}
 		}
-		return nil
-	}
-	if parent := path.Dir(name); !m.dirs[parent] {
-		m.skip(e.Path, "parent %s was not written as a directory", "/"+parent)
-		if e.IsDir() {
-			return fs.SkipDir
-		}
-		return nil
-	}
-	switch e.Type {
-	case imagefs.TypeDir:
-		if err := m.root.Mkdir(name, 0o700); err != nil {
-			return fmt.Errorf("creating %s: %w", e.Path, err)
-		}
-		m.dirs[name] = true
-		m.dirMeta = append(m.dirMeta, e)
-		m.rep.Dirs++
-	case imagefs.TypeReg:
-		if e.HardlinkTo != "" && e.HardlinkTo != e.Path {
-			m.links = append(m.links, e)
+		if e.Path == "/" {
+			if e.IsDir() {
+				m.dirs = append(m.dirs, dirRec{name: ".", e: e})
+			}
 			return nil
 		}
-		return m.regular(e)
-	case imagefs.TypeSymlink:
-		if err := m.root.Symlink(e.Linkname, name); err != nil {
-			return fmt.Errorf("creating symlink %s: %w", e.Path, err)
+		parentAbs, base := path.Split(e.Path)
+		depth := strings.Count(e.Path, "/")
+		for len(stack) > depth {
+			if l := stack[len(stack)-1]; l.root != nil {
+				l.root.Close()
+			}
+			stack = stack[:len(stack)-1]
 		}
-		if err := m.chown(name, e, func(uid, gid int) error { return m.root.Lchown(name, uid, gid) }); err != nil {
+		if parentAbs != "/" {
+			parentAbs = parentAbs[:len(parentAbs)-1]
+		}
+		if len(stack) != depth || stack[depth-1].abs != parentAbs {
+			m.skip(e.Path, "parent %s was not written as a directory", parentAbs)
+			if e.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		pl := &stack[depth-1]
+		if pl.root == nil {
+			r, err := stack[depth-2].root.OpenRoot(path.Base(pl.abs))
+			if err != nil {
+				return fmt.Errorf("opening %s: %w", pl.abs, err)
+			}
+			pl.root = r
+		}
+		parent := pl.root
+		switch e.Type {
+		case imagefs.TypeDir:
+			if err := parent.Mkdir(base, 0o700); err != nil {
+				return fmt.Errorf("creating %s: %w", e.Path, err)
+			}
+			stack = append(stack, level{abs: e.Path})
+			m.dirs = append(m.dirs, dirRec{name: base, depth: depth, e: e})
+			m.rep.Dirs++
+		case imagefs.TypeReg:
+			if e.HardlinkTo != "" && e.HardlinkTo != e.Path {
+				m.links = append(m.links, e)
+				return nil
+			}
+			m.addFile(e)
+		case imagefs.TypeSymlink:
+			if err := parent.Symlink(e.Linkname, base); err != nil {
+				return fmt.Errorf("creating symlink %s: %w", e.Path, err)
+			}
+			if m.deferOwners {
+				m.owners = append(m.owners, owner{Name: rel(e.Path), UID: e.UID, GID: e.GID})
+			} else if err := parent.Lchown(base, e.UID, e.GID); err != nil {
+				return fmt.Errorf("chown %s: %w", e.Path, err)
+			}
+			m.rep.Symlinks++
+		case imagefs.TypeChar, imagefs.TypeBlock:
+			m.skip(e.Path, "device node (Lambda gives functions only a minimal /dev)")
+		case imagefs.TypeFifo:
+			m.skip(e.Path, "fifo")
+		default:
+			m.skip(e.Path, "unsupported entry type %q", e.Type)
+		}
+		return nil
+	})
+}
+
+// writeFiles writes the content of every listed regular file in one
+// ReadFiles call: layer by layer, in the order the content lies in each.
+func (m *materializer) writeFiles() error {
+	m.buf = make([]byte, copyBufSize)
+	var (
+		dirAbs  string
+		dirRoot *os.Root
+	)
+	defer func() {
+		if dirRoot != nil && dirRoot != m.root {
+			dirRoot.Close()
+		}
+	}()
+	err := m.fsys.ReadFiles(m.ctx, m.order, func(abs string, r io.Reader) error {
+		fm := m.files[abs]
+		if fm == nil || fm.written {
+			return fmt.Errorf("reading the image: %s was not asked for", abs)
+		}
+		// Files of a directory mostly lie together in a layer: keep the
+		// last directory open.
+		d, base := path.Split(abs)
+		if d != dirAbs || dirRoot == nil {
+			if dirRoot != nil && dirRoot != m.root {
+				dirRoot.Close()
+			}
+			dirRoot, dirAbs = nil, ""
+			if d == "/" {
+				dirRoot = m.root
+			} else {
+				r, err := m.root.OpenRoot(rel(d))
+				if err != nil {
+					return fmt.Errorf("opening %s: %w", d, err)
+				}
+				dirRoot = r
+			}
+			dirAbs = d
+		}
+		if err := m.writeFile(dirRoot, base, fm.e, r); err != nil {
 			return err
 		}
-		m.rep.Symlinks++
-	case imagefs.TypeChar, imagefs.TypeBlock:
-		m.skip(e.Path, "device node (Lambda gives functions only a minimal /dev)")
-	case imagefs.TypeFifo:
-		m.skip(e.Path, "fifo")
-	default:
-		m.skip(e.Path, "unsupported entry type %q", e.Type)
+		fm.written = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range m.order {
+		if !m.files[p].written {
+			return fmt.Errorf("reading the image: %s was not read", p)
+		}
 	}
 	return nil
 }
 
-// regular writes e's content to a new file.
-func (m *materializer) regular(e *imagefs.Entry) error {
-	name := rel(e.Path)
-	src, err := m.fsys.Open(name)
-	if err != nil {
-		return fmt.Errorf("reading %s from the image: %w", e.Path, err)
-	}
-	defer src.Close()
-	dst, err := m.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+// writeFile creates base in dir with e's content from r and metadata.
+func (m *materializer) writeFile(dir *os.Root, base string, e *imagefs.Entry, r io.Reader) error {
+	dst, err := dir.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", e.Path, err)
 	}
-	if _, err := io.Copy(dst, &ctxReader{ctx: m.ctx, r: src}); err != nil {
-		dst.Close()
-		return fmt.Errorf("writing %s: %w", e.Path, err)
-	}
-	if err := m.chown(name, e, dst.Chown); err != nil {
+	if err := m.copy(dst, r, e); err != nil {
 		dst.Close()
 		return err
 	}
-	if err := dst.Chmod(perm(e)); err != nil {
+	if err := m.setMeta(dst, e); err != nil {
 		dst.Close()
-		return fmt.Errorf("chmod %s: %w", e.Path, err)
+		return err
 	}
 	if err := dst.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", e.Path, err)
 	}
-	if err := m.root.Chtimes(name, e.ModTime, e.ModTime); err != nil {
-		return fmt.Errorf("setting times of %s: %w", e.Path, err)
-	}
-	m.files[name] = e
 	m.rep.Files++
 	return nil
 }
 
-// hardlink links e to the file it was a hard link to, when that file was
-// written with the same content; otherwise (the original was replaced or
-// removed by a later layer) it writes e's content as a file of its own.
-func (m *materializer) hardlink(e *imagefs.Entry) error {
-	target := rel(e.HardlinkTo)
-	if o := m.files[target]; o != nil && o.Layer == e.Layer && o.Size == e.Size &&
-		o.Mode == e.Mode && o.UID == e.UID && o.GID == e.GID && o.ModTime.Equal(e.ModTime) {
-		if err := m.root.Link(target, rel(e.Path)); err != nil {
-			return fmt.Errorf("linking %s to %s: %w", e.Path, e.HardlinkTo, err)
+// copy writes r to dst through m.buf, stopping when the context is done.
+func (m *materializer) copy(dst *os.File, r io.Reader, e *imagefs.Entry) error {
+	for {
+		if err := m.ctx.Err(); err != nil {
+			return err
 		}
-		m.rep.Hardlinks++
-		return nil
+		n, rerr := r.Read(m.buf)
+		if n > 0 {
+			if _, err := dst.Write(m.buf[:n]); err != nil {
+				return fmt.Errorf("writing %s: %w", e.Path, err)
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("reading %s from the image: %w", e.Path, rerr)
+		}
 	}
-	return m.regular(e)
 }
 
-// dirMetadata sets the owner, mode and times of a directory Materialize
-// created.
-func (m *materializer) dirMetadata(e *imagefs.Entry) error {
-	name := rel(e.Path)
-	d, err := m.root.OpenFile(name, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", e.Path, err)
+// setMeta sets e's owner, mode and times on f, an open file or directory.
+func (m *materializer) setMeta(f *os.File, e *imagefs.Entry) error {
+	if m.deferOwners {
+		m.owners = append(m.owners, owner{Name: rel(e.Path), UID: e.UID, GID: e.GID})
+	} else if err := f.Chown(e.UID, e.GID); err != nil {
+		return fmt.Errorf("chown %s: %w", e.Path, err)
 	}
-	defer d.Close()
-	if err := m.chown(name, e, d.Chown); err != nil {
-		return err
-	}
-	if err := d.Chmod(perm(e)); err != nil {
+	if err := f.Chmod(perm(e)); err != nil {
 		return fmt.Errorf("chmod %s: %w", e.Path, err)
 	}
-	if err := m.root.Chtimes(name, e.ModTime, e.ModTime); err != nil {
+	tv := syscall.NsecToTimeval(e.ModTime.UnixNano())
+	sc, err := f.SyscallConn()
+	if err == nil {
+		cerr := sc.Control(func(fd uintptr) { err = syscall.Futimes(int(fd), []syscall.Timeval{tv, tv}) })
+		if cerr != nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("setting times of %s: %w", e.Path, err)
 	}
 	return nil
 }
 
-// ctxReader stops a copy when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
+// dirMetadata sets the owner, mode and times of every directory
+// Materialize created, children before their parent (so that directories
+// without write or search permission are locked last, and no later write
+// changes a directory's mtime). The directories of the path being visited
+// are kept open, as in walk.
+func (m *materializer) dirMetadata() error {
+	type open struct {
+		rec  *dirRec
+		root *os.Root
 	}
-	return c.r.Read(p)
+	var stack []open
+	defer func() {
+		for _, o := range stack {
+			if o.root != m.root {
+				o.root.Close()
+			}
+		}
+	}()
+	// finish sets the metadata of the directory on top of the stack and
+	// closes it.
+	finish := func() error {
+		o := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		d, err := o.root.OpenFile(".", os.O_RDONLY|syscall.O_DIRECTORY, 0)
+		if err == nil {
+			err = m.setMeta(d, o.rec.e)
+			d.Close()
+		} else {
+			err = fmt.Errorf("opening %s: %w", o.rec.e.Path, err)
+		}
+		if o.root != m.root {
+			o.root.Close()
+		}
+		return err
+	}
+	for i := range m.dirs {
+		if i%256 == 0 {
+			if err := m.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		d := &m.dirs[i]
+		for len(stack) > d.depth {
+			if err := finish(); err != nil {
+				return err
+			}
+		}
+		if d.depth == 0 {
+			stack = append(stack, open{rec: d, root: m.root})
+			continue
+		}
+		if len(stack) != d.depth {
+			return fmt.Errorf("setting the metadata of %s: its parent was not created", d.e.Path)
+		}
+		r, err := stack[len(stack)-1].root.OpenRoot(d.name)
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", d.e.Path, err)
+		}
+		stack = append(stack, open{rec: d, root: r})
+	}
+	for len(stack) > 0 {
+		if err := finish(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
