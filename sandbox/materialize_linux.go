@@ -194,24 +194,41 @@ func (m *materializer) run() error {
 	if err := m.walk(); err != nil {
 		return err
 	}
-	// Hard links whose original is written as it was linked become links
-	// again; the others (their original was replaced or removed by a later
-	// layer) get their content written as files of their own.
-	var links []*imagefs.Entry
+	// A hard link whose original is written as it was when the link was
+	// made becomes a link again: the original was last written in the
+	// link's layer or below (a later layer rewriting it would show in its
+	// Layer) and carries the metadata the link copied. The others (their
+	// original was replaced or removed by a later layer) get their content
+	// written as a file of their own, once: further links made in the same
+	// layer to the same original are linked to that file, as they shared
+	// its inode. So no content is read twice.
+	type link struct {
+		e      *imagefs.Entry
+		target string
+	}
+	var links []link
+	sameMeta := func(a, b *imagefs.Entry) bool {
+		return a.Size == b.Size && a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID && a.ModTime.Equal(b.ModTime)
+	}
+	copies := map[string]*imagefs.Entry{}
 	for _, e := range m.links {
-		if o := m.files[e.HardlinkTo]; o != nil && o.e.Layer == e.Layer && o.e.Size == e.Size &&
-			o.e.Mode == e.Mode && o.e.UID == e.UID && o.e.GID == e.GID && o.e.ModTime.Equal(e.ModTime) {
-			links = append(links, e)
+		if o := m.files[e.HardlinkTo]; o != nil && o.e.Layer <= e.Layer && sameMeta(o.e, e) {
+			links = append(links, link{e, e.HardlinkTo})
 			continue
 		}
+		if c := copies[e.HardlinkTo]; c != nil && c.Layer == e.Layer && sameMeta(c, e) {
+			links = append(links, link{e, c.Path})
+			continue
+		}
+		copies[e.HardlinkTo] = e
 		m.addFile(e)
 	}
 	if err := m.writeFiles(); err != nil {
 		return err
 	}
-	for _, e := range links {
-		if err := m.root.Link(rel(e.HardlinkTo), rel(e.Path)); err != nil {
-			return fmt.Errorf("linking %s to %s: %w", e.Path, e.HardlinkTo, err)
+	for _, l := range links {
+		if err := m.root.Link(rel(l.target), rel(l.e.Path)); err != nil {
+			return fmt.Errorf("linking %s to %s: %w", l.e.Path, l.target, err)
 		}
 		m.rep.Hardlinks++
 	}
