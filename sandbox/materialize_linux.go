@@ -2,12 +2,14 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
@@ -40,9 +42,6 @@ func (e *TooDeepError) Error() string {
 	return fmt.Sprintf("the image's tree is too deep to unpack: %s is %d bytes long (%d components), and Linux allows at most %d bytes in a path (PATH_MAX is 4096 with the terminating NUL)",
 		shown, len(e.Path), e.Components, MaxPathLen)
 }
-
-// copyBufSize is the size of the buffer file content is copied through.
-const copyBufSize = 256 << 10
 
 // Materialize writes the merged root filesystem of fsys into dir, which
 // must be an existing empty directory (inside a private temporary directory
@@ -187,7 +186,6 @@ type materializer struct {
 	// set afterwards in the user namespace.
 	deferOwners bool
 	owners      []owner
-	buf         []byte
 }
 
 func (m *materializer) run() error {
@@ -347,51 +345,112 @@ func (m *materializer) walk() error {
 	})
 }
 
+// The content of the files goes from the goroutine running ReadFiles
+// (decompressing) to one writing the files, in batches of batchSize bytes
+// (many small files share a batch; a large file spans several), pipeDepth
+// batches at most in flight: the two overlap, as tar and its gzip process
+// do, and memory stays bounded whatever the files' sizes.
+const (
+	batchSize = 1 << 20
+	pipeDepth = 4
+)
+
+// segment is part of one file's content in a batch: buf[start:end].
+type segment struct {
+	fm          *fileMeta
+	start, end  int
+	first, last bool
+}
+
+type batch struct {
+	buf  []byte
+	segs []segment
+}
+
+// errWriterFailed stops ReadFiles when the writing goroutine failed (its
+// error is the one reported).
+var errWriterFailed = errors.New("writing files failed")
+
 // writeFiles writes the content of every listed regular file in one
 // ReadFiles call: layer by layer, in the order the content lies in each.
 func (m *materializer) writeFiles() error {
-	m.buf = make([]byte, copyBufSize)
-	var (
-		dirAbs  string
-		dirRoot *os.Root
-	)
-	defer func() {
-		if dirRoot != nil && dirRoot != m.root {
-			dirRoot.Close()
+	free := make(chan *batch, pipeDepth)
+	for range pipeDepth {
+		free <- &batch{buf: make([]byte, 0, batchSize)}
+	}
+	full := make(chan *batch, pipeDepth)
+	var failed atomic.Bool
+	// werr is the writer's error; cerr is a file left unfinished, which
+	// follows from a reading error when there is one.
+	var werr, cerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w := &fileWriter{m: m}
+		for b := range full {
+			if werr == nil {
+				if werr = m.ctx.Err(); werr == nil {
+					werr = w.batch(b)
+				}
+				if werr != nil {
+					failed.Store(true)
+				}
+			}
+			b.buf, b.segs = b.buf[:0], b.segs[:0]
+			free <- b
+		}
+		if err := w.close(); werr == nil && cerr == nil {
+			cerr = err
 		}
 	}()
-	err := m.fsys.ReadFiles(m.ctx, m.order, func(abs string, r io.Reader) error {
+	cur := <-free
+	rerr := m.fsys.ReadFiles(m.ctx, m.order, func(abs string, r io.Reader) error {
+		if failed.Load() {
+			return errWriterFailed
+		}
 		fm := m.files[abs]
-		if fm == nil || fm.written {
+		if fm == nil {
 			return fmt.Errorf("reading the image: %s was not asked for", abs)
 		}
-		// Files of a directory mostly lie together in a layer: keep the
-		// last directory open.
-		d, base := path.Split(abs)
-		if d != dirAbs || dirRoot == nil {
-			if dirRoot != nil && dirRoot != m.root {
-				dirRoot.Close()
+		seg, first := -1, true
+		for {
+			if len(cur.buf) == cap(cur.buf) {
+				full <- cur
+				cur, seg = <-free, -1
 			}
-			dirRoot, dirAbs = nil, ""
-			if d == "/" {
-				dirRoot = m.root
-			} else {
-				r, err := m.root.OpenRoot(rel(d))
-				if err != nil {
-					return fmt.Errorf("opening %s: %w", d, err)
-				}
-				dirRoot = r
+			if err := m.ctx.Err(); err != nil {
+				return err
 			}
-			dirAbs = d
+			off := len(cur.buf)
+			n, err := r.Read(cur.buf[off:cap(cur.buf)])
+			cur.buf = cur.buf[:off+n]
+			if seg < 0 {
+				cur.segs = append(cur.segs, segment{fm: fm, start: off, first: first})
+				seg, first = len(cur.segs)-1, false
+			}
+			cur.segs[seg].end = off + n
+			if err == io.EOF {
+				cur.segs[seg].last = true
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("reading %s from the image: %w", abs, err)
+			}
 		}
-		if err := m.writeFile(dirRoot, base, fm.e, r); err != nil {
-			return err
-		}
-		fm.written = true
-		return nil
 	})
-	if err != nil {
-		return err
+	if len(cur.segs) > 0 {
+		full <- cur
+	}
+	close(full)
+	<-done
+	if werr != nil {
+		return werr
+	}
+	if rerr != nil {
+		return rerr
+	}
+	if cerr != nil {
+		return cerr
 	}
 	for _, p := range m.order {
 		if !m.files[p].written {
@@ -401,46 +460,94 @@ func (m *materializer) writeFiles() error {
 	return nil
 }
 
-// writeFile creates base in dir with e's content from r and metadata.
-func (m *materializer) writeFile(dir *os.Root, base string, e *imagefs.Entry, r io.Reader) error {
-	dst, err := dir.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", e.Path, err)
-	}
-	if err := m.copy(dst, r, e); err != nil {
-		dst.Close()
-		return err
-	}
-	if err := m.setMeta(dst, e); err != nil {
-		dst.Close()
-		return err
-	}
-	if err := dst.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", e.Path, err)
-	}
-	m.rep.Files++
-	return nil
+// fileWriter writes batches of content to files. It keeps the file being
+// written open across batches, and the directory of the last file: files of
+// a directory mostly lie together in a layer.
+type fileWriter struct {
+	m       *materializer
+	f       *os.File
+	dirAbs  string
+	dirRoot *os.Root
 }
 
-// copy writes r to dst through m.buf, stopping when the context is done.
-func (m *materializer) copy(dst *os.File, r io.Reader, e *imagefs.Entry) error {
-	for {
-		if err := m.ctx.Err(); err != nil {
-			return err
+func (w *fileWriter) batch(b *batch) error {
+	for _, s := range b.segs {
+		e := s.fm.e
+		if s.first {
+			if w.f != nil {
+				return fmt.Errorf("writing %s: the previous file was not finished", e.Path)
+			}
+			f, err := w.create(e)
+			if err != nil {
+				return err
+			}
+			w.f = f
 		}
-		n, rerr := r.Read(m.buf)
-		if n > 0 {
-			if _, err := dst.Write(m.buf[:n]); err != nil {
+		if w.f == nil {
+			return fmt.Errorf("writing %s: the file was not started", e.Path)
+		}
+		if s.end > s.start {
+			if _, err := w.f.Write(b.buf[s.start:s.end]); err != nil {
 				return fmt.Errorf("writing %s: %w", e.Path, err)
 			}
 		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return fmt.Errorf("reading %s from the image: %w", e.Path, rerr)
+		if s.last {
+			f := w.f
+			w.f = nil
+			if err := w.m.setMeta(f, e); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("writing %s: %w", e.Path, err)
+			}
+			s.fm.written = true
+			w.m.rep.Files++
 		}
 	}
+	return nil
+}
+
+// create creates e's file, empty, in its directory.
+func (w *fileWriter) create(e *imagefs.Entry) (*os.File, error) {
+	d, base := path.Split(e.Path)
+	if d != w.dirAbs || w.dirRoot == nil {
+		w.closeDir()
+		if d == "/" {
+			w.dirRoot = w.m.root
+		} else {
+			r, err := w.m.root.OpenRoot(rel(d))
+			if err != nil {
+				return nil, fmt.Errorf("opening %s: %w", d, err)
+			}
+			w.dirRoot = r
+		}
+		w.dirAbs = d
+	}
+	f, err := w.dirRoot.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", e.Path, err)
+	}
+	return f, nil
+}
+
+func (w *fileWriter) closeDir() {
+	if w.dirRoot != nil && w.dirRoot != w.m.root {
+		w.dirRoot.Close()
+	}
+	w.dirRoot, w.dirAbs = nil, ""
+}
+
+// close releases what the writer holds; a file still open is an error.
+func (w *fileWriter) close() error {
+	w.closeDir()
+	if w.f != nil {
+		name := w.f.Name()
+		w.f.Close()
+		w.f = nil
+		return fmt.Errorf("writing %s: the file was not finished", name)
+	}
+	return nil
 }
 
 // setMeta sets e's owner, mode and times on f, an open file or directory.
