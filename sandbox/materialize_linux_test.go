@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -444,5 +445,54 @@ func TestMaterializeTooDeep(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
 		t.Errorf("%d entries written before refusing", len(ents))
+	}
+}
+
+// countdownCtx is a context whose Err reports cancellation from its n-th
+// call on: it stops Materialize at a chosen point of its work.
+type countdownCtx struct {
+	context.Context
+	calls, n int
+}
+
+func (c *countdownCtx) Err() error {
+	c.calls++
+	if c.calls >= c.n {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Materialize stops cleanly wherever it is canceled: walking, writing
+// files (with the writing goroutine busy) or setting directory metadata.
+func TestMaterializeCanceledMidway(t *testing.T) {
+	requireSandbox(t)
+	var ents []tarEntry
+	for d := range 20 {
+		ents = append(ents, tarEntry{name: fmt.Sprintf("d%02d/", d), typ: tar.TypeDir, mode: 0o755, mtime: 1})
+		for f := range 50 {
+			ents = append(ents, tarEntry{name: fmt.Sprintf("d%02d/f%02d", d, f), typ: tar.TypeReg, mode: 0o644, mtime: 1,
+				content: bytes.Repeat([]byte(fmt.Sprintf("%d/%d ", d, f)), 3000*(f%4))})
+		}
+	}
+	layers, _ := writeLayers(t, t.TempDir(), [][]tarEntry{ents})
+	fsys := buildLayers(t, layers)
+	// How many times an uncanceled run asks.
+	probe := &countdownCtx{Context: context.Background(), n: math.MaxInt}
+	if err := sandbox.Materialize(probe, fsys, rootfsDir(t)); err != nil {
+		t.Fatalf("Materialize: %v", err)
+	}
+	total := probe.calls
+	t.Logf("an uncanceled run checks its context %d times", total)
+	goroutines := runtime.NumGoroutine()
+	for _, n := range []int{1, total / 10, total / 3, total / 2, 2 * total / 3, total - 1} {
+		ctx := &countdownCtx{Context: context.Background(), n: max(n, 1)}
+		err := sandbox.Materialize(ctx, fsys, rootfsDir(t))
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("canceled at call %d of %d: %v, want context.Canceled", n, total, err)
+		}
+	}
+	if g := runtime.NumGoroutine(); g > goroutines {
+		t.Errorf("%d goroutines after the canceled runs, %d before", g, goroutines)
 	}
 }
