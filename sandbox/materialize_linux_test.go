@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -452,12 +453,12 @@ func TestMaterializeTooDeep(t *testing.T) {
 // call on: it stops Materialize at a chosen point of its work.
 type countdownCtx struct {
 	context.Context
-	calls, n int
+	calls atomic.Int64
+	n     int64
 }
 
 func (c *countdownCtx) Err() error {
-	c.calls++
-	if c.calls >= c.n {
+	if c.calls.Add(1) >= c.n {
 		return context.Canceled
 	}
 	return nil
@@ -478,21 +479,28 @@ func TestMaterializeCanceledMidway(t *testing.T) {
 	layers, _ := writeLayers(t, t.TempDir(), [][]tarEntry{ents})
 	fsys := buildLayers(t, layers)
 	// How many times an uncanceled run asks.
-	probe := &countdownCtx{Context: context.Background(), n: math.MaxInt}
+	probe := &countdownCtx{Context: context.Background(), n: math.MaxInt64}
 	if err := sandbox.Materialize(probe, fsys, rootfsDir(t)); err != nil {
 		t.Fatalf("Materialize: %v", err)
 	}
-	total := probe.calls
+	total := probe.calls.Load()
 	t.Logf("an uncanceled run checks its context %d times", total)
 	goroutines := runtime.NumGoroutine()
-	for _, n := range []int{1, total / 10, total / 3, total / 2, 2 * total / 3, total - 1} {
+	for _, n := range []int64{1, total / 10, total / 3, total / 2, 2 * total / 3, total - 1} {
 		ctx := &countdownCtx{Context: context.Background(), n: max(n, 1)}
 		err := sandbox.Materialize(ctx, fsys, rootfsDir(t))
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("canceled at call %d of %d: %v, want context.Canceled", n, total, err)
 		}
 	}
+	// Cleanups of closed files run on a goroutine of their own for a moment:
+	// give them time.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if g := runtime.NumGoroutine(); g > goroutines {
-		t.Errorf("%d goroutines after the canceled runs, %d before", g, goroutines)
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after the canceled runs, %d before:\n%s", g, goroutines, buf[:runtime.Stack(buf, true)])
 	}
 }
