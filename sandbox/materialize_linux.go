@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
@@ -168,6 +171,18 @@ type dirRec struct {
 type level struct {
 	abs  string
 	root *os.Root // opened when first needed
+	// dir is the directory opened as a file, when a symlink is made in
+	// it: its times are set relative to it.
+	dir *os.File
+}
+
+func (l *level) close(top *os.Root) {
+	if l.root != nil && l.root != top {
+		l.root.Close()
+	}
+	if l.dir != nil {
+		l.dir.Close()
+	}
 }
 
 type materializer struct {
@@ -265,10 +280,8 @@ func (m *materializer) addFile(e *imagefs.Entry) {
 func (m *materializer) walk() error {
 	stack := []level{{abs: "/", root: m.root}}
 	defer func() {
-		for _, l := range stack[1:] {
-			if l.root != nil {
-				l.root.Close()
-			}
+		for i := range stack {
+			stack[i].close(m.root)
 		}
 	}()
 	return m.fsys.Walk(func(e *imagefs.Entry) error {
@@ -286,9 +299,7 @@ func (m *materializer) walk() error {
 		parentAbs, base := path.Split(e.Path)
 		depth := strings.Count(e.Path, "/")
 		for len(stack) > depth {
-			if l := stack[len(stack)-1]; l.root != nil {
-				l.root.Close()
-			}
+			stack[len(stack)-1].close(m.root)
 			stack = stack[:len(stack)-1]
 		}
 		if parentAbs != "/" {
@@ -332,6 +343,16 @@ func (m *materializer) walk() error {
 				m.owners = append(m.owners, owner{Name: rel(e.Path), UID: e.UID, GID: e.GID})
 			} else if err := parent.Lchown(base, e.UID, e.GID); err != nil {
 				return fmt.Errorf("chown %s: %w", e.Path, err)
+			}
+			if pl.dir == nil {
+				d, err := parent.OpenFile(".", os.O_RDONLY|syscall.O_DIRECTORY, 0)
+				if err != nil {
+					return fmt.Errorf("opening %s: %w", pl.abs, err)
+				}
+				pl.dir = d
+			}
+			if err := lutimes(pl.dir, base, e.ModTime); err != nil {
+				return fmt.Errorf("setting times of %s: %w", e.Path, err)
 			}
 			m.rep.Symlinks++
 		case imagefs.TypeChar, imagefs.TypeBlock:
@@ -572,6 +593,23 @@ func (m *materializer) setMeta(f *os.File, e *imagefs.Entry) error {
 		return fmt.Errorf("setting times of %s: %w", e.Path, err)
 	}
 	return nil
+}
+
+// lutimes sets the times of the symlink name in dir (os.Root has no
+// Lchtimes): utimensat(2) with AT_SYMLINK_NOFOLLOW on a single name
+// relative to a directory Materialize created.
+func lutimes(dir *os.File, name string, t time.Time) error {
+	ts := unix.NsecToTimespec(t.UnixNano())
+	sc, err := dir.SyscallConn()
+	if err != nil {
+		return err
+	}
+	if cerr := sc.Control(func(fd uintptr) {
+		err = unix.UtimesNanoAt(int(fd), name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+	}); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // dirMetadata sets the owner, mode and times of every directory
