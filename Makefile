@@ -39,9 +39,12 @@ test-short:
 fixtures:
 	$(GO) run ./testdata/images/gen -out testdata/images
 
-# Benchmarks of the filesystem pass against the gunzip floor (>= 1 GiB image).
+# Benchmarks of the filesystem pass against the gunzip floor (>= 1 GiB image),
+# and of run's unpack against the gunzip floor and tar -x (root only; an
+# image built from this machine's /usr/lib and /usr/share).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./imagefs/
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./sandbox/
 
 clean:
 	rm -rf bin
