@@ -75,7 +75,7 @@ func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 		close(results)
 	}()
 
-	m := &merger{f: f}
+	m := &merger{f: f, d: d}
 	pending := make([]*layerResult, len(layers))
 	merged := 0
 	var failure error
@@ -98,7 +98,11 @@ func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 		for merged < len(layers) && pending[merged] != nil {
 			res := pending[merged]
 			pending[merged] = nil
-			m.apply(merged, res)
+			if err := m.apply(merged, res); err != nil {
+				failure, failedAt = &LayerError{Index: merged, Digest: layers[merged].Digest, Err: err}, merged
+				cancel()
+				break
+			}
 			f.info[merged].Entries = res.entries
 			f.info[merged].UncompressedSize = res.uncompressed
 			f.access[merged] = res.access
