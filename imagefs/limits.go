@@ -60,14 +60,14 @@ const (
 	// (--memory, ZSTD_WINDOWLOG_LIMIT_DEFAULT 27); RFC 8878 section
 	// 3.1.1.1.2 recommends encoders stay within 8 MiB. It stops a frame
 	// header from making the decoder allocate gigabytes.
-	maxZstdWindow = 128 << 20
+	maxZstdWindow = 32 << 20
 	// MaxNameBytes bounds the bytes of names, link targets and directory
 	// paths the merged view and the layers being merged keep, over the
 	// whole image: 128 MiB. An image of a million files with 40-byte names
 	// and a few links keeps under 60 MiB; names of up to PathMax bytes
 	// would otherwise let a 10 GiB tar stream of many entries with long
 	// names keep gigabytes.
-	MaxNameBytes = 128 << 20
+	MaxNameBytes = 64 << 20
 	// maxExcerpt bounds what an anomaly keeps of an over-long name or link
 	// target.
 	maxExcerpt = 200
