@@ -229,10 +229,14 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, err
 		// access.size is the blob's size when the source reads at
 		// offsets, 0 until the end when it streams.
 		comp := max(l.Size, cnt.n, res.access.size)
-		layerMax := expansionFloor + maxExpansionRatio*comp
+		floor := int64(expansionFloor)
+		if d.opts.expansionFloor > 0 {
+			floor = d.opts.expansionFloor
+		}
+		layerMax := floor + maxExpansionRatio*comp
 		if need > layerMax {
 			return 0, limitf("layer-expansion", "the layer's %s of compressed data decompress to more than %s (%d times that beyond the first %s): a decompression bomb",
-				byteSize(comp), byteSize(layerMax), maxExpansionRatio, byteSize(expansionFloor))
+				byteSize(comp), byteSize(layerMax), maxExpansionRatio, byteSize(floor))
 		}
 		for reserved < need {
 			reserved += imageBudgetStep

@@ -40,6 +40,11 @@ type Options struct {
 	// DefaultCheckpointEvery; a negative value records none (every read
 	// then decompresses its layer from the start).
 	CheckpointEvery int64
+
+	// expansionFloor replaces the constant of the same name when set: fuzz
+	// targets lower it so that a mutated stream decompresses megabytes,
+	// not a gigabyte, before the limit stops it.
+	expansionFloor int64
 }
 
 // Defaults for Options.

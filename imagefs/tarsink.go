@@ -410,6 +410,9 @@ func (s *tarSink) applyMeta(h *tarHeader) (int64, error) {
 				h.mtime, err = strconv.ParseInt(secs, 10, 64)
 			case "size":
 				h.size, err = strconv.ParseInt(v, 10, 64)
+				if h.size < 0 {
+					err = errHeader
+				}
 			}
 			if err != nil {
 				return 0, fmt.Errorf("%w: PAX record %s=%q", errHeader, k, v)
@@ -428,7 +431,7 @@ func (s *tarSink) applyMeta(h *tarHeader) (int64, error) {
 			logical = h.size
 			if size != "" {
 				n, err := strconv.ParseInt(size, 10, 64)
-				if err != nil {
+				if err != nil || n < 0 {
 					return 0, fmt.Errorf("%w: GNU sparse size %q", errHeader, size)
 				}
 				logical = n

@@ -266,6 +266,7 @@ func TestTarSinkEnds(t *testing.T) {
 		{"meta header without entry", append(rawHeader("L", 'L', 3, true), padded([]byte("abc"))...), true},
 		{"oversized meta", rawHeader("x", 'x', maxPAXSize+1, false), true},
 		{"bad PAX record", append(rawHeader("x", 'x', 6, false), padded([]byte("9 a=b\n"))...), true},
+		{"negative PAX size", paxEntry(paxRecord("size", "-5"), "f", '0'), true},
 		{"garbage", bytes.Repeat([]byte("garbage!"), 64), true},
 	}
 	for _, tt := range tests {
