@@ -106,14 +106,14 @@ type decoder struct {
 
 // tooMany is the error of an image past its entry budget.
 func (d *decoder) tooMany() error {
-	return &limitError{name: "max-entries", also: ErrTooManyEntries,
+	return &limitError{name: "Options.MaxEntries", also: ErrTooManyEntries,
 		msg: fmt.Sprintf("more than %d entries over all layers (tar entries and the directories their paths imply)", d.opts.MaxEntries)}
 }
 
 // keepNames accounts n more bytes of names kept against MaxNameBytes.
 func (d *decoder) keepNames(n int) error {
 	if n > 0 && d.nameBytes.Add(int64(n)) > MaxNameBytes {
-		return limitf("name-bytes", "the layers' names and link targets take more than %s", byteSize(MaxNameBytes))
+		return limitf("MaxNameBytes", "the layers' names and link targets take more than %s", byteSize(MaxNameBytes))
 	}
 	return nil
 }
@@ -195,7 +195,7 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, err
 	src := &sourceReader{r: blob}
 	fail := func(err error) error {
 		if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
-			err = limitf("zstd-window", "a zstd frame asks for a window larger than %s", byteSize(maxZstdWindow))
+			err = limitf("maxZstdWindow", "a zstd frame asks for a window larger than %s", byteSize(maxZstdWindow))
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -235,13 +235,13 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, err
 		}
 		layerMax := floor + maxExpansionRatio*comp
 		if need > layerMax {
-			return 0, limitf("layer-expansion", "the layer's %s of compressed data decompress to more than %s (%d times that beyond the first %s): a decompression bomb",
+			return 0, limitf("maxExpansionRatio", "the layer's %s of compressed data decompress to more than %s (%d times that beyond the first %s): a decompression bomb",
 				byteSize(comp), byteSize(layerMax), maxExpansionRatio, byteSize(floor))
 		}
 		for reserved < need {
 			reserved += imageBudgetStep
 			if d.imageBytes.Add(imageBudgetStep) > MaxImageBytes {
-				return 0, limitf("image-size", "the layers decompress to more than %s, over Lambda's 10 GB limit on an image's uncompressed size", byteSize(MaxImageBytes))
+				return 0, limitf("MaxImageBytes", "the layers decompress to more than %s, over Lambda's 10 GB limit on an image's uncompressed size", byteSize(MaxImageBytes))
 			}
 		}
 		return min(layerMax, reserved), nil

@@ -9,9 +9,12 @@ import (
 type merger struct {
 	f *FS
 	// d holds the entry budget that implicit directories count against.
-	d     *decoder
-	err   error
-	layer int
+	d   *decoder
+	err error
+	// implicit counts the implicit directories created, against
+	// maxImplicitDirs.
+	implicit int
+	layer    int
 	// anomalies recorded for the current layer, and dropped beyond the cap.
 	count, dropped int
 	// dirCache remembers the last parent directory looked up, and the
@@ -161,6 +164,10 @@ func (m *merger) dir(d string) (*node, int) {
 		}
 		k, ok := cur.find(c)
 		if !ok {
+			if m.implicit++; m.implicit > maxImplicitDirs {
+				m.err = limitf("maxImplicitDirs", "entries' paths imply more than %d directories that no layer declares", maxImplicitDirs)
+				return fail()
+			}
 			if m.d != nil && m.d.total.Add(1) > int64(m.d.opts.MaxEntries) {
 				m.err = m.d.tooMany()
 				return fail()

@@ -295,7 +295,7 @@ func (s *tarSink) header() error {
 	switch typ {
 	case 'x', 'g', 'L', 'K':
 		if size > maxPAXSize {
-			return limitf("pax-size", "a %s header of %s, more than the %s Go's archive/tar (used by Docker and containerd) accepts", metaName(typ), byteSize(size), byteSize(maxPAXSize))
+			return limitf("maxPAXSize", "a %s header of %s, more than the %s Go's archive/tar (used by Docker and containerd) accepts", metaName(typ), byteSize(size), byteSize(maxPAXSize))
 		}
 		s.metaType, s.meta, s.left, s.size = typ, s.meta[:0], size, size
 		s.state = stMeta
@@ -482,7 +482,7 @@ func parsePAX(b []byte) (map[string]string, error) {
 	recs := make(map[string]string)
 	for n := 0; len(b) > 0; n++ {
 		if n == maxPAXRecords {
-			return nil, limitf("pax-records", "a PAX header holds more than %d records", maxPAXRecords)
+			return nil, limitf("maxPAXRecords", "a PAX header holds more than %d records", maxPAXRecords)
 		}
 		sp := bytes.IndexByte(b, ' ')
 		if sp < 0 {
