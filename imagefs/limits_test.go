@@ -341,6 +341,7 @@ func hostileCases() []hostileCase {
 			},
 			layers: fileLayers,
 			check:  wantAnomalies(AnomalyUnsafeName, maxAnomaliesPerLayer),
+			slow:   true,
 		},
 		{
 			// 5,000 symlinks with 200 KB targets.
@@ -350,6 +351,7 @@ func hostileCases() []hostileCase {
 			},
 			layers: fileLayers,
 			check:  wantAnomalies(AnomalyUnsafeName, maxAnomaliesPerLayer),
+			slow:   true,
 		},
 		{
 			// One file 400,000 directories deep, in a 2 KB layer.
