@@ -23,8 +23,11 @@ import (
 //
 // Build fails on a layer that cannot be opened or read, one whose
 // compressed stream or tar archive is corrupt (errors.Is(err,
-// ErrCorruptLayer)), or when the layers hold more than Options.MaxEntries
-// entries. Odd entries are not errors: see Anomalies.
+// ErrCorruptLayer)), or when a layer or the image exceeds a limit against
+// hostile images (errors.Is(err, ErrLimit); see limits.go and
+// docs/limits.md), such as Options.MaxEntries. Odd entries are not errors:
+// see Anomalies; entries no Linux runtime could create (names or link
+// targets of PathMax bytes or more) are skipped with an anomaly.
 func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 	if len(layers) > maxLayers {
 		return nil, fmt.Errorf("%d layers: at most %d are supported", len(layers), maxLayers)

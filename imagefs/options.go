@@ -24,9 +24,10 @@ type Options struct {
 	// MaxCapture caps what Capture keeps per file; 0 means 4 MiB. Longer
 	// files keep their first MaxCapture bytes and are re-read when opened.
 	MaxCapture int64
-	// MaxEntries caps the number of tar entries over all layers, against
-	// entry bombs; 0 means 5,000,000. Build fails with ErrTooManyEntries
-	// beyond it.
+	// MaxEntries caps the number of tar entries over all layers, and of
+	// the directories their paths imply that no layer declares, against
+	// entry bombs; 0 means 5,000,000. Build fails with an error wrapping
+	// ErrTooManyEntries and ErrLimit beyond it.
 	MaxEntries int
 	// TempDir is where the FS keeps what reads after Build need: the
 	// restart points' windows and copies of layers the source can only
