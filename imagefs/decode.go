@@ -435,16 +435,20 @@ func (d *decoder) entry(res *layerResult, layer int, off int64, h *tarHeader) (c
 	return d.plan(n, name), nil
 }
 
-// longestComponent returns the length of p's longest component.
+// longestComponent returns the length of p's longest component, or
+// len(p) when that is at most NameMax (no component can be longer).
 func longestComponent(p string) int {
-	longest := 0
-	for p != "" {
-		i := strings.IndexByte(p, '/')
-		if i < 0 {
-			i = len(p)
+	if len(p) <= NameMax {
+		return len(p)
+	}
+	longest, cur := 0, 0
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			cur = 0
+			continue
 		}
-		longest = max(longest, i)
-		p = p[min(i+1, len(p)):]
+		cur++
+		longest = max(longest, cur)
 	}
 	return longest
 }

@@ -628,3 +628,24 @@ func TestPAXKeepsOnlyUsedRecords(t *testing.T) {
 		t.Errorf("parsePAX = %v", got)
 	}
 }
+
+// TestMergeDirCacheAlternatingAndReplaced checks the merge's directory
+// cache: entries alternating between directories land where they belong,
+// and a directory replaced by a file is not written into afterwards.
+func TestMergeDirCacheAlternatingAndReplaced(t *testing.T) {
+	f := build(t, []tf{
+		reg("a/b/f1", 0o644, "1"), reg("c/d/f2", 0o644, "2"),
+		reg("a/b/f3", 0o644, "3"), reg("c/d/f4", 0o644, "4"),
+		reg("a", 0o644, "file"), // replaces the directory a and its subtree
+		reg("a/b/f5", 0o644, "5"), reg("c/d/f6", 0o644, "6"),
+	})
+	want := []string{"/a reg 0644 =file", "/c dir 0755", "/c/d dir 0755",
+		"/c/d/f2 reg 0644 =2", "/c/d/f4 reg 0644 =4", "/c/d/f6 reg 0644 =6"}
+	if d := diffLines(listing(t, f), want); d != "" {
+		t.Error(d)
+	}
+	// a was implicit, so replacing it is not a duplicate.
+	if got := kinds(f); len(got) != 1 || got[0] != "parent-not-dir /a/b" {
+		t.Errorf("anomalies = %v", got)
+	}
+}

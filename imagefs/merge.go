@@ -23,6 +23,13 @@ type merger struct {
 	cacheNode *node
 	cacheLen  int
 	cacheOK   bool
+	// dirs remembers every parent directory looked up in this layer (keys
+	// are the layer's interned directory paths), so that entries
+	// alternating between deep directories do not walk from the root each
+	// time. An entry is valid while its gen is the current one: replacing
+	// a node (which may hold looked-up directories) starts a new one.
+	dirs map[string]dirRef
+	gen  uint64
 	// lastDir is the last directory added, and the length of its path: the
 	// next entries usually go into it.
 	lastParent string
@@ -39,9 +46,26 @@ func (m *merger) anomaly(p string, kind AnomalyKind, format string, args ...any)
 	m.f.anomalies = append(m.f.anomalies, Anomaly{Layer: m.layer, Path: p, Kind: kind, Detail: fmt.Sprintf(format, args...)})
 }
 
+// dirRef is a remembered result of dir.
+type dirRef struct {
+	n    *node
+	plen int
+	gen  uint64
+}
+
 func (m *merger) invalidate() {
 	m.cacheOK = false
 	m.lastDir = nil
+	m.gen++
+}
+
+// remember caches the result of dir(d).
+func (m *merger) remember(d string, n *node, plen int) {
+	m.cacheDir, m.cacheNode, m.cacheLen, m.cacheOK = d, n, plen, true
+	if m.dirs == nil {
+		m.dirs = make(map[string]dirRef)
+	}
+	m.dirs[d] = dirRef{n: n, plen: plen, gen: m.gen}
 }
 
 // apply merges layer i: first its whiteouts and opaque markers against the
@@ -53,6 +77,7 @@ func (m *merger) apply(i int, res *layerResult) error {
 	m.count = len(res.anomalies)
 	m.dropped = res.dropped
 	m.invalidate()
+	m.dirs = nil
 	m.f.anomalies = append(m.f.anomalies, res.anomalies...)
 
 	for _, chunk := range res.chunks {
@@ -141,13 +166,17 @@ func (m *merger) dir(d string) (*node, int) {
 		return m.cacheNode, m.cacheLen
 	}
 	if m.lastDir != nil && isChild(d, m.lastParent, m.lastDir.name()) {
-		m.cacheDir, m.cacheNode, m.cacheLen, m.cacheOK = d, m.lastDir, m.lastLen, true
+		m.remember(d, m.lastDir, m.lastLen)
 		return m.lastDir, m.lastLen
+	}
+	if r, ok := m.dirs[d]; ok && r.gen == m.gen {
+		m.cacheDir, m.cacheNode, m.cacheLen, m.cacheOK = d, r.n, r.plen, true
+		return r.n, r.plen
 	}
 	fail := func() (*node, int) {
 		// Cache the failure: the directory's next entries are skipped
 		// without another anomaly.
-		m.cacheDir, m.cacheNode, m.cacheOK = d, nil, true
+		m.remember(d, nil, 0)
 		return nil, 0
 	}
 	cur := m.f.root
@@ -202,7 +231,7 @@ func (m *merger) dir(d string) (*node, int) {
 	if via != "" {
 		m.anomaly("/"+d, AnomalySymlinkParent, "written through symlink %s", via)
 	}
-	m.cacheDir, m.cacheNode, m.cacheLen, m.cacheOK = d, cur, plen, true
+	m.remember(d, cur, plen)
 	return cur, plen
 }
 
