@@ -2,7 +2,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/lambdoctor/lambdoctor/cmd"
 	"github.com/lambdoctor/lambdoctor/sandbox"
@@ -11,5 +13,24 @@ import (
 func main() {
 	// `lambdoctor run` re-executes this binary as the sandbox's init.
 	sandbox.MaybeInit()
-	os.Exit(cmd.Main())
+	os.Exit(run())
+}
+
+// run is Main, with a CPU profile written to $LAMBDOCTOR_CPUPROFILE when
+// it is set (for performance reports: `go tool pprof lambdoctor FILE`).
+func run() int {
+	if p := os.Getenv("LAMBDOCTOR_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "lambdoctor: LAMBDOCTOR_CPUPROFILE: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "lambdoctor: LAMBDOCTOR_CPUPROFILE: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
+	return cmd.Main()
 }

@@ -243,12 +243,104 @@ func interpLibc(interp string) string {
 // errNotELF is returned by ParseELF for content that is not ELF.
 var errNotELF = errors.New("not an ELF file")
 
-// ParseELF reads an ELF file from b, which may be only the start of the
-// file: whatever lies beyond b (program headers, PT_INTERP, the dynamic
-// section) is left unknown and HeaderOnly or DynamicRead say so. The
-// identity needs 20 bytes.
+// ParseELF parses the ELF identity, program headers and dynamic section
+// from b, all of a file or its start. What lies beyond b is reported as
+// unknown (HeaderOnly, Interp "?", DynamicRead false), never guessed.
 func ParseELF(b []byte) (*ELFInfo, error) {
-	if len(b) < 20 || string(b[:4]) != "\x7fELF" {
+	return parseELF(bytesSource(b))
+}
+
+// ReadELF parses the ELF file of size bytes that r reads, reading only the
+// parts the parse needs: the headers, the interpreter path, the dynamic
+// section and the strings it names (not the code and data in between), so
+// that a large library costs a few small reads. head, when not nil, is the
+// file's start already in memory.
+func ReadELF(r io.ReadSeeker, size int64, head []byte) (*ELFInfo, error) {
+	src := &seekSource{r: r, sz: uint64(size)}
+	if n := min(src.sz, elfHeadRead); uint64(len(head)) >= n {
+		src.head = head
+	} else {
+		b, ok := src.at(0, n)
+		if !ok {
+			return nil, src.readErr()
+		}
+		src.head = b
+	}
+	e, err := parseELF(src)
+	if err == nil && src.err != nil {
+		err = src.readErr()
+	}
+	return e, err
+}
+
+// elfSource serves the bytes of an ELF file by offset.
+type elfSource interface {
+	// at returns n bytes at off, false when they are not available.
+	at(off, n uint64) ([]byte, bool)
+	// size is the file's size, or what is known of it.
+	size() uint64
+}
+
+// bytesSource is a file's content, or its start, in memory.
+type bytesSource []byte
+
+func (b bytesSource) at(off, n uint64) ([]byte, bool) {
+	if off > uint64(len(b)) || n > uint64(len(b))-off {
+		return nil, false
+	}
+	return b[off : off+n], true
+}
+
+func (b bytesSource) size() uint64 { return uint64(len(b)) }
+
+// seekSource reads the spans of a file it is asked for, serving the start
+// from head.
+type seekSource struct {
+	r    io.ReadSeeker
+	sz   uint64
+	head []byte
+	err  error
+}
+
+// maxELFSpan bounds one read of an ELF part (a dynamic section or string
+// table); real ones are kilobytes to a few megabytes.
+const maxELFSpan = 16 << 20
+
+func (s *seekSource) size() uint64 { return s.sz }
+
+func (s *seekSource) at(off, n uint64) ([]byte, bool) {
+	if off > s.sz || n > s.sz-off {
+		return nil, false
+	}
+	if off+n <= uint64(len(s.head)) {
+		return s.head[off : off+n], true
+	}
+	if n > maxELFSpan || s.err != nil {
+		return nil, false
+	}
+	if _, err := s.r.Seek(int64(off), io.SeekStart); err != nil {
+		s.err = err
+		return nil, false
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.r, b); err != nil {
+		s.err = err
+		return nil, false
+	}
+	return b, true
+}
+
+func (s *seekSource) readErr() error {
+	if s.err == nil {
+		return errors.New("reading: short file")
+	}
+	return fmt.Errorf("reading: %w", s.err)
+}
+
+// parseELF parses what src holds.
+func parseELF(src elfSource) (*ELFInfo, error) {
+	b, ok := src.at(0, min(src.size(), 64))
+	if !ok || len(b) < 20 || string(b[:4]) != "\x7fELF" {
 		return nil, errNotELF
 	}
 	e := &ELFInfo{Class: delf.Class(b[delf.EI_CLASS]), Data: delf.Data(b[delf.EI_DATA]), OSABI: delf.OSABI(b[delf.EI_OSABI])}
@@ -286,7 +378,12 @@ func ParseELF(b []byte) (*ELFInfo, error) {
 	if phnum == 0 {
 		return e, nil // no segments: nothing to load, nothing needed
 	}
-	if phentsize < minEnt || phoff > uint64(len(b)) || phnum*phentsize > uint64(len(b))-phoff {
+	if phentsize < minEnt {
+		e.HeaderOnly = true
+		return e, nil
+	}
+	phdrs, ok := src.at(phoff, phnum*phentsize)
+	if !ok {
 		e.HeaderOnly = true
 		return e, nil
 	}
@@ -294,7 +391,7 @@ func ParseELF(b []byte) (*ELFInfo, error) {
 	var loads []seg
 	var dyn *seg
 	for k := range phnum {
-		ph := b[phoff+k*phentsize:]
+		ph := phdrs[k*phentsize:]
 		var s seg
 		if is64 {
 			s = seg{uint64(bo.Uint32(ph)), bo.Uint64(ph[8:]), bo.Uint64(ph[16:]), bo.Uint64(ph[32:])}
@@ -303,8 +400,8 @@ func ParseELF(b []byte) (*ELFInfo, error) {
 		}
 		switch delf.ProgType(s.typ) {
 		case delf.PT_INTERP:
-			if s.off < uint64(len(b)) && s.filesz <= uint64(len(b))-s.off {
-				e.Interp = strings.TrimRight(string(b[s.off:s.off+s.filesz]), "\x00")
+			if ib, ok := src.at(s.off, min(s.filesz, 4096)); ok && s.filesz <= 4096 {
+				e.Interp = strings.TrimRight(string(ib), "\x00")
 			} else {
 				// Beyond what was read: known to exist, unknown path.
 				e.Interp = "?"
@@ -320,7 +417,8 @@ func ParseELF(b []byte) (*ELFInfo, error) {
 		return e, nil
 	}
 	e.HasDynamic = true
-	if dyn.off > uint64(len(b)) || dyn.filesz > uint64(len(b))-dyn.off {
+	dynb, ok := src.at(dyn.off, dyn.filesz)
+	if !ok {
 		return e, nil
 	}
 	// Dynamic entries: tag and value.
@@ -331,16 +429,16 @@ func ParseELF(b []byte) (*ELFInfo, error) {
 	var strtab, strsz uint64
 	var needed, rpath, runpath []uint64
 	soname, hasSoname := uint64(0), false
-	for p := dyn.off; p+ent <= dyn.off+dyn.filesz; p += ent {
+	for p := uint64(0); p+ent <= uint64(len(dynb)); p += ent {
 		var tag, val uint64
 		if is64 {
-			tag, val = bo.Uint64(b[p:]), bo.Uint64(b[p+8:])
+			tag, val = bo.Uint64(dynb[p:]), bo.Uint64(dynb[p+8:])
 		} else {
-			tag, val = uint64(bo.Uint32(b[p:])), uint64(bo.Uint32(b[p+4:]))
+			tag, val = uint64(bo.Uint32(dynb[p:])), uint64(bo.Uint32(dynb[p+4:]))
 		}
 		switch delf.DynTag(tag) {
 		case delf.DT_NULL:
-			p = dyn.off + dyn.filesz // stop
+			p = uint64(len(dynb)) // stop
 		case delf.DT_NEEDED:
 			needed = append(needed, val)
 		case delf.DT_RPATH:
@@ -370,20 +468,43 @@ func ParseELF(b []byte) (*ELFInfo, error) {
 	if !ok && len(loads) == 0 {
 		stroff, ok = strtab, true
 	}
-	if !ok || stroff >= uint64(len(b)) {
+	if !ok || stroff >= src.size() {
 		return e, nil
 	}
-	end := uint64(len(b))
-	if strsz > 0 && strsz <= end-stroff {
-		end = stroff + strsz
+	end := src.size() - stroff
+	if strsz > 0 && strsz <= end {
+		end = strsz
+	}
+	// The string table, whole when it fits what may be read at once (the
+	// strings are then at hand); else each string on its own.
+	table, whole := src.at(stroff, end)
+	if !whole {
+		// A prefix is in memory: take what it covers.
+		if sized, isBytes := src.(bytesSource); isBytes && stroff < uint64(len(sized)) {
+			table = sized[stroff:]
+		}
 	}
 	str := func(off uint64) (string, bool) {
-		if off >= end-stroff {
+		if off >= end {
 			return "", false
 		}
-		s := b[stroff+off : end]
-		if i := bytes.IndexByte(s, 0); i >= 0 {
-			return string(s[:i]), true
+		if off < uint64(len(table)) {
+			if i := bytes.IndexByte(table[off:], 0); i >= 0 {
+				return string(table[off : uint64(i)+off]), true
+			}
+			if whole {
+				return "", false
+			}
+		}
+		if _, isBytes := src.(bytesSource); isBytes {
+			return "", false
+		}
+		sb, ok := src.at(stroff+off, min(4096, end-off))
+		if !ok {
+			return "", false
+		}
+		if i := bytes.IndexByte(sb, 0); i >= 0 {
+			return string(sb[:i]), true
 		}
 		return "", false
 	}
@@ -424,11 +545,8 @@ type elfFile struct {
 	Err    error    // why the file could not be read or parsed
 }
 
-// maxELFRead bounds how much of one file is read to find its dynamic
-// section; larger files are judged from their head only.
-const maxELFRead = 256 << 20
-
-// elfHeadRead is how much is read from files too large to read whole.
+// elfHeadRead is how much of an ELF file is read from its start: the
+// headers, and often the interpreter path and string table.
 const elfHeadRead = 64 << 10
 
 func elfKey(p string) string { return "elf:" + p }
@@ -443,7 +561,7 @@ func (t *Target) memoPeek(key string) (any, bool) {
 
 // elfAt returns the parse of the regular file at the resolved path p,
 // reading it (the captured head when that holds all that is needed, else
-// the file) once per Target.
+// the parts of the file the parse needs) once per Target.
 func (t *Target) elfAt(p string) *elfFile {
 	return t.memo(elfKey(p), func() any {
 		e, _ := t.FS.Lookup(p)
@@ -452,29 +570,43 @@ func (t *Target) elfAt(p string) *elfFile {
 			f.Err = fmt.Errorf("%s is not a regular file", p)
 			return f
 		}
-		if head := t.FS.Head(p); len(head) > 0 {
+		head := t.FS.Head(p)
+		if len(head) > 0 {
 			f.fill(head)
 			if f.Format != FormatELF || (f.ELF != nil && (f.ELF.DynamicRead || !f.ELF.HasDynamic) && !f.ELF.HeaderOnly && f.ELF.Interp != "?") || int64(len(head)) >= e.Size {
 				return f
 			}
 		}
-		if e.Size > maxELFRead {
-			b, err := readHead(t.FS, p, elfHeadRead)
-			if err != nil {
-				f.Err = err
-				return f
-			}
-			f.fill(b)
-			return f
-		}
-		b, err := t.readFile(p)
+		fh, err := t.FS.Open(strings.TrimPrefix(p, "/"))
 		if err != nil {
 			f.Err = fmt.Errorf("reading %s: %w", p, err)
 			return f
 		}
-		f.fill(b)
+		defer fh.Close()
+		f.read(fh.(io.ReadSeeker), e.Size, head)
 		return f
 	}).(*elfFile)
+}
+
+// read sets the format and parse from the file r reads, of size bytes,
+// whose start head may already be in memory.
+func (f *elfFile) read(r io.ReadSeeker, size int64, head []byte) {
+	if n := min(size, elfHeadRead); int64(len(head)) < n {
+		head = make([]byte, n)
+		if _, err := io.ReadFull(r, head); err != nil {
+			f.Err = fmt.Errorf("reading %s: %w", f.Path, err)
+			return
+		}
+	}
+	f.Format = SniffFormat(head)
+	f.ELF, f.Err = nil, nil
+	if f.Format != FormatELF {
+		return
+	}
+	f.ELF, f.Err = ReadELF(r, size, head)
+	if f.Err != nil {
+		f.Err = fmt.Errorf("reading %s: %w", f.Path, f.Err)
+	}
 }
 
 // fill sets the format and parse from content b (all of the file or its
@@ -530,16 +662,11 @@ func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
 	}
 	return t.FS.ReadFiles(ctx, todo, func(p string, r io.Reader) error {
 		e, _ := t.FS.Lookup(p)
-		n := e.Size
-		if n > maxELFRead {
-			n = elfHeadRead
-		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r, b); err != nil {
-			return nil // elfAt reports the read error for this file
-		}
 		f := &elfFile{Path: p, Entry: e}
-		f.fill(b)
+		f.read(r.(io.ReadSeeker), e.Size, t.FS.Head(p))
+		if f.Err != nil {
+			return nil // elfAt reads it again and reports the error
+		}
 		t.memo(elfKey(p), func() any { return f })
 		return nil
 	})

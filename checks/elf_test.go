@@ -5,7 +5,9 @@ import (
 	"context"
 	delf "debug/elf"
 	"encoding/binary"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -642,4 +644,77 @@ func TestELFChecksOnStubImages(t *testing.T) {
 			}
 		}
 	}
+}
+
+// countingSeeker counts the bytes read through it.
+type countingSeeker struct {
+	*bytes.Reader
+	read int64
+}
+
+func (c *countingSeeker) Read(p []byte) (int, error) {
+	n, err := c.Reader.Read(p)
+	c.read += int64(n)
+	return n, err
+}
+
+// ReadELF agrees with debug/elf on the machine's own libraries and
+// programs, reading only a small part of the large ones.
+func TestReadELFOnRealFiles(t *testing.T) {
+	var files []string
+	for _, g := range []string{"/usr/lib/x86_64-linux-gnu/*.so*", "/usr/lib/aarch64-linux-gnu/*.so*", "/usr/bin/*"} {
+		m, _ := filepath.Glob(g)
+		files = append(files, m...)
+	}
+	checked, big := 0, 0
+	for _, p := range files {
+		if checked >= 400 {
+			break
+		}
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || SniffFormat(b) != FormatELF {
+			continue
+		}
+		want, err := delf.NewFile(bytes.NewReader(b))
+		if err != nil {
+			continue
+		}
+		libs, lerr := want.ImportedLibraries()
+		if lerr != nil {
+			continue
+		}
+		checked++
+		r := &countingSeeker{Reader: bytes.NewReader(b)}
+		got, err := ReadELF(r, int64(len(b)), nil)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if got.Machine != want.Machine || got.Class != want.Class {
+			t.Errorf("%s: identity %v/%v, debug/elf says %v/%v", p, got.Machine, got.Class, want.Machine, want.Class)
+		}
+		if !slices.Equal(got.Needed, libs) && len(libs)+len(got.Needed) > 0 {
+			t.Errorf("%s: needed %q, debug/elf says %q", p, got.Needed, libs)
+		}
+		if so, _ := want.DynString(delf.DT_SONAME); len(so) == 1 && got.Soname != so[0] {
+			t.Errorf("%s: soname %q, debug/elf says %q", p, got.Soname, so)
+		}
+		if rp, _ := want.DynString(delf.DT_RUNPATH); strings.Join(got.RunPath, ":") != strings.Join(rp, ":") {
+			t.Errorf("%s: runpath %q, debug/elf says %q", p, got.RunPath, rp)
+		}
+		if len(b) > 4<<20 {
+			big++
+			if r.read > int64(len(b))/4 {
+				t.Errorf("%s: read %d of %d bytes to parse it", p, r.read, len(b))
+			}
+		}
+	}
+	if checked < 20 {
+		t.Skipf("only %d ELF files on this machine", checked)
+	}
+	t.Logf("%d ELF files agree with debug/elf (%d over 4 MiB)", checked, big)
 }

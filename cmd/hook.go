@@ -57,6 +57,8 @@ type hookOptions struct {
 	force      bool
 	configPath string // --config of hook run
 	dir        string // where git runs; "" is the working directory
+	net        netFlags
+	noCache    bool // --no-cache of hook run
 }
 
 func newHookCmd(streams *IOStreams) *cobra.Command {
@@ -140,6 +142,8 @@ With no images listed it prints a note and exits 0. Exit codes are those of
 	}
 	hookFlag(c, opts)
 	c.Flags().StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
+	addNetFlags(c.Flags(), &opts.net)
+	addNoCacheFlag(c.Flags(), &opts.noCache)
 	return c
 }
 
@@ -290,6 +294,8 @@ func runHookRun(ctx context.Context, streams *IOStreams, opts *hookOptions) erro
 	io.OutTTY = streams.ErrTTY
 	iopts := newInspectOptions()
 	iopts.configPath = opts.configPath
+	iopts.net = opts.net
+	iopts.noCache = opts.noCache
 	// With no IMAGE arguments inspect reads the images, and everything
 	// else (arch, fail-on, disable, severity, ignore), from the config.
 	return runInspect(ctx, &io, iopts, nil)

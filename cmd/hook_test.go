@@ -109,10 +109,18 @@ func lambdoctorBin(t *testing.T) string {
 func TestMain(m *testing.M) {
 	// The run tests start the sandbox, which re-executes this binary.
 	sandbox.MaybeInit()
+	// The layer cache of the tests (and of the binaries they run) is
+	// theirs, never the user's.
+	cacheDir, err := os.MkdirTemp("", "lambdoctor-test-cache-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("LAMBDOCTOR_CACHE_DIR", cacheDir)
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	os.RemoveAll(cacheDir)
 	os.Exit(code)
 }
 

@@ -48,6 +48,13 @@ type inspectOptions struct {
 	// dockerfile is --dockerfile: findings are mapped to its lines.
 	dockerfile string
 
+	// net are the registry and daemon limits.
+	net netFlags
+
+	// noCache is --no-cache; cache is the layer-index cache, nil when off.
+	noCache bool
+	cache   *imagefs.Cache
+
 	// load is source.Load outside tests.
 	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
 }
@@ -103,6 +110,8 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 	f.StringVar(&opts.workdir, "workdir", "", "the function's ImageConfig WorkingDirectory")
 	f.StringVar(&opts.dockerfile, "dockerfile", "", "the Dockerfile that built the image: findings name the instruction that caused them (its last stage)")
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
+	addNetFlags(f, &opts.net)
+	addNoCacheFlag(f, &opts.noCache)
 	return c
 }
 
@@ -147,6 +156,9 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if len(refs) == 0 {
 		return usageError("%v (see 'lambdoctor inspect --help')", errNoImages)
 	}
+	if err := opts.net.check(); err != nil {
+		return usageError("%v", err)
+	}
 	arch, err := parseArch(opts.arch)
 	if err != nil {
 		return usageError("%v", err)
@@ -175,6 +187,9 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 		return &exitError{code: ExitLoad, err: fmt.Errorf("creating a temporary directory: %w", err)}
 	}
 	defer os.RemoveAll(tmp)
+	if opts.cache, err = openLayerCache(streams.Err, opts.noCache, streams.getenv); err != nil {
+		return err
+	}
 
 	list := withoutDisabled(checks.All(), cfg)
 	stages := newSuppressions(cfg, time.Now())
@@ -182,7 +197,7 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	reports := make([]*report.Report, 0, len(refs))
 	loadFailed := false
 	if streams.ErrTTY && !opts.quiet && opts.transport == nil {
-		opts.transport = newProgressTransport(streams.Err)
+		opts.transport = newProgressTransport(streams.Err, opts.net.connect)
 	}
 	for _, ref := range refs {
 		r, err := inspectOne(ctx, opts, list, tool, ref, arch, overrides, tmp)
@@ -228,12 +243,14 @@ func exitCode(reports []*report.Report, failOn checks.Severity, loadFailed bool)
 }
 
 func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, tool report.Tool, ref, arch string, overrides checks.ImageConfig, tmp string) (*report.Report, error) {
-	img, err := opts.load(ctx, ref, source.Options{Arch: arch, TempDir: tmp, Transport: opts.transport})
+	sopts := source.Options{Arch: arch, TempDir: tmp, Transport: opts.transport, Cache: opts.cache}
+	opts.net.apply(&sopts)
+	img, err := opts.load(ctx, ref, sopts)
 	if err != nil {
 		return nil, err
 	}
 	defer img.Close()
-	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{Capture: captureFor(list), TempDir: tmp})
+	fsys, err := imagefs.Build(ctx, img.Layers, buildOptions(list, tmp, opts.cache))
 	if err != nil {
 		return nil, fmt.Errorf("reading %q: %w", ref, err)
 	}

@@ -8,8 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
+	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 )
 
@@ -23,9 +22,10 @@ type progressTransport struct {
 	mu    sync.Mutex    // one line at a time on w
 }
 
-// newProgressTransport wraps ggcr's default transport.
-func newProgressTransport(w io.Writer) *progressTransport {
-	return &progressTransport{next: remote.DefaultTransport, w: w, every: 100 * time.Millisecond}
+// newProgressTransport wraps the network transport of source, with
+// connect as its connect timeout.
+func newProgressTransport(w io.Writer, connect time.Duration) *progressTransport {
+	return &progressTransport{next: source.NewTransport(connect), w: w, every: 100 * time.Millisecond}
 }
 
 func (p *progressTransport) RoundTrip(req *http.Request) (*http.Response, error) {

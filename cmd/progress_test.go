@@ -46,7 +46,8 @@ func TestRegistryPullProgress(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, out, errb := streams(nil)
 			s.ErrTTY = tt.tty
-			args := append(append([]string{"inspect", "--fail-on", "none"}, tt.args...), "registry:"+ref.String())
+			// Without the cache: layers cached by other tests are not pulled.
+			args := append(append([]string{"inspect", "--fail-on", "none", "--no-cache"}, tt.args...), "registry:"+ref.String())
 			if code := Run(context.Background(), args, s); code != ExitOK {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errb)
 			}

@@ -43,6 +43,9 @@ type runOptions struct {
 	initTimeout time.Duration
 	tmpSizeMB   int
 	keep        bool
+	network     string // --network: "none" or "host"
+	net         netFlags
+	noCache     bool // --no-cache
 
 	// load is source.Load outside tests.
 	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
@@ -70,6 +73,15 @@ It starts ENTRYPOINT + CMD (after the ImageConfig overrides) in a sandbox that
 matches Lambda's, unlike the Runtime Interface Emulator and sam local invoke:
 
   - a private mount and PID namespace; the root filesystem read-only
+  - a network namespace of its own with only loopback (--network none, the
+    default): the Runtime API is forwarded into it at 127.0.0.1:9001, as on
+    Lambda, and nothing of the host is reachable; --network host shares the
+    host's network instead, for functions that must call out (Lambda
+    functions outside a VPC have internet egress)
+  - a UTS namespace of its own with a hostname shaped like Lambda's
+    (169.254.x.y)
+  - Lambda's limit of 1,024 processes and threads (a pids cgroup, else
+    RLIMIT_NPROC); a fork storm is named in the diagnosis
   - an empty writable tmpfs /tmp, a fresh /proc and a minimal /dev
   - uid 993, gid 990 whatever USER says; WORKDIR as the working directory
   - the environment Lambda sets (AWS_LAMBDA_RUNTIME_API, _HANDLER,
@@ -85,10 +97,12 @@ It reports a timeline, the response or error, how the process ended, the
 tail of its output and a diagnosis linked to the checks that explain it,
 together with the static checks of 'lambdoctor inspect'. The process tree,
 the mounts and the temporary directory are removed when it ends, also when
-interrupted or when the function hangs.
+interrupted or when the function hangs; what a run killed outright (kill -9)
+leaves behind is removed by the next run.
 
-run needs Linux and root (it builds mount and PID namespaces, a memory
-cgroup, and chowns files to the Lambda user). Without a usable cgroup memory
+run needs Linux and root (it builds mount, PID, UTS and network namespaces, a
+memory and pids cgroup, and chowns files to the Lambda user), or unprivileged
+user namespaces (see docs/run.md). Without a usable cgroup memory
 controller (v2, or v1's memory hierarchy) the function runs unlimited and
 the report says so. The function runs on this machine's CPU: an
 image for the other architecture fails with exec format error unless
@@ -136,12 +150,16 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.DurationVar(&opts.initTimeout, "init-timeout", 10*time.Second, "the init limit: the runtime must call /next within it (10s on Lambda)")
 	f.IntVar(&opts.tmpSizeMB, "tmp-size", 512, "the size of /tmp in MB (Lambda's ephemeral storage, 512-10240)")
 	f.BoolVar(&opts.keep, "keep", false, "keep the materialised root filesystem and print where it is")
+	f.StringVar(&opts.network, "network", "none", "the function's network: none (only loopback, with the Runtime API forwarded at 127.0.0.1:9001) or host (the host's network: for functions that must call out, as Lambda functions outside a VPC can)")
 	f.StringVar(&opts.format, "format", "text", "output format: text or json")
 	f.StringVar(&opts.failOn, "fail-on", "error", "also exit 1 when a static finding is at or above this severity: error, warning, info or none")
+	addNetFlags(f, &opts.net)
 	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
+	addNoCacheFlag(f, &opts.noCache)
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = c.RegisterFlagCompletionFunc("network", cobra.FixedCompletions([]string{"none", "host"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
@@ -179,6 +197,9 @@ func (o *runOptions) plan(streams *IOStreams) (*runPlan, error) {
 	}
 	if o.timeout <= 0 || o.timeout > maxTimeout {
 		return nil, fmt.Errorf("--timeout %s is outside Lambda's 1s-15m", o.timeout)
+	}
+	if o.network != "none" && o.network != "host" {
+		return nil, fmt.Errorf("unknown --network %q (want none or host)", o.network)
 	}
 	if o.initTimeout <= 0 {
 		return nil, fmt.Errorf("--init-timeout %s must be positive", o.initTimeout)
@@ -333,23 +354,31 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	if err != nil {
 		return usageError("%v", err)
 	}
+	if err := opts.net.check(); err != nil {
+		return usageError("%v", err)
+	}
 	if err := sandbox.Supported(); err != nil {
 		return usageError("cannot run functions on this machine: %v", err)
 	}
 
-	tmp, err := os.MkdirTemp("", "lambdoctor-run-")
+	// What runs killed outright left behind goes first: their temporary
+	// directories (unlocked) and cgroups (of a dead PID).
+	reaped, reapErr := sandbox.ReapStale()
+	rd, err := sandbox.CreateRunDir()
 	if err != nil {
 		return &exitError{code: ExitLoad, err: fmt.Errorf("creating a temporary directory: %w", err)}
 	}
+	tmp := rd.Path
 	rootfs := filepath.Join(tmp, "rootfs")
 	keepRoot := false
 	defer func() {
 		if keepRoot {
 			// Everything but the root filesystem goes.
 			os.RemoveAll(filepath.Join(tmp, "load"))
+			rd.Keep()
 			return
 		}
-		os.RemoveAll(tmp)
+		rd.Remove()
 	}()
 	loadDir := filepath.Join(tmp, "load")
 	if err := os.Mkdir(loadDir, 0o700); err != nil {
@@ -360,10 +389,15 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	stages := newSuppressions(cfg, time.Now())
 	tool := report.Tool{Name: "lambdoctor", Version: Version()}
 	iopts := &inspectOptions{}
-	if streams.ErrTTY && !opts.quiet {
-		iopts.transport = newProgressTransport(streams.Err)
+	if iopts.cache, err = openLayerCache(streams.Err, opts.noCache, streams.getenv); err != nil {
+		return err
 	}
-	img, err := opts.load(ctx, ref, source.Options{Arch: plan.arch, TempDir: loadDir, Transport: iopts.transport})
+	if streams.ErrTTY && !opts.quiet {
+		iopts.transport = newProgressTransport(streams.Err, opts.net.connect)
+	}
+	sopts := source.Options{Arch: plan.arch, TempDir: loadDir, Transport: iopts.transport, Cache: iopts.cache}
+	opts.net.apply(&sopts)
+	img, err := opts.load(ctx, ref, sopts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while loading %q", ref)}
@@ -371,7 +405,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return &exitError{code: ExitLoad, err: err}
 	}
 	defer img.Close()
-	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{Capture: captureFor(list), TempDir: loadDir})
+	fsys, err := imagefs.Build(ctx, img.Layers, buildOptions(list, loadDir, iopts.cache))
 	if err != nil {
 		return &exitError{code: ExitLoad, err: fmt.Errorf("reading %q: %w", ref, err)}
 	}
@@ -404,7 +438,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	run, err := boot(ctx, bootSpec{
 		root: rootfs, argv: t.Argv(), imageEnv: t.Config().Env, env: plan.env,
 		event: plan.event, memoryMB: opts.memoryMB, tmpSizeMB: opts.tmpSizeMB,
-		timeout: opts.timeout, initTimeout: opts.initTimeout,
+		timeout: opts.timeout, initTimeout: opts.initTimeout, hostNetwork: opts.network == "host",
 	})
 	if err != nil {
 		if errors.Is(err, sandbox.ErrUnsupported) {
@@ -414,6 +448,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	}
 	run.Diagnosis = diagnose(run, fsys, static)
 	run.Notes = append(run.Notes, runNotes(plan.arch, img, mr, run.Memory)...)
+	run.Notes = append(run.Notes, reapNotes(reaped, reapErr)...)
 	if opts.keep {
 		keepRoot = true
 		run.RootFS = rootfs
@@ -446,6 +481,19 @@ func runExitCode(run *runOutcome, static *report.Report, failOn checks.Severity)
 		return ExitFindings
 	}
 	return ExitOK
+}
+
+// reapNotes say what this run removed of killed runs, and what it could
+// not.
+func reapNotes(reaped []string, err error) []string {
+	var notes []string
+	if len(reaped) > 0 {
+		notes = append(notes, fmt.Sprintf("removed what killed runs left behind: %s", strings.Join(reaped, ", ")))
+	}
+	if err != nil {
+		notes = append(notes, "could not remove everything killed runs left behind: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return notes
 }
 
 // runNotes are what the reader should know about how faithful this run was.

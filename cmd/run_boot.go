@@ -39,7 +39,12 @@ type bootSpec struct {
 	tmpSizeMB   int
 	timeout     time.Duration
 	initTimeout time.Duration
+	hostNetwork bool
 }
+
+// runtimeAPIPort is where the function finds the Runtime API in its own
+// network namespace, as on Lambda (AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001).
+const runtimeAPIPort = 9001
 
 // runOutcome is what happened when the function was booted; its JSON form
 // is the report's "run" object (docs/run.md).
@@ -73,11 +78,18 @@ type runOutcome struct {
 	// Memory is the memory size, whether it was enforced, and the most
 	// the function used.
 	Memory *runMemory `json:"memory"`
+	// Processes is the process limit and what it saw.
+	Processes *runProcesses `json:"processes"`
+	// Network is "none" (a network namespace of its own) or "host";
+	// Hostname the function's hostname.
+	Network  string `json:"network"`
+	Hostname string `json:"hostname"`
 	// RootFS is the kept root filesystem (--keep).
 	RootFS string `json:"rootfs,omitempty"`
 
 	// Not reported as such: what diagnose reads.
 	execErr    error
+	initDied   bool
 	logMatches []logMatch
 }
 
@@ -122,6 +134,32 @@ type runMemory struct {
 	// OOMKills counts the processes the kernel's OOM killer killed for
 	// reaching the limit.
 	OOMKills int `json:"oomKills"`
+}
+
+// runProcesses is Lambda's limit on processes and threads and what the
+// sandbox saw of it.
+type runProcesses struct {
+	Limit int `json:"limit"`
+	// Enforced says how: "cgroup v2 pids.max", "cgroup v1 pids.max" or
+	// "RLIMIT_NPROC"; NotEnforced why no pids cgroup was used.
+	Enforced    string `json:"enforced,omitempty"`
+	NotEnforced string `json:"notEnforced,omitempty"`
+	// Peak is the most processes and threads at once (null when unknown).
+	Peak *int `json:"peak"`
+	// LimitHits counts the forks refused at the limit (cgroup only).
+	LimitHits int `json:"limitHits"`
+}
+
+func processesOutcome(st *sandbox.ProcessStats) *runProcesses {
+	if st == nil {
+		return nil
+	}
+	p := &runProcesses{Limit: st.Limit, Enforced: st.Enforced, NotEnforced: st.NotEnforced, LimitHits: st.LimitHits}
+	if st.Peak > 0 {
+		peak := st.Peak
+		p.Peak = &peak
+	}
+	return p
 }
 
 // oomMessage is how Lambda reports a runtime the OOM killer killed
@@ -187,6 +225,9 @@ func boot(ctx context.Context, s bootSpec) (*runOutcome, error) {
 	// Without root the root filesystem belongs to the sandbox's user
 	// namespace until it is given back (a no-op as root).
 	defer sandbox.Release(s.root)
+	// The host side listens on a free loopback port: the function reaches
+	// it there with --network host, else through the port forwarded into
+	// its network namespace.
 	srv, err := runtimeapi.New(runtimeapi.Options{
 		Addr: "127.0.0.1:0", FunctionName: functionName, MemoryMB: s.memoryMB, Region: runRegion,
 	})
@@ -207,6 +248,11 @@ func boot(ctx context.Context, s bootSpec) (*runOutcome, error) {
 		UID: sandbox.LambdaUID, GID: sandbox.LambdaGID,
 		StdoutTail: []string{}, StderrTail: []string{},
 		Timeline: []runEvent{}, Diagnosis: []runDiagnosis{}, Notes: []string{},
+		Network: "none", Hostname: sandbox.LambdaHostname(),
+	}
+	apiAddr := fmt.Sprintf("127.0.0.1:%d", runtimeAPIPort)
+	if s.hostNetwork {
+		out.Network, apiAddr = "host", srv.Addr()
 	}
 	if s.argv.Empty() {
 		out.Started = time.Now()
@@ -217,15 +263,26 @@ func boot(ctx context.Context, s bootSpec) (*runOutcome, error) {
 	stdout, stderr := newTailWriter("stdout", tailLines), newTailWriter("stderr", tailLines)
 	spec := sandbox.Spec{
 		Root: s.root, Argv: s.argv.Args(), Dir: s.argv.WorkingDir,
-		Env: lambdaEnv(s.imageEnv, s.env, srv.Addr(), handler, s.memoryMB),
+		Env: lambdaEnv(s.imageEnv, s.env, apiAddr, handler, s.memoryMB),
 		UID: sandbox.LambdaUID, GID: sandbox.LambdaGID,
-		TmpSizeMB: s.tmpSizeMB, MemoryMB: s.memoryMB,
+		TmpSizeMB: s.tmpSizeMB, MemoryMB: s.memoryMB, MaxProcs: sandbox.MaxProcsLambda,
+		HostNetwork: s.hostNetwork, Hostname: out.Hostname,
 		Stdout: stdout, Stderr: stderr,
+	}
+	if !s.hostNetwork {
+		spec.ForwardPort = runtimeAPIPort
 	}
 	out.Started = time.Now()
 	proc, err := sandbox.Start(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
+	}
+	if ln := proc.Forwarded(); ln != nil {
+		if err := srv.Serve(ln); err != nil {
+			proc.Kill()
+			proc.Wait()
+			return nil, fmt.Errorf("serving the Runtime API in the sandbox: %w", err)
+		}
 	}
 	w := watch(proc)
 	var killedByUs bool
@@ -263,6 +320,11 @@ func boot(ctx context.Context, s bootSpec) (*runOutcome, error) {
 	}
 	out.Exit = ex
 	out.Memory = memoryOutcome(s.memoryMB, info.Memory)
+	out.Processes = processesOutcome(info.Processes)
+	out.initDied = info.InitDied
+	if info.OOMScoreAdj > 0 {
+		out.Notes = append(out.Notes, fmt.Sprintf("the function ran with oom_score_adj %d instead of Lambda's 0: this machine does not give lambdoctor CAP_SYS_RESOURCE, so the sandbox's init could not lower its own score and raised the function's instead, to keep the OOM killer off the init; it only changes which process an OOM killer picks first", info.OOMScoreAdj))
+	}
 	if out.Memory.OOMKills > 0 && out.Error != nil && info.Signal == "SIGKILL" &&
 		(out.Result == resultExitedDuringInit || out.Result == resultExitedDuringInvoke) {
 		out.Error.Type, out.Error.Message = "Runtime.OutOfMemory", oomMessage

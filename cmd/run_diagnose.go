@@ -148,11 +148,27 @@ func diagnose(run *runOutcome, fsys *imagefs.FS, static *report.Report) []runDia
 		}
 		ds = append(ds, d)
 	}
-	if run.execErr != nil {
+	// A fork storm first: what follows from it (a failed fork in the
+	// output, an OOM kill) is its consequence.
+	if d, ok := processLimitDiagnosis(run); ok {
+		add(d)
+	}
+	switch {
+	case run.execErr != nil:
 		add(execDiagnosis(run, fsys))
-	} else if run.Result == resultStartFailed && run.Error != nil {
+	case run.Result == resultStartFailed && run.Error != nil && len(run.Command) == 0:
 		add(runDiagnosis{Key: "no-command", Failure: "there is no command to start", Detail: run.Error.Message,
 			Checks: []string{"LD201"}})
+	case run.Result == resultStartFailed && run.Error != nil:
+		// Not the image: the sandbox itself could not be set up.
+		add(runDiagnosis{Key: "sandbox-failed", Failure: "the sandbox could not start the function",
+			Detail:   "lambdoctor could not set up the sandbox on this machine (not a property of the image); the evidence says what failed.",
+			Evidence: clip(run.Error.Message, 240), Checks: []string{}})
+	}
+	if run.initDied {
+		add(runDiagnosis{Key: "sandbox-died", Failure: "the sandbox was killed under the function",
+			Detail:   "the sandbox's init (the function's parent, PID 1 of its namespace) was killed from outside while the function ran, and the whole sandbox with it: by the host's OOM killer when the machine itself ran out of memory, or by another process. Nothing in the image shows this.",
+			Evidence: "init: " + run.Exit.Signal, Checks: []string{}})
 	}
 	if run.Error != nil && (run.Result == resultInitError || run.Result == resultFunctionError) {
 		for _, d := range bodyDiagnoses(run.Error) {
@@ -166,7 +182,7 @@ func diagnose(run *runOutcome, fsys *imagefs.FS, static *report.Report) []runDia
 	}
 	oom := run.Memory != nil && run.Memory.OOMKills > 0
 	if oom {
-		add(oomDiagnosis(run.Memory))
+		add(oomDiagnosis(run.Memory, run.Processes))
 	}
 	for _, m := range run.logMatches {
 		add(runDiagnosis{Key: m.pattern.Key, Failure: m.pattern.Failure, Detail: m.pattern.Explanation,
@@ -222,13 +238,60 @@ func diagnose(run *runOutcome, fsys *imagefs.FS, static *report.Report) []runDia
 	return ds
 }
 
+// forkFailure matches what programs print when fork or clone fails with
+// EAGAIN: "can't fork: Resource temporarily unavailable" (sh), "fork:
+// retry: Resource temporarily unavailable" (bash), "runtime: failed to
+// create new OS thread" (Go), "pthread_create failed: Resource
+// temporarily unavailable" (glibc users).
+func forkFailure(line string) bool {
+	l := strings.ToLower(line)
+	return strings.Contains(l, "failed to create new os thread") ||
+		strings.Contains(l, "resource temporarily unavailable") && (strings.Contains(l, "fork") ||
+			strings.Contains(l, "thread") || strings.Contains(l, "clone") || strings.Contains(l, "spawn"))
+}
+
+// processLimitDiagnosis names Lambda's limit of processes and threads when
+// the function ran into it: the pids cgroup counted refused forks, or
+// (under RLIMIT_NPROC, which counts nothing) the output shows a fork that
+// failed for want of resources.
+func processLimitDiagnosis(run *runOutcome) (runDiagnosis, bool) {
+	p := run.Processes
+	if p == nil {
+		return runDiagnosis{}, false
+	}
+	var evidence string
+	if p.LimitHits > 0 {
+		evidence = fmt.Sprintf("%s: %d %s refused at the limit of %d", p.Enforced, p.LimitHits,
+			plural(p.LimitHits, "fork", "forks"), p.Limit)
+		if p.Peak != nil {
+			evidence += fmt.Sprintf(" (peak %d processes and threads)", *p.Peak)
+		}
+	} else if p.Enforced == "RLIMIT_NPROC" {
+		for _, line := range append(slices.Clone(run.StderrTail), run.StdoutTail...) {
+			if forkFailure(line) {
+				evidence = fmt.Sprintf("RLIMIT_NPROC %d; output: %s", p.Limit, clip(line, 200))
+				break
+			}
+		}
+	}
+	if evidence == "" {
+		return runDiagnosis{}, false
+	}
+	return runDiagnosis{Key: "process-limit", Failure: fmt.Sprintf("the function reached Lambda's limit of %d processes and threads", p.Limit),
+		Detail:   fmt.Sprintf("Lambda allows %d processes and threads per execution environment (\"Processes and threads: 1,024\", https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); past it fork and thread creation fail with EAGAIN (\"Resource temporarily unavailable\"). A fork storm, a runaway worker pool, or a thread per task without a bound does this: bound the pool (multiprocessing processes=, GOMAXPROCS, UV_THREADPOOL_SIZE, an executor's max workers) and reap children. Nothing in the image shows this.", p.Limit),
+		Evidence: evidence, Checks: []string{}}, true
+}
+
 // oomDiagnosis explains an OOM kill in the sandbox's memory cgroup. No
 // check can see it in an image.
-func oomDiagnosis(m *runMemory) runDiagnosis {
+func oomDiagnosis(m *runMemory, procs *runProcesses) runDiagnosis {
 	evidence := fmt.Sprintf("memory cgroup %s: %d OOM %s at the %d MB limit", m.Cgroup, m.OOMKills,
 		plural(m.OOMKills, "kill", "kills"), m.SizeMB)
 	if m.MaxUsedMB != nil {
 		evidence += fmt.Sprintf(", Max Memory Used: %d MB", *m.MaxUsedMB)
+	}
+	if p := procs; p != nil && p.Peak != nil && *p.Peak >= p.Limit/4 {
+		evidence += fmt.Sprintf(", with %d processes and threads at the peak", *p.Peak)
 	}
 	return runDiagnosis{Key: "out-of-memory", Failure: "the function ran out of memory",
 		Detail:   fmt.Sprintf("the function used more than its memory size of %d MB and the kernel's OOM killer killed it, as on Lambda, which reports Runtime.OutOfMemory (%q), often with Max Memory Used equal to Memory Size. Raise the function's MemorySize (--memory here) or make it use less (stream instead of buffering, free caches, lower a runtime heap limit such as NODE_OPTIONS=--max-old-space-size or JAVA_TOOL_OPTIONS=-Xmx below the memory size). Nothing in the image shows this.", m.SizeMB, oomMessage),

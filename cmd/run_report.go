@@ -124,6 +124,16 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(&b, "  memory    %s\n", memoryLine(m))
 	}
+	if p := r.Processes; p != nil && (p.Enforced == "" || p.LimitHits > 0) {
+		fmt.Fprintf(&b, "  processes %s\n", termsafe.Text(processesLine(p)))
+	}
+	if r.Network != "" {
+		net := "none: loopback only, the Runtime API forwarded at 127.0.0.1:9001"
+		if r.Network == "host" {
+			net = "host: the host's network (--network host)"
+		}
+		fmt.Fprintf(&b, "  network   %s; hostname %s\n", net, termsafe.Line(r.Hostname))
+	}
 	if r.RootFS != "" {
 		fmt.Fprintf(&b, "  rootfs    %s (kept: remove it when done)\n", termsafe.Line(r.RootFS))
 	}
@@ -175,6 +185,21 @@ func memoryLine(m *runMemory) string {
 	}
 	if m.OOMKills > 0 {
 		s += fmt.Sprintf(" (%d OOM %s)", m.OOMKills, plural(m.OOMKills, "kill", "kills"))
+	}
+	return s
+}
+
+// processesLine says how the process limit was applied and what it saw.
+func processesLine(p *runProcesses) string {
+	if p.Enforced == "" {
+		return fmt.Sprintf("limit %d not enforced here", p.Limit)
+	}
+	s := fmt.Sprintf("limit %d (%s)", p.Limit, p.Enforced)
+	if p.LimitHits > 0 {
+		s += fmt.Sprintf(", %d %s refused", p.LimitHits, plural(p.LimitHits, "fork", "forks"))
+	}
+	if p.Peak != nil {
+		s += fmt.Sprintf(", peak %d", *p.Peak)
 	}
 	return s
 }

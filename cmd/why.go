@@ -23,6 +23,9 @@ type whyOptions struct {
 	image  string
 	arch   string
 	format string
+	net    netFlags
+	// noCache is --no-cache.
+	noCache bool
 
 	// load is source.Load outside tests.
 	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
@@ -70,6 +73,8 @@ func newWhyCmd(streams *IOStreams) *cobra.Command {
 	f.StringVar(&opts.image, "image", "", "also run the checks the log points at on this image (any IMAGE 'inspect' accepts)")
 	f.StringVar(&opts.arch, "arch", "amd64", "with --image: the function's architecture, amd64 (x86_64) or arm64")
 	f.StringVar(&opts.format, "format", "text", "output format: text or json")
+	addNetFlags(f, &opts.net)
+	addNoCacheFlag(f, &opts.noCache)
 	return c
 }
 
@@ -79,6 +84,9 @@ func runWhy(ctx context.Context, streams *IOStreams, opts *whyOptions, args []st
 	}
 	arch, err := parseArch(opts.arch)
 	if err != nil {
+		return usageError("%v", err)
+	}
+	if err := opts.net.check(); err != nil {
 		return usageError("%v", err)
 	}
 	in, closeIn, err := whyInput(streams, opts.file, args)
@@ -233,7 +241,11 @@ func whyImageChecks(ctx context.Context, opts *whyOptions, ids []string, arch st
 		return fail("load", fmt.Errorf("creating a temporary directory: %w", err))
 	}
 	defer os.RemoveAll(tmp)
-	r, err := inspectOne(ctx, &inspectOptions{load: opts.load}, list, tool, opts.image, arch, checks.ImageConfig{}, tmp)
+	cache, err := openLayerCache(io.Discard, opts.noCache, os.Getenv)
+	if err != nil {
+		return fail("load", err)
+	}
+	r, err := inspectOne(ctx, &inspectOptions{load: opts.load, net: opts.net, cache: cache}, list, tool, opts.image, arch, checks.ImageConfig{}, tmp)
 	if err != nil {
 		return fail("load", err)
 	}

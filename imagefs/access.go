@@ -22,7 +22,8 @@ import (
 // layers, the restart points the pass recorded. A read then costs the
 // file's bytes plus at most Options.CheckpointEvery bytes of decompression
 // (zstd layers, which have no restart points yet, are re-read from their
-// start: see layerAccess). ReadFiles serves many files of a layer in one
+// start, and copied out decompressed if read from the start again: see
+// zstdAccess). ReadFiles serves many files of a layer in one
 // forward pass.
 
 // Layer compressions.
@@ -41,12 +42,105 @@ type layerAccess struct {
 	// it; size is the blob's size.
 	open func() (io.ReaderAt, func() error, error)
 	size int64
+	// windows, when set, holds the restart points' windows (a cache
+	// file's); else they are in the FS's window store.
+	windows *cachedWindows
+	// deferred, when set, makes the first read find the restart points
+	// (a cached layer whose blob digest the source did not know).
+	deferred *deferredAccess
+	// zstd is set for zstd layers.
+	zstd *zstdAccess
+}
+
+// window returns the deflate window of cp.
+func (a *layerAccess) window(f *FS, cp checkpoint) ([]byte, error) {
+	if a.windows != nil {
+		return a.windows.get(cp.win, cp.winLen)
+	}
+	return f.store.get(cp.win, cp.winLen)
+}
+
+// zstdAccess reads a zstd layer after the pass. zstd streams have no
+// restart points inside a frame (and image layers are one frame), so the
+// first read decompresses from the start; a layer read from its start a
+// second time is decompressed once into an unlinked temporary file that
+// serves every later read at offsets: reads after the pass never cost more
+// than two decompressions of the layer.
+type zstdAccess struct {
+	dir      string
+	restarts atomic.Int32
+	once     sync.Once
+	plain    *os.File
+	size     int64
+	err      error
+}
+
+// plainCopy returns the decompressed copy of the layer, making it from
+// blob the first time.
+func (z *zstdAccess) plainCopy(f *FS, blob io.ReaderAt, size int64) (*os.File, error) {
+	z.once.Do(func() {
+		dec, release, err := decompress(bufio.NewReaderSize(io.NewSectionReader(blob, 0, size), 64<<10))
+		if err != nil {
+			z.err = err
+			return
+		}
+		defer release()
+		tmp, err := os.CreateTemp(z.dir, "lambdoctor-zstd-*")
+		if err != nil {
+			z.err = fmt.Errorf("creating a temporary copy of a zstd layer: %w", err)
+			return
+		}
+		os.Remove(tmp.Name())
+		n, err := io.Copy(tmp, dec)
+		f.readBytes.Add(n)
+		if err != nil {
+			tmp.Close()
+			z.err = fmt.Errorf("decompressing a zstd layer into a temporary copy: %w", err)
+			return
+		}
+		z.plain, z.size = tmp, n
+		f.onClose(tmp.Close)
+	})
+	return z.plain, z.err
 }
 
 // layerIndex collects what the pass learns about a layer's content access.
 type layerIndex struct {
-	store *windowStore
-	cps   []checkpoint
+	store  *windowStore
+	cps    []checkpoint
+	probes []probe // probes[i] is what follows cps[i]
+}
+
+// verify keeps the restart points from which decompression reproduces
+// what the pass saw, reading the blob through open: a restart point is
+// only ever used once proven.
+func (x *layerIndex) verify(open func() (io.ReaderAt, func() error, error), size int64) error {
+	if len(x.cps) == 0 {
+		return nil
+	}
+	blob, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	kept := x.cps[:0]
+	for i, cp := range x.cps {
+		pr := x.probes[i]
+		if cp.member {
+			kept = append(kept, cp)
+			continue
+		}
+		win, err := x.store.get(cp.win, cp.winLen)
+		if err != nil {
+			return err
+		}
+		got := make([]byte, pr.n)
+		if _, err := io.ReadFull(newGzipResumer(blob, size, cp, win), got); err == nil && bytes.Equal(got, pr.b[:pr.n]) {
+			kept = append(kept, cp)
+		}
+	}
+	x.cps, x.probes = kept, nil
+	return nil
 }
 
 func (x *layerIndex) add(cp checkpoint) { x.cps = append(x.cps, cp) }
@@ -198,6 +292,10 @@ type Stats struct {
 	// Restarts counts how many times a read started decompressing (at a
 	// restart point or at the start of a layer).
 	Restarts int64
+	// CachedLayers counts the layers whose index came from the Cache
+	// instead of a pass; BlobOpens counts the blobs of those layers that
+	// reads had to open since.
+	CachedLayers, BlobOpens int64
 }
 
 // Stats returns the FS's decompression counters.
@@ -207,6 +305,9 @@ func (f *FS) Stats() Stats {
 		ReadBytes: f.readBytes.Load(),
 		Reads:     f.reads.Load(),
 		Restarts:  f.restarts.Load(),
+
+		CachedLayers: f.cacheHits.Load(),
+		BlobOpens:    f.blobOpens.Load(),
 	}
 }
 
@@ -256,6 +357,12 @@ func (f *FS) newCursor(li int) (*cursor, error) {
 	if acc.open == nil {
 		return nil, errors.New("content is not readable after the filesystem was closed")
 	}
+	if acc.deferred != nil {
+		var err error
+		if acc, err = acc.deferred.get(); err != nil {
+			return nil, fmt.Errorf("opening layer %d (%s): %w", li, f.info[li].Digest, err)
+		}
+	}
 	blob, done, err := acc.open()
 	if err != nil {
 		return nil, fmt.Errorf("opening layer %d (%s): %w", li, f.info[li].Digest, err)
@@ -282,6 +389,15 @@ func (c *cursor) seek(off int64) error {
 		}
 	case compZstd:
 		if c.r == nil || off < c.pos {
+			if c.acc.zstd.restarts.Add(1) > 1 {
+				plain, err := c.acc.zstd.plainCopy(c.f, c.blob, c.acc.size)
+				if err != nil {
+					return err
+				}
+				c.close()
+				c.r, c.pos = io.NewSectionReader(plain, off, max(c.acc.zstd.size-off, 0)), off
+				return nil
+			}
 			if err := c.restart(checkpoint{member: true}); err != nil {
 				return err
 			}
@@ -299,7 +415,13 @@ func (c *cursor) restart(cp checkpoint) error {
 		var win []byte
 		if cp.winLen > 0 {
 			var err error
-			if win, err = c.f.store.get(cp.win, cp.winLen); err != nil {
+			win, err = c.acc.window(c.f, cp)
+			switch {
+			case errors.Is(err, errBadWindow):
+				// A corrupt cache file: read from the start of the
+				// layer instead (the file is removed).
+				cp, win = checkpoint{member: true}, nil
+			case err != nil:
 				return err
 			}
 		}
@@ -338,7 +460,7 @@ func (c *cursor) skip(n int64) error {
 func (c *cursor) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.pos += int64(n)
-	if c.acc.comp != compNone {
+	if _, plain := c.r.(*io.SectionReader); !plain {
 		c.f.readBytes.Add(int64(n))
 	}
 	return n, err
@@ -362,8 +484,8 @@ func (c *cursor) Close() error {
 	return nil
 }
 
-// content opens the content of the regular file n, reading its layer from
-// the restart point before it.
+// content opens the content of the regular file n. Its layer is read from
+// the restart point before the first byte Read asks for.
 func (f *FS) content(n *node) (io.ReadCloser, error) {
 	li, off, err := f.loc(n)
 	if err != nil {
@@ -374,11 +496,7 @@ func (f *FS) content(n *node) (io.ReadCloser, error) {
 		return nil, err
 	}
 	f.reads.Add(1)
-	if err := c.seek(off); err != nil {
-		c.Close()
-		return nil, f.readError(li, err)
-	}
-	return &contentReader{c: c, left: n.size, fs: f}, nil
+	return newContentReader(c, f, off, n.size), nil
 }
 
 // loc returns the layer and byte offset of n's content.
@@ -397,30 +515,69 @@ func (f *FS) readError(li int, err error) error {
 	return &LayerError{Index: li, Digest: f.info[li].Digest, Err: fmt.Errorf("re-reading: %w", noEOF(err)), Corrupt: true}
 }
 
-// contentReader reads one file's bytes from a cursor.
+// contentReader reads one file's bytes from a cursor. It is an
+// io.ReadSeeker: seeking forward reads on or jumps to a later restart
+// point, whichever decompresses less; seeking back restarts at the restart
+// point before the target.
 type contentReader struct {
-	c    *cursor
-	fs   *FS
-	left int64
+	c     *cursor
+	fs    *FS
+	start int64 // the file's offset in the layer's stream
+	size  int64
+	pos   int64 // offset in the file
+	err   error // a failed seek, returned by the next Read
+}
+
+func newContentReader(c *cursor, f *FS, start, size int64) *contentReader {
+	return &contentReader{c: c, fs: f, start: start, size: size}
 }
 
 func (r *contentReader) Read(p []byte) (int, error) {
-	if r.left <= 0 {
+	if r.err != nil {
+		return 0, r.err
+	}
+	left := r.size - r.pos
+	if left <= 0 {
 		return 0, io.EOF
 	}
-	if int64(len(p)) > r.left {
-		p = p[:r.left]
+	if r.c.pos != r.start+r.pos {
+		if err := r.c.seek(r.start + r.pos); err != nil {
+			r.err = r.fs.readError(r.c.li, err)
+			return 0, r.err
+		}
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
 	}
 	n, err := r.c.Read(p)
-	r.left -= int64(n)
+	r.pos += int64(n)
 	if err == io.EOF {
-		if r.left > 0 {
+		if r.pos < r.size {
 			err = io.ErrUnexpectedEOF
 		} else if n > 0 {
 			err = nil
 		}
 	}
 	return n, err
+}
+
+// Seek sets the offset of the next Read; the layer is positioned lazily,
+// by that Read.
+func (r *contentReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.pos
+	case io.SeekEnd:
+		offset += r.size
+	default:
+		return r.pos, errors.New("seek: invalid whence")
+	}
+	if offset < 0 {
+		return r.pos, errors.New("seek: negative position")
+	}
+	r.pos = offset
+	return offset, nil
 }
 
 func (r *contentReader) Close() error { return r.c.Close() }
@@ -430,8 +587,8 @@ func (r *contentReader) Close() error { return r.c.Close() }
 // captured whole are served from memory first; the others are read layer
 // by layer, in the order their content lies in the layer, each layer in
 // one forward pass that restarts only where a restart point skips ahead.
-// The reader passed to fn is valid during the call only; fn need not read
-// it to the end. Paths that do not resolve to a regular file fail the call
+// The reader passed to fn (an io.ReadSeeker: see Open) is valid during the
+// call only; fn need not read it to the end. Paths that do not resolve to a regular file fail the call
 // before anything is read. A path listed twice is read once. An error from
 // fn stops the reading and is returned.
 func (f *FS) ReadFiles(ctx context.Context, paths []string, fn func(abs string, r io.Reader) error) error {
@@ -500,10 +657,7 @@ func (f *FS) ReadFiles(ctx context.Context, paths []string, fn func(abs string, 
 			}
 		}
 		f.reads.Add(1)
-		if err := c.seek(it.off); err != nil {
-			return f.readError(it.li, err)
-		}
-		cr := &contentReader{c: c, fs: f, left: it.n.size}
+		cr := newContentReader(c, f, it.off, it.n.size)
 		if err := fn(it.abs, cr); err != nil {
 			return err
 		}
@@ -521,4 +675,5 @@ type counters struct {
 	readBytes atomic.Int64
 	reads     atomic.Int64
 	restarts  atomic.Int64
+	cacheCounters
 }

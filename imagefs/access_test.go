@@ -2,6 +2,7 @@ package imagefs
 
 import (
 	"bytes"
+	stdgzip "compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -220,5 +222,138 @@ func TestRestartPointsCorruptWindowStoreDetected(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(err.Error()), []byte("layer 0")) {
 		t.Errorf("error does not name the layer: %v", err)
+	}
+}
+
+func TestSeekWithinFile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	big := wordy(rng, 3<<20)
+	const every = 64 << 10
+	f, err := Build(context.Background(), []Layer{blobLayer(gzipOf(t, tarOf(t, reg("small", 0o644, "x"), reg("big", 0o755, big))), nil)},
+		Options{CheckpointEvery: every, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	file, err := f.Open("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	rs, ok := file.(io.ReadSeeker)
+	if !ok {
+		t.Fatalf("%T is not an io.ReadSeeker", file)
+	}
+	for _, at := range []struct {
+		off    int64
+		whence int
+		want   int64
+	}{
+		{-100, io.SeekEnd, int64(len(big)) - 100},
+		{1 << 20, io.SeekStart, 1 << 20},
+		{10, io.SeekStart, 10},
+		{2 << 20, io.SeekCurrent, 2<<20 + 10 + 64},
+	} {
+		before := f.Stats().ReadBytes
+		pos, err := rs.Seek(at.off, at.whence)
+		if err != nil || pos != at.want {
+			t.Fatalf("Seek(%d, %d) = %d, %v; want %d", at.off, at.whence, pos, err, at.want)
+		}
+		b := make([]byte, 64)
+		if _, err := io.ReadFull(rs, b); err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != big[pos:pos+64] {
+			t.Errorf("at %d read %q, want %q", pos, b, big[pos:pos+64])
+		}
+		if cost := f.Stats().ReadBytes - before; cost > readBound(every) {
+			t.Errorf("reading 64 bytes at %d decompressed %d bytes, bound %d", pos, cost, readBound(every))
+		}
+	}
+	if _, err := rs.Seek(-1, io.SeekStart); err == nil {
+		t.Errorf("negative seek accepted")
+	}
+}
+
+// Restart points after stored blocks: a layer mixing incompressible
+// content (which deflate stores) with text, compressed by Go's
+// compress/gzip as image builders do. Every restart point the pass keeps
+// must reproduce the stream.
+func TestRestartPointsAfterStoredBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var es []tf
+	for i := range 120 {
+		es = append(es, reg(fmt.Sprintf("t%03d", i), 0o644, wordy(rng, 20<<10+rng.IntN(40<<10))))
+		if i%3 == 0 {
+			noise := make([]byte, 10<<10+rng.IntN(90<<10))
+			for k := range noise {
+				noise[k] = byte(rng.Uint32())
+			}
+			es = append(es, reg(fmt.Sprintf("n%03d", i), 0o644, string(noise)))
+		}
+	}
+	all := tarOf(t, es...)
+	var buf bytes.Buffer
+	zw := stdgzip.NewWriter(&buf)
+	zw.Write(all)
+	zw.Close()
+	blob := buf.Bytes()
+	f, err := Build(context.Background(), []Layer{blobLayer(blob, nil)}, Options{CheckpointEvery: 32 << 10, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	acc := &f.access[0]
+	if want := len(all) / (64 << 10); len(acc.cps) < want {
+		t.Fatalf("%d restart points kept, want at least %d", len(acc.cps), want)
+	}
+	for i, cp := range acc.cps {
+		win, err := f.store.get(cp.win, cp.winLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 4096)
+		n, err := io.ReadFull(newGzipResumer(bytes.NewReader(blob), int64(len(blob)), cp, win), got)
+		if (err != nil && err != io.ErrUnexpectedEOF) || !bytes.Equal(got[:n], all[cp.unc:cp.unc+int64(n)]) {
+			t.Fatalf("restart point %d (%+v): %v", i, cp, err)
+		}
+	}
+	// A restart point that does not reproduce the stream is dropped.
+	x := &layerIndex{store: f.store, cps: slices.Clone(acc.cps[:2])}
+	x.cps[1].comp++
+	for _, cp := range x.cps {
+		p := probe{n: 64}
+		copy(p.b[:], all[cp.unc:])
+		x.probes = append(x.probes, p)
+	}
+	if err := x.verify(acc.open, acc.size); err != nil {
+		t.Fatal(err)
+	}
+	if len(x.cps) != 1 || x.cps[0] != acc.cps[0] {
+		t.Errorf("verify kept %+v, want only the first", x.cps)
+	}
+}
+
+// zstd layers have no restart points: reads decompress the layer at most
+// twice in all, however many files are read one by one.
+func TestZstdReadsBounded(t *testing.T) {
+	es, want := accessImage(t, 7, 300)
+	dir := t.TempDir()
+	f, err := Build(context.Background(), []Layer{blobLayer(zstdOf(t, tarOf(t, es...)), nil)}, Options{TempDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for p, body := range want {
+		got, err := f.ReadFile(p[1:])
+		if err != nil || string(got) != body {
+			t.Fatalf("ReadFile(%s): %d bytes, %v", p, len(got), err)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("%d files left in TempDir; the copy should be unlinked at once", len(ents))
+	}
+	if st := f.Stats(); st.ReadBytes > 2*st.PassBytes {
+		t.Errorf("%d reads decompressed %d bytes, more than twice the layer's %d", st.Reads, st.ReadBytes, st.PassBytes)
 	}
 }

@@ -68,7 +68,7 @@ func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 					return
 				}
 				i := order[k]
-				res, err := d.decode(ctx, i, layers[i])
+				res, err := d.layer(ctx, i, layers[i])
 				results <- done{i, res, err}
 			}
 		})

@@ -167,7 +167,10 @@ func decompress(br *bufio.Reader) (decompressor, func(), error) {
 
 // decode reads layer i in one streaming pass, and records in res.access
 // how to read its content again.
-func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, error) {
+//
+// h, when set, hashes the blob and the tar stream as they are read (for
+// the cache: see layer).
+func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*layerResult, error) {
 	if l.Open == nil {
 		return nil, &LayerError{Index: i, Digest: l.Digest, Err: errors.New("layer has no content")}
 	}
@@ -192,7 +195,7 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, err
 		res.access.open = func() (io.ReaderAt, func() error, error) { return sp.f, func() error { return nil }, nil }
 		defer func() { res.access.size = sp.n }()
 	}
-	src := &sourceReader{r: blob}
+	src := &sourceReader{r: h.blobReader(blob)}
 	fail := func(err error) error {
 		if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
 			err = limitf("maxZstdWindow", "a zstd frame asks for a window larger than %s", byteSize(maxZstdWindow))
@@ -252,9 +255,15 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, err
 		res.access.comp = compGzip
 		idx := &layerIndex{store: d.fs.store}
 		pos := func() int64 { return cnt.n - int64(br.Buffered()) }
-		_, err := gunzipIndexed(br, pos, sink, d.opts.CheckpointEvery, idx)
+		_, err := gunzipIndexed(br, pos, h.tarWriter(sink), d.opts.CheckpointEvery, idx)
 		if err != nil {
 			return nil, fail(err)
+		}
+		if res.access.size == 0 {
+			res.access.size = cnt.n // a spooled blob: all of it was read
+		}
+		if err := idx.verify(res.access.open, res.access.size); err != nil {
+			return nil, &LayerError{Index: i, Digest: l.Digest, Err: fmt.Errorf("checking restart points: %w", err)}
 		}
 		res.access.cps = idx.cps
 	} else {
@@ -263,10 +272,13 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer) (*layerResult, err
 			return nil, fail(err)
 		}
 		defer release()
+		var w io.Writer = sink
 		if dec != io.Reader(br) {
 			res.access.comp = compZstd
+			w = h.tarWriter(sink)
+			res.access.zstd = &zstdAccess{dir: d.opts.TempDir}
 		}
-		if _, err := dec.WriteTo(sink); err != nil {
+		if _, err := dec.WriteTo(w); err != nil {
 			return nil, fail(err)
 		}
 	}

@@ -326,6 +326,24 @@ func (s *streamFile) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Seek sets the offset of the next Read (io.Seeker). Seeking forward
+// costs at most the distance to the next restart point of the layer;
+// seeking back restarts at the restart point before the target.
+func (s *streamFile) Seek(offset int64, whence int) (int64, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.rc == nil {
+		rc, err := s.fs.content(s.info.n)
+		if err != nil {
+			s.err = &fs.PathError{Op: "seek", Path: s.name, Err: err}
+			return 0, s.err
+		}
+		s.rc = rc
+	}
+	return s.rc.(io.Seeker).Seek(offset, whence)
+}
+
 func (s *streamFile) Close() error {
 	if s.err == fs.ErrClosed {
 		return &fs.PathError{Op: "close", Path: s.name, Err: fs.ErrClosed}

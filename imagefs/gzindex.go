@@ -122,18 +122,46 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// crcWriter passes writes to w, keeping their CRC-32 and length.
+// crcWriter passes writes to w, keeping their CRC-32 and length, and
+// copies the output that follows a new restart point into its probe.
 type crcWriter struct {
 	w   io.Writer
 	crc uint32
 	n   int64
+	idx *layerIndex // probing its last restart point
 }
 
 func (c *crcWriter) Write(p []byte) (int, error) {
+	if c.idx != nil {
+		// The decompressor hands out output a window at a time: the
+		// bytes after the restart point may come later than its report.
+		pr := &c.idx.probes[len(c.idx.probes)-1]
+		if skip := pr.at - c.n; skip < int64(len(p)) {
+			pr.n += copy(pr.b[pr.n:], p[max(skip, 0):])
+			if pr.n == len(pr.b) {
+				c.idx = nil
+			}
+		}
+	}
 	n, err := c.w.Write(p)
 	c.crc = crc32.Update(c.crc, crc32.IEEETable, p[:n])
 	c.n += int64(n)
 	return n, err
+}
+
+// probe starts copying the output from offset at (of this member's
+// output) into a probe of idx's last restart point.
+func (c *crcWriter) probe(idx *layerIndex, at int64) {
+	idx.probes = append(idx.probes, probe{at: at})
+	c.idx = idx
+}
+
+// probe is the start of the output after a restart point, to check the
+// restart point against once the pass is over.
+type probe struct {
+	at int64
+	b  [64]byte
+	n  int
 }
 
 // gunzipIndexed inflates the gzip stream of br into w, member after member,
@@ -157,15 +185,31 @@ func gunzipIndexed(br *bufio.Reader, pos func() int64, w io.Writer, every int64,
 		}
 		deflateStart := pos()
 		if member > 0 && every > 0 {
+			// A member's start needs no proof: its offset is exact.
 			idx.add(checkpoint{unc: total, comp: start, member: true})
+			idx.probes = append(idx.probes, probe{})
 		}
 		base, last := total, total
+		cw := &crcWriter{w: w}
 		var cbErr error
 		var opts []flate.ReaderOpt
 		if every > 0 {
+			// klauspost/compress v1.20 counts the bytes buffered ahead
+			// twice when a stored block starts, so its CompressedOffset
+			// runs ahead of the stream by a number of whole bytes (the bit
+			// offset stays right). drift tracks that excess: it grows only
+			// at stored blocks, after which no bits are buffered, so there
+			// the excess is exact; elsewhere the true offset lies at most 4
+			// bytes (the bits buffered) before the bytes consumed.
+			var drift int64
 			opts = append(opts, flate.WithEobCallback(func(cp flate.InflateCheckpoint) {
+				consumed := pos() - deflateStart
+				if e := cp.CompressedOffset - consumed; e > drift {
+					drift = e
+				}
+				comp := cp.CompressedOffset - drift
 				at := base + cp.UncompressedOffset
-				if cbErr != nil || at-last < every || cp.Final || len(cp.Window) == 0 {
+				if cbErr != nil || at-last < every || cp.Final || len(cp.Window) == 0 || consumed-comp > 4 || comp > consumed {
 					return
 				}
 				last = at
@@ -175,11 +219,11 @@ func gunzipIndexed(br *bufio.Reader, pos func() int64, w io.Writer, every int64,
 					cbErr = err
 					return
 				}
-				idx.add(checkpoint{unc: at, comp: deflateStart + cp.CompressedOffset, bit: cp.BitOffset, win: off, winLen: int32(n)})
+				idx.add(checkpoint{unc: at, comp: deflateStart + comp, bit: cp.BitOffset, win: off, winLen: int32(n)})
+				cw.probe(idx, cp.UncompressedOffset)
 			}))
 		}
 		fr := flate.NewReaderOpts(br, opts...)
-		cw := &crcWriter{w: w}
 		_, err := fr.(io.WriterTo).WriteTo(cw)
 		total += cw.n
 		if err != nil {

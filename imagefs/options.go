@@ -41,6 +41,15 @@ type Options struct {
 	// DefaultCheckpointEvery; a negative value records none (every read
 	// then decompresses its layer from the start).
 	CheckpointEvery int64
+	// Cache, when set, is consulted before each layer is read and filled
+	// with what the pass learns (see Cache): a layer it holds is not
+	// opened unless a read needs content that was not captured.
+	Cache *Cache
+	// CaptureKey names the Capture function, for the Cache: two Builds
+	// whose Capture functions accept the same files must give the same
+	// key, different ones different keys (a hash of the rules, say). With
+	// Capture set and no CaptureKey, the Cache is not used.
+	CaptureKey string
 
 	// expansionFloor replaces the constant of the same name when set: fuzz
 	// targets lower it so that a mutated stream decompresses megabytes,

@@ -179,7 +179,8 @@ type Server struct {
 	queue     chan *call
 	closed    chan struct{}
 	closeOnce sync.Once
-	served    chan struct{} // closed when Serve returns
+	served    chan struct{}  // closed when Serve returns
+	extra     sync.WaitGroup // the Serve calls of more listeners (Serve)
 
 	initDone chan struct{}
 	initErr  chan Result
@@ -263,6 +264,30 @@ func (s *Server) Start() error {
 	return nil
 }
 
+// Serve serves the API on one more listener, in the background, until
+// Close: the connections a function makes inside a sandbox's own network
+// namespace, forwarded out of it (sandbox.Process.Forwarded). The server
+// must be started.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closed:
+		return ErrClosed
+	default:
+	}
+	if !s.started {
+		return errors.New("runtime API server not started")
+	}
+	s.recordLocked(KindListening, "", []byte(ln.Addr().String()))
+	s.extra.Add(1)
+	go func() {
+		defer s.extra.Done()
+		_ = s.srv.Serve(ln) // ends with the listener, or at Close
+	}()
+	return nil
+}
+
 // Close stops the server: a blocked /next is answered 500, a waiting Invoke
 // returns ErrClosed, and the listener is closed. It is idempotent.
 func (s *Server) Close() error {
@@ -282,6 +307,7 @@ func (s *Server) Close() error {
 			err = s.srv.Close()
 		}
 		<-s.served
+		s.extra.Wait()
 	})
 	return err
 }

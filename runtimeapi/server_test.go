@@ -732,3 +732,43 @@ func TestResponseErrorTrailer(t *testing.T) {
 		t.Errorf("result = %+v", o.res)
 	}
 }
+
+// Serve adds a listener (a sandbox's forwarded connections): the runtime
+// talks to the same environment through it, and Close stops it too.
+func TestServeMoreListeners(t *testing.T) {
+	s, _ := start(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	r := &rt{t: t, base: "http://" + ln.Addr().String() + "/2018-06-01/runtime", c: &http.Client{}}
+	ch := invokeAsync(s, context.Background(), Invocation{Payload: []byte(`{"a":1}`)})
+	n := r.next()
+	if n.status != 200 || string(n.body) != `{"a":1}` {
+		t.Fatalf("next through the added listener: %d %q", n.status, n.body)
+	}
+	if rep := r.respond(n.header.Get(HeaderRequestID), []byte(`"ok"`)); rep.status != 202 {
+		t.Fatalf("response: %d %s", rep.status, rep.body)
+	}
+	if o := wait(t, ch); o.err != nil || string(o.res.Response) != `"ok"` {
+		t.Fatalf("Invoke: %+v", o)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		c.Close()
+		t.Errorf("the added listener still accepts after Close")
+	}
+	if err := s.Serve(ln); !errors.Is(err, ErrClosed) {
+		t.Errorf("Serve after Close: %v", err)
+	}
+	u, _ := New(Options{})
+	defer u.Close()
+	if err := u.Serve(ln); err == nil {
+		t.Errorf("Serve before Start: no error")
+	}
+}

@@ -16,8 +16,15 @@ func TestMemCgroupUnavailable(t *testing.T) {
 	old := mountInfoPath
 	mountInfoPath = info
 	defer func() { mountInfoPath = old }()
-	if _, err := newMemCgroup(128 << 20); err == nil || !strings.Contains(err.Error(), "no cgroup memory controller") {
+	cg, err, perr := newRunCgroup(128<<20, 1024)
+	if cg != nil || err == nil || !strings.Contains(err.Error(), "no cgroup memory controller") {
 		t.Errorf("no cgroup mounted: err %v", err)
+	}
+	if perr == nil || !strings.Contains(perr.Error(), "no cgroup pids controller") {
+		t.Errorf("no cgroup mounted: pids err %v", perr)
+	}
+	if cg, err, perr := newRunCgroup(0, 0); cg != nil || err != nil || perr != nil {
+		t.Errorf("no limit asked: %v %v %v", cg, err, perr)
 	}
 
 	// A "v1 memory hierarchy" that is a plain directory: the cgroup files
@@ -25,7 +32,7 @@ func TestMemCgroupUnavailable(t *testing.T) {
 	ro := filepath.Join(dir, "mem ory")
 	os.Mkdir(ro, 0o555)
 	os.WriteFile(info, []byte("30 25 0:26 / "+strings.ReplaceAll(ro, " ", `\040`)+" rw,relatime - cgroup cgroup rw,memory\n"), 0o644)
-	_, err := newMemCgroup(128 << 20)
+	_, err, _ = newRunCgroup(128<<20, 0)
 	if err == nil || !strings.Contains(err.Error(), "cgroup v1 memory controller at "+ro) {
 		t.Errorf("unusable v1 hierarchy: err %v", err)
 	}

@@ -10,8 +10,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 )
 
 // MaybeInit turns the process into the sandbox's init when Start launched
@@ -55,22 +57,88 @@ func runInit() int {
 		send(message{Kind: "setup-error", Msg: fmt.Sprintf("reading the configuration: %v", err)})
 		return 1
 	}
+	if err := setupNetwork(cfg); err != nil {
+		send(message{Kind: "setup-error", Msg: err.Error()})
+		return 1
+	}
 	if err := setupRoot(cfg); err != nil {
 		send(message{Kind: "setup-error", Msg: err.Error()})
 		return 1
 	}
+	// The function, not its reaper, must die when the sandbox runs out of
+	// memory, or the report would lose how the function ended. The
+	// function inherits the OOM score of its parent at fork. With
+	// CAP_SYS_RESOURCE (root, unless the machine drops it) the function
+	// gets the default score, 0, as any process on Lambda, and the init
+	// -1000 (never chosen) once the function runs. Without it a score can
+	// only be raised (and lowered back to where it was): the function then
+	// gets 1000 (chosen first) and the init stays at 0.
+	protect := writeOOMScoreAdj("-1000") == nil
+	if protect {
+		_ = writeOOMScoreAdj("0")
+	} else {
+		_ = writeOOMScoreAdj("1000")
+	}
 	pid, m := startFunction(cfg)
+	if m.Kind == "exec" {
+		m.OOMScoreAdj = readOOMScoreAdj()
+	}
+	if pid > 0 && cfg.NprocLimit > 0 {
+		if err := setNprocLimit(pid, cfg.NprocLimit); err != nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+			reap(pid)
+			send(message{Kind: "setup-error", Msg: fmt.Sprintf("limiting the function to %d processes (RLIMIT_NPROC): %v", cfg.NprocLimit, err)})
+			return 1
+		}
+	}
+	if protect {
+		_ = writeOOMScoreAdj("-1000")
+	} else {
+		_ = writeOOMScoreAdj("0")
+	}
 	send(m)
 	if pid <= 0 {
 		return 0
 	}
-	if cfg.ProtectInit {
-		// Only now: the function inherits the score of its parent at fork.
-		_ = os.WriteFile("/proc/self/oom_score_adj", []byte("-1000"), 0)
-	}
 	code, sig := reap(pid)
 	send(message{Kind: "exit", Code: code, Signal: sig})
 	return 0
+}
+
+// readOOMScoreAdj is the init's own score (what the function inherited
+// at fork), 0 when unknown.
+func readOOMScoreAdj() int {
+	b, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+func writeOOMScoreAdj(v string) error {
+	f, err := os.OpenFile("/proc/self/oom_score_adj", os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(v)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// setNprocLimit sets RLIMIT_NPROC of process pid (prlimit(2)): set in the
+// function rather than in the init, whose own threads it would count.
+func setNprocLimit(pid, n int) error {
+	lim := syscall.Rlimit{Cur: uint64(n), Max: uint64(n)}
+	const rlimitNproc = 6
+	_, _, e := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), rlimitNproc,
+		uintptr(unsafe.Pointer(&lim)), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
 }
 
 // setupRoot builds the mounts in the init's private mount namespace and

@@ -1,6 +1,6 @@
 // Package sandbox materialises an image's merged root filesystem on disk and
-// starts a program inside it the way AWS Lambda does: a private mount and
-// PID namespace, a read-only root, an empty size-limited tmpfs /tmp, a fresh
+// starts a program inside it the way AWS Lambda does: a private mount, PID,
+// UTS and (unless asked otherwise) network namespace, a read-only root, an empty size-limited tmpfs /tmp, a fresh
 // /proc, a minimal /dev, the sandbox user (uid 993, gid 990) whatever the
 // image's USER says, and the working directory as cwd.
 //
@@ -14,6 +14,7 @@
 package sandbox
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,16 @@ const (
 	LambdaUID = 993
 	LambdaGID = 990
 )
+
+// LambdaHostname is a hostname of the shape Lambda's execution
+// environments report: a link-local IPv4 address, 169.254.x.y (x and y
+// random, 1-254). This shape is what functions commonly print on Lambda;
+// AWS does not document the hostname, so it is unconfirmed.
+func LambdaHostname() string {
+	b := make([]byte, 2)
+	rand.Read(b)
+	return fmt.Sprintf("169.254.%d.%d", 1+int(b[0])%254, 1+int(b[1])%254)
+}
 
 // initEnv is the environment marker that turns the binary into the
 // sandbox's init (see MaybeInit).
@@ -60,10 +71,33 @@ type Spec struct {
 	// ExitInfo.Memory says why. Callers also pass it to the function's
 	// environment (AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
 	MemoryMB int
+	// MaxProcs limits the processes and threads of the sandbox (no limit
+	// when 0): the pids controller of its cgroup (pids.max, v2 or v1), or,
+	// where none is usable, RLIMIT_NPROC of the function's uid.
+	// ExitInfo.Processes says which, and how often the limit was hit.
+	MaxProcs int
+	// HostNetwork shares the host's network namespace with the function (its
+	// interfaces, and every service listening on its loopback). By default
+	// the sandbox has a network namespace of its own with only a loopback
+	// interface, up.
+	HostNetwork bool
+	// ForwardPort, without HostNetwork, is a TCP port the init listens on
+	// at 127.0.0.1 inside the sandbox's network namespace: every connection
+	// made to it is handed, as it is, to the host side, where
+	// Process.Forwarded accepts it (0: none).
+	ForwardPort int
+	// Hostname is the sandbox's hostname, in a UTS namespace of its own
+	// (LambdaHostname() when empty).
+	Hostname string
 	// Stdout and Stderr receive the function's output (discarded when nil).
 	// Its stdin is /dev/null.
 	Stdout, Stderr io.Writer
 }
+
+// MaxProcsLambda is Lambda's limit on processes and threads per execution
+// environment ("Processes and threads: 1,024",
+// https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+const MaxProcsLambda = 1024
 
 // ExitInfo says how the function ended.
 type ExitInfo struct {
@@ -85,6 +119,34 @@ type ExitInfo struct {
 	ExecPath string
 	// Memory is what the memory cgroup saw; nil when Spec.MemoryMB was 0.
 	Memory *MemoryStats
+	// Processes is how the number of processes was limited and what the
+	// limit saw; nil when Spec.MaxProcs was 0.
+	Processes *ProcessStats
+	// OOMScoreAdj is the function's oom_score_adj when it started: 0 as on
+	// Lambda, or 1000 where the init could not lower its own below the
+	// function's (no CAP_SYS_RESOURCE) and raised the function's instead.
+	OOMScoreAdj int
+	// InitDied is true when the sandbox's init (the function's parent) died
+	// while the function ran, killed by something other than Kill: the
+	// whole sandbox died with it. Signal is then the init's signal.
+	InitDied bool
+}
+
+// ProcessStats describes the process limit of a sandbox and what it saw.
+type ProcessStats struct {
+	// Limit is Spec.MaxProcs.
+	Limit int
+	// Enforced says how: "cgroup v2 pids.max", "cgroup v1 pids.max" or
+	// "RLIMIT_NPROC"; "" when not at all (NotEnforced says why).
+	Enforced    string
+	NotEnforced string
+	// Peak is the most processes and threads the sandbox had at once (the
+	// cgroup's pids.peak; 0 when unknown).
+	Peak int
+	// LimitHits counts the forks and clones refused because the cgroup's
+	// limit was reached (pids.events "max"; 0 and unknown with
+	// RLIMIT_NPROC).
+	LimitHits int
 }
 
 // MemoryStats describes the memory limit of a sandbox and what it saw.

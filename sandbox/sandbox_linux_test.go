@@ -463,21 +463,99 @@ cat /root/x 2>&1 || true
 	}
 }
 
-func TestStartReachesLoopback(t *testing.T) {
+// The sandbox has a network namespace of its own: the host's loopback
+// services are out of reach, except through the forwarded port; with
+// HostNetwork they are reachable, as before.
+func TestNetworkIsolation(t *testing.T) {
 	requireSandbox(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "hello from the runtime API")
+		fmt.Fprint(w, "hello from the host")
 	}))
 	defer srv.Close()
 	// "wget" is found through the function's PATH.
 	root := functionRoot(t, testimage.Symlink("bin/wget", "busybox"))
-	info, out, errOut := run(t, root, sandbox.Spec{
-		Argv: []string{"wget", "-q", "-O", "-", srv.URL + "/2018-06-01/runtime/invocation/next"},
-		Env:  []string{"PATH=/usr/bin:/bin"},
-	})
-	if info.Code != 0 || info.ExecPath != "/bin/wget" || out != "hello from the runtime API" {
-		t.Errorf("wget from the sandbox: %+v, output %q, stderr %q", info, out, errOut)
+	get := []string{"wget", "-q", "-O", "-", srv.URL + "/2018-06-01/runtime/invocation/next"}
+	env := []string{"PATH=/usr/bin:/bin"}
+
+	info, out, errOut := run(t, root, sandbox.Spec{Argv: get, Env: env})
+	if info.Code == 0 || out != "" || !strings.Contains(errOut, "Connection refused") {
+		t.Errorf("the host's loopback reached from an isolated sandbox: %+v, output %q, stderr %q", info, out, errOut)
 	}
+	info, out, errOut = run(t, root, sandbox.Spec{Argv: get, Env: env, HostNetwork: true})
+	if info.Code != 0 || info.ExecPath != "/bin/wget" || out != "hello from the host" {
+		t.Errorf("wget with HostNetwork: %+v, output %q, stderr %q", info, out, errOut)
+	}
+
+	// Only lo, up; and the hostname of its own UTS namespace.
+	info, out, errOut = run(t, root, sandbox.Spec{Env: env,
+		Argv: []string{"/bin/busybox", "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; cat /sys/class/net/lo/operstate 2>/dev/null; hostname"}})
+	lines := strings.Fields(out)
+	if info.Code != 0 || len(lines) < 2 || lines[0] != "lo" || !strings.HasPrefix(lines[len(lines)-1], "169.254.") {
+		t.Errorf("interfaces and hostname: %+v, output %q, stderr %q", info, out, errOut)
+	}
+	host, _ := os.Hostname()
+	info, out, _ = run(t, root, sandbox.Spec{Env: env, HostNetwork: true, Hostname: "my-host",
+		Argv: []string{"/bin/busybox", "hostname"}})
+	if info.Code != 0 || strings.TrimSpace(out) != "my-host" {
+		t.Errorf("hostname with Hostname set: %q", out)
+	}
+	if now, _ := os.Hostname(); now != host {
+		t.Errorf("the host's hostname changed: %q, was %q", now, host)
+	}
+}
+
+// A port forwarded out of the sandbox's network namespace: the function
+// connects to 127.0.0.1:port inside, the host serves the connection.
+func TestForwardedPort(t *testing.T) {
+	requireSandbox(t)
+	root := functionRoot(t, testimage.Symlink("bin/wget", "busybox"))
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Two requests: connections are forwarded one by one, for as long as
+	// the sandbox lives.
+	p, err := sandbox.Start(ctx, sandbox.Spec{Root: root, Dir: "/var/task", ForwardPort: 9001,
+		Env:    []string{"PATH=/bin", marker()},
+		Argv:   []string{"/bin/sh", "-c", "wget -q -O - http://127.0.0.1:9001/a && echo && wget -q -O - http://127.0.0.1:9001/b"},
+		Stdout: &stdout, Stderr: &stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := p.Forwarded()
+	if ln == nil || ln.Addr().String() != "127.0.0.1:9001" {
+		t.Fatalf("Forwarded: %v", ln)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "forwarded %s", r.URL.Path)
+	})}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	info, err := p.Wait()
+	hs.Close()
+	if err != nil || info.Code != 0 || stdout.String() != "forwarded /a\nforwarded /b" {
+		t.Errorf("through the forwarded port: %+v %v, output %q, stderr %q", info, err, stdout.String(), stderr.String())
+	}
+	select {
+	case err := <-served:
+		if err == nil {
+			t.Errorf("Serve returned nil")
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("Serve still runs on the listener of a finished sandbox")
+	}
+	if p.Forwarded() == nil {
+		t.Errorf("Forwarded is nil after Wait")
+	}
+	// With HostNetwork there is nothing to forward.
+	p, err = sandbox.Start(ctx, sandbox.Spec{Root: root, Dir: "/", ForwardPort: 9001, HostNetwork: true,
+		Env: []string{marker()}, Argv: []string{"/bin/sh", "-c", "exit 0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Forwarded() != nil {
+		t.Errorf("Forwarded with HostNetwork")
+	}
+	p.Wait()
 }
 
 func TestExecErrors(t *testing.T) {
@@ -725,4 +803,89 @@ func TestMemoryLimit(t *testing.T) {
 	if left := lambdoctorCgroups(t); len(left) > 0 {
 		t.Errorf("cgroups left behind: %v", left)
 	}
+}
+
+// A fork storm stops at MaxProcs: forks past it fail, the limit is named
+// with how often it was hit, and the sandbox's init survives to report how
+// the function ended.
+func TestProcessLimit(t *testing.T) {
+	requireSandbox(t)
+	root := functionRoot(t)
+	// Background sleeps until forks fail, then report how many ran.
+	storm := `n=0; while [ $n -lt 300 ]; do sleep 30 & n=$((n+1)); done; echo started $n`
+	info, out, errOut := run(t, root, sandbox.Spec{MaxProcs: 64, Argv: []string{"/bin/sh", "-c", storm}})
+	ps := info.Processes
+	if ps == nil {
+		t.Fatalf("no process stats: %+v", info)
+	}
+	if ps.Enforced == "" {
+		t.Fatalf("process limit not enforced: %s", ps.NotEnforced)
+	}
+	// busybox sh exits 2 when it cannot fork.
+	if info.Code != 2 || info.InitDied {
+		t.Errorf("want the storm's shell to exit 2 on its fork failure, got %+v; stdout %q stderr %q", info, out, errOut)
+	}
+	if !strings.Contains(errOut, "can't fork") {
+		t.Errorf("no fork failure in the function's stderr: %q", errOut)
+	}
+	if strings.HasPrefix(ps.Enforced, "cgroup") {
+		if ps.LimitHits < 1 || ps.Peak > 64 || ps.Peak < 60 {
+			t.Errorf("cgroup pids stats: %+v", *ps)
+		}
+	}
+	t.Logf("%s; stats %+v; stdout %q", ps.Enforced, *ps, out)
+	if left := lambdoctorCgroups(t); len(left) > 0 {
+		t.Errorf("cgroups left behind: %v", left)
+	}
+}
+
+// Under a memory limit, a fork storm gets the function (or its children)
+// OOM-killed, never the sandbox's init.
+func TestForkStormUnderMemoryLimit(t *testing.T) {
+	requireSandbox(t)
+	root := functionRoot(t)
+	// 20 children that each grow until the OOM killer takes them; the
+	// storm's shell waits for them all, unless it is taken first.
+	storm := `i=0; while [ $i -lt 20 ]; do sh -c 's=xxxxxxxxxxxxxxxx; while :; do s=$s$s$s; sleep 0.1; done' & i=$((i+1)); done; wait`
+	info, _, errOut := run(t, root, sandbox.Spec{MaxProcs: sandbox.MaxProcsLambda, MemoryMB: 32,
+		Argv: []string{"/bin/sh", "-c", storm}})
+	if info.InitDied {
+		t.Fatalf("the init died: %+v", info)
+	}
+	if info.Memory == nil || info.Processes == nil {
+		t.Fatalf("no stats: %+v", info)
+	}
+	if info.Memory.Cgroup != "" && info.Memory.OOMKills < 1 {
+		t.Errorf("want the storm OOM-killed: %+v, memory %+v", info, *info.Memory)
+	}
+	t.Logf("exit %+v, memory %+v, processes %+v, stderr tail %q", info, *info.Memory, *info.Processes, tail(errOut, 200))
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// The function starts with the OOM score ExitInfo reports: Lambda's 0, or
+// 1000 where the init cannot lower its own; the init's is below it.
+func TestOOMScores(t *testing.T) {
+	requireSandbox(t)
+	root := functionRoot(t)
+	info, out, errOut := run(t, root, sandbox.Spec{MemoryMB: 64,
+		Argv: []string{"/bin/sh", "-c", "cat /proc/self/oom_score_adj; sleep 0.2; cat /proc/1/oom_score_adj"}})
+	f := strings.Fields(out)
+	if info.Code != 0 || len(f) != 2 {
+		t.Fatalf("%+v, stdout %q, stderr %q", info, out, errOut)
+	}
+	fn, _ := strconv.Atoi(f[0])
+	initScore, _ := strconv.Atoi(f[1])
+	if fn != info.OOMScoreAdj || (fn != 0 && fn != 1000) || initScore >= fn && fn != 0 {
+		t.Errorf("function %d, init %d, reported %d", fn, initScore, info.OOMScoreAdj)
+	}
+	if fn == 0 && initScore != -1000 {
+		t.Errorf("the function has Lambda's score 0 but the init %d, not -1000", initScore)
+	}
+	t.Logf("function oom_score_adj %d, init %d", fn, initScore)
 }

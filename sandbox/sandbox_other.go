@@ -5,6 +5,8 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"runtime"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
@@ -37,6 +39,9 @@ func Start(ctx context.Context, s Spec) (*Process, error) { return nil, Supporte
 // Pid is 0 outside Linux.
 func (p *Process) Pid() int { return 0 }
 
+// Forwarded is nil outside Linux.
+func (p *Process) Forwarded() net.Listener { return nil }
+
 // Wait needs Linux.
 func (p *Process) Wait() (ExitInfo, error) { return ExitInfo{Code: -1}, Supported() }
 
@@ -45,3 +50,28 @@ func (p *Process) Kill() error { return Supported() }
 
 // Release does nothing outside Linux.
 func Release(dir string) error { return nil }
+
+// RunDirPrefix starts the name of every run directory.
+const RunDirPrefix = "lambdoctor-run-"
+
+// RunDir is the private temporary directory of one run (not locked
+// outside Linux).
+type RunDir struct{ Path string }
+
+// CreateRunDir creates a run directory in the temporary directory.
+func CreateRunDir() (*RunDir, error) {
+	dir, err := os.MkdirTemp("", RunDirPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return &RunDir{Path: dir}, nil
+}
+
+// Remove deletes the directory.
+func (d *RunDir) Remove() error { return os.RemoveAll(d.Path) }
+
+// Keep leaves the directory in place.
+func (d *RunDir) Keep() {}
+
+// ReapStale has nothing to do outside Linux.
+func ReapStale() ([]string, error) { return nil, nil }

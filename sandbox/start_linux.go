@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +21,7 @@ import (
 // own (see userns_linux.go), which needs unprivileged user namespaces,
 // newuidmap and newgidmap, and a subordinate id range of the user.
 func Supported() error {
-	for _, ns := range []string{"mnt", "pid"} {
+	for _, ns := range []string{"mnt", "pid", "uts", "net"} {
 		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
 			return fmt.Errorf("%w: the kernel has no %s namespaces (%v)", ErrUnsupported, ns, err)
 		}
@@ -40,19 +41,27 @@ type initConfig struct {
 	Dir       string
 	UID, GID  int
 	TmpSizeMB int
-	// ProtectInit keeps the kernel's OOM killer off the init (the
-	// function, not the reaper, must die when the sandbox runs out of
-	// memory).
-	ProtectInit bool
 	// Userns is true when the init runs in the user namespace of the
 	// unprivileged path: device nodes are bind-mounted from the host.
 	Userns bool
+	// Hostname is set in the init's UTS namespace.
+	Hostname string
+	// OwnNetwork is true when the init is in a network namespace of its
+	// own: it brings the loopback interface up, and listens on
+	// 127.0.0.1:ForwardPort (when not 0) for the host (forward_linux.go).
+	OwnNetwork  bool
+	ForwardPort int
+	// NprocLimit, when not 0, is the RLIMIT_NPROC the function gets (where
+	// no pids cgroup limits the sandbox).
+	NprocLimit int
 }
 
 // message is one JSON line the init writes on fd 4.
 type message struct {
 	Kind string `json:"kind"` // "exec", "exec-error", "exit", "setup-error"
 	Path string `json:"path,omitempty"`
+	// exec: the function's oom_score_adj
+	OOMScoreAdj int `json:"oomScoreAdj,omitempty"`
 	// exec-error
 	Op                string `json:"op,omitempty"`
 	Errno             int    `json:"errno,omitempty"`
@@ -79,10 +88,24 @@ type Process struct {
 	killed  bool
 	history []message
 
-	// cg is the sandbox's memory cgroup (nil when unlimited); mem is what
-	// Wait reports about memory.
-	cg  *memCgroup
-	mem *MemoryStats
+	// cg is the sandbox's cgroup (nil when unlimited); mem and procs are
+	// what Wait reports about memory and processes.
+	cg    *runCgroup
+	mem   *MemoryStats
+	procs *ProcessStats
+	// fwd accepts the connections made to Spec.ForwardPort (nil without).
+	fwd *forwardListener
+}
+
+// Forwarded accepts the connections the function makes to
+// 127.0.0.1:Spec.ForwardPort in its network namespace (nil when the
+// sandbox has none: HostNetwork, or no ForwardPort). Its Accept fails once
+// the sandbox is gone; Wait closes it.
+func (p *Process) Forwarded() net.Listener {
+	if p.fwd == nil {
+		return nil
+	}
+	return p.fwd
 }
 
 // Pid is the host PID of the sandbox's init, the function's parent (without
@@ -106,9 +129,18 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	if fi, err := os.Lstat(s.Root); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("starting the sandbox: root %s is not a directory", s.Root)
 	}
+	if s.ForwardPort < 0 || s.ForwardPort > 65535 {
+		return nil, fmt.Errorf("starting the sandbox: forwarded port %d is not a TCP port", s.ForwardPort)
+	}
 	cfg := initConfig{Root: filepath.Clean(s.Root), Argv: s.Argv, Env: s.Env, Dir: s.Dir,
-		UID: s.UID, GID: s.GID, TmpSizeMB: s.TmpSizeMB, ProtectInit: s.MemoryMB > 0,
-		Userns: unprivileged()}
+		UID: s.UID, GID: s.GID, TmpSizeMB: s.TmpSizeMB, Userns: unprivileged(),
+		Hostname: s.Hostname, OwnNetwork: !s.HostNetwork}
+	if cfg.Hostname == "" {
+		cfg.Hostname = LambdaHostname()
+	}
+	if cfg.OwnNetwork {
+		cfg.ForwardPort = s.ForwardPort
+	}
 	if cfg.Dir == "" {
 		cfg.Dir = "/"
 	}
@@ -128,50 +160,90 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	} else if err := mountPoints(cfg.Root); err != nil {
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
+	var cg *runCgroup
+	var mem *MemoryStats
+	var procs *ProcessStats
+	if s.MemoryMB > 0 || s.MaxProcs > 0 {
+		limit := int64(s.MemoryMB) << 20
+		var memErr, pidsErr error
+		cg, memErr, pidsErr = newRunCgroup(limit, s.MaxProcs)
+		if s.MemoryMB > 0 {
+			mem = &MemoryStats{LimitBytes: limit}
+			if memErr != nil {
+				mem.NotEnforced = memErr.Error()
+			}
+		}
+		if s.MaxProcs > 0 {
+			procs = &ProcessStats{Limit: s.MaxProcs}
+			if pidsErr != nil {
+				// RLIMIT_NPROC counts every process of the function's uid
+				// on the machine (in its user namespace): a fallback only.
+				cfg.NprocLimit = s.MaxProcs
+				procs.Enforced = "RLIMIT_NPROC"
+				procs.NotEnforced = "no pids cgroup: " + pidsErr.Error()
+			}
+		}
+	}
+	cleanupCg := func() {
+		if cg != nil {
+			cg.remove()
+		}
+	}
 	blob, err := json.Marshal(cfg)
 	if err != nil {
+		cleanupCg()
 		return nil, err
+	}
+	var fwdHost, fwdInit *os.File
+	if cfg.ForwardPort > 0 {
+		if fwdHost, fwdInit, err = newForwardPair(); err != nil {
+			cleanupCg()
+			return nil, err
+		}
+		defer fwdInit.Close()
+	}
+	closeFwd := func() {
+		if fwdHost != nil {
+			fwdHost.Close()
+		}
 	}
 
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
+		cleanupCg()
+		closeFwd()
 		return nil, err
 	}
 	defer cfgR.Close()
 	statR, statW, err := os.Pipe()
 	if err != nil {
 		cfgW.Close()
+		cleanupCg()
+		closeFwd()
 		return nil, err
 	}
 	defer statW.Close()
 
-	var cg *memCgroup
-	var mem *MemoryStats
-	if s.MemoryMB > 0 {
-		limit := int64(s.MemoryMB) << 20
-		mem = &MemoryStats{LimitBytes: limit}
-		var err error
-		if cg, err = newMemCgroup(limit); err != nil {
-			mem.NotEnforced = err.Error()
-		}
-	}
 	var cmd *exec.Cmd
 	var sh *shim
 	if us != nil {
-		sh, err = us.startShim([]*os.File{cfgR, statW}, s.Stdout, s.Stderr)
+		extra := []*os.File{cfgR, statW}
+		if fwdInit != nil {
+			extra = append(extra, fwdInit)
+		}
+		sh, err = us.startShim(extra, s.Stdout, s.Stderr)
 		if sh != nil {
 			cmd = sh.cmd
 		}
 	} else {
-		cmd = initCommand(cfgR, statW, s.Stdout, s.Stderr)
+		cmd = initCommand(cfgR, statW, fwdInit, cfg.OwnNetwork, s.Stdout, s.Stderr)
 		err = cmd.Start()
 	}
 	if err != nil {
 		cfgW.Close()
 		statR.Close()
-		if cg != nil {
-			cg.remove()
-		}
+		cleanupCg()
+		closeFwd()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
 	// The init waits for its configuration (written below) before it sets
@@ -180,18 +252,45 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	// limited from their first instruction.
 	if cg != nil {
 		if err := cg.add(cmd.Process.Pid); err != nil {
-			mem.NotEnforced = err.Error()
 			cg.remove()
+			if cg.mem != nil {
+				mem.NotEnforced = err.Error()
+			}
+			if cg.pids != nil {
+				cfg.NprocLimit = s.MaxProcs
+				procs.Enforced, procs.NotEnforced = "RLIMIT_NPROC", "no pids cgroup: "+err.Error()
+				if blob, err = json.Marshal(cfg); err != nil {
+					cmd.Process.Kill()
+					cmd.Wait()
+					closeFwd()
+					return nil, err
+				}
+			}
 			cg = nil
 		} else {
-			mem.Cgroup = fmt.Sprintf("v%d", cg.version)
+			if cg.mem != nil {
+				mem.Cgroup = fmt.Sprintf("v%d", cg.mem.version)
+			}
+			if cg.pids != nil {
+				procs.Enforced = fmt.Sprintf("cgroup v%d pids.max", cg.pids.version)
+			}
 		}
 	}
 	if sh != nil {
 		// Any failure shows as a setup error or an early exit of the shim.
-		_ = sh.send(shimOp{Op: "start", Root: cfg.Root})
+		_ = sh.send(shimOp{Op: "start", Root: cfg.Root, OwnNetwork: cfg.OwnNetwork, Forward: fwdInit != nil})
 	}
-	p := &Process{cmd: cmd, msgs: make(chan struct{}), exited: make(chan struct{}), cg: cg, mem: mem}
+	p := &Process{cmd: cmd, msgs: make(chan struct{}), exited: make(chan struct{}), cg: cg, mem: mem, procs: procs}
+	if fwdHost != nil {
+		if p.fwd, err = newForwardListener(fwdHost, cfg.ForwardPort); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			cfgW.Close()
+			statR.Close()
+			cleanupCg()
+			return nil, fmt.Errorf("starting the sandbox: %w", err)
+		}
+	}
 	go p.readStatus(statR)
 	go func() {
 		defer cfgW.Close()
@@ -210,15 +309,23 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 }
 
 // initCommand is the sandbox's init, to be started by root (of the host
-// or of the shim's user namespace).
-func initCommand(cfgR, statW *os.File, stdout, stderr io.Writer) *exec.Cmd {
+// or of the shim's user namespace), with the forwarding socket (nil
+// without) and in a network namespace of its own when ownNet.
+func initCommand(cfgR, statW, fwd *os.File, ownNet bool, stdout, stderr io.Writer) *exec.Cmd {
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"lambdoctor-sandbox-init"}
 	cmd.Env = []string{initEnv + "=1"}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.ExtraFiles = []*os.File{cfgR, statW}
+	if fwd != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, fwd)
+	}
+	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS)
+	if ownNet {
+		flags |= syscall.CLONE_NEWNET
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+		Cloneflags: flags,
 		Pdeathsig:  syscall.SIGKILL,
 		Setpgid:    true,
 	}
@@ -294,14 +401,24 @@ func (p *Process) Wait() (ExitInfo, error) {
 		// namespace: the cgroup is empty.
 		var cgErr error
 		if p.cg != nil {
-			st := p.cg.stats()
-			p.mem = &st
+			if p.cg.mem != nil {
+				st := p.cg.memStats()
+				p.mem = &st
+			}
+			if p.cg.pids != nil {
+				st := p.cg.procStats()
+				p.procs = &st
+			}
 			cgErr = p.cg.remove()
+		}
+		if p.fwd != nil {
+			p.fwd.Close()
 		}
 		close(p.exited)
 		<-p.msgs
 		p.info, p.err = p.result(werr)
 		p.info.Memory = p.mem
+		p.info.Processes = p.procs
 		if cgErr != nil && p.err == nil {
 			p.err = cgErr
 		}
@@ -313,11 +430,13 @@ func (p *Process) result(werr error) (ExitInfo, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	info := ExitInfo{Code: -1, Killed: p.killed}
-	var exited bool
+	var exited, started bool
 	for _, m := range p.history {
 		switch m.Kind {
 		case "exec":
 			info.ExecPath = m.Path
+			info.OOMScoreAdj = m.OOMScoreAdj
+			started = true
 		case "exec-error":
 			info.ExecPath = m.Path
 			info.ExecErr = &ExecError{Op: m.Op, Path: m.Path, Err: syscall.Errno(m.Errno),
@@ -343,6 +462,12 @@ func (p *Process) result(werr error) (ExitInfo, error) {
 		if info.Signal == "" {
 			info.Signal = "SIGKILL"
 		}
+		return info, nil
+	}
+	if started && info.Signal != "" {
+		// The function ran, and its sandbox died under it: the kernel
+		// (the OOM killer of the host) or someone else killed the init.
+		info.InitDied = true
 		return info, nil
 	}
 	if werr == nil {

@@ -40,6 +40,17 @@ import (
 // once it has re-executed itself as root of its user namespace.
 const usernsEnv = "LAMBDOCTOR_SANDBOX_USERNS"
 
+// shimParentEnv passes the shim's parent PID over its re-execution.
+const shimParentEnv = "LAMBDOCTOR_SANDBOX_SHIM_PARENT"
+
+// setPdeathsig makes the kernel SIGKILL this process when its parent dies.
+func setPdeathsig() error {
+	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
 // subIDCount is how many subordinate ids are mapped (inside 1..65536).
 const subIDCount = 65536
 
@@ -165,6 +176,9 @@ func subIDRange(path, name string, uid int) (idRange, error) {
 type shimOp struct {
 	Op   string // "probe", "chown", "release" or "start"
 	Root string
+	// OwnNetwork and Forward ("start"): the init gets a network namespace
+	// of its own, and the forwarding socket (the shim's descriptor 6).
+	OwnNetwork, Forward bool `json:",omitempty"`
 	// Owners are the owners to set ("chown").
 	Owners []owner `json:",omitempty"`
 }
@@ -287,11 +301,26 @@ func maybeShim() {
 			os.Exit(1)
 		}
 		os.Setenv(usernsEnv, "2")
+		os.Setenv(shimParentEnv, strconv.Itoa(os.Getppid()))
 		err := syscall.Exec("/proc/self/exe", os.Args, os.Environ())
 		fmt.Fprintf(os.Stderr, "re-executing in the user namespace: %v\n", err)
 		os.Exit(1)
 	case "2":
 		os.Unsetenv(usernsEnv)
+		// This execve made the shim root of its namespace: the kernel
+		// cleared its parent-death signal with the change of credentials
+		// (prctl(2), PR_SET_PDEATHSIG). Set it again, then make sure the
+		// parent did not die before that, or a kill -9 of lambdoctor
+		// would leave the shim and the sandbox it starts running.
+		ppid, _ := strconv.Atoi(os.Getenv(shimParentEnv))
+		os.Unsetenv(shimParentEnv)
+		if err := setPdeathsig(); err != nil {
+			fmt.Fprintf(os.Stderr, "setting the parent-death signal: %v\n", err)
+			os.Exit(1)
+		}
+		if os.Getppid() != ppid {
+			os.Exit(1)
+		}
 		os.Exit(runShim())
 	}
 }
@@ -367,11 +396,17 @@ func shimRelease(dir string) error {
 }
 
 // shimStart starts the init as Start does as root, with descriptors 4
-// (configuration) and 5 (status), and lives as long as it does.
+// (configuration), 5 (status) and 6 (forwarding, with op.Forward), and
+// lives as long as it does.
 func shimStart(op shimOp) int {
 	cfgR, statW := os.NewFile(4, "config"), os.NewFile(5, "status")
 	syscall.CloseOnExec(4)
 	syscall.CloseOnExec(5)
+	var fwd *os.File
+	if op.Forward {
+		fwd = os.NewFile(6, "forward")
+		syscall.CloseOnExec(6)
+	}
 	fail := func(err error) int {
 		b, _ := json.Marshal(message{Kind: "setup-error", Msg: err.Error()})
 		statW.Write(append(b, '\n'))
@@ -380,12 +415,15 @@ func shimStart(op shimOp) int {
 	if err := mountPoints(op.Root); err != nil {
 		return fail(err)
 	}
-	cmd := initCommand(cfgR, statW, os.Stdout, os.Stderr)
+	cmd := initCommand(cfgR, statW, fwd, op.OwnNetwork, os.Stdout, os.Stderr)
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("starting the init: %w", err))
 	}
 	cfgR.Close()
 	statW.Close()
+	if fwd != nil {
+		fwd.Close()
+	}
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -252,11 +253,40 @@ df -k /tmp | tail -1 | awk '{print $2}'
 		t.Errorf("exit 3: got %+v", info)
 	}
 
+	// A network namespace of its own, with the forwarded port, and the
+	// process limit (a pids cgroup where the user may create one, else
+	// RLIMIT_NPROC).
+	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer fcancel()
+	var fout, ferr syncBuffer
+	p, err := sandbox.Start(fctx, sandbox.Spec{Root: root, Dir: "/var/task", ForwardPort: 9001, MaxProcs: 32,
+		Env: []string{"PATH=/bin", marker()}, Stdout: &fout, Stderr: &ferr,
+		Argv: []string{"/bin/sh", "-c", `hostname; busybox wget -q -O - http://127.0.0.1:9001/x; echo
+n=0; while [ $n -lt 100 ]; do sleep 30 & n=$((n+1)); done`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "forwarded")
+	})}
+	go hs.Serve(p.Forwarded())
+	info, err = p.Wait()
+	hs.Close()
+	lines = strings.Split(fout.String(), "\n")
+	if err != nil || len(lines) < 2 || !strings.HasPrefix(lines[0], "169.254.") || lines[1] != "forwarded" {
+		t.Errorf("hostname and forwarded port without root: %+v %v, stdout %q, stderr %q", info, err, fout.String(), ferr.String())
+	}
+	if ps := info.Processes; ps == nil || ps.Enforced == "" || info.Code != 2 || !strings.Contains(ferr.String(), "can't fork") {
+		t.Errorf("process limit without root: %+v (%+v), stderr %q", info, ps, ferr.String())
+	} else {
+		t.Logf("processes limited by %s (%s)", ps.Enforced, ps.NotEnforced)
+	}
+
 	// Kill stops the whole sandbox.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var buf syncBuffer
-	p, err := sandbox.Start(ctx, sandbox.Spec{Root: root, Dir: "/var/task", Stdout: &buf, Stderr: &buf, Env: []string{marker()},
+	p, err = sandbox.Start(ctx, sandbox.Spec{Root: root, Dir: "/var/task", Stdout: &buf, Stderr: &buf, Env: []string{marker()},
 		Argv: []string{"/bin/sh", "-c", "trap '' TERM; sleep 1000 & echo started; sleep 1000"}})
 	if err != nil {
 		t.Fatal(err)

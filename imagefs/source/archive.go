@@ -30,7 +30,7 @@ var blobPathRE = regexp.MustCompile(`^blobs/(sha256|sha512)/([0-9a-f]{64,128})$`
 // name platforms whose blobs were not saved. sel picks among several
 // images by RepoTag.
 func loadDockerArchive(tf *tarFile, sel selector, where string) (*Image, error) {
-	raw, err := tf.readFile("manifest.json")
+	raw, err := tf.readFile("manifest.json", maxManifestBytes, "maxManifestBytes", "manifest.json")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errorf(NotAnImage, "%s has no manifest.json: not a docker save archive", where)
@@ -45,7 +45,10 @@ func loadDockerArchive(tf *tarFile, sel selector, where string) (*Image, error) 
 	if err != nil {
 		return nil, err
 	}
-	rawConfig, err := tf.readFile(entry.Config)
+	if err := checkLayerCount(len(entry.Layers), "manifest.json"); err != nil {
+		return nil, err
+	}
+	rawConfig, err := tf.readFile(entry.Config, maxConfigBytes, "maxConfigBytes", "the config "+entry.Config)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errorf(Corrupt, "config %s named in manifest.json is missing from %s", entry.Config, where)
@@ -137,11 +140,11 @@ func allTags(entries []dockerManifestEntry) string {
 // and Index when the manifest was reached through an image index. Absent
 // or unreadable entries are skipped: manifest.json stays authoritative.
 func matchOCIManifest(tf *tarFile, img *Image) {
-	raw, err := tf.readFile("index.json")
+	raw, err := tf.readFile("index.json", maxManifestBytes, "maxManifestBytes", "index.json")
 	if err != nil {
 		return
 	}
-	top := &archiveIndex{tf: tf, mt: types.OCIImageIndex, raw: raw}
+	top := &storeIndex{st: tf, mt: types.OCIImageIndex, raw: raw}
 	im, err := top.IndexManifest()
 	if err != nil {
 		return
@@ -150,7 +153,7 @@ func matchOCIManifest(tf *tarFile, img *Image) {
 		if !d.MediaType.IsImage() {
 			return false
 		}
-		rawManifest, err := tf.blobBytes(d.Digest)
+		rawManifest, err := tf.smallBlob(d.Digest, maxManifestBytes, "maxManifestBytes", "the manifest")
 		if err != nil {
 			return false
 		}
@@ -171,12 +174,16 @@ func matchOCIManifest(tf *tarFile, img *Image) {
 		}
 		return true
 	}
+	visits := 0
 	for _, d := range im.Manifests {
 		if try(d) {
 			return
 		}
 		if !d.MediaType.IsIndex() {
 			continue
+		}
+		if visits++; visits > maxIndexVisits {
+			return
 		}
 		child, err := top.ImageIndex(d.Digest)
 		if err != nil {

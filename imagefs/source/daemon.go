@@ -2,8 +2,12 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -15,17 +19,43 @@ import (
 const daemonPingTimeout = 1500 * time.Millisecond
 
 // dockerClient connects to the daemon named by host, DOCKER_HOST or the
-// default socket.
-func dockerClient(host string) (*client.Client, error) {
+// default socket. connect, when > 0, bounds establishing the connection.
+func dockerClient(host string, connect time.Duration) (*client.Client, error) {
 	copts := []client.Opt{client.FromEnv}
 	if host != "" {
 		copts = append(copts, client.WithHost(host))
+	}
+	if connect > 0 {
+		if dial := daemonDialer(host, connect); dial != nil {
+			copts = append(copts, client.WithDialContext(dial))
+		}
 	}
 	cli, err := client.New(copts...)
 	if err != nil {
 		return nil, errorf(DaemonUnreachable, "configuring the Docker client for %s: %v", daemonWhere(host), err)
 	}
 	return cli, nil
+}
+
+// daemonDialer dials the daemon's unix socket or TCP address with connect
+// as its timeout; nil for other schemes, which keep the client's dialer.
+func daemonDialer(host string, connect time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if host == "" {
+		host = os.Getenv("DOCKER_HOST")
+	}
+	if host == "" {
+		host = client.DefaultDockerHost
+	}
+	u, err := client.ParseHostURL(host)
+	if err != nil {
+		return nil
+	}
+	d := &net.Dialer{Timeout: connect}
+	switch u.Scheme {
+	case "unix", "tcp": // Host is the socket's path for unix
+		return func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, u.Scheme, u.Host) }
+	}
+	return nil
 }
 
 // daemonWhere says which daemon address was used, for messages.
@@ -42,7 +72,7 @@ func daemonWhere(host string) string {
 
 // daemonAnswers reports whether a daemon answers a ping quickly.
 func daemonAnswers(ctx context.Context, host string) bool {
-	cli, err := dockerClient(host)
+	cli, err := dockerClient(host, 0)
 	if err != nil {
 		return false
 	}
@@ -56,28 +86,97 @@ func daemonAnswers(ctx context.Context, host string) bool {
 // loadDaemon exports ref from the local Docker daemon with `docker save`
 // semantics, spooled to a temporary file in opts.TempDir (removed by
 // Image.Close), and reads it as a docker-archive. The daemon's image store
-// (classic or containerd) decides the archive format.
+// (classic or containerd) decides the archive format. The daemon's answers
+// are bounded by the idle limit, the whole export by the load limit, and
+// the export's size by maxImageBytes. With opts.Cache, an image exported
+// before is described from the cache and exported only if a layer is
+// opened (see daemoncache.go).
 func loadDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
+	outer := ctx
 	if ref == "" {
 		return nil, errorf(Usage, "docker: needs an image name, as in docker:NAME[:TAG]")
 	}
-	cli, err := dockerClient(opts.DockerHost)
+	lim := limitsOf(opts)
+	cli, err := dockerClient(opts.DockerHost, lim.connect)
 	if err != nil {
 		return nil, err
 	}
 	defer cli.Close()
 	where := daemonWhere(opts.DockerHost)
+	peer := "the Docker daemon at " + where
+	ctx, cancelDeadline := lim.withDeadline(ctx, peer)
+	defer cancelDeadline()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		read     atomic.Int64
+		answered atomic.Bool
+	)
+	var what atomic.Pointer[string] // read by the guard's timer
+	doing := func(s string) { what.Store(&s) }
+	doing("inspecting " + ref)
+	guard := newStallGuard(lim.idle, func() {
+		n := int64(-1)
+		if answered.Load() {
+			n = read.Load()
+		}
+		cancel(&limitError{peer: peer, what: *what.Load(), flag: "--idle-timeout", after: lim.idle, kind: limitIdle, read: n, total: -1})
+	})
+	explain := func(err error) error {
+		var le *limitError
+		if errors.As(context.Cause(ctx), &le) {
+			return &LoadError{Kind: DaemonUnreachable, Err: le.at(*what.Load(), read.Load(), -1)}
+		}
+		if isDialTimeout(err) {
+			return &LoadError{Kind: DaemonUnreachable, Err: &limitError{peer: peer, flag: "--connect-timeout", after: lim.connect, kind: limitConnect, read: -1, total: -1}}
+		}
+		return nil
+	}
+
+	guard.arm()
 	insp, err := cli.ImageInspect(ctx, ref)
+	guard.disarm()
 	if err != nil {
+		if lerr := explain(err); lerr != nil {
+			return nil, lerr
+		}
 		return nil, daemonError(err, ref, where)
 	}
+	var diffIDs []string
+	if insp.RootFS.Type == "layers" {
+		diffIDs = insp.RootFS.Layers
+	}
+	if opts.Cache != nil && len(diffIDs) > 0 {
+		// The export, if a layer is opened, is by image ID: a tag moved
+		// meanwhile must not change what the record stands for.
+		eopts := opts
+		eopts.Cache = nil
+		export := &lazyExport{ctx: outer, ref: insp.ID, opts: eopts}
+		if img, ok := daemonFromRecord(opts.Cache, insp.ID, diffIDs, export); ok {
+			fillFromInspect(img, insp.ID, insp.RepoTags, insp.RepoDigests)
+			img.cleanup = export.close
+			return img, nil
+		}
+	}
+	doing("exporting " + ref)
+	guard.arm()
 	rc, err := cli.ImageSave(ctx, []string{ref})
+	guard.disarm()
 	if err != nil {
+		if lerr := explain(err); lerr != nil {
+			return nil, lerr
+		}
 		return nil, daemonError(err, ref, where)
 	}
-	f, err := spool(rc, opts.TempDir, "lambdoctor-docker-save-*.tar")
+	answered.Store(true)
+	body := &guardedReader{r: rc, guard: guard, read: &read}
+	f, err := spoolTar(body, opts.TempDir, "lambdoctor-docker-save-*.tar",
+		spoolLimit{bytes: maxImageBytes, name: "maxImageBytes", why: "Lambda images are at most 10 GB uncompressed"}, "the export of "+ref)
 	rc.Close()
 	if err != nil {
+		if lerr := explain(err); lerr != nil {
+			return nil, lerr
+		}
 		return nil, reclassify(DaemonUnreachable, err, "exporting %s from the Docker daemon at %s", ref, where)
 	}
 	tmp := f.Name()
@@ -98,14 +197,37 @@ func loadDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 		cleanup()
 		return nil, err
 	}
-	img.Source = Daemon
-	img.ImageID = insp.ID
-	if len(insp.RepoTags) > 0 {
-		img.RepoTags = insp.RepoTags
+	if opts.Cache != nil && len(diffIDs) > 0 {
+		storeDaemonRecord(opts.Cache, insp.ID, diffIDs, img)
 	}
-	img.RepoDigests = insp.RepoDigests
+	img.Source = Daemon
+	fillFromInspect(img, insp.ID, insp.RepoTags, insp.RepoDigests)
 	img.cleanup = cleanup
 	return img, nil
+}
+
+// fillFromInspect sets what the daemon's image inspect says of img.
+func fillFromInspect(img *Image, id string, tags, digests []string) {
+	img.ImageID = id
+	if len(tags) > 0 {
+		img.RepoTags = tags
+	}
+	img.RepoDigests = digests
+}
+
+// guardedReader arms a stallGuard around every read and counts the bytes.
+type guardedReader struct {
+	r     io.Reader
+	guard *stallGuard
+	read  *atomic.Int64
+}
+
+func (g *guardedReader) Read(p []byte) (int, error) {
+	g.guard.arm()
+	n, err := g.r.Read(p)
+	g.guard.disarm()
+	g.read.Add(int64(n))
+	return n, err
 }
 
 // daemonError classifies a Docker API error.

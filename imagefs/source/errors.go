@@ -45,6 +45,12 @@ type LoadError struct {
 	Ref  string
 	Kind ErrorKind
 	Err  error
+
+	// named is set by Load: its errors name the reference even when it is
+	// "". Without it and without a Ref (an error nested in another, or met
+	// reading a layer after Load, whose caller names the image), Error
+	// gives the cause alone.
+	named bool
 }
 
 // Error is one line naming the image and the cause.
@@ -61,7 +67,10 @@ func (e *LoadError) Error() string {
 	if cause != nil {
 		msg = cause.Error()
 	}
-	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
+	msg = strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; ")), " ")
+	if e.Ref == "" && !e.named {
+		return msg
+	}
 	return fmt.Sprintf("loading %q: %s", e.Ref, msg)
 }
 
@@ -88,10 +97,10 @@ func withRef(ref string, err error, fallback ErrorKind) error {
 	var le *LoadError
 	if errors.As(err, &le) {
 		out := *le
-		out.Ref = ref
+		out.Ref, out.named = ref, true
 		return &out
 	}
-	return &LoadError{Ref: ref, Kind: fallback, Err: err}
+	return &LoadError{Ref: ref, Kind: fallback, Err: err, named: true}
 }
 
 // reclassify keeps err's kind when it already has one, else gives it kind

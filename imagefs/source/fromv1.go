@@ -38,13 +38,27 @@ func fromV1(kind Kind, img v1.Image, check blobCheck) (*Image, error) {
 	if err != nil {
 		return nil, v1Error(err, "reading the manifest")
 	}
+	if len(rawManifest) > maxManifestBytes {
+		return nil, tooBig("the manifest", int64(len(rawManifest)), maxManifestBytes, "maxManifestBytes")
+	}
 	manifest, err := v1.ParseManifest(bytes.NewReader(rawManifest))
 	if err != nil {
 		return nil, errorf(Corrupt, "parsing the manifest: %v", err)
 	}
+	if err := checkLayerCount(len(manifest.Layers), "the manifest"); err != nil {
+		return nil, err
+	}
+	// The config is read only when its declared size is within the
+	// limit; the registry reader stops at the declared size.
+	if manifest.Config.Size > maxConfigBytes {
+		return nil, tooBig("the config "+manifest.Config.Digest.String(), manifest.Config.Size, maxConfigBytes, "maxConfigBytes")
+	}
 	rawConfig, err := img.RawConfigFile()
 	if err != nil {
 		return nil, v1Error(err, "reading the config blob %s", manifest.Config.Digest)
+	}
+	if len(rawConfig) > maxConfigBytes {
+		return nil, tooBig("the config "+manifest.Config.Digest.String(), int64(len(rawConfig)), maxConfigBytes, "maxConfigBytes")
 	}
 	config, err := v1.ParseConfigFile(bytes.NewReader(rawConfig))
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -47,34 +46,43 @@ func isLayoutDir(dir string) bool {
 	return false
 }
 
-// loadLayoutDir loads an image from an OCI layout directory.
+// loadLayoutDir loads an image from an OCI layout directory. Its files
+// are read through an os.Root, so nothing outside the directory is ever
+// opened, and only regular files are read.
 func loadLayoutDir(dir string, sel selector, arch string) (*Image, error) {
 	if !isLayoutDir(dir) {
 		return nil, errorf(NotAnImage, "%s is a directory but not an OCI image layout (no oci-layout or index.json)", dir)
 	}
-	top, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errorf(Corrupt, "OCI layout %s has no index.json", dir)
-		}
-		return nil, errorf(Corrupt, "reading %s: %v", filepath.Join(dir, "index.json"), err)
-	}
-	img, idx, err := resolveLayout(top, sel, arch, dir)
+	ld, err := openLayoutDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	check := func(d v1.Descriptor) error {
-		p := filepath.Join(dir, "blobs", d.Digest.Algorithm, d.Digest.Hex)
-		fi, err := os.Stat(p)
-		if err != nil {
-			return errorf(Corrupt, "blob %s is missing from the layout", d.Digest)
-		}
-		if d.Size > 0 && fi.Size() != d.Size {
-			return errorf(Corrupt, "blob %s is %d bytes, the manifest says %d (truncated?)", d.Digest, fi.Size(), d.Size)
-		}
-		return nil
+	img, err := loadLayout(ld, sel, arch, dir, OCILayout)
+	if err != nil {
+		ld.close()
+		return nil, err
 	}
-	out, err := fromV1(OCILayout, img, check)
+	img.cleanup = ld.close
+	return img, nil
+}
+
+// loadLayoutArchive loads an image from an OCI layout packed in a tar.
+func loadLayoutArchive(tf *tarFile, sel selector, arch, where string, kind Kind) (*Image, error) {
+	return loadLayout(tf, sel, arch, where, kind)
+}
+
+// loadLayout loads the image sel names from an OCI layout's blob store.
+func loadLayout(st blobStore, sel selector, arch, where string, kind Kind) (*Image, error) {
+	raw, err := readIndexJSON(st)
+	if err != nil {
+		return nil, reclassify(Corrupt, err, "reading index.json of %s", where)
+	}
+	top := &storeIndex{st: st, mt: types.OCIImageIndex, raw: raw}
+	img, idx, err := resolveLayout(top, sel, arch, where)
+	if err != nil {
+		return nil, err
+	}
+	out, err := fromV1(kind, img, st.checkBlob)
 	if err != nil {
 		return nil, err
 	}
@@ -82,23 +90,15 @@ func loadLayoutDir(dir string, sel selector, arch string) (*Image, error) {
 	return out, nil
 }
 
-// loadLayoutArchive loads an image from an OCI layout packed in a tar.
-func loadLayoutArchive(tf *tarFile, sel selector, arch, where string, kind Kind) (*Image, error) {
-	raw, err := tf.readFile("index.json")
-	if err != nil {
-		return nil, reclassify(Corrupt, err, "reading index.json")
+// readIndexJSON reads a layout's index.json, up to maxManifestBytes.
+func readIndexJSON(st blobStore) ([]byte, error) {
+	switch st := st.(type) {
+	case *tarFile:
+		return st.readFile("index.json", maxManifestBytes, "maxManifestBytes", "index.json")
+	case *layoutDir:
+		return st.readFile("index.json", maxManifestBytes, "maxManifestBytes")
 	}
-	top := &archiveIndex{tf: tf, mt: types.OCIImageIndex, raw: raw}
-	img, idx, err := resolveLayout(top, sel, arch, where)
-	if err != nil {
-		return nil, err
-	}
-	out, err := fromV1(kind, img, tf.checkBlob)
-	if err != nil {
-		return nil, err
-	}
-	out.Index = idx
-	return out, nil
+	return nil, fmt.Errorf("unknown blob store %T", st)
 }
 
 // resolveLayout finds the image a selector names in a layout's index.json.
@@ -116,9 +116,14 @@ func resolveLayout(top v1.ImageIndex, sel selector, arch, where string) (v1.Imag
 	var desc v1.Descriptor
 	switch {
 	case sel.digest != (v1.Hash{}):
-		p, d, ok, err := findDigest(top, sel.digest, 3)
+		var walk indexWalk
+		p, d, ok, err := walk.findDigest(top, sel.digest, maxIndexDepth)
 		if err != nil {
 			return nil, nil, err
+		}
+		if !ok && walk.truncated {
+			return nil, nil, errorf(NotFound, "no manifest %s in OCI layout %s within %d levels of nested indexes and %d indexes read (maxIndexDepth, maxIndexVisits)",
+				sel.digest, where, maxIndexDepth, maxIndexVisits)
 		}
 		if !ok {
 			return nil, nil, errorf(NotFound, "no manifest %s in OCI layout %s", sel.digest, where)
@@ -186,9 +191,18 @@ func resolveLayout(top v1.ImageIndex, sel selector, arch, where string) (v1.Imag
 	}
 }
 
-// findDigest looks for h among the descriptors of idx and, depth levels
-// down, of its child indexes; it returns the index holding it.
-func findDigest(idx v1.ImageIndex, h v1.Hash, depth int) (v1.ImageIndex, v1.Descriptor, bool, error) {
+// indexWalk bounds a search through nested indexes: maxIndexDepth levels
+// and maxIndexVisits child indexes opened in all.
+type indexWalk struct {
+	visits    int
+	truncated bool // a level or the budget was cut short
+}
+
+// findDigest looks for h among the descriptors of idx and of its child
+// indexes, depth levels down; it returns the index holding it. Child
+// indexes that are absent are skipped (common in docker save output);
+// one over a size limit is an error.
+func (w *indexWalk) findDigest(idx v1.ImageIndex, h v1.Hash, depth int) (v1.ImageIndex, v1.Descriptor, bool, error) {
 	im, err := idx.IndexManifest()
 	if err != nil {
 		return nil, v1.Descriptor{}, false, v1Error(err, "parsing index")
@@ -198,18 +212,25 @@ func findDigest(idx v1.ImageIndex, h v1.Hash, depth int) (v1.ImageIndex, v1.Desc
 			return idx, d, true, nil
 		}
 	}
-	if depth == 0 {
-		return nil, v1.Descriptor{}, false, nil
-	}
 	for _, d := range im.Manifests {
 		if !d.MediaType.IsIndex() {
 			continue
 		}
+		if depth == 0 || w.visits >= maxIndexVisits {
+			w.truncated = true
+			return nil, v1.Descriptor{}, false, nil
+		}
+		w.visits++
 		child, err := idx.ImageIndex(d.Digest)
 		if err != nil {
-			continue // absent child indexes are common in docker save output
+			var se *sizeLimitError
+			var le *LoadError
+			if errors.As(err, &se) || errors.As(err, &le) && le.Kind != Corrupt {
+				return nil, v1.Descriptor{}, false, err
+			}
+			continue
 		}
-		if p, cd, ok, err := findDigest(child, h, depth-1); ok || err != nil {
+		if p, cd, ok, err := w.findDigest(child, h, depth-1); ok || err != nil {
 			return p, cd, ok, err
 		}
 	}
@@ -262,9 +283,35 @@ func refNames(im *v1.IndexManifest) string {
 	return strings.Join(names, ", ")
 }
 
-// blobName is the member name of a blob in an OCI layout archive.
+// blobName is the path of a blob in an OCI layout, as a directory or an
+// archive.
 func blobName(h v1.Hash) string {
 	return "blobs/" + h.Algorithm + "/" + h.Hex
+}
+
+// blobStore serves the blobs of an OCI layout: the members of an archive
+// (tarFile) or the files of a directory (layoutDir).
+type blobStore interface {
+	// smallBlob reads a manifest, index or config blob, refusing it
+	// beyond limit bytes (limitName names the limit), and verifies its
+	// digest.
+	smallBlob(h v1.Hash, limit int64, limitName, what string) ([]byte, error)
+	// openBlob serves a blob's bytes as stored.
+	openBlob(h v1.Hash) (io.ReadCloser, error)
+	// checkBlob reports a missing blob or one whose size is not the
+	// descriptor's.
+	checkBlob(d v1.Descriptor) error
+}
+
+// verifyDigest checks b against h (sha256 only; other algorithms are
+// taken as they are).
+func verifyDigest(b []byte, h v1.Hash) error {
+	if h.Algorithm == "sha256" {
+		if got := sha256Digest(b); got != h.String() {
+			return errorf(Corrupt, "blob %s has digest %s", h, got)
+		}
+	}
+	return nil
 }
 
 // checkBlob is a blobCheck over the archive's members.
@@ -279,44 +326,60 @@ func (t *tarFile) checkBlob(d v1.Descriptor) error {
 	return nil
 }
 
-// blobBytes reads a small blob (manifest, index, config) and verifies its
-// digest.
-func (t *tarFile) blobBytes(h v1.Hash) ([]byte, error) {
-	b, err := t.readFile(blobName(h))
+func (t *tarFile) smallBlob(h v1.Hash, limit int64, limitName, what string) ([]byte, error) {
+	b, err := t.readFile(blobName(h), limit, limitName, what+" "+h.String())
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errorf(Corrupt, "blob %s is missing from the archive", h)
 		}
 		return nil, err
 	}
-	if h.Algorithm == "sha256" {
-		if got := sha256Digest(b); got != h.String() {
-			return nil, errorf(Corrupt, "blob %s has digest %s", h, got)
-		}
+	if err := verifyDigest(b, h); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
 
-// archiveIndex is a v1.ImageIndex over an OCI layout inside a tar: the
-// same reading as layout.Path, with members as blobs.
-type archiveIndex struct {
-	tf  *tarFile
+func (t *tarFile) openBlob(h v1.Hash) (io.ReadCloser, error) {
+	m, err := t.resolve(blobName(h))
+	if err != nil {
+		return nil, err
+	}
+	return sectionCloser{t.section(m)}, nil // readable at offsets too
+}
+
+// storeIndex is a v1.ImageIndex over an OCI layout's blob store: the same
+// reading as go-containerregistry's layout.Path, with every read bounded.
+type storeIndex struct {
+	st  blobStore
 	mt  types.MediaType
 	raw []byte
+
+	once sync.Once
+	im   *v1.IndexManifest
+	err  error
 }
 
-var _ v1.ImageIndex = (*archiveIndex)(nil)
+var _ v1.ImageIndex = (*storeIndex)(nil)
 
-func (a *archiveIndex) MediaType() (types.MediaType, error) { return a.mt, nil }
-func (a *archiveIndex) Digest() (v1.Hash, error)            { return partial.Digest(a) }
-func (a *archiveIndex) Size() (int64, error)                { return int64(len(a.raw)), nil }
-func (a *archiveIndex) RawManifest() ([]byte, error)        { return a.raw, nil }
+func (a *storeIndex) MediaType() (types.MediaType, error) { return a.mt, nil }
+func (a *storeIndex) Digest() (v1.Hash, error)            { return partial.Digest(a) }
+func (a *storeIndex) Size() (int64, error)                { return int64(len(a.raw)), nil }
+func (a *storeIndex) RawManifest() ([]byte, error)        { return a.raw, nil }
 
-func (a *archiveIndex) IndexManifest() (*v1.IndexManifest, error) {
-	return v1.ParseIndexManifest(bytes.NewReader(a.raw))
+// IndexManifest parses the index once, refusing more than
+// maxIndexManifests children.
+func (a *storeIndex) IndexManifest() (*v1.IndexManifest, error) {
+	a.once.Do(func() {
+		a.im, a.err = v1.ParseIndexManifest(bytes.NewReader(a.raw))
+		if a.err == nil {
+			a.err = checkIndexWidth(a.im, "the index")
+		}
+	})
+	return a.im, a.err
 }
 
-func (a *archiveIndex) find(h v1.Hash) (v1.Descriptor, error) {
+func (a *storeIndex) find(h v1.Hash) (v1.Descriptor, error) {
 	im, err := a.IndexManifest()
 	if err != nil {
 		return v1.Descriptor{}, err
@@ -329,7 +392,7 @@ func (a *archiveIndex) find(h v1.Hash) (v1.Descriptor, error) {
 	return v1.Descriptor{}, fmt.Errorf("no descriptor %s in index", h)
 }
 
-func (a *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
+func (a *storeIndex) Image(h v1.Hash) (v1.Image, error) {
 	d, err := a.find(h)
 	if err != nil {
 		return nil, err
@@ -337,10 +400,10 @@ func (a *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
 	if !d.MediaType.IsImage() {
 		return nil, fmt.Errorf("%s has media type %s, not an image", h, d.MediaType)
 	}
-	return partial.CompressedToImage(&archiveImage{tf: a.tf, desc: d})
+	return partial.CompressedToImage(&storeImage{st: a.st, desc: d})
 }
 
-func (a *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+func (a *storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	d, err := a.find(h)
 	if err != nil {
 		return nil, err
@@ -348,16 +411,16 @@ func (a *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	if !d.MediaType.IsIndex() {
 		return nil, fmt.Errorf("%s has media type %s, not an index", h, d.MediaType)
 	}
-	raw, err := a.tf.blobBytes(h)
+	raw, err := a.st.smallBlob(h, maxManifestBytes, "maxManifestBytes", "the index")
 	if err != nil {
 		return nil, err
 	}
-	return &archiveIndex{tf: a.tf, mt: d.MediaType, raw: raw}, nil
+	return &storeIndex{st: a.st, mt: d.MediaType, raw: raw}, nil
 }
 
-// archiveImage is a partial.CompressedImageCore over an archive's blobs.
-type archiveImage struct {
-	tf   *tarFile
+// storeImage is a partial.CompressedImageCore over a blob store.
+type storeImage struct {
+	st   blobStore
 	desc v1.Descriptor
 
 	once     sync.Once
@@ -366,64 +429,63 @@ type archiveImage struct {
 	err      error
 }
 
-var _ partial.CompressedImageCore = (*archiveImage)(nil)
+var _ partial.CompressedImageCore = (*storeImage)(nil)
 
-func (a *archiveImage) load() error {
+func (a *storeImage) load() error {
 	a.once.Do(func() {
-		a.raw, a.err = a.tf.blobBytes(a.desc.Digest)
+		a.raw, a.err = a.st.smallBlob(a.desc.Digest, maxManifestBytes, "maxManifestBytes", "the manifest")
 		if a.err == nil {
 			a.manifest, a.err = v1.ParseManifest(bytes.NewReader(a.raw))
+		}
+		if a.err == nil {
+			a.err = checkLayerCount(len(a.manifest.Layers), "the manifest "+a.desc.Digest.String())
 		}
 	})
 	return a.err
 }
 
-func (a *archiveImage) MediaType() (types.MediaType, error) { return a.desc.MediaType, nil }
+func (a *storeImage) MediaType() (types.MediaType, error) { return a.desc.MediaType, nil }
 
-func (a *archiveImage) RawManifest() ([]byte, error) {
+func (a *storeImage) RawManifest() ([]byte, error) {
 	if err := a.load(); err != nil {
 		return nil, err
 	}
 	return a.raw, nil
 }
 
-func (a *archiveImage) RawConfigFile() ([]byte, error) {
+func (a *storeImage) RawConfigFile() ([]byte, error) {
 	if err := a.load(); err != nil {
 		return nil, err
 	}
-	return a.tf.blobBytes(a.manifest.Config.Digest)
+	return a.st.smallBlob(a.manifest.Config.Digest, maxConfigBytes, "maxConfigBytes", "the config")
 }
 
-func (a *archiveImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+func (a *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	if err := a.load(); err != nil {
 		return nil, err
 	}
 	if h == a.manifest.Config.Digest {
-		return &archiveBlob{tf: a.tf, desc: a.manifest.Config}, nil
+		return &storeBlob{st: a.st, desc: a.manifest.Config}, nil
 	}
 	for _, d := range a.manifest.Layers {
 		if d.Digest == h {
-			return &archiveBlob{tf: a.tf, desc: d}, nil
+			return &storeBlob{st: a.st, desc: d}, nil
 		}
 	}
 	return nil, fmt.Errorf("no layer %s in manifest %s", h, a.desc.Digest)
 }
 
-// archiveBlob is a layer blob inside an archive, served as stored.
-type archiveBlob struct {
-	tf   *tarFile
+// storeBlob is a layer blob in a store, served as stored.
+type storeBlob struct {
+	st   blobStore
 	desc v1.Descriptor
 }
 
-func (b *archiveBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }
-func (b *archiveBlob) Size() (int64, error)                { return b.desc.Size, nil }
-func (b *archiveBlob) MediaType() (types.MediaType, error) { return b.desc.MediaType, nil }
-func (b *archiveBlob) Descriptor() (*v1.Descriptor, error) { return &b.desc, nil }
+func (b *storeBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }
+func (b *storeBlob) Size() (int64, error)                { return b.desc.Size, nil }
+func (b *storeBlob) MediaType() (types.MediaType, error) { return b.desc.MediaType, nil }
+func (b *storeBlob) Descriptor() (*v1.Descriptor, error) { return &b.desc, nil }
 
-func (b *archiveBlob) Compressed() (io.ReadCloser, error) {
-	m, err := b.tf.resolve(blobName(b.desc.Digest))
-	if err != nil {
-		return nil, err
-	}
-	return io.NopCloser(b.tf.section(m)), nil
+func (b *storeBlob) Compressed() (io.ReadCloser, error) {
+	return b.st.openBlob(b.desc.Digest)
 }

@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
 // Options tune how Load finds and reads an image.
@@ -27,8 +30,27 @@ type Options struct {
 	// TempDir receives daemon exports and decompressed archives; empty
 	// means os.TempDir(). Image.Close removes what was written there.
 	TempDir string
-	// Transport, when set, carries registry requests (tests).
+	// Transport, when set, carries registry requests in place of
+	// NewTransport(ConnectTimeout) (tests, progress display). The idle,
+	// redirect, size, retry and deadline limits still apply over it.
 	Transport http.RoundTripper
+
+	// ConnectTimeout bounds establishing a connection to a registry or
+	// daemon (--connect-timeout); 0 means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// IdleTimeout bounds every wait for the next byte from a registry or
+	// daemon: for an answer, and within a body (--idle-timeout); 0 means
+	// DefaultIdleTimeout, < 0 none.
+	IdleTimeout time.Duration
+	// LoadTimeout bounds a whole registry pull (layers included, until
+	// Image.Close) or daemon export (--load-timeout); 0 means
+	// DefaultLoadTimeout, < 0 none.
+	LoadTimeout time.Duration
+
+	// Cache, when set, lets the daemon source skip `docker save` for an
+	// image it exported before: the layers are then exported only if a
+	// read needs them (the Build using the same cache has their indexes).
+	Cache *imagefs.Cache
 }
 
 // The reference prefixes Load understands.
@@ -54,6 +76,12 @@ const (
 // docker-archive: loads (Source says what it was). An index (multi-platform
 // or with attestations) is recorded in Image.Index and its linux/<Arch>
 // child loaded.
+//
+// Registry and daemon reads are bounded by the network limits of opts
+// (ConnectTimeout, IdleTimeout, LoadTimeout, and a cap on redirects);
+// manifests, indexes, configs, layer counts and spooled archives by the
+// size limits of limits.go (docs/limits.md lists them all). A limit that
+// fires is named in the error.
 //
 // Errors are *LoadError. The caller must Close the returned Image.
 func Load(ctx context.Context, ref string, opts Options) (*Image, error) {
@@ -180,7 +208,7 @@ func loadPath(p string, sel selector, want Kind, opts Options) (*Image, error) {
 		return loadLayoutDir(p, sel, opts.Arch)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, errorf(NotAnImage, "%s is not a regular file", p)
+		return nil, errorf(NotAnImage, "%s is a %s, not a regular file: refused (an image is a tar file or an OCI layout directory)", p, fileKind(fi.Mode()))
 	}
 	tf, cleanup, err := openArchive(p, opts.TempDir)
 	if err != nil {

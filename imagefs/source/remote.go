@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -46,6 +47,11 @@ func DefaultKeychain() authn.Keychain {
 
 // loadRegistry loads ref from its registry. An index (OCI image index or
 // Docker manifest list) is recorded and its linux/<arch> child loaded.
+//
+// Every request is bounded by the network limits of opts (connect, idle,
+// redirects, retries of 429 and 5xx answers with backoff) and the whole
+// pull, layers included, by its LoadTimeout: the deadline ends when the
+// Image is closed.
 func loadRegistry(ctx context.Context, refStr string, opts Options) (*Image, error) {
 	ref, err := name.ParseReference(refStr)
 	if err != nil {
@@ -55,17 +61,30 @@ func loadRegistry(ctx context.Context, refStr string, opts Options) (*Image, err
 	if kc == nil {
 		kc = DefaultKeychain()
 	}
+	lim := limitsOf(opts)
+	peer := "registry " + ref.Context().RegistryStr()
+	ctx, cancel := lim.withDeadline(ctx, peer)
+	base := opts.Transport
+	if base == nil {
+		base = NewTransport(lim.connect)
+	}
+	stats := &retryStats{}
 	ropts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(kc),
 		remote.WithUserAgent("lambdoctor"),
+		remote.WithTransport(&limitTransport{next: base, peer: peer, lim: lim, stats: stats}),
+		remote.WithRetryBackoff(remote.Backoff{Duration: retryBackoffStart, Factor: 2, Jitter: 0.1, Steps: retryAttempts}),
+		remote.WithRetryStatusCodes(retryStatusCodes...),
 	}
-	if opts.Transport != nil {
-		ropts = append(ropts, remote.WithTransport(opts.Transport))
+	fail := func(r name.Reference, err error) (*Image, error) {
+		err = registryError(ctx, r, err, opts.Keychain != nil, stats)
+		cancel()
+		return nil, err
 	}
 	desc, err := remote.Get(ref, ropts...)
 	if err != nil {
-		return nil, registryError(ref, err, opts.Keychain != nil)
+		return fail(ref, err)
 	}
 	var (
 		img v1.Image
@@ -75,44 +94,113 @@ func loadRegistry(ctx context.Context, refStr string, opts Options) (*Image, err
 	case desc.MediaType.IsIndex():
 		im, err := desc.ImageIndex()
 		if err != nil {
-			return nil, registryError(ref, err, opts.Keychain != nil)
+			return fail(ref, err)
 		}
 		manifest, err := im.IndexManifest()
 		if err != nil {
+			cancel()
 			return nil, errorf(Corrupt, "parsing index %s: %v", desc.Digest, err)
+		}
+		if err := checkIndexWidth(manifest, "index "+desc.Digest.String()); err != nil {
+			cancel()
+			return nil, err
 		}
 		idx = newIndex(desc.Digest.String(), desc.MediaType, manifest)
 		i, err := idx.selectPlatform(opts.Arch)
 		if err != nil {
+			cancel()
 			return nil, err
 		}
 		child := ref.Context().Digest(manifest.Manifests[i].Digest.String())
 		img, err = remote.Image(child, ropts...)
 		if err != nil {
-			return nil, registryError(child, err, opts.Keychain != nil)
+			return fail(child, err)
 		}
 	case desc.MediaType.IsImage():
 		img, err = desc.Image()
 		if err != nil {
-			return nil, registryError(ref, err, opts.Keychain != nil)
+			return fail(ref, err)
 		}
 	default:
+		cancel()
 		return nil, errorf(NotAnImage, "%s has media type %q, not an image or index", ref, desc.MediaType)
 	}
 	out, err := fromV1(Registry, img, nil)
 	if err != nil {
-		if _, _, ok := transportKind(err); ok {
-			return nil, registryError(ref, err, opts.Keychain != nil)
+		var se *sizeLimitError
+		if _, _, ok := transportKind(err); ok || errors.As(err, &se) || isLimit(ctx, err) {
+			return fail(ref, err)
 		}
+		cancel()
 		return nil, err
 	}
 	out.Index = idx
+	for i := range out.Layers {
+		out.Layers[i].Open = netOpener(ctx, out.Layers[i].Open)
+	}
+	out.cleanup = func() error {
+		cancel()
+		return nil
+	}
 	return out, nil
 }
 
+// isLimit reports whether err comes from a network limit.
+func isLimit(ctx context.Context, err error) bool {
+	var le *limitError
+	return errors.As(err, &le) || errors.As(context.Cause(ctx), &le)
+}
+
+// netOpener classifies the errors of a registry layer read, which happens
+// after Load returned: a network limit that fires becomes a Network
+// LoadError naming it.
+func netOpener(ctx context.Context, open func() (io.ReadCloser, error)) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		rc, err := open()
+		if err != nil {
+			return nil, netReadError(ctx, err)
+		}
+		return &netReader{ctx: ctx, rc: rc}, nil
+	}
+}
+
+type netReader struct {
+	ctx context.Context
+	rc  io.ReadCloser
+}
+
+func (r *netReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = netReadError(r.ctx, err)
+	}
+	return n, err
+}
+
+func (r *netReader) Close() error { return r.rc.Close() }
+
+// netReadError turns an error that a network limit caused into a Network
+// LoadError saying which limit; other errors pass through.
+func netReadError(ctx context.Context, err error) error {
+	var le *limitError
+	if errors.As(err, &le) || errors.As(context.Cause(ctx), &le) {
+		return &LoadError{Kind: Network, Err: le}
+	}
+	return err
+}
+
 // registryError turns a go-containerregistry error into a LoadError with
-// the registry, the repository and what to do.
-func registryError(ref name.Reference, err error, customKeychain bool) error {
+// the registry, the repository and what to do. A network limit that fired
+// is named, whatever error carried it up.
+func registryError(ctx context.Context, ref name.Reference, err error, customKeychain bool, stats *retryStats) error {
+	var lim *limitError
+	if errors.As(err, &lim) || errors.As(context.Cause(ctx), &lim) {
+		return &LoadError{Kind: Network, Err: lim}
+	}
+	var se *sizeLimitError
+	if errors.As(err, &se) {
+		return &LoadError{Kind: Corrupt, Err: se}
+	}
 	kind, code, ok := transportKind(err)
 	if !ok {
 		return errorf(Corrupt, "reading %s: %v", ref, err)
@@ -127,7 +215,7 @@ func registryError(ref name.Reference, err error, customKeychain bool) error {
 			host, repo, code, triedCredentials(host, customKeychain), loginHint(host))}
 	default:
 		if code != "" {
-			return &LoadError{Kind: Network, Err: fmt.Errorf("registry %s failed (%s): %v", host, code, err)}
+			return &LoadError{Kind: Network, Err: fmt.Errorf("registry %s failed (%s)%s: %v", host, code, stats.summary(), err)}
 		}
 		return &LoadError{Kind: Network, Err: fmt.Errorf("cannot reach registry %s: %v", host, err)}
 	}

@@ -11,10 +11,6 @@ import (
 	"strings"
 )
 
-// maxJSON bounds the manifests, indexes and configs read into memory from
-// an archive or layout, so a hostile size field cannot exhaust memory.
-const maxJSON = 64 << 20
-
 // maxLinkHops bounds symlink chains inside an archive (docker save links
 // shared layers as ../<id>/layer.tar).
 const maxLinkHops = 16
@@ -98,7 +94,7 @@ func indexTar(f *os.File) (*tarFile, error) {
 		}
 		m := member{name: name, typ: hdr.Typeflag, size: hdr.Size, linkname: hdr.Linkname}
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // archive/tar reports TypeRegA ('\x00') as TypeReg
 			if isSparse(hdr) {
 				continue
 			}
@@ -190,21 +186,31 @@ func (t *tarFile) section(m member) *io.SectionReader {
 	return io.NewSectionReader(t.f, m.offset, m.size)
 }
 
-// opener returns an Open func serving m's raw bytes.
+// opener returns an Open func serving m's raw bytes. What it returns can
+// also be read at offsets (ReadAt, Size), so that imagefs reads files of
+// the layer later without copying the blob.
 func (t *tarFile) opener(m member) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
-		return io.NopCloser(t.section(m)), nil
+		return sectionCloser{t.section(m)}, nil
 	}
 }
 
-// readFile returns the bytes of a small member (JSON).
-func (t *tarFile) readFile(name string) ([]byte, error) {
+// sectionCloser is a section of the archive with a no-op Close: the
+// archive stays open until the image is closed.
+type sectionCloser struct{ *io.SectionReader }
+
+func (sectionCloser) Close() error { return nil }
+
+// readFile returns the bytes of a small member (JSON), refusing it from
+// its size when it is over limit (limitName names the limit, what the
+// document).
+func (t *tarFile) readFile(name string, limit int64, limitName, what string) ([]byte, error) {
 	m, err := t.resolve(name)
 	if err != nil {
 		return nil, err
 	}
-	if m.size > maxJSON {
-		return nil, errorf(Corrupt, "member %q is %d bytes, too large for a manifest or config", name, m.size)
+	if m.size > limit {
+		return nil, tooBig(what, m.size, limit, limitName)
 	}
 	var buf bytes.Buffer
 	buf.Grow(int(m.size))
@@ -212,9 +218,4 @@ func (t *tarFile) readFile(name string) ([]byte, error) {
 		return nil, errorf(Corrupt, "reading member %q: %v", name, err)
 	}
 	return buf.Bytes(), nil
-}
-
-// close releases the file.
-func (t *tarFile) close() error {
-	return t.f.Close()
 }

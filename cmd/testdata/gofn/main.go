@@ -4,7 +4,7 @@
 // variant: "erofs" writes outside /tmp during init, "x509" fails the way a
 // TLS call does without CA certificates. An event with "allocateMB": N makes
 // the handler allocate and touch N MB before it answers (to hit the memory
-// limit).
+// limit); "sleepMs": N makes it wait N ms first (to be caught mid-invoke).
 package main
 
 import (
@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
@@ -20,6 +21,7 @@ import (
 type event struct {
 	Name       string `json:"name"`
 	AllocateMB int    `json:"allocateMB"`
+	SleepMs    int    `json:"sleepMs"`
 }
 
 type response struct {
@@ -31,6 +33,10 @@ type response struct {
 func handle(ctx context.Context, ev event) (response, error) {
 	if ev.Name == "" {
 		return response{}, errors.New("no name in the event")
+	}
+	if ev.SleepMs > 0 {
+		fmt.Fprintln(os.Stderr, "sleeping")
+		time.Sleep(time.Duration(ev.SleepMs) * time.Millisecond)
 	}
 	if ev.AllocateMB > 0 {
 		// Touch every page so the memory is really used, not just mapped.
