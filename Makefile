@@ -47,7 +47,8 @@ fuzz:
 		done; \
 	done
 
-# Each fuzz target briefly, so the harness cannot rot (part of make test).
+# Each fuzz target briefly, so the harness cannot rot (.ci/run runs it
+# after make test).
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
