@@ -357,7 +357,9 @@ func (d *decoder) entry(res *layerResult, layer int, off int64, h *tarHeader) (c
 		return capturePlan{}, nil
 	}
 	if len(name)+1 >= PathMax {
-		res.anomaly(layer, "/"+excerpt(name), AnomalyUnsafeName, "name of %d bytes, over Linux's PATH_MAX (%d bytes with its NUL); entry skipped", len(name)+1, PathMax)
+		// An excerpt is no path: keep it as written, without a leading
+		// slash (see Anomaly.Path).
+		res.anomaly(layer, excerpt(h.name), AnomalyUnsafeName, "name of %d bytes, over Linux's PATH_MAX (%d bytes with its NUL); entry skipped", len(name)+1, PathMax)
 		return capturePlan{}, nil
 	}
 	if c := longestComponent(name); c > NameMax {
