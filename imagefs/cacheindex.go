@@ -626,7 +626,7 @@ func (d *decoder) findAccess(l Layer, open func() (io.ReaderAt, func() error, er
 		acc.comp = compGzip
 		idx := &layerIndex{store: d.fs.store}
 		pos := func() int64 { return cnt.n - int64(br.Buffered()) }
-		if _, err := gunzipIndexed(br, pos, ph.tarWriter(io.Discard), d.opts.CheckpointEvery, idx); err != nil {
+		if _, err := gunzipIndexed(br, pos, ph.tarWriter(capped(io.Discard, size)), d.opts.CheckpointEvery, idx); err != nil {
 			return nil, fmt.Errorf("indexing the blob: %w", err)
 		}
 		if err := idx.verify(open, size); err != nil {
@@ -643,7 +643,7 @@ func (d *decoder) findAccess(l Layer, open func() (io.ReaderAt, func() error, er
 		if dec != io.Reader(br) {
 			acc.comp = compZstd
 			acc.zstd = &zstdAccess{dir: d.opts.TempDir}
-			w = ph.tarWriter(io.Discard)
+			w = ph.tarWriter(capped(io.Discard, size))
 		}
 		if _, err := dec.WriteTo(w); err != nil {
 			return nil, fmt.Errorf("reading the blob: %w", err)
@@ -671,4 +671,26 @@ func readerSize(ra io.ReaderAt) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// capped returns w, failing once more than a layer of size compressed
+// bytes may expand to has been written (see maxExpansionRatio): the blob
+// is only checked against the cached layer's DiffID after this pass.
+func capped(w io.Writer, size int64) io.Writer {
+	return &cappedWriter{w: w, size: size, left: min(expansionFloor+maxExpansionRatio*size, MaxImageBytes)}
+}
+
+type cappedWriter struct {
+	w          io.Writer
+	size, left int64
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > c.left {
+		most := min(expansionFloor+maxExpansionRatio*c.size, MaxImageBytes)
+		return 0, limitf("maxExpansionRatio", "the layer's %s of compressed data decompress to more than %s (%d times that beyond the first %s, at most %s): a decompression bomb",
+			byteSize(c.size), byteSize(most), maxExpansionRatio, byteSize(expansionFloor), byteSize(MaxImageBytes))
+	}
+	c.left -= int64(len(p))
+	return c.w.Write(p)
 }

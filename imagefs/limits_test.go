@@ -649,3 +649,19 @@ func TestMergeDirCacheAlternatingAndReplaced(t *testing.T) {
 		t.Errorf("anomalies = %v", got)
 	}
 }
+
+// TestCappedWriter checks the bound of the indexing pass over a cached
+// layer's blob.
+func TestCappedWriter(t *testing.T) {
+	w := capped(io.Discard, 1)
+	if _, err := w.Write(make([]byte, expansionFloor)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, maxExpansionRatio)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.Write([]byte{0})
+	if !errors.Is(err, ErrLimit) || !strings.HasSuffix(err.Error(), "(maxExpansionRatio)") {
+		t.Errorf("err = %v", err)
+	}
+}
