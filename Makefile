@@ -5,7 +5,7 @@ BIN     := bin/lambdoctor
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/lambdoctor/lambdoctor/cmd.version=$(VERSION)
 
-.PHONY: all build setup demo test test-short vet fmt-check fixtures bench clean
+.PHONY: all build setup demo test test-short vet fmt-check fixtures bench fuzz fuzz-short clean
 
 all: build
 
@@ -34,6 +34,23 @@ test: setup vet fmt-check
 
 test-short:
 	$(GO) test -short ./...
+
+# Run every fuzz target of the repository (each func Fuzz* in a _test.go
+# file) for FUZZTIME each, one after the other: make fuzz FUZZTIME=10m.
+# New inputs that fail are written under the package's testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+			echo "fuzz $$(dirname "$$f") $$t for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) "./$$(dirname "$$f")"; \
+		done; \
+	done
+
+# Each fuzz target briefly, so the harness cannot rot (.ci/run runs it
+# after make test).
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 # Regenerate the checked-in fixtures under testdata/images.
 fixtures:

@@ -46,6 +46,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(benchChildEnv); dir != "" {
 		os.Exit(benchChild(dir))
 	}
+	if c := os.Getenv(hostileChildEnv); c != "" {
+		os.Exit(hostileChild(c))
+	}
 	os.Exit(m.Run())
 }
 

@@ -23,8 +23,11 @@ import (
 //
 // Build fails on a layer that cannot be opened or read, one whose
 // compressed stream or tar archive is corrupt (errors.Is(err,
-// ErrCorruptLayer)), or when the layers hold more than Options.MaxEntries
-// entries. Odd entries are not errors: see Anomalies.
+// ErrCorruptLayer)), or when a layer or the image exceeds a limit against
+// hostile images (errors.Is(err, ErrLimit); see limits.go and
+// docs/limits.md), such as Options.MaxEntries. Odd entries are not errors:
+// see Anomalies; entries no Linux runtime could create (names or link
+// targets of PathMax bytes or more) are skipped with an anomaly.
 func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 	if len(layers) > maxLayers {
 		return nil, fmt.Errorf("%d layers: at most %d are supported", len(layers), maxLayers)
@@ -78,7 +81,7 @@ func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 		close(results)
 	}()
 
-	m := &merger{f: f}
+	m := &merger{f: f, d: d}
 	pending := make([]*layerResult, len(layers))
 	merged := 0
 	var failure error
@@ -101,7 +104,11 @@ func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 		for merged < len(layers) && pending[merged] != nil {
 			res := pending[merged]
 			pending[merged] = nil
-			m.apply(merged, res)
+			if err := m.apply(merged, res); err != nil {
+				failure, failedAt = &LayerError{Index: merged, Digest: layers[merged].Digest, Err: err}, merged
+				cancel()
+				break
+			}
 			f.info[merged].Entries = res.entries
 			f.info[merged].UncompressedSize = res.uncompressed
 			f.access[merged] = res.access

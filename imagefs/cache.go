@@ -52,7 +52,9 @@ import (
 // pass records changes (record layout, capture rules, anomaly texts, the
 // restart-point format): files of other versions are never read and age out
 // of the cache.
-const cacheVersion = 1
+// Version 2: the pass skips names, components and link targets past
+// PathMax and NameMax, and keeps only the PAX records it uses.
+const cacheVersion = 2
 
 // DefaultCacheSize is the size bound of a cache opened with a zero size.
 const DefaultCacheSize = 2 << 30

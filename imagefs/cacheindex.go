@@ -62,7 +62,7 @@ func (d *decoder) layer(ctx context.Context, i int, l Layer) (*layerResult, erro
 	}
 	if res := d.loadCached(i, l, ek, ak); res != nil {
 		if limit := int64(d.opts.MaxEntries); d.total.Add(int64(res.entries)) > limit {
-			return nil, &LayerError{Index: i, Digest: l.Digest, Err: fmt.Errorf("more than %d entries: %w", limit, ErrTooManyEntries)}
+			return nil, &LayerError{Index: i, Digest: l.Digest, Err: d.tooMany()}
 		}
 		d.fs.cacheHits.Add(1)
 		return res, nil
@@ -287,7 +287,7 @@ func decodeEntries(b []byte, layer int) (*layerResult, error) {
 			res.add(dir, nil, op)
 		case opWhiteout:
 			name := r.str()
-			res.add(dir, &node{s: name, nlen: uint16(min(len(name), maxNameLen))}, op)
+			res.add(dir, &node{s: name, nlen: uint16(min(len(name), NameMax))}, op)
 		case opAdd, opHardlink, opRoot:
 			n := &node{layer: uint16(layer)}
 			n.typ = r.byte1()
@@ -297,7 +297,7 @@ func decodeEntries(b []byte, layer int) (*layerResult, error) {
 			n.mtime = uint32(r.bounded(1<<32 - 1))
 			n.off = uint32(r.bounded(1<<32 - 1))
 			n.flags = r.byte1()
-			n.nlen = uint16(r.bounded(maxNameLen))
+			n.nlen = uint16(r.bounded(NameMax))
 			n.s = r.str()
 			n.size = int64(r.bounded(1 << 62))
 			if l := r.u(); l > 0 {
@@ -628,7 +628,7 @@ func (d *decoder) findAccess(l Layer, open func() (io.ReaderAt, func() error, er
 		acc.comp = compGzip
 		idx := &layerIndex{store: d.fs.store}
 		pos := func() int64 { return cnt.n - int64(br.Buffered()) }
-		if _, err := gunzipIndexed(br, pos, ph.tarWriter(io.Discard), d.opts.CheckpointEvery, idx); err != nil {
+		if _, err := gunzipIndexed(br, pos, ph.tarWriter(capped(io.Discard, size)), d.opts.CheckpointEvery, idx); err != nil {
 			return nil, fmt.Errorf("indexing the blob: %w", err)
 		}
 		if err := idx.verify(open, size); err != nil {
@@ -645,7 +645,7 @@ func (d *decoder) findAccess(l Layer, open func() (io.ReaderAt, func() error, er
 		if dec != io.Reader(br) {
 			acc.comp = compZstd
 			acc.zstd = &zstdAccess{dir: d.opts.TempDir}
-			w = ph.tarWriter(io.Discard)
+			w = ph.tarWriter(capped(io.Discard, size))
 		}
 		if _, err := dec.WriteTo(w); err != nil {
 			return nil, fmt.Errorf("reading the blob: %w", err)
@@ -673,4 +673,26 @@ func readerSize(ra io.ReaderAt) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// capped returns w, failing once more than a layer of size compressed
+// bytes may expand to has been written (see maxExpansionRatio): the blob
+// is only checked against the cached layer's DiffID after this pass.
+func capped(w io.Writer, size int64) io.Writer {
+	return &cappedWriter{w: w, size: size, left: min(expansionFloor+maxExpansionRatio*size, MaxImageBytes)}
+}
+
+type cappedWriter struct {
+	w          io.Writer
+	size, left int64
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > c.left {
+		most := min(expansionFloor+maxExpansionRatio*c.size, MaxImageBytes)
+		return 0, limitf("maxExpansionRatio", "the layer's %s of compressed data decompress to more than %s (%d times that beyond the first %s, at most %s): a decompression bomb",
+			byteSize(c.size), byteSize(most), maxExpansionRatio, byteSize(expansionFloor), byteSize(MaxImageBytes))
+	}
+	c.left -= int64(len(p))
+	return c.w.Write(p)
 }

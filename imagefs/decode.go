@@ -44,20 +44,35 @@ const recChunk = 1024
 // layerResult is what decoding a layer yields: its records in tar order and
 // the anomalies met. It lives until the layer is merged.
 type layerResult struct {
-	access       layerAccess
-	chunks       [][]rec
-	lastDir      string
+	access  layerAccess
+	chunks  [][]rec
+	lastDir string
+	// dirs interns the parent paths of records, so that records of one
+	// directory share one string however the tar orders them, and no
+	// record keeps its entry's whole name alive.
+	dirs         map[string]string
 	anomalies    []Anomaly
 	dropped      int
 	entries      int
 	uncompressed int64
 }
 
-// add appends a record.
-func (r *layerResult) add(dir string, n *node, op byte) {
+// add appends a record; it returns the bytes of a directory path it kept
+// for the first time.
+func (r *layerResult) add(dir string, n *node, op byte) (kept int) {
 	if dir == r.lastDir {
 		dir = r.lastDir
 	} else {
+		if c, ok := r.dirs[dir]; ok {
+			dir = c
+		} else {
+			dir = strings.Clone(dir)
+			if r.dirs == nil {
+				r.dirs = make(map[string]string)
+			}
+			r.dirs[dir] = dir
+			kept = len(dir)
+		}
 		r.lastDir = dir
 	}
 	last := len(r.chunks) - 1
@@ -66,6 +81,7 @@ func (r *layerResult) add(dir string, n *node, op byte) {
 		last++
 	}
 	r.chunks[last] = append(r.chunks[last], rec{dir: dir, n: n, op: op})
+	return kept
 }
 
 func (r *layerResult) anomaly(layer int, p string, kind AnomalyKind, format string, args ...any) {
@@ -80,7 +96,26 @@ func (r *layerResult) anomaly(layer int, p string, kind AnomalyKind, format stri
 type decoder struct {
 	fs    *FS
 	opts  Options
-	total atomic.Int64 // entries seen over all layers
+	total atomic.Int64 // entries seen over all layers, and implicit directories merged
+	// imageBytes is the part of MaxImageBytes the layers reserved.
+	imageBytes atomic.Int64
+	// nameBytes counts the names, link targets and directory paths kept,
+	// against MaxNameBytes.
+	nameBytes atomic.Int64
+}
+
+// tooMany is the error of an image past its entry budget.
+func (d *decoder) tooMany() error {
+	return &limitError{name: "Options.MaxEntries", also: ErrTooManyEntries,
+		msg: fmt.Sprintf("more than %d entries over all layers (tar entries and the directories their paths imply)", d.opts.MaxEntries)}
+}
+
+// keepNames accounts n more bytes of names kept against MaxNameBytes.
+func (d *decoder) keepNames(n int) error {
+	if n > 0 && d.nameBytes.Add(int64(n)) > MaxNameBytes {
+		return limitf("MaxNameBytes", "the layers' names and link targets take more than %s", byteSize(MaxNameBytes))
+	}
+	return nil
 }
 
 // readBufSize is the buffer between the blob and the decompressor.
@@ -120,7 +155,8 @@ func decompress(br *bufio.Reader) (decompressor, func(), error) {
 		}
 		return zr, func() { zr.Close() }, nil
 	case len(magic) == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd:
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow))
 		if err != nil {
 			return nil, nil, fmt.Errorf("zstd: %w", err)
 		}
@@ -161,10 +197,13 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 	}
 	src := &sourceReader{r: h.blobReader(blob)}
 	fail := func(err error) error {
+		if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+			err = limitf("maxZstdWindow", "a zstd frame asks for a window larger than %s", byteSize(maxZstdWindow))
+		}
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.Is(err, ErrTooManyEntries):
+		case errors.Is(err, ErrLimit):
 			return &LayerError{Index: i, Digest: l.Digest, Err: err}
 		case src.err != nil:
 			return &LayerError{Index: i, Digest: l.Digest, Err: fmt.Errorf("reading: %w", src.err)}
@@ -179,9 +218,36 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 	sink.entry = func(h *tarHeader, off int64) (capturePlan, error) {
 		res.entries++
 		if d.total.Add(1) > limit {
-			return capturePlan{}, fmt.Errorf("more than %d entries: %w", limit, ErrTooManyEntries)
+			return capturePlan{}, d.tooMany()
 		}
-		return d.entry(res, i, off, h), nil
+		return d.entry(res, i, off, h)
+	}
+	// The tar stream may grow to expansionFloor plus maxExpansionRatio
+	// times the compressed size (as declared, or as read so far if more),
+	// within what is left of MaxImageBytes, reserved imageBudgetStep at a
+	// time and given back at the end.
+	var reserved int64
+	defer func() { d.imageBytes.Add(sink.off - reserved) }()
+	sink.grow = func(need int64) (int64, error) {
+		// access.size is the blob's size when the source reads at
+		// offsets, 0 until the end when it streams.
+		comp := max(l.Size, cnt.n, res.access.size)
+		floor := int64(expansionFloor)
+		if d.opts.expansionFloor > 0 {
+			floor = d.opts.expansionFloor
+		}
+		layerMax := floor + maxExpansionRatio*comp
+		if need > layerMax {
+			return 0, limitf("maxExpansionRatio", "the layer's %s of compressed data decompress to more than %s (%d times that beyond the first %s): a decompression bomb",
+				byteSize(comp), byteSize(layerMax), maxExpansionRatio, byteSize(floor))
+		}
+		for reserved < need {
+			reserved += imageBudgetStep
+			if d.imageBytes.Add(imageBudgetStep) > MaxImageBytes {
+				return 0, limitf("MaxImageBytes", "the layers decompress to more than %s, over Lambda's 10 GB limit on an image's uncompressed size", byteSize(MaxImageBytes))
+			}
+		}
+		return min(layerMax, reserved), nil
 	}
 	// The stream is read to its end, so that the decompressor checks its
 	// trailer (gzip CRC and size) and rejects trailing garbage.
@@ -281,33 +347,40 @@ const (
 
 // entry records the tar entry h, whose content starts at offset off of the
 // layer's tar stream, into res, and says what to capture of its content.
-func (d *decoder) entry(res *layerResult, layer int, off int64, h *tarHeader) capturePlan {
+func (d *decoder) entry(res *layerResult, layer int, off int64, h *tarHeader) (capturePlan, error) {
 	if h.typ == 'g' {
-		return capturePlan{} // a global PAX header
+		return capturePlan{}, nil // a global PAX header
 	}
 	name, ok := cleanName(h.name)
 	if !ok {
-		res.anomaly(layer, h.name, AnomalyUnsafeName, "name climbs above the image root; entry skipped")
-		return capturePlan{}
+		res.anomaly(layer, excerpt(h.name), AnomalyUnsafeName, "name climbs above the image root; entry skipped")
+		return capturePlan{}, nil
+	}
+	if len(name)+1 >= PathMax {
+		// An excerpt is no path: keep it as written, without a leading
+		// slash (see Anomaly.Path).
+		res.anomaly(layer, excerpt(h.name), AnomalyUnsafeName, "name of %d bytes, over Linux's PATH_MAX (%d bytes with its NUL); entry skipped", len(name)+1, PathMax)
+		return capturePlan{}, nil
+	}
+	if c := longestComponent(name); c > NameMax {
+		res.anomaly(layer, "/"+name, AnomalyUnsafeName, "a name component of %d bytes, over Linux's NAME_MAX (%d); entry skipped", c, NameMax)
+		return capturePlan{}, nil
 	}
 	dir, base := splitDir(name)
 	if strings.HasPrefix(base, whiteoutPrefix) {
 		switch {
 		case base == opaqueMarker:
-			res.add(dir, nil, opOpaque)
+			return capturePlan{}, d.keepNames(res.add(dir, nil, opOpaque))
 		case strings.HasPrefix(base, whiteoutPrefix+whiteoutPrefix):
 			res.anomaly(layer, "/"+name, AnomalyBadWhiteout, "AUFS metadata entry; ignored")
 		case base == whiteoutPrefix:
 			res.anomaly(layer, "/"+name, AnomalyBadWhiteout, "whiteout names nothing; ignored")
 		default:
 			target := strings.Clone(base[len(whiteoutPrefix):])
-			res.add(dir, &node{s: target, nlen: uint16(min(len(target), maxNameLen))}, opWhiteout)
+			kept := res.add(dir, &node{s: target, nlen: uint16(len(target))}, opWhiteout)
+			return capturePlan{}, d.keepNames(kept + len(target))
 		}
-		return capturePlan{}
-	}
-	if len(base) > maxNameLen {
-		res.anomaly(layer, h.name, AnomalyUnsafeName, "name component longer than %d bytes; entry skipped", maxNameLen)
-		return capturePlan{}
+		return capturePlan{}, nil
 	}
 	typ := h.typ
 	switch typ {
@@ -316,7 +389,7 @@ func (d *decoder) entry(res *layerResult, layer int, off int64, h *tarHeader) ca
 	case TypeDir, TypeSymlink, TypeChar, TypeBlock, TypeFifo, tar.TypeLink:
 	default:
 		res.anomaly(layer, "/"+name, AnomalyUnsupportedType, "tar type %q; entry skipped", typ)
-		return capturePlan{}
+		return capturePlan{}, nil
 	}
 	n := &node{
 		typ:   typ,
@@ -331,40 +404,67 @@ func (d *decoder) entry(res *layerResult, layer int, off int64, h *tarHeader) ca
 	if name == "" {
 		if typ != TypeDir {
 			res.anomaly(layer, "/", AnomalyUnsupportedType, "non-directory (type %q) at the image root; entry skipped", typ)
-			return capturePlan{}
+			return capturePlan{}, nil
 		}
 		res.add("", n, opRoot)
-		return capturePlan{}
+		return capturePlan{}, nil
 	}
 	switch typ {
 	case TypeSymlink:
+		if len(h.linkname) >= PathMax {
+			res.anomaly(layer, "/"+name, AnomalyUnsafeName, "symlink target of %d bytes, over Linux's PATH_MAX (%d bytes with its NUL): %q; entry skipped", len(h.linkname), PathMax, excerpt(h.linkname))
+			return capturePlan{}, nil
+		}
 		n.s = base + h.linkname
 		if escapes(dir, h.linkname) {
-			res.anomaly(layer, "/"+name, AnomalyEscapingLink, "symlink target %q climbs above the image root; resolved clamped at /", h.linkname)
+			res.anomaly(layer, "/"+name, AnomalyEscapingLink, "symlink target %q climbs above the image root; resolved clamped at /", excerpt(h.linkname))
 		}
 	case tar.TypeLink:
 		target, ok := cleanName(h.linkname)
 		if !ok || target == "" {
-			res.anomaly(layer, "/"+name, AnomalyDanglingHardlink, "hard link target %q is outside the image; entry skipped", h.linkname)
-			return capturePlan{}
+			res.anomaly(layer, "/"+name, AnomalyDanglingHardlink, "hard link target %q is outside the image; entry skipped", excerpt(h.linkname))
+			return capturePlan{}, nil
+		}
+		if len(target)+1 >= PathMax {
+			res.anomaly(layer, "/"+name, AnomalyUnsafeName, "hard link target of %d bytes, over Linux's PATH_MAX (%d bytes with its NUL): %q; entry skipped", len(target)+1, PathMax, excerpt(target))
+			return capturePlan{}, nil
 		}
 		n.s = base + target
-		res.add(dir, n, opHardlink)
-		return capturePlan{}
+		return capturePlan{}, d.keepNames(res.add(dir, n, opHardlink) + len(n.s))
 	default:
 		n.s = strings.Clone(base)
 	}
-	res.add(dir, n, opAdd)
+	if err := d.keepNames(res.add(dir, n, opAdd) + len(n.s)); err != nil {
+		return capturePlan{}, err
+	}
 	if typ != TypeReg {
-		return capturePlan{}
+		return capturePlan{}, nil
 	}
 	n.size = h.size
 	if h.sparse {
 		n.flags |= flagSparse
 		res.anomaly(layer, "/"+name, AnomalySparseFile, "sparse file of %d bytes; kept, but its content cannot be read", h.size)
-		return capturePlan{}
+		return capturePlan{}, nil
 	}
-	return d.plan(n, name)
+	return d.plan(n, name), nil
+}
+
+// longestComponent returns the length of p's longest component, or
+// len(p) when that is at most NameMax (no component can be longer).
+func longestComponent(p string) int {
+	if len(p) <= NameMax {
+		return len(p)
+	}
+	longest, cur := 0, 0
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			cur = 0
+			continue
+		}
+		cur++
+		longest = max(longest, cur)
+	}
+	return longest
 }
 
 // plan decides what to capture of a regular file's content, as Options

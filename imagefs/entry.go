@@ -120,7 +120,8 @@ type Anomaly struct {
 	// Layer is the index of the layer holding the entry.
 	Layer int
 	// Path is the entry's name: absolute and clean when it could be
-	// cleaned, as written otherwise.
+	// cleaned, as written otherwise; a name of PathMax bytes or more keeps
+	// its first 200 bytes and its length ("aaa… (5000 bytes)").
 	Path string
 	// Kind classifies the anomaly.
 	Kind AnomalyKind

@@ -11,8 +11,8 @@ var (
 	// ErrCorruptLayer is wrapped by Build's error when a layer's compressed
 	// stream or tar archive is corrupt or truncated.
 	ErrCorruptLayer = errors.New("corrupt layer")
-	// ErrTooManyEntries is returned by Build when the layers hold more
-	// entries than Options.MaxEntries.
+	// ErrTooManyEntries is wrapped by Build's error when the layers hold
+	// more entries than Options.MaxEntries (the error wraps ErrLimit too).
 	ErrTooManyEntries = errors.New("too many entries")
 	// ErrLoop is the error of a resolution that traversed more than
 	// MaxSymlinkHops symlinks.

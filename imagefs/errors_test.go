@@ -107,8 +107,11 @@ func TestMaxEntries(t *testing.T) {
 		t.Errorf("60 entries with MaxEntries 60: %v", err)
 	}
 	_, err := Build(context.Background(), layers, Options{MaxEntries: 59})
-	if !errors.Is(err, ErrTooManyEntries) || errors.Is(err, ErrCorruptLayer) {
+	if !errors.Is(err, ErrTooManyEntries) || !errors.Is(err, ErrLimit) || errors.Is(err, ErrCorruptLayer) {
 		t.Errorf("err = %v, want ErrTooManyEntries", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "more than 59 entries over all layers") || !strings.HasSuffix(msg, "(Options.MaxEntries)") {
+		t.Errorf("message %q", msg)
 	}
 }
 

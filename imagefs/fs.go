@@ -55,20 +55,29 @@ var (
 )
 
 // count settles every directory's children in order and sets f.n to the
-// number of nodes.
+// number of nodes. It visits the tree with an explicit stack (one slice of
+// children per level), so depth costs no recursion.
 func (f *FS) count() {
-	var rec func(n *node) int
-	rec = func(n *node) int {
-		c := 1
+	f.root.settle()
+	c := 1
+	stack := [][]*node{f.root.kids}
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if len(*top) == 0 {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		n := (*top)[0]
+		*top = (*top)[1:]
+		c++
 		if n.isDir() {
 			n.settle()
+			if len(n.kids) > 0 {
+				stack = append(stack, n.kids)
+			}
 		}
-		for _, k := range n.kids {
-			c += rec(k)
-		}
-		return c
 	}
-	f.n = rec(f.root)
+	f.n = c
 }
 
 // Len returns the number of entries in the merged view, the root included:
@@ -88,24 +97,50 @@ func (f *FS) Anomalies() []Anomaly { return slices.Clone(f.anomalies) }
 // not followed. If fn returns fs.SkipDir for a directory its children are
 // skipped; fs.SkipAll stops the walk without error; any other error stops
 // the walk and is returned.
+//
+// The walk is iterative: it holds one slice of children per level and the
+// current path, never every ancestor's full path.
 func (f *FS) Walk(fn func(e *Entry) error) error {
-	err := walkNode(f.root, "/", fn)
+	err := walk(f.root, fn)
 	if err == fs.SkipAll || err == fs.SkipDir {
 		return nil
 	}
 	return err
 }
 
-func walkNode(n *node, abs string, fn func(e *Entry) error) error {
-	if err := fn(n.entry(abs)); err != nil {
-		if err == fs.SkipDir && n.isDir() {
+// walk visits root's tree depth first. fs.SkipDir from a directory skips
+// its children; any other error (fs.SkipDir from a non-directory
+// included) stops the walk and is returned.
+func walk(root *node, fn func(e *Entry) error) error {
+	if err := fn(root.entry("/")); err != nil {
+		if err == fs.SkipDir {
 			return nil
 		}
 		return err
 	}
-	for _, k := range n.kids {
-		if err := walkNode(k, joinAbs(abs, k.name()), fn); err != nil {
+	type level struct {
+		kids []*node // left to visit
+		plen int     // length of the directory's path in buf
+	}
+	stack := []level{{kids: root.kids}}
+	buf := make([]byte, 0, 256)
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if len(top.kids) == 0 {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		n := top.kids[0]
+		top.kids = top.kids[1:]
+		buf = append(append(buf[:top.plen], '/'), n.name()...)
+		if err := fn(n.entry(string(buf))); err != nil {
+			if err == fs.SkipDir && n.isDir() {
+				continue
+			}
 			return err
+		}
+		if len(n.kids) > 0 {
+			stack = append(stack, level{kids: n.kids, plen: len(buf)})
 		}
 	}
 	return nil

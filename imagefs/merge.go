@@ -7,18 +7,34 @@ import (
 
 // merger applies decoded layers, in order, to the tree.
 type merger struct {
-	f     *FS
-	layer int
+	f *FS
+	// d holds the entry budget that implicit directories count against.
+	d   *decoder
+	err error
+	// implicit counts the implicit directories created, against
+	// maxImplicitDirs.
+	implicit int
+	layer    int
 	// anomalies recorded for the current layer, and dropped beyond the cap.
 	count, dropped int
-	// dirCache remembers the last parent directory looked up.
+	// dirCache remembers the last parent directory looked up, and the
+	// length of its path in the merged view (see dir).
 	cacheDir  string
 	cacheNode *node
+	cacheLen  int
 	cacheOK   bool
-	// lastDir is the last directory added: the next entries usually go
-	// into it.
+	// dirs remembers every parent directory looked up in this layer (keys
+	// are the layer's interned directory paths), so that entries
+	// alternating between deep directories do not walk from the root each
+	// time. An entry is valid while its gen is the current one: replacing
+	// a node (which may hold looked-up directories) starts a new one.
+	dirs map[string]dirRef
+	gen  uint64
+	// lastDir is the last directory added, and the length of its path: the
+	// next entries usually go into it.
 	lastParent string
 	lastDir    *node
+	lastLen    int
 }
 
 func (m *merger) anomaly(p string, kind AnomalyKind, format string, args ...any) {
@@ -30,19 +46,38 @@ func (m *merger) anomaly(p string, kind AnomalyKind, format string, args ...any)
 	m.f.anomalies = append(m.f.anomalies, Anomaly{Layer: m.layer, Path: p, Kind: kind, Detail: fmt.Sprintf(format, args...)})
 }
 
+// dirRef is a remembered result of dir.
+type dirRef struct {
+	n    *node
+	plen int
+	gen  uint64
+}
+
 func (m *merger) invalidate() {
 	m.cacheOK = false
 	m.lastDir = nil
+	m.gen++
+}
+
+// remember caches the result of dir(d).
+func (m *merger) remember(d string, n *node, plen int) {
+	m.cacheDir, m.cacheNode, m.cacheLen, m.cacheOK = d, n, plen, true
+	if m.dirs == nil {
+		m.dirs = make(map[string]dirRef)
+	}
+	m.dirs[d] = dirRef{n: n, plen: plen, gen: m.gen}
 }
 
 // apply merges layer i: first its whiteouts and opaque markers against the
 // lower layers, wherever they stand in the tar, then its entries in tar
-// order.
-func (m *merger) apply(i int, res *layerResult) {
+// order. It fails only when the implicit directories it creates exceed the
+// entry budget.
+func (m *merger) apply(i int, res *layerResult) error {
 	m.layer = i
 	m.count = len(res.anomalies)
 	m.dropped = res.dropped
 	m.invalidate()
+	m.dirs = nil
 	m.f.anomalies = append(m.f.anomalies, res.anomalies...)
 
 	for _, chunk := range res.chunks {
@@ -66,12 +101,16 @@ func (m *merger) apply(i int, res *layerResult) {
 			m.add(&chunk[k])
 		}
 		res.chunks[c] = nil
+		if m.err != nil {
+			return m.err
+		}
 	}
 	if m.dropped > 0 {
 		m.f.anomalies = append(m.f.anomalies, Anomaly{Layer: i, Kind: AnomalyTruncated,
 			Detail: fmt.Sprintf("%d more anomalies in this layer not recorded", m.dropped)})
 	}
 	m.invalidate()
+	return nil
 }
 
 // add merges one record of the additions pass.
@@ -86,14 +125,18 @@ func (m *merger) add(r *rec) {
 			m.dir(r.dir)
 		}
 	case opAdd, opHardlink:
-		parent := m.dir(r.dir)
+		parent, plen := m.dir(r.dir)
 		if parent == nil {
+			return
+		}
+		if clen := plen + 1 + int(r.n.nlen); clen >= PathMax {
+			m.anomaly(joinAbs("/"+r.dir, r.n.name()), AnomalyUnsafeName, "merged path of %d bytes (written through symlinks), over Linux's PATH_MAX (%d bytes with its NUL); entry skipped", clen+1, PathMax)
 			return
 		}
 		if r.op == opHardlink && !m.link(r) {
 			return
 		}
-		m.put(parent, r)
+		m.put(parent, plen, r)
 	}
 }
 
@@ -114,24 +157,50 @@ func (m *merger) exact(p string) *node {
 
 // dir returns the directory at the unrooted path d where the current layer
 // writes, creating missing directories (implicit) and writing through
-// symlinks to directories as runtimes do. It returns nil (after recording
-// an anomaly) when a parent is a non-directory.
-func (m *merger) dir(d string) *node {
+// symlinks to directories as runtimes do, and the length of its path in the
+// merged view ("/usr/lib" is 8, the root 0). It returns nil (after
+// recording an anomaly) when a parent is a non-directory, or when writing
+// through symlinks would make a path of PathMax bytes or more.
+func (m *merger) dir(d string) (*node, int) {
 	if m.cacheOK && d == m.cacheDir {
-		return m.cacheNode
+		return m.cacheNode, m.cacheLen
 	}
 	if m.lastDir != nil && isChild(d, m.lastParent, m.lastDir.name()) {
-		m.cacheDir, m.cacheNode, m.cacheOK = d, m.lastDir, true
-		return m.lastDir
+		m.remember(d, m.lastDir, m.lastLen)
+		return m.lastDir, m.lastLen
+	}
+	if r, ok := m.dirs[d]; ok && r.gen == m.gen {
+		m.cacheDir, m.cacheNode, m.cacheLen, m.cacheOK = d, r.n, r.plen, true
+		return r.n, r.plen
+	}
+	fail := func() (*node, int) {
+		// Cache the failure: the directory's next entries are skipped
+		// without another anomaly.
+		m.remember(d, nil, 0)
+		return nil, 0
 	}
 	cur := m.f.root
+	plen := 0
 	rest := d
 	via := ""
 	for rest != "" {
 		var c string
 		c, rest, _ = strings.Cut(rest, "/")
+		plen += 1 + len(c)
+		if plen >= PathMax {
+			m.anomaly("/"+d, AnomalyUnsafeName, "merged path of more than %d bytes (written through symlink %s), over Linux's PATH_MAX; entries below it skipped", PathMax-1, via)
+			return fail()
+		}
 		k, ok := cur.find(c)
 		if !ok {
+			if m.implicit++; m.implicit > maxImplicitDirs {
+				m.err = limitf("maxImplicitDirs", "entries' paths imply more than %d directories that no layer declares", maxImplicitDirs)
+				return fail()
+			}
+			if m.d != nil && m.d.total.Add(1) > int64(m.d.opts.MaxEntries) {
+				m.err = m.d.tooMany()
+				return fail()
+			}
 			nd := &node{s: c, nlen: uint16(len(c)), typ: TypeDir, mode: 0o755, layer: uint16(m.layer), flags: flagImplicit}
 			cur.add(nd)
 			cur = nd
@@ -149,20 +218,21 @@ func (m *merger) dir(d string) *node {
 			if w.err == nil && w.node.isDir() {
 				cur = w.node
 				via = "/" + done
+				plen = len(w.path)
+				if w.path == "/" {
+					plen = 0
+				}
 				continue
 			}
 		}
 		m.anomaly("/"+d, AnomalyParentNotDir, "%s is a %s in the image, not a directory; entries below it skipped", "/"+done, typeName(child.typ))
-		// Cache the failure: the directory's next entries are skipped
-		// without another anomaly.
-		m.cacheDir, m.cacheNode, m.cacheOK = d, nil, true
-		return nil
+		return fail()
 	}
 	if via != "" {
 		m.anomaly("/"+d, AnomalySymlinkParent, "written through symlink %s", via)
 	}
-	m.cacheDir, m.cacheNode, m.cacheOK = d, cur, true
-	return cur
+	m.remember(d, cur, plen)
+	return cur, plen
 }
 
 // isChild reports whether d == parent + "/" + name (unrooted paths).
@@ -203,14 +273,16 @@ func (m *merger) link(r *rec) bool {
 	return true
 }
 
-// put places r.n in parent, replacing what was there.
-func (m *merger) put(parent *node, r *rec) {
+// put places r.n in parent, whose path is plen bytes long, replacing what
+// was there.
+func (m *merger) put(parent *node, plen int, r *rec) {
 	n := r.n
+	clen := plen + 1 + int(n.nlen)
 	k, ok := parent.find(n.name())
 	if !ok {
 		parent.add(n)
 		if n.isDir() {
-			m.lastParent, m.lastDir = r.dir, n
+			m.lastParent, m.lastDir, m.lastLen = r.dir, n, clen
 		}
 		return
 	}
@@ -222,14 +294,14 @@ func (m *merger) put(parent *node, r *rec) {
 		// A directory over a directory updates its metadata and keeps its
 		// children.
 		setMeta(old, n)
-		m.lastParent, m.lastDir = r.dir, old
+		m.lastParent, m.lastDir, m.lastLen = r.dir, old, clen
 		return
 	}
 	// Anything else replaces the old entry and its whole subtree.
 	parent.kids[k] = n
 	m.invalidate()
 	if n.isDir() {
-		m.lastParent, m.lastDir = r.dir, n
+		m.lastParent, m.lastDir, m.lastLen = r.dir, n, clen
 	}
 }
 

@@ -53,9 +53,6 @@ type nodeExtra struct {
 	srcLayer   uint16
 }
 
-// maxNameLen bounds one path component (Linux allows 255 bytes).
-const maxNameLen = 1<<16 - 1
-
 func (n *node) name() string { return n.s[:n.nlen] }
 
 func (n *node) link() string { return n.s[n.nlen:] }

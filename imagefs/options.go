@@ -24,9 +24,10 @@ type Options struct {
 	// MaxCapture caps what Capture keeps per file; 0 means 4 MiB. Longer
 	// files keep their first MaxCapture bytes and are re-read when opened.
 	MaxCapture int64
-	// MaxEntries caps the number of tar entries over all layers, against
-	// entry bombs; 0 means 5,000,000. Build fails with ErrTooManyEntries
-	// beyond it.
+	// MaxEntries caps the number of tar entries over all layers, and of
+	// the directories their paths imply that no layer declares, against
+	// entry bombs; 0 means 5,000,000. Build fails with an error wrapping
+	// ErrTooManyEntries and ErrLimit beyond it.
 	MaxEntries int
 	// TempDir is where the FS keeps what reads after Build need: the
 	// restart points' windows and copies of layers the source can only
@@ -49,6 +50,11 @@ type Options struct {
 	// key, different ones different keys (a hash of the rules, say). With
 	// Capture set and no CaptureKey, the Cache is not used.
 	CaptureKey string
+
+	// expansionFloor replaces the constant of the same name when set: fuzz
+	// targets lower it so that a mutated stream decompresses megabytes,
+	// not a gigabyte, before the limit stops it.
+	expansionFloor int64
 }
 
 // Defaults for Options.

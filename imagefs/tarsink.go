@@ -23,9 +23,6 @@ import (
 
 const blockSize = 512
 
-// maxSpecialSize bounds PAX and GNU long-name data, as archive/tar does.
-const maxSpecialSize = 1 << 20
-
 // errHeader is a malformed tar header.
 var errHeader = errors.New("invalid tar header")
 
@@ -94,11 +91,23 @@ type tarSink struct {
 	// The capture in progress.
 	capt capturePlan
 	buf  []byte
+
+	// limit is the stream offset beyond which grow must be asked for more
+	// (see decoder.decode); with no grow, the stream is unbounded.
+	limit int64
+	grow  func(need int64) (int64, error)
 }
 
 // Write consumes p.
 func (s *tarSink) Write(p []byte) (int, error) {
 	n := len(p)
+	if need := s.off + int64(n); need > s.limit && s.grow != nil {
+		limit, err := s.grow(need)
+		if err != nil {
+			return 0, err
+		}
+		s.limit = limit
+	}
 	s.writes++
 	if s.writes&15 == 0 {
 		if err := s.ctx.Err(); err != nil {
@@ -285,8 +294,8 @@ func (s *tarSink) header() error {
 	}
 	switch typ {
 	case 'x', 'g', 'L', 'K':
-		if size > maxSpecialSize {
-			return fmt.Errorf("%w: %d bytes of %q meta data", errHeader, size, typ)
+		if size > maxPAXSize {
+			return limitf("maxPAXSize", "a %s header of %s, more than the %s Go's archive/tar (used by Docker and containerd) accepts", metaName(typ), byteSize(size), byteSize(maxPAXSize))
 		}
 		s.metaType, s.meta, s.left, s.size = typ, s.meta[:0], size, size
 		s.state = stMeta
@@ -401,6 +410,9 @@ func (s *tarSink) applyMeta(h *tarHeader) (int64, error) {
 				h.mtime, err = strconv.ParseInt(secs, 10, 64)
 			case "size":
 				h.size, err = strconv.ParseInt(v, 10, 64)
+				if h.size < 0 {
+					err = errHeader
+				}
 			}
 			if err != nil {
 				return 0, fmt.Errorf("%w: PAX record %s=%q", errHeader, k, v)
@@ -419,7 +431,7 @@ func (s *tarSink) applyMeta(h *tarHeader) (int64, error) {
 			logical = h.size
 			if size != "" {
 				n, err := strconv.ParseInt(size, 10, 64)
-				if err != nil {
+				if err != nil || n < 0 {
 					return 0, fmt.Errorf("%w: GNU sparse size %q", errHeader, size)
 				}
 				logical = n
@@ -463,33 +475,54 @@ func (s *tarSink) endMeta() error {
 	return nil
 }
 
-// parsePAX parses PAX records ("%d %s=%s\n").
+// parsePAX parses PAX records ("%d %s=%s\n"). It keeps only the records
+// the reader uses; the others (extended attributes, ACLs, access times) are
+// checked and dropped.
 func parsePAX(b []byte) (map[string]string, error) {
 	recs := make(map[string]string)
-	rest := string(b)
-	for rest != "" {
-		nStr, _, ok := strings.Cut(rest, " ")
-		n, err := strconv.Atoi(nStr)
-		if !ok || err != nil || n < 5 || n > len(rest) || n <= len(nStr)+1 {
+	for n := 0; len(b) > 0; n++ {
+		if n == maxPAXRecords {
+			return nil, limitf("maxPAXRecords", "a PAX header holds more than %d records", maxPAXRecords)
+		}
+		sp := bytes.IndexByte(b, ' ')
+		if sp < 0 {
 			return nil, fmt.Errorf("%w: bad PAX record", errHeader)
 		}
-		rec := rest[len(nStr)+1 : n]
-		rest = rest[n:]
-		if !strings.HasSuffix(rec, "\n") {
+		l, err := strconv.Atoi(string(b[:sp]))
+		if err != nil || l < 5 || l > len(b) || l <= sp+1 {
 			return nil, fmt.Errorf("%w: bad PAX record", errHeader)
 		}
-		k, v, ok := strings.Cut(rec[:len(rec)-1], "=")
-		if !ok || k == "" {
+		rec := b[sp+1 : l]
+		b = b[l:]
+		if rec[len(rec)-1] != '\n' {
 			return nil, fmt.Errorf("%w: bad PAX record", errHeader)
 		}
-		switch k {
+		k, v, ok := bytes.Cut(rec[:len(rec)-1], []byte("="))
+		if !ok || len(k) == 0 {
+			return nil, fmt.Errorf("%w: bad PAX record", errHeader)
+		}
+		switch string(k) {
 		case "GNU.sparse.offset", "GNU.sparse.numbytes":
 			recs["GNU.sparse.map"] = "present"
-		default:
-			recs[k] = v
+		case "path", "linkpath", "uid", "gid", "mtime", "size", "GNU.sparse.major", "GNU.sparse.minor",
+			"GNU.sparse.map", "GNU.sparse.name", "GNU.sparse.size", "GNU.sparse.realsize":
+			recs[string(k)] = string(v)
 		}
 	}
 	return recs, nil
+}
+
+// metaName names a meta data header type for messages.
+func metaName(typ byte) string {
+	switch typ {
+	case 'x':
+		return "PAX"
+	case 'g':
+		return "global PAX"
+	case 'L':
+		return "GNU long name"
+	}
+	return "GNU long link"
 }
 
 // cString returns b up to its first NUL.

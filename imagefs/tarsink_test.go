@@ -264,8 +264,9 @@ func TestTarSinkEnds(t *testing.T) {
 		{"zero block then header", append(append(bytes.Clone(entry), make([]byte, 512)...), entry...), true},
 		{"bad checksum", badSum, true},
 		{"meta header without entry", append(rawHeader("L", 'L', 3, true), padded([]byte("abc"))...), true},
-		{"oversized meta", rawHeader("x", 'x', maxSpecialSize+1, false), true},
+		{"oversized meta", rawHeader("x", 'x', maxPAXSize+1, false), true},
 		{"bad PAX record", append(rawHeader("x", 'x', 6, false), padded([]byte("9 a=b\n"))...), true},
+		{"negative PAX size", paxEntry(paxRecord("size", "-5"), "f", '0'), true},
 		{"garbage", bytes.Repeat([]byte("garbage!"), 64), true},
 	}
 	for _, tt := range tests {
@@ -273,7 +274,7 @@ func TestTarSinkEnds(t *testing.T) {
 		if (err != nil) != tt.err {
 			t.Errorf("%s: err = %v", tt.name, err)
 		}
-		if err != nil && !errors.Is(err, errHeader) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		if err != nil && !errors.Is(err, errHeader) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrLimit) {
 			t.Errorf("%s: unexpected error kind %v", tt.name, err)
 		}
 	}
