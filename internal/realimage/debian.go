@@ -292,10 +292,36 @@ func (b *Builder) extract(ctx context.Context, pkgs []debPackage, dir string) er
 			return err
 		}
 	}
+	if err := b.mergeUsr(ctx, dir); err != nil {
+		return err
+	}
 	if err := b.alternatives(ctx, pkgs, dir); err != nil {
 		return err
 	}
 	return b.byteCompile(ctx, dir)
+}
+
+// mergeUsr moves what packages ship under /bin, /sbin and /lib* into
+// /usr, where dpkg puts it on bookworm's merged-/usr root (those are
+// symlinks to usr/ in the base layer). Left as directories, they would
+// hide the base layer's symlinks and with them the dynamic loader.
+func (b *Builder) mergeUsr(ctx context.Context, dir string) error {
+	for _, top := range []string{"bin", "sbin", "lib", "lib64", "lib32", "libx32"} {
+		fi, err := os.Lstat(filepath.Join(dir, top))
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "usr", top), 0o755); err != nil {
+			return err
+		}
+		if _, err := b.run(ctx, "", "cp", "-a", filepath.Join(dir, top)+"/.", filepath.Join(dir, "usr", top)+"/"); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(filepath.Join(dir, top)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // byteCompile does what py3compile does in the postinst of Debian's
