@@ -64,6 +64,8 @@ func (b *Builder) Build(ctx context.Context, name string) (info *Info, cached bo
 		r, err = b.debianGo(ctx)
 	case "debian-python":
 		r, err = b.debianPython(ctx)
+	case "go-small":
+		r, err = b.goSmall(ctx)
 	case "big":
 		r, err = b.big(ctx)
 	default:
@@ -297,41 +299,80 @@ func (b *Builder) goFunction(ctx context.Context) (string, error) {
 	return out, nil
 }
 
+// goLayers are the layers a Go function adds: Debian's ca-certificates
+// and tzdata (with the CA bundle update-ca-certificates would write), then
+// the function as /var/task/bootstrap.
+func (b *Builder) goLayers(ctx context.Context) (certs, app layerSpec, err error) {
+	stage := filepath.Join(b.work(), "stage", "ca-certificates")
+	certs, _, err = b.packageLayer(ctx, stage, nil, "RUN apt-get install -y --no-install-recommends ca-certificates tzdata", "ca-certificates", "tzdata")
+	if err != nil {
+		return certs, app, err
+	}
+	bundle, err := caBundle(stage)
+	if err != nil {
+		return certs, app, err
+	}
+	certs.Extra = append(certs.Extra, extraFile{Path: "etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Content: bundle})
+	bin, err := b.goFunction(ctx)
+	if err != nil {
+		return certs, app, err
+	}
+	fn, err := os.ReadFile(bin)
+	if err != nil {
+		return certs, app, err
+	}
+	app = layerSpec{Name: "app", CreatedBy: "COPY bootstrap /var/task/bootstrap # buildkit",
+		Extra: []extraFile{{Path: "var/task/bootstrap", Mode: 0o755, Content: fn}}}
+	return certs, app, nil
+}
+
+// goConfig runs the Go function as AWS documents it for the OS-only
+// runtimes: the binary as ENTRYPOINT, /var/task as the working directory.
+var goConfig = v1.Config{
+	Entrypoint: []string{"/var/task/bootstrap"},
+	WorkingDir: "/var/task",
+	Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+}
+
 func (b *Builder) debianGo(ctx context.Context) (*recipe, error) {
 	base, err := b.baseLayer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	stage := filepath.Join(b.work(), "stage", "ca-certificates")
-	l2, _, err := b.packageLayer(ctx, stage, nil, "RUN apt-get install -y --no-install-recommends ca-certificates tzdata", "ca-certificates", "tzdata")
+	certs, app, err := b.goLayers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	bundle, err := caBundle(stage)
+	return &recipe{layers: []*layerFile{base}, specs: []layerSpec{certs, app}, config: goConfig, working: true}, nil
+}
+
+// goSmall is the same function FROM scratch: only the certificates, time
+// zones and the binary (no dpkg database without a Debian base).
+func (b *Builder) goSmall(ctx context.Context) (*recipe, error) {
+	certs, app, err := b.goLayers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	l2.Extra = append(l2.Extra, extraFile{Path: "etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Content: bundle})
-	bin, err := b.goFunction(ctx)
-	if err != nil {
-		return nil, err
+	var extra []extraFile
+	for _, e := range certs.Extra {
+		if e.Path != "var/lib/dpkg/status" {
+			extra = append(extra, e)
+		}
 	}
-	fn, err := os.ReadFile(bin)
-	if err != nil {
-		return nil, err
+	certs.Extra = extra
+	keep := []string{"etc/ssl", "usr/share/ca-certificates", "usr/share/zoneinfo"}
+	for i := range certs.Trees {
+		certs.Trees[i].Skip = func(rel string, d fs.DirEntry) bool {
+			for _, k := range keep {
+				if rel == k || strings.HasPrefix(rel, k+"/") || strings.HasPrefix(k, rel+"/") {
+					return false
+				}
+			}
+			return true
+		}
 	}
-	app := layerSpec{Name: "app", CreatedBy: "COPY bootstrap /var/task/bootstrap # buildkit",
-		Extra: []extraFile{{Path: "var/task/bootstrap", Mode: 0o755, Content: fn}}}
-	return &recipe{
-		layers: []*layerFile{base},
-		specs:  []layerSpec{l2, app},
-		config: v1.Config{
-			Entrypoint: []string{"/var/task/bootstrap"},
-			WorkingDir: "/var/task",
-			Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-		},
-		working: true,
-	}, nil
+	certs.CreatedBy = "COPY --from=debian /etc/ssl /usr/share/ca-certificates /usr/share/zoneinfo / # buildkit"
+	return &recipe{specs: []layerSpec{certs, app}, config: goConfig, working: true}, nil
 }
 
 // bigTrees are the host directories of the big image's upper layers: real

@@ -18,6 +18,8 @@
 //     shape and a "no runtime client" case, not a working function.
 //   - debian-go: Debian minbase, ca-certificates, and a real aws-lambda-go
 //     function as /var/task/bootstrap: a working function image.
+//   - go-small: the debian-go function FROM scratch with only the
+//     certificates and time zones: a few MB, the common pre-push case.
 //   - big: about 3 GB in 9 layers, from the Debian root filesystem, the
 //     Python packages and this machine's own /usr (benchmarks only).
 package realimage
@@ -39,10 +41,7 @@ import (
 const Version = "realimage-1"
 
 // Names are the images, in build order.
-var Names = []string{"debian-go", "debian-python", "big"}
-
-// TestNames are the images `make test` builds (big is for benchmarks only).
-var TestNames = []string{"debian-go", "debian-python"}
+var Names = []string{"debian-go", "debian-python", "go-small", "big"}
 
 // RequireEnv, set to 1 (by .ci/run), turns a missing image into a test
 // failure instead of a skip.
