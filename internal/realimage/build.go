@@ -381,9 +381,9 @@ func (b *Builder) goSmall(ctx context.Context) (*recipe, error) {
 var bigTrees = [][]string{
 	{"/usr/lib/x86_64-linux-gnu"},
 	{"/usr/share"},
-	{"/usr/local"},
-	{"/usr/bin", "/usr/sbin", "/usr/libexec"},
-	{"/usr/lib/llvm-14", "/usr/lib/gcc", "/usr/lib/git-core"},
+	{"/usr/local/go"},
+	{"/usr/bin", "/usr/sbin"},
+	{"/usr/lib/google-cloud-sdk/lib"},
 	{"/usr/include", "/usr/lib/python3", "/usr/lib/python3.11", "/usr/lib/node_modules", "/usr/lib/postgresql"},
 }
 

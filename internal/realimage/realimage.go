@@ -38,7 +38,7 @@ import (
 
 // Version names the recipes: change it whenever an image's content or shape
 // changes, and every image is rebuilt on the next `make realimages`.
-const Version = "realimage-1"
+const Version = "realimage-2"
 
 // Names are the images, in build order.
 var Names = []string{"debian-go", "debian-python", "go-small", "big"}
