@@ -59,8 +59,8 @@ fixtures:
 # >= 1 GiB image, then inspect, tar -x and run's unpack on the real-shaped
 # images, on every core and again on one (taskset -c 0, GOMAXPROCS=1).
 bench: realimages-all
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./imagefs/ ./internal/realbench/
-	taskset -c 0 env GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -benchtime 3x ./internal/realbench/
+	$(GO) test -timeout 90m -run '^$$' -bench . -benchtime 3x ./imagefs/ ./internal/realbench/
+	taskset -c 0 env GOMAXPROCS=1 $(GO) test -timeout 90m -run '^$$' -bench . -benchtime 3x ./internal/realbench/
 
 clean:
 	rm -rf bin
