@@ -313,6 +313,12 @@ func BenchmarkUnpack(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			info := image(b, name)
 			limit := unpackTimeout(b)
+			if f, ok := unfinished[name]; ok {
+				// The testing package runs a benchmark with b.N = 1
+				// before b.N = 3: do not wait for the limit again.
+				reportUnfinished(b, name, limit, f)
+				return
+			}
 			var what, fl usage
 			for range b.N {
 				f, err := floor(info)
@@ -334,10 +340,8 @@ func BenchmarkUnpack(b *testing.B) {
 				}
 				b.StartTimer()
 				if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-					b.Logf("%s: unpack did not finish in %s (floor pass: %s)", name, limit, f.wall.Round(time.Millisecond))
-					b.ReportMetric(0, "unpack-finished")
-					b.ReportMetric(limit.Seconds(), "limit-s")
-					b.ReportMetric(float64(limit)/float64(f.wall), "x-floor-at-least")
+					unfinished[name] = f.wall
+					reportUnfinished(b, name, limit, f.wall)
 					return
 				}
 				if err != nil {
@@ -349,6 +353,17 @@ func BenchmarkUnpack(b *testing.B) {
 			b.ReportMetric(1, "unpack-finished")
 		})
 	}
+}
+
+// unfinished records the images whose unpack hit the limit, with the wall
+// time of the floor pass it was paired with.
+var unfinished = map[string]time.Duration{}
+
+func reportUnfinished(b *testing.B, name string, limit, floorWall time.Duration) {
+	b.Logf("%s: unpack did not finish in %s (floor pass: %s)", name, limit, floorWall.Round(time.Millisecond))
+	b.ReportMetric(0, "unpack-finished")
+	b.ReportMetric(limit.Seconds(), "limit-s")
+	b.ReportMetric(float64(limit)/float64(floorWall), "x-floor-at-least")
 }
 
 // TestFloorReadsEveryLayer keeps the floor honest: it decompresses exactly
