@@ -332,6 +332,7 @@ func BenchmarkUnpack(b *testing.B) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), limit)
 				u, err := inProcess(func() error { return unpack(ctx, info.ArchivePath(), dir) })
+				timedOut := ctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded)
 				cancel()
 				b.StopTimer()
 				sandbox.Release(dir)
@@ -339,7 +340,7 @@ func BenchmarkUnpack(b *testing.B) {
 					b.Fatal(rerr)
 				}
 				b.StartTimer()
-				if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+				if timedOut {
 					unfinished[name] = f.wall
 					reportUnfinished(b, name, limit, f.wall)
 					return
