@@ -5,7 +5,7 @@ BIN     := bin/lambdoctor
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/lambdoctor/lambdoctor/cmd.version=$(VERSION)
 
-.PHONY: all build setup demo test test-short vet fmt-check fixtures bench fuzz fuzz-short clean
+.PHONY: all build setup demo test test-short vet fmt-check fixtures realimages realimages-all bench fuzz fuzz-short clean
 
 all: build
 
@@ -28,8 +28,24 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# All tests, including the real Docker daemon and registry tests.
+# The real-shaped images (Debian bookworm bases, Debian packages, a real
+# aws-lambda-go function) under build/realimages/, built once per recipe
+# version (see internal/realimage). `make test` builds the ones the tests use
+# when the machine can (root, debootstrap); realimages-all adds the 3 GB
+# benchmark image.
+REALIMAGE      := $(GO) run ./internal/realimage/cmd/realimage
+TEST_IMAGES    := debian-go,debian-python,go-small
+
+realimages:
+	$(REALIMAGE) -only $(TEST_IMAGES)
+
+realimages-all:
+	$(REALIMAGE)
+
+# All tests, including the real Docker daemon and registry tests and the
+# real-shaped images.
 test: setup vet fmt-check
+	$(REALIMAGE) -if-possible -q -only $(TEST_IMAGES)
 	$(GO) test -count=1 ./...
 
 test-short:
@@ -56,12 +72,15 @@ fuzz-short:
 fixtures:
 	$(GO) run ./testdata/images/gen -out testdata/images
 
-# Benchmarks of the filesystem pass against the gunzip floor (>= 1 GiB image),
-# and of run's unpack against the gunzip floor and tar -x (root only; an
-# image built from this machine's /usr/lib and /usr/share).
-bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./imagefs/
-	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./sandbox/
+# Benchmarks against the gunzip floor: the filesystem pass on a generated
+# >= 1 GiB image, then inspect, tar -x and run's unpack on the real-shaped
+# images, on every core and again on one (taskset -c 0, GOMAXPROCS=1); and,
+# as root, run's unpack of an image built from this machine's /usr against
+# the floor and tar -x.
+bench: realimages-all
+	$(GO) test -timeout 90m -run '^$$' -bench . -benchtime 3x ./imagefs/ ./internal/realbench/
+	$(GO) test -timeout 60m -run '^$$' -bench . -benchtime 3x ./sandbox/
+	taskset -c 0 env GOMAXPROCS=1 $(GO) test -timeout 90m -run '^$$' -bench . -benchtime 3x ./internal/realbench/
 
 clean:
 	rm -rf bin

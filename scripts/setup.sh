@@ -3,7 +3,9 @@
 # and Debian's docker.io for the real-daemon tests (they start their own
 # private dockerd and stop it), and busybox-static for the sandbox tests of
 # `lambdoctor run` (a static /bin/busybox they copy into test images), with
-# uidmap (newuidmap/newgidmap) for its unprivileged path. Safe to run again.
+# uidmap (newuidmap/newgidmap) for its unprivileged path, and debootstrap and
+# python3 to build the real-shaped test images (make realimages). Safe to run
+# again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,3 +36,15 @@ if ! dpkg -s busybox-static uidmap >/dev/null 2>&1; then
     echo "setup: /bin/busybox not found and cannot install busybox-static and uidmap (need root and apt-get); sandbox tests will be skipped" >&2
   fi
 fi
+
+if ! command -v debootstrap >/dev/null 2>&1 || [ ! -x /usr/bin/python3.11 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's debootstrap and python3 for the real-shaped test images"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap python3 >/dev/null
+  else
+    echo "setup: debootstrap or /usr/bin/python3.11 not found and cannot install them (need root and apt-get); the real-shaped image tests will be skipped" >&2
+  fi
+fi
+# The function of the debian-go real-shaped image has its own module.
+(cd internal/realimage/testdata/fn && go mod download)

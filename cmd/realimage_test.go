@@ -1,0 +1,111 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/lambdoctor/lambdoctor/internal/realimage"
+)
+
+// These tests inspect the real-shaped images of package realimage (built
+// by `make realimages`, which `make test` runs): a Debian base with
+// thousands of files and real programs, where a check that misreads real
+// layouts (merged /usr, alternatives symlinks, dpkg databases) shows up as
+// a false alarm. They skip when the images are not built, unless
+// LAMBDOCTOR_REQUIRE_REALIMAGES=1 (set by .ci/run).
+
+// realInspect is the JSON report of one `lambdoctor inspect --format json`.
+type realInspect struct {
+	Image struct {
+		Layers        []json.RawMessage `json:"layers"`
+		RuntimeClient *struct {
+			Name string `json:"name"`
+			Path string `json:"path"`
+		} `json:"runtimeClient"`
+	} `json:"image"`
+	Findings []struct {
+		ID       string `json:"id"`
+		Severity string `json:"severity"`
+		Title    string `json:"title"`
+		Path     string `json:"path"`
+		Message  string `json:"message"`
+	} `json:"findings"`
+}
+
+func inspectReal(t *testing.T, name string) (int, realInspect) {
+	t.Helper()
+	path := realimage.Path(t, name)
+	s, out, errb := streams(map[string]string{"NO_COLOR": "1"})
+	code := Run(context.Background(), []string{"inspect", "--format", "json", path}, s)
+	var doc realInspect
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("%s: exit %d, stdout is not the JSON report: %v\n%s\nstderr: %s", name, code, err, out.String(), errb.String())
+	}
+	for _, f := range doc.Findings {
+		t.Logf("%s: %s %s %s: %s", name, f.Severity, f.ID, f.Path, f.Title)
+	}
+	return code, doc
+}
+
+// errorsIn lists the error-severity findings as "ID path: message".
+func errorsIn(doc realInspect) []string {
+	var errs []string
+	for _, f := range doc.Findings {
+		if f.Severity == "error" {
+			errs = append(errs, f.ID+" "+f.Path+": "+f.Message)
+		}
+	}
+	return errs
+}
+
+// debian-go is a working aws-lambda-go function on Debian bookworm: no
+// error may be reported, and the runtime client must be found.
+func TestRealImageDebianGoHasNoError(t *testing.T) {
+	code, doc := inspectReal(t, "debian-go")
+	if errs := errorsIn(doc); len(errs) > 0 {
+		t.Errorf("error findings on a working function image:\n%v", errs)
+	}
+	if code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if rc := doc.Image.RuntimeClient; rc == nil || rc.Name != "go-aws-lambda-go" || rc.Path != "/var/task/bootstrap" {
+		t.Errorf("runtime client = %+v, want go-aws-lambda-go at /var/task/bootstrap", rc)
+	}
+	if len(doc.Image.Layers) != 3 {
+		t.Errorf("%d layers in the report, want 3", len(doc.Image.Layers))
+	}
+}
+
+// go-small is the same function FROM scratch with certificates.
+func TestRealImageGoSmallHasNoError(t *testing.T) {
+	code, doc := inspectReal(t, "go-small")
+	if errs := errorsIn(doc); len(errs) > 0 {
+		t.Errorf("error findings on a working function image:\n%v", errs)
+	}
+	if code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+}
+
+// debian-python runs python3 -m awslambdaric without awslambdaric (PyPI is
+// out of reach when the image is built): the one error is the missing
+// runtime client; the Debian Python stack itself (merged /usr, OpenBLAS
+// through alternatives symlinks, numpy's extension modules) must not raise
+// any.
+func TestRealImageDebianPythonOnlyLacksTheRuntimeClient(t *testing.T) {
+	code, doc := inspectReal(t, "debian-python")
+	var ids []string
+	for _, f := range doc.Findings {
+		if f.Severity == "error" {
+			ids = append(ids, f.ID)
+		}
+	}
+	if !slices.Equal(ids, []string{"LD401"}) {
+		t.Errorf("error findings %v, want only LD401 (no runtime interface client):\n%v", ids, errorsIn(doc))
+	}
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+}

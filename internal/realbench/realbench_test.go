@@ -1,0 +1,397 @@
+package realbench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/realimage"
+	"github.com/lambdoctor/lambdoctor/sandbox"
+)
+
+// benchImages are the images measured, in order; those not built are
+// skipped (`make bench` builds them all).
+var benchImages = []string{"debian-python", "debian-go", "go-small", "big"}
+
+// image returns the built image name for b, skipping benchmarks under
+// -short or LAMBDOCTOR_BENCH=0.
+func image(b *testing.B, name string) *realimage.Info {
+	b.Helper()
+	if os.Getenv("LAMBDOCTOR_BENCH") == "0" || testing.Short() {
+		b.Skip("real-image benchmarks disabled (LAMBDOCTOR_BENCH=0 or -short)")
+	}
+	return realimage.Get(b, name)
+}
+
+// usage is what a measured step cost.
+type usage struct {
+	wall, cpu time.Duration
+	maxRSSMB  float64 // children only
+}
+
+func (u *usage) add(v usage) {
+	u.wall += v.wall
+	u.cpu += v.cpu
+	u.maxRSSMB = max(u.maxRSSMB, v.maxRSSMB)
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// inProcess measures f run in this process.
+func inProcess(f func() error) (usage, error) {
+	c0, t0 := selfCPU(), time.Now()
+	err := f()
+	return usage{wall: time.Since(t0), cpu: selfCPU() - c0}, err
+}
+
+// child measures a command: wall, user+sys CPU and peak RSS from its
+// rusage (the whole process tree it waited for).
+func child(cmd *exec.Cmd) (usage, []byte, error) {
+	t0 := time.Now()
+	out, err := cmd.Output()
+	wall := time.Since(t0)
+	if cmd.ProcessState == nil {
+		return usage{}, out, err
+	}
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	u := usage{wall: wall}
+	if ru != nil {
+		u.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		u.maxRSSMB = float64(ru.Maxrss) / 1024 // kB on Linux
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		err = fmt.Errorf("%s: %v: %s", cmd.Path, err, ee.Stderr)
+	}
+	return u, out, err
+}
+
+// floor is one single-threaded klauspost gunzip pass over every layer of
+// the image, serially: the cost of reading the image once.
+func floor(info *realimage.Info) (usage, error) {
+	return inProcess(func() error {
+		for _, p := range info.BlobPaths() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+			if err != nil {
+				f.Close()
+				return err
+			}
+			_, err = io.Copy(io.Discard, zr)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// lambdoctor builds the command once per test process, as `make build`
+// does, into a temporary directory.
+func lambdoctor(b *testing.B) string {
+	b.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lambdoctor-realbench-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "lambdoctor")
+		out, err := exec.Command("go", "build", "-trimpath", "-o", binPath, "github.com/lambdoctor/lambdoctor").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		b.Fatal(binErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+var (
+	mergedMu sync.Mutex
+	merged   = map[string]int{}
+)
+
+// mergedEntries is the number of entries of the image's merged filesystem,
+// which the peak RSS budget is per.
+func mergedEntries(b *testing.B, info *realimage.Info) int {
+	b.Helper()
+	mergedMu.Lock()
+	defer mergedMu.Unlock()
+	if n, ok := merged[info.Name]; ok {
+		return n
+	}
+	img, err := source.Load(context.Background(), info.ArchivePath(), source.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer img.Close()
+	f, err := imagefs.Build(context.Background(), img.Layers, imagefs.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	merged[info.Name] = f.Len()
+	return f.Len()
+}
+
+// report adds the metrics every real-image benchmark shares.
+func report(b *testing.B, info *realimage.Info, what, fl usage) {
+	n := float64(b.N)
+	b.ReportMetric(float64(what.wall.Milliseconds())/n, "ms/run")
+	b.ReportMetric(float64(fl.wall.Milliseconds())/n, "floor-ms/run")
+	b.ReportMetric(float64(what.wall)/float64(fl.wall), "x-floor")
+	if fl.cpu > 0 {
+		b.ReportMetric(float64(what.cpu)/float64(fl.cpu), "cpu-x-floor")
+	}
+	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
+	b.ReportMetric(float64(info.Uncompressed)/1e6, "image-MB")
+}
+
+// forms are the ways each image is given to inspect.
+func forms(info *realimage.Info) []struct{ name, ref string } {
+	f := []struct{ name, ref string }{{"docker-save", info.ArchivePath()}}
+	if info.Name == "debian-python" {
+		f = append(f, struct{ name, ref string }{"oci", "oci:" + info.LayoutPath()})
+	}
+	return f
+}
+
+// BenchmarkInspect runs `lambdoctor inspect --format json IMAGE` as a child
+// process of the built binary, each run paired with a floor pass in the
+// same iteration. It reports x-floor (wall) and cpu-x-floor (user+sys of
+// the child over the floor's), peak-RSS-MB from the child's rusage next to
+// budget-MB (15 MB + 0.4 KB per merged entry), and reinspect-ms: the wall
+// time of an immediate second inspect of the same image.
+func BenchmarkInspect(b *testing.B) {
+	for _, name := range benchImages {
+		b.Run(name, func(b *testing.B) {
+			info := image(b, name)
+			bin := lambdoctor(b)
+			entries := mergedEntries(b, info)
+			for _, form := range forms(info) {
+				b.Run(form.name, func(b *testing.B) {
+					var what, again, fl usage
+					for range b.N {
+						f, err := floor(info)
+						if err != nil {
+							b.Fatal(err)
+						}
+						fl.add(f)
+						for _, acc := range []*usage{&what, &again} {
+							u, out, err := child(exec.Command(bin, "inspect", "--format", "json", "--fail-on", "none", form.ref))
+							if err != nil {
+								b.Fatalf("%v\n%s", err, out)
+							}
+							acc.add(u)
+						}
+					}
+					report(b, info, what, fl)
+					b.ReportMetric(float64(again.wall.Milliseconds())/float64(b.N), "reinspect-ms")
+					b.ReportMetric(what.maxRSSMB, "peak-RSS-MB")
+					b.ReportMetric(15+0.4*float64(entries)/1024, "budget-MB")
+					b.ReportMetric(float64(entries), "entries")
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkTarExtract is the comparison bar for `run`'s unpack: GNU tar
+// -xzf of every layer in order into a fresh directory (no whiteout
+// handling), paired with a floor pass.
+func BenchmarkTarExtract(b *testing.B) {
+	if _, err := exec.LookPath("tar"); err != nil {
+		b.Skip("tar is not installed")
+	}
+	for _, name := range benchImages {
+		b.Run(name, func(b *testing.B) {
+			info := image(b, name)
+			var what, fl usage
+			for range b.N {
+				f, err := floor(info)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fl.add(f)
+				dir := b.TempDir()
+				for _, blob := range info.BlobPaths() {
+					u, out, err := child(exec.Command("tar", "-xzf", blob, "-C", dir))
+					if err != nil {
+						b.Fatalf("%v\n%s", err, out)
+					}
+					what.add(u)
+				}
+				b.StopTimer()
+				if err := os.RemoveAll(dir); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			report(b, info, what, fl)
+		})
+	}
+}
+
+// unpackTimeout bounds one unpack: LAMBDOCTOR_BENCH_UNPACK_TIMEOUT (a Go
+// duration), 60 s by default.
+func unpackTimeout(b *testing.B) time.Duration {
+	if s := os.Getenv("LAMBDOCTOR_BENCH_UNPACK_TIMEOUT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatalf("LAMBDOCTOR_BENCH_UNPACK_TIMEOUT=%q: %v", s, err)
+		}
+		return d
+	}
+	return 60 * time.Second
+}
+
+// unpack is what `lambdoctor run` does before it starts the function: load
+// the image, build its filesystem, write the merged root filesystem into
+// dir with sandbox.MaterializeReport.
+func unpack(ctx context.Context, ref, dir string) error {
+	img, err := source.Load(ctx, ref, source.Options{})
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{})
+	if err != nil {
+		return err
+	}
+	_, err = sandbox.MaterializeReport(ctx, fsys, dir)
+	return err
+}
+
+// BenchmarkUnpack measures run's unpack (see unpack) in this process,
+// paired with a floor pass; each unpack is bounded by unpackTimeout, and
+// one that does not finish ends the benchmark with "did not finish"
+// (unpack-finished 0) instead of hanging.
+func BenchmarkUnpack(b *testing.B) {
+	if err := sandbox.Supported(); err != nil {
+		b.Skip(err)
+	}
+	for _, name := range benchImages {
+		b.Run(name, func(b *testing.B) {
+			info := image(b, name)
+			limit := unpackTimeout(b)
+			if f, ok := unfinished[name]; ok {
+				// The testing package runs a benchmark with b.N = 1
+				// before b.N = 3: do not wait for the limit again.
+				reportUnfinished(b, name, limit, f)
+				return
+			}
+			var what, fl usage
+			for range b.N {
+				f, err := floor(info)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fl.add(f)
+				dir, err := os.MkdirTemp("", "lambdoctor-realbench-unpack-")
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), limit)
+				u, err := inProcess(func() error { return unpack(ctx, info.ArchivePath(), dir) })
+				timedOut := ctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded)
+				cancel()
+				b.StopTimer()
+				sandbox.Release(dir)
+				if rerr := os.RemoveAll(dir); rerr != nil {
+					b.Fatal(rerr)
+				}
+				b.StartTimer()
+				if timedOut {
+					unfinished[name] = f.wall
+					reportUnfinished(b, name, limit, f.wall)
+					return
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				what.add(u)
+			}
+			report(b, info, what, fl)
+			b.ReportMetric(1, "unpack-finished")
+		})
+	}
+}
+
+// unfinished records the images whose unpack hit the limit, with the wall
+// time of the floor pass it was paired with.
+var unfinished = map[string]time.Duration{}
+
+func reportUnfinished(b *testing.B, name string, limit, floorWall time.Duration) {
+	b.Logf("%s: unpack did not finish in %s (floor pass: %s)", name, limit, floorWall.Round(time.Millisecond))
+	b.ReportMetric(0, "unpack-finished")
+	b.ReportMetric(limit.Seconds(), "limit-s")
+	b.ReportMetric(float64(limit)/float64(floorWall), "x-floor-at-least")
+}
+
+// TestFloorReadsEveryLayer keeps the floor honest: it decompresses exactly
+// the image's uncompressed size.
+func TestFloorReadsEveryLayer(t *testing.T) {
+	info := realimage.Get(t, "go-small")
+	var total int64
+	for _, p := range info.BlobPaths() {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, zr)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	if total != info.Uncompressed {
+		t.Fatalf("the layers decompress to %d bytes, info.json says %d", total, info.Uncompressed)
+	}
+	if _, err := floor(info); err != nil {
+		t.Fatal(err)
+	}
+}
