@@ -440,7 +440,16 @@ func TestCompressedArchiveBombs(t *testing.T) {
 		zw.Write(make([]byte, 1<<20))
 		zw.Close()
 		f.Close()
-		loadErr(t, p, Options{TempDir: t.TempDir()}, Corrupt, `member "manifest.json" declares 20 GiB`, "(maxImageBytes: Lambda images are at most 10 GB uncompressed)")
+		// A 274-byte archive may expand to 1 GiB + 1032 x its size: the
+		// ratio bound, tighter than the 10 GiB image bound, refuses it.
+		loadErr(t, p, Options{TempDir: t.TempDir()}, Corrupt, `member "manifest.json" declares 20 GiB`, "(maxDeflateRatio: an archive of 274 B")
+	})
+	t.Run("zstd frame asking for a 2 GiB window", func(t *testing.T) {
+		// Magic, a frame header with a window descriptor of 2^31 bytes
+		// (exponent 21), then an empty last raw block (RFC 8878 3.1.1).
+		p := filepath.Join(t.TempDir(), "fn.tar.zst")
+		os.WriteFile(p, []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3, 0x01, 0x00, 0x00}, 0o644)
+		loadErr(t, p, Options{TempDir: t.TempDir()}, Corrupt, "window")
 	})
 	t.Run("zstd members whose data passes the limit", func(t *testing.T) {
 		var buf bytes.Buffer

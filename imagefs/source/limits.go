@@ -138,3 +138,14 @@ func checkLayerCount(n int, what string) error {
 	}
 	return nil
 }
+
+// Bounds of zstd archives (docker save | zstd), as for zstd layers in
+// imagefs: a frame may not ask for a window over 32 MiB (RFC 8878 section
+// 3.1.1.1.2 asks encoders to stay within 8 MiB; zstd --ultra -20 writes 32
+// MiB), and past its first GiB an archive may not expand more than deflate
+// can (maxDeflateRatio), so a small stream of zeros is refused early instead
+// of being decoded up to the 10 GiB image limit.
+const (
+	maxZstdWindow      = 32 << 20
+	zstdExpansionFloor = 1 << 30
+)

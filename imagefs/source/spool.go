@@ -121,12 +121,19 @@ func spoolDecompressed(f *os.File, comp compression, tempDir string) (*os.File, 
 			}
 		}
 	case compressZstd:
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow))
 		if err != nil {
 			return nil, errorf(Corrupt, "%s: bad zstd stream: %v", f.Name(), err)
 		}
 		defer zr.Close()
 		r = zr
+		if fi, err := f.Stat(); err == nil {
+			if ratio := fi.Size()*maxDeflateRatio + zstdExpansionFloor; ratio < limit.bytes {
+				limit = spoolLimit{bytes: ratio, name: "maxDeflateRatio",
+					why: fmt.Sprintf("an archive of %s is taken for a decompression bomb past %s: zstd expanding more than any gzip stream can (%d times) beyond its first GiB", humanSize(fi.Size()), humanSize(ratio), maxDeflateRatio)}
+			}
+		}
 	case compressBzip2:
 		r = bzip2.NewReader(f)
 	}
@@ -178,6 +185,8 @@ func spoolTar(r io.Reader, tempDir, pattern string, limit spoolLimit, what strin
 			switch {
 			case errors.As(err, &le):
 				return fail(err)
+			case errors.Is(err, zstd.ErrWindowSizeExceeded), errors.Is(err, zstd.ErrDecoderSizeExceeded):
+				return fail(errorf(Corrupt, "a zstd frame asks for a window larger than %s (maxZstdWindow)", humanSize(maxZstdWindow)))
 			case n == 0:
 				return fail(fmt.Errorf("%w: %v", errNotTar, err))
 			}
