@@ -6,6 +6,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/internal/realimage"
 )
 
@@ -107,5 +110,35 @@ func TestRealImageDebianPythonOnlyLacksTheRuntimeClient(t *testing.T) {
 	}
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
+	}
+}
+
+// An inspection of a real-shaped image reads its layers once: what the
+// checks read afterwards (ELF headers of its libraries, scripts, a
+// handler) decompresses at most a small amount beyond each file, far less
+// than the layers themselves. Re-decompressing a layer from its start for
+// every read, as lambdoctor once did, costs several times the layers.
+func TestRealImageInspectDecompressesLayersOnce(t *testing.T) {
+	for _, name := range []string{"debian-python", "debian-go"} {
+		t.Run(name, func(t *testing.T) {
+			img, err := source.Load(context.Background(), realimage.Path(t, name), source.Options{TempDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer img.Close()
+			list := checks.All()
+			fsys, err := imagefs.Build(context.Background(), img.Layers, buildOptions(list, t.TempDir(), nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fsys.Close()
+			checks.Run(context.Background(), list, &checks.Target{Image: img, FS: fsys, Arch: "amd64"})
+			st := fsys.Stats()
+			t.Logf("%s: the pass decompressed %d bytes; %d reads after it decompressed %d bytes (%d restarts)", name, st.PassBytes, st.Reads, st.ReadBytes, st.Restarts)
+			perRead := 2*imagefs.DefaultCheckpointEvery + 256<<10
+			if st.ReadBytes > st.PassBytes/4 && st.ReadBytes > st.Reads*int64(perRead) {
+				t.Errorf("reads after the pass decompressed %d bytes: more than a quarter of the layers (%d) and more than %d bytes per read", st.ReadBytes, st.PassBytes, perRead)
+			}
+		})
 	}
 }
