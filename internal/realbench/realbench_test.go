@@ -198,9 +198,11 @@ func forms(info *realimage.Info) []struct{ name, ref string } {
 // BenchmarkInspect runs `lambdoctor inspect --format json IMAGE` as a child
 // process of the built binary, each run paired with a floor pass in the
 // same iteration. It reports x-floor (wall) and cpu-x-floor (user+sys of
-// the child over the floor's), peak-RSS-MB from the child's rusage next to
-// budget-MB (15 MB + 0.4 KB per merged entry), and reinspect-ms: the wall
-// time of an immediate second inspect of the same image.
+// the child over the floor's) of an inspect without the layer cache
+// (--no-cache), peak-RSS-MB from the child's rusage next to budget-MB (15
+// MB + 0.4 KB per merged entry); fill-x-floor, an inspect that fills a new
+// cache; and reinspect-ms, the wall time of an inspect of the same image
+// once its layers are cached.
 func BenchmarkInspect(b *testing.B) {
 	for _, name := range benchImages {
 		b.Run(name, func(b *testing.B) {
@@ -209,22 +211,29 @@ func BenchmarkInspect(b *testing.B) {
 			entries := mergedEntries(b, info)
 			for _, form := range forms(info) {
 				b.Run(form.name, func(b *testing.B) {
-					var what, again, fl usage
+					var what, fill, again, fl usage
 					for range b.N {
 						f, err := floor(info)
 						if err != nil {
 							b.Fatal(err)
 						}
 						fl.add(f)
-						for _, acc := range []*usage{&what, &again} {
-							u, out, err := child(exec.Command(bin, "inspect", "--format", "json", "--fail-on", "none", form.ref))
+						cache := b.TempDir()
+						for _, run := range []struct {
+							acc  *usage
+							args []string
+						}{{&what, []string{"--no-cache"}}, {&fill, nil}, {&again, nil}} {
+							cmd := exec.Command(bin, append([]string{"inspect", "--format", "json", "--fail-on", "none", form.ref}, run.args...)...)
+							cmd.Env = append(os.Environ(), "LAMBDOCTOR_CACHE_DIR="+cache)
+							u, out, err := child(cmd)
 							if err != nil {
 								b.Fatalf("%v\n%s", err, out)
 							}
-							acc.add(u)
+							run.acc.add(u)
 						}
 					}
 					report(b, info, what, fl)
+					b.ReportMetric(float64(fill.wall)/float64(fl.wall), "fill-x-floor")
 					b.ReportMetric(float64(again.wall.Milliseconds())/float64(b.N), "reinspect-ms")
 					b.ReportMetric(what.maxRSSMB, "peak-RSS-MB")
 					b.ReportMetric(15+0.4*float64(entries)/1024, "budget-MB")
