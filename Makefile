@@ -17,8 +17,22 @@ setup:
 
 # Inspect the bundled example images: a working one, then the seed story of
 # a Ruby runtime interface client installed where ENTRYPOINT does not look.
-demo: build
-	./$(BIN) inspect testdata/images/hello-docker-archive.tar
+# The demo: a real aws-lambda-go function on a Debian base (the debian-go
+# real-shaped image, built once), inspected and then run the way Lambda runs
+# it (as root: lambdoctor run needs namespaces), then the seed story of a
+# Ruby runtime interface client installed where ENTRYPOINT does not look.
+DEMO_IMAGE := build/realimages/debian-go/image.tar
+
+demo: setup build
+	$(REALIMAGE) -q -only debian-go
+	./$(BIN) inspect $(DEMO_IMAGE)
+	@echo
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo '$$ echo '"'"'{"name":"demo"}'"'"' | lambdoctor run --event - $(DEMO_IMAGE)'; \
+		echo '{"name":"demo"}' | ./$(BIN) run --event - $(DEMO_IMAGE); \
+	else \
+		echo "(lambdoctor run needs root: sudo ./$(BIN) run --event - $(DEMO_IMAGE))"; \
+	fi
 	@echo
 	-./$(BIN) inspect testdata/images/broken-entrypoint.tar
 
