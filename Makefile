@@ -5,7 +5,7 @@ BIN     := bin/lambdoctor
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/lambdoctor/lambdoctor/cmd.version=$(VERSION)
 
-.PHONY: all build setup demo test test-short vet fmt-check fixtures realimages realimages-all bench fuzz fuzz-short clean
+.PHONY: all build setup demo test test-short vet lint fmt-check fixtures realimages realimages-all bench fuzz fuzz-short clean
 
 all: build
 
@@ -39,6 +39,12 @@ demo: setup build
 vet:
 	$(GO) vet ./...
 
+# staticcheck at a pinned version, built from the Go module proxy.
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint:
+	$(STATICCHECK) ./...
+
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
@@ -58,7 +64,7 @@ realimages-all:
 
 # All tests, including the real Docker daemon and registry tests and the
 # real-shaped images.
-test: setup vet fmt-check
+test: setup vet fmt-check lint
 	$(REALIMAGE) -if-possible -q -only $(TEST_IMAGES)
 	$(GO) test -count=1 ./...
 
