@@ -421,6 +421,9 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
 		return &exitError{code: ExitLoad, err: fmt.Errorf("creating the root filesystem directory: %w", err)}
 	}
+	// The unpack reads every file: what the checks read is what the
+	// layer cache should keep for the next inspection.
+	fsys.StopLearning()
 	mr, err := sandbox.MaterializeReport(ctx, fsys, rootfs)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -591,3 +591,29 @@ func TestMergeExtents(t *testing.T) {
 		t.Errorf("extentAt")
 	}
 }
+
+// After StopLearning, reads are not kept for later inspections.
+func TestCacheStopLearning(t *testing.T) {
+	im := newCachedImage(t)
+	c, err := OpenCache(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := Build(context.Background(), im.layers(nil), cacheOpts(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.StopLearning()
+	if _, err := first.ReadFile("app/handler.py"); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	opens := make([]int, 3)
+	second := mustBuild(t, im.layers(opens), cacheOpts(c))
+	if _, err := second.ReadFile("app/handler.py"); err != nil {
+		t.Fatal(err)
+	}
+	if opens[2] == 0 {
+		t.Errorf("a read made after StopLearning was served from the cache")
+	}
+}

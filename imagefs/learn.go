@@ -134,6 +134,20 @@ type learner struct {
 	mu     sync.Mutex
 	layers map[int][]extent
 	bytes  int
+	// stopped is set by StopLearning.
+	stopped bool
+}
+
+// StopLearning stops keeping what is read for later inspections: what
+// follows (an unpack of every file, say) would crowd out the reads the
+// checks made, which are the ones worth keeping.
+func (f *FS) StopLearning() {
+	if f.learn == nil {
+		return
+	}
+	f.learn.mu.Lock()
+	f.learn.stopped = true
+	f.learn.mu.Unlock()
 }
 
 // record keeps a copy of b, read at offset off of layer li.
@@ -143,7 +157,7 @@ func (l *learner) record(li int, off int64, b []byte) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.bytes+len(b) > maxLearnedPerFS {
+	if l.stopped || l.bytes+len(b) > maxLearnedPerFS {
 		return
 	}
 	if l.layers == nil {
