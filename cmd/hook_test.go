@@ -109,6 +109,7 @@ func lambdoctorBin(t *testing.T) string {
 func TestMain(m *testing.M) {
 	// The run tests start the sandbox, which re-executes this binary.
 	sandbox.MaybeInit()
+	adoptOrphans()
 	// The layer cache of the tests (and of the binaries they run) is
 	// theirs, never the user's.
 	cacheDir, err := os.MkdirTemp("", "lambdoctor-test-cache-")

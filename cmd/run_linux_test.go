@@ -19,6 +19,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 	"github.com/lambdoctor/lambdoctor/report"
@@ -267,10 +268,31 @@ func runCgroups(mountinfo []byte) []string {
 // names the function lambdoctor-run).
 func sandboxProcesses() map[int]bool {
 	out := map[int]bool{}
+	parent := map[int]int{}
+	var candidates []int
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
 		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after
+		// the last ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(stat[i+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(fields[1])
+		parent[pid] = ppid
+		if fields[0] == "Z" {
 			continue
 		}
 		env, err := os.ReadFile("/proc/" + d.Name() + "/environ")
@@ -279,14 +301,35 @@ func sandboxProcesses() map[int]bool {
 		}
 		for _, kv := range bytes.Split(env, []byte{0}) {
 			if string(kv) == "LAMBDOCTOR_SANDBOX_INIT=1" || string(kv) == "AWS_LAMBDA_FUNCTION_NAME="+functionName {
-				if stat, err := os.ReadFile("/proc/" + d.Name() + "/stat"); err == nil && !bytes.Contains(stat, []byte(") Z ")) {
-					out[pid] = true
-				}
+				candidates = append(candidates, pid)
+				break
+			}
+		}
+	}
+	// Only this test process's own: other test binaries (the sandbox
+	// package's, run at the same time by go test ./...) start sandboxes
+	// too. This process is a child subreaper (adoptOrphans), so what a
+	// killed run leaves behind is still its descendant.
+	self := os.Getpid()
+	for _, pid := range candidates {
+		for p, hops := parent[pid], 0; p > 1 && hops < 64; p, hops = parent[p], hops+1 {
+			if p == self {
+				out[pid] = true
 				break
 			}
 		}
 	}
 	return out
+}
+
+// adoptOrphans makes this test process a child subreaper (prctl
+// PR_SET_CHILD_SUBREAPER): processes a killed lambdoctor leaves behind are
+// re-parented to it rather than to PID 1, so sandboxProcesses still finds
+// them.
+func adoptOrphans() {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		panic(err)
+	}
 }
 
 func diagnosisKeys(r runResult) []string {
