@@ -210,18 +210,28 @@ def handler(event, context):
     return {"statusCode": 200, "body": json.dumps(body)}
 `
 
+// pythonLayers returns the two package layers of the Python images: the
+// interpreter stack, then the native packages on top of it.
+func (b *Builder) pythonLayers(ctx context.Context) (stack, native layerSpec, err error) {
+	stage1 := filepath.Join(b.work(), "stage", "python-stack")
+	stack, installed, err := b.packageLayer(ctx, stage1, nil, "RUN apt-get install -y --no-install-recommends "+strings.Join(pythonStack, " "), pythonStack...)
+	if err != nil {
+		return layerSpec{}, layerSpec{}, err
+	}
+	stage2 := filepath.Join(b.work(), "stage", "python-native")
+	native, _, err = b.packageLayer(ctx, stage2, installed, "RUN apt-get install -y --no-install-recommends "+strings.Join(pythonNative, " "), pythonNative...)
+	if err != nil {
+		return layerSpec{}, layerSpec{}, err
+	}
+	return stack, native, nil
+}
+
 func (b *Builder) debianPython(ctx context.Context) (*recipe, error) {
 	base, err := b.baseLayer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	stage1 := filepath.Join(b.work(), "stage", "python-stack")
-	l2, installed, err := b.packageLayer(ctx, stage1, nil, "RUN apt-get install -y --no-install-recommends "+strings.Join(pythonStack, " "), pythonStack...)
-	if err != nil {
-		return nil, err
-	}
-	stage2 := filepath.Join(b.work(), "stage", "python-native")
-	l3, _, err := b.packageLayer(ctx, stage2, installed, "RUN apt-get install -y --no-install-recommends "+strings.Join(pythonNative, " "), pythonNative...)
+	l2, l3, err := b.pythonLayers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -393,13 +403,7 @@ func (b *Builder) big(ctx context.Context) (*recipe, error) {
 		return nil, err
 	}
 	// The Python packages, as the debian-python image has them.
-	stage1 := filepath.Join(b.work(), "stage", "python-stack")
-	l2, installed, err := b.packageLayer(ctx, stage1, nil, "RUN apt-get install -y --no-install-recommends "+strings.Join(pythonStack, " "), pythonStack...)
-	if err != nil {
-		return nil, err
-	}
-	stage2 := filepath.Join(b.work(), "stage", "python-native")
-	l3, _, err := b.packageLayer(ctx, stage2, installed, "RUN apt-get install -y --no-install-recommends "+strings.Join(pythonNative, " "), pythonNative...)
+	l2, l3, err := b.pythonLayers(ctx)
 	if err != nil {
 		return nil, err
 	}
