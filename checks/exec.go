@@ -14,26 +14,22 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
 // This file holds the path helpers the entrypoint-chain checks share: the
 // effective argv, the lookup of argv[0] the way Lambda's runtime does it,
 // the sandbox user's permissions, and evidence formatting.
 
-// DefaultPATH is the PATH assumed when the image config sets none.
-//
-// Unconfirmed: no AWS source says which PATH Lambda uses to look up a bare
-// argv[0] when the image has no PATH in ENV. This is the PATH Docker gives
-// containers whose image sets none, which is the best guess.
-const DefaultPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+// DefaultPATH is the PATH assumed when the image config sets none:
+// lambda.DefaultPATH, the one run gives the function (see that package for
+// what is unconfirmed about it).
+const DefaultPATH = lambda.DefaultPATH
 
-// The Lambda sandbox user. Lambda ignores USER and runs the function as a
-// least-privileged user, observed as uid=993(sbx_user1051) gid=990 with no
-// supplementary groups. It never owns image files, so in practice the
-// "other" permission bits decide.
+// The Lambda sandbox user (lambda.UID, lambda.GID).
 const (
-	SandboxUID = 993
-	SandboxGID = 990
+	SandboxUID = lambda.UID
+	SandboxGID = lambda.GID
 )
 
 // Argv is the command Lambda starts: ENTRYPOINT followed by CMD, run in
@@ -206,24 +202,12 @@ func QuoteJSON(s string) string {
 
 // Getenv returns the value of key in a config Env list ("KEY=value"). The
 // last assignment wins.
-func Getenv(env []string, key string) (string, bool) {
-	val, ok := "", false
-	for _, kv := range env {
-		k, v, found := strings.Cut(kv, "=")
-		if found && k == key {
-			val, ok = v, true
-		}
-	}
-	return val, ok
-}
+func Getenv(env []string, key string) (string, bool) { return lambda.Getenv(env, key) }
 
 // SearchPath returns the PATH a bare argv[0] is looked up on: the image's
 // ENV PATH, or DefaultPATH (fromImage false) when the image sets none.
 func SearchPath(cfg v1.Config) (value string, fromImage bool) {
-	if v, ok := Getenv(cfg.Env, "PATH"); ok {
-		return v, true
-	}
-	return DefaultPATH, false
+	return lambda.SearchPATH(cfg.Env)
 }
 
 // LookupMethod says how argv[0] is turned into a file.

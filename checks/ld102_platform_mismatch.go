@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
 // platformMismatch is LD102: the image is not linux/amd64 or linux/arm64,
@@ -25,12 +26,7 @@ func (platformMismatch) Meta() Meta {
 
 // lambdaArch names a Go architecture the way Lambda's Architectures
 // setting does.
-func lambdaArch(goArch string) string {
-	if goArch == "amd64" {
-		return "x86_64"
-	}
-	return goArch
-}
+func lambdaArch(goArch string) string { return lambda.ArchName(goArch) }
 
 // archLabel is "x86_64 (amd64)" or "arm64".
 func archLabel(goArch string) string {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
 // entrypointNotFound is LD202: argv[0] (the first element of ENTRYPOINT,
@@ -60,7 +61,7 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 	case LookupPATH:
 		where := "from the image's ENV"
 		if !l.PATHFromImage {
-			where = "the image sets no PATH, so this default is assumed; which PATH Lambda uses then is unconfirmed"
+			where = "the image sets no PATH, so Lambda's documented default is assumed, the PATH lambdoctor run gives the function; which PATH Lambda's launcher searches is unconfirmed, and docker run searches Docker's default " + lambda.DockerDefaultPATH + " instead"
 		}
 		ev = append(ev, fmt.Sprintf("PATH=%s (%s)", l.PATH, where))
 		var tried []string

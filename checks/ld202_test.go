@@ -90,7 +90,7 @@ var ld202Cases = []checkCase{
 		},
 		verify: expect(Error,
 			[]string{`CMD runs "uvicorn"`, "No file named uvicorn exists anywhere in the image"},
-			[]string{"the image sets no PATH, so this default is assumed; which PATH Lambda uses then is unconfirmed"},
+			[]string{"the image sets no PATH, so Lambda's documented default is assumed, the PATH lambdoctor run gives the function; which PATH Lambda's launcher searches is unconfirmed"},
 			[]string{"install or COPY uvicorn", `CMD ["/absolute/path/to/uvicorn", "main:app"]`}),
 	},
 	{

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
 // shebangInterpreterMissing is LD207: a script of the entrypoint chain
@@ -131,7 +133,7 @@ func (c shebangInterpreterMissing) envProgram(ctx context.Context, t *Target, ch
 	if lk.Method == LookupPATH {
 		where := "from the image's ENV"
 		if !lk.PATHFromImage {
-			where = "the image sets no PATH, so this default is assumed; which PATH Lambda uses then is unconfirmed"
+			where = "the image sets no PATH, so Lambda's documented default is assumed, the PATH lambdoctor run gives the function; which PATH Lambda's launcher searches is unconfirmed, and docker run searches Docker's default " + lambda.DockerDefaultPATH + " instead"
 		}
 		f.Evidence = append(f.Evidence, fmt.Sprintf("PATH=%s (%s)", lk.PATH, where))
 	}

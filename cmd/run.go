@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/lambda"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/runtimeapi"
 	"github.com/lambdoctor/lambdoctor/sandbox"
@@ -53,11 +53,11 @@ type runOptions struct {
 
 // Lambda's limits for the values run accepts.
 const (
-	minMemoryMB  = 128
-	maxMemoryMB  = 10240
-	maxTimeout   = 900 * time.Second
-	minTmpSizeMB = 512
-	maxTmpSizeMB = 10240
+	minMemoryMB  = lambda.MinMemoryMB
+	maxMemoryMB  = lambda.MaxMemoryMB
+	maxTimeout   = lambda.MaxTimeout
+	minTmpSizeMB = lambda.MinTmpMB
+	maxTmpSizeMB = lambda.MaxTmpMB
 	// tailLines is how much of the function's stdout and stderr is shown.
 	tailLines = 40
 	// functionName names the function in the environment and its ARN.
@@ -147,7 +147,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.StringArrayVar(&opts.env, "env", nil, "a function environment variable `K=V` (repeatable); Lambda's reserved names are refused")
 	f.IntVar(&opts.memoryMB, "memory", 128, "the function's memory size in MB (128-10240): the sandbox's cgroup memory limit (no swap) and AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
 	f.DurationVar(&opts.timeout, "timeout", 3*time.Second, "the function timeout for the invoke (Lambda's default is 3s, the maximum 15m)")
-	f.DurationVar(&opts.initTimeout, "init-timeout", 10*time.Second, "the init limit: the runtime must call /next within it (10s on Lambda)")
+	f.DurationVar(&opts.initTimeout, "init-timeout", lambda.InitTimeout, "the init limit: the runtime must call /next within it (10s on Lambda)")
 	f.IntVar(&opts.tmpSizeMB, "tmp-size", 512, "the size of /tmp in MB (Lambda's ephemeral storage, 512-10240)")
 	f.BoolVar(&opts.keep, "keep", false, "keep the materialised root filesystem and print where it is")
 	f.StringVar(&opts.network, "network", "none", "the function's network: none (only loopback, with the Runtime API forwarded at 127.0.0.1:9001) or host (the host's network: for functions that must call out, as Lambda functions outside a VPC can)")
@@ -237,18 +237,6 @@ func readEvent(streams *IOStreams, flag string) ([]byte, error) {
 	return b, nil
 }
 
-// reservedEnv are the variables a function's configuration cannot set
-// (LAMBDA.md §0).
-var reservedEnv = map[string]bool{
-	"_HANDLER": true, "_X_AMZN_TRACE_ID": true, "AWS_REGION": true, "AWS_EXECUTION_ENV": true,
-	"AWS_LAMBDA_FUNCTION_NAME": true, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": true,
-	"AWS_LAMBDA_FUNCTION_VERSION": true, "AWS_LAMBDA_INITIALIZATION_TYPE": true,
-	"AWS_LAMBDA_LOG_GROUP_NAME": true, "AWS_LAMBDA_LOG_STREAM_NAME": true,
-	"AWS_ACCESS_KEY": true, "AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true,
-	"AWS_SESSION_TOKEN": true, "AWS_LAMBDA_RUNTIME_API": true, "LAMBDA_TASK_ROOT": true,
-	"LAMBDA_RUNTIME_DIR": true, "TZ": true,
-}
-
 // parseEnvFlags validates --env K=V as Lambda validates a function's
 // environment: a name of letters, digits and underscores starting with a
 // letter, and no reserved name.
@@ -259,10 +247,10 @@ func parseEnvFlags(list []string) ([]string, error) {
 		if !ok || k == "" {
 			return nil, fmt.Errorf("--env %q: want K=V", kv)
 		}
-		if reservedEnv[k] {
+		if lambda.IsReserved(k) {
 			return nil, fmt.Errorf("--env %q: %s is reserved; Lambda refuses it in a function's configuration", kv, k)
 		}
-		if !validEnvName(k) {
+		if !lambda.ValidEnvName(k) {
 			return nil, fmt.Errorf("--env %q: Lambda accepts names of letters, digits and _ that start with a letter", kv)
 		}
 		out = append(out, kv)
@@ -270,71 +258,13 @@ func parseEnvFlags(list []string) ([]string, error) {
 	return out, nil
 }
 
-func validEnvName(k string) bool {
-	for i, r := range k {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-		case i > 0 && (r == '_' || r >= '0' && r <= '9'):
-		default:
-			return false
-		}
-	}
-	return k != ""
-}
-
-// lambdaEnv is the function's environment: the image's ENV, then the
-// function's variables (--env), then what Lambda sets, which wins. PATH gets
-// Lambda's default when neither the image nor --env sets one.
+// lambdaEnv is the function's environment (lambda.Environment) for run's
+// function name and region.
 func lambdaEnv(image, flags []string, api, handler string, memoryMB int) []string {
-	var keys []string
-	vals := map[string]string{}
-	set := func(kv string) {
-		k, v, _ := strings.Cut(kv, "=")
-		if k == "" {
-			return
-		}
-		if _, ok := vals[k]; !ok {
-			keys = append(keys, k)
-		}
-		vals[k] = v
-	}
-	for _, kv := range image {
-		set(kv)
-	}
-	// LANG is not reserved: Lambda sets it, the function's configuration
-	// may change it.
-	set("LANG=en_US.UTF-8")
-	for _, kv := range flags {
-		set(kv)
-	}
-	if _, ok := vals["PATH"]; !ok {
-		set("PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin")
-	}
-	lambda := []string{
-		"AWS_LAMBDA_RUNTIME_API=" + api,
-		"LAMBDA_TASK_ROOT=/var/task",
-		"LAMBDA_RUNTIME_DIR=/var/runtime",
-		"AWS_REGION=" + runRegion,
-		"AWS_DEFAULT_REGION=" + runRegion,
-		"AWS_LAMBDA_FUNCTION_NAME=" + functionName,
-		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(memoryMB),
-		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
-		"AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + functionName,
-		"AWS_LAMBDA_LOG_STREAM_NAME=lambdoctor/[$LATEST]local",
-		"TZ=:UTC",
-	}
-	if handler != "" {
-		lambda = append(lambda, "_HANDLER="+handler)
-	}
-	for _, kv := range lambda {
-		set(kv)
-	}
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, k+"="+vals[k])
-	}
-	return out
+	return lambda.Environment(image, lambda.Function{
+		Name: functionName, Region: runRegion, MemoryMB: memoryMB,
+		Handler: handler, RuntimeAPI: api, Env: flags,
+	})
 }
 
 func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref string) error {

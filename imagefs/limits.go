@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
 // Limits against hostile layers. Each is a named constant with its reason,
@@ -43,7 +45,7 @@ const (
 	// ("10 GB", https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 	// An image beyond it cannot run on Lambda, and reading on would only
 	// cost time.
-	MaxImageBytes = 10 << 30
+	MaxImageBytes = lambda.MaxImageBytes
 	// maxExpansionRatio and expansionFloor bound a layer's tar stream to
 	// expansionFloor plus maxExpansionRatio times its compressed size.
 	// 1032:1 is deflate's maximum expansion (every gzip layer stays under

@@ -27,6 +27,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
 // Version is the Runtime API version the server implements; every path
@@ -40,7 +42,7 @@ const (
 	MaxResponseSize = 6*1024*1024 + 100
 	// MaxInvokePayloadSize is the largest synchronous invocation payload
 	// Lambda accepts (6 MB, 6291456 bytes).
-	MaxInvokePayloadSize = 6 * 1024 * 1024
+	MaxInvokePayloadSize = lambda.MaxPayloadBytes
 	// DefaultTimeout is Lambda's default function timeout, used for an
 	// invocation that carries neither a deadline nor a context deadline.
 	DefaultTimeout = 3 * time.Second

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
 // MaybeInit turns the process into the sandbox's init when Start launched
@@ -404,7 +406,7 @@ func lookPath(name, dir string, env []string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	pathVar := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	pathVar := lambda.DefaultPATH
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			pathVar = v

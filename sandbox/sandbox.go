@@ -18,12 +18,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
 // The sandbox identity of Lambda functions, whatever USER the image sets.
 const (
-	LambdaUID = 993
-	LambdaGID = 990
+	LambdaUID = lambda.UID
+	LambdaGID = lambda.GID
 )
 
 // LambdaHostname is a hostname of the shape Lambda's execution
