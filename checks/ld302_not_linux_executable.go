@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/imagefs/elfinfo"
 )
 
 // notLinuxExecutable is LD302: a program on the entrypoint chain is not a
@@ -66,9 +68,9 @@ func (c notLinuxExecutable) Run(ctx context.Context, t *Target) ([]Finding, erro
 				what = "an ELF core dump, not a program"
 				fix = "COPY the real executable to " + b.Path
 			case e.OSABI != delf.ELFOSABI_NONE && e.OSABI != delf.ELFOSABI_LINUX:
-				what = fmt.Sprintf("an ELF binary for %s (OS/ABI %s), not for Linux", osabiName(e.OSABI), e.OSABI)
-				fix = linuxBuildFix(t, s, b, osabiName(e.OSABI))
-				symptom = fmt.Sprintf("Linux loads ELF files whatever their OS/ABI byte, so it starts and then fails on its first %s system call; Lambda then reports the runtime's exit (Runtime.ExitError) or an init failure", osabiName(e.OSABI))
+				what = fmt.Sprintf("an ELF binary for %s (OS/ABI %s), not for Linux", elfinfo.OSABIName(e.OSABI), e.OSABI)
+				fix = linuxBuildFix(t, s, b, elfinfo.OSABIName(e.OSABI))
+				symptom = fmt.Sprintf("Linux loads ELF files whatever their OS/ABI byte, so it starts and then fails on its first %s system call; Lambda then reports the runtime's exit (Runtime.ExitError) or an init failure", elfinfo.OSABIName(e.OSABI))
 				unconfirmed = true
 			case s.Arch != "" && siblingArch(e, s.Arch):
 				what = fmt.Sprintf("a 32-bit ELF binary (%s) while the function runs on %s", MachineName(e.Machine, e.Class), lambdaArchName(s.Arch))
