@@ -211,6 +211,11 @@ type elfSource interface {
 	at(off, n uint64) ([]byte, bool)
 	// size is the file's size, or what is known of it.
 	size() uint64
+	// inMemory returns the bytes from off on that are at hand without a
+	// read (possibly none).
+	inMemory(off uint64) []byte
+	// canRead reports whether at may read what is not in memory.
+	canRead() bool
 }
 
 // bytesSource is a file's content, or its start, in memory.
@@ -224,6 +229,15 @@ func (b bytesSource) at(off, n uint64) ([]byte, bool) {
 }
 
 func (b bytesSource) size() uint64 { return uint64(len(b)) }
+
+func (b bytesSource) inMemory(off uint64) []byte {
+	if off >= uint64(len(b)) {
+		return nil
+	}
+	return b[off:]
+}
+
+func (bytesSource) canRead() bool { return false }
 
 // seekSource reads the spans of a file it is asked for, serving the start
 // from head.
@@ -239,6 +253,15 @@ type seekSource struct {
 const maxELFSpan = 16 << 20
 
 func (s *seekSource) size() uint64 { return s.sz }
+
+func (s *seekSource) inMemory(off uint64) []byte {
+	if off >= uint64(len(s.head)) {
+		return nil
+	}
+	return s.head[off:]
+}
+
+func (s *seekSource) canRead() bool { return s.err == nil }
 
 func (s *seekSource) at(off, n uint64) ([]byte, bool) {
 	if off > s.sz || n > s.sz-off {
@@ -408,13 +431,12 @@ func parseELF(src elfSource) (*Info, error) {
 		end = strsz
 	}
 	// The string table, whole when it fits what may be read at once (the
-	// strings are then at hand); else each string on its own.
+	// strings are then at hand); else what of it is in memory, and each
+	// string beyond that read on its own.
 	table, whole := src.at(stroff, end)
 	if !whole {
-		// A prefix is in memory: take what it covers.
-		if sized, isBytes := src.(bytesSource); isBytes && stroff < uint64(len(sized)) {
-			table = sized[stroff:]
-		}
+		table = src.inMemory(stroff)
+		table = table[:min(uint64(len(table)), end)]
 	}
 	str := func(off uint64) (string, bool) {
 		if off >= end {
@@ -428,7 +450,7 @@ func parseELF(src elfSource) (*Info, error) {
 				return "", false
 			}
 		}
-		if _, isBytes := src.(bytesSource); isBytes {
+		if !src.canRead() {
 			return "", false
 		}
 		sb, ok := src.at(stroff+off, min(4096, end-off))
