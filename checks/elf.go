@@ -148,6 +148,11 @@ func (t *Target) elfAt(p string) *elfFile {
 			f.Err = fmt.Errorf("%s is not a regular file", p)
 			return f
 		}
+		if info, ok := t.FS.ELF(p); ok {
+			// Summarised by the layer pass: nothing to read.
+			f.Format, f.ELF = FormatELF, info
+			return f
+		}
 		head := t.FS.Head(p)
 		if len(head) > 0 {
 			f.fill(head)
@@ -232,6 +237,9 @@ func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
 		}
 		if h := t.FS.Head(p); int64(len(h)) >= e.Size {
 			continue // all in memory already
+		}
+		if _, ok := t.FS.ELF(p); ok {
+			continue // summarised by the layer pass
 		}
 		todo = append(todo, p)
 	}
