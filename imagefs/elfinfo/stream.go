@@ -23,8 +23,10 @@ type Stream struct {
 	// parsed, then up to the dynamic section (at most RetainMax).
 	keep uint64
 
-	dynOff, dynLen uint64
-	dyn            []byte
+	// spans are the parts kept past the start: the dynamic section and,
+	// when it lies beyond the start kept, the interpreter path.
+	spans [2]span
+	nspan int
 
 	state streamState
 	info  *Info
@@ -49,9 +51,43 @@ const (
 	maxDynamic = 64 << 10
 )
 
+// span is a part of the file kept as it streams by.
+type span struct {
+	off, n uint64
+	b      []byte
+}
+
+func (p *span) complete() bool { return uint64(len(p.b)) == p.n }
+
 // Reset prepares s for a file of size bytes.
 func (s *Stream) Reset(size int64) {
-	*s = Stream{size: uint64(max(size, 0)), prefix: s.prefix[:0], dyn: s.dyn[:0], keep: 64}
+	spans := s.spans
+	for i := range spans {
+		spans[i] = span{b: spans[i].b[:0]}
+	}
+	*s = Stream{size: uint64(max(size, 0)), prefix: s.prefix[:0], spans: spans, keep: 64}
+}
+
+// want adds the span [off, off+n) to what is kept; what of it was written
+// already is in the prefix (which holds all that was written so far while
+// the headers are read).
+func (s *Stream) want(off, n uint64) {
+	p := &s.spans[s.nspan]
+	s.nspan++
+	p.off, p.n = off, n
+	if s.off > off {
+		p.b = append(p.b, s.prefix[off:min(s.off, off+n)]...)
+	}
+}
+
+// spansComplete reports whether every span is kept whole.
+func (s *Stream) spansComplete() bool {
+	for i := range s.nspan {
+		if !s.spans[i].complete() {
+			return false
+		}
+	}
+	return true
 }
 
 // Done reports whether the result is known: more bytes change nothing.
@@ -81,16 +117,19 @@ func (s *Stream) Write(p []byte) {
 		if s.off < s.keep {
 			s.prefix = append(s.prefix, chunk[:min(c, s.keep-s.off)]...)
 		}
-		if end := s.dynOff + s.dynLen; s.dynLen > 0 && s.off+c > s.dynOff && s.off < end {
-			a := max(s.dynOff, s.off) - s.off
-			e := min(end, s.off+c) - s.off
-			s.dyn = append(s.dyn, chunk[a:e]...)
+		for i := range s.nspan {
+			p := &s.spans[i]
+			if end := p.off + p.n; s.off+c > p.off && s.off < end {
+				a := max(p.off, s.off) - s.off
+				e := min(end, s.off+c) - s.off
+				p.b = append(p.b, chunk[a:e]...)
+			}
 		}
 		s.off += c
 		switch {
 		case s.state == stHeaders && s.off >= s.keep:
 			s.headers()
-		case s.state == stBody && s.off >= s.keep && uint64(len(s.dyn)) == s.dynLen:
+		case s.state == stBody && s.off >= s.keep && s.spansComplete():
 			s.finish()
 		}
 	}
@@ -143,20 +182,32 @@ func (s *Stream) headers() {
 		return // wait for the rest of the program headers
 	}
 	keep := phEnd
-	var dynOff, dynLen uint64
+	var dynOff, dynLen, interpOff, interpLen uint64
+	// roEnd is where the first PT_LOAD segment ends when it is not
+	// executable: linkers that separate code (GNU ld -z separate-code, the
+	// x86-64 default, and lld) put the symbol and string tables there, and
+	// nothing the parse needs after it but the dynamic section.
+	roEnd, firstLoad := uint64(0), true
 	for k := range phnum {
 		ph := b[phoff+k*phentsize:]
-		var typ, off, filesz uint64
+		var typ, off, filesz, flags uint64
 		if is64 {
-			typ, off, filesz = uint64(bo.Uint32(ph)), bo.Uint64(ph[8:]), bo.Uint64(ph[32:])
+			typ, flags, off, filesz = uint64(bo.Uint32(ph)), uint64(bo.Uint32(ph[4:])), bo.Uint64(ph[8:]), bo.Uint64(ph[32:])
 		} else {
-			typ, off, filesz = uint64(bo.Uint32(ph)), uint64(bo.Uint32(ph[4:])), uint64(bo.Uint32(ph[16:]))
+			typ, off, filesz, flags = uint64(bo.Uint32(ph)), uint64(bo.Uint32(ph[4:])), uint64(bo.Uint32(ph[16:])), uint64(bo.Uint32(ph[24:]))
 		}
 		switch delf.ProgType(typ) {
-		case delf.PT_INTERP:
-			if filesz <= 4096 && off < RetainMax {
-				keep = max(keep, off+filesz)
+		case delf.PT_LOAD:
+			if firstLoad && off == 0 && flags&uint64(delf.PF_X) == 0 {
+				roEnd = filesz
 			}
+			firstLoad = false
+		case delf.PT_INTERP:
+			if filesz > 4096 || off > s.size || filesz > s.size-off {
+				s.done(nil) // Read would not read it either
+				return
+			}
+			interpOff, interpLen = off, filesz
 		case delf.PT_DYNAMIC:
 			dynOff, dynLen = off, filesz
 		}
@@ -167,19 +218,24 @@ func (s *Stream) headers() {
 			return
 		}
 		// The string table lies before the dynamic section: keep the
-		// start up to it.
-		keep = max(keep, min(dynOff, RetainMax))
-		s.dynOff, s.dynLen = dynOff, dynLen
-		if s.off > dynOff {
-			// Its start was written already, so it is in the prefix
-			// (which holds all that was written so far); Write adds the
-			// rest.
-			s.dyn = append(s.dyn, b[dynOff:min(s.off, dynOff+dynLen)]...)
+		// start up to it, or to the end of a read-only first segment.
+		upTo := dynOff
+		if roEnd > 0 {
+			upTo = min(upTo, roEnd)
+		}
+		keep = max(keep, min(upTo, RetainMax))
+		s.want(dynOff, dynLen)
+	}
+	if interpLen > 0 {
+		if interpOff+interpLen <= RetainMax {
+			keep = max(keep, interpOff+interpLen)
+		} else {
+			s.want(interpOff, interpLen)
 		}
 	}
 	s.keep = min(keep, s.size)
 	s.state = stBody
-	if uint64(len(s.prefix)) >= s.keep && (s.dynLen == 0 || uint64(len(s.dyn)) == s.dynLen) {
+	if uint64(len(s.prefix)) >= s.keep && s.spansComplete() {
 		s.finish()
 	}
 }
@@ -196,7 +252,7 @@ func (s *Stream) finish() {
 			return
 		}
 	}
-	if uint64(len(s.prefix)) < s.keep || uint64(len(s.dyn)) < s.dynLen {
+	if uint64(len(s.prefix)) < s.keep || !s.spansComplete() {
 		s.done(nil) // the file ended early
 		return
 	}
@@ -206,7 +262,7 @@ func (s *Stream) finish() {
 // parse parses the kept spans, keeping the result only when it is
 // complete: what the caller would otherwise read the file for.
 func (s *Stream) parse() *Info {
-	src := &spanSource{sz: s.size, prefix: s.prefix, dynOff: s.dynOff, dyn: s.dyn}
+	src := &spanSource{sz: s.size, prefix: s.prefix, spans: s.spans[:s.nspan]}
 	e, err := parseELF(src)
 	if err != nil || e.HeaderOnly || e.Interp == "?" || e.HasDynamic && !e.DynamicRead {
 		return nil
@@ -218,12 +274,11 @@ func (s *Stream) done(e *Info) {
 	s.info, s.state = e, stDone
 }
 
-// spanSource serves a file's kept start and dynamic section.
+// spanSource serves a file's kept start and spans.
 type spanSource struct {
 	sz     uint64
 	prefix []byte
-	dynOff uint64
-	dyn    []byte
+	spans  []span
 }
 
 func (s *spanSource) size() uint64 { return s.sz }
@@ -237,18 +292,22 @@ func (s *spanSource) at(off, n uint64) ([]byte, bool) {
 	if off+n <= uint64(len(s.prefix)) {
 		return s.prefix[off : off+n], true
 	}
-	if off >= s.dynOff && off+n <= s.dynOff+uint64(len(s.dyn)) {
-		return s.dyn[off-s.dynOff : off-s.dynOff+n], true
+	for _, p := range s.spans {
+		if off >= p.off && off+n <= p.off+uint64(len(p.b)) {
+			return p.b[off-p.off : off-p.off+n], true
+		}
 	}
 	return nil, false
 }
 
 func (s *spanSource) inMemory(off uint64) []byte {
-	switch {
-	case off < uint64(len(s.prefix)):
+	if off < uint64(len(s.prefix)) {
 		return s.prefix[off:]
-	case off >= s.dynOff && off < s.dynOff+uint64(len(s.dyn)):
-		return s.dyn[off-s.dynOff:]
+	}
+	for _, p := range s.spans {
+		if off >= p.off && off < p.off+uint64(len(p.b)) {
+			return p.b[off-p.off:]
+		}
 	}
 	return nil
 }
