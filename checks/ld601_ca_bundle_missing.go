@@ -165,19 +165,29 @@ func tlsClassifyLink(t *Target, l Link) tlsProgram {
 	if e.Size <= 0 || e.Size > tlsMaxScan {
 		return p
 	}
+	if info, ok := t.FS.ELF(l.Path); ok && info.Scanned {
+		// A Go program the layer pass searched for the markers: no read.
+		if has, _ := info.Holds("\xff Go buildinf:"); has {
+			return tlsClassifyBinary(p, func(s string) bool {
+				has, _ := info.Holds(s)
+				return has
+			})
+		}
+	}
 	b, err := t.readFile(l.Path)
 	if err != nil {
 		return p
 	}
-	return tlsClassifyBinary(p, b)
+	return tlsClassifyBinary(p, func(s string) bool { return bytes.Contains(b, []byte(s)) })
 }
 
 // tlsClassifyBinary reads a native binary's bytes: Go binaries carry the
 // "\xff Go buildinf:" marker and function names in pclntab (crypto/tls.
 // only when TLS is linked in); dynamic ones name libssl/libcurl in their
 // dynamic string table; embedded root stores carry the roots' names.
-func tlsClassifyBinary(p tlsProgram, b []byte) tlsProgram {
-	has := func(s string) bool { return bytes.Contains(b, []byte(s)) }
+// has reports whether the binary holds a string; for a Go program it is
+// asked only for the strings elfinfo's markers cover.
+func tlsClassifyBinary(p tlsProgram, has func(string) bool) tlsProgram {
 	embedded := has("golang.org/x/crypto/x509roots/fallback") || (has("ISRG Root X1") && has("Amazon Root CA 1") && has("DigiCert"))
 	switch {
 	case has("\xff Go buildinf:"):

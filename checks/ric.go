@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -866,6 +867,17 @@ func binaryClient(t *Target, p string) (name, lang string, ev []string, err erro
 	}
 	if r.Entry.Size > maxBinaryRead {
 		return "", "", nil, fmt.Errorf("%w: %s is %d bytes, more than the %d searched for a runtime client", ErrSkip, p, r.Entry.Size, maxBinaryRead)
+	}
+	// A Go program whose build information the layer pass kept: when it
+	// links aws-lambda-go, that settles it without reading the program.
+	if info, ok := t.FS.ELF(r.Final); ok && info.GoVersion != "" {
+		if bi, err := debug.ParseBuildInfo(info.GoModInfo); err == nil {
+			for _, d := range bi.Deps {
+				if d.Path == "github.com/aws/aws-lambda-go" {
+					return ClientGo, "go", []string{fmt.Sprintf("%s is a Go binary (%s, main module %s) linking github.com/aws/aws-lambda-go %s", p, info.GoVersion, bi.Path, d.Version)}, nil
+				}
+			}
+		}
 	}
 	b, err := t.readFile(r.Final)
 	if err != nil {

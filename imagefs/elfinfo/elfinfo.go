@@ -42,6 +42,16 @@ type Info struct {
 	// HeaderOnly is true when only the identity (class, machine, type) could
 	// be read: the file is truncated or was read only in part.
 	HeaderOnly bool
+
+	// Go is true for a Go program (one with a Go build ID note) that a
+	// Stream searched start to end; Scanned is true then, and Markers
+	// holds the markers found. Parse and Read leave them unset.
+	Go, Scanned bool
+	Markers     Marker
+	// GoVersion and GoModInfo are a scanned Go program's build
+	// information (as runtime/debug.ParseBuildInfo reads GoModInfo), when
+	// the pass kept it.
+	GoVersion, GoModInfo string
 }
 
 // Arch is the Go/OCI architecture name of the machine ("amd64", "arm64",

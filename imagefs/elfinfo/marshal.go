@@ -18,6 +18,8 @@ const (
 	fDynamicRead
 	fHasRunPath
 	fHeaderOnly
+	fGo
+	fScanned
 )
 
 // errFormat is an encoding Unmarshal cannot read.
@@ -39,7 +41,10 @@ func Marshal(e *Info) []byte {
 	set(fDynamicRead, e.DynamicRead)
 	set(fHasRunPath, e.HasRunPath)
 	set(fHeaderOnly, e.HeaderOnly)
+	set(fGo, e.Go)
+	set(fScanned, e.Scanned)
 	b = append(b, f)
+	b = binary.AppendUvarint(b, uint64(e.Markers))
 	str := func(s string) {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -55,6 +60,8 @@ func Marshal(e *Info) []byte {
 	list(e.Needed)
 	list(e.RPath)
 	list(e.RunPath)
+	str(e.GoVersion)
+	str(e.GoModInfo)
 	return b
 }
 
@@ -83,6 +90,8 @@ func Unmarshal(b []byte) (*Info, error) {
 	f := b[0]
 	b = b[1:]
 	e.HasDynamic, e.DynamicRead, e.HasRunPath, e.HeaderOnly = f&fHasDynamic != 0, f&fDynamicRead != 0, f&fHasRunPath != 0, f&fHeaderOnly != 0
+	e.Go, e.Scanned = f&fGo != 0, f&fScanned != 0
+	e.Markers = Marker(uv())
 	str := func() string {
 		n := uv()
 		if bad || n > uint64(len(b)) {
@@ -110,6 +119,8 @@ func Unmarshal(b []byte) (*Info, error) {
 	e.Needed = list()
 	e.RPath = list()
 	e.RunPath = list()
+	e.GoVersion = str()
+	e.GoModInfo = str()
 	if bad || len(b) != 0 {
 		return nil, errFormat
 	}

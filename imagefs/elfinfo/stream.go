@@ -13,6 +13,9 @@ import (
 // or nothing when a part it needs lies outside what was kept (a string
 // table beyond RetainMax): the caller then reads the file as before.
 //
+// A Go program (one with a Go build ID note) is also searched, start to
+// end, for the Markers, and its Result says which it holds (Scanned).
+//
 // A Stream is reused with Reset; its buffers are kept between files.
 type Stream struct {
 	size uint64
@@ -25,8 +28,21 @@ type Stream struct {
 
 	// spans are the parts kept past the start: the dynamic section and,
 	// when it lies beyond the start kept, the interpreter path.
-	spans [2]span
+	spans [3]span
 	nspan int
+	// biWanted is set once the Go build information was looked for, and
+	// biSpan is 1 + its index in spans when it is kept.
+	biWanted bool
+	biSpan   int
+
+	// notes are the PT_NOTE segments within the start kept, looked at
+	// once the start is in: a Go build ID note turns scanning on.
+	notes       [4][2]uint64
+	nnote       int
+	notesLooked bool
+	bo          binary.ByteOrder
+	scan        markerScan
+	parsed      bool
 
 	state streamState
 	info  *Info
@@ -65,7 +81,7 @@ func (s *Stream) Reset(size int64) {
 	for i := range spans {
 		spans[i] = span{b: spans[i].b[:0]}
 	}
-	*s = Stream{size: uint64(max(size, 0)), prefix: s.prefix[:0], spans: spans, keep: 64}
+	*s = Stream{size: uint64(max(size, 0)), prefix: s.prefix[:0], spans: spans, keep: 64, scan: markerScan{tail: s.scan.tail[:0], biOff: -1}}
 }
 
 // want adds the span [off, off+n) to what is kept; what of it was written
@@ -107,9 +123,10 @@ func (s *Stream) Result() *Info {
 func (s *Stream) Write(p []byte) {
 	for len(p) > 0 && s.state != stDone {
 		c := uint64(len(p))
-		if s.state == stHeaders {
-			// Until the headers are parsed, the prefix is all that was
-			// written: stop at keep to parse them before going on.
+		if s.state == stHeaders || s.state == stBody && !s.notesLooked {
+			// Until the headers are parsed and the notes looked at, the
+			// prefix is all that was written: stop at keep to look at
+			// them before going on.
 			c = min(c, s.keep-s.off)
 		}
 		chunk := p[:c]
@@ -125,13 +142,74 @@ func (s *Stream) Write(p []byte) {
 				p.b = append(p.b, chunk[a:e]...)
 			}
 		}
+		if s.scan.on {
+			// (Scanning starts in lookAtNotes, which scans the start,
+			// this chunk included, so no byte is scanned twice.)
+			s.scan.write(chunk, int64(s.off))
+			if s.scan.biOff >= 0 && !s.biWanted {
+				s.wantBuildInfo(chunk, s.off)
+			}
+		}
 		s.off += c
 		switch {
 		case s.state == stHeaders && s.off >= s.keep:
 			s.headers()
-		case s.state == stBody && s.off >= s.keep && s.spansComplete():
-			s.finish()
+		case s.state == stBody && !s.notesLooked && s.off >= s.keep:
+			s.lookAtNotes()
 		}
+		if s.state == stBody && s.notesLooked && s.off >= s.keep && s.spansComplete() {
+			s.parseOnce()
+			if !s.scan.on || s.scan.all() {
+				s.finish()
+			}
+		}
+	}
+}
+
+// lookAtNotes turns scanning on for a Go program, scanning the start.
+func (s *Stream) lookAtNotes() {
+	s.notesLooked = true
+	for i := range s.nnote {
+		off, n := s.notes[i][0], s.notes[i][1]
+		if off+n <= uint64(len(s.prefix)) && isGoNote(s.prefix[off:off+n], s.bo) {
+			s.scan.on = true
+			s.scan.write(s.prefix, 0)
+			if s.scan.biOff >= 0 {
+				s.wantBuildInfo(s.prefix, 0)
+			}
+			return
+		}
+	}
+}
+
+// wantBuildInfo keeps the Go build information found at scan.biOff (its
+// header and the two strings after it) as a span, starting with what of
+// it p, the bytes just scanned, starting at offset start, holds (and, for
+// a header that straddled two writes, what the scan kept of the first).
+func (s *Stream) wantBuildInfo(p []byte, start uint64) {
+	s.biWanted = true
+	off := uint64(s.scan.biOff)
+	pre := s.scan.biPre
+	if off < start && off+uint64(len(pre)) != start {
+		return // not what the scan saw: cannot happen, but never guess
+	}
+	sp := &s.spans[s.nspan]
+	s.nspan++
+	sp.off, sp.n = off, min(uint64(maxBuildInfo), s.size-off)
+	if off < start {
+		sp.b = append(sp.b, pre[:min(uint64(len(pre)), sp.n)]...)
+		p = p[:min(uint64(len(p)), sp.n-uint64(len(sp.b)))]
+	} else {
+		p = p[off-start : min(uint64(len(p)), off-start+sp.n)]
+	}
+	sp.b = append(sp.b, p...)
+	s.biSpan = s.nspan
+}
+
+// parseOnce parses the kept parts, once.
+func (s *Stream) parseOnce() {
+	if !s.parsed {
+		s.parsed, s.info = true, s.parse()
 	}
 }
 
@@ -210,8 +288,15 @@ func (s *Stream) headers() {
 			interpOff, interpLen = off, filesz
 		case delf.PT_DYNAMIC:
 			dynOff, dynLen = off, filesz
+		case delf.PT_NOTE:
+			if s.nnote < len(s.notes) && off < maxHeaders && filesz <= maxHeaders-off && off+filesz <= s.size {
+				s.notes[s.nnote] = [2]uint64{off, filesz}
+				s.nnote++
+				keep = max(keep, off+filesz)
+			}
 		}
 	}
+	s.bo = bo
 	if dynLen > 0 {
 		if dynLen > maxDynamic || dynOff > s.size || dynLen > s.size-dynOff {
 			s.done(nil)
@@ -235,8 +320,14 @@ func (s *Stream) headers() {
 	}
 	s.keep = min(keep, s.size)
 	s.state = stBody
-	if uint64(len(s.prefix)) >= s.keep && s.spansComplete() {
-		s.finish()
+	if uint64(len(s.prefix)) >= s.keep {
+		s.lookAtNotes()
+		if s.spansComplete() {
+			s.parseOnce()
+			if !s.scan.on || s.scan.all() {
+				s.finish()
+			}
+		}
 	}
 }
 
@@ -256,7 +347,14 @@ func (s *Stream) finish() {
 		s.done(nil) // the file ended early
 		return
 	}
-	s.done(s.parse())
+	s.parseOnce()
+	if s.info != nil && s.scan.on && (s.scan.all() || s.off == s.size) {
+		s.info.Go, s.info.Scanned, s.info.Markers = true, true, s.scan.found
+		if s.biSpan > 0 {
+			s.info.GoVersion, s.info.GoModInfo = parseBuildInfo(s.spans[s.biSpan-1].b)
+		}
+	}
+	s.done(s.info)
 }
 
 // parse parses the kept spans, keeping the result only when it is

@@ -2,10 +2,12 @@ package elfinfo
 
 import (
 	"bytes"
+	"debug/buildinfo"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"testing"
 )
 
@@ -46,7 +48,7 @@ func TestStreamMatchesRead(t *testing.T) {
 	files := hostELFs(t, 3000)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var s Stream
-	summarised, dynamic := 0, 0
+	summarised, dynamic, goProgs, withBuildInfo := 0, 0, 0, 0
 	var missed []string
 	for _, p := range files {
 		b, err := os.ReadFile(p)
@@ -72,7 +74,31 @@ func TestStreamMatchesRead(t *testing.T) {
 			continue
 		}
 		summarised++
-		if !reflect.DeepEqual(got, want) {
+		// The markers of a Go program are what its bytes hold.
+		if got.Go {
+			goProgs++
+			var marks Marker
+			for i, m := range markerBytes {
+				if bytes.Contains(b, []byte(m)) {
+					marks |= Marker(1) << i
+				}
+			}
+			if !got.Scanned || got.Markers != marks {
+				t.Errorf("%s: scanned=%v markers %06b, want %06b", p, got.Scanned, got.Markers, marks)
+			}
+			// The build information is what debug/buildinfo reads.
+			if bi, err := buildinfo.ReadFile(p); err == nil {
+				mine, err := debug.ParseBuildInfo(got.GoModInfo)
+				if err != nil || got.GoVersion != bi.GoVersion || mine.Path != bi.Path || len(mine.Deps) != len(bi.Deps) {
+					t.Errorf("%s: build info %q %q (%v), want %s %s with %d deps", p, got.GoVersion, mine, err, bi.GoVersion, bi.Path, len(bi.Deps))
+				} else {
+					withBuildInfo++
+				}
+			}
+		}
+		parsed := *got
+		parsed.Go, parsed.Scanned, parsed.Markers, parsed.GoVersion, parsed.GoModInfo = false, false, 0, "", ""
+		if !reflect.DeepEqual(&parsed, want) {
 			t.Errorf("%s: stream %+v\nread %+v", p, got, want)
 		}
 		// The encoding round-trips.
@@ -81,7 +107,11 @@ func TestStreamMatchesRead(t *testing.T) {
 			t.Errorf("%s: Unmarshal(Marshal) = %+v, %v; want %+v", p, back, err, got)
 		}
 	}
-	t.Logf("%d of %d ELF files summarised while streamed (%d dynamic); not: %q", summarised, len(files), dynamic, missed)
+	t.Logf("%d of %d ELF files summarised while streamed (%d dynamic, %d Go programs); not: %q", summarised, len(files), dynamic, goProgs, missed)
+	t.Logf("%d Go programs with their build information kept", withBuildInfo)
+	if goProgs == 0 {
+		t.Error("no Go program recognised (the Go toolchain's own are among the files)")
+	}
 	if summarised < len(files)*95/100 {
 		t.Errorf("only %d of %d ELF files summarised while streamed", summarised, len(files))
 	}
@@ -117,5 +147,43 @@ func TestStreamShortAndForeign(t *testing.T) {
 	}
 	if _, err := Unmarshal([]byte{marshalFormat, 2, 1, 0, 3, 62, 0, 200}); err == nil {
 		t.Error("Unmarshal accepted a string longer than its input")
+	}
+}
+
+// TestStreamBuildInfoAcrossWrites splits a Go program's bytes at every
+// point around its build information's header: the header is found and
+// kept whichever write it starts, ends or straddles.
+func TestStreamBuildInfoAcrossWrites(t *testing.T) {
+	exe, err := os.Executable() // this test binary is a Go program
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bi, err := buildinfo.ReadFile(exe)
+	if err != nil {
+		t.Skip(err)
+	}
+	hdr := -1
+	for i := 0; i+16 <= len(b); i += 16 {
+		if string(b[i:i+14]) == markerBytes[0] {
+			hdr = i
+			break
+		}
+	}
+	if hdr < 0 {
+		t.Fatal("no aligned build information header")
+	}
+	var s Stream
+	for cut := hdr - 3; cut <= hdr+40; cut++ {
+		s.Reset(int64(len(b)))
+		s.Write(b[:cut])
+		s.Write(b[cut:])
+		e := s.Result()
+		if e == nil || !e.Go || e.GoVersion != bi.GoVersion {
+			t.Fatalf("cut at header%+d: %+v", cut-hdr, e)
+		}
 	}
 }
