@@ -89,9 +89,6 @@ func machineArch(m delf.Machine, c delf.Class) string { return elfinfo.MachineAr
 
 func interpLibc(interp string) string { return elfinfo.InterpLibc(interp) }
 
-// errNotELF is returned by ParseELF for content that is not ELF.
-var errNotELF = elfinfo.ErrNotELF
-
 // archMachine is the ELF machine of a Lambda architecture, for messages.
 func archMachine(arch string) string {
 	switch arch {
