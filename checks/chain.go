@@ -917,14 +917,14 @@ func packageHint(fsys *imagefs.FS, prog string) string {
 }
 
 // commandChain returns the chain for checks that follow it: nil and no
-// error when the image has no command (LD201's case), nil and ErrSkip when
+// error when the image has no command (LD201's case), nil and ErrNotApplicable when
 // no filesystem was loaded.
 func (t *Target) commandChain() (*Chain, error) {
 	if t.Argv().Empty() {
 		return nil, nil
 	}
 	if t.FS == nil {
-		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
+		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrNotApplicable)
 	}
 	return t.Chain(), nil
 }

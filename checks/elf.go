@@ -671,3 +671,20 @@ func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
 		return nil
 	})
 }
+
+// siblingArch reports the 32-bit ISA of the function's architecture.
+func siblingArch(e *ELFInfo, arch string) bool {
+	switch arch {
+	case "amd64":
+		return e.Machine == delf.EM_386 || (e.Machine == delf.EM_X86_64 && e.Class == delf.ELFCLASS32)
+	case "arm64":
+		return e.Machine == delf.EM_ARM || (e.Machine == delf.EM_AARCH64 && e.Class == delf.ELFCLASS32)
+	}
+	return false
+}
+
+// elfIsGo guesses a Go binary from the build info marker in its head.
+func elfIsGo(t *Target, p string) bool {
+	h := t.FS.Head(p)
+	return strings.Contains(string(h), "Go build") || strings.Contains(string(h), "\xff Go buildinf:")
+}

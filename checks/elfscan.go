@@ -85,7 +85,7 @@ const (
 // binaries returns the scan of t, computed once.
 func (t *Target) binaries(ctx context.Context) (*binScan, error) {
 	if t.FS == nil {
-		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
+		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrNotApplicable)
 	}
 	v := t.memo("binscan", func() any {
 		s, err := scanBinaries(ctx, t)
@@ -645,6 +645,3 @@ func elfFits(e *ELFInfo, arch string) bool {
 	}
 	return true
 }
-
-// CategoryBinary: the ELF files the function runs and loads (LD3xx).
-const CategoryBinary Category = "binary"

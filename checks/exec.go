@@ -587,11 +587,14 @@ func KindString(e *imagefs.Entry) string {
 // Dockerfile line from the config history, e.g.
 // `layer 4 (RUN gem install aws_lambda_ric)`.
 func (t *Target) LayerLabel(i int) string {
-	ref := t.LayerRef(i)
-	if ref == nil {
+	if t.FS == nil {
 		return fmt.Sprintf("layer %d", i)
 	}
-	if cb := CreatedBy(ref.CreatedBy); cb != "" {
+	layers := t.FS.Layers()
+	if i < 0 || i >= len(layers) {
+		return fmt.Sprintf("layer %d", i)
+	}
+	if cb := CreatedBy(layers[i].CreatedBy); cb != "" {
 		return fmt.Sprintf("layer %d (%s)", i, cb)
 	}
 	return fmt.Sprintf("layer %d", i)
@@ -698,4 +701,10 @@ func FindFiles(ctx context.Context, fsys *imagefs.FS, base string, pathDirs []st
 		return found[i].Path < found[j].Path
 	})
 	return found, nil
+}
+
+// emulatorBootstraps is where the Runtime Interface Emulator looks, in
+// order, when it is given no command (internal/lambda/rie/run.go).
+func emulatorBootstraps() []string {
+	return []string{"/var/task/bootstrap", "/opt/bootstrap", "/var/runtime/bootstrap"}
 }

@@ -152,7 +152,7 @@ func (c unsupportedMediaType) Run(_ context.Context, t *Target) ([]Finding, erro
 	layerFinding := func(idx []int, sev Severity, msg, fix string) {
 		f := NewFinding(c.Meta(), msg+local)
 		f.Severity = capSev(sev)
-		f.Layer = t.LayerRef(idx[0])
+		f.Layer = layerRef(t, idx[0])
 		f.Evidence = layerEvidence(idx)
 		f.Fix = fix
 		out = append(out, f)

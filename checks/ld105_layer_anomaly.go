@@ -132,7 +132,7 @@ func (c layerAnomaly) Run(_ context.Context, t *Target) ([]Finding, error) {
 		if strings.HasPrefix(first.Path, "/") {
 			f.Path = first.Path
 		}
-		f.Layer = t.LayerRef(first.Layer)
+		f.Layer = layerRef(t, first.Layer)
 		for i, a := range list {
 			if i == maxAnomalyExamples {
 				f.Evidence = append(f.Evidence, fmt.Sprintf("… and %d more", len(list)-maxAnomalyExamples))

@@ -20,12 +20,6 @@ func (noEntrypoint) Meta() Meta {
 	}
 }
 
-// emulatorBootstraps is where the Runtime Interface Emulator looks, in
-// order, when it is given no command (internal/lambda/rie/run.go).
-func emulatorBootstraps() []string {
-	return []string{"/var/task/bootstrap", "/opt/bootstrap", "/var/runtime/bootstrap"}
-}
-
 func (c noEntrypoint) Run(_ context.Context, t *Target) ([]Finding, error) {
 	argv := t.Argv()
 	if !argv.Empty() {
@@ -69,7 +63,7 @@ func (c noEntrypoint) Run(_ context.Context, t *Target) ([]Finding, error) {
 		f.Message = fmt.Sprintf("the image config has neither ENTRYPOINT nor CMD. Started without a command, the Runtime Interface Emulator falls back to the first of %s that exists, here %s, so it may start locally; that fallback is not documented for Lambda itself (unconfirmed), where the function may fail to start with Runtime.InvalidEntrypoint.", list, fallback)
 		f.Fix = DockerfileExec("ENTRYPOINT", []string{fallback})
 		if r := t.FS.Resolve(fallback); r.Entry != nil {
-			f.Layer = t.LayerRef(r.Entry.Layer)
+			f.Layer = layerRef(t, r.Entry.Layer)
 		}
 	} else {
 		f.Message = fmt.Sprintf("the image config has neither ENTRYPOINT nor CMD, so Lambda has no command to start, and none of the emulator's fallbacks (%s) exists either. Lambda's behaviour for such an image is not documented; expect the function to fail to start with Runtime.InvalidEntrypoint (older emulator versions log \"Couldn't find valid bootstrap(s): [%s]\"). A FROM scratch final stage or an ENTRYPOINT [] reset often loses the command.", list, strings.Join(emulatorBootstraps(), " "))

@@ -27,9 +27,6 @@ func (entrypointNotFound) Meta() Meta {
 	}
 }
 
-// maxCandidates is how many same-name files are listed in the evidence.
-const maxCandidates = 5
-
 func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, error) {
 	cfg := t.Config()
 	argv := t.Argv()
@@ -113,7 +110,7 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 			loop = true
 			if len(r.Chain) > 0 {
 				f.Path = r.Chain[0].Path
-				f.Layer = t.LayerRef(r.Chain[0].Layer)
+				f.Layer = layerRef(t, r.Chain[0].Layer)
 			}
 		case errors.Is(r.Err, imagefs.ErrNotDir):
 			errno = "not a directory"
@@ -147,7 +144,7 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 		}
 		what += fmt.Sprintf(": %s points to %s, and %s does not exist", broken.Path, QuoteJSON(broken.Target), missing)
 		f.Path = broken.Path
-		f.Layer = t.LayerRef(broken.Layer)
+		f.Layer = layerRef(t, broken.Layer)
 		ev = append(ev, fmt.Sprintf("dangling symlink %s -> %s added in %s", broken.Path, QuoteJSON(broken.Target), t.LayerLabel(broken.Layer)))
 	}
 
@@ -325,7 +322,7 @@ func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *Target) (
 			f.Path = h.Path
 		}
 		if e, ok := t.FS.Lookup(script); ok {
-			f.Layer = t.LayerRef(e.Layer)
+			f.Layer = layerRef(t, e.Layer)
 		}
 		pathValue, _ := SearchPath(t.Config())
 		found, err := FindFiles(ctx, t.FS, base, strings.Split(pathValue, ":"), target)

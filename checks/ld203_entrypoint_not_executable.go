@@ -48,7 +48,7 @@ func (c entrypointNotExecutable) link(t *Target, ch *Chain, i int) (Finding, boo
 	r := l.Lookup.Resolution()
 	f := NewFinding(c.Meta(), "")
 	f.Path = l.Path
-	f.Layer = t.LayerRef(l.Entry.Layer)
+	f.Layer = layerRef(t, l.Entry.Layer)
 	f.Evidence = chainEvidence(t, ch, i)
 	origin := ch.origin(i)
 	var what, errno, fix string
@@ -64,7 +64,7 @@ func (c entrypointNotExecutable) link(t *Target, ch *Chain, i int) (Finding, boo
 	case errors.As(err, &ae) && ae.Entry != nil && ae.Entry.IsDir():
 		what = fmt.Sprintf("%s runs %s, but the sandbox user cannot search the directory %s on the way (mode %s, owner %d:%d)", origin, l.Name, ae.Path, ModeString(ae.Entry), ae.Entry.UID, ae.Entry.GID)
 		f.Path = ae.Path
-		f.Layer = t.LayerRef(ae.Entry.Layer)
+		f.Layer = layerRef(t, ae.Entry.Layer)
 		f.Evidence = append(f.Evidence, ae.Path+": "+t.Describe(ae.Entry))
 		fix = fmt.Sprintf("RUN chmod o+rx %s (or create it with mode 755)", ae.Path)
 	case err != nil:

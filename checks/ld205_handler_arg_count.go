@@ -58,7 +58,7 @@ func (c handlerArgCount) finding(t *Target, ch *Chain, i int) Finding {
 	argv := t.Argv()
 	f := NewFinding(c.Meta(), "")
 	f.Path = l.Path
-	f.Layer = t.LayerRef(l.Entry.Layer)
+	f.Layer = layerRef(t, l.Entry.Layer)
 	f.Evidence = chainEvidence(t, ch, i)
 	f.Evidence = append(f.Evidence, fmt.Sprintf("%s gets %d argument(s): %s", l.Path, len(l.Args), JSONList(l.Args)))
 	var why string

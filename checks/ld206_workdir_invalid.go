@@ -59,7 +59,7 @@ func (c workdirInvalid) Run(_ context.Context, t *Target) ([]Finding, error) {
 		at := r.Final
 		if e, ok := t.FS.Lookup(at); ok {
 			f.Evidence = append(f.Evidence, at+": "+t.Describe(e))
-			f.Layer = t.LayerRef(e.Layer)
+			f.Layer = layerRef(t, e.Layer)
 		}
 		f.Message = fmt.Sprintf("%s is %s, but %s is not a directory in this image. %s; the exact error text for this case is unconfirmed (the emulator's chdir would fail with \"not a directory\").", src, wd, at, base)
 		f.Fix = fmt.Sprintf("%s, and keep files out of that path (RUN mkdir -p <dir>)", fixLine)
@@ -67,7 +67,7 @@ func (c workdirInvalid) Run(_ context.Context, t *Target) ([]Finding, error) {
 		f.Message = fmt.Sprintf("%s is %s, which does not exist in this image (Docker creates a missing working directory when it starts a container; Lambda does not). %s: \"the working directory doesn't exist: %s\" (text from the Runtime Interface Emulator's source).", src, wd, base, wd)
 		if h, _, ok := DanglingLink(t.FS, r); ok {
 			f.Message = strings.TrimSuffix(f.Message, ".") + fmt.Sprintf("; %s is a dangling symlink to %s.", h.Path, QuoteJSON(h.Target))
-			f.Layer = t.LayerRef(h.Layer)
+			f.Layer = layerRef(t, h.Layer)
 		}
 		if src == "WORKDIR" {
 			f.Fix = fmt.Sprintf("RUN mkdir -p %s", wd)
@@ -83,7 +83,7 @@ func (c workdirInvalid) Run(_ context.Context, t *Target) ([]Finding, error) {
 			return nil, nil
 		}
 		f.Path = ae.Path
-		f.Layer = t.LayerRef(ae.Entry.Layer)
+		f.Layer = layerRef(t, ae.Entry.Layer)
 		f.Source = "" // the directory's mode, not WORKDIR, is the cause
 		f.Evidence = append(f.Evidence, ae.Path+": "+t.Describe(ae.Entry))
 		f.Message = fmt.Sprintf("%s is %s, but the sandbox user (uid %d, gid %d; Lambda ignores USER) cannot search %s (mode %s, owner %d:%d), so it cannot change into it. %s; the exact error text for this case is unconfirmed (chdir fails with \"permission denied\").", src, wd, SandboxUID, SandboxGID, ae.Path, ModeString(ae.Entry), ae.Entry.UID, ae.Entry.GID, base)

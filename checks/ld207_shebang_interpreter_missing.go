@@ -78,7 +78,7 @@ func (c shebangInterpreterMissing) interpreter(ctx context.Context, t *Target, c
 	sl := &ch.Links[s]
 	f := NewFinding(c.Meta(), "")
 	f.Path = sl.Path
-	f.Layer = t.LayerRef(sl.Entry.Layer)
+	f.Layer = layerRef(t, sl.Entry.Layer)
 	f.Evidence = chainEvidence(t, ch, i)
 	f.Evidence = append(f.Evidence, fmt.Sprintf("%s line 1: %s", sl.Path, QuoteJSON(sl.Shebang.Line)))
 	r := l.Lookup.Resolution()
@@ -143,7 +143,7 @@ func (c shebangInterpreterMissing) envProgram(ctx context.Context, t *Target, ch
 	if viaShebang {
 		sl := &ch.Links[i-2]
 		f.Path = sl.Path
-		f.Layer = t.LayerRef(sl.Entry.Layer)
+		f.Layer = layerRef(t, sl.Entry.Layer)
 		f.Evidence = append(f.Evidence, fmt.Sprintf("%s line 1: %s", sl.Path, QuoteJSON(sl.Shebang.Line)))
 		what = fmt.Sprintf("%s starts with %s, but env finds no %s", sl.Path, QuoteJSON(sl.Shebang.Line), QuoteJSON(name))
 	} else {
@@ -188,7 +188,7 @@ func (c shebangInterpreterMissing) noShebang(t *Target, ch *Chain, i int) (Findi
 	}
 	f := NewFinding(c.Meta(), "")
 	f.Path = l.Path
-	f.Layer = t.LayerRef(l.Entry.Layer)
+	f.Layer = layerRef(t, l.Entry.Layer)
 	f.Evidence = chainEvidence(t, ch, i)
 	first, _, _ := strings.Cut(string(l.Head()), "\n")
 	what := fmt.Sprintf("%s runs %s, a text file with no #! line (it starts %s)", ch.origin(i), l.Path, QuoteJSON(truncate(first, 60)))

@@ -43,7 +43,7 @@ func (c shebangCRLF) finding(t *Target, ch *Chain, i int) Finding {
 	sb := l.Shebang
 	f := NewFinding(c.Meta(), "")
 	f.Path = l.Path
-	f.Layer = t.LayerRef(l.Entry.Layer)
+	f.Layer = layerRef(t, l.Entry.Layer)
 	f.Evidence = chainEvidence(t, ch, i)
 	f.Evidence = append(f.Evidence, fmt.Sprintf("%s line 1: %s (ends in \\r\\n)", l.Path, QuoteJSON(sb.Line)))
 	var effect, seen string

@@ -23,9 +23,6 @@ func (elfArchMismatch) Meta() Meta {
 	}
 }
 
-// maxListed is how many paths a grouped finding lists in its evidence.
-const maxListed = 10
-
 func (c elfArchMismatch) Run(ctx context.Context, t *Target) ([]Finding, error) {
 	s, err := t.binaries(ctx)
 	if err != nil {
@@ -47,7 +44,7 @@ func (c elfArchMismatch) Run(ctx context.Context, t *Target) ([]Finding, error) 
 		e := b.File.ELF
 		l := &chain.Links[b.LinkIndex]
 		f := NewFinding(c.Meta(), "")
-		f.Path, f.Layer = b.Path, t.LayerRef(b.Entry.Layer)
+		f.Path, f.Layer = b.Path, layerRef(t, b.Entry.Layer)
 		var symptom string
 		switch {
 		case b.LinkIndex == 0:
@@ -69,7 +66,7 @@ func (c elfArchMismatch) Run(ctx context.Context, t *Target) ([]Finding, error) 
 		}
 		e := b.File.ELF
 		f := NewFinding(c.Meta(), "")
-		f.Path, f.Layer = b.Shown, t.LayerRef(b.Entry.Layer)
+		f.Path, f.Layer = b.Shown, layerRef(t, b.Entry.Layer)
 		name := path.Base(b.Shown)
 		f.Message = fmt.Sprintf("The extension %s is an ELF binary for %s, but the function runs on %s (%s). Lambda starts every file in /opt/extensions and this one fails: \"EXTENSION Name: %s State: LaunchError ... Error: fork/exec %s: exec format error\" (Extension.LaunchError), and the init phase fails.%s",
 			b.Shown, MachineName(e.Machine, e.Class), lambdaArchName(s.Arch), archMachine(s.Arch), name, b.Shown, configNote(t, e))
@@ -88,7 +85,7 @@ func (c elfArchMismatch) Run(ctx context.Context, t *Target) ([]Finding, error) 
 		first := mods[0]
 		e := first.File.ELF
 		f := NewFinding(c.Meta(), "")
-		f.Path, f.Layer = first.Path, t.LayerRef(first.Entry.Layer)
+		f.Path, f.Layer = first.Path, layerRef(t, first.Entry.Layer)
 		what := fmt.Sprintf("the native module %s is", first.Path)
 		if len(mods) > 1 {
 			what = fmt.Sprintf("%d native modules (%s and %d more) are", len(mods), first.Path, len(mods)-1)
@@ -124,17 +121,6 @@ func archMismatch(e *ELFInfo, arch string) bool {
 		return false
 	}
 	return !siblingArch(e, arch)
-}
-
-// siblingArch reports the 32-bit ISA of the function's architecture.
-func siblingArch(e *ELFInfo, arch string) bool {
-	switch arch {
-	case "amd64":
-		return e.Machine == delf.EM_386 || (e.Machine == delf.EM_X86_64 && e.Class == delf.ELFCLASS32)
-	case "arm64":
-		return e.Machine == delf.EM_ARM || (e.Machine == delf.EM_AARCH64 && e.Class == delf.ELFCLASS32)
-	}
-	return false
 }
 
 // configNote says how config.architecture relates to the binary.
@@ -177,12 +163,6 @@ func archFix(t *Target, s *binScan, b *binTarget) string {
 	return fmt.Sprintf("install or build %s for linux/%s (docker build --platform linux/%s; in a FROM --platform=$BUILDPLATFORM stage, cross-compile for $TARGETARCH), or set the function's Architectures to %s", b.Path, s.Arch, s.Arch, lambdaArchName(e.Arch()))
 }
 
-// elfIsGo guesses a Go binary from the build info marker in its head.
-func elfIsGo(t *Target, p string) bool {
-	h := t.FS.Head(p)
-	return strings.Contains(string(h), "Go build") || strings.Contains(string(h), "\xff Go buildinf:")
-}
-
 // moduleArchSymptom is what importing a wrong-architecture module does:
 // glibc's dlopen skips an ELF of another machine and reports the file as
 // not found ("wrong ELF class" when the class differs too).
@@ -220,20 +200,4 @@ func moduleArchFix(mods []*binTarget, arch string) string {
 		return fmt.Sprintf("install wheels for the function's architecture: RUN pip install --platform %s --only-binary=:all: --target /var/task -r requirements.txt (or build with docker build --platform linux/%s)", plat, arch)
 	}
 	return fmt.Sprintf("rebuild these libraries for linux/%s (docker build --platform linux/%s)", arch, arch)
-}
-
-func upperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// interpSymptom is what a #! interpreter the kernel cannot load gives:
-// exec of the script fails with errno.
-func interpSymptom(c *Chain, l *Link, errno string) string {
-	if len(c.Links) > 0 && l.From == c.Links[0].Path {
-		return fmt.Sprintf(`the kernel cannot load the #! interpreter of %s, so Lambda cannot start it: "IMAGE Launch error: fork/exec %s: %s" (errorType Runtime.InvalidEntrypoint)`, l.From, c.Links[0].Name, errno)
-	}
-	return fmt.Sprintf(`the kernel cannot load the #! interpreter of %s, so running that script fails with "%s"`, l.From, errno)
 }

@@ -39,7 +39,7 @@ func (c notLinuxExecutable) Run(ctx context.Context, t *Target) ([]Finding, erro
 		}
 		l := &chain.Links[b.LinkIndex]
 		f := NewFinding(c.Meta(), "")
-		f.Path, f.Layer = b.Path, t.LayerRef(b.Entry.Layer)
+		f.Path, f.Layer = b.Path, layerRef(t, b.Entry.Layer)
 		var what, fix string
 		unconfirmed := false
 		symptom := notExecSymptom(chain, b.LinkIndex, l)

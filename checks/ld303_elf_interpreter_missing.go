@@ -49,7 +49,7 @@ func (c elfInterpreterMissing) Run(ctx context.Context, t *Target) ([]Finding, e
 				continue
 			}
 			f := NewFinding(c.Meta(), "")
-			f.Path, f.Layer = b.Path, t.LayerRef(b.Entry.Layer)
+			f.Path, f.Layer = b.Path, layerRef(t, b.Entry.Layer)
 			lc := imageLibc(t.FS, arch)
 			binLibc := e.Libc()
 			state := "does not exist in this image"

@@ -44,7 +44,7 @@ func (c elfLibraryMissing) Run(ctx context.Context, t *Target) ([]Finding, error
 		}
 		b := m.Root
 		f := NewFinding(c.Meta(), "")
-		f.Path, f.Layer = b.Path, t.LayerRef(b.Entry.Layer)
+		f.Path, f.Layer = b.Path, layerRef(t, b.Entry.Layer)
 		l := &chain.Links[b.LinkIndex]
 		who := b.Path
 		if len(m.Via) > 0 {
@@ -63,7 +63,7 @@ func (c elfLibraryMissing) Run(ctx context.Context, t *Target) ([]Finding, error
 		b := first.Root
 		f := NewFinding(c.Meta(), "")
 		f.Severity = Warning
-		f.Path, f.Layer = b.Path, t.LayerRef(b.Entry.Layer)
+		f.Path, f.Layer = b.Path, layerRef(t, b.Entry.Layer)
 		who := fmt.Sprintf("the native module %s", b.Path)
 		if len(ms) > 1 {
 			who = fmt.Sprintf("%d native modules (%s and %d more)", len(ms), b.Path, len(ms)-1)

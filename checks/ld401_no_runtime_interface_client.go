@@ -64,7 +64,7 @@ func (c noRuntimeInterfaceClient) Run(ctx context.Context, t *Target) ([]Finding
 	}
 	f.Path = prog
 	if r := t.FS.Resolve(prog); r.Err == nil && r.Entry != nil {
-		f.Layer = t.LayerRef(r.Entry.Layer)
+		f.Layer = layerRef(t, r.Entry.Layer)
 		if prog != l.Path {
 			ev = append(ev, fmt.Sprintf("%s: %s", prog, t.Describe(r.Entry)))
 		}
@@ -98,21 +98,6 @@ func (c noRuntimeInterfaceClient) Run(ctx context.Context, t *Target) ([]Finding
 	return []Finding{f}, nil
 }
 
-// installedOnly says which clients are installed but not started.
-func (a *ricAnalysis) installedOnly() string {
-	if len(a.Installed) == 0 {
-		return ""
-	}
-	var ps []string
-	for _, ic := range a.Installed {
-		ps = append(ps, ic.Path)
-	}
-	if len(ps) > 3 {
-		ps = append(ps[:3], "…")
-	}
-	return "A runtime interface client is installed (" + strings.Join(ps, ", ") + "), but the entrypoint does not start it."
-}
-
 // missingClientFinding reports a client named on the chain but absent.
 func missingClientFinding(t *Target, f Finding, a *ricAnalysis, ch *Chain, ev []string) Finding {
 	l := &ch.Links[a.Link]
@@ -120,17 +105,17 @@ func missingClientFinding(t *Target, f Finding, a *ricAnalysis, ch *Chain, ev []
 	ev = append(ev, a.Why...)
 	f.Path = l.Path
 	if l.Entry != nil {
-		f.Layer = t.LayerRef(l.Entry.Layer)
+		f.Layer = layerRef(t, l.Entry.Layer)
 	}
 	wd := path.Join("/", t.Argv().WorkingDir)
 	switch {
 	case l.IsAWSBaseEntrypoint():
 		f.Path = "/var/runtime/bootstrap"
-		f.Message = upperFirstRune(a.Missing) + `: a provided.* base image expects your runtime (a binary or a script that polls the Runtime API) there. /lambda-entrypoint.sh execs a file that is not there, so init fails with "Runtime exited with error: exit status 127" (Runtime.ExitError; the text is inferred from the shell's exit status for a missing command).`
+		f.Message = upperFirst(a.Missing) + `: a provided.* base image expects your runtime (a binary or a script that polls the Runtime API) there. /lambda-entrypoint.sh execs a file that is not there, so init fails with "Runtime exited with error: exit status 127" (Runtime.ExitError; the text is inferred from the shell's exit status for a missing command).`
 		f.Fix = "COPY bootstrap /var/runtime/bootstrap (with RUN chmod 755 /var/runtime/bootstrap), or build from a managed-runtime base image such as public.ecr.aws/lambda/python:3.12"
 	case a.Lang == "python":
 		ev = append(ev, installedEvidence(t, a, ClientPython)...)
-		f.Message = upperFirstRune(a.Missing) + `. Python stops with "No module named awslambdaric" before polling the Runtime API, so init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError; the exact Lambda log text for this case is unconfirmed).`
+		f.Message = upperFirst(a.Missing) + `. Python stops with "No module named awslambdaric" before polling the Runtime API, so init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError; the exact Lambda log text for this case is unconfirmed).`
 		py := l.Name
 		if l.Lookup.Found() {
 			py = l.Lookup.Path()
@@ -141,7 +126,7 @@ func missingClientFinding(t *Target, f Finding, a *ricAnalysis, ch *Chain, ev []
 		}
 	default: // npx aws-lambda-ric
 		ev = append(ev, installedEvidence(t, a, ClientNode)...)
-		f.Message = upperFirstRune(a.Missing) + `. On Lambda that download cannot happen: npx writes under HOME on a read-only file system ("npm ERR! code EROFS … mkdir '/home/sbx_user1051'", then "Runtime exited with error: exit status 226", Runtime.ExitError).`
+		f.Message = upperFirst(a.Missing) + `. On Lambda that download cannot happen: npx writes under HOME on a read-only file system ("npm ERR! code EROFS … mkdir '/home/sbx_user1051'", then "Runtime exited with error: exit status 226", Runtime.ExitError).`
 		f.Fix = fmt.Sprintf("RUN npm install --prefix %s aws-lambda-ric, then %s", wd, DockerfileExec("ENTRYPOINT", []string{nodePath(t, ch), path.Join(wd, "node_modules/aws-lambda-ric/bin/index.mjs")}))
 	}
 	f.Evidence = ev
@@ -154,20 +139,6 @@ func installedEvidence(t *Target, a *ricAnalysis, name string) []string {
 		out = append(out, fmt.Sprintf("%s found at %s (%s)", name, ic.Path, t.LayerLabel(ic.Layer)))
 	}
 	return out
-}
-
-// nodePath is the node binary the image has: the one on the chain, else
-// the one on PATH, else /usr/local/bin/node.
-func nodePath(t *Target, ch *Chain) string {
-	for i := range ch.Links {
-		if l := &ch.Links[i]; isName(l, nodeName) && l.Lookup.Found() {
-			return l.Lookup.Path()
-		}
-	}
-	if lk := LookupExec(t.FS, t.Config(), "node", t.Argv().WorkingDir); lk.Found() {
-		return lk.Path()
-	}
-	return "/usr/local/bin/node"
 }
 
 // moduleName is the handler module a program file suggests: app.py gives

@@ -94,7 +94,7 @@ func (c handlerMalformed) Run(ctx context.Context, t *Target) ([]Finding, error)
 	if hs.Base {
 		symptom += " (the text is the open-source client's; the managed runtime is presumed to match, unconfirmed)"
 	}
-	f.Message = fmt.Sprintf("%s names the handler %s, which %s rejects: %s. %s.", cmdSource(t), QuoteJSON(hs.Arg.Value), hs.clientLabel(), malformedWhy(hs.Lang, hs.Arg.Value, p, errType), upperFirstRune(symptom))
+	f.Message = fmt.Sprintf("%s names the handler %s, which %s rejects: %s. %s.", cmdSource(t), QuoteJSON(hs.Arg.Value), hs.clientLabel(), malformedWhy(hs.Lang, hs.Arg.Value, p, errType), upperFirst(symptom))
 	f.Evidence = ev
 	f.Path = hs.Roots[0]
 	switch {
@@ -111,13 +111,6 @@ func (c handlerMalformed) Run(ctx context.Context, t *Target) ([]Finding, error)
 		f.Fix = DockerfileExec(cmdSource(t), []string{suggestHandler(t, hs, hs.Arg.Value)})
 	}
 	return []Finding{f}, nil
-}
-
-func upperFirstRune(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // malformedWhy says in words what is wrong with h.

@@ -124,7 +124,7 @@ func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
 	}
 	f.Path = l.Path
 	if l.Entry != nil {
-		f.Layer = t.LayerRef(l.Entry.Layer)
+		f.Layer = layerRef(t, l.Entry.Layer)
 	}
 	const symptom = `on Lambda HOME is /home/sbx_user1051 on a read-only file system, so npm fails with "npm ERR! code EROFS … EROFS: read-only file system, mkdir '/home/sbx_user1051'" and the runtime stops: "Runtime exited with error: exit status 226" (Runtime.ExitError)`
 	what := fmt.Sprintf("the entrypoint starts the function through %s", tool)
@@ -133,17 +133,17 @@ func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
 	}
 	switch {
 	case major >= 7:
-		f.Message = fmt.Sprintf("%s (npm %s), and since npm 7 %s creates its cache and log directory under HOME (~/.npm/_logs) when it starts: %s.", upperFirstRune(what), version, map[string]string{"npx": "npx (npm exec)", "npm": "npm"}[tool], symptom)
+		f.Message = fmt.Sprintf("%s (npm %s), and since npm 7 %s creates its cache and log directory under HOME (~/.npm/_logs) when it starts: %s.", upperFirst(what), version, map[string]string{"npx": "npx (npm exec)", "npm": "npm"}[tool], symptom)
 	case major > 0 && tool == "npx" && installed != "":
 		return nil, nil // npm 6's npx runs an installed command without its cache
 	case major > 0 && tool == "npx":
-		f.Message = fmt.Sprintf("%s (npm %s), and %s is not installed where npx looks (node_modules/.bin above the working directory, or PATH), so npx downloads it into its cache under HOME first: %s.", upperFirstRune(what), version, cmd, symptom)
+		f.Message = fmt.Sprintf("%s (npm %s), and %s is not installed where npx looks (node_modules/.bin above the working directory, or PATH), so npx downloads it into its cache under HOME first: %s.", upperFirst(what), version, cmd, symptom)
 	case major > 0:
 		f.Severity = Warning
-		f.Message = fmt.Sprintf("%s (npm %s). npm writes its cache and logs under HOME; %s. Unconfirmed for npm %d: whether it writes there when it only runs a script.", upperFirstRune(what), version, symptom, major)
+		f.Message = fmt.Sprintf("%s (npm %s). npm writes its cache and logs under HOME; %s. Unconfirmed for npm %d: whether it writes there when it only runs a script.", upperFirst(what), version, symptom, major)
 	default:
 		f.Severity = Warning
-		f.Message = fmt.Sprintf("%s, and npm's version could not be read. npm 7 and later create their cache and log directory under HOME when they start: %s.", upperFirstRune(what), symptom)
+		f.Message = fmt.Sprintf("%s, and npm's version could not be read. npm 7 and later create their cache and log directory under HOME when they start: %s.", upperFirst(what), symptom)
 	}
 
 	// Fix: run node on the client's script directly when it is installed.

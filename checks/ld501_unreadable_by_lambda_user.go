@@ -176,7 +176,7 @@ func (c unreadableByLambdaUser) Run(ctx context.Context, t *Target) ([]Finding, 
 			}
 			f := NewFinding(c.Meta(), fmt.Sprintf("The sandbox user Lambda runs the function as (uid %d, gid %d) cannot search %s (mode %s, owner %d:%d), on the way to %s, so nothing below it can be opened: the function fails at init with \"Permission denied\" (Python \"[Errno 13] Permission denied\", PermissionError; Node \"EACCES: permission denied\").", SandboxUID, SandboxGID, ae.Path, ModeString(ae.Entry), ae.Entry.UID, ae.Entry.GID, root.why))
 			f.Path = ae.Path
-			f.Layer = t.LayerRef(ae.Entry.Layer)
+			f.Layer = layerRef(t, ae.Entry.Layer)
 			f.Evidence = []string{ae.Path + ": " + t.Describe(ae.Entry), ae.Error()}
 			f.Fix = fmt.Sprintf("RUN chmod o+x %s (or chmod 755), after the line that created it", ae.Path)
 			out = append(out, f)
@@ -279,7 +279,7 @@ func (c unreadableByLambdaUser) groupFinding(t *Target, g *unreadableGroup, trun
 		f.Message += " None of them looks like code or a library, so the function may never read them."
 	}
 	f.Path = first.Path
-	f.Layer = t.LayerRef(g.layer)
+	f.Layer = layerRef(t, g.layer)
 	for _, e := range g.entries {
 		f.Evidence = append(f.Evidence, e.Path+": "+t.Describe(e))
 	}
@@ -290,7 +290,7 @@ func (c unreadableByLambdaUser) groupFinding(t *Target, g *unreadableGroup, trun
 		f.Evidence = append(f.Evidence, fmt.Sprintf("the walk stopped after %d entries; there may be more", maxNeededEntries))
 	}
 	cb := ""
-	if ref := t.LayerRef(g.layer); ref != nil {
+	if ref := layerRef(t, g.layer); ref != nil {
 		cb = CreatedBy(ref.CreatedBy)
 	}
 	fix := fmt.Sprintf("RUN chmod -R o+rX %s", g.root.path)

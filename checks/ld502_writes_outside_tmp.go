@@ -134,7 +134,7 @@ func (c writesOutsideTmp) npm(t *Target, home ld502HomeInfo) (Finding, bool) {
 	f := NewFinding(c.Meta(), "")
 	f.Path = at
 	if e := ch.Links[atLink].Entry; e != nil {
-		f.Layer = t.LayerRef(e.Layer)
+		f.Layer = layerRef(t, e.Layer)
 	}
 	f.Message = fmt.Sprintf("%s, and npm writes its cache and logs under $HOME/.npm, but HOME is %s, which is read-only on Lambda (only /tmp is writable) and NPM_CONFIG_CACHE is not set under /tmp. npm then fails with \"npm ERR! code EROFS … EROFS: read-only file system, mkdir '%s'\" and the runtime exits (Runtime.ExitError). Locally the emulator runs as root on a writable filesystem, so this does not show there.", ld502Capitalize(where), home.Value, home.Value)
 	f.Evidence = []string{ch.Describe(atLink), home.evidence()}
@@ -189,7 +189,7 @@ func (c writesOutsideTmp) hasura(t *Target, home ld502HomeInfo) (Finding, bool) 
 	hr := t.FS.Resolve(path.Join(home.Value, ".hasura"))
 	f := NewFinding(c.Meta(), "")
 	f.Path = found
-	f.Layer = t.LayerRef(entry.Layer)
+	f.Layer = layerRef(t, entry.Layer)
 	f.Message = fmt.Sprintf("The hasura CLI is installed at %s, and it creates its config directory ~/.hasura when it starts, but %s/.hasura is not under /tmp and Lambda's filesystem is read-only outside /tmp, so hasura commands run by the function fail with a read-only file system error. This is a heuristic: the CLI may never run, and the hasura failure on Lambda is inferred from the general HOME-write class, not seen in a Lambda log.", found, home.Value)
 	f.Evidence = []string{found + ": " + t.Describe(entry), home.evidence(), FormatChain(hr)}
 	f.Fix = fmt.Sprintf("ENV HOME=/tmp (or RUN mkdir -p %s && ln -s /tmp %s/.hasura)", home.Value, home.Value)

@@ -59,14 +59,14 @@ func (c tmpUnusable) Run(_ context.Context, t *Target) ([]Finding, error) {
 			where = "a " + KindString(r.Entry)
 		}
 		f := NewFinding(c.Meta(), fmt.Sprintf("/tmp is a symlink to %s, which leads to %s. Lambda mounts its writable /tmp there; whether it mounts over the link's target or fails is unconfirmed, and a function whose writes land on the read-only image fails with \"Read-only file system\" (EROFS).", QuoteJSON(e.Linkname), where))
-		f.Path, f.Layer = "/tmp", t.LayerRef(e.Layer)
+		f.Path, f.Layer = "/tmp", layerRef(t, e.Layer)
 		f.Evidence = []string{"/tmp: " + t.Describe(e) + ", -> " + QuoteJSON(e.Linkname), FormatChain(r)}
 		f.Fix = "make /tmp a real directory: RUN rm /tmp && mkdir -m 1777 /tmp"
 		out = append(out, f)
 		return out, nil
 	case !e.IsDir():
 		f := NewFinding(c.Meta(), fmt.Sprintf("/tmp is a %s, not a directory. Lambda mounts its writable /tmp there; mounting a directory over a file fails in container runtimes, so the function may not start or may have no writable /tmp (what Lambda does is unconfirmed).", KindString(e)))
-		f.Path, f.Layer = "/tmp", t.LayerRef(e.Layer)
+		f.Path, f.Layer = "/tmp", layerRef(t, e.Layer)
 		f.Evidence = []string{"/tmp: " + t.Describe(e)}
 		f.Fix = "make /tmp a directory: RUN rm -f /tmp && mkdir -m 1777 /tmp"
 		out = append(out, f)
@@ -85,7 +85,7 @@ func (c tmpUnusable) Run(_ context.Context, t *Target) ([]Finding, error) {
 			sev = Info
 		}
 		f := NewFinding(c.Meta(), fmt.Sprintf("/tmp %s; the usual mode is 1777. Lambda mounts its own writable /tmp over it, which probably sets its own mode (unconfirmed); locally, under docker run --user %d, writes to /tmp fail with \"Permission denied\".", problem, SandboxUID))
-		f.Path, f.Layer = "/tmp", t.LayerRef(e.Layer)
+		f.Path, f.Layer = "/tmp", layerRef(t, e.Layer)
 		f.Evidence = []string{"/tmp: " + t.Describe(e)}
 		f.Severity = sev
 		f.Fix = "RUN chmod 1777 /tmp"
@@ -119,7 +119,7 @@ func (c tmpUnusable) Run(_ context.Context, t *Target) ([]Finding, error) {
 		f := NewFinding(c.Meta(), fmt.Sprintf("The image has %d entries under /tmp (%s%s). Lambda mounts an empty writable /tmp at runtime, which would hide them (unconfirmed: no source says so), so code expecting these files there could fail with \"No such file or directory\".", n, strings.Join(names, ", "), tmpEllipsis(n, len(names))))
 		f.Severity = Info
 		f.Path = files[0].Path
-		f.Layer = t.LayerRef(files[0].Layer)
+		f.Layer = layerRef(t, files[0].Layer)
 		for _, ent := range files {
 			f.Evidence = append(f.Evidence, ent.Path+": "+t.Describe(ent))
 		}

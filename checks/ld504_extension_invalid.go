@@ -108,7 +108,7 @@ func (c extensionInvalid) Run(_ context.Context, t *Target) ([]Finding, error) {
 		f := NewFinding(c.Meta(), fmt.Sprintf("%s holds %d subdirectories (%s); Lambda launches only the files directly in %s and skips subdirectories, so nothing in them runs as an extension.", extensionsDir, len(subdirs), strings.Join(names, ", "), extensionsDir))
 		f.Severity = Info
 		f.Path = subdirs[0].Path
-		f.Layer = t.LayerRef(subdirs[0].Layer)
+		f.Layer = layerRef(t, subdirs[0].Layer)
 		for _, e := range subdirs {
 			f.Evidence = append(f.Evidence, e.Path+": "+t.Describe(e))
 		}
@@ -129,7 +129,7 @@ func (c extensionInvalid) checkOne(t *Target, e *imagefs.Entry) (Finding, bool) 
 	fail := func(msg, fix string, layer int) (Finding, bool) {
 		f := NewFinding(c.Meta(), msg)
 		f.Path = e.Path
-		f.Layer = t.LayerRef(layer)
+		f.Layer = layerRef(t, layer)
 		f.Evidence = ev
 		f.Fix = fix
 		return f, true

@@ -104,3 +104,10 @@ func MustLookup(idOrName string) Check {
 	}
 	return c
 }
+
+// CategoryBinary: the ELF files the function runs and loads (LD3xx).
+const CategoryBinary Category = "binary"
+
+// CategoryRuntime: the runtime interface client and the handler it loads
+// (LD4xx).
+const CategoryRuntime Category = "runtime"

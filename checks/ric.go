@@ -862,14 +862,14 @@ func hasFileOperand(t *Target, args []string) bool {
 func binaryClient(t *Target, p string) (name, lang string, ev []string, err error) {
 	r := t.FS.Resolve(p)
 	if r.Err != nil || r.Entry == nil {
-		return "", "", nil, fmt.Errorf("%w: %s could not be resolved", ErrSkip, p)
+		return "", "", nil, fmt.Errorf("%w: %s could not be resolved", ErrNotApplicable, p)
 	}
 	if r.Entry.Size > maxBinaryRead {
-		return "", "", nil, fmt.Errorf("%w: %s is %d bytes, more than the %d searched for a runtime client", ErrSkip, p, r.Entry.Size, maxBinaryRead)
+		return "", "", nil, fmt.Errorf("%w: %s is %d bytes, more than the %d searched for a runtime client", ErrNotApplicable, p, r.Entry.Size, maxBinaryRead)
 	}
 	b, err := t.readFile(r.Final)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("%w: reading %s: %v", ErrSkip, p, err)
+		return "", "", nil, fmt.Errorf("%w: reading %s: %v", ErrNotApplicable, p, err)
 	}
 	if bi, err := buildinfo.Read(bytes.NewReader(b)); err == nil {
 		lang = "go"
@@ -882,7 +882,7 @@ func binaryClient(t *Target, p string) (name, lang string, ev []string, err erro
 	}
 	for _, packer := range []string{"UPX!", "_MEIPASS", "PyInstaller", "pkg/prelude/bootstrap.js", "__nuitka"} {
 		if bytes.Contains(b, []byte(packer)) {
-			return "", "", nil, fmt.Errorf("%w: %s is packed (it contains %q), so its strings cannot be searched for a runtime client", ErrSkip, p, packer)
+			return "", "", nil, fmt.Errorf("%w: %s is packed (it contains %q), so its strings cannot be searched for a runtime client", ErrNotApplicable, p, packer)
 		}
 	}
 	switch {
@@ -1157,10 +1157,6 @@ func findPythonPackage(t *Target, l *Link, pkg string) (string, []string) {
 	return "", ev
 }
 
-// CategoryRuntime: the runtime interface client and the handler it loads
-// (LD4xx).
-const CategoryRuntime Category = "runtime"
-
 // findWebAdapter finds the Lambda Web Adapter among the extensions: a
 // regular file directly in /opt/extensions named like the adapter.
 func findWebAdapter(t *Target) (string, *imagefs.Entry) {
@@ -1182,4 +1178,33 @@ func findWebAdapter(t *Target) (string, *imagefs.Entry) {
 		}
 	}
 	return "", nil
+}
+
+// installedOnly says which clients are installed but not started.
+func (a *ricAnalysis) installedOnly() string {
+	if len(a.Installed) == 0 {
+		return ""
+	}
+	var ps []string
+	for _, ic := range a.Installed {
+		ps = append(ps, ic.Path)
+	}
+	if len(ps) > 3 {
+		ps = append(ps[:3], "…")
+	}
+	return "A runtime interface client is installed (" + strings.Join(ps, ", ") + "), but the entrypoint does not start it."
+}
+
+// nodePath is the node binary the image has: the one on the chain, else
+// the one on PATH, else /usr/local/bin/node.
+func nodePath(t *Target, ch *Chain) string {
+	for i := range ch.Links {
+		if l := &ch.Links[i]; isName(l, nodeName) && l.Lookup.Found() {
+			return l.Lookup.Path()
+		}
+	}
+	if lk := LookupExec(t.FS, t.Config(), "node", t.Argv().WorkingDir); lk.Found() {
+		return lk.Path()
+	}
+	return "/usr/local/bin/node"
 }

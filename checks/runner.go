@@ -31,8 +31,10 @@ type Result struct {
 }
 
 // ErrSkip, returned (possibly wrapped) by a check, marks it as not applicable
-// to this image rather than failed.
-var ErrSkip = errors.New("check does not apply")
+// to this image rather than failed. It is the error the image analysis
+// returns for a fact the image does not have (no filesystem, no command),
+// so a check can return that error as it is.
+var ErrSkip = ErrNotApplicable
 
 // Run runs every check on t, in the order given, and never aborts: a check's
 // error or panic becomes its Result's status.
