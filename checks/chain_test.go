@@ -9,43 +9,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-// withBash adds /bin/bash to the AWS base layout: the real base images
-// ship it and /var/runtime/bootstrap runs under it.
-func withBash(spec testimage.Spec) testimage.Spec {
-	spec.Layers[0] = append(append([]testimage.File{}, spec.Layers[0]...), testimage.Reg("bin/bash", 0o755, elf))
-	return spec
-}
-
-// awsGoodSpec is awsBaseSpec with the /bin/bash the real images have.
-func awsGoodSpec() testimage.Spec { return withBash(awsBaseSpec()) }
-
-// simpleSpec is a Debian-like image: /bin/sh, /bin/bash, /usr/bin/env,
-// node in /usr/local/bin, plus extra files.
-func simpleSpec(cfg v1.Config, extra ...testimage.File) testimage.Spec {
-	base := []testimage.File{
-		testimage.Dir("bin", 0),
-		testimage.Reg("bin/dash", 0o755, elf),
-		testimage.Symlink("bin/sh", "dash"),
-		testimage.Reg("bin/bash", 0o755, elf),
-		testimage.Dir("usr", 0),
-		testimage.Dir("usr/bin", 0),
-		testimage.Reg("usr/bin/env", 0o755, elf),
-		testimage.Dir("usr/local", 0),
-		testimage.Dir("usr/local/bin", 0),
-		testimage.Reg("usr/local/bin/node", 0o755, elf),
-		testimage.Dir("var", 0),
-		testimage.Dir("var/task", 0),
-	}
-	if cfg.Env == nil {
-		cfg.Env = []string{dockerPATH}
-	}
-	return testimage.Spec{
-		Config:    cfg,
-		Layers:    [][]testimage.File{base, extra},
-		CreatedBy: []string{"/bin/sh -c #(nop) ADD file:debian in / ", "COPY . /var/task # buildkit"},
-	}
-}
-
 // chainSummary renders a chain as "role name=path(kind)" items.
 func chainSummary(c *Chain) string {
 	var parts []string

@@ -11,16 +11,6 @@ import (
 
 func TestLD202(t *testing.T) { runCases(t, "LD202") }
 
-// pythonConfig runs the Python RIC the way its README does.
-func pythonConfig(entrypoint ...string) v1.Config {
-	return v1.Config{
-		Env:        []string{dockerPATH},
-		Entrypoint: entrypoint,
-		Cmd:        []string{"app.handler"},
-		WorkingDir: "/function",
-	}
-}
-
 func pythonTarget(entrypoint ...string) func(t *testing.T) *Target {
 	return func(t *testing.T) *Target { return newTarget(t, pythonSpec(pythonConfig(entrypoint...)), "amd64") }
 }

@@ -3,44 +3,10 @@ package checks
 import (
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
 func TestLD402(t *testing.T) { runCases(t, "LD402") }
-
-// pyRICSpec runs awslambdaric from site-packages with handler h in
-// WORKDIR wd, with the app files given.
-func pyRICSpec(wd, h string, app ...testimage.File) testimage.Spec {
-	cfg := v1.Config{Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, WorkingDir: wd}
-	if h != "" {
-		cfg.Cmd = []string{h}
-	}
-	spec := ricPySpec(cfg, app...)
-	spec.Layers[0] = append(spec.Layers[0], awslambdaricFiles()...)
-	return spec
-}
-
-// nodeRICSpec runs aws-lambda-ric's bin with node, installed in
-// /var/task, handler h, WORKDIR wd.
-func nodeRICSpec(wd, h string, app ...testimage.File) testimage.Spec {
-	cfg := v1.Config{Entrypoint: []string{"/usr/local/bin/node", "/var/task/node_modules/aws-lambda-ric/bin/index.mjs"}, WorkingDir: wd}
-	if h != "" {
-		cfg.Cmd = []string{h}
-	}
-	return simpleSpec(cfg, append(nodeRICFiles("var/task"), app...)...)
-}
-
-// awsBaseWith is the AWS Python base image with CMD cmd and the app files.
-func awsBaseWith(cmd []string, app ...testimage.File) testimage.Spec {
-	spec := awsGoodSpec()
-	spec.Config.Cmd = cmd
-	spec.Layers[1] = app
-	return spec
-}
-
-const pyHandler = "def handler(event, context):\n    return {'ok': True}\n"
 
 var ld402Cases = []checkCase{
 	{
