@@ -10,20 +10,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
 func TestParseELFAgreesWithDebugELF(t *testing.T) {
-	for _, s := range []elfSpec{
-		{Interp: glibcInterp, Needed: []string{"libstdc++.so.6", "libc.so.6"}, RunPath: "$ORIGIN/lib:/opt/lib"},
-		{Machine: delf.EM_AARCH64, Interp: glibcInterpA, Needed: []string{"libc.so.6"}, RPath: "/usr/local/lib"},
+	for _, s := range []fixtures.ELFSpec{
+		{Interp: fixtures.GlibcInterp, Needed: []string{"libstdc++.so.6", "libc.so.6"}, RunPath: "$ORIGIN/lib:/opt/lib"},
+		{Machine: delf.EM_AARCH64, Interp: fixtures.GlibcInterpA, Needed: []string{"libc.so.6"}, RPath: "/usr/local/lib"},
 		{Soname: "libfoo.so.1", Needed: []string{"libc.so.6"}},
 		{},
 		{Class32: true, Machine: delf.EM_386, Interp: "/lib/ld-linux.so.2", Needed: []string{"libc.so.6"}},
 		{OSABI: delf.ELFOSABI_FREEBSD, Interp: "/libexec/ld-elf.so.1", Needed: []string{"libc.so.7"}},
-		{Interp: glibcInterp, Needed: []string{"libGL.so.1"}, Pad: 10000},
+		{Interp: fixtures.GlibcInterp, Needed: []string{"libGL.so.1"}, Pad: 10000},
 	} {
-		b := s.build()
+		b := s.Build()
 		want, err := delf.NewFile(bytes.NewReader(b))
 		if err != nil {
 			t.Fatalf("%+v: debug/elf cannot parse the test file: %v", s, err)
@@ -64,18 +65,18 @@ func TestParseELFAgreesWithDebugELF(t *testing.T) {
 }
 
 func TestParseELFHead(t *testing.T) {
-	b := elfSpec{Interp: glibcInterp, Needed: []string{"libGL.so.1"}, Pad: 10000}.build()
+	b := fixtures.ELFSpec{Interp: fixtures.GlibcInterp, Needed: []string{"libGL.so.1"}, Pad: 10000}.Build()
 	// The head imagefs keeps (program headers and interpreter) is enough
 	// for the identity and PT_INTERP, not for DT_NEEDED.
 	e, err := ParseELF(b[:4096])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Interp != glibcInterp || e.DynamicRead || !e.HasDynamic || e.Arch() != "amd64" {
+	if e.Interp != fixtures.GlibcInterp || e.DynamicRead || !e.HasDynamic || e.Arch() != "amd64" {
 		t.Errorf("head parse: %+v", e)
 	}
 	// The 20-byte stub other tests use.
-	e, err = ParseELF([]byte(elf))
+	e, err = ParseELF([]byte(fixtures.ELFStub))
 	if err != nil || !e.HeaderOnly || e.Arch() != "amd64" {
 		t.Errorf("stub: %+v, %v", e, err)
 	}
@@ -102,13 +103,13 @@ func TestSniffFormat(t *testing.T) {
 }
 
 func TestParseLDCache(t *testing.T) {
-	entries := []ldCacheEntry{
-		{"libstdc++.so.6", "/usr/lib64/libstdc++.so.6", x8664Libc6},
-		{"libc.so.6", "/lib64/libc.so.6", x8664Libc6},
-		{"libc.so.6", "/lib/libc.so.6", 0x0003}, // i386
+	entries := []fixtures.LDCacheEntry{
+		{Name: "libstdc++.so.6", Path: "/usr/lib64/libstdc++.so.6", Flags: fixtures.X8664Libc6},
+		{Name: "libc.so.6", Path: "/lib64/libc.so.6", Flags: fixtures.X8664Libc6},
+		{Name: "libc.so.6", Path: "/lib/libc.so.6", Flags: 0x0003}, // i386
 	}
 	for _, old := range []bool{false, true} {
-		c, err := ParseLDCache(buildLDCache(entries, old))
+		c, err := ParseLDCache(fixtures.BuildLDCache(entries, old))
 		if err != nil {
 			t.Fatalf("old=%v: %v", old, err)
 		}
@@ -147,7 +148,7 @@ func TestExpandDST(t *testing.T) {
 func TestELFScanRealisticImages(t *testing.T) {
 	// The AWS base image: the chain's binaries are all found and none
 	// needs anything missing.
-	tg := newTarget(t, al2023Spec(amd64ELF), "amd64")
+	tg := newTarget(t, fixtures.AL2023Spec(fixtures.AMD64ELF), "amd64")
 	s, err := tg.binaries(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -169,10 +170,10 @@ func TestPreloadELFsReadsALayerOnce(t *testing.T) {
 	extra = append(extra, testimage.Dir("var/task/pkg", 0))
 	for _, n := range []string{"a", "b", "c", "d"} {
 		// 0644: no head captured, the content must be read from the layer.
-		extra = append(extra, testimage.Reg("var/task/pkg/"+n+".cpython-312-x86_64-linux-gnu.so", 0o644, amd64ELF.lib("", "lib"+n+".so.1", "libc.so.6")))
+		extra = append(extra, testimage.Reg("var/task/pkg/"+n+".cpython-312-x86_64-linux-gnu.so", 0o644, fixtures.AMD64ELF.Lib("", "lib"+n+".so.1", "libc.so.6")))
 	}
 	extra = append(extra, testimage.Hardlink("var/task/pkg/e.cpython-312-x86_64-linux-gnu.so", "var/task/pkg/a.cpython-312-x86_64-linux-gnu.so"))
-	tg := newTarget(t, al2023Spec(amd64ELF, extra...), "amd64")
+	tg := newTarget(t, fixtures.AL2023Spec(fixtures.AMD64ELF, extra...), "amd64")
 	var mods []string
 	for _, f := range extra[1:] {
 		mods = append(mods, "/"+f.Path)

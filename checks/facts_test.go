@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -14,13 +15,13 @@ import (
 // never failed.
 func TestLD401Undecided(t *testing.T) {
 	for name, spec := range map[string]testimage.Spec{
-		"exec of a variable": simpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}},
+		"exec of a variable": fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}},
 			testimage.Reg("entry.sh", 0o755, "#!/bin/sh\nexec $APP_CMD\n")),
-		"script without exec": simpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}},
+		"script without exec": fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}},
 			testimage.Reg("entry.sh", 0o755, "#!/bin/sh\ncd /var/task\npython app.py\n")),
-		"tini starting a binary given as an argument": simpleSpec(v1.Config{Entrypoint: []string{"/usr/bin/tini", "--"}, Cmd: []string{"/var/task/run.sh"}},
-			testimage.Reg("usr/bin/tini", 0o755, elf), testimage.Reg("var/task/run.sh", 0o755, "#!/bin/sh\nexec \"$@\"\n")),
-		"missing entrypoint": simpleSpec(v1.Config{Entrypoint: []string{"/nope"}}),
+		"tini starting a binary given as an argument": fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/usr/bin/tini", "--"}, Cmd: []string{"/var/task/run.sh"}},
+			testimage.Reg("usr/bin/tini", 0o755, fixtures.ELFStub), testimage.Reg("var/task/run.sh", 0o755, "#!/bin/sh\nexec \"$@\"\n")),
+		"missing entrypoint": fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/nope"}}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := runOne(context.Background(), MustLookup("LD401"), newTarget(t, spec, "amd64"))
@@ -32,8 +33,8 @@ func TestLD401Undecided(t *testing.T) {
 }
 
 func TestBinaryClientGo(t *testing.T) {
-	bin := goBinary(t, "package main\n\nimport \"net/http\"\n\nfunc main() { http.ListenAndServe(\":8080\", nil) }\n")
-	spec := simpleSpec(v1.Config{Entrypoint: []string{"/server"}}, testimage.Reg("server", 0o755, bin))
+	bin := fixtures.GoBinary(t, "package main\n\nimport \"net/http\"\n\nfunc main() { http.ListenAndServe(\":8080\", nil) }\n")
+	spec := fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/server"}}, testimage.Reg("server", 0o755, bin))
 	tg := newTarget(t, spec, "amd64")
 	a := tg.ric()
 	if a.Client.Name != "" || a.Lang != "go" {
@@ -44,8 +45,8 @@ func TestBinaryClientGo(t *testing.T) {
 		t.Fatalf("%s %s %+v", res.Status, res.Err, res.Findings)
 	}
 	// The same binary reading AWS_LAMBDA_RUNTIME_API is a custom client.
-	bin = goBinary(t, "package main\n\nimport (\n\t\"net/http\"\n\t\"os\"\n)\n\nfunc main() { http.Get(\"http://\" + os.Getenv(\"AWS_LAMBDA_RUNTIME_API\") + \"/2018-06-01/runtime/invocation/next\") }\n")
-	tg = newTarget(t, simpleSpec(v1.Config{Entrypoint: []string{"/server"}}, testimage.Reg("server", 0o755, bin)), "amd64")
+	bin = fixtures.GoBinary(t, "package main\n\nimport (\n\t\"net/http\"\n\t\"os\"\n)\n\nfunc main() { http.Get(\"http://\" + os.Getenv(\"AWS_LAMBDA_RUNTIME_API\") + \"/2018-06-01/runtime/invocation/next\") }\n")
+	tg = newTarget(t, fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/server"}}, testimage.Reg("server", 0o755, bin)), "amd64")
 	if got := tg.RuntimeClient(); got.Name != ClientCustom || got.Language != "go" {
 		t.Fatalf("client %+v", got)
 	}
@@ -54,7 +55,7 @@ func TestBinaryClientGo(t *testing.T) {
 // TestLD403ShellFormSkipped: a shell-form ENTRYPOINT drops CMD; that is
 // LD204's finding, not a missing handler.
 func TestLD403ShellFormSkipped(t *testing.T) {
-	spec := pyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, pyHandler))
+	spec := fixtures.PyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, fixtures.PyHandler))
 	spec.Config.Entrypoint = []string{"/bin/sh", "-c", "/usr/local/bin/python -m awslambdaric"}
 	tg := newTarget(t, spec, "amd64")
 	if got := tg.RuntimeClient(); got.Name != ClientPython {
@@ -76,7 +77,7 @@ func runCheck(t *testing.T, id string, tg *Target) Result {
 func TestELFHeadTooShortForDynamic(t *testing.T) {
 	// An executable whose dynamic section lies beyond the captured head:
 	// it is read whole to find DT_NEEDED.
-	spec := al2023Spec(amd64ELF, testimage.Reg("var/task/bootstrap", 0o755, elfSpec{Interp: glibcInterp, Needed: []string{"libmissing.so.3", "libc.so.6"}, Pad: 20000}.String()))
+	spec := fixtures.AL2023Spec(fixtures.AMD64ELF, testimage.Reg("var/task/bootstrap", 0o755, fixtures.ELFSpec{Interp: fixtures.GlibcInterp, Needed: []string{"libmissing.so.3", "libc.so.6"}, Pad: 20000}.String()))
 	spec.Config.Entrypoint = []string{"/var/task/bootstrap"}
 	tg := newTarget(t, spec, "amd64")
 	if h := tg.FS.Head("/var/task/bootstrap"); len(h) >= 20000 {
@@ -92,9 +93,9 @@ func TestELFChecksOnStubImages(t *testing.T) {
 	// The shared fixtures use a 20-byte ELF stub: the identity is read, and
 	// nothing is reported about what cannot be known.
 	for name, spec := range map[string]testimage.Spec{
-		"aws base": awsBaseSpec(),
-		"ruby":     rubySpec("/usr/local/bundle/bin/aws_lambda_ric"),
-		"python":   pythonSpec(pythonConfig("/usr/local/bin/python", "-m", "awslambdaric")),
+		"aws base": fixtures.AWSBaseSpec(),
+		"ruby":     fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"),
+		"python":   fixtures.PythonSpec(fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric")),
 	} {
 		tg := newTarget(t, spec, "amd64")
 		for _, id := range []string{"LD301", "LD302", "LD303", "LD304"} {
@@ -110,7 +111,7 @@ func TestELFChecksOnStubImages(t *testing.T) {
 // per check.
 func TestReadFileSharedAcrossChecks(t *testing.T) {
 	bin := string(testimage.ELF(delf.EM_X86_64, "")) + strings.Repeat("\x00lambda_runtime", 4096)
-	si := newImage(t, testimage.Spec{
+	si := fixtures.NewImage(t, testimage.Spec{
 		Config: v1.Config{Entrypoint: []string{"/var/task/bootstrap"}, WorkingDir: "/var/task"},
 		Layers: [][]testimage.File{{testimage.Dir("var/task", 0), testimage.Reg("var/task/bootstrap", 0o755, bin)}},
 	})
@@ -128,7 +129,7 @@ func TestReadFileSharedAcrossChecks(t *testing.T) {
 // The ELF checks pass on the AWS base image, whose chain binaries the
 // scan finds with every library they need.
 func TestELFChecksOnAL2023(t *testing.T) {
-	tg := newTarget(t, al2023Spec(amd64ELF), "amd64")
+	tg := newTarget(t, fixtures.AL2023Spec(fixtures.AMD64ELF), "amd64")
 	for _, id := range []string{"LD301", "LD302", "LD303", "LD304"} {
 		if r := runCheck(t, id, tg); r.Status != StatusPassed {
 			t.Errorf("%s on the AWS base image: %s %s %+v", id, r.Status, r.Err, r.Findings)
@@ -141,10 +142,10 @@ func TestELFLibraryMissingPerModule(t *testing.T) {
 	var extra []testimage.File
 	extra = append(extra, testimage.Dir("var/task/pkg", 0))
 	for _, n := range []string{"a", "b", "c", "d"} {
-		extra = append(extra, testimage.Reg("var/task/pkg/"+n+".cpython-312-x86_64-linux-gnu.so", 0o644, amd64ELF.lib("", "lib"+n+".so.1", "libc.so.6")))
+		extra = append(extra, testimage.Reg("var/task/pkg/"+n+".cpython-312-x86_64-linux-gnu.so", 0o644, fixtures.AMD64ELF.Lib("", "lib"+n+".so.1", "libc.so.6")))
 	}
 	extra = append(extra, testimage.Hardlink("var/task/pkg/e.cpython-312-x86_64-linux-gnu.so", "var/task/pkg/a.cpython-312-x86_64-linux-gnu.so"))
-	tg := newTarget(t, al2023Spec(amd64ELF, extra...), "amd64")
+	tg := newTarget(t, fixtures.AL2023Spec(fixtures.AMD64ELF, extra...), "amd64")
 	r := runCheck(t, "LD304", tg)
 	if r.Status != StatusFailed || len(r.Findings) != 4 {
 		t.Fatalf("%s, %d findings: %+v", r.Status, len(r.Findings), r.Findings)

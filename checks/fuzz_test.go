@@ -5,6 +5,7 @@ import (
 	delf "debug/elf"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -16,8 +17,8 @@ import (
 func FuzzParseELF(f *testing.F) {
 	f.Add(testimage.ELF(delf.EM_X86_64, "/lib64/ld-linux-x86-64.so.2"))
 	f.Add(testimage.ELF(delf.EM_AARCH64, ""))
-	f.Add(elfSpec{Interp: glibcInterp, Needed: []string{"libstdc++.so.6", "libc.so.6"}, RunPath: "$ORIGIN/lib"}.build())
-	f.Add(elfSpec{Class32: true, Machine: delf.EM_386, Soname: "libx.so.1", Needed: []string{"libc.so.6"}}.build())
+	f.Add(fixtures.ELFSpec{Interp: fixtures.GlibcInterp, Needed: []string{"libstdc++.so.6", "libc.so.6"}, RunPath: "$ORIGIN/lib"}.Build())
+	f.Add(fixtures.ELFSpec{Class32: true, Machine: delf.EM_386, Soname: "libx.so.1", Needed: []string{"libc.so.6"}}.Build())
 	f.Add([]byte("\x7fELF\x02\x01\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e1, err1 := ParseELF(b)

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
 func TestLD101(t *testing.T) { runCases(t, "LD101") }
@@ -42,7 +43,7 @@ func attestationChild(forDigest string) source.IndexChild {
 // given children (the first is selected).
 func indexTarget(t *testing.T, kind source.Kind, pushedFormUnknown bool, children ...source.IndexChild) *Target {
 	t.Helper()
-	si := newImage(t, awsBaseSpec())
+	si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 	si.Source = kind
 	si.PushedFormUnknown = pushedFormUnknown
 	si.Index = &source.Index{Digest: digestIndex, MediaType: string(types.OCIImageIndex), Manifests: children, Selected: 0}
@@ -57,7 +58,7 @@ var ld101Cases = []checkCase{
 			return indexTarget(t, source.Registry, false, imageChild(digestAMD64, "amd64"), attestationChild(digestAMD64))
 		},
 		verify: expect(Error,
-			[]string{testRef + " is an image index", "The image manifest, config or layer media type for the source image " + testRef + " is not supported.", "attestation"},
+			[]string{fixtures.TestRef + " is an image index", "The image manifest, config or layer media type for the source image " + fixtures.TestRef + " is not supported.", "attestation"},
 			[]string{"manifest[0] linux/amd64 " + digestAMD64 + " (image, selected)", "manifest[1] unknown/unknown " + digestAtt + " (attestation-manifest for " + digestAMD64 + ")"},
 			[]string{"--provenance=false --sbom=false", "--platform linux/amd64", "BUILDX_NO_DEFAULT_ATTESTATIONS=1", "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@" + digestAMD64}),
 	},
@@ -128,7 +129,7 @@ var ld101Cases = []checkCase{
 		name: "daemon image: pushed form cannot be seen (info)",
 		kind: catches,
 		target: func(t *testing.T) *Target {
-			si := newImage(t, awsBaseSpec())
+			si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 			si.Source, si.PushedFormUnknown = source.Daemon, true
 			si.RepoDigests = []string{"123456789012.dkr.ecr.us-east-1.amazonaws.com/app@" + digestIndex}
 			return newTargetFrom(t, si, "arm64")
@@ -143,13 +144,13 @@ var ld101Cases = []checkCase{
 	{
 		name:   "registry image manifest",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 	{
 		name: "OCI layout image manifest",
 		kind: clean,
 		target: func(t *testing.T) *Target {
-			si := newImage(t, awsBaseSpec())
+			si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 			si.Source = source.OCILayout
 			return newTargetFrom(t, si, "amd64")
 		},

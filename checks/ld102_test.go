@@ -3,6 +3,7 @@ package checks
 import (
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -12,7 +13,7 @@ func TestLD102(t *testing.T) { runCases(t, "LD102") }
 // function of architecture fnArch.
 func platformTarget(osName, arch, variant, fnArch string) func(t *testing.T) *Target {
 	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+		spec := fixtures.AWSBaseSpec()
 		spec.OS, spec.Arch, spec.Variant = osName, arch, variant
 		return newTarget(t, spec, fnArch)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
 func TestLD103(t *testing.T) { runCases(t, "LD103") }
@@ -15,7 +16,7 @@ func TestLD103(t *testing.T) { runCases(t, "LD103") }
 // image before its filesystem is built.
 func mediaTarget(edit func(si *source.Image)) func(t *testing.T) *Target {
 	return func(t *testing.T) *Target {
-		si := newImage(t, awsBaseSpec())
+		si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 		if edit != nil {
 			edit(si)
 		}
@@ -39,7 +40,7 @@ var ld103Cases = []checkCase{
 		kind:   catches,
 		target: mediaTarget(func(si *source.Image) { si.MediaType = dockerManifestSchema1Sign }),
 		verify: expect(Error,
-			[]string{`"application/vnd.docker.distribution.manifest.v1+prettyjws"`, "schema 1", "The image manifest, config or layer media type for the source image " + testRef + " is not supported."},
+			[]string{`"application/vnd.docker.distribution.manifest.v1+prettyjws"`, "schema 1", "The image manifest, config or layer media type for the source image " + fixtures.TestRef + " is not supported."},
 			[]string{`manifest.mediaType="application/vnd.docker.distribution.manifest.v1+prettyjws"`},
 			[]string{"docker buildx build"}),
 	},
@@ -105,7 +106,7 @@ var ld103Cases = []checkCase{
 		name: "good OCI image",
 		kind: clean,
 		target: func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+			spec := fixtures.AWSBaseSpec()
 			spec.OCI = true
 			return newTarget(t, spec, "amd64")
 		},

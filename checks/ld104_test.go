@@ -6,6 +6,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -16,7 +17,7 @@ func TestLD104(t *testing.T) { runCases(t, "LD104") }
 // layers of each size in perLayer, and a merged filesystem of rootfs bytes.
 func sizedTarget(rootfs int64, perLayer ...int64) func(t *testing.T) *Target {
 	return func(t *testing.T) *Target {
-		tg := newTarget(t, awsBaseSpec(), "amd64")
+		tg := newTarget(t, fixtures.AWSBaseSpec(), "amd64")
 		s := imageSizes{RootFS: rootfs, PerLayer: perLayer}
 		for _, n := range perLayer {
 			s.Layers += n
@@ -63,7 +64,7 @@ var ld104Cases = []checkCase{
 	{
 		name:   "AWS base image example, real sizes",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 }
 
@@ -74,12 +75,12 @@ func TestImageSizes(t *testing.T) {
 	tg := newTarget(t, testimage.Spec{
 		Config: v1.Config{Entrypoint: []string{"/app"}},
 		Layers: [][]testimage.File{
-			{testimage.Reg("app", 0o755, elf), testimage.Reg("cache.bin", 0o644, big), testimage.Reg("data", 0o644, "12345"), testimage.Hardlink("data2", "data")},
+			{testimage.Reg("app", 0o755, fixtures.ELFStub), testimage.Reg("cache.bin", 0o644, big), testimage.Reg("data", 0o644, "12345"), testimage.Hardlink("data2", "data")},
 			{testimage.Whiteout("cache.bin")},
 		},
 	}, "amd64")
 	s := sizesOf(tg)
-	if want := int64(len(elf) + 5); s.RootFS != want {
+	if want := int64(len(fixtures.ELFStub) + 5); s.RootFS != want {
 		t.Errorf("rootfs %d, want %d", s.RootFS, want)
 	}
 	if len(s.PerLayer) != 2 || s.PerLayer[0] < int64(len(big)) || s.Layers != s.PerLayer[0]+s.PerLayer[1] {

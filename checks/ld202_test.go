@@ -6,22 +6,27 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
 func TestLD202(t *testing.T) { runCases(t, "LD202") }
 
 func pythonTarget(entrypoint ...string) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target { return newTarget(t, pythonSpec(pythonConfig(entrypoint...)), "amd64") }
+	return func(t *testing.T) *Target {
+		return newTarget(t, fixtures.PythonSpec(fixtures.PythonConfig(entrypoint...)), "amd64")
+	}
 }
 
 var ld202Cases = []checkCase{
 	{
 		// Seed: the Ruby RIC README's ENTRYPOINT on the official ruby
 		// image, where GEM_HOME puts the binstub in /usr/local/bundle/bin.
-		name:   "ruby RIC binstub is in /usr/local/bundle/bin, not /usr/local/bin",
-		kind:   catches,
-		target: func(t *testing.T) *Target { return newTarget(t, rubySpec("/usr/local/bin/aws_lambda_ric"), "amd64") },
+		name: "ruby RIC binstub is in /usr/local/bundle/bin, not /usr/local/bin",
+		kind: catches,
+		target: func(t *testing.T) *Target {
+			return newTarget(t, fixtures.RubySpec("/usr/local/bin/aws_lambda_ric"), "amd64")
+		},
 		verify: func(t *testing.T, fs []Finding) {
 			expect(Error,
 				[]string{
@@ -60,8 +65,8 @@ var ld202Cases = []checkCase{
 		name: "bare name not on PATH",
 		kind: catches,
 		target: func(t *testing.T) *Target {
-			spec := rubySpec("aws_lambda_ric")
-			spec.Config.Env[0] = dockerPATH
+			spec := fixtures.RubySpec("aws_lambda_ric")
+			spec.Config.Env[0] = fixtures.DockerPATH
 			return newTarget(t, spec, "amd64")
 		},
 		verify: expect(Error,
@@ -75,7 +80,7 @@ var ld202Cases = []checkCase{
 		target: func(t *testing.T) *Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Cmd: []string{"uvicorn", "main:app"}},
-				Layers: [][]testimage.File{{testimage.Reg("usr/bin/python3", 0o755, elf)}},
+				Layers: [][]testimage.File{{testimage.Reg("usr/bin/python3", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 		verify: expect(Error,
@@ -87,10 +92,10 @@ var ld202Cases = []checkCase{
 		name: "dangling interpreter symlink",
 		kind: catches,
 		target: func(t *testing.T) *Target {
-			spec := pythonSpec(pythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
+			spec := fixtures.PythonSpec(fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
 			spec.Layers[0] = []testimage.File{
 				testimage.Dir("usr", 0), testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0),
-				testimage.Reg("usr/local/bin/python3.11", 0o755, elf),
+				testimage.Reg("usr/local/bin/python3.11", 0o755, fixtures.ELFStub),
 				testimage.Symlink("usr/local/bin/python", "python3.12"),
 			}
 			return newTarget(t, spec, "amd64")
@@ -109,7 +114,7 @@ var ld202Cases = []checkCase{
 		name: "interpreter removed by a later layer's whiteout",
 		kind: catches,
 		target: func(t *testing.T) *Target {
-			spec := pythonSpec(pythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
+			spec := fixtures.PythonSpec(fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
 			spec.Layers = append(spec.Layers, []testimage.File{testimage.Whiteout("usr/local/bin/python3.12")})
 			spec.CreatedBy = append(spec.CreatedBy, "RUN /bin/sh -c rm /usr/local/bin/python3.12 # buildkit")
 			return newTarget(t, spec, "amd64")
@@ -140,7 +145,7 @@ var ld202Cases = []checkCase{
 		target: func(t *testing.T) *Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/app/server/run"}},
-				Layers: [][]testimage.File{{testimage.Dir("app", 0), testimage.Reg("app/server", 0o755, elf)}},
+				Layers: [][]testimage.File{{testimage.Dir("app", 0), testimage.Reg("app/server", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 		verify: expect(Error, []string{"goes through /app/server, a regular file, as if it were a directory", "fork/exec /app/server/run: not a directory"}, []string{"/app/server/run (/app/server is not a directory)"}, nil),
@@ -151,7 +156,7 @@ var ld202Cases = []checkCase{
 		target: func(t *testing.T) *Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Cmd: []string{"./bootstrap", "--verbose"}, WorkingDir: "/var/task"},
-				Layers: [][]testimage.File{{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Dir("var/task/bin", 0), testimage.Reg("var/task/bin/bootstrap", 0o755, elf)}},
+				Layers: [][]testimage.File{{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Dir("var/task/bin", 0), testimage.Reg("var/task/bin/bootstrap", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 		verify: expect(Error,
@@ -178,7 +183,7 @@ var ld202Cases = []checkCase{
 		target: func(t *testing.T) *Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/bin/bash", "/entrypoint.sh"}},
-				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, elf), testimage.Symlink("bin", "usr/bin")}},
+				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, fixtures.ELFStub), testimage.Symlink("bin", "usr/bin")}},
 			}, "amd64")
 		},
 		verify: func(t *testing.T, fs []Finding) {
@@ -193,7 +198,7 @@ var ld202Cases = []checkCase{
 		kind: catches,
 		target: func(t *testing.T) *Target {
 			return newTarget(t, testimage.Spec{
-				Config: v1.Config{Env: []string{dockerPATH}, Entrypoint: []string{"node"}},
+				Config: v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"node"}},
 				Layers: [][]testimage.File{
 					{testimage.Dir("usr", 0), testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0), testimage.Dir("usr/local/lib", 0)},
 					{testimage.Symlink("usr/local/bin/node", "../lib/node-v20/bin/node")},
@@ -286,19 +291,19 @@ var ld202Cases = []checkCase{
 	{
 		name:   "AWS base image",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 	{
 		name: "ruby RIC at its real path",
 		kind: clean,
 		target: func(t *testing.T) *Target {
-			return newTarget(t, rubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
+			return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 		},
 	},
 	{
 		name:   "ruby RIC by bare name with the bundle bin on PATH",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, rubySpec("aws_lambda_ric"), "amd64") },
+		target: func(t *testing.T) *Target { return newTarget(t, fixtures.RubySpec("aws_lambda_ric"), "amd64") },
 	},
 	{
 		name:   "symlinked interpreter /usr/local/bin/python -> python3 -> python3.12",
@@ -316,7 +321,7 @@ var ld202Cases = []checkCase{
 		target: func(t *testing.T) *Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/bin/sh", "-c", "exec /app/server"}},
-				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, elf), testimage.Symlink("bin", "usr/bin")}},
+				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, fixtures.ELFStub), testimage.Symlink("bin", "usr/bin")}},
 			}, "amd64")
 		},
 	},
@@ -325,9 +330,9 @@ var ld202Cases = []checkCase{
 		kind: clean,
 		target: func(t *testing.T) *Target {
 			return newTarget(t, testimage.Spec{
-				Config: v1.Config{Env: []string{dockerPATH}, Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"node", "index.js"}},
+				Config: v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"node", "index.js"}},
 				Layers: [][]testimage.File{{
-					testimage.Reg("usr/local/bin/node", 0o755, elf),
+					testimage.Reg("usr/local/bin/node", 0o755, fixtures.ELFStub),
 					testimage.Reg("usr/local/bin/docker-entrypoint.sh", 0o755, "#!/bin/sh\nexec \"$@\"\n"),
 				}},
 			}, "amd64")
@@ -339,7 +344,7 @@ var ld202Cases = []checkCase{
 		target: func(t *testing.T) *Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/usr/bin/python3"}},
-				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/python3.12", 0o755, elf), testimage.Hardlink("usr/bin/python3", "usr/bin/python3.12")}},
+				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/python3.12", 0o755, fixtures.ELFStub), testimage.Hardlink("usr/bin/python3", "usr/bin/python3.12")}},
 			}, "amd64")
 		},
 	},
@@ -349,7 +354,7 @@ var ld202Cases = []checkCase{
 		target: func(t *testing.T) *Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Cmd: []string{"./bootstrap"}, WorkingDir: "/var/task"},
-				Layers: [][]testimage.File{{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Reg("var/task/bootstrap", 0o755, elf)}},
+				Layers: [][]testimage.File{{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Reg("var/task/bootstrap", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 	},
@@ -367,9 +372,9 @@ var ld202Cases = []checkCase{
 // at /opt/app/bootstrap-real.
 func execScriptSpec(script string) testimage.Spec {
 	return testimage.Spec{
-		Config: v1.Config{Env: []string{dockerPATH}, Entrypoint: []string{"/var/runtime/bootstrap"}, Cmd: []string{"function.handler"}},
+		Config: v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"/var/runtime/bootstrap"}, Cmd: []string{"function.handler"}},
 		Layers: [][]testimage.File{
-			{testimage.Dir("bin", 0), testimage.Reg("bin/sh", 0o755, elf), testimage.Dir("opt", 0), testimage.Dir("opt/app", 0), testimage.Reg("opt/app/bootstrap-real", 0o755, elf)},
+			{testimage.Dir("bin", 0), testimage.Reg("bin/sh", 0o755, fixtures.ELFStub), testimage.Dir("opt", 0), testimage.Dir("opt/app", 0), testimage.Reg("opt/app/bootstrap-real", 0o755, fixtures.ELFStub)},
 			{testimage.Dir("var", 0), testimage.Dir("var/runtime", 0), testimage.Reg("var/runtime/bootstrap", 0o755, script)},
 		},
 		CreatedBy: []string{"ADD rootfs.tar / # buildkit", "COPY bootstrap /var/runtime/bootstrap # buildkit"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -13,7 +14,7 @@ func TestLD501(t *testing.T) { runCases(t, "LD501") }
 // by files, written by createdBy.
 func appLayerTarget(createdBy string, files ...testimage.File) func(t *testing.T) *Target {
 	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+		spec := fixtures.AWSBaseSpec()
 		spec.Layers[1] = files
 		spec.CreatedBy[1] = createdBy
 		return newTarget(t, spec, "amd64")
@@ -26,8 +27,8 @@ var ld501Cases = []checkCase{
 		name: "handler copied with mode 0600",
 		kind: catches,
 		target: appLayerTarget("COPY app.py utils.py /var/task/ # buildkit",
-			owned(testimage.Reg("var/task/app.py", 0o600, "def handler(e, c): pass\n"), 1000, 1000),
-			owned(testimage.Reg("var/task/utils.py", 0o600, ""), 1000, 1000)),
+			fixtures.Owned(testimage.Reg("var/task/app.py", 0o600, "def handler(e, c): pass\n"), 1000, 1000),
+			fixtures.Owned(testimage.Reg("var/task/utils.py", 0o600, ""), 1000, 1000)),
 		verify: func(t *testing.T, fs []Finding) {
 			expect(Error,
 				[]string{"2 entries under the task root (ENV LAMBDA_TASK_ROOT=/var/task), added by layer 1 (COPY app.py utils.py /var/task/)", "/var/task/app.py (file 0600, owner 1000:1000)", "[Errno 13] Permission denied: '/var/task/app.py'", "uid 993, gid 990"},
@@ -42,7 +43,7 @@ var ld501Cases = []checkCase{
 		name: "task root 0700 (WORKDIR elsewhere): one finding, children skipped",
 		kind: catches,
 		target: func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+			spec := fixtures.AWSBaseSpec()
 			spec.Config.WorkingDir = "/"
 			spec.Layers[1] = []testimage.File{testimage.Dir("var/task", 0o700), testimage.Reg("var/task/app.py", 0o600, "")}
 			spec.CreatedBy[1] = "RUN /bin/sh -c chmod -R 700 /var/task # buildkit"
@@ -54,12 +55,12 @@ var ld501Cases = []checkCase{
 		name: "PYTHONPATH in a 0700 home directory",
 		kind: catches,
 		target: func(t *testing.T) *Target {
-			spec := pythonSpec(pythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
+			spec := fixtures.PythonSpec(fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
 			spec.Config.Env = append(spec.Config.Env, "PYTHONPATH=/home/app/function")
 			spec.Layers = append(spec.Layers, []testimage.File{
-				testimage.Dir("home", 0), owned(testimage.Dir("home/app", 0o700), 1000, 1000),
-				owned(testimage.Dir("home/app/function", 0o755), 1000, 1000),
-				owned(testimage.Reg("home/app/function/app.py", 0o644, ""), 1000, 1000),
+				testimage.Dir("home", 0), fixtures.Owned(testimage.Dir("home/app", 0o700), 1000, 1000),
+				fixtures.Owned(testimage.Dir("home/app/function", 0o755), 1000, 1000),
+				fixtures.Owned(testimage.Reg("home/app/function/app.py", 0o644, ""), 1000, 1000),
 			})
 			spec.CreatedBy = append(spec.CreatedBy, "RUN /bin/sh -c useradd -m app # buildkit")
 			return newTarget(t, spec, "amd64")
@@ -72,7 +73,7 @@ var ld501Cases = []checkCase{
 		name: "WORKDIR itself not searchable is left to LD206",
 		kind: clean,
 		target: func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+			spec := fixtures.AWSBaseSpec()
 			spec.Layers[1] = []testimage.File{testimage.Dir("var/task", 0o700), testimage.Reg("var/task/app.py", 0o600, "")}
 			return newTarget(t, spec, "amd64")
 		},
@@ -103,7 +104,7 @@ var ld501Cases = []checkCase{
 	{
 		name:   "AWS base image example",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 	{
 		name: "private files outside the needed trees",
@@ -117,13 +118,13 @@ var ld501Cases = []checkCase{
 		name: "ruby image with world-writable GEM_HOME",
 		kind: clean,
 		target: func(t *testing.T) *Target {
-			return newTarget(t, rubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
+			return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 		},
 	},
 	{
 		name: "files owned by the sandbox user",
 		kind: clean,
 		target: appLayerTarget("COPY --chown=993:990 app.py /var/task/ # buildkit",
-			owned(testimage.Reg("var/task/app.py", 0o600, ""), 993, 990)),
+			fixtures.Owned(testimage.Reg("var/task/app.py", 0o600, ""), 993, 990)),
 	},
 }

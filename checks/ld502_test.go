@@ -5,6 +5,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -31,7 +32,7 @@ func nodeLayer() []testimage.File {
 }
 
 func nodeSpec(cfg v1.Config, app ...testimage.File) testimage.Spec {
-	cfg.Env = append([]string{dockerPATH}, cfg.Env...)
+	cfg.Env = append([]string{fixtures.DockerPATH}, cfg.Env...)
 	if cfg.WorkingDir == "" {
 		cfg.WorkingDir = "/var/task"
 	}
@@ -121,6 +122,6 @@ var ld502Cases = []checkCase{
 	{
 		name:   "AWS base image",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -16,7 +17,7 @@ var tmpDir = testimage.Dir("tmp", 0o1777)
 // layer (no /tmp unless given).
 func tmpTarget(files ...testimage.File) func(t *testing.T) *Target {
 	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+		spec := fixtures.AWSBaseSpec()
 		spec.Layers[0] = append(append([]testimage.File(nil), spec.Layers[0]...), files...)
 		return newTarget(t, spec, "amd64")
 	}
@@ -73,7 +74,7 @@ var ld503Cases = []checkCase{
 		name: "empty /tmp recreated by a later layer",
 		kind: clean,
 		target: func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+			spec := fixtures.AWSBaseSpec()
 			spec.Layers[0] = append(append([]testimage.File(nil), spec.Layers[0]...), tmpDir, testimage.Reg("tmp/pip-build/x", 0o644, "x"))
 			spec.Layers = append(spec.Layers, []testimage.File{testimage.Whiteout("tmp/pip-build")})
 			return newTarget(t, spec, "amd64")

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -171,8 +172,8 @@ var ld601Cases = []checkCase{
 		name: "REQUESTS_CA_BUNDLE names a missing file (Python)",
 		kind: catches,
 		target: func(t *testing.T) *Target {
-			spec := pythonSpec(v1.Config{
-				Env:        []string{dockerPATH, "REQUESTS_CA_BUNDLE=/etc/ssl/corp.pem"},
+			spec := fixtures.PythonSpec(v1.Config{
+				Env:        []string{fixtures.DockerPATH, "REQUESTS_CA_BUNDLE=/etc/ssl/corp.pem"},
 				Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function",
 			})
 			spec.Layers = append(spec.Layers, etcBundle("etc/ssl/certs/ca-certificates.crt", goodBundle(t)))
@@ -184,8 +185,8 @@ var ld601Cases = []checkCase{
 	{
 		name: "Python without a system bundle, certifi or botocore",
 		kind: catches,
-		target: ld601Target(pythonSpec(v1.Config{
-			Env: []string{dockerPATH}, Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function",
+		target: ld601Target(fixtures.PythonSpec(v1.Config{
+			Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function",
 		})),
 		verify: expect(Error, []string{"TLS stack is Python", "CERTIFICATE_VERIFY_FAILED"}, []string{"no certifi/cacert.pem or botocore/cacert.pem"}, nil),
 	},
@@ -216,7 +217,7 @@ var ld601Cases = []checkCase{
 		name: "hasura seed: certificates only under /etc/docker/certs.d (Node chain)",
 		kind: catches,
 		target: func(t *testing.T) *Target {
-			return newTarget(t, appSpec([]string{"/usr/local/bin/node", "/function/node_modules/aws-lambda-ric/bin/index.mjs"}, []string{dockerPATH},
+			return newTarget(t, appSpec([]string{"/usr/local/bin/node", "/function/node_modules/aws-lambda-ric/bin/index.mjs"}, []string{fixtures.DockerPATH},
 				[]testimage.File{testimage.Dir("usr", 0), testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0), testimage.Reg("usr/local/bin/node", 0o755, ld601ELF)},
 				append(etcBundle("etc/docker/certs.d/db.example.com/AmazonRootCA1.pem", goodBundle(t)), etcBundle("etc/ssl/certs/ca-certificates.crt", goodBundle(t))[3:]...),
 				[]testimage.File{testimage.Dir("function", 0), testimage.Dir("function/node_modules", 0), testimage.Dir("function/node_modules/aws-lambda-ric", 0), testimage.Dir("function/node_modules/aws-lambda-ric/bin", 0), testimage.Reg("function/node_modules/aws-lambda-ric/bin/index.mjs", 0o755, "#!/usr/bin/env node\n")},
@@ -230,7 +231,7 @@ var ld601Cases = []checkCase{
 		name: "hasura seed: certificates only under /etc/docker/certs.d, no system bundle",
 		kind: catches,
 		target: func(t *testing.T) *Target {
-			return newTarget(t, appSpec([]string{"/usr/local/bin/node", "/function/node_modules/aws-lambda-ric/bin/index.mjs"}, []string{dockerPATH},
+			return newTarget(t, appSpec([]string{"/usr/local/bin/node", "/function/node_modules/aws-lambda-ric/bin/index.mjs"}, []string{fixtures.DockerPATH},
 				[]testimage.File{testimage.Dir("usr", 0), testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0), testimage.Reg("usr/local/bin/node", 0o755, ld601ELF), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/apt-get", 0o755, ld601ELF)},
 				etcBundle("etc/docker/certs.d/db.example.com/AmazonRootCA1.pem", goodBundle(t)),
 			), "amd64")
@@ -241,7 +242,7 @@ var ld601Cases = []checkCase{
 		name: "AWS base image (python3.12) with its CA bundle",
 		kind: clean,
 		target: func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+			spec := fixtures.AWSBaseSpec()
 			spec.Layers[0] = append(spec.Layers[0], etcBundle("etc/pki/tls/certs/ca-bundle.crt", goodBundle(t))...)
 			return newTarget(t, spec, "amd64")
 		},
@@ -300,7 +301,7 @@ var ld601Cases = []checkCase{
 		name: "Python with certifi and no system bundle",
 		kind: clean,
 		target: func(t *testing.T) *Target {
-			spec := pythonSpec(v1.Config{Env: []string{dockerPATH}, Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function"})
+			spec := fixtures.PythonSpec(v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function"})
 			spec.Layers[1] = append(spec.Layers[1], testimage.Dir("function/certifi", 0), testimage.Reg("function/certifi/cacert.pem", 0o644, goodBundle(t)))
 			return newTarget(t, spec, "amd64")
 		},

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
 func TestLD602(t *testing.T) { runCases(t, "LD602") }
@@ -13,9 +14,9 @@ func TestLD602(t *testing.T) { runCases(t, "LD602") }
 // recorded in the history the way docker build records them.
 func envTarget(env ...string) func(t *testing.T) *Target {
 	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+		spec := fixtures.AWSBaseSpec()
 		spec.Config.Env = append(spec.Config.Env, env...)
-		si := newImage(t, spec)
+		si := fixtures.NewImage(t, spec)
 		for _, kv := range env {
 			si.Config.History = append(si.Config.History, v1.History{CreatedBy: "ENV " + kv, EmptyLayer: true, Comment: "buildkit.dockerfile.v0"})
 		}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
 func TestLD603(t *testing.T) { runCases(t, "LD603") }
@@ -12,9 +13,9 @@ func TestLD603(t *testing.T) { runCases(t, "LD603") }
 // a history line per instruction.
 func configTarget(edit func(c *v1.Config), history ...string) func(t *testing.T) *Target {
 	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+		spec := fixtures.AWSBaseSpec()
 		edit(&spec.Config)
-		si := newImage(t, spec)
+		si := fixtures.NewImage(t, spec)
 		for _, h := range history {
 			si.Config.History = append(si.Config.History, v1.History{CreatedBy: h, EmptyLayer: true})
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -13,7 +14,7 @@ import (
 // of architecture arch ("amd64", "arm64" or "" for unknown).
 func newTarget(t *testing.T, spec testimage.Spec, arch string) *Target {
 	t.Helper()
-	return newTargetFrom(t, newImage(t, spec), arch)
+	return newTargetFrom(t, fixtures.NewImage(t, spec), arch)
 }
 
 // newTargetFrom builds the filesystem of a prepared image.
