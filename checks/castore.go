@@ -98,7 +98,7 @@ const tlsMaxScan = 256 << 20
 // tlsProgramOf classifies the programs on the chain; the last one that is
 // not a shell or init wrapper decides.
 func tlsProgramOf(t *Target) tlsProgram {
-	return t.memo("ld601.program", func() any {
+	return t.facts.tls.get(func() tlsProgram {
 		var out tlsProgram
 		ch := t.Chain()
 		if ch == nil {
@@ -113,7 +113,7 @@ func tlsProgramOf(t *Target) tlsProgram {
 			}
 		}
 		return out
-	}).(tlsProgram)
+	})
 }
 
 // tlsClassifyLink names the TLS stack of one chain link.
@@ -351,7 +351,7 @@ func (p tlsProgram) evidence(t *Target) string {
 
 // caDockerCertFiles lists the regular files under /etc/docker/certs.d.
 func caDockerCertFiles(t *Target) []string {
-	return t.memo("ld601.dockercerts", func() any {
+	return t.facts.dockerCerts.get(func() []string {
 		var out []string
 		r := t.FS.Resolve("/etc/docker/certs.d")
 		if r.Err != nil || r.Entry == nil || !r.Entry.IsDir() {
@@ -370,18 +370,14 @@ func caDockerCertFiles(t *Target) []string {
 			return nil
 		})
 		return out
-	}).([]string)
+	})
 }
 
 // caFindBundles walks the image for regular files whose path ends in one of
 // suffixes.
 func caFindBundles(ctx context.Context, t *Target, suffixes ...string) ([]string, error) {
 	key := "ld601.bundles:" + strings.Join(suffixes, ",")
-	type res struct {
-		found []string
-		err   error
-	}
-	r := t.memo(key, func() any {
+	r := t.facts.bundles.get(key, func() bundlesResult {
 		var found []string
 		n := 0
 		err := t.FS.Walk(func(e *imagefs.Entry) error {
@@ -400,8 +396,8 @@ func caFindBundles(ctx context.Context, t *Target, suffixes ...string) ([]string
 			}
 			return nil
 		})
-		return res{found, err}
-	}).(res)
+		return bundlesResult{found, err}
+	})
 	if r.err != nil && !errors.Is(r.err, fs.SkipAll) {
 		return nil, r.err
 	}

@@ -134,7 +134,7 @@ const (
 
 // Chain returns the entrypoint chain of t, computed once.
 func (t *Target) Chain() *Chain {
-	return t.memo("chain", func() any { return buildChain(t) }).(*Chain)
+	return t.facts.chain.get(func() *Chain { return buildChain(t) })
 }
 
 // DirectExec reports whether the link is started by execve without a

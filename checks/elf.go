@@ -549,21 +549,11 @@ type elfFile struct {
 // headers, and often the interpreter path and string table.
 const elfHeadRead = 64 << 10
 
-func elfKey(p string) string { return "elf:" + p }
-
-// memoPeek returns the memoised value of key, if any.
-func (t *Target) memoPeek(key string) (any, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	v, ok := t.memos[key]
-	return v, ok
-}
-
 // elfAt returns the parse of the regular file at the resolved path p,
 // reading it (the captured head when that holds all that is needed, else
 // the parts of the file the parse needs) once per Target.
 func (t *Target) elfAt(p string) *elfFile {
-	return t.memo(elfKey(p), func() any {
+	return t.facts.elf.get(p, func() *elfFile {
 		e, _ := t.FS.Lookup(p)
 		f := &elfFile{Path: p, Entry: e}
 		if e == nil || !e.IsRegular() {
@@ -585,7 +575,7 @@ func (t *Target) elfAt(p string) *elfFile {
 		defer fh.Close()
 		f.read(fh.(io.ReadSeeker), e.Size, head)
 		return f
-	}).(*elfFile)
+	})
 }
 
 // read sets the format and parse from the file r reads, of size bytes,
@@ -645,7 +635,7 @@ func readHead(fsys *imagefs.FS, p string, n int64) ([]byte, error) {
 func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
 	var todo []string
 	for _, p := range ps {
-		if _, ok := t.memoPeek(elfKey(p)); ok {
+		if _, ok := t.facts.elf.peek(p); ok {
 			continue
 		}
 		e, ok := t.FS.Lookup(p)
@@ -667,7 +657,7 @@ func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
 		if f.Err != nil {
 			return nil // elfAt reads it again and reports the error
 		}
-		t.memo(elfKey(p), func() any { return f })
+		t.facts.elf.put(p, f)
 		return nil
 	})
 }

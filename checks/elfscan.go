@@ -87,17 +87,11 @@ func (t *Target) binaries(ctx context.Context) (*binScan, error) {
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrNotApplicable)
 	}
-	v := t.memo("binscan", func() any {
+	r := t.facts.binaries.get(func() binariesResult {
 		s, err := scanBinaries(ctx, t)
-		if err != nil {
-			return err
-		}
-		return s
+		return binariesResult{s, err}
 	})
-	if err, ok := v.(error); ok {
-		return nil, err
-	}
-	return v.(*binScan), nil
+	return r.scan, r.err
 }
 
 // functionArch is the architecture the function runs as: the function's

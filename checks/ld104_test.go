@@ -22,7 +22,7 @@ func sizedTarget(rootfs int64, perLayer ...int64) func(t *testing.T) *Target {
 		for _, n := range perLayer {
 			s.Layers += n
 		}
-		tg.memos = map[string]any{sizesMemoKey: s}
+		tg.presetSizes(s)
 		return tg
 	}
 }

@@ -176,7 +176,7 @@ type ldConfig struct {
 
 // ldConfig reads the dynamic-linker configuration once per Target.
 func (t *Target) ldConfig(arch string) *ldConfig {
-	return t.memo("ldconfig:"+arch, func() any {
+	return t.facts.ldConfig.get(arch, func() *ldConfig {
 		c := &ldConfig{}
 		if b, err := t.FS.ReadFile("etc/ld.so.cache"); err == nil {
 			c.Cache, c.CacheErr = ParseLDCache(b)
@@ -234,7 +234,7 @@ func (t *Target) ldConfig(arch string) *ldConfig {
 			}
 		}
 		return c
-	}).(*ldConfig)
+	})
 }
 
 // globFiles expands a glob of absolute paths (only the last component may

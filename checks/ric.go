@@ -117,7 +117,7 @@ type ricAnalysis struct {
 
 // ric returns the runtime client analysis of t, computed once.
 func (t *Target) ric() *ricAnalysis {
-	return t.memo("ric", func() any { return analyseRIC(t) }).(*ricAnalysis)
+	return t.facts.ric.get(func() *ricAnalysis { return analyseRIC(t) })
 }
 
 // base returns the last element of a path, without a trailing "\r".
@@ -1099,7 +1099,7 @@ func pythonPath(t *Target, l *Link, extra ...string) (dirs []string, zip bool) {
 // sitePackages lists every site-packages and dist-packages directory in
 // the image, computed once.
 func sitePackages(t *Target) []string {
-	return t.memo("ric:site-packages", func() any {
+	return t.facts.sitePackages.get(func() []string {
 		var out []string
 		_ = t.FS.Walk(func(e *imagefs.Entry) error {
 			if b := path.Base(e.Path); e.IsDir() && (b == "site-packages" || b == "dist-packages") {
@@ -1108,7 +1108,7 @@ func sitePackages(t *Target) []string {
 			return nil
 		})
 		return out
-	}).([]string)
+	})
 }
 
 // findPythonModule finds module (dotted) in the directories python

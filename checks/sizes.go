@@ -13,12 +13,9 @@ type imageSizes struct {
 	PerLayer []int64
 }
 
-// sizesMemoKey is the Target memo key of the image's imageSizes.
-const sizesMemoKey = "ld104.imageSizes"
-
 // sizesOf returns t's sizes, computed once per target.
 func sizesOf(t *Target) imageSizes {
-	return t.memo(sizesMemoKey, func() any {
+	return t.facts.sizes.get(func() imageSizes {
 		var s imageSizes
 		for _, l := range t.FS.Layers() {
 			s.Layers += l.UncompressedSize
@@ -31,5 +28,9 @@ func sizesOf(t *Target) imageSizes {
 			return nil
 		})
 		return s
-	}).(imageSizes)
+	})
 }
+
+// presetSizes makes sizesOf return s instead of measuring the image: for
+// tests of sizes too large to build.
+func (t *Target) presetSizes(s imageSizes) { t.facts.sizes.preset(s) }

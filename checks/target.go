@@ -2,7 +2,6 @@ package checks
 
 import (
 	"errors"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -25,32 +24,7 @@ type Target struct {
 	// --workdir), applied over the image config by Argv.
 	Overrides ImageConfig
 
-	mu     sync.Mutex
-	memos  map[string]any
-	cached int64 // bytes of file content held in memos (see readFile)
-}
-
-// memo returns the value computed by f for key, computing it once per
-// Target: facts several checks share (the entrypoint chain, parsed ELF
-// files, the CA bundle) are derived once.
-func (t *Target) memo(key string, f func() any) any {
-	t.mu.Lock()
-	if v, ok := t.memos[key]; ok {
-		t.mu.Unlock()
-		return v
-	}
-	t.mu.Unlock()
-	v := f()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if old, ok := t.memos[key]; ok {
-		return old
-	}
-	if t.memos == nil {
-		t.memos = make(map[string]any)
-	}
-	t.memos[key] = v
-	return v
+	facts facts
 }
 
 // Config returns the image config, never nil.
