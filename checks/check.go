@@ -1,14 +1,20 @@
-// Package checks holds lambdoctor's diagnoses: each Check looks at a Target
-// (an image's config and merged filesystem) and returns Findings.
+// Package checks holds lambdoctor's diagnoses: each Check looks at an
+// analyze.Target (an image's config, merged filesystem and the facts
+// derived from them) and returns Findings.
 //
 // Checks read only from the Target; they never print, exit or touch the
-// host. checks/registry.go is the table of contents.
+// host. The facts several checks share are computed in package analyze, so
+// a rule file (ldNNN_*.go) uses only analyze and the rule-neutral files of
+// this package, never another rule's file. checks/registry.go is the table
+// of contents.
 package checks
 
 import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // Severity says how bad a finding is for a Lambda function.
@@ -122,11 +128,11 @@ type Check interface {
 	Meta() Meta
 	// Run returns the findings for t. An error means the check could not
 	// decide; it becomes a status in the report, never an aborted run.
-	Run(ctx context.Context, t *Target) ([]Finding, error)
+	Run(ctx context.Context, t *analyze.Target) ([]Finding, error)
 }
 
 // layerRef returns the reference to layer i of t's filesystem, or nil.
-func layerRef(t *Target, i int) *LayerRef {
+func layerRef(t *analyze.Target, i int) *LayerRef {
 	if t.FS == nil {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -36,7 +37,7 @@ func TestBinaryClientGo(t *testing.T) {
 	bin := fixtures.GoBinary(t, "package main\n\nimport \"net/http\"\n\nfunc main() { http.ListenAndServe(\":8080\", nil) }\n")
 	spec := fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/server"}}, testimage.Reg("server", 0o755, bin))
 	tg := newTarget(t, spec, "amd64")
-	a := tg.ric()
+	a := tg.RIC()
 	if a.Client.Name != "" || a.Lang != "go" {
 		t.Fatalf("client %+v lang %q undecided %q", a.Client, a.Lang, a.Undecided)
 	}
@@ -47,7 +48,7 @@ func TestBinaryClientGo(t *testing.T) {
 	// The same binary reading AWS_LAMBDA_RUNTIME_API is a custom client.
 	bin = fixtures.GoBinary(t, "package main\n\nimport (\n\t\"net/http\"\n\t\"os\"\n)\n\nfunc main() { http.Get(\"http://\" + os.Getenv(\"AWS_LAMBDA_RUNTIME_API\") + \"/2018-06-01/runtime/invocation/next\") }\n")
 	tg = newTarget(t, fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/server"}}, testimage.Reg("server", 0o755, bin)), "amd64")
-	if got := tg.RuntimeClient(); got.Name != ClientCustom || got.Language != "go" {
+	if got := tg.RuntimeClient(); got.Name != analyze.ClientCustom || got.Language != "go" {
 		t.Fatalf("client %+v", got)
 	}
 }
@@ -58,8 +59,8 @@ func TestLD403ShellFormSkipped(t *testing.T) {
 	spec := fixtures.PyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, fixtures.PyHandler))
 	spec.Config.Entrypoint = []string{"/bin/sh", "-c", "/usr/local/bin/python -m awslambdaric"}
 	tg := newTarget(t, spec, "amd64")
-	if got := tg.RuntimeClient(); got.Name != ClientPython {
-		t.Fatalf("client %+v (chain %s)", got, chainSummary(tg.Chain()))
+	if got := tg.RuntimeClient(); got.Name != analyze.ClientPython {
+		t.Fatalf("client %+v (chain %+v)", got, tg.Chain().Links)
 	}
 	res := runOne(context.Background(), MustLookup("LD403"), tg)
 	if res.Status != StatusSkipped || !strings.Contains(res.Err, "CMD is set but does not reach the client") {
@@ -68,7 +69,7 @@ func TestLD403ShellFormSkipped(t *testing.T) {
 }
 
 // runCheck runs the ELF check id on tg.
-func runCheck(t *testing.T, id string, tg *Target) Result {
+func runCheck(t *testing.T, id string, tg *analyze.Target) Result {
 	t.Helper()
 	c := map[string]Check{"LD301": elfArchMismatch{}, "LD302": notLinuxExecutable{}, "LD303": elfInterpreterMissing{}, "LD304": elfLibraryMissing{}}[id]
 	return runOne(context.Background(), c, tg)

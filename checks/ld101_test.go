@@ -7,6 +7,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
@@ -41,7 +42,7 @@ func attestationChild(forDigest string) source.IndexChild {
 
 // indexTarget is the AWS base image loaded through an index with the
 // given children (the first is selected).
-func indexTarget(t *testing.T, kind source.Kind, pushedFormUnknown bool, children ...source.IndexChild) *Target {
+func indexTarget(t *testing.T, kind source.Kind, pushedFormUnknown bool, children ...source.IndexChild) *analyze.Target {
 	t.Helper()
 	si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 	si.Source = kind
@@ -54,7 +55,7 @@ var ld101Cases = []checkCase{
 	{
 		name: "buildx default attestations wrap a single-platform push in an index",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return indexTarget(t, source.Registry, false, imageChild(digestAMD64, "amd64"), attestationChild(digestAMD64))
 		},
 		verify: expect(Error,
@@ -65,7 +66,7 @@ var ld101Cases = []checkCase{
 	{
 		name: "multi-platform push",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return indexTarget(t, source.Registry, false, imageChild(digestAMD64, "amd64"), imageChild(digestARM64, "arm64"))
 		},
 		verify: expect(Error,
@@ -76,7 +77,7 @@ var ld101Cases = []checkCase{
 	{
 		name: "SOCI v2 index next to the image",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			img := imageChild(digestAMD64, "amd64")
 			img.Annotations = map[string]string{"com.amazon.soci.index-digest": digestSOCI}
 			soci := source.IndexChild{Digest: digestSOCI, MediaType: string(types.OCIManifestSchema1), ArtifactType: "application/vnd.amazon.soci.index.v2+json"}
@@ -90,7 +91,7 @@ var ld101Cases = []checkCase{
 	{
 		name: "OCI layout holding an index: no digest to deploy",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return indexTarget(t, source.OCILayout, false, imageChild(digestAMD64, "amd64"), attestationChild(digestAMD64))
 		},
 		verify: func(t *testing.T, fs []Finding) {
@@ -105,7 +106,7 @@ var ld101Cases = []checkCase{
 		// type as artifactType (buildkit's OCI exports do).
 		name: "OCI archive from buildx: image child with artifactType = config media type",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			img := imageChild(digestAMD64, "amd64")
 			img.ArtifactType = string(types.OCIConfigJSON)
 			return indexTarget(t, source.OCIArchive, false, img, attestationChild(digestAMD64))
@@ -120,7 +121,7 @@ var ld101Cases = []checkCase{
 	{
 		name: "docker save of the containerd image store still holding an index",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return indexTarget(t, source.DockerArchive, true, imageChild(digestAMD64, "amd64"), attestationChild(digestAMD64))
 		},
 		verify: expect(Warning, []string{"pushed as stored"}, []string{"attestation-manifest"}, []string{"--provenance=false"}),
@@ -128,7 +129,7 @@ var ld101Cases = []checkCase{
 	{
 		name: "daemon image: pushed form cannot be seen (info)",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 			si.Source, si.PushedFormUnknown = source.Daemon, true
 			si.RepoDigests = []string{"123456789012.dkr.ecr.us-east-1.amazonaws.com/app@" + digestIndex}
@@ -144,12 +145,12 @@ var ld101Cases = []checkCase{
 	{
 		name:   "registry image manifest",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 	{
 		name: "OCI layout image manifest",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 			si.Source = source.OCILayout
 			return newTargetFrom(t, si, "amd64")

@@ -6,6 +6,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
@@ -14,8 +15,8 @@ func TestLD103(t *testing.T) { runCases(t, "LD103") }
 
 // mediaTarget is the AWS base image example with edit applied to the loaded
 // image before its filesystem is built.
-func mediaTarget(edit func(si *source.Image)) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
+func mediaTarget(edit func(si *source.Image)) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
 		si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 		if edit != nil {
 			edit(si)
@@ -105,7 +106,7 @@ var ld103Cases = []checkCase{
 	{
 		name: "good OCI image",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.AWSBaseSpec()
 			spec.OCI = true
 			return newTarget(t, spec, "amd64")

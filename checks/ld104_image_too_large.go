@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // imageTooLarge is LD104: the image is over Lambda's 10 GB image size limit,
@@ -37,11 +39,11 @@ func imageSizeString(n int64) string {
 	return fmt.Sprintf("%.2f GB (%.2f GiB, %d bytes)", float64(n)/1e9, float64(n)/(1<<30), n)
 }
 
-func (c imageTooLarge) Run(_ context.Context, t *Target) ([]Finding, error) {
+func (c imageTooLarge) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
-	s := sizesOf(t)
+	s := analyze.SizesOf(t)
 	if s.Layers <= lambdaImageWarnAt {
 		return nil, nil
 	}

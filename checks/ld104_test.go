@@ -6,6 +6,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -15,14 +16,14 @@ func TestLD104(t *testing.T) { runCases(t, "LD104") }
 // sizedTarget is the AWS base image example whose sizes are replaced by
 // the given ones (multi-GB images are too big to build in a test): base
 // layers of each size in perLayer, and a merged filesystem of rootfs bytes.
-func sizedTarget(rootfs int64, perLayer ...int64) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
+func sizedTarget(rootfs int64, perLayer ...int64) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
 		tg := newTarget(t, fixtures.AWSBaseSpec(), "amd64")
-		s := imageSizes{RootFS: rootfs, PerLayer: perLayer}
+		s := analyze.ImageSizes{RootFS: rootfs, PerLayer: perLayer}
 		for _, n := range perLayer {
 			s.Layers += n
 		}
-		tg.presetSizes(s)
+		tg.PresetSizes(s)
 		return tg
 	}
 }
@@ -64,7 +65,7 @@ var ld104Cases = []checkCase{
 	{
 		name:   "AWS base image example, real sizes",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 }
 
@@ -79,7 +80,7 @@ func TestImageSizes(t *testing.T) {
 			{testimage.Whiteout("cache.bin")},
 		},
 	}, "amd64")
-	s := sizesOf(tg)
+	s := analyze.SizesOf(tg)
 	if want := int64(len(fixtures.ELFStub) + 5); s.RootFS != want {
 		t.Errorf("rootfs %d, want %d", s.RootFS, want)
 	}

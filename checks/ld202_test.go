@@ -6,14 +6,15 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
 func TestLD202(t *testing.T) { runCases(t, "LD202") }
 
-func pythonTarget(entrypoint ...string) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
+func pythonTarget(entrypoint ...string) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
 		return newTarget(t, fixtures.PythonSpec(fixtures.PythonConfig(entrypoint...)), "amd64")
 	}
 }
@@ -24,7 +25,7 @@ var ld202Cases = []checkCase{
 		// image, where GEM_HOME puts the binstub in /usr/local/bundle/bin.
 		name: "ruby RIC binstub is in /usr/local/bundle/bin, not /usr/local/bin",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.RubySpec("/usr/local/bin/aws_lambda_ric"), "amd64")
 		},
 		verify: func(t *testing.T, fs []Finding) {
@@ -64,7 +65,7 @@ var ld202Cases = []checkCase{
 		// bundle bin directory.
 		name: "bare name not on PATH",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.RubySpec("aws_lambda_ric")
 			spec.Config.Env[0] = fixtures.DockerPATH
 			return newTarget(t, spec, "amd64")
@@ -77,7 +78,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "bare name, image without PATH: the default is assumed and said so",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Cmd: []string{"uvicorn", "main:app"}},
 				Layers: [][]testimage.File{{testimage.Reg("usr/bin/python3", 0o755, fixtures.ELFStub)}},
@@ -91,7 +92,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "dangling interpreter symlink",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.PythonSpec(fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
 			spec.Layers[0] = []testimage.File{
 				testimage.Dir("usr", 0), testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0),
@@ -113,7 +114,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "interpreter removed by a later layer's whiteout",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.PythonSpec(fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
 			spec.Layers = append(spec.Layers, []testimage.File{testimage.Whiteout("usr/local/bin/python3.12")})
 			spec.CreatedBy = append(spec.CreatedBy, "RUN /bin/sh -c rm /usr/local/bin/python3.12 # buildkit")
@@ -131,7 +132,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "symlink loop",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/app/run"}},
 				Layers: [][]testimage.File{{testimage.Dir("app", 0), testimage.Symlink("app/run", "run2"), testimage.Symlink("app/run2", "/app/run")}},
@@ -142,7 +143,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "path through a file",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/app/server/run"}},
 				Layers: [][]testimage.File{{testimage.Dir("app", 0), testimage.Reg("app/server", 0o755, fixtures.ELFStub)}},
@@ -153,7 +154,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "relative path resolved against WORKDIR",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Cmd: []string{"./bootstrap", "--verbose"}, WorkingDir: "/var/task"},
 				Layers: [][]testimage.File{{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Dir("var/task/bin", 0), testimage.Reg("var/task/bin/bootstrap", 0o755, fixtures.ELFStub)}},
@@ -167,7 +168,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "missing parent directory",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/opt/app/bin/server"}},
 				Layers: [][]testimage.File{{testimage.Dir("opt", 0)}},
@@ -180,7 +181,7 @@ var ld202Cases = []checkCase{
 		// dangling link.
 		name: "bash missing behind a symlinked /bin",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/bin/bash", "/entrypoint.sh"}},
 				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, fixtures.ELFStub), testimage.Symlink("bin", "usr/bin")}},
@@ -196,7 +197,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "bare name next to a dangling link in a PATH directory",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"node"}},
 				Layers: [][]testimage.File{
@@ -219,7 +220,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "empty first element",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{Config: v1.Config{Entrypoint: []string{"", "x"}}, Layers: [][]testimage.File{{testimage.Reg("x", 0o644, "")}}}, "amd64")
 		},
 		verify: expect(Error, []string{"the first element of ENTRYPOINT is an empty string"}, []string{`config.Entrypoint=["", "x"]`}, []string{`ENTRYPOINT ["/absolute/path/to/your/runtime", "x"]`}),
@@ -229,7 +230,7 @@ var ld202Cases = []checkCase{
 		// not in the image: Runtime.ExitError with status 127.
 		name: "bootstrap script execs a missing program",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, execScriptSpec("#!/bin/sh\nset -eu\nexec /var/task/bootstrap-real \"$@\"\n"), "amd64")
 		},
 		verify: func(t *testing.T, fs []Finding) {
@@ -245,7 +246,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "bootstrap script execs a bare name found on no PATH directory",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, execScriptSpec("#!/bin/sh\nexec uvicorn main:app\n"), "amd64")
 		},
 		verify: expect(Error, []string{`last exec line starts "uvicorn", which is in no directory of PATH`, "No file named uvicorn exists anywhere in the image"}, nil, []string{"COPY the program to uvicorn"}),
@@ -255,7 +256,7 @@ var ld202Cases = []checkCase{
 		// handler string as the program.
 		name: "handler string as argv[0]: CMD only, bootstrap in /var/runtime",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := execScriptSpec("#!/bin/sh\n# GET /2018-06-01/runtime/invocation/next\n")
 			spec.Config.Entrypoint = nil
 			spec.Config.Cmd = []string{"function.handler"}
@@ -269,14 +270,14 @@ var ld202Cases = []checkCase{
 	{
 		name: "bootstrap execs a user bootstrap only when it exists, else the default",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, execScriptSpec("#!/bin/sh\nif [ ! -x /var/task/bootstrap ]; then\n  exec /opt/app/bootstrap-real \"$@\"\nfi\nexec /var/task/bootstrap \"$@\"\n"), "amd64")
 		},
 	},
 	{
 		name: "bootstrap execs a program that exists",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, execScriptSpec("#!/bin/sh\nexec /opt/app/bootstrap-real \"$@\"\n"), "amd64")
 		},
 	},
@@ -284,26 +285,26 @@ var ld202Cases = []checkCase{
 		// The emulator is mounted at run time locally; Lambda never runs it.
 		name: "entry script whose last exec is the emulator, not in the image",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, execScriptSpec("#!/bin/sh\nif [ -n \"$AWS_LAMBDA_RUNTIME_API\" ]; then\n  exec /opt/app/bootstrap-real\nelse\n  exec /usr/local/bin/aws-lambda-rie /opt/app/bootstrap-real\nfi\n"), "amd64")
 		},
 	},
 	{
 		name:   "AWS base image",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 	{
 		name: "ruby RIC at its real path",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 		},
 	},
 	{
 		name:   "ruby RIC by bare name with the bundle bin on PATH",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, fixtures.RubySpec("aws_lambda_ric"), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.RubySpec("aws_lambda_ric"), "amd64") },
 	},
 	{
 		name:   "symlinked interpreter /usr/local/bin/python -> python3 -> python3.12",
@@ -318,7 +319,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "merged /usr: /bin is a symlink to usr/bin",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/bin/sh", "-c", "exec /app/server"}},
 				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, fixtures.ELFStub), testimage.Symlink("bin", "usr/bin")}},
@@ -328,7 +329,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "node image: relative docker-entrypoint.sh found on PATH",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"node", "index.js"}},
 				Layers: [][]testimage.File{{
@@ -341,7 +342,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "hard-linked binary",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/usr/bin/python3"}},
 				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/python3.12", 0o755, fixtures.ELFStub), testimage.Hardlink("usr/bin/python3", "usr/bin/python3.12")}},
@@ -351,7 +352,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "relative path that exists under WORKDIR",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Cmd: []string{"./bootstrap"}, WorkingDir: "/var/task"},
 				Layers: [][]testimage.File{{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Reg("var/task/bootstrap", 0o755, fixtures.ELFStub)}},
@@ -361,7 +362,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "no ENTRYPOINT or CMD is LD201's, not this check's",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{Layers: [][]testimage.File{{testimage.Reg("x", 0o644, "")}}}, "amd64")
 		},
 	},

@@ -5,6 +5,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -12,8 +13,8 @@ import (
 func TestLD203(t *testing.T) { runCases(t, "LD203") }
 
 // spec returns a target builder for spec on amd64.
-func spec(s testimage.Spec) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target { return newTarget(t, s, "amd64") }
+func spec(s testimage.Spec) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target { return newTarget(t, s, "amd64") }
 }
 
 var ld203Cases = []checkCase{
@@ -93,7 +94,7 @@ var ld203Cases = []checkCase{
 		name: "file owned by the sandbox user, mode 0700",
 		kind: clean,
 		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/bootstrap"}},
-			fixtures.Owned(testimage.Reg("var/task/bootstrap", 0o700, fixtures.ELFStub), SandboxUID, SandboxGID))),
+			fixtures.Owned(testimage.Reg("var/task/bootstrap", 0o700, fixtures.ELFStub), analyze.SandboxUID, analyze.SandboxGID))),
 	},
 	{
 		name:   "missing entrypoint is LD202's",

@@ -4,12 +4,13 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
 func TestLD204(t *testing.T) { runCases(t, "LD204") }
 
-func awsWith(f func(*v1.Config)) func(t *testing.T) *Target {
+func awsWith(f func(*v1.Config)) func(t *testing.T) *analyze.Target {
 	s := fixtures.AWSGoodSpec()
 	f(&s.Config)
 	return spec(s)
@@ -39,7 +40,7 @@ var ld204Cases = []checkCase{
 	{
 		name: "ImageConfig.Command added to a shell-form ENTRYPOINT",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			s := fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/bin/sh", "-c", "node /var/task/node_modules/.bin/aws-lambda-ric"}})
 			tg := newTarget(t, s, "amd64")
 			tg.Overrides.Command = []string{"index.handler"}

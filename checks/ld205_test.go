@@ -5,6 +5,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -41,7 +42,7 @@ var ld205Cases = []checkCase{
 	{
 		name: "ImageConfig.Command override with two elements",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			tg := newTarget(t, fixtures.AWSGoodSpec(), "amd64")
 			tg.Overrides.Command = []string{"app.handler", "--debug"}
 			return tg
@@ -51,7 +52,7 @@ var ld205Cases = []checkCase{
 	{
 		name: "a wrapper script that execs /lambda-entrypoint.sh \"$@\" with no CMD",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			s := fixtures.AWSGoodSpec()
 			s.Layers = append(s.Layers, []testimageFile{regFile("wrapper.sh", 0o755, "#!/bin/sh\nexport FOO=1\nexec /lambda-entrypoint.sh \"$@\"\n")})
 			s.Config.Entrypoint = []string{"/wrapper.sh"}

@@ -5,6 +5,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -15,7 +16,7 @@ var ld206Cases = []checkCase{
 	{
 		name: "relative ImageConfig.WorkingDirectory",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			tg := newTarget(t, fixtures.AWSGoodSpec(), "amd64")
 			tg.Overrides.WorkingDirectory = "task"
 			return tg

@@ -5,6 +5,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -106,7 +107,7 @@ var ld207Cases = []checkCase{
 		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/app"}},
 			testimage.Reg("var/task/app", 0o755, "#!/usr/bin/env -S bash -e\nexec node index.js\n"))),
 	},
-	{name: "Ruby RIC binstub", kind: clean, target: func(t *testing.T) *Target {
+	{name: "Ruby RIC binstub", kind: clean, target: func(t *testing.T) *analyze.Target {
 		return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 	}},
 	{

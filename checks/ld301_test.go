@@ -6,6 +6,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -18,7 +19,7 @@ var ld301Cases = []checkCase{
 		// amd64 image, deployed as an x86_64 function.
 		name: "arm64 bootstrap copied into an amd64 image",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.BootstrapSpec("amd64", nil, fixtures.StaticGo(fixtures.MachineARM64)), "amd64")
 		},
 		verify: expect(Error,
@@ -30,7 +31,7 @@ var ld301Cases = []checkCase{
 		// The whole image is arm64 (built on a Mac), the function x86_64.
 		name: "arm64 AWS base image deployed as an x86_64 function",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AL2023Spec(fixtures.ARM64ELF), "amd64")
 		},
 		verify: func(t *testing.T, fs []Finding) {
@@ -45,7 +46,7 @@ var ld301Cases = []checkCase{
 	{
 		name: "x86-64 extension in an arm64 function",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AL2023Spec(fixtures.ARM64ELF,
 				testimage.Dir("opt", 0), testimage.Dir("opt/extensions", 0),
 				testimage.Reg("opt/extensions/apm-lambda-extension", 0o755, fixtures.StaticGo(fixtures.MachineX86_64))), "arm64")
@@ -59,7 +60,7 @@ var ld301Cases = []checkCase{
 		// pip installed x86_64 wheels (on the host) into an arm64 image.
 		name: "x86_64 wheels in an arm64 function",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			mod := func(p string) testimage.File {
 				return testimage.Reg(p, 0o755, fixtures.AMD64ELF.Lib("", "libc.so.6"))
 			}
@@ -77,21 +78,21 @@ var ld301Cases = []checkCase{
 	{
 		name: "AWS base image, matching architecture",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AL2023Spec(fixtures.AMD64ELF), "amd64")
 		},
 	},
 	{
 		name: "arm64 AWS base image on arm64",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AL2023Spec(fixtures.ARM64ELF), "arm64")
 		},
 	},
 	{
 		name: "static Go binary on scratch, architecture from config",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.BootstrapSpec("arm64", nil, fixtures.StaticGo(fixtures.MachineARM64)), "")
 		},
 	},
@@ -100,7 +101,7 @@ var ld301Cases = []checkCase{
 		// one at run time (node-gyp-build).
 		name: "prebuilds for other platforms in node_modules",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.BootstrapSpec("amd64", nil, fixtures.StaticGo(fixtures.MachineX86_64),
 				testimage.Dir("var/task/node_modules", 0),
 				testimage.Dir("var/task/node_modules/bcrypt", 0),

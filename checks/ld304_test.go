@@ -5,6 +5,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -55,7 +56,7 @@ var ld304Cases = []checkCase{
 	{
 		name: "bootstrap needs a library nobody installed",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.AL2023Spec(fixtures.AMD64ELF, testimage.Dir("var/task/bin", 0), testimage.Reg("var/task/bin/inference", 0o755, fixtures.AMD64ELF.Exe("libtensorflow.so.1", "libc.so.6")))
 			spec.Config.Entrypoint = []string{"/var/task/bin/inference"}
 			return newTarget(t, spec, "amd64")
@@ -69,7 +70,7 @@ var ld304Cases = []checkCase{
 		// opencv-python (not -headless) on the AWS base image.
 		name: "cv2 needs libGL.so.1",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AL2023Spec(fixtures.AMD64ELF,
 				testimage.Dir("var/task/cv2", 0),
 				testimage.Reg("var/task/cv2/cv2.abi3.so", 0o755, fixtures.AMD64ELF.Lib("", "libGL.so.1", "libstdc++.so.6", "libc.so.6"))), "amd64")
@@ -83,7 +84,7 @@ var ld304Cases = []checkCase{
 		// COPY a library into /usr/local/lib without running ldconfig.
 		name: "library in an ld.so.conf directory but not in the cache",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, debianSpec(
 				testimage.Reg("usr/local/lib/libvips.so.42", 0o755, fixtures.AMD64ELF.Lib("libvips.so.42", "libc.so.6")),
 				testimage.Dir("usr/local/lib/python3.12", 0), testimage.Dir("usr/local/lib/python3.12/site-packages", 0),
@@ -98,7 +99,7 @@ var ld304Cases = []checkCase{
 		// Found by the linker only after one of another architecture.
 		name: "only a wrong-architecture copy on the path",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.BootstrapSpec("amd64", fixtures.AL2023Layers(fixtures.AMD64ELF), fixtures.AMD64ELF.Exe("libduckdb.so", "libc.so.6"),
 				testimage.Dir("var/task/lib", 0), testimage.Reg("var/task/lib/libduckdb.so", 0o755, fixtures.ARM64ELF.Lib("libduckdb.so")))
 			spec.Config.Env = fixtures.AWSBaseConfig().Env
@@ -112,7 +113,7 @@ var ld304Cases = []checkCase{
 	{
 		name: "a dependency of a dependency is missing",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.BootstrapSpec("amd64", fixtures.AL2023Layers(fixtures.AMD64ELF), fixtures.ELFSpec{Interp: fixtures.GlibcInterp, Needed: []string{"libfoo.so.1", "libc.so.6"}, RunPath: "$ORIGIN/lib"}.String(),
 				testimage.Dir("var/task/lib", 0), testimage.Reg("var/task/lib/libfoo.so.1", 0o755, fixtures.AMD64ELF.Lib("libfoo.so.1", "libbar.so.2", "libc.so.6")))
 			return newTarget(t, spec, "amd64")
@@ -125,21 +126,21 @@ var ld304Cases = []checkCase{
 	{
 		name: "AWS base image: python and bash find everything",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AL2023Spec(fixtures.AMD64ELF), "amd64")
 		},
 	},
 	{
 		name: "arm64 AWS base image",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AL2023Spec(fixtures.ARM64ELF), "arm64")
 		},
 	},
 	{
 		name: "library found through DT_RUNPATH $ORIGIN",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.BootstrapSpec("amd64", fixtures.AL2023Layers(fixtures.AMD64ELF), fixtures.ELFSpec{Interp: fixtures.GlibcInterp, Needed: []string{"libfoo.so.1", "libstdc++.so.6", "libc.so.6"}, RunPath: "$ORIGIN/../lib"}.String(),
 				testimage.Dir("var/lib", 0), testimage.Reg("var/lib/libfoo.so.1", 0o755, fixtures.AMD64ELF.Lib("libfoo.so.1", "libc.so.6")))
 			return newTarget(t, spec, "amd64")
@@ -149,7 +150,7 @@ var ld304Cases = []checkCase{
 		// numpy's auditwheel layout: RPATH $ORIGIN/../numpy.libs.
 		name: "wheel with vendored libraries through $ORIGIN",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AL2023Spec(fixtures.AMD64ELF,
 				testimage.Dir("var/task/numpy", 0), testimage.Dir("var/task/numpy/_core", 0), testimage.Dir("var/task/numpy.libs", 0),
 				testimage.Reg("var/task/numpy/_core/_multiarray_umath.cpython-312-x86_64-linux-gnu.so", 0o755,
@@ -161,14 +162,14 @@ var ld304Cases = []checkCase{
 	{
 		name: "musl binary on alpine (libc names answered by musl)",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.BootstrapSpec("amd64", fixtures.AlpineLayers(), fixtures.ELFSpec{Interp: fixtures.MuslInterp, Needed: []string{"libstdc++.so.6", "libc.musl-x86_64.so.1", "libm.so.6"}}.String()), "amd64")
 		},
 	},
 	{
 		name: "Debian python image: libpython in /usr/local/lib through the cache (old+new format)",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, debianSpec(), "amd64")
 		},
 	},
@@ -178,7 +179,7 @@ var ld304Cases = []checkCase{
 		// unconfirmed, so this is not reported.
 		name: "library only in /var/task/lib without LD_LIBRARY_PATH in ENV",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.BootstrapSpec("amd64", fixtures.AL2023Layers(fixtures.AMD64ELF), fixtures.AMD64ELF.Exe("libfoo.so.1", "libc.so.6"),
 				testimage.Dir("var/task/lib", 0), testimage.Reg("var/task/lib/libfoo.so.1", 0o755, fixtures.AMD64ELF.Lib("libfoo.so.1", "libc.so.6"))), "amd64")
 		},
@@ -186,7 +187,7 @@ var ld304Cases = []checkCase{
 	{
 		name: "static Go binary on scratch",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.BootstrapSpec("amd64", nil, fixtures.StaticGo(fixtures.MachineX86_64)), "amd64")
 		},
 	},

@@ -6,6 +6,8 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // handlerNotFound is LD402: the handler string names a module or file the
@@ -27,7 +29,7 @@ func (handlerNotFound) Meta() Meta {
 }
 
 // handlerSymptom is what the client reports when the module is missing.
-func handlerSymptom(t *Target, hs handlerSpec, p parsedHandler) string {
+func handlerSymptom(t *analyze.Target, hs analyze.HandlerSpec, p analyze.ParsedHandler) string {
 	switch hs.Lang {
 	case "python":
 		return fmt.Sprintf(`"Runtime.ImportModuleError: Unable to import module '%s': %s"`, p.Module, pythonImportError(t, hs, p.Module))
@@ -41,14 +43,14 @@ func handlerSymptom(t *Target, hs handlerSpec, p parsedHandler) string {
 // the dotted module mod, which is missing: Python imports each parent
 // first, so it names the first parent that does not exist, or says that a
 // parent is a plain module ("app.py"), not a package.
-func pythonImportError(t *Target, hs handlerSpec, mod string) string {
+func pythonImportError(t *analyze.Target, hs analyze.HandlerSpec, mod string) string {
 	mod = strings.ReplaceAll(mod, "/", ".")
 	parts := strings.Split(mod, ".")
 	for i := 1; i < len(parts); i++ {
 		parent := strings.Join(parts[:i], ".")
 		found := ""
 		for _, root := range hs.Roots {
-			if found = pythonModuleAt(t.FS, path.Join(root, strings.Join(parts[:i], "/"))); found != "" {
+			if found = analyze.PythonModuleAt(t.FS, path.Join(root, strings.Join(parts[:i], "/"))); found != "" {
 				break
 			}
 		}
@@ -62,34 +64,34 @@ func pythonImportError(t *Target, hs handlerSpec, mod string) string {
 	return fmt.Sprintf("No module named '%s'", mod)
 }
 
-func (c handlerNotFound) Run(ctx context.Context, t *Target) ([]Finding, error) {
-	hs, err := handlerContext(t)
+func (c handlerNotFound) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
+	hs, err := analyze.HandlerContext(t)
 	if err != nil {
 		return nil, err
 	}
 	if !hs.Arg.Set || !hs.Arg.Known {
 		return nil, fmt.Errorf("%w: the handler is not a literal argument (see LD403 for a missing one)", ErrSkip)
 	}
-	p, bad, _ := parseHandler(hs.Lang, hs.Arg.Value)
+	p, bad, _ := analyze.ParseHandler(hs.Lang, hs.Arg.Value)
 	if bad != "" {
 		return nil, nil // LD403's case
 	}
-	found, tried := resolveHandlerModule(t, hs, p)
+	found, tried := analyze.ResolveHandlerModule(t, hs, p)
 	if found != "" {
 		return c.checkFunction(t, hs, p, found)
 	}
 	f := NewFinding(c.Meta(), "")
 	f.Source = t.Argv().ConfigField("Cmd")
-	ev := hs.evidence(t)
+	ev := hs.Evidence(t)
 	if len(tried) > 8 {
 		tried = append(tried[:8], fmt.Sprintf("… %d more", len(tried)-8))
 	}
 	ev = append(ev, "tried "+strings.Join(tried, ", ")+": none exists")
-	f.Path = path.Join(hs.Roots[0], strings.ReplaceAll(p.ModuleRoot+p.Module, ".", "/")) + sourceExt[hs.Lang]
+	f.Path = path.Join(hs.Roots[0], strings.ReplaceAll(p.ModuleRoot+p.Module, ".", "/")) + analyze.SourceExt[hs.Lang]
 	if hs.Lang == "nodejs" {
 		f.Path = path.Join(hs.Roots[0], p.ModuleRoot, p.Module) + ".js"
 	}
-	what := fmt.Sprintf("%s names the handler %s, but %s finds no module %q in %s (%s)", cmdSource(t), QuoteJSON(hs.Arg.Value), hs.clientLabel(), p.Module, strings.Join(hs.Roots[:min(len(hs.Roots), 4)], ", "), hs.RootsWhy)
+	what := fmt.Sprintf("%s names the handler %s, but %s finds no module %q in %s (%s)", analyze.CmdSource(t), analyze.QuoteJSON(hs.Arg.Value), hs.ClientLabel(), p.Module, strings.Join(hs.Roots[:min(len(hs.Roots), 4)], ", "), hs.RootsWhy)
 	msg := what + fmt.Sprintf(". Init fails while loading the handler, and every invoke reports %s.", handlerSymptom(t, hs, p))
 
 	// Did you mean: a file of that name elsewhere.
@@ -97,9 +99,9 @@ func (c handlerNotFound) Run(ctx context.Context, t *Target) ([]Finding, error) 
 	if hs.Lang != "python" {
 		stem = path.Base(p.Module)
 	}
-	var cands []NamedFile
+	var cands []analyze.NamedFile
 	for _, ext := range map[string][]string{"python": {".py"}, "nodejs": {".js", ".mjs", ".cjs"}, "ruby": {".rb"}}[hs.Lang] {
-		nf, err := FindFiles(ctx, t.FS, stem+ext, nil)
+		nf, err := analyze.FindFiles(ctx, t.FS, stem+ext, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -123,9 +125,9 @@ func (c handlerNotFound) Run(ctx context.Context, t *Target) ([]Finding, error) 
 	}
 	if fix == "" {
 		wd := hs.Roots[0]
-		fix = fmt.Sprintf("COPY %s%s %s/ (the file that defines %s), or change %s to name a module that exists", p.Module, sourceExt[hs.Lang], wd, p.Func, cmdSource(t))
+		fix = fmt.Sprintf("COPY %s%s %s/ (the file that defines %s), or change %s to name a module that exists", p.Module, analyze.SourceExt[hs.Lang], wd, p.Func, analyze.CmdSource(t))
 		if hs.Lang == "python" && strings.Contains(p.Module, ".") || strings.Contains(p.Module, "/") {
-			fix = fmt.Sprintf("COPY the package that holds %s into %s, or change %s to name a module that exists", p.Module, wd, cmdSource(t))
+			fix = fmt.Sprintf("COPY the package that holds %s into %s, or change %s to name a module that exists", p.Module, wd, analyze.CmdSource(t))
 		}
 	}
 	f.Message = msg
@@ -136,7 +138,7 @@ func (c handlerNotFound) Run(ctx context.Context, t *Target) ([]Finding, error) 
 
 // handlerFixFor proposes a handler naming the file found at best, when it
 // lies under a searched root, or a WORKDIR/COPY otherwise.
-func handlerFixFor(t *Target, hs handlerSpec, p parsedHandler, best string) string {
+func handlerFixFor(t *analyze.Target, hs analyze.HandlerSpec, p analyze.ParsedHandler, best string) string {
 	noExt := strings.TrimSuffix(best, path.Ext(best))
 	for _, root := range hs.Roots {
 		rel, ok := strings.CutPrefix(noExt, strings.TrimSuffix(root, "/")+"/")
@@ -145,10 +147,10 @@ func handlerFixFor(t *Target, hs handlerSpec, p parsedHandler, best string) stri
 		}
 		h := rel + "." + p.Func
 		if hs.Lang == "ruby" {
-			parts := rubySplit(hs.Arg.Value)
+			parts := analyze.RubySplit(hs.Arg.Value)
 			h = rel + "." + strings.Join(parts[1:], ".")
 		}
-		return DockerfileExec(cmdSource(t), []string{h})
+		return analyze.DockerfileExec(analyze.CmdSource(t), []string{h})
 	}
 	dir := path.Dir(best)
 	if hs.Base {
@@ -160,7 +162,7 @@ func handlerFixFor(t *Target, hs handlerSpec, p parsedHandler, best string) stri
 // checkFunction warns when the function name appears nowhere in the
 // module's source. The search is textual: definitions made dynamically
 // are skipped rather than reported.
-func (c handlerNotFound) checkFunction(t *Target, hs handlerSpec, p parsedHandler, found string) ([]Finding, error) {
+func (c handlerNotFound) checkFunction(t *analyze.Target, hs analyze.HandlerSpec, p analyze.ParsedHandler, found string) ([]Finding, error) {
 	src := found
 	r := t.FS.Resolve(found)
 	if r.Err != nil || r.Entry == nil {
@@ -177,8 +179,8 @@ func (c handlerNotFound) checkFunction(t *Target, hs handlerSpec, p parsedHandle
 	if ext := path.Ext(src); !(hs.Lang == "python" && ext == ".py" || hs.Lang == "nodejs" && (ext == ".js" || ext == ".mjs" || ext == ".cjs" || ext == ".ts" || ext == ".mts" || ext == ".cts") || hs.Lang == "ruby" && ext == ".rb") {
 		return nil, nil
 	}
-	b, err := readBounded(t.FS, src, maxSourceRead)
-	if err != nil || len(b) == maxSourceRead {
+	b, err := analyze.ReadBounded(t.FS, src, analyze.MaxSourceRead)
+	if err != nil || len(b) == analyze.MaxSourceRead {
 		return nil, nil
 	}
 	text := string(b)
@@ -206,7 +208,7 @@ func (c handlerNotFound) checkFunction(t *Target, hs handlerSpec, p parsedHandle
 	f.Severity = Warning
 	f.Path = src
 	f.Layer = layerRef(t, r.Entry.Layer)
-	ev := hs.evidence(t)
+	ev := hs.Evidence(t)
 	ev = append(ev, fmt.Sprintf("module file %s: %s", src, t.Describe(r.Entry)))
 	ev = append(ev, fmt.Sprintf("the name %q appears nowhere in %s (%d bytes)", name, src, len(b)))
 	symptom := map[string]string{
@@ -214,12 +216,12 @@ func (c handlerNotFound) checkFunction(t *Target, hs handlerSpec, p parsedHandle
 		"nodejs": fmt.Sprintf(`"Runtime.HandlerNotFound: %s is undefined or not exported"`, hs.Arg.Value),
 		"ruby":   fmt.Sprintf(`a NoMethodError for %s (reported as a critical handler error)`, p.Func),
 	}[hs.Lang]
-	f.Message = fmt.Sprintf("%s names the function %q in %s, but that name appears nowhere in %s. If it is really missing, every invoke fails with %s. Unconfirmed: this is a text search, so a function defined or exported indirectly would be missed.", cmdSource(t), name, QuoteJSON(hs.Arg.Value), src, symptom)
-	if g := guessFunction(text, hs.Lang); g != "" {
+	f.Message = fmt.Sprintf("%s names the function %q in %s, but that name appears nowhere in %s. If it is really missing, every invoke fails with %s. Unconfirmed: this is a text search, so a function defined or exported indirectly would be missed.", analyze.CmdSource(t), name, analyze.QuoteJSON(hs.Arg.Value), src, symptom)
+	if g := analyze.GuessFunction(text, hs.Lang); g != "" {
 		h := strings.TrimSuffix(hs.Arg.Value, p.Func) + g
-		f.Fix = DockerfileExec(cmdSource(t), []string{h}) + fmt.Sprintf(" (%s defines %s)", src, g)
+		f.Fix = analyze.DockerfileExec(analyze.CmdSource(t), []string{h}) + fmt.Sprintf(" (%s defines %s)", src, g)
 	} else {
-		f.Fix = fmt.Sprintf("define %s in %s, or name a function it defines in %s", name, src, cmdSource(t))
+		f.Fix = fmt.Sprintf("define %s in %s, or name a function it defines in %s", name, src, analyze.CmdSource(t))
 	}
 	f.Evidence = ev
 	return []Finding{f}, nil

@@ -3,6 +3,7 @@ package checks
 import (
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -13,7 +14,7 @@ var ld402Cases = []checkCase{
 	{
 		name: "python RIC: app.py is in a subdirectory of WORKDIR",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.PyRICSpec("/var/task", "app.handler", testimage.Dir("var/task/src", 0), testimage.Reg("var/task/src/app.py", 0o644, fixtures.PyHandler)), "amd64")
 		},
 		verify: func(t *testing.T, fs []Finding) {
@@ -29,7 +30,7 @@ var ld402Cases = []checkCase{
 	{
 		name: "AWS base image: CMD names lambda_function but the code is app.py",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AWSBaseWith([]string{"lambda_function.lambda_handler"}, testimage.Reg("var/task/app.py", 0o644, fixtures.PyHandler)), "amd64")
 		},
 		verify: expect(Error,
@@ -42,7 +43,7 @@ var ld402Cases = []checkCase{
 		// parent is not a package, not that it is missing.
 		name: "AWS base image: app.missing_module.handler where app is app.py",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AWSBaseWith([]string{"app.missing_module.handler"}, testimage.Reg("var/task/app.py", 0o644, fixtures.PyHandler)), "amd64")
 		},
 		verify: expect(Error,
@@ -52,7 +53,7 @@ var ld402Cases = []checkCase{
 	{
 		name: "AWS base image: pkg.missing.handler where pkg/ is a package",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AWSBaseWith([]string{"pkg.missing.handler"}, testimage.Dir("var/task/pkg", 0), testimage.Reg("var/task/pkg/__init__.py", 0o644, "")), "amd64")
 		},
 		verify: expect(Error, []string{"Unable to import module 'pkg.missing': No module named 'pkg.missing'\""}, nil, nil),
@@ -60,7 +61,7 @@ var ld402Cases = []checkCase{
 	{
 		name: "node RIC: the handler file is in dist/",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler", testimage.Dir("var/task/dist", 0), testimage.Reg("var/task/dist/index.js", 0o644, "exports.handler = async () => 1\n")), "amd64")
 		},
 		verify: expect(Error,
@@ -71,7 +72,7 @@ var ld402Cases = []checkCase{
 	{
 		name: "hasura seed with WORKDIR one level too high",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.HasuraSpec("6.14.18")
 			spec.Config.WorkingDir = "/home/sbx_user1051"
 			return newTarget(t, spec, "amd64")
@@ -81,7 +82,7 @@ var ld402Cases = []checkCase{
 	{
 		name: "ruby RIC: WORKDIR is not where app.rb is",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric")
 			spec.Config.WorkingDir = ""
 			return newTarget(t, spec, "amd64")
@@ -94,7 +95,7 @@ var ld402Cases = []checkCase{
 	{
 		name: "python: the function is not defined in the module (warning)",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.PyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, "import json\n\ndef lambda_handler(event, context):\n    return json.dumps(event)\n")), "amd64")
 		},
 		verify: expect(Warning,
@@ -105,7 +106,7 @@ var ld402Cases = []checkCase{
 	{
 		name:   "AWS base image",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSGoodSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSGoodSpec(), "amd64") },
 	},
 	{
 		name:   "python RIC, handler in WORKDIR",
@@ -115,19 +116,19 @@ var ld402Cases = []checkCase{
 	{
 		name:   "hasura seed",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, fixtures.HasuraSpec("6.14.18"), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.HasuraSpec("6.14.18"), "amd64") },
 	},
 	{
 		name: "ruby seed with the right ENTRYPOINT",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 		},
 	},
 	{
 		name: "python: dotted module in a namespace package, handler built by Mangum",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.PyRICSpec("/var/task", "src.api.handler", testimage.Dir("var/task/src", 0),
 				testimage.Reg("var/task/src/api.py", 0o644, "from fastapi import FastAPI\nfrom mangum import Mangum\napp = FastAPI()\nhandler = Mangum(app)\n")), "amd64")
 		},
@@ -135,7 +136,7 @@ var ld402Cases = []checkCase{
 	{
 		name: "python: handler module installed in site-packages",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.PyRICSpec("/var/task", "mypkg.entry.handler")
 			spec.Layers[0] = append(spec.Layers[0],
 				testimage.Dir("usr/local/lib/python3.12/site-packages/mypkg", 0),
@@ -147,7 +148,7 @@ var ld402Cases = []checkCase{
 	{
 		name: "node: ES module with export const handler",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.NodeRICSpec("/var/task", "src/index.handler", testimage.Dir("var/task/src", 0),
 				testimage.Reg("var/task/src/index.mjs", 0o644, "export const handler = async (event) => ({ statusCode: 200 })\n")), "amd64")
 		},
@@ -155,7 +156,7 @@ var ld402Cases = []checkCase{
 	{
 		name: "node: handler module from node_modules",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.NodeRICSpec("/var/task", "mylib.handler", testimage.Dir("var/task/node_modules/mylib", 0),
 				testimage.Reg("var/task/node_modules/mylib/index.js", 0o644, "exports.handler = async () => 1\n")), "amd64")
 		},
@@ -163,7 +164,7 @@ var ld402Cases = []checkCase{
 	{
 		name: "node: handler re-exported from another file",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler",
 				testimage.Reg("var/task/index.js", 0o644, "module.exports = require('./impl')\n"),
 				testimage.Reg("var/task/impl.js", 0o644, "exports.handler = async () => 1\n")), "amd64")

@@ -3,6 +3,7 @@ package checks
 import (
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -13,7 +14,7 @@ var ld403Cases = []checkCase{
 	{
 		name: "python handler without a dot",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.PyRICSpec("/var/task", "app", testimage.Reg("var/task/app.py", 0o644, "def lambda_handler(event, context):\n    return 1\n")), "amd64")
 		},
 		verify: expect(Error,
@@ -24,7 +25,7 @@ var ld403Cases = []checkCase{
 	{
 		name: "python RIC without any handler",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.PyRICSpec("/var/task", "", testimage.Reg("var/task/main.py", 0o644, fixtures.PyHandler)), "amd64")
 		},
 		verify: expect(Error,
@@ -35,7 +36,7 @@ var ld403Cases = []checkCase{
 	{
 		name: "AWS base image: handler module is a Python built-in",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AWSBaseWith([]string{"sys.handler"}, testimage.Reg("var/task/sys.py", 0o644, fixtures.PyHandler)), "amd64")
 		},
 		verify: expect(Error,
@@ -45,7 +46,7 @@ var ld403Cases = []checkCase{
 	{
 		name: "node handler without a dot",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index", testimage.Reg("var/task/index.js", 0o644, "exports.lambdaHandler = async () => 1\n")), "amd64")
 		},
 		verify: expect(Error,
@@ -56,7 +57,7 @@ var ld403Cases = []checkCase{
 	{
 		name: "node handler with ..",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.NodeRICSpec("/var/task/src", "../index.handler", testimage.Reg("var/task/index.js", 0o644, "exports.handler = async () => 1\n")), "amd64")
 		},
 		verify: expect(Error,
@@ -66,7 +67,7 @@ var ld403Cases = []checkCase{
 	{
 		name: "ruby handler with one part",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric")
 			spec.Config.Cmd = []string{"app"}
 			return newTarget(t, spec, "amd64")
@@ -78,12 +79,12 @@ var ld403Cases = []checkCase{
 	{
 		name:   "AWS base image",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSGoodSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSGoodSpec(), "amd64") },
 	},
 	{
 		name: "AWS base image without CMD (an entrypoint check's case)",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.AWSBaseWith(nil, testimage.Reg("var/task/app.py", 0o644, fixtures.PyHandler)), "amd64")
 		},
 	},
@@ -95,20 +96,20 @@ var ld403Cases = []checkCase{
 	{
 		name: "node handler with a directory prefix and a nested property",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.NodeRICSpec("/var/task", "src/index.handlers.main", testimage.Dir("var/task/src", 0), testimage.Reg("var/task/src/index.js", 0o644, "exports.handlers = { main: async () => 1 }\n")), "amd64")
 		},
 	},
 	{
 		name: "ruby FILE.CLASS.METHOD (seed)",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 		},
 	},
 	{
 		name:   "hasura seed",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, fixtures.HasuraSpec("6.14.18"), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.HasuraSpec("6.14.18"), "amd64") },
 	},
 }

@@ -7,6 +7,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // npxAtRuntime is LD404: the entrypoint starts the function through npx
@@ -41,16 +43,16 @@ func underTmp(p string) bool {
 
 // npmVersion reads the version of the npm package a npx/npm script
 // belongs to (…/node_modules/npm/bin/npx-cli.js); 0 when unknown.
-func npmVersion(t *Target, script string) (major int, version, pkg string) {
+func npmVersion(t *analyze.Target, script string) (major int, version, pkg string) {
 	if script == "" {
 		return 0, "", ""
 	}
-	r := t.FS.Resolve(t.resolveArg(script))
+	r := t.FS.Resolve(t.ResolveArg(script))
 	if r.Err != nil || r.Entry == nil {
 		return 0, "", ""
 	}
 	pkg = path.Join(path.Dir(path.Dir(r.Final)), "package.json")
-	b, err := readBounded(t.FS, pkg, maxSourceRead)
+	b, err := analyze.ReadBounded(t.FS, pkg, analyze.MaxSourceRead)
 	if err != nil {
 		return 0, "", ""
 	}
@@ -62,30 +64,30 @@ func npmVersion(t *Target, script string) (major int, version, pkg string) {
 	return major, pj.Version, pkg
 }
 
-func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
+func (c npxAtRuntime) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
 	if t.Argv().Empty() {
 		return nil, nil
 	}
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
-	a := t.ric()
+	a := t.RIC()
 	if a.NPX < 0 {
 		return nil, nil
 	}
 	cfg := t.Config()
 	for _, k := range npmCacheEnv {
-		if v, ok := Getenv(cfg.Env, k); ok && underTmp(v) {
+		if v, ok := analyze.Getenv(cfg.Env, k); ok && underTmp(v) {
 			return nil, nil
 		}
 	}
-	home, homeSet := Getenv(cfg.Env, "HOME")
+	home, homeSet := analyze.Getenv(cfg.Env, "HOME")
 	if homeSet && underTmp(home) {
 		return nil, nil
 	}
 	ch := t.Chain()
 	l := &ch.Links[a.NPX]
-	tool, args, script := npxCommand(ch, a.NPX)
+	tool, args, script := analyze.NPXCommand(ch, a.NPX)
 	major, version, pkg := npmVersion(t, script)
 	cmd := ""
 	for j := 0; j < len(args); j++ {
@@ -110,7 +112,7 @@ func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
 		ev = append(ev, "npm's version could not be read")
 	}
 	for _, k := range npmCacheEnv {
-		if v, ok := Getenv(cfg.Env, k); ok {
+		if v, ok := analyze.Getenv(cfg.Env, k); ok {
 			ev = append(ev, fmt.Sprintf("ENV %s=%s (not under /tmp)", k, v))
 		}
 	}
@@ -157,8 +159,8 @@ func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
 		if i := strings.Index(pkgDir+"/", marker+"/"); i >= 0 {
 			pkgDir = pkgDir[:i+len(marker)]
 		}
-		if bin := nodeRICBin(t, pkgDir); bin != "" {
-			fix = DockerfileExec("ENTRYPOINT", []string{nodePath(t, ch), bin}) + " (node on the client's script, no npx), or " + fix
+		if bin := analyze.NodeRICBin(t, pkgDir); bin != "" {
+			fix = analyze.DockerfileExec("ENTRYPOINT", []string{analyze.NodePath(t, ch), bin}) + " (node on the client's script, no npx), or " + fix
 		}
 	}
 	f.Fix = fix
@@ -170,12 +172,12 @@ func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
 // findNodeCommand finds the command npx runs without installing it:
 // node_modules/.bin/<cmd> in the working directory or above, or <cmd> on
 // PATH.
-func findNodeCommand(t *Target, cmd string) string {
+func findNodeCommand(t *analyze.Target, cmd string) string {
 	if at := strings.LastIndexByte(cmd, '@'); at > 0 {
 		cmd = cmd[:at]
 	}
 	if cmd == "aws-lambda-ric" {
-		return findNodeRIC(t)
+		return analyze.FindNodeRIC(t)
 	}
 	wd := path.Join("/", t.Argv().WorkingDir)
 	for dir := wd; ; dir = path.Dir(dir) {
@@ -187,7 +189,7 @@ func findNodeCommand(t *Target, cmd string) string {
 			break
 		}
 	}
-	if lk := LookupExec(t.FS, t.Config(), path.Base(cmd), wd); lk.Found() {
+	if lk := analyze.LookupExec(t.FS, t.Config(), path.Base(cmd), wd); lk.Found() {
 		return lk.Path()
 	}
 	return ""

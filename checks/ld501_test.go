@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -12,8 +13,8 @@ func TestLD501(t *testing.T) { runCases(t, "LD501") }
 
 // appLayerTarget is the AWS base image with the function's layer replaced
 // by files, written by createdBy.
-func appLayerTarget(createdBy string, files ...testimage.File) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
+func appLayerTarget(createdBy string, files ...testimage.File) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
 		spec := fixtures.AWSBaseSpec()
 		spec.Layers[1] = files
 		spec.CreatedBy[1] = createdBy
@@ -42,7 +43,7 @@ var ld501Cases = []checkCase{
 	{
 		name: "task root 0700 (WORKDIR elsewhere): one finding, children skipped",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.AWSBaseSpec()
 			spec.Config.WorkingDir = "/"
 			spec.Layers[1] = []testimage.File{testimage.Dir("var/task", 0o700), testimage.Reg("var/task/app.py", 0o600, "")}
@@ -54,7 +55,7 @@ var ld501Cases = []checkCase{
 	{
 		name: "PYTHONPATH in a 0700 home directory",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.PythonSpec(fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
 			spec.Config.Env = append(spec.Config.Env, "PYTHONPATH=/home/app/function")
 			spec.Layers = append(spec.Layers, []testimage.File{
@@ -72,7 +73,7 @@ var ld501Cases = []checkCase{
 		// does not repeat it.
 		name: "WORKDIR itself not searchable is left to LD206",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := fixtures.AWSBaseSpec()
 			spec.Layers[1] = []testimage.File{testimage.Dir("var/task", 0o700), testimage.Reg("var/task/app.py", 0o600, "")}
 			return newTarget(t, spec, "amd64")
@@ -87,7 +88,7 @@ var ld501Cases = []checkCase{
 	{
 		name: "many files: counted, ten listed",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			var files []testimage.File
 			for i := 0; i < 25; i++ {
 				files = append(files, testimage.Reg(fmt.Sprintf("opt/python/lib/python3.12/site-packages/pkg/m%02d.py", i), 0o640, ""))
@@ -104,7 +105,7 @@ var ld501Cases = []checkCase{
 	{
 		name:   "AWS base image example",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 	{
 		name: "private files outside the needed trees",
@@ -117,7 +118,7 @@ var ld501Cases = []checkCase{
 	{
 		name: "ruby image with world-writable GEM_HOME",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 		},
 	},

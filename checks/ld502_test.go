@@ -5,6 +5,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -122,6 +123,6 @@ var ld502Cases = []checkCase{
 	{
 		name:   "AWS base image",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 }

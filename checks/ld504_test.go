@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -11,8 +12,8 @@ import (
 func TestLD504(t *testing.T) { runCases(t, "LD504") }
 
 // extTarget is the AWS base image example with an extensions layer.
-func extTarget(files ...testimage.File) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
+func extTarget(files ...testimage.File) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
 		spec := fixtures.AWSBaseSpec()
 		layer := []testimage.File{testimage.Dir("opt", 0), testimage.Dir("opt/extensions", 0)}
 		spec.Layers = append(spec.Layers, append(layer, files...))
@@ -71,7 +72,7 @@ var ld504Cases = []checkCase{
 	{
 		name: "eleven extensions",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			var files []testimage.File
 			for i := 0; i < 11; i++ {
 				files = append(files, testimage.Reg(fmt.Sprintf("opt/extensions/ext%02d", i), 0o755, fixtures.ELFStub))
@@ -96,6 +97,6 @@ var ld504Cases = []checkCase{
 	{
 		name:   "AWS base image without extensions",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 }

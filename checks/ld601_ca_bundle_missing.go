@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
@@ -34,21 +35,21 @@ func (caBundleMissing) Meta() Meta {
 	}
 }
 
-func (c caBundleMissing) Run(ctx context.Context, t *Target) ([]Finding, error) {
+func (c caBundleMissing) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
-	prog := tlsProgramOf(t)
+	prog := analyze.TLSProgramOf(t)
 	var out []Finding
 	envHandled := map[string]bool{}
 
 	switch prog.Stack {
-	case stackGo, stackOpenSSL, stackPython:
-		files, dirs := opensslCertFiles, opensslCertDirs
-		if prog.Stack == stackGo {
-			files, dirs = goCertFiles, goCertDirs
+	case analyze.StackGo, analyze.StackOpenSSL, analyze.StackPython:
+		files, dirs := analyze.OpenSSLCertFiles, analyze.OpenSSLCertDirs
+		if prog.Stack == analyze.StackGo {
+			files, dirs = analyze.GoCertFiles, analyze.GoCertDirs
 		}
-		s := caSystemStore(t, files, dirs)
+		s := analyze.CASystemStore(t, files, dirs)
 		if s.Empty {
 			if f, ok := c.noStore(ctx, t, prog, s); ok {
 				out = append(out, f)
@@ -59,10 +60,10 @@ func (c caBundleMissing) Run(ctx context.Context, t *Target) ([]Finding, error) 
 					envHandled["SSL_CERT_DIR"] = true
 				}
 			}
-		} else if prog.Stack != stackPython {
+		} else if prog.Stack != analyze.StackPython {
 			out = append(out, c.weakStore(t, prog, s)...)
 		}
-	case stackJava:
+	case analyze.StackJava:
 		if f, ok := c.javaStore(t, prog); ok {
 			out = append(out, f)
 		}
@@ -75,11 +76,11 @@ func (c caBundleMissing) Run(ctx context.Context, t *Target) ([]Finding, error) 
 	return out, nil
 }
 
-func (c caBundleMissing) noStore(ctx context.Context, t *Target, prog tlsProgram, s caStore) (Finding, bool) {
-	ev := []string{prog.evidence(t)}
-	if prog.Stack == stackPython {
+func (c caBundleMissing) noStore(ctx context.Context, t *analyze.Target, prog analyze.TLSProgram, s analyze.CAStore) (Finding, bool) {
+	ev := []string{prog.Evidence(t)}
+	if prog.Stack == analyze.StackPython {
 		// requests and boto3 carry their own bundles.
-		found, err := caFindBundles(ctx, t, "/certifi/cacert.pem", "/botocore/cacert.pem")
+		found, err := analyze.FindCABundles(ctx, t, "/certifi/cacert.pem", "/botocore/cacert.pem")
 		if err == nil && len(found) > 0 {
 			return Finding{}, false
 		}
@@ -97,11 +98,11 @@ func (c caBundleMissing) noStore(ctx context.Context, t *Target, prog tlsProgram
 		f.Path = s.EnvFile
 		ev = append(ev, "ENV SSL_CERT_FILE="+s.EnvFile)
 	case s.File != "" && (s.Bad > 0 || len(s.Certs) == 0):
-		what = fmt.Sprintf("the bundle %s holds no certificate that parses", FormatChain(s.FileRes))
+		what = fmt.Sprintf("the bundle %s holds no certificate that parses", analyze.FormatChain(s.FileRes))
 		if s.Bad > 0 {
 			what += fmt.Sprintf(" (%d CERTIFICATE block(s) are corrupt)", s.Bad)
 		} else if s.FileRes.Entry != nil && s.FileRes.Entry.Size == 0 {
-			what = fmt.Sprintf("the bundle %s is empty", FormatChain(s.FileRes))
+			what = fmt.Sprintf("the bundle %s is empty", analyze.FormatChain(s.FileRes))
 		}
 		f.Path = s.File
 		if s.FileRes.Entry != nil {
@@ -112,13 +113,13 @@ func (c caBundleMissing) noStore(ctx context.Context, t *Target, prog tlsProgram
 	if s.EnvDir != "" {
 		ev = append(ev, "ENV SSL_CERT_DIR="+s.EnvDir+" (no certificates there)")
 	}
-	docker := caDockerCertFiles(t)
+	docker := analyze.DockerCertFiles(t)
 	extra := ""
 	if len(docker) > 0 {
 		extra = fmt.Sprintf(" The certificates under /etc/docker/certs.d (%s) do not help: only the Docker daemon reads that directory, to pull images from a registry; no TLS library in the function looks there.", strings.Join(caFirstN(docker, 3), ", "))
 		ev = append(ev, "/etc/docker/certs.d holds "+fmt.Sprint(len(docker))+" file(s), read only by the Docker daemon")
 	}
-	f.Message = fmt.Sprintf("The function's TLS stack is %s (%s), and %s, so %s. The function may start, but its first call to an AWS API or any HTTPS endpoint fails.%s", prog.Stack, prog.Path, what, prog.symptom(), extra)
+	f.Message = fmt.Sprintf("The function's TLS stack is %s (%s), and %s, so %s. The function may start, but its first call to an AWS API or any HTTPS endpoint fails.%s", prog.Stack, prog.Path, what, prog.Symptom(), extra)
 	f.Evidence = ev
 	f.Fix = caInstallFix(t)
 	if s.EnvFile != "" && s.File == "" {
@@ -129,7 +130,7 @@ func (c caBundleMissing) noStore(ctx context.Context, t *Target, prog tlsProgram
 
 // weakStore reports a parsable store that is all expired or lacks the
 // Amazon roots.
-func (c caBundleMissing) weakStore(t *Target, prog tlsProgram, s caStore) []Finding {
+func (c caBundleMissing) weakStore(t *analyze.Target, prog analyze.TLSProgram, s analyze.CAStore) []Finding {
 	now := time.Now()
 	valid := 0
 	amazon := map[string]bool{}
@@ -138,7 +139,7 @@ func (c caBundleMissing) weakStore(t *Target, prog tlsProgram, s caStore) []Find
 			continue
 		}
 		valid++
-		for _, n := range amazonRoots {
+		for _, n := range analyze.AmazonRoots {
 			if cert.Subject.CommonName == n {
 				amazon[n] = true
 			}
@@ -151,7 +152,7 @@ func (c caBundleMissing) weakStore(t *Target, prog tlsProgram, s caStore) []Find
 		if s.File == "" && len(s.Dirs) > 0 {
 			f.Path = s.Dirs[0]
 		}
-		f.Evidence = []string{prog.evidence(t), fmt.Sprintf("store: %s: %d certificate(s), %d not expired", s.where(), len(s.Certs), valid)}
+		f.Evidence = []string{prog.Evidence(t), fmt.Sprintf("store: %s: %d certificate(s), %d not expired", s.Where(), len(s.Certs), valid)}
 		if s.FileRes.Entry != nil {
 			f.Layer = layerRef(t, s.FileRes.Entry.Layer)
 			f.Evidence = append(f.Evidence, s.File+": "+t.Describe(s.FileRes.Entry))
@@ -161,13 +162,13 @@ func (c caBundleMissing) weakStore(t *Target, prog tlsProgram, s caStore) []Find
 	switch {
 	case valid == 0:
 		f := base()
-		f.Message = fmt.Sprintf("Every one of the %d certificate(s) in %s has expired, so %s uses no valid root and HTTPS calls from the function fail verification (certificate has expired / unknown authority).", len(s.Certs), s.where(), prog.Stack)
+		f.Message = fmt.Sprintf("Every one of the %d certificate(s) in %s has expired, so %s uses no valid root and HTTPS calls from the function fail verification (certificate has expired / unknown authority).", len(s.Certs), s.Where(), prog.Stack)
 		f.Fix = caInstallFix(t)
 		return []Finding{f}
 	case len(amazon) == 0:
 		f := base()
-		f.Evidence = append(f.Evidence, "none of: "+strings.Join(amazonRoots, ", "))
-		f.Message = fmt.Sprintf("The CA store %s (%d valid certificate(s)) holds none of Amazon Root CA 1-4 or Starfield Services Root CA G2, the roots AWS service endpoints chain to, so %s rejects AWS endpoints' certificates: AWS SDK calls from the function fail with an unknown-authority error. A custom bundle that trusts only a private CA does this.", s.where(), valid, prog.Stack)
+		f.Evidence = append(f.Evidence, "none of: "+strings.Join(analyze.AmazonRoots, ", "))
+		f.Message = fmt.Sprintf("The CA store %s (%d valid certificate(s)) holds none of Amazon Root CA 1-4 or Starfield Services Root CA G2, the roots AWS service endpoints chain to, so %s rejects AWS endpoints' certificates: AWS SDK calls from the function fail with an unknown-authority error. A custom bundle that trusts only a private CA does this.", s.Where(), valid, prog.Stack)
 		f.Fix = "add the Amazon roots from https://www.amazontrust.com/repository/ to the bundle, e.g. " + caInstallFix(t) + " and append your private CA to it instead of replacing it"
 		return []Finding{f}
 	}
@@ -175,9 +176,9 @@ func (c caBundleMissing) weakStore(t *Target, prog tlsProgram, s caStore) []Find
 }
 
 // javaStore checks $JAVA_HOME/lib/security/cacerts.
-func (c caBundleMissing) javaStore(t *Target, prog tlsProgram) (Finding, bool) {
+func (c caBundleMissing) javaStore(t *analyze.Target, prog analyze.TLSProgram) (Finding, bool) {
 	var homes []string
-	if v, ok := Getenv(t.Config().Env, "JAVA_HOME"); ok && strings.HasPrefix(v, "/") {
+	if v, ok := analyze.Getenv(t.Config().Env, "JAVA_HOME"); ok && strings.HasPrefix(v, "/") {
 		homes = append(homes, path.Clean(v))
 	}
 	if r := t.FS.Resolve(prog.Path); r.Err == nil && r.Final != "" {
@@ -198,25 +199,25 @@ func (c caBundleMissing) javaStore(t *Target, prog tlsProgram) (Finding, bool) {
 					broken = &rr
 				}
 			}
-			tried = append(tried, FormatChain(r))
+			tried = append(tried, analyze.FormatChain(r))
 		}
 	}
 	if len(homes) == 0 {
 		return Finding{}, false
 	}
 	f := NewFinding(c.Meta(), "")
-	ev := []string{prog.evidence(t), "tried " + strings.Join(tried, ", ")}
+	ev := []string{prog.Evidence(t), "tried " + strings.Join(tried, ", ")}
 	what := "has no cacerts trust store"
 	f.Path = path.Join(homes[len(homes)-1], "lib/security/cacerts")
 	fix := caInstallFix(t)
 	if broken != nil {
 		f.Path = broken.Requested
-		what = "has its cacerts trust store at " + FormatChain(*broken)
-		if h, _, ok := DanglingLink(t.FS, *broken); ok {
+		what = "has its cacerts trust store at " + analyze.FormatChain(*broken)
+		if h, _, ok := analyze.DanglingLink(t.FS, *broken); ok {
 			what += ", a dangling symlink"
 			f.Layer = layerRef(t, h.Layer)
-			ev = append(ev, fmt.Sprintf("dangling symlink %s -> %s added in %s", h.Path, QuoteJSON(h.Target), t.LayerLabel(h.Layer)))
-			if strings.HasPrefix(linkDest(h), "/etc/ssl/certs/java/") {
+			ev = append(ev, fmt.Sprintf("dangling symlink %s -> %s added in %s", h.Path, analyze.QuoteJSON(h.Target), t.LayerLabel(h.Layer)))
+			if strings.HasPrefix(analyze.LinkDest(h), "/etc/ssl/certs/java/") {
 				fix = "RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates-java"
 			}
 		} else if broken.Entry != nil {
@@ -225,18 +226,18 @@ func (c caBundleMissing) javaStore(t *Target, prog tlsProgram) (Finding, bool) {
 			ev = append(ev, broken.Requested+": "+t.Describe(broken.Entry))
 		}
 	}
-	f.Message = fmt.Sprintf("The function runs Java (%s), which %s, so %s.", prog.Path, what, prog.symptom())
+	f.Message = fmt.Sprintf("The function runs Java (%s), which %s, so %s.", prog.Path, what, prog.Symptom())
 	f.Evidence = ev
 	f.Fix = fix
 	return f, true
 }
 
 // envFindings reports CA environment variables naming missing paths.
-func (c caBundleMissing) envFindings(t *Target, prog tlsProgram, handled map[string]bool) []Finding {
+func (c caBundleMissing) envFindings(t *analyze.Target, prog analyze.TLSProgram, handled map[string]bool) []Finding {
 	var out []Finding
 	env := t.Config().Env
-	for _, v := range caEnvVars {
-		val, ok := Getenv(env, v.Key)
+	for _, v := range analyze.CAEnvVars {
+		val, ok := analyze.Getenv(env, v.Key)
 		if !ok || val == "" || handled[v.Key] {
 			continue
 		}
@@ -249,7 +250,7 @@ func (c caBundleMissing) envFindings(t *Target, prog tlsProgram, handled map[str
 			r := t.FS.Resolve(p)
 			okKind := r.Err == nil && r.Entry != nil && (v.Dir && r.Entry.IsDir() || !v.Dir && r.Entry.IsRegular())
 			if !strings.HasPrefix(p, "/") || !okKind {
-				missing = append(missing, FormatChain(r))
+				missing = append(missing, analyze.FormatChain(r))
 				if r.Entry != nil {
 					layerOf = r.Entry
 				}
@@ -265,7 +266,7 @@ func (c caBundleMissing) envFindings(t *Target, prog tlsProgram, handled map[str
 				f.Severity = Error
 			}
 		}
-		if prog.Stack == stackNode && v.Key != "NODE_EXTRA_CA_CERTS" {
+		if prog.Stack == analyze.StackNode && v.Key != "NODE_EXTRA_CA_CERTS" {
 			f.Severity = Info // Node reads none of these by default
 		}
 		what := "a file"
@@ -282,8 +283,8 @@ func (c caBundleMissing) envFindings(t *Target, prog tlsProgram, handled map[str
 		}
 		f.Message = fmt.Sprintf("ENV %s=%s should name %s of CA certificates for %s, but %s is not %s in this image, so %s.", v.Key, val, what, v.Reader, strings.Join(missing, ", "), what, symptom)
 		f.Evidence = []string{"config.Env " + v.Key + "=" + val, "resolved: " + strings.Join(missing, ", ")}
-		if prog.Stack != stackNone {
-			f.Evidence = append(f.Evidence, prog.evidence(t))
+		if prog.Stack != analyze.StackNone {
+			f.Evidence = append(f.Evidence, prog.Evidence(t))
 		}
 		f.Fix = fmt.Sprintf("point %s at the bundle you install (e.g. ENV %s=/etc/ssl/certs/ca-certificates.crt), or delete the ENV %s line", v.Key, v.Key, v.Key)
 		out = append(out, f)
@@ -294,8 +295,8 @@ func (c caBundleMissing) envFindings(t *Target, prog tlsProgram, handled map[str
 // dockerCerts is the hasura seed: certificates copied into
 // /etc/docker/certs.d, which only the Docker daemon reads. Reported on
 // its own (info) when no other finding already says so.
-func (c caBundleMissing) dockerCerts(t *Target, prog tlsProgram, reported bool) (Finding, bool) {
-	files := caDockerCertFiles(t)
+func (c caBundleMissing) dockerCerts(t *analyze.Target, prog analyze.TLSProgram, reported bool) (Finding, bool) {
+	files := analyze.DockerCertFiles(t)
 	if len(files) == 0 || reported {
 		return Finding{}, false
 	}
@@ -307,8 +308,8 @@ func (c caBundleMissing) dockerCerts(t *Target, prog tlsProgram, reported bool) 
 		f.Evidence = append(f.Evidence, files[0]+": "+t.Describe(e))
 	}
 	f.Evidence = append(f.Evidence, fmt.Sprintf("/etc/docker/certs.d holds %d certificate file(s): %s", len(files), strings.Join(caFirstN(files, 5), ", ")))
-	if prog.Stack != stackNone {
-		f.Evidence = append(f.Evidence, prog.evidence(t))
+	if prog.Stack != analyze.StackNone {
+		f.Evidence = append(f.Evidence, prog.Evidence(t))
 	}
 	f.Message = fmt.Sprintf("The image holds CA certificates under /etc/docker/certs.d (%s). Only the Docker daemon reads that directory, to trust a registry when pulling images; no TLS library in the function (Go, OpenSSL, Python, Node, Java) looks there, so a private CA placed there is not trusted by the function.", strings.Join(caFirstN(files, 3), ", "))
 	f.Fix = "RUN cp /etc/docker/certs.d/*/*.crt /usr/local/share/ca-certificates/ && update-ca-certificates (Debian/Alpine; on Amazon Linux copy to /etc/pki/ca-trust/source/anchors/ and run update-ca-trust)"
@@ -316,10 +317,10 @@ func (c caBundleMissing) dockerCerts(t *Target, prog tlsProgram, reported bool) 
 	// system bundle either, every program reading the system store (a Go
 	// CLI the function runs, curl, OpenSSL) trusts nothing: the seed's
 	// "x509: certificate signed by unknown authority".
-	if s := caSystemStore(t, opensslCertFiles, opensslCertDirs); s.Empty {
+	if s := analyze.CASystemStore(t, analyze.OpenSSLCertFiles, analyze.OpenSSLCertDirs); s.Empty {
 		f.Severity = Warning
-		f.Message += " The image has no system CA bundle either (" + strings.Join(caFirstN(opensslCertFiles, 3), ", ") + " … are missing or empty), so programs that read the system store — Go binaries (\"x509: certificate signed by unknown authority\"), curl, OpenSSL — trust no certificate at all."
-		f.Evidence = append(f.Evidence, "no certificates in "+strings.Join(opensslCertFiles, ", ")+" or "+strings.Join(opensslCertDirs, ", "))
+		f.Message += " The image has no system CA bundle either (" + strings.Join(caFirstN(analyze.OpenSSLCertFiles, 3), ", ") + " … are missing or empty), so programs that read the system store — Go binaries (\"x509: certificate signed by unknown authority\"), curl, OpenSSL — trust no certificate at all."
+		f.Evidence = append(f.Evidence, "no certificates in "+strings.Join(analyze.OpenSSLCertFiles, ", ")+" or "+strings.Join(analyze.OpenSSLCertDirs, ", "))
 		f.Fix = caInstallFix(t) + ", then " + f.Fix
 	}
 	return f, true
@@ -327,7 +328,7 @@ func (c caBundleMissing) dockerCerts(t *Target, prog tlsProgram, reported bool) 
 
 // caInstallFix is the Dockerfile line that installs the distro's CA
 // bundle, chosen from the package manager the image has.
-func caInstallFix(t *Target) string {
+func caInstallFix(t *analyze.Target) string {
 	has := func(p string) bool {
 		r := t.FS.Resolve(p)
 		return r.Err == nil && r.Entry != nil

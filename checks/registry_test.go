@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // How a check is tested.
@@ -65,7 +67,7 @@ const (
 type checkCase struct {
 	name   string
 	kind   caseKind
-	target func(t *testing.T) *Target
+	target func(t *testing.T) *analyze.Target
 	// verify makes further assertions on the findings (optional).
 	verify func(t *testing.T, fs []Finding)
 }

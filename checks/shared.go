@@ -3,6 +3,8 @@ package checks
 import (
 	"fmt"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // maxListed is how many paths a grouped finding lists in its evidence.
@@ -17,7 +19,7 @@ func upperFirst(s string) string {
 
 // interpSymptom is what a #! interpreter the kernel cannot load gives:
 // exec of the script fails with errno.
-func interpSymptom(c *Chain, l *Link, errno string) string {
+func interpSymptom(c *analyze.Chain, l *analyze.Link, errno string) string {
 	if len(c.Links) > 0 && l.From == c.Links[0].Path {
 		return fmt.Sprintf(`the kernel cannot load the #! interpreter of %s, so Lambda cannot start it: "IMAGE Launch error: fork/exec %s: %s" (errorType Runtime.InvalidEntrypoint)`, l.From, c.Links[0].Name, errno)
 	}

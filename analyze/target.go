@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 // no handler to resolve): whatever needs the fact does not apply.
 var ErrNotApplicable = errors.New("check does not apply")
 
-// Target is what checks look at.
+// Target is one image as a Lambda function runs it: what checks look at.
 type Target struct {
 	Image *source.Image
 	FS    *imagefs.FS

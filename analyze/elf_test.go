@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"bytes"
@@ -149,7 +149,7 @@ func TestELFScanRealisticImages(t *testing.T) {
 	// The AWS base image: the chain's binaries are all found and none
 	// needs anything missing.
 	tg := newTarget(t, fixtures.AL2023Spec(fixtures.AMD64ELF), "amd64")
-	s, err := tg.binaries(context.Background())
+	s, err := tg.Binaries(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestPreloadELFsReadsALayerOnce(t *testing.T) {
 	if st := tg.FS.Stats(); st.Restarts != 1 || st.Reads != 4 || st.ReadBytes > layer {
 		t.Errorf("parsing 4 modules (and a hard link) of one layer: %d reads, %d restarts, %d bytes decompressed of the layer's %d; want 4 reads in one pass", st.Reads, st.Restarts, st.ReadBytes, layer)
 	}
-	s, err := tg.binaries(context.Background())
+	s, err := tg.Binaries(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

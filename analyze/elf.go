@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"bytes"
@@ -97,7 +97,7 @@ type ELFInfo struct {
 
 // Arch is the Go/OCI architecture name of the machine ("amd64", "arm64",
 // "386", "arm", ...), or the ELF machine name for others.
-func (e *ELFInfo) Arch() string { return machineArch(e.Machine, e.Class) }
+func (e *ELFInfo) Arch() string { return MachineArch(e.Machine, e.Class) }
 
 // Static reports a binary with no PT_INTERP (statically linked, or a
 // static-pie).
@@ -132,7 +132,7 @@ func (e *ELFInfo) Describe() string {
 	}
 	fmt.Fprintf(&b, "ELF %s %s %s, %s", bits, order, kind, MachineName(e.Machine, e.Class))
 	if e.OSABI != delf.ELFOSABI_NONE && e.OSABI != delf.ELFOSABI_LINUX {
-		fmt.Fprintf(&b, ", OS/ABI %s", osabiName(e.OSABI))
+		fmt.Fprintf(&b, ", OS/ABI %s", OSABIName(e.OSABI))
 	}
 	switch {
 	case e.Interp != "":
@@ -164,7 +164,7 @@ func MachineName(m delf.Machine, c delf.Class) string {
 	return m.String()
 }
 
-func osabiName(o delf.OSABI) string {
+func OSABIName(o delf.OSABI) string {
 	switch o {
 	case delf.ELFOSABI_FREEBSD:
 		return "FreeBSD"
@@ -178,8 +178,8 @@ func osabiName(o delf.OSABI) string {
 	return strings.TrimPrefix(o.String(), "ELFOSABI_")
 }
 
-// machineArch maps an ELF machine to the OCI architecture name.
-func machineArch(m delf.Machine, c delf.Class) string {
+// MachineArch maps an ELF machine to the OCI architecture name.
+func MachineArch(m delf.Machine, c delf.Class) string {
 	switch m {
 	case delf.EM_X86_64:
 		if c == delf.ELFCLASS32 {
@@ -204,8 +204,8 @@ func machineArch(m delf.Machine, c delf.Class) string {
 	return strings.TrimPrefix(m.String(), "EM_")
 }
 
-// archMachine is the ELF machine of a Lambda architecture, for messages.
-func archMachine(arch string) string {
+// ArchMachine is the ELF machine of a Lambda architecture, for messages.
+func ArchMachine(arch string) string {
 	switch arch {
 	case "amd64":
 		return "x86-64"
@@ -215,8 +215,8 @@ func archMachine(arch string) string {
 	return arch
 }
 
-// lambdaArchName is the name Lambda's Architectures setting uses.
-func lambdaArchName(arch string) string {
+// LambdaArchName is the name Lambda's Architectures setting uses.
+func LambdaArchName(arch string) string {
 	switch arch {
 	case "amd64":
 		return "x86_64"
@@ -536,8 +536,8 @@ func parseELF(src elfSource) (*ELFInfo, error) {
 	return e, nil
 }
 
-// elfFile is a memoised parse of the file at a resolved path.
-type elfFile struct {
+// ELFFile is a memoised parse of the file at a resolved path.
+type ELFFile struct {
 	Path   string // resolved path in the image
 	Entry  *imagefs.Entry
 	Format BinFormat
@@ -552,10 +552,10 @@ const elfHeadRead = 64 << 10
 // elfAt returns the parse of the regular file at the resolved path p,
 // reading it (the captured head when that holds all that is needed, else
 // the parts of the file the parse needs) once per Target.
-func (t *Target) elfAt(p string) *elfFile {
-	return t.facts.elf.get(p, func() *elfFile {
+func (t *Target) elfAt(p string) *ELFFile {
+	return t.facts.elf.get(p, func() *ELFFile {
 		e, _ := t.FS.Lookup(p)
-		f := &elfFile{Path: p, Entry: e}
+		f := &ELFFile{Path: p, Entry: e}
 		if e == nil || !e.IsRegular() {
 			f.Err = fmt.Errorf("%s is not a regular file", p)
 			return f
@@ -580,7 +580,7 @@ func (t *Target) elfAt(p string) *elfFile {
 
 // read sets the format and parse from the file r reads, of size bytes,
 // whose start head may already be in memory.
-func (f *elfFile) read(r io.ReadSeeker, size int64, head []byte) {
+func (f *ELFFile) read(r io.ReadSeeker, size int64, head []byte) {
 	if n := min(size, elfHeadRead); int64(len(head)) < n {
 		head = make([]byte, n)
 		if _, err := io.ReadFull(r, head); err != nil {
@@ -601,7 +601,7 @@ func (f *elfFile) read(r io.ReadSeeker, size int64, head []byte) {
 
 // fill sets the format and parse from content b (all of the file or its
 // start).
-func (f *elfFile) fill(b []byte) {
+func (f *ELFFile) fill(b []byte) {
 	f.Format = SniffFormat(b)
 	f.ELF, f.Err = nil, nil
 	if f.Format != FormatELF {
@@ -615,8 +615,8 @@ func (f *elfFile) fill(b []byte) {
 	f.ELF = e
 }
 
-// readHead reads the first n bytes of the file at p.
-func readHead(fsys *imagefs.FS, p string, n int64) ([]byte, error) {
+// ReadHead reads the first n bytes of the file at p.
+func ReadHead(fsys *imagefs.FS, p string, n int64) ([]byte, error) {
 	fh, err := fsys.Open(strings.TrimPrefix(p, "/"))
 	if err != nil {
 		return nil, err
@@ -652,7 +652,7 @@ func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
 	}
 	return t.FS.ReadFiles(ctx, todo, func(p string, r io.Reader) error {
 		e, _ := t.FS.Lookup(p)
-		f := &elfFile{Path: p, Entry: e}
+		f := &ELFFile{Path: p, Entry: e}
 		f.read(r.(io.ReadSeeker), e.Size, t.FS.Head(p))
 		if f.Err != nil {
 			return nil // elfAt reads it again and reports the error
@@ -662,8 +662,8 @@ func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
 	})
 }
 
-// siblingArch reports the 32-bit ISA of the function's architecture.
-func siblingArch(e *ELFInfo, arch string) bool {
+// SiblingArch reports the 32-bit ISA of the function's architecture.
+func SiblingArch(e *ELFInfo, arch string) bool {
 	switch arch {
 	case "amd64":
 		return e.Machine == delf.EM_386 || (e.Machine == delf.EM_X86_64 && e.Class == delf.ELFCLASS32)
@@ -673,8 +673,8 @@ func siblingArch(e *ELFInfo, arch string) bool {
 	return false
 }
 
-// elfIsGo guesses a Go binary from the build info marker in its head.
-func elfIsGo(t *Target, p string) bool {
+// ELFIsGo guesses a Go binary from the build info marker in its head.
+func ELFIsGo(t *Target, p string) bool {
 	h := t.FS.Head(p)
 	return strings.Contains(string(h), "Go build") || strings.Contains(string(h), "\xff Go buildinf:")
 }

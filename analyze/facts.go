@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"sync"
@@ -12,21 +12,21 @@ import (
 // zero value is ready to use, so a Target is built with a literal.
 type facts struct {
 	chain        lazy[*Chain]
-	ric          lazy[*ricAnalysis]
+	ric          lazy[*RICAnalysis]
 	sitePackages lazy[[]string]
 	binaries     lazy[binariesResult]
-	tls          lazy[tlsProgram]
+	tls          lazy[TLSProgram]
 	dockerCerts  lazy[[]string]
-	sizes        lazy[imageSizes]
+	sizes        lazy[ImageSizes]
 	ldConfig     keyed[string, *ldConfig] // by architecture
-	elf          keyed[string, *elfFile]  // by resolved path
+	elf          keyed[string, *ELFFile]  // by resolved path
 	bundles      keyed[string, bundlesResult]
 	files        fileCache
 }
 
 // binariesResult is the outcome of the binary scan.
 type binariesResult struct {
-	scan *binScan
+	scan *BinScan
 	err  error
 }
 

@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"strings"
@@ -159,7 +159,7 @@ func TestParseShebang(t *testing.T) {
 		{"#!\t/bin/sh\t-x\n", "/bin/sh", []string{"-x"}, false},
 		{"#!/bin/sh", "/bin/sh", nil, false},
 	} {
-		s := parseShebang([]byte(tc.in))
+		s := ParseShebang([]byte(tc.in))
 		if s.Interpreter != tc.interp || strings.Join(s.Args, "|") != strings.Join(tc.args, "|") || s.CRLF != tc.crlf {
 			t.Errorf("parseShebang(%q) = %q %q crlf=%v, want %q %q crlf=%v", tc.in, s.Interpreter, s.Args, s.CRLF, tc.interp, tc.args, tc.crlf)
 		}

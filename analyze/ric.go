@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"bytes"
@@ -50,24 +50,24 @@ const (
 
 // Well-known paths.
 const (
-	webAdapterPath = "/opt/extensions/lambda-adapter"
-	runtimeAPIPath = "/2018-06-01/runtime/invocation/next"
+	WebAdapterPath = "/opt/extensions/lambda-adapter"
+	RuntimeAPIPath = "/2018-06-01/runtime/invocation/next"
 	javaRICClass   = "com.amazonaws.services.lambda.runtime.api.client.AWSLambda"
 	dotnetRICDLL   = "Amazon.Lambda.RuntimeSupport.dll"
-	webAdapterCopy = "COPY --from=public.ecr.aws/awsguru/aws-lambda-adapter:0.9.1 /lambda-adapter /opt/extensions/lambda-adapter"
+	WebAdapterCopy = "COPY --from=public.ecr.aws/awsguru/aws-lambda-adapter:0.9.1 /lambda-adapter /opt/extensions/lambda-adapter"
 )
 
 // Limits of the content the client analysis reads.
 const (
 	maxBinaryRead  = 256 << 20 // an ELF searched for client strings
-	maxSourceRead  = 1 << 20   // one source file scanned for markers
+	MaxSourceRead  = 1 << 20   // one source file scanned for markers
 	maxSourceFiles = 40        // source files scanned per directory
 )
 
 // RuntimeClient returns the runtime interface client the image starts,
 // computed once. Name is "" when none was recognised (or the chain could
 // not be followed far enough to tell).
-func (t *Target) RuntimeClient() ClientInfo { return t.ric().Client }
+func (t *Target) RuntimeClient() ClientInfo { return t.RIC().Client }
 
 // handlerArg is the handler string the client receives.
 type handlerArg struct {
@@ -87,8 +87,8 @@ type installedClient struct {
 	Layer      int
 }
 
-// ricAnalysis is what the runtime checks share.
-type ricAnalysis struct {
+// RICAnalysis is what the runtime checks share.
+type RICAnalysis struct {
 	Client ClientInfo
 	// Link is the index of the chain link that starts the client, -1 when
 	// none does (the web adapter is an extension, not on the chain).
@@ -115,9 +115,9 @@ type ricAnalysis struct {
 	Installed []installedClient
 }
 
-// ric returns the runtime client analysis of t, computed once.
-func (t *Target) ric() *ricAnalysis {
-	return t.facts.ric.get(func() *ricAnalysis { return analyseRIC(t) })
+// RIC returns the runtime client analysis of t, computed once.
+func (t *Target) RIC() *RICAnalysis {
+	return t.facts.ric.get(func() *RICAnalysis { return analyseRIC(t) })
 }
 
 // base returns the last element of a path, without a trailing "\r".
@@ -148,12 +148,12 @@ var wrappers = map[string]int{
 	"gosu": 1, "su-exec": 1, "aws-lambda-rie": 0, "aws-lambda-rie-arm64": 0, "aws-lambda-rie-x86_64": 0,
 }
 
-// webServers are Python modules run with -m that serve HTTP and never
+// WebServers are Python modules run with -m that serve HTTP and never
 // poll the Runtime API.
-var webServers = map[string]bool{"uvicorn": true, "gunicorn": true, "flask": true, "http.server": true, "hypercorn": true, "daphne": true, "waitress": true, "streamlit": true, "fastapi": true}
+var WebServers = map[string]bool{"uvicorn": true, "gunicorn": true, "flask": true, "http.server": true, "hypercorn": true, "daphne": true, "waitress": true, "streamlit": true, "fastapi": true}
 
-func analyseRIC(t *Target) *ricAnalysis {
-	a := &ricAnalysis{Link: -1, LangLink: -1, NPX: -1}
+func analyseRIC(t *Target) *RICAnalysis {
+	a := &RICAnalysis{Link: -1, LangLink: -1, NPX: -1}
 	if t.FS == nil {
 		a.Undecided = "no filesystem was loaded"
 		return a
@@ -181,14 +181,14 @@ func analyseRIC(t *Target) *ricAnalysis {
 }
 
 // setClient records the client found at link i.
-func (a *ricAnalysis) setClient(c *Chain, i int, name, lang, where string, ev ...string) {
+func (a *RICAnalysis) setClient(c *Chain, i int, name, lang, where string, ev ...string) {
 	a.Client = ClientInfo{Name: name, Language: lang, Path: where}
 	a.Client.Evidence = append([]string{"entrypoint chain: " + c.Describe(i)}, ev...)
 	a.Link = i
 }
 
 // recognise looks at link i; it returns true when the analysis is done.
-func (a *ricAnalysis) recognise(t *Target, c *Chain, i int) bool {
+func (a *RICAnalysis) recognise(t *Target, c *Chain, i int) bool {
 	l := &c.Links[i]
 	if l.Entry == nil || l.Kind == LinkNotRegular {
 		if a.Client.Name == "" {
@@ -276,7 +276,7 @@ func argHandler(t *Target, c *Chain, i int, args []string, j int) handlerArg {
 
 // awsBase handles /lambda-entrypoint.sh: the handler is its only argument
 // and the client is what /var/runtime/bootstrap starts.
-func (a *ricAnalysis) awsBase(t *Target, c *Chain, i int) {
+func (a *RICAnalysis) awsBase(t *Target, c *Chain, i int) {
 	l := &c.Links[i]
 	argv := t.Argv()
 	a.Handler = handlerArg{From: "CMD"}
@@ -376,7 +376,7 @@ func pythonArgs(args []string) (module, script, code string, rest []string, ok b
 	return "", "", "", nil, false
 }
 
-func (a *ricAnalysis) python(t *Target, c *Chain, i int) bool {
+func (a *RICAnalysis) python(t *Target, c *Chain, i int) bool {
 	l := &c.Links[i]
 	module, script, code, _, ok := pythonArgs(l.Args)
 	a.Lang, a.LangLink = "python", i
@@ -405,7 +405,7 @@ func (a *ricAnalysis) python(t *Target, c *Chain, i int) bool {
 		a.Undecided = fmt.Sprintf("%s runs -c code, which was not followed", l.Name)
 	case module != "":
 		a.Program = module
-		if webServers[module] || webServers[strings.SplitN(module, ".", 2)[0]] {
+		if WebServers[module] || WebServers[strings.SplitN(module, ".", 2)[0]] {
 			a.Why = []string{fmt.Sprintf("python -m %s runs a web server, which never polls the Runtime API", module)}
 			return true
 		}
@@ -428,7 +428,7 @@ func (a *ricAnalysis) python(t *Target, c *Chain, i int) bool {
 
 // scanSources scans a program's source and its sibling files for the
 // markers of a runtime client.
-func (a *ricAnalysis) scanSources(t *Target, c *Chain, i int, p, lang string) {
+func (a *RICAnalysis) scanSources(t *Target, c *Chain, i int, p, lang string) {
 	r := t.FS.Resolve(p)
 	if r.Err != nil || r.Entry == nil {
 		a.Undecided = fmt.Sprintf("%s does not exist, so what it runs is unknown", p)
@@ -486,7 +486,7 @@ func (a *ricAnalysis) scanSources(t *Target, c *Chain, i int, p, lang string) {
 	}
 	read := 0
 	for _, f := range files {
-		b, err := readBounded(t.FS, f, maxSourceRead)
+		b, err := ReadBounded(t.FS, f, MaxSourceRead)
 		if err != nil {
 			continue
 		}
@@ -504,12 +504,12 @@ func (a *ricAnalysis) scanSources(t *Target, c *Chain, i int, p, lang string) {
 	if lang == "python" && r.Entry.IsRegular() && !strings.HasSuffix(r.Final, ".py") {
 		// A console-script stub (/usr/local/bin/uvicorn): judge the module
 		// it imports.
-		if b, err := readBounded(t.FS, r.Final, maxSourceRead); err == nil {
+		if b, err := ReadBounded(t.FS, r.Final, MaxSourceRead); err == nil {
 			if m := stubImport.FindSubmatch(b); m != nil {
 				mod := string(m[1])
 				top := strings.SplitN(mod, ".", 2)[0]
 				switch {
-				case webServers[top]:
+				case WebServers[top]:
 					a.Why = append(a.Why, fmt.Sprintf("%s is the command-line entry of %s, a web server, which never polls the Runtime API", r.Final, top))
 				default:
 					where, _ := findPythonModule(t, &c.Links[i], top)
@@ -518,7 +518,7 @@ func (a *ricAnalysis) scanSources(t *Target, c *Chain, i int, p, lang string) {
 						return
 					}
 					a.Why = append(a.Why, fmt.Sprintf("%s imports %s from %s", r.Final, mod, where))
-					sub := &ricAnalysis{Link: -1, LangLink: -1, NPX: -1}
+					sub := &RICAnalysis{Link: -1, LangLink: -1, NPX: -1}
 					sub.scanSources(t, c, i, where, lang)
 					if sub.Client.Name != "" || sub.Undecided != "" {
 						a.Client, a.Link, a.Undecided = sub.Client, sub.Link, sub.Undecided
@@ -529,7 +529,7 @@ func (a *ricAnalysis) scanSources(t *Target, c *Chain, i int, p, lang string) {
 			}
 		}
 	}
-	a.Why = append(a.Why, fmt.Sprintf("scanned %d %s file(s) in %s (%s): none mentions a runtime interface client, %s or AWS_LAMBDA_RUNTIME_API", read, lang, dir, strings.Join(trimDir(files, dir), ", "), runtimeAPIPath))
+	a.Why = append(a.Why, fmt.Sprintf("scanned %d %s file(s) in %s (%s): none mentions a runtime interface client, %s or AWS_LAMBDA_RUNTIME_API", read, lang, dir, strings.Join(trimDir(files, dir), ", "), RuntimeAPIPath))
 }
 
 func trimDir(files []string, dir string) []string {
@@ -588,7 +588,7 @@ func nodeArgs(args []string) (script string, rest []string, code bool) {
 	return "", nil, false
 }
 
-func (a *ricAnalysis) node(t *Target, c *Chain, i int) bool {
+func (a *RICAnalysis) node(t *Target, c *Chain, i int) bool {
 	l := &c.Links[i]
 	script, rest, code := nodeArgs(l.Args)
 	a.Lang, a.LangLink = "nodejs", i
@@ -598,23 +598,23 @@ func (a *ricAnalysis) node(t *Target, c *Chain, i int) bool {
 	case script == "":
 		a.Undecided = fmt.Sprintf("%s gets no script to run", l.Name)
 	case strings.Contains(script, "aws-lambda-ric"):
-		a.setClient(c, i, ClientNode, "nodejs", t.resolveArg(script), fmt.Sprintf("%s runs the aws-lambda-ric script %s", l.Name, script))
+		a.setClient(c, i, ClientNode, "nodejs", t.ResolveArg(script), fmt.Sprintf("%s runs the aws-lambda-ric script %s", l.Name, script))
 		a.Handler = argHandler(t, c, i, l.Args, len(l.Args)-len(rest))
 	case base(script) == "npx-cli.js" || base(script) == "npx":
 		return a.npx(t, c, i, rest)
 	case base(script) == "npm-cli.js" || base(script) == "npm":
 		a.Undecided = fmt.Sprintf("%s runs npm, whose package.json scripts were not followed", l.Name)
 	default:
-		p := t.resolveArg(script)
+		p := t.ResolveArg(script)
 		a.Program = p
 		a.scanSources(t, c, i, p, "nodejs")
 	}
 	return true
 }
 
-// resolveArg makes a script argument absolute against the working
+// ResolveArg makes a script argument absolute against the working
 // directory.
-func (t *Target) resolveArg(p string) string {
+func (t *Target) ResolveArg(p string) string {
 	if strings.HasPrefix(p, "/") {
 		return path.Clean(p)
 	}
@@ -622,7 +622,7 @@ func (t *Target) resolveArg(p string) string {
 }
 
 // npx handles `npx [options] <command> args`.
-func (a *ricAnalysis) npx(t *Target, c *Chain, i int, args []string) bool {
+func (a *RICAnalysis) npx(t *Target, c *Chain, i int, args []string) bool {
 	cmd, j := "", 0
 	for j = 0; j < len(args); j++ {
 		x := args[j]
@@ -639,7 +639,7 @@ func (a *ricAnalysis) npx(t *Target, c *Chain, i int, args []string) bool {
 	a.Lang, a.LangLink = "nodejs", i
 	if cmd == "aws-lambda-ric" || strings.HasPrefix(cmd, "aws-lambda-ric@") {
 		a.Handler = argHandler(t, c, i, args, j+1)
-		where := findNodeRIC(t)
+		where := FindNodeRIC(t)
 		if where == "" {
 			a.Missing = "the entrypoint runs npx aws-lambda-ric, but no aws-lambda-ric is installed where npx looks (node_modules/.bin above the working directory, or PATH), so npx would download it at start"
 			a.Link = i
@@ -652,7 +652,7 @@ func (a *ricAnalysis) npx(t *Target, c *Chain, i int, args []string) bool {
 	return true
 }
 
-func (a *ricAnalysis) ruby(t *Target, c *Chain, i int) bool {
+func (a *RICAnalysis) ruby(t *Target, c *Chain, i int) bool {
 	l := &c.Links[i]
 	a.Lang, a.LangLink = "ruby", i
 	var script string
@@ -686,20 +686,20 @@ func (a *ricAnalysis) ruby(t *Target, c *Chain, i int) bool {
 		a.Undecided = fmt.Sprintf("bundle exec runs %q, which was not followed", rest[1])
 		return true
 	}
-	p := t.resolveArg(script)
+	p := t.ResolveArg(script)
 	a.Program = p
 	a.scanSources(t, c, i, p, "ruby")
 	return true
 }
 
-func (a *ricAnalysis) dotnet(t *Target, c *Chain, i int) bool {
+func (a *RICAnalysis) dotnet(t *Target, c *Chain, i int) bool {
 	l := &c.Links[i]
 	a.Lang, a.LangLink = "dotnet", i
 	for j, x := range l.Args {
 		if !strings.HasSuffix(strings.ToLower(x), ".dll") {
 			continue
 		}
-		p := t.resolveArg(x)
+		p := t.ResolveArg(x)
 		if base(x) == dotnetRICDLL {
 			a.setClient(c, i, ClientDotnet, "dotnet", p, fmt.Sprintf("%s runs %s", l.Name, p))
 			a.Handler = argHandler(t, c, i, l.Args, j+1)
@@ -720,7 +720,7 @@ func (a *ricAnalysis) dotnet(t *Target, c *Chain, i int) bool {
 
 // wrapper follows an init wrapper (tini, dumb-init, gosu ...) to the
 // program it starts, when that is a binary or a script.
-func (a *ricAnalysis) wrapper(t *Target, c *Chain, i int, skip int) bool {
+func (a *RICAnalysis) wrapper(t *Target, c *Chain, i int, skip int) bool {
 	l := &c.Links[i]
 	var operand string
 	n := 0
@@ -761,7 +761,7 @@ func (a *ricAnalysis) wrapper(t *Target, c *Chain, i int, skip int) bool {
 			return true
 		}
 	default:
-		b, err := readBounded(t.FS, p, maxSourceRead)
+		b, err := ReadBounded(t.FS, p, MaxSourceRead)
 		if err == nil {
 			if name, ok := textClient(b, ""); ok {
 				a.setClient(c, i, name, "", p, fmt.Sprintf("%s mentions the runtime client or the Runtime API", p))
@@ -774,7 +774,7 @@ func (a *ricAnalysis) wrapper(t *Target, c *Chain, i int, skip int) bool {
 }
 
 // fromEnd decides from the last link when no link was recognised.
-func (a *ricAnalysis) fromEnd(t *Target, c *Chain) {
+func (a *RICAnalysis) fromEnd(t *Target, c *Chain) {
 	if len(c.Links) == 0 {
 		a.Undecided = "the image has no command"
 		return
@@ -790,21 +790,21 @@ func (a *ricAnalysis) fromEnd(t *Target, c *Chain) {
 		}
 		text := s.Text()
 		if text == nil {
-			b, err := readBounded(t.FS, s.Path, maxScriptRead)
+			b, err := ReadBounded(t.FS, s.Path, MaxScriptRead)
 			if err != nil {
 				continue
 			}
 			text = b
 		}
 		if name, ok := scriptClient(text); ok {
-			a.setClient(c, j, name, "shell", s.Path, fmt.Sprintf("%s mentions the runtime client or %s", s.Path, runtimeAPIPath))
+			a.setClient(c, j, name, "shell", s.Path, fmt.Sprintf("%s mentions the runtime client or %s", s.Path, RuntimeAPIPath))
 			return
 		}
 	}
 	switch {
 	case c.End != "":
 		a.Undecided = "the entrypoint chain could not be followed: " + c.End
-	case l.Kind == LinkELF && (shells[base(l.Name)] || shells[base(l.Path)] || base(l.Name) == "env"):
+	case l.Kind == LinkELF && (Shells[base(l.Name)] || Shells[base(l.Path)] || base(l.Name) == "env"):
 		a.Undecided = fmt.Sprintf("the chain ends in %s, whose commands were not followed", l.Name)
 	case l.Kind == LinkELF:
 		name, lang, ev, err := binaryClient(t, l.Path)
@@ -848,7 +848,7 @@ func hasFileOperand(t *Target, args []string) bool {
 			continue
 		}
 		if strings.Contains(x, "/") {
-			p := t.resolveArg(x)
+			p := t.ResolveArg(x)
 			if r := t.FS.Resolve(p); r.Err == nil && r.Entry != nil && r.Entry.IsRegular() && r.Entry.Mode&0o111 != 0 {
 				return true
 			}
@@ -893,12 +893,12 @@ func binaryClient(t *Target, p string) (name, lang string, ev []string, err erro
 	case bytes.Contains(b, []byte("2018-06-01/runtime")) || bytes.Contains(b, []byte("AWS_LAMBDA_RUNTIME_API")):
 		return ClientCustom, lang, []string{fmt.Sprintf("%s contains the Runtime API path or AWS_LAMBDA_RUNTIME_API", p)}, nil
 	}
-	ev = append(ev, fmt.Sprintf("%s (%d bytes) contains neither %s nor AWS_LAMBDA_RUNTIME_API nor a runtime client's name", p, len(b), runtimeAPIPath))
+	ev = append(ev, fmt.Sprintf("%s (%d bytes) contains neither %s nor AWS_LAMBDA_RUNTIME_API nor a runtime client's name", p, len(b), RuntimeAPIPath))
 	return "", lang, ev, nil
 }
 
-// readBounded reads at most n bytes of the file at abs.
-func readBounded(fsys *imagefs.FS, abs string, n int64) ([]byte, error) {
+// ReadBounded reads at most n bytes of the file at abs.
+func ReadBounded(fsys *imagefs.FS, abs string, n int64) ([]byte, error) {
 	r := fsys.Resolve(abs)
 	if r.Err != nil || r.Entry == nil {
 		return nil, fs.ErrNotExist
@@ -909,7 +909,7 @@ func readBounded(fsys *imagefs.FS, abs string, n int64) ([]byte, error) {
 	if r.Entry.Size <= n {
 		return fsys.ReadFile(strings.TrimPrefix(r.Final, "/"))
 	}
-	return readPrefix(fsys, r.Final, n)
+	return ReadPrefix(fsys, r.Final, n)
 }
 
 func indexOf(ss []string, s string) int {
@@ -940,9 +940,9 @@ func findNPX(c *Chain) int {
 	return -1
 }
 
-// npxCommand returns the program npx/npm runs at link i, its arguments
+// NPXCommand returns the program npx/npm runs at link i, its arguments
 // and whether it is npm (not npx).
-func npxCommand(c *Chain, i int) (tool string, args []string, toolPath string) {
+func NPXCommand(c *Chain, i int) (tool string, args []string, toolPath string) {
 	l := &c.Links[i]
 	n, p := linkBases(l)
 	switch {
@@ -959,10 +959,10 @@ func npxCommand(c *Chain, i int) (tool string, args []string, toolPath string) {
 	return tool, rest, s
 }
 
-// findNodeRIC finds the aws-lambda-ric npx would run: a
+// FindNodeRIC finds the aws-lambda-ric npx would run: a
 // node_modules/.bin/aws-lambda-ric in the working directory or above, a
 // node_modules/aws-lambda-ric there, or the command on PATH.
-func findNodeRIC(t *Target) string {
+func FindNodeRIC(t *Target) string {
 	wd := path.Join("/", t.Argv().WorkingDir)
 	for dir := wd; ; dir = path.Dir(dir) {
 		for _, p := range []string{path.Join(dir, "node_modules/.bin/aws-lambda-ric"), path.Join(dir, "node_modules/aws-lambda-ric")} {
@@ -980,10 +980,10 @@ func findNodeRIC(t *Target) string {
 	return ""
 }
 
-// nodeRICBin returns the script of an installed aws-lambda-ric package
+// NodeRICBin returns the script of an installed aws-lambda-ric package
 // (from its package.json "bin"), given the package directory.
-func nodeRICBin(t *Target, pkgDir string) string {
-	b, err := readBounded(t.FS, path.Join(pkgDir, "package.json"), maxSourceRead)
+func NodeRICBin(t *Target, pkgDir string) string {
+	b, err := ReadBounded(t.FS, path.Join(pkgDir, "package.json"), MaxSourceRead)
 	if err == nil {
 		var pj struct {
 			Bin json.RawMessage `json:"bin"`
@@ -1032,8 +1032,8 @@ func findInstalledClients(t *Target) []installedClient {
 	return out
 }
 
-// installedOf returns the installs of client name.
-func (a *ricAnalysis) installedOf(name string) []installedClient {
+// InstalledOf returns the installs of client name.
+func (a *RICAnalysis) InstalledOf(name string) []installedClient {
 	var out []installedClient
 	for _, c := range a.Installed {
 		if c.Name == name {
@@ -1117,17 +1117,17 @@ func findPythonModule(t *Target, l *Link, module string, extra ...string) (strin
 	dirs, _ := pythonPath(t, l, extra...)
 	rel := strings.ReplaceAll(module, ".", "/")
 	for _, d := range dirs {
-		if p := pythonModuleAt(t.FS, path.Join(d, rel)); p != "" {
+		if p := PythonModuleAt(t.FS, path.Join(d, rel)); p != "" {
 			return p, dirs
 		}
 	}
 	return "", dirs
 }
 
-// pythonModuleAt returns what imports as the module at stem (a path
+// PythonModuleAt returns what imports as the module at stem (a path
 // without extension): stem.py, stem/ (a package, or a namespace package),
 // stem.pyc, or an extension module stem.*.so.
-func pythonModuleAt(fsys *imagefs.FS, stem string) string {
+func PythonModuleAt(fsys *imagefs.FS, stem string) string {
 	for _, p := range []string{stem + ".py", stem + ".pyc", stem + ".so", stem + ".abi3.so"} {
 		if r := fsys.Resolve(p); r.Err == nil && r.Entry != nil && r.Entry.IsRegular() {
 			return p
@@ -1160,8 +1160,8 @@ func findPythonPackage(t *Target, l *Link, pkg string) (string, []string) {
 // findWebAdapter finds the Lambda Web Adapter among the extensions: a
 // regular file directly in /opt/extensions named like the adapter.
 func findWebAdapter(t *Target) (string, *imagefs.Entry) {
-	if r := t.FS.Resolve(webAdapterPath); r.Err == nil && r.Entry != nil && r.Entry.IsRegular() {
-		return webAdapterPath, r.Entry
+	if r := t.FS.Resolve(WebAdapterPath); r.Err == nil && r.Entry != nil && r.Entry.IsRegular() {
+		return WebAdapterPath, r.Entry
 	}
 	ents, err := t.FS.ReadDir("opt/extensions")
 	if err != nil {
@@ -1180,8 +1180,8 @@ func findWebAdapter(t *Target) (string, *imagefs.Entry) {
 	return "", nil
 }
 
-// installedOnly says which clients are installed but not started.
-func (a *ricAnalysis) installedOnly() string {
+// InstalledOnly says which clients are installed but not started.
+func (a *RICAnalysis) InstalledOnly() string {
 	if len(a.Installed) == 0 {
 		return ""
 	}
@@ -1195,9 +1195,9 @@ func (a *ricAnalysis) installedOnly() string {
 	return "A runtime interface client is installed (" + strings.Join(ps, ", ") + "), but the entrypoint does not start it."
 }
 
-// nodePath is the node binary the image has: the one on the chain, else
+// NodePath is the node binary the image has: the one on the chain, else
 // the one on PATH, else /usr/local/bin/node.
-func nodePath(t *Target, ch *Chain) string {
+func NodePath(t *Target, ch *Chain) string {
 	for i := range ch.Links {
 		if l := &ch.Links[i]; isName(l, nodeName) && l.Lookup.Found() {
 			return l.Lookup.Path()

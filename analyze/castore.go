@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"bytes"
@@ -15,9 +15,9 @@ import (
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
-// goCertFiles are the bundle files Go's crypto/x509 tries on Linux, in
+// GoCertFiles are the bundle files Go's crypto/x509 tries on Linux, in
 // order (root_linux.go); the first one that can be read is used.
-var goCertFiles = []string{
+var GoCertFiles = []string{
 	"/etc/ssl/certs/ca-certificates.crt",                // Debian/Ubuntu/Gentoo etc.
 	"/etc/pki/tls/certs/ca-bundle.crt",                  // Fedora/RHEL 6, Amazon Linux
 	"/etc/ssl/ca-bundle.pem",                            // OpenSUSE
@@ -26,20 +26,20 @@ var goCertFiles = []string{
 	"/etc/ssl/cert.pem",                                 // Alpine Linux
 }
 
-// goCertDirs are the directories Go's crypto/x509 reads every file of.
-var goCertDirs = []string{"/etc/ssl/certs", "/etc/pki/tls/certs"}
+// GoCertDirs are the directories Go's crypto/x509 reads every file of.
+var GoCertDirs = []string{"/etc/ssl/certs", "/etc/pki/tls/certs"}
 
-// opensslCertFiles add the OPENSSLDIR/cert.pem files distro OpenSSL builds
+// OpenSSLCertFiles add the OPENSSLDIR/cert.pem files distro OpenSSL builds
 // read (Debian's /usr/lib/ssl, RHEL's /etc/pki/tls, source builds'
 // /usr/local/ssl); they are usually links to one of goCertFiles.
-var opensslCertFiles = append(append([]string(nil), goCertFiles...),
+var OpenSSLCertFiles = append(append([]string(nil), GoCertFiles...),
 	"/usr/lib/ssl/cert.pem", "/etc/pki/tls/cert.pem", "/usr/local/ssl/cert.pem")
 
-var opensslCertDirs = append(append([]string(nil), goCertDirs...), "/usr/lib/ssl/certs", "/usr/local/ssl/certs")
+var OpenSSLCertDirs = append(append([]string(nil), GoCertDirs...), "/usr/lib/ssl/certs", "/usr/local/ssl/certs")
 
-// amazonRoots are the roots amazontrust.com recommends for custom trust
+// AmazonRoots are the roots amazontrust.com recommends for custom trust
 // stores; AWS service endpoints chain to them.
-var amazonRoots = []string{
+var AmazonRoots = []string{
 	"Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4",
 	"Starfield Services Root Certificate Authority - G2",
 }
@@ -48,26 +48,26 @@ var amazonRoots = []string{
 type tlsStack int
 
 const (
-	stackNone    tlsStack = iota // no TLS use seen, or an unknown program
-	stackGo                      // Go crypto/x509
-	stackOpenSSL                 // OpenSSL (or a library reading the same files)
-	stackPython                  // CPython: ssl (OpenSSL), requests (certifi), boto3 (botocore/certifi)
-	stackNode                    // Node.js: built-in Mozilla roots
-	stackJava                    // Java: $JAVA_HOME/lib/security/cacerts
+	StackNone    tlsStack = iota // no TLS use seen, or an unknown program
+	StackGo                      // Go crypto/x509
+	StackOpenSSL                 // OpenSSL (or a library reading the same files)
+	StackPython                  // CPython: ssl (OpenSSL), requests (certifi), boto3 (botocore/certifi)
+	StackNode                    // Node.js: built-in Mozilla roots
+	StackJava                    // Java: $JAVA_HOME/lib/security/cacerts
 	stackBuiltin                 // a native program with an embedded root store
 )
 
 func (s tlsStack) String() string {
 	switch s {
-	case stackGo:
+	case StackGo:
 		return "Go crypto/x509"
-	case stackOpenSSL:
+	case StackOpenSSL:
 		return "OpenSSL"
-	case stackPython:
+	case StackPython:
 		return "Python"
-	case stackNode:
+	case StackNode:
 		return "Node.js"
-	case stackJava:
+	case StackJava:
 		return "Java"
 	case stackBuiltin:
 		return "an embedded root store"
@@ -75,9 +75,9 @@ func (s tlsStack) String() string {
 	return "unknown"
 }
 
-// tlsProgram is the program on the entrypoint chain whose TLS stack
+// TLSProgram is the program on the entrypoint chain whose TLS stack
 // decides, with why it was classified so.
-type tlsProgram struct {
+type TLSProgram struct {
 	Stack tlsStack
 	Path  string
 	Entry *imagefs.Entry
@@ -95,11 +95,11 @@ var tlsTransparent = map[string]bool{
 // tlsMaxScan bounds how much of a native binary is read to classify it.
 const tlsMaxScan = 256 << 20
 
-// tlsProgramOf classifies the programs on the chain; the last one that is
+// TLSProgramOf classifies the programs on the chain; the last one that is
 // not a shell or init wrapper decides.
-func tlsProgramOf(t *Target) tlsProgram {
-	return t.facts.tls.get(func() tlsProgram {
-		var out tlsProgram
+func TLSProgramOf(t *Target) TLSProgram {
+	return t.facts.tls.get(func() TLSProgram {
+		var out TLSProgram
 		ch := t.Chain()
 		if ch == nil {
 			return out
@@ -108,7 +108,7 @@ func tlsProgramOf(t *Target) tlsProgram {
 			if l.Entry == nil || l.Path == "" {
 				continue
 			}
-			if p := tlsClassifyLink(t, l); p.Stack != stackNone {
+			if p := tlsClassifyLink(t, l); p.Stack != StackNone {
 				out = p
 			}
 		}
@@ -117,20 +117,20 @@ func tlsProgramOf(t *Target) tlsProgram {
 }
 
 // tlsClassifyLink names the TLS stack of one chain link.
-func tlsClassifyLink(t *Target, l Link) tlsProgram {
-	p := tlsProgram{Path: l.Path, Entry: l.Entry}
+func tlsClassifyLink(t *Target, l Link) TLSProgram {
+	p := TLSProgram{Path: l.Path, Entry: l.Entry}
 	for _, n := range []string{path.Base(l.Path), path.Base(l.Name)} {
 		switch {
 		case strings.HasPrefix(n, "python"):
-			p.Stack, p.Why = stackPython, "a Python interpreter"
+			p.Stack, p.Why = StackPython, "a Python interpreter"
 		case n == "node" || n == "nodejs":
-			p.Stack, p.Why = stackNode, "Node.js"
+			p.Stack, p.Why = StackNode, "Node.js"
 		case n == "java":
-			p.Stack, p.Why = stackJava, "a Java runtime"
+			p.Stack, p.Why = StackJava, "a Java runtime"
 		case strings.HasPrefix(n, "ruby"), n == "dotnet", strings.HasPrefix(n, "php"), n == "curl", n == "wget", n == "perl":
-			p.Stack, p.Why = stackOpenSSL, n+", which verifies TLS with OpenSSL and the system CA files"
+			p.Stack, p.Why = StackOpenSSL, n+", which verifies TLS with OpenSSL and the system CA files"
 		}
-		if p.Stack != stackNone {
+		if p.Stack != StackNone {
 			return p
 		}
 	}
@@ -152,7 +152,7 @@ func tlsClassifyLink(t *Target, l Link) tlsProgram {
 // "\xff Go buildinf:" marker and function names in pclntab (crypto/tls.
 // only when TLS is linked in); dynamic ones name libssl/libcurl in their
 // dynamic string table; embedded root stores carry the roots' names.
-func tlsClassifyBinary(p tlsProgram, b []byte) tlsProgram {
+func tlsClassifyBinary(p TLSProgram, b []byte) TLSProgram {
 	has := func(s string) bool { return bytes.Contains(b, []byte(s)) }
 	embedded := has("golang.org/x/crypto/x509roots/fallback") || (has("ISRG Root X1") && has("Amazon Root CA 1") && has("DigiCert"))
 	switch {
@@ -163,20 +163,20 @@ func tlsClassifyBinary(p tlsProgram, b []byte) tlsProgram {
 		case embedded:
 			p.Stack, p.Why = stackBuiltin, "a Go binary with an embedded root store (x509roots/fallback)"
 		default:
-			p.Stack, p.Why = stackGo, "a Go binary linking crypto/tls"
+			p.Stack, p.Why = StackGo, "a Go binary linking crypto/tls"
 		}
 	case embedded:
 		p.Stack, p.Why = stackBuiltin, "a native binary with an embedded root store (webpki-roots or similar)"
 	case has("libssl.so") || has("libcurl.so") || has("libgnutls.so") || has("libcrypto.so"):
-		p.Stack, p.Why = stackOpenSSL, "a native binary linked to libssl/libcurl"
+		p.Stack, p.Why = StackOpenSSL, "a native binary linked to libssl/libcurl"
 	case has("rustls"):
-		p.Stack, p.Why = stackOpenSSL, "a Rust binary using rustls with the system roots (rustls-native-certs reads the OpenSSL paths)"
+		p.Stack, p.Why = StackOpenSSL, "a Rust binary using rustls with the system roots (rustls-native-certs reads the OpenSSL paths)"
 	}
 	return p
 }
 
-// caStore is what a stack finds in the image.
-type caStore struct {
+// CAStore is what a stack finds in the image.
+type CAStore struct {
 	File     string // the bundle file used ("" for none)
 	FileRes  imagefs.Resolution
 	Dirs     []string // directories holding certificates
@@ -192,11 +192,11 @@ type caStore struct {
 // caMaxDirFiles bounds the files read from a certificate directory.
 const caMaxDirFiles = 400
 
-// caSystemStore looks for the roots the way Go (and, near enough, OpenSSL)
+// CASystemStore looks for the roots the way Go (and, near enough, OpenSSL)
 // does: SSL_CERT_FILE replaces the file list and SSL_CERT_DIR the dirs;
 // the first readable file is used; every file of the dirs is added.
-func caSystemStore(t *Target, files, dirs []string) caStore {
-	var s caStore
+func CASystemStore(t *Target, files, dirs []string) CAStore {
+	var s CAStore
 	env := t.Config().Env
 	if v, ok := Getenv(env, "SSL_CERT_FILE"); ok && v != "" {
 		files, s.EnvFile = []string{v}, v
@@ -269,10 +269,10 @@ func caSystemStore(t *Target, files, dirs []string) caStore {
 }
 
 // hasAmazonRoot reports whether the store holds an unexpired Amazon root.
-func (s *caStore) hasAmazonRoot() bool {
+func (s *CAStore) hasAmazonRoot() bool {
 	now := time.Now()
 	for _, c := range s.Certs {
-		for _, n := range amazonRoots {
+		for _, n := range AmazonRoots {
 			if c.Subject.CommonName == n && now.Before(c.NotAfter) {
 				return true
 			}
@@ -281,7 +281,7 @@ func (s *caStore) hasAmazonRoot() bool {
 	return false
 }
 
-func (s *caStore) addPEM(b []byte) {
+func (s *CAStore) addPEM(b []byte) {
 	for len(b) > 0 {
 		var blk *pem.Block
 		blk, b = pem.Decode(b)
@@ -300,8 +300,8 @@ func (s *caStore) addPEM(b []byte) {
 	}
 }
 
-// where says where the store was found, for messages.
-func (s caStore) where() string {
+// Where says where the store was found, for messages.
+func (s CAStore) Where() string {
 	var parts []string
 	if s.File != "" {
 		parts = append(parts, FormatChain(s.FileRes))
@@ -323,34 +323,34 @@ type caEnvVar struct {
 	Symptom string
 }
 
-var caEnvVars = []caEnvVar{
+var CAEnvVars = []caEnvVar{
 	{Key: "SSL_CERT_FILE", Reader: "Go's crypto/x509 and OpenSSL (Python's ssl, Ruby, curl …)", Symptom: "they read no bundle file at all (it replaces the default paths) and trust only what the certificate directories hold"},
 	{Key: "SSL_CERT_DIR", Dir: true, Reader: "Go's crypto/x509 and OpenSSL", Symptom: "the directory adds no roots"},
-	{Key: "REQUESTS_CA_BUNDLE", Replaces: []tlsStack{stackPython}, Reader: "Python requests", Symptom: "requests raises \"OSError: Could not find a suitable TLS CA certificate bundle, invalid path: %s\" on every HTTPS call"},
-	{Key: "CURL_CA_BUNDLE", Replaces: []tlsStack{stackPython}, Reader: "curl and Python requests", Symptom: "requests raises \"OSError: Could not find a suitable TLS CA certificate bundle, invalid path: %s\" and curl fails with error 77"},
-	{Key: "AWS_CA_BUNDLE", Replaces: []tlsStack{stackPython}, Reader: "the AWS SDKs (botocore, aws-sdk-go-v2 …)", Symptom: "AWS SDK clients fail to load the bundle, so every AWS API call fails"},
+	{Key: "REQUESTS_CA_BUNDLE", Replaces: []tlsStack{StackPython}, Reader: "Python requests", Symptom: "requests raises \"OSError: Could not find a suitable TLS CA certificate bundle, invalid path: %s\" on every HTTPS call"},
+	{Key: "CURL_CA_BUNDLE", Replaces: []tlsStack{StackPython}, Reader: "curl and Python requests", Symptom: "requests raises \"OSError: Could not find a suitable TLS CA certificate bundle, invalid path: %s\" and curl fails with error 77"},
+	{Key: "AWS_CA_BUNDLE", Replaces: []tlsStack{StackPython}, Reader: "the AWS SDKs (botocore, aws-sdk-go-v2 …)", Symptom: "AWS SDK clients fail to load the bundle, so every AWS API call fails"},
 	{Key: "NODE_EXTRA_CA_CERTS", Reader: "Node.js", Symptom: "Node prints \"Warning: Ignoring extra certs from `%s`, load failed\" and trusts only its built-in roots"},
 }
 
-// symptom is what a stack's HTTPS calls fail with when it has no roots.
-func (p tlsProgram) symptom() string {
+// Symptom is what a stack's HTTPS calls fail with when it has no roots.
+func (p TLSProgram) Symptom() string {
 	switch p.Stack {
-	case stackGo:
+	case StackGo:
 		return "every HTTPS call (AWS SDK calls included) fails with \"x509: certificate signed by unknown authority\""
-	case stackPython:
+	case StackPython:
 		return "HTTPS calls made through Python's ssl module fail with \"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate\" (CPython's text; a Lambda log of it was not found)"
-	case stackJava:
+	case StackJava:
 		return "the first TLS connection typically fails with \"java.security.InvalidAlgorithmParameterException: the trustAnchors parameter must be non-empty\""
 	}
 	return "every HTTPS call fails certificate verification (curl: \"SSL certificate problem: unable to get local issuer certificate\"; OpenSSL: \"certificate verify failed\")"
 }
 
-func (p tlsProgram) evidence(t *Target) string {
+func (p TLSProgram) Evidence(t *Target) string {
 	return fmt.Sprintf("TLS stack: %s (%s is %s)", p.Stack, p.Path, p.Why)
 }
 
-// caDockerCertFiles lists the regular files under /etc/docker/certs.d.
-func caDockerCertFiles(t *Target) []string {
+// DockerCertFiles lists the regular files under /etc/docker/certs.d.
+func DockerCertFiles(t *Target) []string {
 	return t.facts.dockerCerts.get(func() []string {
 		var out []string
 		r := t.FS.Resolve("/etc/docker/certs.d")
@@ -373,9 +373,9 @@ func caDockerCertFiles(t *Target) []string {
 	})
 }
 
-// caFindBundles walks the image for regular files whose path ends in one of
+// FindCABundles walks the image for regular files whose path ends in one of
 // suffixes.
-func caFindBundles(ctx context.Context, t *Target, suffixes ...string) ([]string, error) {
+func FindCABundles(ctx context.Context, t *Target, suffixes ...string) ([]string, error) {
 	key := "ld601.bundles:" + strings.Join(suffixes, ",")
 	r := t.facts.bundles.get(key, func() bundlesResult {
 		var found []string

@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"bytes"
@@ -52,9 +52,9 @@ func FuzzShebangAndShell(f *testing.F) {
 	f.Add([]byte("#!/bin/sh\nA=${B:-/x}; exec ${A}/run 'a b' \"c $d\" > /dev/null 2>&1 &\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if bytes.HasPrefix(b, []byte("#!")) { // as its callers ensure
-			parseShebang(b)
+			ParseShebang(b)
 		}
-		parseShell(string(b))
+		ParseShell(string(b))
 		lastExec(string(b), []string{"PATH=/usr/bin:/bin", "B=/opt"}, []string{"handler.main"})
 	})
 }

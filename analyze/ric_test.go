@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"strings"
@@ -119,7 +119,7 @@ func TestRuntimeClient(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tg := newTarget(t, tc.spec, "amd64")
-			a := tg.ric()
+			a := tg.RIC()
 			got := tg.RuntimeClient()
 			if got.Name != tc.client || got.Language != tc.lang {
 				t.Fatalf("client %q/%q, want %q/%q (undecided %q, missing %q, why %q, chain %s)", got.Name, got.Language, tc.client, tc.lang, a.Undecided, a.Missing, a.Why, chainSummary(tg.Chain()))

@@ -1,9 +1,9 @@
-package checks
+package analyze
 
 import "github.com/lambdoctor/lambdoctor/imagefs"
 
-// imageSizes are the sizes LD104 compares with the limit.
-type imageSizes struct {
+// ImageSizes are the sizes LD104 compares with the limit.
+type ImageSizes struct {
 	// Layers is the sum of the layers' uncompressed tar streams.
 	Layers int64
 	// RootFS is the sum of the regular files' sizes in the merged view
@@ -13,10 +13,10 @@ type imageSizes struct {
 	PerLayer []int64
 }
 
-// sizesOf returns t's sizes, computed once per target.
-func sizesOf(t *Target) imageSizes {
-	return t.facts.sizes.get(func() imageSizes {
-		var s imageSizes
+// SizesOf returns t's sizes, computed once per target.
+func SizesOf(t *Target) ImageSizes {
+	return t.facts.sizes.get(func() ImageSizes {
+		var s ImageSizes
 		for _, l := range t.FS.Layers() {
 			s.Layers += l.UncompressedSize
 			s.PerLayer = append(s.PerLayer, l.UncompressedSize)
@@ -31,6 +31,6 @@ func sizesOf(t *Target) imageSizes {
 	})
 }
 
-// presetSizes makes sizesOf return s instead of measuring the image: for
+// PresetSizes makes sizesOf return s instead of measuring the image: for
 // tests of sizes too large to build.
-func (t *Target) presetSizes(s imageSizes) { t.facts.sizes.preset(s) }
+func (t *Target) PresetSizes(s ImageSizes) { t.facts.sizes.preset(s) }

@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"fmt"
@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// handlerSpec is the handler and how the client in the image resolves it.
-type handlerSpec struct {
+// HandlerSpec is the handler and how the client in the image resolves it.
+type HandlerSpec struct {
 	Lang   string // "python", "nodejs" or "ruby"
 	Client string // a Client* name
 	Base   bool   // started by the AWS base images' /lambda-entrypoint.sh
@@ -27,17 +27,17 @@ type handlerSpec struct {
 // checked.
 var handlerLangs = map[string]string{ClientPython: "python", ClientNode: "nodejs", ClientRuby: "ruby"}
 
-// handlerContext returns how the image's client resolves its handler, or
+// HandlerContext returns how the image's client resolves its handler, or
 // an ErrNotApplicable error saying why the handler is not checked.
-func handlerContext(t *Target) (handlerSpec, error) {
-	var hs handlerSpec
+func HandlerContext(t *Target) (HandlerSpec, error) {
+	var hs HandlerSpec
 	if t.Argv().Empty() {
 		return hs, fmt.Errorf("%w: the image has no command", ErrNotApplicable)
 	}
 	if t.FS == nil {
 		return hs, fmt.Errorf("%w: no filesystem was loaded", ErrNotApplicable)
 	}
-	a := t.ric()
+	a := t.RIC()
 	c := a.Client
 	switch {
 	case c.Name == ClientAWSBase && (c.Language == "python" || c.Language == "nodejs" || c.Language == "ruby"):
@@ -119,8 +119,8 @@ func uniq(ss ...string) []string {
 	return out
 }
 
-// clientLabel names the client for messages.
-func (hs handlerSpec) clientLabel() string {
+// ClientLabel names the client for messages.
+func (hs HandlerSpec) ClientLabel() string {
 	switch {
 	case hs.Base:
 		return map[string]string{"python": "the AWS Python base image's runtime", "nodejs": "the AWS Node.js base image's runtime", "ruby": "the AWS Ruby base image's runtime"}[hs.Lang]
@@ -133,7 +133,7 @@ func (hs handlerSpec) clientLabel() string {
 }
 
 // handlerEvidence is the evidence every handler finding starts with.
-func (hs handlerSpec) evidence(t *Target) []string {
+func (hs HandlerSpec) Evidence(t *Target) []string {
 	ev := t.Argv().Evidence()
 	ev = append(ev, fmt.Sprintf("handler %s from %s", QuoteJSON(hs.Arg.Value), hs.Arg.From))
 	ev = append(ev, "runtime client: "+hs.Client)
@@ -143,16 +143,16 @@ func (hs handlerSpec) evidence(t *Target) []string {
 	return ev
 }
 
-// cmdSource is the instruction that sets the handler.
-func cmdSource(t *Target) string {
+// CmdSource is the instruction that sets the handler.
+func CmdSource(t *Target) string {
 	if t.Argv().Overrides.Command != nil {
 		return "ImageConfig.Command"
 	}
 	return "CMD"
 }
 
-// parsedHandler is a handler split the way its client splits it.
-type parsedHandler struct {
+// ParsedHandler is a handler split the way its client splits it.
+type ParsedHandler struct {
 	// Module is the module (Python, dotted or with slashes), the file
 	// (Node.js: moduleRoot + module; Ruby: the file name).
 	Module string
@@ -163,9 +163,9 @@ type parsedHandler struct {
 	Func string
 }
 
-// parseHandler splits h for lang; bad is the client's error text and
+// ParseHandler splits h for lang; bad is the client's error text and
 // errType its error type when it rejects h.
-func parseHandler(lang, h string) (p parsedHandler, bad, errType string) {
+func ParseHandler(lang, h string) (p ParsedHandler, bad, errType string) {
 	switch lang {
 	case "python":
 		i := strings.LastIndexByte(h, '.')
@@ -186,7 +186,7 @@ func parseHandler(lang, h string) (p parsedHandler, bad, errType string) {
 		if strings.Contains(h, "..") {
 			return p, fmt.Sprintf("'%s' is not a valid handler name. Use absolute paths when specifying root directories in handler names.", h), "Runtime.MalformedHandlerName"
 		}
-		b := nodeBasename(h)
+		b := NodeBasename(h)
 		p.ModuleRoot = h[:strings.Index(h, b)]
 		i := strings.IndexByte(b, '.')
 		if i < 0 {
@@ -197,7 +197,7 @@ func parseHandler(lang, h string) (p parsedHandler, bad, errType string) {
 			return p, h + " is undefined or not exported", "Runtime.HandlerNotFound"
 		}
 	case "ruby":
-		parts := rubySplit(h)
+		parts := RubySplit(h)
 		if len(parts) != 2 && len(parts) != 3 {
 			q := make([]string, len(parts))
 			for i, s := range parts {
@@ -210,8 +210,8 @@ func parseHandler(lang, h string) (p parsedHandler, bad, errType string) {
 	return p, "", ""
 }
 
-// nodeBasename is Node's path.basename: trailing slashes dropped.
-func nodeBasename(h string) string {
+// NodeBasename is Node's path.basename: trailing slashes dropped.
+func NodeBasename(h string) string {
 	s := strings.TrimRight(h, "/")
 	if s == "" {
 		return ""
@@ -222,8 +222,8 @@ func nodeBasename(h string) string {
 	return s
 }
 
-// rubySplit is Ruby's String#split('.'): trailing empty fields dropped.
-func rubySplit(h string) []string {
+// RubySplit is Ruby's String#split('.'): trailing empty fields dropped.
+func RubySplit(h string) []string {
 	parts := strings.Split(h, ".")
 	for len(parts) > 0 && parts[len(parts)-1] == "" {
 		parts = parts[:len(parts)-1]
@@ -235,9 +235,9 @@ func rubySplit(h string) []string {
 // (sys.builtin_module_names); a handler module of that name is refused.
 var pyBuiltins = map[string]bool{"sys": true, "builtins": true, "marshal": true, "posix": true, "_imp": true, "_io": true, "_thread": true, "_warnings": true, "_weakref": true, "gc": true, "errno": true, "itertools": true, "atexit": true, "pwd": true, "time": true, "_abc": true, "_codecs": true, "_signal": true, "_sre": true, "_stat": true, "_string": true, "faulthandler": true}
 
-// resolveHandlerModule finds the file the client would load for p; it
+// ResolveHandlerModule finds the file the client would load for p; it
 // returns the path found ("" if none) and what was tried.
-func resolveHandlerModule(t *Target, hs handlerSpec, p parsedHandler) (string, []string) {
+func ResolveHandlerModule(t *Target, hs HandlerSpec, p ParsedHandler) (string, []string) {
 	var tried []string
 	switch hs.Lang {
 	case "python":
@@ -245,7 +245,7 @@ func resolveHandlerModule(t *Target, hs handlerSpec, p parsedHandler) (string, [
 		for _, root := range hs.Roots {
 			stem := path.Join(root, rel)
 			tried = append(tried, stem+".py", stem+"/")
-			if f := pythonModuleAt(t.FS, stem); f != "" {
+			if f := PythonModuleAt(t.FS, stem); f != "" {
 				return f, tried
 			}
 		}
@@ -314,12 +314,12 @@ func resolveHandlerModule(t *Target, hs handlerSpec, p parsedHandler) (string, [
 	return "", tried
 }
 
-// sourceExt is the extension of a language's source files.
-var sourceExt = map[string]string{"python": ".py", "nodejs": ".js", "ruby": ".rb"}
+// SourceExt is the extension of a language's source files.
+var SourceExt = map[string]string{"python": ".py", "nodejs": ".js", "ruby": ".rb"}
 
-// guessFunction returns the function a module most likely meant as its
+// GuessFunction returns the function a module most likely meant as its
 // handler: one whose name contains "handler", else the first defined.
-func guessFunction(text, lang string) string {
+func GuessFunction(text, lang string) string {
 	res := map[string][]*regexp.Regexp{
 		"python": {regexp.MustCompile(`(?m)^(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(`)},
 		"nodejs": {regexp.MustCompile(`exports\.([A-Za-z_$][\w$]*)\s*=`), regexp.MustCompile(`export\s+(?:async\s+)?(?:function\*?|const|let|var)\s+([A-Za-z_$][\w$]*)`)},
