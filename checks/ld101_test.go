@@ -12,8 +12,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
-func TestLD101(t *testing.T) { runCases(t, "LD101") }
-
 const (
 	digestAMD64 = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 	digestARM64 = "sha256:2222222222222222222222222222222222222222222222222222222222222222"

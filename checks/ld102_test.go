@@ -8,8 +8,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD102(t *testing.T) { runCases(t, "LD102") }
-
 // platformTarget is the AWS base image built for os/arch/variant, for a
 // function of architecture fnArch.
 func platformTarget(osName, arch, variant, fnArch string) func(t *testing.T) *analyze.Target {

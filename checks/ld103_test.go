@@ -11,8 +11,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
-func TestLD103(t *testing.T) { runCases(t, "LD103") }
-
 // mediaTarget is the AWS base image example with edit applied to the loaded
 // image before its filesystem is built.
 func mediaTarget(edit func(si *source.Image)) func(t *testing.T) *analyze.Target {

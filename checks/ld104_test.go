@@ -11,8 +11,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD104(t *testing.T) { runCases(t, "LD104") }
-
 // sizedTarget is the AWS base image example whose sizes are replaced by
 // the given ones (multi-GB images are too big to build in a test): base
 // layers of each size in perLayer, and a merged filesystem of rootfs bytes.

@@ -9,8 +9,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD105(t *testing.T) { runCases(t, "LD105") }
-
 // anomalyTarget is the AWS base image example with one more layer.
 func anomalyTarget(createdBy string, files ...testimage.File) func(t *testing.T) *analyze.Target {
 	return func(t *testing.T) *analyze.Target {

@@ -10,8 +10,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD201(t *testing.T) { runCases(t, "LD201") }
-
 // noCommand is the AWS base image with ENTRYPOINT and CMD reset, plus
 // extra files.
 func noCommand(extra ...testimage.File) func(t *testing.T) *analyze.Target {

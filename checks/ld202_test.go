@@ -11,8 +11,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD202(t *testing.T) { runCases(t, "LD202") }
-
 func pythonTarget(entrypoint ...string) func(t *testing.T) *analyze.Target {
 	return func(t *testing.T) *analyze.Target {
 		return newTarget(t, fixtures.PythonSpec(fixtures.PythonConfig(entrypoint...)), "amd64")

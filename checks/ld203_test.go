@@ -10,8 +10,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD203(t *testing.T) { runCases(t, "LD203") }
-
 // spec returns a target builder for spec on amd64.
 func spec(s testimage.Spec) func(t *testing.T) *analyze.Target {
 	return func(t *testing.T) *analyze.Target { return newTarget(t, s, "amd64") }

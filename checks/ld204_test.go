@@ -8,8 +8,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
-func TestLD204(t *testing.T) { runCases(t, "LD204") }
-
 func awsWith(f func(*v1.Config)) func(t *testing.T) *analyze.Target {
 	s := fixtures.AWSGoodSpec()
 	f(&s.Config)

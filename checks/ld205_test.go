@@ -10,8 +10,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD205(t *testing.T) { runCases(t, "LD205") }
-
 var ld205Cases = []checkCase{
 	{
 		name:   "no CMD on the AWS base image",

@@ -10,8 +10,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD206(t *testing.T) { runCases(t, "LD206") }
-
 var ld206Cases = []checkCase{
 	{
 		name: "relative ImageConfig.WorkingDirectory",

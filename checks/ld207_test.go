@@ -10,8 +10,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD207(t *testing.T) { runCases(t, "LD207") }
-
 // alpineSpec is an Alpine image with extra files in a second layer.
 func alpineSpec(cfg v1.Config, extra ...testimage.File) testimage.Spec {
 	if cfg.Env == nil {

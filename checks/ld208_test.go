@@ -9,8 +9,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD208(t *testing.T) { runCases(t, "LD208") }
-
 var ld208Cases = []checkCase{
 	{
 		name: "ENTRYPOINT script checked out with CRLF",

@@ -11,8 +11,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD301(t *testing.T) { runCases(t, "LD301") }
-
 var ld301Cases = []checkCase{
 	{
 		// A Go binary built on an Apple Silicon Mac (arm64) copied into an

@@ -9,8 +9,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD302(t *testing.T) { runCases(t, "LD302") }
-
 // machO is the start of a 64-bit Mach-O executable (arm64).
 const machO = "\xcf\xfa\xed\xfe\x0c\x00\x00\x01\x00\x00\x00\x00\x02\x00\x00\x00\x10\x00\x00\x00"
 

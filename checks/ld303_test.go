@@ -8,8 +8,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD303(t *testing.T) { runCases(t, "LD303") }
-
 var ld303Cases = []checkCase{
 	{
 		// A cgo-enabled Go binary (glibc) on Alpine.

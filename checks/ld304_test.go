@@ -10,8 +10,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD304(t *testing.T) { runCases(t, "LD304") }
-
 // debianLayers is a python:3.12-slim style image (Debian, multiarch,
 // usrmerge): the loader in /lib/x86_64-linux-gnu reached through /lib64,
 // ld.so.conf.d with /usr/local/lib, and a cache ldconfig built.

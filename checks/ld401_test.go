@@ -10,8 +10,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD401(t *testing.T) { runCases(t, "LD401") }
-
 // nginxSpec is a plain nginx image: CMD ["nginx", "-g", "daemon off;"].
 func nginxSpec(extra ...testimage.File) testimage.Spec {
 	return fixtures.SimpleSpec(v1.Config{

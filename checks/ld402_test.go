@@ -8,8 +8,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD402(t *testing.T) { runCases(t, "LD402") }
-
 var ld402Cases = []checkCase{
 	{
 		name: "python RIC: app.py is in a subdirectory of WORKDIR",

@@ -8,8 +8,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD403(t *testing.T) { runCases(t, "LD403") }
-
 var ld403Cases = []checkCase{
 	{
 		name: "python handler without a dot",

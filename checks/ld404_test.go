@@ -10,8 +10,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD404(t *testing.T) { runCases(t, "LD404") }
-
 var ld404Cases = []checkCase{
 	{
 		name:   "hasura seed on a current node image (npm 10)",

@@ -9,8 +9,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD501(t *testing.T) { runCases(t, "LD501") }
-
 // appLayerTarget is the AWS base image with the function's layer replaced
 // by files, written by createdBy.
 func appLayerTarget(createdBy string, files ...testimage.File) func(t *testing.T) *analyze.Target {

@@ -10,8 +10,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD502(t *testing.T) { runCases(t, "LD502") }
-
 // ld502ELF is the start of an x86-64 ELF executable.
 const ld502ELF = "\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"
 

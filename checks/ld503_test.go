@@ -9,8 +9,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD503(t *testing.T) { runCases(t, "LD503") }
-
 // tmpDir is /tmp as base images ship it.
 var tmpDir = testimage.Dir("tmp", 0o1777)
 

@@ -9,8 +9,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD504(t *testing.T) { runCases(t, "LD504") }
-
 // extTarget is the AWS base image example with an extensions layer.
 func extTarget(files ...testimage.File) func(t *testing.T) *analyze.Target {
 	return func(t *testing.T) *analyze.Target {

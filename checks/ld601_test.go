@@ -20,8 +20,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD601(t *testing.T) { runCases(t, "LD601") }
-
 // ld601ELF is the start of an x86-64 ELF executable.
 const ld601ELF = "\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"
 

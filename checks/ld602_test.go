@@ -9,8 +9,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
-func TestLD602(t *testing.T) { runCases(t, "LD602") }
-
 // envTarget is the AWS base image example with extra ENV lines, each also
 // recorded in the history the way docker build records them.
 func envTarget(env ...string) func(t *testing.T) *analyze.Target {

@@ -8,8 +8,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
-func TestLD603(t *testing.T) { runCases(t, "LD603") }
-
 // configTarget is the AWS base image example with its config edited and
 // a history line per instruction.
 func configTarget(edit func(c *v1.Config), history ...string) func(t *testing.T) *analyze.Target {
