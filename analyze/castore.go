@@ -44,11 +44,11 @@ var AmazonRoots = []string{
 	"Starfield Services Root Certificate Authority - G2",
 }
 
-// tlsStack is how a program finds its trusted roots.
-type tlsStack int
+// TLSStack is how a program finds its trusted roots.
+type TLSStack int
 
 const (
-	StackNone    tlsStack = iota // no TLS use seen, or an unknown program
+	StackNone    TLSStack = iota // no TLS use seen, or an unknown program
 	StackGo                      // Go crypto/x509
 	StackOpenSSL                 // OpenSSL (or a library reading the same files)
 	StackPython                  // CPython: ssl (OpenSSL), requests (certifi), boto3 (botocore/certifi)
@@ -57,7 +57,7 @@ const (
 	stackBuiltin                 // a native program with an embedded root store
 )
 
-func (s tlsStack) String() string {
+func (s TLSStack) String() string {
 	switch s {
 	case StackGo:
 		return "Go crypto/x509"
@@ -78,7 +78,7 @@ func (s tlsStack) String() string {
 // TLSProgram is the program on the entrypoint chain whose TLS stack
 // decides, with why it was classified so.
 type TLSProgram struct {
-	Stack tlsStack
+	Stack TLSStack
 	Path  string
 	Entry *imagefs.Entry
 	Why   string
@@ -120,15 +120,14 @@ func TLSProgramOf(t *Target) TLSProgram {
 func tlsClassifyLink(t *Target, l Link) TLSProgram {
 	p := TLSProgram{Path: l.Path, Entry: l.Entry}
 	for _, n := range []string{path.Base(l.Path), path.Base(l.Name)} {
-		switch {
-		case strings.HasPrefix(n, "python"):
-			p.Stack, p.Why = StackPython, "a Python interpreter"
-		case n == "node" || n == "nodejs":
-			p.Stack, p.Why = StackNode, "Node.js"
-		case n == "java":
-			p.Stack, p.Why = StackJava, "a Java runtime"
-		case strings.HasPrefix(n, "ruby"), n == "dotnet", strings.HasPrefix(n, "php"), n == "curl", n == "wget", n == "perl":
-			p.Stack, p.Why = StackOpenSSL, n+", which verifies TLS with OpenSSL and the system CA files"
+		for _, r := range runtimes {
+			if r.tlsName != nil && r.tlsName(n) {
+				p.Stack, p.Why = r.tlsStack, r.tlsWhy(n)
+				break
+			}
+		}
+		if p.Stack == StackNone && (strings.HasPrefix(n, "php") || n == "curl" || n == "wget" || n == "perl") {
+			p.Stack, p.Why = StackOpenSSL, opensslWhy(n)
 		}
 		if p.Stack != StackNone {
 			return p
@@ -316,7 +315,7 @@ type caEnvVar struct {
 	Dir bool
 	// Replaces lists the stacks for which the variable replaces the
 	// default roots (a missing target then leaves them with none).
-	Replaces []tlsStack
+	Replaces []TLSStack
 	// Reader says who reads it, for the message.
 	Reader string
 	// Symptom is what users see when it points nowhere.
@@ -326,9 +325,9 @@ type caEnvVar struct {
 var CAEnvVars = []caEnvVar{
 	{Key: "SSL_CERT_FILE", Reader: "Go's crypto/x509 and OpenSSL (Python's ssl, Ruby, curl …)", Symptom: "they read no bundle file at all (it replaces the default paths) and trust only what the certificate directories hold"},
 	{Key: "SSL_CERT_DIR", Dir: true, Reader: "Go's crypto/x509 and OpenSSL", Symptom: "the directory adds no roots"},
-	{Key: "REQUESTS_CA_BUNDLE", Replaces: []tlsStack{StackPython}, Reader: "Python requests", Symptom: "requests raises \"OSError: Could not find a suitable TLS CA certificate bundle, invalid path: %s\" on every HTTPS call"},
-	{Key: "CURL_CA_BUNDLE", Replaces: []tlsStack{StackPython}, Reader: "curl and Python requests", Symptom: "requests raises \"OSError: Could not find a suitable TLS CA certificate bundle, invalid path: %s\" and curl fails with error 77"},
-	{Key: "AWS_CA_BUNDLE", Replaces: []tlsStack{StackPython}, Reader: "the AWS SDKs (botocore, aws-sdk-go-v2 …)", Symptom: "AWS SDK clients fail to load the bundle, so every AWS API call fails"},
+	{Key: "REQUESTS_CA_BUNDLE", Replaces: []TLSStack{StackPython}, Reader: "Python requests", Symptom: "requests raises \"OSError: Could not find a suitable TLS CA certificate bundle, invalid path: %s\" on every HTTPS call"},
+	{Key: "CURL_CA_BUNDLE", Replaces: []TLSStack{StackPython}, Reader: "curl and Python requests", Symptom: "requests raises \"OSError: Could not find a suitable TLS CA certificate bundle, invalid path: %s\" and curl fails with error 77"},
+	{Key: "AWS_CA_BUNDLE", Replaces: []TLSStack{StackPython}, Reader: "the AWS SDKs (botocore, aws-sdk-go-v2 …)", Symptom: "AWS SDK clients fail to load the bundle, so every AWS API call fails"},
 	{Key: "NODE_EXTRA_CA_CERTS", Reader: "Node.js", Symptom: "Node prints \"Warning: Ignoring extra certs from `%s`, load failed\" and trusts only its built-in roots"},
 }
 
@@ -402,4 +401,9 @@ func FindCABundles(ctx context.Context, t *Target, suffixes ...string) ([]string
 		return nil, r.err
 	}
 	return r.found, nil
+}
+
+// opensslWhy says that the program n verifies TLS with OpenSSL.
+func opensslWhy(n string) string {
+	return n + ", which verifies TLS with OpenSSL and the system CA files"
 }

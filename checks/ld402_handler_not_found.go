@@ -87,7 +87,7 @@ func (c handlerNotFound) Run(ctx context.Context, t *analyze.Target) ([]Finding,
 		tried = append(tried[:8], fmt.Sprintf("… %d more", len(tried)-8))
 	}
 	ev = append(ev, "tried "+strings.Join(tried, ", ")+": none exists")
-	f.Path = path.Join(hs.Roots[0], strings.ReplaceAll(p.ModuleRoot+p.Module, ".", "/")) + analyze.SourceExt[hs.Lang]
+	f.Path = path.Join(hs.Roots[0], strings.ReplaceAll(p.ModuleRoot+p.Module, ".", "/")) + analyze.SourceExt(hs.Lang)
 	if hs.Lang == "nodejs" {
 		f.Path = path.Join(hs.Roots[0], p.ModuleRoot, p.Module) + ".js"
 	}
@@ -125,7 +125,7 @@ func (c handlerNotFound) Run(ctx context.Context, t *analyze.Target) ([]Finding,
 	}
 	if fix == "" {
 		wd := hs.Roots[0]
-		fix = fmt.Sprintf("COPY %s%s %s/ (the file that defines %s), or change %s to name a module that exists", p.Module, analyze.SourceExt[hs.Lang], wd, p.Func, analyze.CmdSource(t))
+		fix = fmt.Sprintf("COPY %s%s %s/ (the file that defines %s), or change %s to name a module that exists", p.Module, analyze.SourceExt(hs.Lang), wd, p.Func, analyze.CmdSource(t))
 		if hs.Lang == "python" && strings.Contains(p.Module, ".") || strings.Contains(p.Module, "/") {
 			fix = fmt.Sprintf("COPY the package that holds %s into %s, or change %s to name a module that exists", p.Module, wd, analyze.CmdSource(t))
 		}

@@ -137,7 +137,7 @@ func malformedWhy(lang, h string, p analyze.ParsedHandler, errType string) strin
 // suggestHandler proposes a handler: a module file found in the first
 // search root and the function it defines, keeping what h already says.
 func suggestHandler(t *analyze.Target, hs analyze.HandlerSpec, h string) string {
-	ext := analyze.SourceExt[hs.Lang]
+	ext := analyze.SourceExt(hs.Lang)
 	stem := ""
 	switch hs.Lang {
 	case "python":
