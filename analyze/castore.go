@@ -35,6 +35,7 @@ var GoCertDirs = []string{"/etc/ssl/certs", "/etc/pki/tls/certs"}
 var OpenSSLCertFiles = append(append([]string(nil), GoCertFiles...),
 	"/usr/lib/ssl/cert.pem", "/etc/pki/tls/cert.pem", "/usr/local/ssl/cert.pem")
 
+// OpenSSLCertDirs add the certificate directories of those OpenSSL builds.
 var OpenSSLCertDirs = append(append([]string(nil), GoCertDirs...), "/usr/lib/ssl/certs", "/usr/local/ssl/certs")
 
 // AmazonRoots are the roots amazontrust.com recommends for custom trust
@@ -309,8 +310,8 @@ func (s CAStore) Where() string {
 	return strings.Join(parts, " and ")
 }
 
-// caEnvVar is an environment variable that names a CA file or directory.
-type caEnvVar struct {
+// CAEnvVar is an environment variable that names a CA file or directory.
+type CAEnvVar struct {
 	Key string
 	Dir bool
 	// Replaces lists the stacks for which the variable replaces the
@@ -322,7 +323,9 @@ type caEnvVar struct {
 	Symptom string
 }
 
-var CAEnvVars = []caEnvVar{
+// CAEnvVars are the variables that name CA files or directories, and what
+// a missing target does to their readers.
+var CAEnvVars = []CAEnvVar{
 	{Key: "SSL_CERT_FILE", Reader: "Go's crypto/x509 and OpenSSL (Python's ssl, Ruby, curl …)", Symptom: "they read no bundle file at all (it replaces the default paths) and trust only what the certificate directories hold"},
 	{Key: "SSL_CERT_DIR", Dir: true, Reader: "Go's crypto/x509 and OpenSSL", Symptom: "the directory adds no roots"},
 	{Key: "REQUESTS_CA_BUNDLE", Replaces: []TLSStack{StackPython}, Reader: "Python requests", Symptom: "requests raises \"OSError: Could not find a suitable TLS CA certificate bundle, invalid path: %s\" on every HTTPS call"},
@@ -344,6 +347,7 @@ func (p TLSProgram) Symptom() string {
 	return "every HTTPS call fails certificate verification (curl: \"SSL certificate problem: unable to get local issuer certificate\"; OpenSSL: \"certificate verify failed\")"
 }
 
+// Evidence is the evidence line naming the stack and why.
 func (p TLSProgram) Evidence(t *Target) string {
 	return fmt.Sprintf("TLS stack: %s (%s is %s)", p.Stack, p.Path, p.Why)
 }

@@ -474,6 +474,9 @@ func (l *Link) IsAWSBaseEntrypoint() bool {
 	return IsAWSEntrypointText(l.text)
 }
 
+// IsAWSEntrypointText reports whether b reads as the AWS base images'
+// /lambda-entrypoint.sh: it tests AWS_LAMBDA_RUNTIME_API and names
+// /var/runtime/bootstrap or prints the script's usage message.
 func IsAWSEntrypointText(b []byte) bool {
 	return bytes.Contains(b, []byte("AWS_LAMBDA_RUNTIME_API")) &&
 		(bytes.Contains(b, []byte("entrypoint requires the handler name")) || bytes.Contains(b, []byte("/var/runtime/bootstrap")))
@@ -516,31 +519,32 @@ func (b *chainBuilder) execTarget(s int) (Link, bool) {
 	return l, true
 }
 
-// A shell word: raw as written, lit with quotes removed and variables
-// expanded when possible; dynamic when it holds an expansion that could not
-// be resolved (or a command substitution).
-type shWord struct {
+// ShellWord is a shell word: Raw as written, Lit with quotes removed and
+// variables expanded when possible; Dynamic when it holds an expansion that
+// could not be resolved (or a command substitution).
+type ShellWord struct {
 	Raw, Lit string
 	Dynamic  bool
-	// params is set for "$@", "$*", "$1"... alone.
+	// Param is set for "$@", "$*", "$1"... alone.
 	Param string
 }
 
-type shCmd struct{ Words []shWord }
+// ShellCommand is one simple command of a script: its words.
+type ShellCommand struct{ Words []ShellWord }
 
 // ParseShell splits shell text into simple commands (on newlines, ";",
 // "&&", "||", "|", "&"), skipping comments. Quotes are honoured; nothing
 // is expanded here.
-func ParseShell(src string) []shCmd {
+func ParseShell(src string) []ShellCommand {
 	src = strings.ReplaceAll(src, "\\\r\n", "")
 	src = strings.ReplaceAll(src, "\\\n", "")
-	var cmds []shCmd
-	var cur shCmd
+	var cmds []ShellCommand
+	var cur ShellCommand
 	var word strings.Builder
 	inWord := false
 	flushWord := func() {
 		if inWord {
-			cur.Words = append(cur.Words, shWord{Raw: word.String()})
+			cur.Words = append(cur.Words, ShellWord{Raw: word.String()})
 			word.Reset()
 			inWord = false
 		}
@@ -550,7 +554,7 @@ func ParseShell(src string) []shCmd {
 		if len(cur.Words) > 0 {
 			cmds = append(cmds, cur)
 		}
-		cur = shCmd{}
+		cur = ShellCommand{}
 	}
 	for i := 0; i < len(src); i++ {
 		ch := src[i]
@@ -601,7 +605,7 @@ func ParseShell(src string) []shCmd {
 var shellKeywords = map[string]bool{"then": true, "else": true, "do": true, "{": true, "!": true, "time": true}
 
 // IsAssignment reports whether w is NAME=value.
-func IsAssignment(w shWord) bool {
+func IsAssignment(w ShellWord) bool {
 	name, _, ok := strings.Cut(w.Raw, "=")
 	if !ok || name == "" {
 		return false
@@ -615,8 +619,8 @@ func IsAssignment(w shWord) bool {
 }
 
 // ExecOperands drops exec's options and redirections.
-func ExecOperands(ws []shWord) []shWord {
-	var out []shWord
+func ExecOperands(ws []ShellWord) []ShellWord {
+	var out []ShellWord
 	for i := 0; i < len(ws); i++ {
 		w := ws[i].Raw
 		switch {
@@ -636,6 +640,8 @@ func ExecOperands(ws []shWord) []shWord {
 	return out
 }
 
+// IsRedirection reports whether the word w is a redirection (>file, <in,
+// &>log, 2>&1).
 func IsRedirection(w string) bool {
 	w = strings.TrimLeft(w, "0123456789")
 	return strings.HasPrefix(w, ">") || strings.HasPrefix(w, "<") || strings.HasPrefix(w, "&>")
@@ -643,7 +649,7 @@ func IsRedirection(w string) bool {
 
 // Expand removes quotes from w.raw and expands $NAME and ${NAME} from
 // vars; it marks the word dynamic when an expansion is unknown.
-func Expand(w shWord, vars map[string]string) shWord {
+func Expand(w ShellWord, vars map[string]string) ShellWord {
 	raw := w.Raw
 	switch strings.Trim(raw, `"`) {
 	case "$@", "$*", "${@}", "${*}":
@@ -729,7 +735,7 @@ func varName(s string) (name string, n int) {
 // litArgs returns the words as arguments: "$@" and "$N" expand to the
 // given positional parameters when known (pos non-nil); exact is false when
 // a word is only known at run time.
-func litArgs(ws []shWord, pos []string, posKnown bool) (args []string, exact bool) {
+func litArgs(ws []ShellWord, pos []string, posKnown bool) (args []string, exact bool) {
 	exact = true
 	for _, w := range ws {
 		switch {
@@ -767,7 +773,7 @@ func lastExec(text string, env []string, scriptArgs []string) (name string, args
 	assigned := map[string]bool{} // set by the script
 	unknown := map[string]bool{}
 	positional := true
-	var last []shWord
+	var last []ShellWord
 	for _, c := range ParseShell(text) {
 		ws := c.Words
 		for len(ws) > 0 && shellKeywords[ws[0].Raw] {
@@ -806,7 +812,7 @@ func lastExec(text string, env []string, scriptArgs []string) (name string, args
 		}
 		for _, w := range ws {
 			name, val, _ := strings.Cut(w.Raw, "=")
-			e := Expand(shWord{Raw: val}, vars)
+			e := Expand(ShellWord{Raw: val}, vars)
 			switch {
 			case e.Dynamic || e.Param != "":
 				unknown[name] = true
@@ -824,7 +830,7 @@ func lastExec(text string, env []string, scriptArgs []string) (name string, args
 	if last == nil {
 		return "", nil, false, vars, ""
 	}
-	var words []shWord
+	var words []ShellWord
 	for _, w := range last {
 		words = append(words, Expand(w, vars))
 	}

@@ -164,6 +164,7 @@ func MachineName(m delf.Machine, c delf.Class) string {
 	return m.String()
 }
 
+// OSABIName names an ELF OS/ABI value for messages.
 func OSABIName(o delf.OSABI) string {
 	switch o {
 	case delf.ELFOSABI_FREEBSD:

@@ -17,18 +17,18 @@ import (
 // — and resolves their DT_NEEDED libraries the way the dynamic linker
 // would. LD301–LD304 read the result, computed once per Target.
 
-// binRole says why a file is examined.
-type binRole int
+// BinRole says why a file is examined.
+type BinRole int
 
 const (
-	RoleChain binRole = iota + 1
+	RoleChain BinRole = iota + 1
 	RoleExtension
 	RoleModule
 )
 
 // BinTarget is one examined file.
 type BinTarget struct {
-	Role binRole
+	Role BinRole
 	// Shown is the path as named (the chain link's name resolved, the
 	// extension or module path); Path is the regular file it resolves to.
 	Shown, Path string

@@ -94,7 +94,7 @@ func (hs HandlerSpec) ClientLabel() string {
 	return r.handler.label
 }
 
-// handlerEvidence is the evidence every handler finding starts with.
+// Evidence is the evidence every handler finding starts with.
 func (hs HandlerSpec) Evidence(t *Target) []string {
 	ev := t.Argv().Evidence()
 	ev = append(ev, fmt.Sprintf("handler %s from %s", QuoteJSON(hs.Arg.Value), hs.Arg.From))
