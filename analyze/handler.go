@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -26,6 +27,10 @@ type HandlerSpec struct {
 // checksHandler reports whether r is a runtime whose handler is checked.
 func checksHandler(r *runtime) bool { return r != nil && r.handler != nil }
 
+// ErrNoClient is wrapped in HandlerContext's error when the image starts no
+// runtime interface client that was recognised.
+var ErrNoClient = errors.New("no runtime interface client was recognised")
+
 // HandlerContext returns how the image's client resolves its handler, or
 // an ErrNotApplicable error saying why the handler is not checked.
 func HandlerContext(t *Target) (HandlerSpec, error) {
@@ -44,7 +49,7 @@ func HandlerContext(t *Target) (HandlerSpec, error) {
 	case checksHandler(runtimeOfClient(c.Name)) && a.Link >= 0:
 		hs.Lang = runtimeOfClient(c.Name).Language
 	case c.Name == "":
-		return hs, fmt.Errorf("%w: no runtime interface client was recognised (see LD401)", ErrNotApplicable)
+		return hs, fmt.Errorf("%w: %w", ErrNotApplicable, ErrNoClient)
 	default:
 		return hs, fmt.Errorf("%w: the handler of %s is not checked", ErrNotApplicable, c.Name)
 	}

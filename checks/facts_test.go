@@ -152,3 +152,15 @@ func TestELFLibraryMissingPerModule(t *testing.T) {
 		t.Fatalf("%s, %d findings: %+v", r.Status, len(r.Findings), r.Findings)
 	}
 }
+
+// The handler checks skip an image whose runtime client was not recognised,
+// and say where that is reported.
+func TestHandlerChecksSkipWithoutClient(t *testing.T) {
+	tg := newTarget(t, nginxSpec(), "amd64")
+	for _, id := range []string{"LD402", "LD403"} {
+		res := runOne(context.Background(), MustLookup(id), tg)
+		if res.Status != StatusSkipped || res.Err != "no runtime interface client was recognised (see LD401)" {
+			t.Errorf("%s: status %s (%q), want skipped for want of a client", id, res.Status, res.Err)
+		}
+	}
+}

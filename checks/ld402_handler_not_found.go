@@ -65,7 +65,7 @@ func pythonImportError(t *analyze.Target, hs analyze.HandlerSpec, mod string) st
 }
 
 func (c handlerNotFound) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
-	hs, err := analyze.HandlerContext(t)
+	hs, err := handlerContext(t)
 	if err != nil {
 		return nil, err
 	}

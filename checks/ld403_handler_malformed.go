@@ -31,7 +31,7 @@ func (handlerMalformed) Meta() Meta {
 }
 
 func (c handlerMalformed) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
-	hs, err := analyze.HandlerContext(t)
+	hs, err := handlerContext(t)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -28,3 +29,13 @@ func interpSymptom(c *analyze.Chain, l *analyze.Link, errno string) string {
 
 // maxCandidates is how many same-name files are listed in the evidence.
 const maxCandidates = 5
+
+// handlerContext is analyze.HandlerContext, whose reason for skipping points
+// to LD401 when no runtime interface client was recognised.
+func handlerContext(t *analyze.Target) (analyze.HandlerSpec, error) {
+	hs, err := analyze.HandlerContext(t)
+	if errors.Is(err, analyze.ErrNoClient) {
+		err = fmt.Errorf("%w (see LD401)", err)
+	}
+	return hs, err
+}
