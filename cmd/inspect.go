@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/dockerfile"
 	"github.com/lambdoctor/lambdoctor/imagefs"
@@ -242,7 +243,7 @@ func exitCode(reports []*report.Report, failOn checks.Severity, loadFailed bool)
 	return ExitOK
 }
 
-func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, tool report.Tool, ref, arch string, overrides checks.ImageConfig, tmp string) (*report.Report, error) {
+func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, tool report.Tool, ref, arch string, overrides analyze.ImageConfig, tmp string) (*report.Report, error) {
 	sopts := source.Options{Arch: arch, TempDir: tmp, Transport: opts.transport, Cache: opts.cache}
 	opts.net.apply(&sopts)
 	img, err := opts.load(ctx, ref, sopts)
@@ -255,7 +256,7 @@ func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, 
 		return nil, fmt.Errorf("reading %q: %w", ref, err)
 	}
 	defer fsys.Close()
-	t := &checks.Target{Image: img, FS: fsys, Arch: arch, Overrides: overrides}
+	t := &analyze.Target{Image: img, FS: fsys, Arch: arch, Overrides: overrides}
 	results := checks.Run(ctx, list, t)
 	ri := reportImage(img, fsys)
 	if rc := t.RuntimeClient(); rc.Name != "" {
@@ -328,8 +329,8 @@ func platformString(img *source.Image) string {
 }
 
 // imageConfig reads the ImageConfig override flags.
-func (o *inspectOptions) imageConfig() (checks.ImageConfig, error) {
-	var ic checks.ImageConfig
+func (o *inspectOptions) imageConfig() (analyze.ImageConfig, error) {
+	var ic analyze.ImageConfig
 	var err error
 	if ic.EntryPoint, err = parseList("--entrypoint", o.entrypoint); err != nil {
 		return ic, err

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
@@ -132,7 +133,7 @@ func TestRealImageInspectDecompressesLayersOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer fsys.Close()
-			checks.Run(context.Background(), list, &checks.Target{Image: img, FS: fsys, Arch: "amd64"})
+			checks.Run(context.Background(), list, &analyze.Target{Image: img, FS: fsys, Arch: "amd64"})
 			st := fsys.Stats()
 			t.Logf("%s: the pass decompressed %d bytes; %d reads after it decompressed %d bytes (%d restarts)", name, st.PassBytes, st.Reads, st.ReadBytes, st.Restarts)
 			// The layer pass summarises ELF files (dynamic section, and for

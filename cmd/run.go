@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
@@ -168,7 +169,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 type runPlan struct {
 	arch      string
 	failOn    checks.Severity
-	overrides checks.ImageConfig
+	overrides analyze.ImageConfig
 	event     []byte
 	env       []string // --env, validated
 }
@@ -340,7 +341,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return &exitError{code: ExitLoad, err: fmt.Errorf("reading %q: %w", ref, err)}
 	}
 	defer fsys.Close()
-	t := &checks.Target{Image: img, FS: fsys, Arch: plan.arch, Overrides: plan.overrides}
+	t := &analyze.Target{Image: img, FS: fsys, Arch: plan.arch, Overrides: plan.overrides}
 	ri := reportImage(img, fsys)
 	if rc := t.RuntimeClient(); rc.Name != "" {
 		ri.RuntimeClient = &rc

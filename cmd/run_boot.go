@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/runtimeapi"
 	"github.com/lambdoctor/lambdoctor/sandbox"
 )
@@ -31,7 +31,7 @@ const (
 // bootSpec is what boot starts.
 type bootSpec struct {
 	root        string
-	argv        checks.Argv
+	argv        analyze.Argv
 	imageEnv    []string
 	env         []string
 	event       []byte

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
@@ -245,7 +246,7 @@ func whyImageChecks(ctx context.Context, opts *whyOptions, ids []string, arch st
 	if err != nil {
 		return fail("load", err)
 	}
-	r, err := inspectOne(ctx, &inspectOptions{load: opts.load, net: opts.net, cache: cache}, list, tool, opts.image, arch, checks.ImageConfig{}, tmp)
+	r, err := inspectOne(ctx, &inspectOptions{load: opts.load, net: opts.net, cache: cache}, list, tool, opts.image, arch, analyze.ImageConfig{}, tmp)
 	if err != nil {
 		return fail("load", err)
 	}

@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"bytes"
@@ -85,12 +85,17 @@ func ReadELF(r io.ReadSeeker, size int64, head []byte) (*ELFInfo, error) {
 // MachineName is a readable ELF machine (elfinfo.MachineName).
 func MachineName(m delf.Machine, c delf.Class) string { return elfinfo.MachineName(m, c) }
 
-func machineArch(m delf.Machine, c delf.Class) string { return elfinfo.MachineArch(m, c) }
+// MachineArch maps an ELF machine to the OCI architecture name
+// (elfinfo.MachineArch).
+func MachineArch(m delf.Machine, c delf.Class) string { return elfinfo.MachineArch(m, c) }
+
+// OSABIName names an ELF OS/ABI value for messages (elfinfo.OSABIName).
+func OSABIName(o delf.OSABI) string { return elfinfo.OSABIName(o) }
 
 func interpLibc(interp string) string { return elfinfo.InterpLibc(interp) }
 
-// archMachine is the ELF machine of a Lambda architecture, for messages.
-func archMachine(arch string) string {
+// ArchMachine is the ELF machine of a Lambda architecture, for messages.
+func ArchMachine(arch string) string {
 	switch arch {
 	case "amd64":
 		return "x86-64"
@@ -100,8 +105,8 @@ func archMachine(arch string) string {
 	return arch
 }
 
-// lambdaArchName is the name Lambda's Architectures setting uses.
-func lambdaArchName(arch string) string {
+// LambdaArchName is the name Lambda's Architectures setting uses.
+func LambdaArchName(arch string) string {
 	switch arch {
 	case "amd64":
 		return "x86_64"
@@ -111,8 +116,8 @@ func lambdaArchName(arch string) string {
 	return arch
 }
 
-// elfFile is a memoised parse of the file at a resolved path.
-type elfFile struct {
+// ELFFile is a memoised parse of the file at a resolved path.
+type ELFFile struct {
 	Path   string // resolved path in the image
 	Entry  *imagefs.Entry
 	Format BinFormat
@@ -124,23 +129,13 @@ type elfFile struct {
 // headers, and often the interpreter path and string table.
 const elfHeadRead = elfinfo.HeadRead
 
-func elfKey(p string) string { return "elf:" + p }
-
-// memoPeek returns the memoised value of key, if any.
-func (t *Target) memoPeek(key string) (any, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	v, ok := t.memos[key]
-	return v, ok
-}
-
 // elfAt returns the parse of the regular file at the resolved path p,
 // reading it (the captured head when that holds all that is needed, else
 // the parts of the file the parse needs) once per Target.
-func (t *Target) elfAt(p string) *elfFile {
-	return t.memo(elfKey(p), func() any {
+func (t *Target) elfAt(p string) *ELFFile {
+	return t.facts.elf.get(p, func() *ELFFile {
 		e, _ := t.FS.Lookup(p)
-		f := &elfFile{Path: p, Entry: e}
+		f := &ELFFile{Path: p, Entry: e}
 		if e == nil || !e.IsRegular() {
 			f.Err = fmt.Errorf("%s is not a regular file", p)
 			return f
@@ -165,12 +160,12 @@ func (t *Target) elfAt(p string) *elfFile {
 		defer fh.Close()
 		f.read(fh.(io.ReadSeeker), e.Size, head)
 		return f
-	}).(*elfFile)
+	})
 }
 
 // read sets the format and parse from the file r reads, of size bytes,
 // whose start head may already be in memory.
-func (f *elfFile) read(r io.ReadSeeker, size int64, head []byte) {
+func (f *ELFFile) read(r io.ReadSeeker, size int64, head []byte) {
 	if n := min(size, elfHeadRead); int64(len(head)) < n {
 		head = make([]byte, n)
 		if _, err := io.ReadFull(r, head); err != nil {
@@ -191,7 +186,7 @@ func (f *elfFile) read(r io.ReadSeeker, size int64, head []byte) {
 
 // fill sets the format and parse from content b (all of the file or its
 // start).
-func (f *elfFile) fill(b []byte) {
+func (f *ELFFile) fill(b []byte) {
 	f.Format = SniffFormat(b)
 	f.ELF, f.Err = nil, nil
 	if f.Format != FormatELF {
@@ -205,8 +200,8 @@ func (f *elfFile) fill(b []byte) {
 	f.ELF = e
 }
 
-// readHead reads the first n bytes of the file at p.
-func readHead(fsys *imagefs.FS, p string, n int64) ([]byte, error) {
+// ReadHead reads the first n bytes of the file at p.
+func ReadHead(fsys *imagefs.FS, p string, n int64) ([]byte, error) {
 	fh, err := fsys.Open(strings.TrimPrefix(p, "/"))
 	if err != nil {
 		return nil, err
@@ -225,7 +220,7 @@ func readHead(fsys *imagefs.FS, p string, n int64) ([]byte, error) {
 func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
 	var todo []string
 	for _, p := range ps {
-		if _, ok := t.memoPeek(elfKey(p)); ok {
+		if _, ok := t.facts.elf.peek(p); ok {
 			continue
 		}
 		e, ok := t.FS.Lookup(p)
@@ -245,12 +240,29 @@ func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
 	}
 	return t.FS.ReadFiles(ctx, todo, func(p string, r io.Reader) error {
 		e, _ := t.FS.Lookup(p)
-		f := &elfFile{Path: p, Entry: e}
+		f := &ELFFile{Path: p, Entry: e}
 		f.read(r.(io.ReadSeeker), e.Size, t.FS.Head(p))
 		if f.Err != nil {
 			return nil // elfAt reads it again and reports the error
 		}
-		t.memo(elfKey(p), func() any { return f })
+		t.facts.elf.put(p, f)
 		return nil
 	})
+}
+
+// SiblingArch reports the 32-bit ISA of the function's architecture.
+func SiblingArch(e *ELFInfo, arch string) bool {
+	switch arch {
+	case "amd64":
+		return e.Machine == delf.EM_386 || (e.Machine == delf.EM_X86_64 && e.Class == delf.ELFCLASS32)
+	case "arm64":
+		return e.Machine == delf.EM_ARM || (e.Machine == delf.EM_AARCH64 && e.Class == delf.ELFCLASS32)
+	}
+	return false
+}
+
+// ELFIsGo guesses a Go binary from the build info marker in its head.
+func ELFIsGo(t *Target, p string) bool {
+	h := t.FS.Head(p)
+	return strings.Contains(string(h), "Go build") || strings.Contains(string(h), "\xff Go buildinf:")
 }
