@@ -5,6 +5,7 @@ import (
 	delf "debug/elf"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -59,6 +60,26 @@ type LibMiss struct {
 	Musl bool
 }
 
+// VersionMiss is a library the dynamic linker finds that does not define
+// a symbol version an object requires of it (DT_VERNEED against the
+// library's DT_VERDEF): glibc's ld.so then refuses to load the object,
+// "version `GLIBC_2.38' not found (required by OBJECT)".
+type VersionMiss struct {
+	// Root is the chain binary or module whose loading fails; Via lists
+	// the libraries between Root and Object.
+	Root *BinTarget
+	Via  []string
+	// Object is the file requiring the versions (Root's path or the last
+	// of Via).
+	Object string
+	// Library is the DT_NEEDED name, LibraryPath the file the linker
+	// finds for it.
+	Library, LibraryPath string
+	// Missing are the versions Object requires that the library lacks;
+	// Defined are all those it defines.
+	Missing, Defined []string
+}
+
 // BinScan is the result of the scan.
 type BinScan struct {
 	// Arch is the architecture binaries must have ("" when unknown), and
@@ -70,6 +91,9 @@ type BinScan struct {
 	// ModulesMore counts native modules beyond the bound, not examined.
 	ModulesMore int
 	Misses      []LibMiss
+	// VersionMisses are libraries found that lack a version an object
+	// requires (glibc's loader only; musl's ignores symbol versions).
+	VersionMisses []VersionMiss
 	// ChainScriptSetsLibPath is a chain script that mentions
 	// LD_LIBRARY_PATH (so the search path may differ at run time).
 	ChainScriptSetsLibPath string
@@ -213,6 +237,7 @@ func scanBinaries(ctx context.Context, t *Target) (*BinScan, error) {
 		return nil, err
 	}
 	s.Misses = ld.misses
+	s.VersionMisses = ld.vmisses
 	return s, nil
 }
 
@@ -270,6 +295,7 @@ type loader struct {
 	objects   int
 	misses    []LibMiss
 	missSeen  map[string]bool
+	vmisses   []VersionMiss
 	index     map[string][]string // basename -> files in the image (lazy)
 }
 
@@ -351,7 +377,8 @@ func (ld *loader) run(ctx context.Context, roots []*BinTarget, preloaded map[str
 				if providedByLoader(name, musl) {
 					continue
 				}
-				if _, ok := loaded[o.root][name]; ok {
+				if final, ok := loaded[o.root][name]; ok {
+					ld.checkVersions(o, name, final, musl)
 					continue
 				}
 				steps := ld.search(o, name, musl)
@@ -369,10 +396,11 @@ func (ld *loader) run(ctx context.Context, roots []*BinTarget, preloaded map[str
 		var next []*loadObj
 		for _, nd := range needs {
 			o := nd.obj
-			if _, ok := loaded[o.root][nd.name]; ok {
+			musl := ld.musl(o.root)
+			if final, ok := loaded[o.root][nd.name]; ok {
+				ld.checkVersions(o, nd.name, final, musl)
 				continue // found meanwhile by a sibling
 			}
-			musl := ld.musl(o.root)
 			var wrong []string
 			found := false
 			for _, st := range nd.steps {
@@ -387,6 +415,7 @@ func (ld *loader) run(ctx context.Context, roots []*BinTarget, preloaded map[str
 						continue
 					}
 					found = true
+					ld.checkVersions(o, nd.name, c.final, musl)
 					loaded[o.root][nd.name] = c.final
 					ld.loadedAll[nd.name] = c.final
 					if so := f.ELF.Soname; so != "" {
@@ -412,6 +441,53 @@ func (ld *loader) run(ctx context.Context, roots []*BinTarget, preloaded map[str
 		level = next
 	}
 	return nil
+}
+
+// checkVersions records the versions o requires of the library name that
+// the file final, which the linker found for it, does not define. glibc's
+// ld.so checks every DT_VERNEED entry when it loads an object
+// (elf/dl-version.c); musl's ignores versions. Nothing is said when
+// either side's tables were not read.
+func (ld *loader) checkVersions(o *loadObj, name, final string, musl bool) {
+	if musl || !o.info.VersionsRead {
+		return
+	}
+	var want []string
+	for _, vn := range o.info.VerNeed {
+		if vn.File == name {
+			want = append(want, vn.Versions...)
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	f := ld.t.elfAt(final)
+	if f.ELF == nil || !f.ELF.VersionsRead {
+		return
+	}
+	var missing []string
+	for _, v := range want {
+		if !slices.Contains(f.ELF.VerDef, v) {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	key := o.root.Path + "\x00" + o.final + "\x00" + name
+	if ld.missSeen[key] {
+		return
+	}
+	ld.missSeen[key] = true
+	libPath := final
+	for _, st := range ld.search(o, name, musl) {
+		if len(st.files) > 0 && st.files[0].final == final {
+			libPath = st.files[0].path
+			break
+		}
+	}
+	ld.vmisses = append(ld.vmisses, VersionMiss{Root: o.root, Via: o.via, Object: o.path, Library: name, LibraryPath: libPath,
+		Missing: missing, Defined: f.ELF.VerDef})
 }
 
 // searchStep is one place the linker looks, with what exists there.
