@@ -38,11 +38,7 @@ func (c symbolVersionMissing) Run(ctx context.Context, t *analyze.Target) ([]Fin
 		b := m.Root
 		f := NewFinding(c.Meta(), "")
 		f.Path, f.Layer = b.Path, layerRef(t, b.Entry.Layer)
-		quoted := make([]string, len(m.Missing))
-		for i, v := range m.Missing {
-			quoted[i] = v
-		}
-		need := strings.Join(quoted, ", ")
+		need := strings.Join(m.Missing, ", ")
 		first := m.Missing[0]
 		loaderMsg := fmt.Sprintf("%s: version `%s' not found (required by %s)", m.LibraryPath, first, m.Object)
 		who := m.Object
