@@ -80,6 +80,16 @@ type VersionMiss struct {
 	Missing, Defined []string
 }
 
+// FlavourMiss is an object built for one C library loaded by the other.
+type FlavourMiss struct {
+	Root *BinTarget
+	// Versions are the glibc symbol versions it requires, per library
+	// ("GLIBC_2.14 of libc.so.6").
+	Versions []string
+	// Loader is the process's musl loader (the chain's interpreter).
+	Loader string
+}
+
 // BinScan is the result of the scan.
 type BinScan struct {
 	// Arch is the architecture binaries must have ("" when unknown), and
@@ -94,6 +104,9 @@ type BinScan struct {
 	// VersionMisses are libraries found that lack a version an object
 	// requires (glibc's loader only; musl's ignores symbol versions).
 	VersionMisses []VersionMiss
+	// GlibcOnMusl are native modules built for glibc (they require GLIBC_
+	// symbol versions) that a musl process would load.
+	GlibcOnMusl []FlavourMiss
 	// ChainScriptSetsLibPath is a chain script that mentions
 	// LD_LIBRARY_PATH (so the search path may differ at run time).
 	ChainScriptSetsLibPath string
@@ -174,7 +187,10 @@ func scanBinaries(ctx context.Context, t *Target) (*BinScan, error) {
 		}
 	}
 
-	// Native modules.
+	// Native modules: where runtimes load them from, and the function's
+	// working directory (the Python RIC's README installs the function
+	// and its packages in /function and makes it the working directory).
+	wd := t.Argv().WorkingDir
 	n := 0
 	err := t.FS.Walk(func(e *imagefs.Entry) error {
 		if n++; n%4096 == 0 {
@@ -182,7 +198,7 @@ func scanBinaries(ctx context.Context, t *Target) (*BinScan, error) {
 				return err
 			}
 		}
-		if !e.IsRegular() || e.Size < 64 || !isNativeModule(e.Path) {
+		if !e.IsRegular() || e.Size < 64 || !isNativeModule(e.Path) && !inWorkdir(e.Path, wd) {
 			return nil
 		}
 		if len(s.Modules) >= MaxModules {
@@ -238,12 +254,66 @@ func scanBinaries(ctx context.Context, t *Target) (*BinScan, error) {
 	}
 	s.Misses = ld.misses
 	s.VersionMisses = ld.vmisses
+	s.GlibcOnMusl = glibcOnMusl(t, ld, moduleRoots)
 	return s, nil
 }
 
+// glibcOnMusl lists the modules among roots that require glibc's symbol
+// versions (GLIBC_*) and would be loaded by musl: musl's loader ignores
+// versions, so it loads them, and what glibc-only symbol they use is then
+// unresolved. Nothing is listed when the image has gcompat, the glibc
+// compatibility layer Alpine packages.
+func glibcOnMusl(t *Target, ld *loader, roots []*BinTarget) []FlavourMiss {
+	var loaderPath string
+	for _, b := range ld.s.Chain {
+		if b.File != nil && b.File.ELF != nil && b.File.ELF.Interp != "" {
+			loaderPath = b.File.ELF.Interp
+			break
+		}
+	}
+	var out []FlavourMiss
+	for _, b := range roots {
+		if !ld.musl(b) || !b.File.ELF.VersionsRead {
+			continue
+		}
+		var vers []string
+		for _, vn := range b.File.ELF.VerNeed {
+			for _, v := range vn.Versions {
+				if strings.HasPrefix(v, "GLIBC_") {
+					vers = append(vers, v+" of "+vn.File)
+				}
+			}
+		}
+		if len(vers) == 0 {
+			continue
+		}
+		if out == nil && hasGcompat(t) {
+			return nil
+		}
+		out = append(out, FlavourMiss{Root: b, Versions: vers, Loader: loaderPath})
+	}
+	return out
+}
+
+// hasGcompat reports whether the image has Alpine's gcompat library.
+func hasGcompat(t *Target) bool {
+	for _, p := range []string{"/lib/libgcompat.so.0", "/usr/lib/libgcompat.so.0"} {
+		if r := t.FS.Resolve(p); r.Err == nil && r.Entry != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// inWorkdir reports a *.so under the working directory wd (not "/").
+func inWorkdir(p, wd string) bool {
+	return wd != "/" && wd != "" && strings.HasPrefix(p, strings.TrimSuffix(wd, "/")+"/") && strings.HasSuffix(p, ".so")
+}
+
 // isNativeModule reports whether p is a native module a function may load:
-// *.so under /var/task, /opt (not the extensions themselves) or a Python
-// site-packages/dist-packages directory, and *.node under node_modules.
+// *.so under /var/task, /opt (not the extensions themselves), a Python
+// site-packages/dist-packages directory or a Ruby gem directory, and *.node
+// under node_modules.
 func isNativeModule(p string) bool {
 	base := path.Base(p)
 	switch {
@@ -254,7 +324,8 @@ func isNativeModule(p string) bool {
 			return false
 		}
 		return strings.HasPrefix(p, "/var/task/") || strings.HasPrefix(p, "/opt/") ||
-			strings.Contains(p, "/site-packages/") || strings.Contains(p, "/dist-packages/")
+			strings.Contains(p, "/site-packages/") || strings.Contains(p, "/dist-packages/") ||
+			strings.Contains(p, "/gems/") && (strings.Contains(p, "/lib/") || strings.Contains(p, "/extensions/"))
 	}
 	return false
 }

@@ -40,6 +40,7 @@ var checkCases = map[string][]checkCase{
 	"LD303": ld303Cases,
 	"LD304": ld304Cases,
 	"LD305": ld305Cases,
+	"LD306": ld306Cases,
 	"LD401": ld401Cases,
 	"LD402": ld402Cases,
 	"LD403": ld403Cases,
