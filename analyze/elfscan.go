@@ -5,6 +5,7 @@ import (
 	delf "debug/elf"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -59,6 +60,36 @@ type LibMiss struct {
 	Musl bool
 }
 
+// VersionMiss is a library the dynamic linker finds that does not define
+// a symbol version an object requires of it (DT_VERNEED against the
+// library's DT_VERDEF): glibc's ld.so then refuses to load the object,
+// "version `GLIBC_2.38' not found (required by OBJECT)".
+type VersionMiss struct {
+	// Root is the chain binary or module whose loading fails; Via lists
+	// the libraries between Root and Object.
+	Root *BinTarget
+	Via  []string
+	// Object is the file requiring the versions (Root's path or the last
+	// of Via).
+	Object string
+	// Library is the DT_NEEDED name, LibraryPath the file the linker
+	// finds for it.
+	Library, LibraryPath string
+	// Missing are the versions Object requires that the library lacks;
+	// Defined are all those it defines.
+	Missing, Defined []string
+}
+
+// FlavourMiss is an object built for one C library loaded by the other.
+type FlavourMiss struct {
+	Root *BinTarget
+	// Versions are the glibc symbol versions it requires, per library
+	// ("GLIBC_2.14 of libc.so.6").
+	Versions []string
+	// Loader is the process's musl loader (the chain's interpreter).
+	Loader string
+}
+
 // BinScan is the result of the scan.
 type BinScan struct {
 	// Arch is the architecture binaries must have ("" when unknown), and
@@ -70,6 +101,12 @@ type BinScan struct {
 	// ModulesMore counts native modules beyond the bound, not examined.
 	ModulesMore int
 	Misses      []LibMiss
+	// VersionMisses are libraries found that lack a version an object
+	// requires (glibc's loader only; musl's ignores symbol versions).
+	VersionMisses []VersionMiss
+	// GlibcOnMusl are native modules built for glibc (they require GLIBC_
+	// symbol versions) that a musl process would load.
+	GlibcOnMusl []FlavourMiss
 	// ChainScriptSetsLibPath is a chain script that mentions
 	// LD_LIBRARY_PATH (so the search path may differ at run time).
 	ChainScriptSetsLibPath string
@@ -150,7 +187,10 @@ func scanBinaries(ctx context.Context, t *Target) (*BinScan, error) {
 		}
 	}
 
-	// Native modules.
+	// Native modules: where runtimes load them from, and the function's
+	// working directory (the Python RIC's README installs the function
+	// and its packages in /function and makes it the working directory).
+	wd := t.Argv().WorkingDir
 	n := 0
 	err := t.FS.Walk(func(e *imagefs.Entry) error {
 		if n++; n%4096 == 0 {
@@ -158,7 +198,7 @@ func scanBinaries(ctx context.Context, t *Target) (*BinScan, error) {
 				return err
 			}
 		}
-		if !e.IsRegular() || e.Size < 64 || !isNativeModule(e.Path) {
+		if !e.IsRegular() || e.Size < 64 || !isNativeModule(e.Path) && !inWorkdir(e.Path, wd) {
 			return nil
 		}
 		if len(s.Modules) >= MaxModules {
@@ -213,12 +253,67 @@ func scanBinaries(ctx context.Context, t *Target) (*BinScan, error) {
 		return nil, err
 	}
 	s.Misses = ld.misses
+	s.VersionMisses = ld.vmisses
+	s.GlibcOnMusl = glibcOnMusl(t, ld, moduleRoots)
 	return s, nil
 }
 
+// glibcOnMusl lists the modules among roots that require glibc's symbol
+// versions (GLIBC_*) and would be loaded by musl: musl's loader ignores
+// versions, so it loads them, and what glibc-only symbol they use is then
+// unresolved. Nothing is listed when the image has gcompat, the glibc
+// compatibility layer Alpine packages.
+func glibcOnMusl(t *Target, ld *loader, roots []*BinTarget) []FlavourMiss {
+	var loaderPath string
+	for _, b := range ld.s.Chain {
+		if b.File != nil && b.File.ELF != nil && b.File.ELF.Interp != "" {
+			loaderPath = b.File.ELF.Interp
+			break
+		}
+	}
+	var out []FlavourMiss
+	for _, b := range roots {
+		if !ld.musl(b) || !b.File.ELF.VersionsRead {
+			continue
+		}
+		var vers []string
+		for _, vn := range b.File.ELF.VerNeed {
+			for _, v := range vn.Versions {
+				if strings.HasPrefix(v, "GLIBC_") {
+					vers = append(vers, v+" of "+vn.File)
+				}
+			}
+		}
+		if len(vers) == 0 {
+			continue
+		}
+		if out == nil && hasGcompat(t) {
+			return nil
+		}
+		out = append(out, FlavourMiss{Root: b, Versions: vers, Loader: loaderPath})
+	}
+	return out
+}
+
+// hasGcompat reports whether the image has Alpine's gcompat library.
+func hasGcompat(t *Target) bool {
+	for _, p := range []string{"/lib/libgcompat.so.0", "/usr/lib/libgcompat.so.0"} {
+		if r := t.FS.Resolve(p); r.Err == nil && r.Entry != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// inWorkdir reports a *.so under the working directory wd (not "/").
+func inWorkdir(p, wd string) bool {
+	return wd != "/" && wd != "" && strings.HasPrefix(p, strings.TrimSuffix(wd, "/")+"/") && strings.HasSuffix(p, ".so")
+}
+
 // isNativeModule reports whether p is a native module a function may load:
-// *.so under /var/task, /opt (not the extensions themselves) or a Python
-// site-packages/dist-packages directory, and *.node under node_modules.
+// *.so under /var/task, /opt (not the extensions themselves), a Python
+// site-packages/dist-packages directory or a Ruby gem directory, and *.node
+// under node_modules.
 func isNativeModule(p string) bool {
 	base := path.Base(p)
 	switch {
@@ -229,7 +324,8 @@ func isNativeModule(p string) bool {
 			return false
 		}
 		return strings.HasPrefix(p, "/var/task/") || strings.HasPrefix(p, "/opt/") ||
-			strings.Contains(p, "/site-packages/") || strings.Contains(p, "/dist-packages/")
+			strings.Contains(p, "/site-packages/") || strings.Contains(p, "/dist-packages/") ||
+			strings.Contains(p, "/gems/") && (strings.Contains(p, "/lib/") || strings.Contains(p, "/extensions/"))
 	}
 	return false
 }
@@ -270,6 +366,7 @@ type loader struct {
 	objects   int
 	misses    []LibMiss
 	missSeen  map[string]bool
+	vmisses   []VersionMiss
 	index     map[string][]string // basename -> files in the image (lazy)
 }
 
@@ -351,7 +448,8 @@ func (ld *loader) run(ctx context.Context, roots []*BinTarget, preloaded map[str
 				if providedByLoader(name, musl) {
 					continue
 				}
-				if _, ok := loaded[o.root][name]; ok {
+				if final, ok := loaded[o.root][name]; ok {
+					ld.checkVersions(o, name, final, musl)
 					continue
 				}
 				steps := ld.search(o, name, musl)
@@ -369,10 +467,11 @@ func (ld *loader) run(ctx context.Context, roots []*BinTarget, preloaded map[str
 		var next []*loadObj
 		for _, nd := range needs {
 			o := nd.obj
-			if _, ok := loaded[o.root][nd.name]; ok {
+			musl := ld.musl(o.root)
+			if final, ok := loaded[o.root][nd.name]; ok {
+				ld.checkVersions(o, nd.name, final, musl)
 				continue // found meanwhile by a sibling
 			}
-			musl := ld.musl(o.root)
 			var wrong []string
 			found := false
 			for _, st := range nd.steps {
@@ -387,6 +486,7 @@ func (ld *loader) run(ctx context.Context, roots []*BinTarget, preloaded map[str
 						continue
 					}
 					found = true
+					ld.checkVersions(o, nd.name, c.final, musl)
 					loaded[o.root][nd.name] = c.final
 					ld.loadedAll[nd.name] = c.final
 					if so := f.ELF.Soname; so != "" {
@@ -412,6 +512,53 @@ func (ld *loader) run(ctx context.Context, roots []*BinTarget, preloaded map[str
 		level = next
 	}
 	return nil
+}
+
+// checkVersions records the versions o requires of the library name that
+// the file final, which the linker found for it, does not define. glibc's
+// ld.so checks every DT_VERNEED entry when it loads an object
+// (elf/dl-version.c); musl's ignores versions. Nothing is said when
+// either side's tables were not read.
+func (ld *loader) checkVersions(o *loadObj, name, final string, musl bool) {
+	if musl || !o.info.VersionsRead {
+		return
+	}
+	var want []string
+	for _, vn := range o.info.VerNeed {
+		if vn.File == name {
+			want = append(want, vn.Versions...)
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	f := ld.t.elfAt(final)
+	if f.ELF == nil || !f.ELF.VersionsRead {
+		return
+	}
+	var missing []string
+	for _, v := range want {
+		if !slices.Contains(f.ELF.VerDef, v) {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	key := o.root.Path + "\x00" + o.final + "\x00" + name
+	if ld.missSeen[key] {
+		return
+	}
+	ld.missSeen[key] = true
+	libPath := final
+	for _, st := range ld.search(o, name, musl) {
+		if len(st.files) > 0 && st.files[0].final == final {
+			libPath = st.files[0].path
+			break
+		}
+	}
+	ld.vmisses = append(ld.vmisses, VersionMiss{Root: o.root, Via: o.via, Object: o.path, Library: name, LibraryPath: libPath,
+		Missing: missing, Defined: f.ELF.VerDef})
 }
 
 // searchStep is one place the linker looks, with what exists there.

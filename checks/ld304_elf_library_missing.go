@@ -112,6 +112,8 @@ func linkerName(musl bool) string {
 // whereElse says where else the library is, for the message.
 func whereElse(m analyze.LibMiss) string {
 	switch {
+	case muslLibrary(m.Name) && !m.Musl:
+		return fmt.Sprintf(": %s is musl's C library, so the file was built for musl (Alpine), and this image's C library is glibc, whose loader cannot load it", m.Name)
 	case m.ConfOnly != "":
 		return fmt.Sprintf(": it is in %s, a directory of /etc/ld.so.conf, but /etc/ld.so.cache does not list it (ldconfig was not run after it was added), and ld.so reads those directories only through the cache", m.ConfOnly)
 	case len(m.WrongArch) > 0:
@@ -122,6 +124,12 @@ func whereElse(m analyze.LibMiss) string {
 		return fmt.Sprintf(" (the image has it at %s and %d other place(s), none on the search path)", m.Elsewhere[0], len(m.Elsewhere)-1)
 	}
 	return " (no file of that name exists anywhere in the image)"
+}
+
+// muslLibrary reports musl's C library and loader names
+// (libc.musl-x86_64.so.1, ld-musl-aarch64.so.1).
+func muslLibrary(name string) bool {
+	return strings.HasPrefix(name, "libc.musl-") || strings.HasPrefix(name, "ld-musl-")
 }
 
 // missNote lowers the severity (and says why) when the search path may be
@@ -241,6 +249,9 @@ func packageManager(t *analyze.Target) (kind, install string) {
 
 // libFix is the install line (or the search-path change) for a miss.
 func libFix(t *analyze.Target, m analyze.LibMiss) string {
+	if muslLibrary(m.Name) && !m.Musl {
+		return fmt.Sprintf("use the glibc build of %s (for Python, a manylinux wheel installed in this image by pip; for Node, npm ci in this image), or run the function on a musl (Alpine) image", m.Root.Path)
+	}
 	if m.ConfOnly != "" {
 		return "RUN ldconfig (after the step that adds " + path.Join(m.ConfOnly, m.Name) + ")"
 	}

@@ -52,6 +52,30 @@ func debianSpec(extra ...testimage.File) testimage.Spec {
 
 var ld304Cases = []checkCase{
 	{
+		// A musllinux wheel (or an addon built on Alpine) copied into a
+		// glibc image.
+		name: "native module built for musl in a glibc image",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, debianSpec(
+				testimage.Dir("usr/local/lib/python3.12", 0), testimage.Dir("usr/local/lib/python3.12/site-packages", 0),
+				testimage.Reg("usr/local/lib/python3.12/site-packages/_speedups.cpython-312-x86_64-linux-musl.so", 0o755, fixtures.AMD64ELF.Lib("", "libc.musl-x86_64.so.1"))), "amd64")
+		},
+		verify: expect(Warning,
+			[]string{"needs libc.musl-x86_64.so.1 (DT_NEEDED)", "libc.musl-x86_64.so.1 is musl's C library, so the file was built for musl (Alpine), and this image's C library is glibc"},
+			nil,
+			[]string{"use the glibc build of /usr/local/lib/python3.12/site-packages/_speedups.cpython-312-x86_64-linux-musl.so"}),
+	},
+	{
+		name: "the same module's glibc build",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, debianSpec(
+				testimage.Dir("usr/local/lib/python3.12", 0), testimage.Dir("usr/local/lib/python3.12/site-packages", 0),
+				testimage.Reg("usr/local/lib/python3.12/site-packages/_speedups.cpython-312-x86_64-linux-gnu.so", 0o755, fixtures.AMD64ELF.Lib("", "libc.so.6"))), "amd64")
+		},
+	},
+	{
 		name: "bootstrap needs a library nobody installed",
 		kind: catches,
 		target: func(t *testing.T) *analyze.Target {

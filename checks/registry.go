@@ -30,6 +30,8 @@ func All() []Check {
 		notLinuxExecutable{},    // LD302
 		elfInterpreterMissing{}, // LD303
 		elfLibraryMissing{},     // LD304
+		symbolVersionMissing{},  // LD305
+		glibcModuleOnMusl{},     // LD306
 		// LD4xx: the runtime interface client and the handler.
 		noRuntimeInterfaceClient{}, // LD401
 		handlerNotFound{},          // LD402

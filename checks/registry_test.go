@@ -39,6 +39,8 @@ var checkCases = map[string][]checkCase{
 	"LD302": ld302Cases,
 	"LD303": ld303Cases,
 	"LD304": ld304Cases,
+	"LD305": ld305Cases,
+	"LD306": ld306Cases,
 	"LD401": ld401Cases,
 	"LD402": ld402Cases,
 	"LD403": ld403Cases,

@@ -55,7 +55,8 @@ import (
 // Version 2: the pass skips names, components and link targets past
 // PathMax and NameMax, and keeps only the PAX records it uses.
 // Version 3: entries carry the ELF summaries the pass makes (elfinfo).
-const cacheVersion = 3
+// Version 4: the summaries carry the symbol version tables.
+const cacheVersion = 4
 
 // DefaultCacheSize is the size bound of a cache opened with a zero size.
 const DefaultCacheSize = 2 << 30

@@ -43,6 +43,19 @@ type Info struct {
 	// be read: the file is truncated or was read only in part.
 	HeaderOnly bool
 
+	// VersionsRead is true when the symbol version tables were read (or
+	// the file has none): VerNeed and VerDef are then complete.
+	VersionsRead bool
+	// VerNeed lists the symbol versions the object requires, per library
+	// (DT_VERNEED; weak requirements, which the loader only warns about,
+	// are left out). The dynamic linker refuses to load the object when
+	// the library it finds under File defines none of that name: "version
+	// `GLIBC_2.38' not found (required by ...)".
+	VerNeed []VerNeed
+	// VerDef lists the versions the object defines (DT_VERDEF), its base
+	// version (its own name) left out.
+	VerDef []string
+
 	// Go is true for a Go program (one with a Go build ID note) that a
 	// Stream searched start to end; Scanned is true then, and Markers
 	// holds the markers found. Parse and Read leave them unset.
@@ -379,6 +392,7 @@ func parseELF(src elfSource) (*Info, error) {
 		}
 	}
 	if dyn == nil {
+		e.VersionsRead = true // no dynamic section, no version tables
 		return e, nil
 	}
 	e.HasDynamic = true
@@ -394,6 +408,7 @@ func parseELF(src elfSource) (*Info, error) {
 	var strtab, strsz uint64
 	var needed, rpath, runpath []uint64
 	soname, hasSoname := uint64(0), false
+	var vt versionTags
 	for p := uint64(0); p+ent <= uint64(len(dynb)); p += ent {
 		var tag, val uint64
 		if is64 {
@@ -416,23 +431,30 @@ func parseELF(src elfSource) (*Info, error) {
 			strtab = val
 		case delf.DT_STRSZ:
 			strsz = val
+		case delf.DT_VERNEED:
+			vt.need = val
+		case delf.DT_VERNEEDNUM:
+			vt.needNum = val
+		case delf.DT_VERDEF:
+			vt.def = val
+		case delf.DT_VERDEFNUM:
+			vt.defNum = val
 		}
 	}
-	if len(needed)+len(rpath)+len(runpath) == 0 && !hasSoname {
-		e.DynamicRead = true
+	if len(needed)+len(rpath)+len(runpath) == 0 && !hasSoname && vt.need == 0 && vt.def == 0 {
+		e.DynamicRead, e.VersionsRead = true, true
 		return e, nil
 	}
 	// DT_STRTAB is an address: map it to a file offset through PT_LOAD.
-	stroff, ok := uint64(0), false
-	for _, l := range loads {
-		if strtab >= l.vaddr && strtab < l.vaddr+l.filesz {
-			stroff, ok = strtab-l.vaddr+l.off, true
-			break
+	fileOff := func(addr uint64) (uint64, bool) {
+		for _, l := range loads {
+			if addr >= l.vaddr && addr < l.vaddr+l.filesz {
+				return addr - l.vaddr + l.off, true
+			}
 		}
+		return addr, len(loads) == 0
 	}
-	if !ok && len(loads) == 0 {
-		stroff, ok = strtab, true
-	}
+	stroff, ok := fileOff(strtab)
 	if !ok || stroff >= src.size() {
 		return e, nil
 	}
@@ -497,5 +519,6 @@ func parseELF(src elfSource) (*Info, error) {
 		e.Soname, _ = str(soname)
 	}
 	e.DynamicRead = true
+	e.VersionsRead = readVersions(e, src, bo, vt, fileOff, str)
 	return e, nil
 }

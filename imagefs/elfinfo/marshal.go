@@ -10,7 +10,7 @@ import (
 // strings, lengths as uvarints. imagefs keeps it in layer indexes and the
 // layer cache; bump marshalFormat (and the cache's version) when it
 // changes.
-const marshalFormat = 1
+const marshalFormat = 2
 
 // Flag bits of the encoding.
 const (
@@ -20,6 +20,7 @@ const (
 	fHeaderOnly
 	fGo
 	fScanned
+	fVersionsRead
 )
 
 // errFormat is an encoding Unmarshal cannot read.
@@ -43,6 +44,7 @@ func Marshal(e *Info) []byte {
 	set(fHeaderOnly, e.HeaderOnly)
 	set(fGo, e.Go)
 	set(fScanned, e.Scanned)
+	set(fVersionsRead, e.VersionsRead)
 	b = append(b, f)
 	b = binary.AppendUvarint(b, uint64(e.Markers))
 	str := func(s string) {
@@ -62,6 +64,12 @@ func Marshal(e *Info) []byte {
 	list(e.RunPath)
 	str(e.GoVersion)
 	str(e.GoModInfo)
+	b = binary.AppendUvarint(b, uint64(len(e.VerNeed)))
+	for _, vn := range e.VerNeed {
+		str(vn.File)
+		list(vn.Versions)
+	}
+	list(e.VerDef)
 	return b
 }
 
@@ -90,7 +98,7 @@ func Unmarshal(b []byte) (*Info, error) {
 	f := b[0]
 	b = b[1:]
 	e.HasDynamic, e.DynamicRead, e.HasRunPath, e.HeaderOnly = f&fHasDynamic != 0, f&fDynamicRead != 0, f&fHasRunPath != 0, f&fHeaderOnly != 0
-	e.Go, e.Scanned = f&fGo != 0, f&fScanned != 0
+	e.Go, e.Scanned, e.VersionsRead = f&fGo != 0, f&fScanned != 0, f&fVersionsRead != 0
 	e.Markers = Marker(uv())
 	str := func() string {
 		n := uv()
@@ -121,6 +129,14 @@ func Unmarshal(b []byte) (*Info, error) {
 	e.RunPath = list()
 	e.GoVersion = str()
 	e.GoModInfo = str()
+	if n := uv(); !bad && n <= uint64(len(b)) {
+		for range n {
+			e.VerNeed = append(e.VerNeed, VerNeed{File: str(), Versions: list()})
+		}
+	} else {
+		bad = true
+	}
+	e.VerDef = list()
 	if bad || len(b) != 0 {
 		return nil, errFormat
 	}
