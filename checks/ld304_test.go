@@ -50,6 +50,14 @@ func debianSpec(extra ...testimage.File) testimage.Spec {
 	}
 }
 
+// sitePackagesModule is debianSpec with an extension module named name in
+// site-packages that needs libc.
+func sitePackagesModule(name, libc string) testimage.Spec {
+	return debianSpec(
+		testimage.Dir("usr/local/lib/python3.12", 0), testimage.Dir("usr/local/lib/python3.12/site-packages", 0),
+		testimage.Reg("usr/local/lib/python3.12/site-packages/"+name, 0o755, fixtures.AMD64ELF.Lib("", libc)))
+}
+
 var ld304Cases = []checkCase{
 	{
 		// A musllinux wheel (or an addon built on Alpine) copied into a
@@ -57,9 +65,7 @@ var ld304Cases = []checkCase{
 		name: "native module built for musl in a glibc image",
 		kind: catches,
 		target: func(t *testing.T) *analyze.Target {
-			return newTarget(t, debianSpec(
-				testimage.Dir("usr/local/lib/python3.12", 0), testimage.Dir("usr/local/lib/python3.12/site-packages", 0),
-				testimage.Reg("usr/local/lib/python3.12/site-packages/_speedups.cpython-312-x86_64-linux-musl.so", 0o755, fixtures.AMD64ELF.Lib("", "libc.musl-x86_64.so.1"))), "amd64")
+			return newTarget(t, sitePackagesModule("_speedups.cpython-312-x86_64-linux-musl.so", "libc.musl-x86_64.so.1"), "amd64")
 		},
 		verify: expect(Warning,
 			[]string{"needs libc.musl-x86_64.so.1 (DT_NEEDED)", "libc.musl-x86_64.so.1 is musl's C library, so the file was built for musl (Alpine), and this image's C library is glibc"},
@@ -70,9 +76,7 @@ var ld304Cases = []checkCase{
 		name: "the same module's glibc build",
 		kind: clean,
 		target: func(t *testing.T) *analyze.Target {
-			return newTarget(t, debianSpec(
-				testimage.Dir("usr/local/lib/python3.12", 0), testimage.Dir("usr/local/lib/python3.12/site-packages", 0),
-				testimage.Reg("usr/local/lib/python3.12/site-packages/_speedups.cpython-312-x86_64-linux-gnu.so", 0o755, fixtures.AMD64ELF.Lib("", "libc.so.6"))), "amd64")
+			return newTarget(t, sitePackagesModule("_speedups.cpython-312-x86_64-linux-gnu.so", "libc.so.6"), "amd64")
 		},
 	},
 	{

@@ -106,6 +106,17 @@ func hostSpec(t *testing.T, bump bool) testimage.Spec {
 	}
 }
 
+// cxxModuleSpec is debianSpec with a libstdc++ defining GLIBCXX_3.4 to
+// GLIBCXX_3.4.30 and a Python extension module requiring version of it.
+func cxxModuleSpec(version string) testimage.Spec {
+	mod := fixtures.ELFSpec{Needed: []string{"libstdc++.so.6", "libc.so.6"}, VerNeed: []fixtures.VerNeedSpec{{File: "libstdc++.so.6", Versions: []string{"GLIBCXX_3.4", version}}}}.String()
+	return debianSpec(
+		testimage.Dir("usr/local/lib/python3.12", 0), testimage.Dir("usr/local/lib/python3.12/site-packages", 0),
+		testimage.Dir("usr/local/lib/python3.12/site-packages/fastlib", 0),
+		testimage.Reg("usr/local/lib/python3.12/site-packages/fastlib/_core.cpython-312-x86_64-linux-gnu.so", 0o755, mod),
+		testimage.Reg("usr/lib/x86_64-linux-gnu/libstdc++.so.6", 0o644, fixtures.ELFSpec{Soname: "libstdc++.so.6", Needed: []string{"libc.so.6"}, VerDef: []string{"GLIBCXX_3.4", "GLIBCXX_3.4.29", "GLIBCXX_3.4.30"}}.String()))
+}
+
 var ld305Cases = []checkCase{
 	{
 		// A program built on a newer distribution (glibc 2.38) copied
@@ -133,12 +144,7 @@ var ld305Cases = []checkCase{
 		name: "native module needs a newer libstdc++",
 		kind: catches,
 		target: func(t *testing.T) *analyze.Target {
-			mod := fixtures.ELFSpec{Needed: []string{"libstdc++.so.6", "libc.so.6"}, VerNeed: []fixtures.VerNeedSpec{{File: "libstdc++.so.6", Versions: []string{"GLIBCXX_3.4", "GLIBCXX_3.4.32"}}}}.String()
-			return newTarget(t, debianSpec(
-				testimage.Dir("usr/local/lib/python3.12", 0), testimage.Dir("usr/local/lib/python3.12/site-packages", 0),
-				testimage.Dir("usr/local/lib/python3.12/site-packages/fastlib", 0),
-				testimage.Reg("usr/local/lib/python3.12/site-packages/fastlib/_core.cpython-312-x86_64-linux-gnu.so", 0o755, mod),
-				testimage.Reg("usr/lib/x86_64-linux-gnu/libstdc++.so.6", 0o644, fixtures.ELFSpec{Soname: "libstdc++.so.6", Needed: []string{"libc.so.6"}, VerDef: []string{"GLIBCXX_3.4", "GLIBCXX_3.4.29", "GLIBCXX_3.4.30"}}.String())), "amd64")
+			return newTarget(t, cxxModuleSpec("GLIBCXX_3.4.32"), "amd64")
 		},
 		verify: expect(Warning,
 			[]string{"The native module /usr/local/lib/python3.12/site-packages/fastlib/_core.cpython-312-x86_64-linux-gnu.so requires GLIBCXX_3.4.32 of libstdc++.so.6", "defines versions up to GLIBCXX_3.4.30", "version `GLIBCXX_3.4.32' not found", "Runtime.ImportModuleError"},
@@ -149,12 +155,7 @@ var ld305Cases = []checkCase{
 		name: "the same module built for the image's libstdc++",
 		kind: clean,
 		target: func(t *testing.T) *analyze.Target {
-			mod := fixtures.ELFSpec{Needed: []string{"libstdc++.so.6", "libc.so.6"}, VerNeed: []fixtures.VerNeedSpec{{File: "libstdc++.so.6", Versions: []string{"GLIBCXX_3.4", "GLIBCXX_3.4.30"}}}}.String()
-			return newTarget(t, debianSpec(
-				testimage.Dir("usr/local/lib/python3.12", 0), testimage.Dir("usr/local/lib/python3.12/site-packages", 0),
-				testimage.Dir("usr/local/lib/python3.12/site-packages/fastlib", 0),
-				testimage.Reg("usr/local/lib/python3.12/site-packages/fastlib/_core.cpython-312-x86_64-linux-gnu.so", 0o755, mod),
-				testimage.Reg("usr/lib/x86_64-linux-gnu/libstdc++.so.6", 0o644, fixtures.ELFSpec{Soname: "libstdc++.so.6", Needed: []string{"libc.so.6"}, VerDef: []string{"GLIBCXX_3.4", "GLIBCXX_3.4.29", "GLIBCXX_3.4.30"}}.String())), "amd64")
+			return newTarget(t, cxxModuleSpec("GLIBCXX_3.4.30"), "amd64")
 		},
 	},
 	{
