@@ -10,6 +10,7 @@ import (
 	"github.com/fatih/color"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/internal/bytesize"
 )
 
 // textWriter writes reports for people, readable in one pass. Nothing is
@@ -381,11 +382,11 @@ func layersSize(layers []Layer) string {
 	}
 	switch {
 	case stored >= 0 && unpacked >= 0:
-		return fmt.Sprintf("%s (%s unpacked)", humanSize(stored), humanSize(unpacked))
+		return fmt.Sprintf("%s (%s unpacked)", bytesize.Decimal(stored), bytesize.Decimal(unpacked))
 	case stored >= 0:
-		return humanSize(stored)
+		return bytesize.Decimal(stored)
 	case unpacked >= 0:
-		return humanSize(unpacked) + " unpacked"
+		return bytesize.Decimal(unpacked) + " unpacked"
 	}
 	return ""
 }
@@ -396,20 +397,6 @@ func addKnown(sum, n int64) int64 {
 		return -1
 	}
 	return sum + n
-}
-
-// humanSize formats n bytes with decimal units, as docker does.
-func humanSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
 func plural(n int, one, many string) string {
