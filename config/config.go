@@ -25,6 +25,7 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/suggest"
 )
 
 // FileNames are the names looked for when walking up, in order.
@@ -262,8 +263,8 @@ func kindName(n *yaml.Node) string {
 
 func unknownKey(key string, known []string) string {
 	msg := fmt.Sprintf("unknown key %q", key)
-	if s := closest(key, known); s != "" {
-		return msg + fmt.Sprintf(" (did you mean %q?)", s)
+	if near := suggest.Nearest(key, known); len(near) > 0 {
+		return msg + fmt.Sprintf(" (did you mean %q?)", near[0])
 	}
 	return msg + " (known: " + strings.Join(known, ", ") + ")"
 }
@@ -452,63 +453,10 @@ func resolve(idOrName string) (string, error) {
 		return c.Meta().ID, nil
 	}
 	msg := fmt.Sprintf("unknown check %q", idOrName)
-	if m, ok := suggestCheck(idOrName); ok {
-		return "", fmt.Errorf("%s (did you mean %s (%s)?)", msg, m.ID, m.Name)
+	if near := suggest.Checks(idOrName); near != "" {
+		return "", fmt.Errorf("%s (did you mean %s?)", msg, near)
 	}
 	return "", fmt.Errorf("%s (see lambdoctor checks)", msg)
-}
-
-// suggestCheck returns the check whose ID or name is closest to s.
-func suggestCheck(s string) (checks.Meta, bool) {
-	var cands []string
-	byKey := map[string]checks.Meta{}
-	for _, c := range checks.All() {
-		m := c.Meta()
-		cands = append(cands, m.ID, m.Name)
-		byKey[m.ID], byKey[m.Name] = m, m
-	}
-	if best := closest(s, cands); best != "" {
-		return byKey[best], true
-	}
-	return checks.Meta{}, false
-}
-
-// closest returns the candidate nearest to s by edit distance (ignoring
-// case), if it is near enough to be a typo; "" otherwise.
-func closest(s string, cands []string) string {
-	s = strings.ToLower(s)
-	best, bestD := "", -1
-	for _, c := range cands {
-		d := levenshtein(s, strings.ToLower(c))
-		if bestD < 0 || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if bestD < 0 || bestD > max(2, len(s)/3) {
-		return ""
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // validGlob checks the syntax of a path glob: path.Match patterns per
