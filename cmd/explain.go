@@ -60,8 +60,10 @@ func runExplain(streams *IOStreams, idOrName string) error {
 		// The docs test makes this unreachable in a released binary.
 		return fmt.Errorf("check %s: %w", c.Meta().ID, err)
 	}
-	_, err = streams.Out.Write(page)
-	return err
+	if _, err := streams.Out.Write(page); err != nil {
+		return writeError(fmt.Errorf("writing the page: %w", err))
+	}
+	return nil
 }
 
 // didYouMeanCheck returns "; did you mean X?" naming the check IDs or names

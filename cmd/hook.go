@@ -292,25 +292,13 @@ func runHookRun(ctx context.Context, streams *IOStreams, opts *hookOptions) erro
 	}
 	io.Out = streams.Err // git shows a hook's stderr; keep stdout free
 	io.OutTTY = streams.ErrTTY
-	iopts := newInspectOptions()
+	iopts := defaultInspectOptions()
 	iopts.configPath = opts.configPath
 	iopts.net = opts.net
 	iopts.noCache = opts.noCache
 	// With no IMAGE arguments inspect reads the images, and everything
 	// else (arch, fail-on, disable, severity, ignore), from the config.
 	return runInspect(ctx, &io, iopts, nil)
-}
-
-// newInspectOptions returns inspect's options with the flag defaults, as
-// when "lambdoctor inspect" is given no flags.
-func newInspectOptions() *inspectOptions {
-	var opts *inspectOptions
-	c := newInspectCmd(&IOStreams{}, func(_ context.Context, o *inspectOptions, _ []string) error {
-		opts = o
-		return nil
-	})
-	_ = c.RunE(c, nil)
-	return opts
 }
 
 // hookImages returns the images listed in the config file (resolved as

@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lambdoctor/lambdoctor/checks"
-	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/lambda"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/runtimeapi"
@@ -115,8 +115,10 @@ Exit codes:
      at or above --fail-on
   1  the function failed to start, init or answer (or returned an error),
      or findings at or above --fail-on
-  2  usage error, or this machine cannot run the sandbox
-  3  the image could not be loaded or read, or the run was interrupted`
+  2  usage or configuration error
+  3  the image could not be loaded or read, or the run was interrupted
+  4  the report could not be written
+  5  this machine cannot run the sandbox, or the sandbox failed`
 
 const runExample = `  lambdoctor run fn.tar
   echo '{"name":"x"}' | lambdoctor run --event - docker:my-fn:dev
@@ -151,14 +153,13 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.IntVar(&opts.tmpSizeMB, "tmp-size", 512, "the size of /tmp in MB (Lambda's ephemeral storage, 512-10240)")
 	f.BoolVar(&opts.keep, "keep", false, "keep the materialised root filesystem and print where it is")
 	f.StringVar(&opts.network, "network", "none", "the function's network: none (only loopback, with the Runtime API forwarded at 127.0.0.1:9001) or host (the host's network: for functions that must call out, as Lambda functions outside a VPC can)")
-	f.StringVar(&opts.format, "format", "text", "output format: text or json")
+	f.StringVar(&opts.format, "format", "text", "output format: "+strings.Join(formatsOf("run"), ", "))
 	f.StringVar(&opts.failOn, "fail-on", "error", "also exit 1 when a static finding is at or above this severity: error, warning, info or none")
 	addNetFlags(f, &opts.net)
 	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
 	addNoCacheFlag(f, &opts.noCache)
-	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("network", cobra.FixedCompletions([]string{"none", "host"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
@@ -171,13 +172,14 @@ type runPlan struct {
 	overrides checks.ImageConfig
 	event     []byte
 	env       []string // --env, validated
+	write     docWriter
 }
 
 func (o *runOptions) plan(streams *IOStreams) (*runPlan, error) {
 	p := &runPlan{}
 	var err error
-	if o.format != "text" && o.format != "json" {
-		return nil, fmt.Errorf("unknown --format %q for run (want text or json)", o.format)
+	if p.write, err = formatWriter("run", o.format); err != nil {
+		return nil, err
 	}
 	if p.arch, err = parseArch(o.arch); err != nil {
 		return nil, err
@@ -288,7 +290,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return usageError("%v", err)
 	}
 	if err := sandbox.Supported(); err != nil {
-		return usageError("cannot run functions on this machine: %v", err)
+		return sandboxError(fmt.Errorf("cannot run functions on this machine: %w", err))
 	}
 
 	// What runs killed outright left behind goes first: their temporary
@@ -296,7 +298,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	reaped, reapErr := sandbox.ReapStale()
 	rd, err := sandbox.CreateRunDir()
 	if err != nil {
-		return &exitError{code: ExitLoad, err: fmt.Errorf("creating a temporary directory: %w", err)}
+		return loadError(fmt.Errorf("creating a temporary directory: %w", err))
 	}
 	tmp := rd.Path
 	rootfs := filepath.Join(tmp, "rootfs")
@@ -312,44 +314,34 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	}()
 	loadDir := filepath.Join(tmp, "load")
 	if err := os.Mkdir(loadDir, 0o700); err != nil {
-		return &exitError{code: ExitLoad, err: fmt.Errorf("creating a temporary directory: %w", err)}
+		return loadError(fmt.Errorf("creating a temporary directory: %w", err))
 	}
 
-	list := withoutDisabled(checks.All(), cfg)
-	stages := newSuppressions(cfg, time.Now())
-	tool := report.Tool{Name: "lambdoctor", Version: Version()}
-	iopts := &inspectOptions{}
-	if iopts.cache, err = openLayerCache(streams.Err, opts.noCache, streams.getenv); err != nil {
+	iopts := inspect.Options{Tool: tool(), Arch: plan.arch, Overrides: plan.overrides, Policy: cfg, Load: opts.load, TempDir: loadDir}
+	if iopts.Cache, err = openLayerCache(streams.Err, opts.noCache, streams.getenv); err != nil {
 		return err
 	}
 	if streams.ErrTTY && !opts.quiet {
-		iopts.transport = newProgressTransport(streams.Err, opts.net.connect)
+		iopts.Source.Transport = newProgressTransport(streams.Err, opts.net.connect)
 	}
-	sopts := source.Options{Arch: plan.arch, TempDir: loadDir, Transport: iopts.transport, Cache: iopts.cache}
-	opts.net.apply(&sopts)
-	img, err := opts.load(ctx, ref, sopts)
+	opts.net.apply(&iopts.Source)
+	session, err := inspect.New(iopts)
+	if err != nil {
+		return loadError(err)
+	}
+	defer session.Close()
+	im, err := session.Open(ctx, ref)
 	if err != nil {
 		if ctx.Err() != nil {
-			return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while loading %q", ref)}
+			return loadError(fmt.Errorf("interrupted while loading %q", ref))
 		}
-		return &exitError{code: ExitLoad, err: err}
+		return loadError(err)
 	}
-	defer img.Close()
-	fsys, err := imagefs.Build(ctx, img.Layers, buildOptions(list, loadDir, iopts.cache))
-	if err != nil {
-		return &exitError{code: ExitLoad, err: fmt.Errorf("reading %q: %w", ref, err)}
-	}
-	defer fsys.Close()
-	t := &checks.Target{Image: img, FS: fsys, Arch: plan.arch, Overrides: plan.overrides}
-	ri := reportImage(img, fsys)
-	if rc := t.RuntimeClient(); rc.Name != "" {
-		ri.RuntimeClient = &rc
-	}
-	static := report.New(tool, ri, checks.Run(ctx, list, t))
-	stages.apply(static)
+	defer im.Close()
+	img, fsys, t, static := im.Source, im.FS, im.Target, im.Report
 
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
-		return &exitError{code: ExitLoad, err: fmt.Errorf("creating the root filesystem directory: %w", err)}
+		return loadError(fmt.Errorf("creating the root filesystem directory: %w", err))
 	}
 	// The unpack reads every file: what the checks read is what the
 	// layer cache should keep for the next inspection.
@@ -357,16 +349,15 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	mr, err := sandbox.MaterializeReport(ctx, fsys, rootfs)
 	if err != nil {
 		if ctx.Err() != nil {
-			return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while unpacking %q", ref)}
+			return loadError(fmt.Errorf("interrupted while unpacking %q", ref))
 		}
 		if errors.Is(err, sandbox.ErrUnsupported) {
-			return usageError("cannot run functions on this machine: %v", err)
+			return sandboxError(fmt.Errorf("cannot run functions on this machine: %w", err))
 		}
-		return &exitError{code: ExitLoad, err: fmt.Errorf("unpacking %q: %w", ref, err)}
+		return loadError(fmt.Errorf("unpacking %q: %w", ref, err))
 	}
 	// The image's layers are no longer needed: free the spooled copies.
-	fsys.Close()
-	img.Close()
+	im.Close()
 
 	run, err := boot(ctx, bootSpec{
 		root: rootfs, argv: t.Argv(), imageEnv: t.Config().Env, env: plan.env,
@@ -375,9 +366,9 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	})
 	if err != nil {
 		if errors.Is(err, sandbox.ErrUnsupported) {
-			return usageError("cannot run functions on this machine: %v", err)
+			return sandboxError(fmt.Errorf("cannot run functions on this machine: %w", err))
 		}
-		return &exitError{code: ExitUsage, err: err}
+		return sandboxError(err)
 	}
 	run.Diagnosis = diagnose(run, fsys, static)
 	run.Notes = append(run.Notes, runNotes(plan.arch, img, mr, run.Memory)...)
@@ -387,33 +378,27 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		run.RootFS = rootfs
 	}
 
-	doc := newRunDoc(tool, static, run)
-	if opts.format == "json" {
-		err = writeRunJSON(streams.Out, doc)
-	} else {
-		err = writeRunText(streams.Out, doc, report.Options{Color: streams.ColorOut(opts.noColor), FailOn: plan.failOn})
+	doc := newRunDoc(tool(), static, run)
+	if err := plan.write(streams.Out, doc, report.Options{Color: streams.ColorOut(opts.noColor), FailOn: plan.failOn}); err != nil {
+		return writeError(fmt.Errorf("writing the report: %w", err))
 	}
-	if err != nil {
-		return &exitError{code: ExitUsage, err: fmt.Errorf("writing the report: %w", err)}
-	}
-	printWarnings(streams, stages.warnings(true))
+	printWarnings(streams, session.Warnings(true))
 	if run.Result == resultInterrupted {
-		return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while running %q", ref)}
+		return loadError(fmt.Errorf("interrupted while running %q", ref))
 	}
-	return &exitError{code: runExitCode(run, static, plan.failOn)}
+	return runVerdict(run, static, plan.failOn)
 }
 
-// runExitCode is the one place the exit status of a run is decided: a
-// function that did not answer fails the run, as do static findings at or
-// above failOn (0: none).
-func runExitCode(run *runOutcome, static *report.Report, failOn checks.Severity) int {
+// runVerdict is the outcome of a run: a function that did not answer
+// fails it, as do static findings at or above failOn (0: none).
+func runVerdict(run *runOutcome, static *report.Report, failOn checks.Severity) error {
 	if run.Result != resultSuccess {
-		return ExitFindings
+		return errVerdict
 	}
 	if failOn != 0 && static.Max() >= failOn {
-		return ExitFindings
+		return errVerdict
 	}
-	return ExitOK
+	return nil
 }
 
 // reapNotes say what this run removed of killed runs, and what it could

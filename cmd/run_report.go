@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -32,13 +31,6 @@ func newRunDoc(tool report.Tool, static *report.Report, run *runOutcome) *runDoc
 		SchemaVersion: report.SchemaVersion, Tool: tool, Image: static.Image, Run: run,
 		Findings: static.Findings, Checks: static.Checks, Summary: static.Summary, static: static,
 	}
-}
-
-func writeRunJSON(w io.Writer, doc *runDoc) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(doc)
 }
 
 // runResultText says what a result means, for the text report.

@@ -291,7 +291,7 @@ func TestRunExitCode(t *testing.T) {
 		{resultStartFailed, clean, checks.Error, ExitFindings},
 		{resultFunctionError, clean, checks.Error, ExitFindings},
 	} {
-		if got := runExitCode(&runOutcome{Result: tt.result}, tt.static, tt.failOn); got != tt.want {
+		if got, _ := exitCode(runVerdict(&runOutcome{Result: tt.result}, tt.static, tt.failOn)); got != tt.want {
 			t.Errorf("%s, max %v, fail-on %v: exit %d, want %d", tt.result, tt.static.Max(), tt.failOn, got, tt.want)
 		}
 	}

@@ -2,8 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/config"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/triage"
@@ -23,7 +23,11 @@ type whyOptions struct {
 	image  string
 	arch   string
 	format string
-	net    netFlags
+	// configPath is --config; archSet says --arch was given, which beats
+	// the config file.
+	configPath string
+	archSet    bool
+	net        netFlags
 	// noCache is --no-cache.
 	noCache bool
 
@@ -51,7 +55,8 @@ Exit codes:
   0  at least one line was recognised (a failure or a benign line)
   1  no line was recognised
   2  usage error (no log given, unreadable --file, unknown --format or --arch)
-  3  the --image could not be loaded or read`
+  3  the --image could not be loaded or read
+  4  the triage could not be written`
 
 const whyExample = `  lambdoctor why 'IMAGE Launch error: fork/exec /lambda-entrypoint.sh: exec format error'
   aws logs tail /aws/lambda/my-fn --since 10m | lambdoctor why
@@ -65,6 +70,7 @@ func newWhyCmd(streams *IOStreams) *cobra.Command {
 		Long:    whyLong,
 		Example: whyExample,
 		RunE: func(c *cobra.Command, args []string) error {
+			opts.archSet = c.Flags().Changed("arch")
 			return runWhy(c.Context(), streams, opts, args)
 		},
 	}
@@ -72,15 +78,28 @@ func newWhyCmd(streams *IOStreams) *cobra.Command {
 	f.StringVar(&opts.file, "file", "", "read the log from this file ('-' for standard input)")
 	f.StringVar(&opts.image, "image", "", "also run the checks the log points at on this image (any IMAGE 'inspect' accepts)")
 	f.StringVar(&opts.arch, "arch", "amd64", "with --image: the function's architecture, amd64 (x86_64) or arm64")
-	f.StringVar(&opts.format, "format", "text", "output format: text or json")
+	f.StringVar(&opts.format, "format", "text", "output format: "+strings.Join(formatsOf("why"), ", "))
+	f.StringVar(&opts.configPath, "config", "", "with --image: the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root); its arch, disable, severity and ignore apply")
 	addNetFlags(f, &opts.net)
 	addNoCacheFlag(f, &opts.noCache)
 	return c
 }
 
 func runWhy(ctx context.Context, streams *IOStreams, opts *whyOptions, args []string) error {
-	if opts.format != "text" && opts.format != "json" {
-		return usageError("unknown --format %q for why (want text or json)", opts.format)
+	write, err := formatWriter("why", opts.format)
+	if err != nil {
+		return err
+	}
+	// The config matters only for the image: without --image a broken
+	// .lambdoctor.yaml does not stop the triage of a log.
+	var cfg *config.Config
+	if opts.image != "" {
+		if cfg, err = loadConfig(streams, opts.configPath); err != nil {
+			return err
+		}
+		if cfg != nil && cfg.Arch != "" && !opts.archSet {
+			opts.arch = cfg.Arch
+		}
 	}
 	arch, err := parseArch(opts.arch)
 	if err != nil {
@@ -102,23 +121,18 @@ func runWhy(ctx context.Context, streams *IOStreams, opts *whyOptions, args []st
 	doc := newWhyDoc(res)
 	loadFailed := false
 	if opts.image != "" {
-		doc.Image, loadFailed = whyImageChecks(ctx, opts, res.Checks(), arch)
+		var warnings []string
+		doc.Image, warnings, loadFailed = whyImageChecks(ctx, streams, opts, cfg, res.Checks(), arch)
+		defer printWarnings(streams, warnings)
 	}
-	if opts.format == "json" {
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(doc)
-	} else {
-		err = writeWhyText(streams.Out, doc)
-	}
-	if err != nil {
-		return &exitError{code: ExitUsage, err: fmt.Errorf("writing the triage: %w", err)}
+	if err := write(streams.Out, doc, report.Options{}); err != nil {
+		return writeError(fmt.Errorf("writing the triage: %w", err))
 	}
 	switch {
 	case loadFailed:
-		return &exitError{code: ExitLoad}
+		return silent(ExitLoad)
 	case !res.Recognised():
-		return &exitError{code: ExitFindings}
+		return errVerdict
 	}
 	return nil
 }
@@ -215,8 +229,10 @@ func newWhyDoc(res *triage.Result) *whyDoc {
 }
 
 // whyImageChecks runs the checks named by ids on the image, through the
-// inspect pipeline. It reports whether the image failed to load.
-func whyImageChecks(ctx context.Context, opts *whyOptions, ids []string, arch string) (*whyImage, bool) {
+// inspect pipeline with the config's policy (disabled checks end skipped,
+// severity overrides and ignores apply). It returns the config's warnings
+// about expired ignores and whether the image failed to load.
+func whyImageChecks(ctx context.Context, streams *IOStreams, opts *whyOptions, cfg *config.Config, ids []string, arch string) (*whyImage, []string, bool) {
 	wi := &whyImage{Ref: opts.image, Checks: []report.CheckResult{}, Causes: []report.Finding{}}
 	var list []checks.Check
 	for _, id := range ids {
@@ -225,33 +241,32 @@ func whyImageChecks(ctx context.Context, opts *whyOptions, ids []string, arch st
 		}
 	}
 	if len(list) == 0 {
-		return wi, false
+		return wi, nil, false
 	}
-	tool := report.Tool{Name: "lambdoctor", Version: Version()}
-	fail := func(kind string, err error) (*whyImage, bool) {
-		var le *source.LoadError
-		if errors.As(err, &le) {
-			kind = string(le.Kind)
-		}
-		wi.Error = &report.LoadFailure{Kind: kind, Message: err.Error()}
-		return wi, true
+	fail := func(err error) (*whyImage, []string, bool) {
+		wi.Error = &report.LoadFailure{Kind: inspect.LoadKind(err), Message: err.Error()}
+		return wi, nil, true
 	}
-	tmp, err := os.MkdirTemp("", "lambdoctor-")
+	iopts := inspect.Options{Tool: tool(), Arch: arch, Checks: list, Policy: cfg, Load: opts.load}
+	var err error
+	if iopts.Cache, err = openLayerCache(io.Discard, opts.noCache, streams.getenv); err != nil {
+		return fail(err)
+	}
+	opts.net.apply(&iopts.Source)
+	session, err := inspect.New(iopts)
 	if err != nil {
-		return fail("load", fmt.Errorf("creating a temporary directory: %w", err))
+		return fail(err)
 	}
-	defer os.RemoveAll(tmp)
-	cache, err := openLayerCache(io.Discard, opts.noCache, os.Getenv)
+	defer session.Close()
+	r, err := session.Inspect(ctx, opts.image)
 	if err != nil {
-		return fail("load", err)
-	}
-	r, err := inspectOne(ctx, &inspectOptions{load: opts.load, net: opts.net, cache: cache}, list, tool, opts.image, arch, checks.ImageConfig{}, tmp)
-	if err != nil {
-		return fail("load", err)
+		return fail(err)
 	}
 	wi.Checks = r.Checks
 	wi.Causes = r.Findings
-	return wi, false
+	// Only expired ignores are worth a warning: an ignore of a check the
+	// log does not point at is expected to match nothing here.
+	return wi, session.Warnings(false), false
 }
 
 // maxShown bounds how much of a log line the text output repeats.
@@ -323,7 +338,13 @@ func writeWhyImage(b *strings.Builder, doc *whyDoc) {
 		b.WriteString("  nothing to run: no recognised failure line points at a check.\n")
 		return
 	}
+	causes := 0
 	for _, f := range wi.Causes {
+		if f.Suppressed {
+			fmt.Fprintf(b, "  ignored by the config: %s %s: %s (reason: %s)\n", termsafe.Line(f.ID), termsafe.Line(f.Name), termsafe.Text(f.Message), termsafe.Text(f.SuppressionReason))
+			continue
+		}
+		causes++
 		fmt.Fprintf(b, "  the cause in this image: %s %s (%s): %s\n", termsafe.Line(f.ID), termsafe.Line(f.Name), f.Severity, termsafe.Text(f.Message))
 		if f.Path != "" {
 			loc := termsafe.Line(f.Path)
@@ -349,7 +370,7 @@ func writeWhyImage(b *strings.Builder, doc *whyDoc) {
 			other = append(other, fmt.Sprintf("%s %s (%s)", termsafe.Line(c.ID), termsafe.Line(c.Status), termsafe.Text(c.Error)))
 		}
 	}
-	if len(wi.Causes) == 0 {
+	if causes == 0 {
 		b.WriteString("  none of the checks the log points at found a problem in this image: the cause may lie\n" +
 			"  outside it (the function's Architectures, ImageConfig or environment), or be a case\n" +
 			"  lambdoctor does not check.\n")

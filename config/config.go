@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,6 +25,7 @@ import (
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/internal/suggest"
+	"github.com/lambdoctor/lambdoctor/report"
 )
 
 // FileNames are the names looked for when walking up, in order.
@@ -52,25 +52,20 @@ type Config struct {
 	Images []string
 	// Disable holds the IDs of the checks not to run.
 	Disable []string
-	// Severity maps check IDs to the severity their findings get.
+	// Severity maps check IDs to the severity their findings get: the
+	// report's override stage (report.ApplyOverrides).
 	Severity map[string]checks.Severity
-	// Ignore entries, in file order.
+	// Ignore entries, in file order: the report's suppression stage
+	// (report.ApplyIgnores).
 	Ignore []Ignore
 }
 
-// Ignore is one entry of the ignore list.
+// Ignore is one entry of the ignore list: the report stage's ignore (check
+// ID, path globs, reason, expiry), and where the file wrote it.
 type Ignore struct {
-	// ID of the check whose findings it suppresses.
-	ID string
+	report.Ignore
 	// Written is the ID or name as written in the file.
 	Written string
-	// Paths are globs over the finding's in-image path ("**" matches any
-	// number of directories); empty matches every finding of the check.
-	Paths []string
-	// Reason says why; required.
-	Reason string
-	// Expires is the last day the ignore applies (UTC); zero for never.
-	Expires time.Time
 	// Line of the entry in the file.
 	Line int
 }
@@ -365,7 +360,7 @@ func cmpLine(e *keyError, fallback int) int {
 }
 
 func validateIgnore(r rawIgnore) (Ignore, *keyError) {
-	ig := Ignore{Line: r.line, Written: r.ID.V, Reason: strings.TrimSpace(r.Reason.V)}
+	ig := Ignore{Line: r.line, Written: r.ID.V, Ignore: report.Ignore{Reason: strings.TrimSpace(r.Reason.V)}}
 	if r.ID.V == "" {
 		return ig, &keyError{line: r.line, msg: "ignore entry without an id (a check ID or name)"}
 	}
@@ -378,7 +373,7 @@ func validateIgnore(r rawIgnore) (Ignore, *keyError) {
 		return ig, &keyError{line: r.line, msg: fmt.Sprintf("ignore %s needs a reason: say why the finding does not apply", r.ID.V)}
 	}
 	for _, p := range r.Paths {
-		if err := validGlob(p.V); err != nil {
+		if err := report.ValidGlob(p.V); err != nil {
 			return ig, &keyError{line: p.Line, msg: fmt.Sprintf("ignore %s: bad path glob %q: %v", r.ID.V, p.V, err)}
 		}
 		ig.Paths = append(ig.Paths, p.V)
@@ -457,26 +452,6 @@ func resolve(idOrName string) (string, error) {
 		return "", fmt.Errorf("%s (did you mean %s?)", msg, near)
 	}
 	return "", fmt.Errorf("%s (see lambdoctor checks)", msg)
-}
-
-// validGlob checks the syntax of a path glob: path.Match patterns per
-// segment, and "**" as a whole segment.
-func validGlob(g string) error {
-	if strings.TrimSpace(g) == "" {
-		return errors.New("empty glob")
-	}
-	for _, seg := range strings.Split(strings.Trim(g, "/"), "/") {
-		if seg == "**" {
-			continue
-		}
-		if strings.Contains(seg, "**") {
-			return errors.New(`"**" must be a whole path segment, as in /var/task/**/*.so`)
-		}
-		if _, err := path.Match(seg, ""); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // ImageRefs returns the images to inspect. Relative paths in path-like
