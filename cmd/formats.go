@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/report"
 )
 
@@ -27,7 +28,9 @@ func docFormats() map[string]map[string]docWriter {
 	return map[string]map[string]docWriter{
 		"inspect": reports,
 		"run": {
-			"text": func(w io.Writer, doc any, opts report.Options) error { return writeRunText(w, doc.(*runDoc), opts) },
+			"text": func(w io.Writer, doc any, opts report.Options) error {
+				return emulate.WriteText(w, doc.(*emulate.Doc), opts)
+			},
 			"json": jsonWriter(false),
 		},
 		"why": {

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/sandbox"
@@ -280,24 +281,24 @@ func assertShowsEscaped(t *testing.T, what string, out string) {
 func TestHostileRunText(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
-		edit  func(*runOutcome)
+		edit  func(*emulate.Outcome)
 		color bool
 	}{
-		{"exec error", func(*runOutcome) {}, false},
-		{"exec error, colour", func(*runOutcome) {}, true},
-		{"killed", func(r *runOutcome) { r.Exit.ExecError, r.Exit.StoppedByLambdoctor = "", false }, true},
-		{"success", func(r *runOutcome) { r.Result = resultSuccess }, false},
+		{"exec error", func(*emulate.Outcome) {}, false},
+		{"exec error, colour", func(*emulate.Outcome) {}, true},
+		{"killed", func(r *emulate.Outcome) { r.Exit.ExecError, r.Exit.StoppedByLambdoctor = "", false }, true},
+		{"success", func(r *emulate.Outcome) { r.Result = emulate.ResultSuccess }, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			static := &report.Report{}
 			fillStrings(reflect.ValueOf(static), hostileText)
 			static.Findings[0].Severity = checks.Error
-			r := &runOutcome{}
+			r := &emulate.Outcome{}
 			fillStrings(reflect.ValueOf(r), hostileText)
 			tt.edit(r)
-			doc := &runDoc{Tool: static.Tool, Image: static.Image, Run: r, static: static}
+			doc := emulate.NewDoc(static.Tool, static, r)
 			var out bytes.Buffer
-			if err := writeRunText(&out, doc, report.Options{Color: tt.color}); err != nil {
+			if err := emulate.WriteText(&out, doc, report.Options{Color: tt.color}); err != nil {
 				t.Fatal(err)
 			}
 			assertTerminalSafe(t, "run text", out.Bytes(), tt.color)

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 	"github.com/lambdoctor/lambdoctor/lambda"
 )
@@ -64,7 +65,7 @@ func TestInspectAndRunAgreeOnTheDefaultPATH(t *testing.T) {
 				if ld202 != "passed" {
 					t.Errorf("inspect: LD202 %q, want passed (bootstrap is on the PATH Lambda searches)", ld202)
 				}
-				if run.Result != resultSuccess {
+				if run.Result != emulate.ResultSuccess {
 					t.Errorf("run: result %q, want success; error %+v, diagnosis %+v\nstderr: %s", run.Result, run.Error, run.Diagnosis, r.stderr)
 				}
 				var resp struct{ Greeting string }
@@ -75,7 +76,7 @@ func TestInspectAndRunAgreeOnTheDefaultPATH(t *testing.T) {
 				if ld202 != "failed" {
 					t.Errorf("inspect: LD202 %q, want failed (bootstrap is not on the PATH Lambda searches)", ld202)
 				}
-				if run.Result != resultStartFailed || len(run.Diagnosis) == 0 || run.Diagnosis[0].Key != "exec-not-found" {
+				if run.Result != emulate.ResultStartFailed || len(run.Diagnosis) == 0 || run.Diagnosis[0].Key != "exec-not-found" {
 					t.Errorf("run: result %q, diagnosis %+v; want start-failed, exec-not-found", run.Result, run.Diagnosis)
 				}
 			}

@@ -1,6 +1,8 @@
-// Package cmd wires lambdoctor's command line. It holds no diagnosis logic:
-// commands parse flags into an options struct and call a run function that
-// the tests call directly.
+// Package cmd wires lambdoctor's command line and nothing else: flags
+// become an options struct, options go to inspect (the pipeline), emulate
+// (run) or triage (why), the document goes to a writer of its format
+// (formats.go), and one function turns the error into the exit code
+// (exit.go). The run functions are called directly by the tests.
 package cmd
 
 import (

@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/lambda"
@@ -58,11 +58,6 @@ const (
 	maxTimeout   = lambda.MaxTimeout
 	minTmpSizeMB = lambda.MinTmpMB
 	maxTmpSizeMB = lambda.MaxTmpMB
-	// tailLines is how much of the function's stdout and stderr is shown.
-	tailLines = 40
-	// functionName names the function in the environment and its ARN.
-	functionName = "lambdoctor-run"
-	runRegion    = "us-east-1"
 )
 
 const runLong = `Boot an image the way Lambda does, send it one event, and say what happened.
@@ -260,15 +255,6 @@ func parseEnvFlags(list []string) ([]string, error) {
 	return out, nil
 }
 
-// lambdaEnv is the function's environment (lambda.Environment) for run's
-// function name and region.
-func lambdaEnv(image, flags []string, api, handler string, memoryMB int) []string {
-	return lambda.Environment(image, lambda.Function{
-		Name: functionName, Region: runRegion, MemoryMB: memoryMB,
-		Handler: handler, RuntimeAPI: api, Env: flags,
-	})
-}
-
 func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref string) error {
 	cfg, err := loadConfig(streams, opts.configPath)
 	if err != nil {
@@ -359,10 +345,10 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	// The image's layers are no longer needed: free the spooled copies.
 	im.Close()
 
-	run, err := boot(ctx, bootSpec{
-		root: rootfs, argv: t.Argv(), imageEnv: t.Config().Env, env: plan.env,
-		event: plan.event, memoryMB: opts.memoryMB, tmpSizeMB: opts.tmpSizeMB,
-		timeout: opts.timeout, initTimeout: opts.initTimeout, hostNetwork: opts.network == "host",
+	run, err := emulate.Boot(ctx, emulate.Spec{
+		Root: rootfs, Argv: t.Argv(), ImageEnv: t.Config().Env, Env: plan.env,
+		Event: plan.event, MemoryMB: opts.memoryMB, TmpSizeMB: opts.tmpSizeMB,
+		Timeout: opts.timeout, InitTimeout: opts.initTimeout, HostNetwork: opts.network == "host",
 	})
 	if err != nil {
 		if errors.Is(err, sandbox.ErrUnsupported) {
@@ -370,20 +356,20 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		}
 		return sandboxError(err)
 	}
-	run.Diagnosis = diagnose(run, fsys, static)
-	run.Notes = append(run.Notes, runNotes(plan.arch, img, mr, run.Memory)...)
-	run.Notes = append(run.Notes, reapNotes(reaped, reapErr)...)
+	run.Diagnosis = emulate.Diagnose(run, fsys, static)
+	run.Notes = append(run.Notes, emulate.Notes(plan.arch, img, mr, run.Memory)...)
+	run.Notes = append(run.Notes, emulate.ReapNotes(reaped, reapErr)...)
 	if opts.keep {
 		keepRoot = true
 		run.RootFS = rootfs
 	}
 
-	doc := newRunDoc(tool(), static, run)
+	doc := emulate.NewDoc(tool(), static, run)
 	if err := plan.write(streams.Out, doc, report.Options{Color: streams.ColorOut(opts.noColor), FailOn: plan.failOn}); err != nil {
 		return writeError(fmt.Errorf("writing the report: %w", err))
 	}
 	printWarnings(streams, session.Warnings(true))
-	if run.Result == resultInterrupted {
+	if run.Result == emulate.ResultInterrupted {
 		return loadError(fmt.Errorf("interrupted while running %q", ref))
 	}
 	return runVerdict(run, static, plan.failOn)
@@ -391,49 +377,12 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 
 // runVerdict is the outcome of a run: a function that did not answer
 // fails it, as do static findings at or above failOn (0: none).
-func runVerdict(run *runOutcome, static *report.Report, failOn checks.Severity) error {
-	if run.Result != resultSuccess {
+func runVerdict(run *emulate.Outcome, static *report.Report, failOn checks.Severity) error {
+	if run.Result != emulate.ResultSuccess {
 		return errVerdict
 	}
 	if failOn != 0 && static.Max() >= failOn {
 		return errVerdict
 	}
 	return nil
-}
-
-// reapNotes say what this run removed of killed runs, and what it could
-// not.
-func reapNotes(reaped []string, err error) []string {
-	var notes []string
-	if len(reaped) > 0 {
-		notes = append(notes, fmt.Sprintf("removed what killed runs left behind: %s", strings.Join(reaped, ", ")))
-	}
-	if err != nil {
-		notes = append(notes, "could not remove everything killed runs left behind: "+strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
-	return notes
-}
-
-// runNotes are what the reader should know about how faithful this run was.
-func runNotes(arch string, img *source.Image, mr *sandbox.Report, mem *runMemory) []string {
-	var notes []string
-	if arch != runtime.GOARCH {
-		notes = append(notes, fmt.Sprintf("the function is %s but this machine runs %s: it can only start here through binfmt_misc emulation", arch, runtime.GOARCH))
-	}
-	if a := img.Platform.Architecture; a != "" && a != runtime.GOARCH && a != arch {
-		notes = append(notes, fmt.Sprintf("the image config declares %s; this machine runs %s", a, runtime.GOARCH))
-	}
-	if mr != nil && len(mr.Skipped) > 0 {
-		s := mr.Skipped[0]
-		notes = append(notes, fmt.Sprintf("%d %s of the image not unpacked (Lambda has no device nodes either), e.g. %s: %s",
-			len(mr.Skipped), plural(len(mr.Skipped), "entry", "entries"), s.Path, s.Reason))
-	}
-	if mem != nil && !mem.Enforced {
-		why := ""
-		if mem.NotEnforced != "" {
-			why = " (" + mem.NotEnforced + ")"
-		}
-		notes = append(notes, fmt.Sprintf("memory is not limited to %d MB here%s; it is only announced in AWS_LAMBDA_FUNCTION_MEMORY_SIZE, and an out-of-memory kill cannot happen", mem.SizeMB, why))
-	}
-	return notes
 }

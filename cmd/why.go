@@ -281,7 +281,7 @@ func writeWhyText(w io.Writer, doc *whyDoc) error {
 	// The log's lines, and what is read from them, are the function's
 	// output: every such string goes through termsafe.
 	for _, m := range doc.Matches {
-		fmt.Fprintf(&b, "line %d: %s\n", m.Line, termsafe.Line(clip(m.Text, maxShown)))
+		fmt.Fprintf(&b, "line %d: %s\n", m.Line, termsafe.Line(termsafe.Clip(m.Text, maxShown)))
 		if m.Count > 1 {
 			fmt.Fprintf(&b, "  (%d times)\n", m.Count)
 		}

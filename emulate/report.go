@@ -1,4 +1,4 @@
-package cmd
+package emulate
 
 import (
 	"fmt"
@@ -12,13 +12,13 @@ import (
 	"github.com/lambdoctor/lambdoctor/report"
 )
 
-// runDoc is the report of `lambdoctor run`; its JSON form is documented in
+// Doc is the report of `lambdoctor run`; its JSON form is documented in
 // docs/run.md.
-type runDoc struct {
+type Doc struct {
 	SchemaVersion int                  `json:"schemaVersion"`
 	Tool          report.Tool          `json:"tool"`
 	Image         report.Image         `json:"image"`
-	Run           *runOutcome          `json:"run"`
+	Run           *Outcome             `json:"run"`
 	Findings      []report.Finding     `json:"findings"`
 	Checks        []report.CheckResult `json:"checks"`
 	Summary       report.Summary       `json:"summary"`
@@ -26,8 +26,8 @@ type runDoc struct {
 	static *report.Report
 }
 
-func newRunDoc(tool report.Tool, static *report.Report, run *runOutcome) *runDoc {
-	return &runDoc{
+func NewDoc(tool report.Tool, static *report.Report, run *Outcome) *Doc {
+	return &Doc{
 		SchemaVersion: report.SchemaVersion, Tool: tool, Image: static.Image, Run: run,
 		Findings: static.Findings, Checks: static.Checks, Summary: static.Summary, static: static,
 	}
@@ -35,19 +35,19 @@ func newRunDoc(tool report.Tool, static *report.Report, run *runOutcome) *runDoc
 
 // runResultText says what a result means, for the text report.
 var runResultText = map[string]string{
-	resultSuccess:            "the function answered",
-	resultFunctionError:      "the function returned an error",
-	resultInitError:          "init failed: the runtime reported an init error",
-	resultStartFailed:        "the function could not be started",
-	resultExitedDuringInit:   "the process exited during init, before asking for an event",
-	resultInitTimeout:        "init timed out: no call to /runtime/invocation/next",
-	resultExitedDuringInvoke: "the process died during the invoke",
-	resultInvokeTimeout:      "the invoke timed out",
-	resultInterrupted:        "interrupted",
+	ResultSuccess:            "the function answered",
+	ResultFunctionError:      "the function returned an error",
+	ResultInitError:          "init failed: the runtime reported an init error",
+	ResultStartFailed:        "the function could not be started",
+	ResultExitedDuringInit:   "the process exited during init, before asking for an event",
+	ResultInitTimeout:        "init timed out: no call to /runtime/invocation/next",
+	ResultExitedDuringInvoke: "the process died during the invoke",
+	ResultInvokeTimeout:      "the invoke timed out",
+	ResultInterrupted:        "interrupted",
 }
 
-// writeRunText writes the run, then the static report as inspect prints it.
-func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
+// WriteText writes the run, then the static report as inspect prints it.
+func WriteText(w io.Writer, doc *Doc, opts report.Options) error {
 	var b strings.Builder
 	r := doc.Run
 	bold, green, red, dim := color.New(color.Bold), color.New(color.FgGreen, color.Bold), color.New(color.FgRed, color.Bold), color.New(color.Faint)
@@ -76,7 +76,7 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 	b.WriteString("\n")
 
 	verdict := runResultText[r.Result]
-	if r.Result == resultSuccess {
+	if r.Result == ResultSuccess {
 		fmt.Fprintf(&b, "%s %s", green.Sprint("✓ SUCCESS"), verdict)
 	} else {
 		fmt.Fprintf(&b, "%s %s", red.Sprint("✗ "+strings.ToUpper(termsafe.Line(r.Result))), verdict)
@@ -93,12 +93,12 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 	}
 	b.WriteString("\n")
 	if r.Response != nil {
-		fmt.Fprintf(&b, "  response  %s\n", termsafe.Text(clip(string(r.Response), 2000)))
+		fmt.Fprintf(&b, "  response  %s\n", termsafe.Text(termsafe.Clip(string(r.Response), 2000)))
 	}
 	if e := r.Error; e != nil {
 		fmt.Fprintf(&b, "  error     %s\n", termsafe.Text(errorEvidence(e)))
 		if len(e.Body) > 0 {
-			fmt.Fprintf(&b, "  body      %s\n", termsafe.Text(clip(string(e.Body), 2000)))
+			fmt.Fprintf(&b, "  body      %s\n", termsafe.Text(termsafe.Clip(string(e.Body), 2000)))
 		}
 	}
 	if x := r.Exit; x != nil {
@@ -167,7 +167,7 @@ func writeRunText(w io.Writer, doc *runDoc, opts report.Options) error {
 }
 
 // memoryLine is the memory part of Lambda's REPORT line.
-func memoryLine(m *runMemory) string {
+func memoryLine(m *Memory) string {
 	s := fmt.Sprintf("Memory Size: %d MB", m.SizeMB)
 	switch {
 	case !m.Enforced:
@@ -182,7 +182,7 @@ func memoryLine(m *runMemory) string {
 }
 
 // processesLine says how the process limit was applied and what it saw.
-func processesLine(p *runProcesses) string {
+func processesLine(p *Processes) string {
 	if p.Enforced == "" {
 		return fmt.Sprintf("limit %d not enforced here", p.Limit)
 	}
