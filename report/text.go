@@ -10,6 +10,7 @@ import (
 	"github.com/fatih/color"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/dockerfile"
 	"github.com/lambdoctor/lambdoctor/internal/bytesize"
 )
 
@@ -312,18 +313,7 @@ func (t *textWriter) summary(b *strings.Builder, s Summary, status map[checks.St
 // createdBy makes a history created_by read like the Dockerfile line that
 // made it, on one line; shortened (between words) unless verbose.
 func (t *textWriter) createdBy(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	s = strings.TrimSuffix(s, " # buildkit")
-	if i := strings.Index(s, "/bin/sh -c "); i >= 0 && (i == 0 || strings.HasPrefix(s, "|") || strings.HasPrefix(s, "RUN ")) {
-		// Classic builder: "/bin/sh -c #(nop)  CMD [...]" for metadata,
-		// "[|N ARG=v ...] /bin/sh -c cmd" for RUN; buildkit: "RUN /bin/sh -c cmd".
-		s = strings.TrimSpace(s[i+len("/bin/sh -c "):])
-		if rest, ok := strings.CutPrefix(s, "#(nop)"); ok {
-			s = strings.TrimSpace(rest)
-		} else {
-			s = "RUN " + s
-		}
-	}
+	s = dockerfile.ParseCreatedBy(s).String()
 	const maxLen = 72
 	if t.verbose || utf8.RuneCountInString(s) <= maxLen {
 		return s
