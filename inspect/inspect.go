@@ -144,7 +144,7 @@ func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
 	}
 	t := &checks.Target{Image: img, FS: fsys, Arch: s.opts.Arch, Overrides: s.opts.Overrides}
 	results := checks.Run(ctx, s.list, t)
-	ri := reportImage(img, fsys)
+	ri := reportImage(img, t)
 	if rc := t.RuntimeClient(); rc.Name != "" {
 		ri.RuntimeClient = &rc
 	}
@@ -221,7 +221,9 @@ func captureKey(list []checks.Check) string {
 	return "globs:" + hex.EncodeToString(sum[:16])
 }
 
-func reportImage(img *source.Image, fsys *imagefs.FS) report.Image {
+// reportImage describes the image for the report; a layer is named as
+// findings name it (checks.Target.LayerRef: its digest, else its DiffID).
+func reportImage(img *source.Image, t *checks.Target) report.Image {
 	ri := report.Image{
 		Ref:       img.Ref,
 		Source:    string(img.Source),
@@ -241,14 +243,11 @@ func reportImage(img *source.Image, fsys *imagefs.FS) report.Image {
 		}
 		ri.Index = rix
 	}
-	for _, l := range fsys.Layers() {
-		d := l.Digest
-		if d == "" {
-			d = l.DiffID
-		}
+	for _, l := range t.FS.Layers() {
+		ref := t.LayerRef(l.Index)
 		ri.Layers = append(ri.Layers, report.Layer{
-			Index: l.Index, Digest: d, MediaType: l.MediaType, Size: l.Size,
-			UncompressedSize: l.UncompressedSize, CreatedBy: l.CreatedBy,
+			Index: ref.Index, Digest: ref.Digest, MediaType: l.MediaType, Size: l.Size,
+			UncompressedSize: l.UncompressedSize, CreatedBy: ref.CreatedBy,
 		})
 	}
 	return ri
