@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/lambda"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/runtimeapi"
-	"github.com/lambdoctor/lambdoctor/sandbox"
 )
 
 type runOptions struct {
@@ -275,35 +273,13 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	if err := opts.net.check(); err != nil {
 		return usageError("%v", err)
 	}
-	if err := sandbox.Supported(); err != nil {
-		return sandboxError(fmt.Errorf("cannot run functions on this machine: %w", err))
-	}
-
-	// What runs killed outright left behind goes first: their temporary
-	// directories (unlocked) and cgroups (of a dead PID).
-	reaped, reapErr := sandbox.ReapStale()
-	rd, err := sandbox.CreateRunDir()
+	ws, err := emulate.Prepare()
 	if err != nil {
-		return loadError(fmt.Errorf("creating a temporary directory: %w", err))
+		return runError(err)
 	}
-	tmp := rd.Path
-	rootfs := filepath.Join(tmp, "rootfs")
-	keepRoot := false
-	defer func() {
-		if keepRoot {
-			// Everything but the root filesystem goes.
-			os.RemoveAll(filepath.Join(tmp, "load"))
-			rd.Keep()
-			return
-		}
-		rd.Remove()
-	}()
-	loadDir := filepath.Join(tmp, "load")
-	if err := os.Mkdir(loadDir, 0o700); err != nil {
-		return loadError(fmt.Errorf("creating a temporary directory: %w", err))
-	}
+	defer ws.Close()
 
-	iopts := inspect.Options{Tool: tool(), Arch: plan.arch, Overrides: plan.overrides, Policy: cfg, Load: opts.load, TempDir: loadDir}
+	iopts := inspect.Options{Tool: tool(), Arch: plan.arch, Overrides: plan.overrides, Policy: cfg, Load: opts.load, TempDir: ws.LoadDir}
 	if iopts.Cache, err = openLayerCache(streams.Err, opts.noCache, streams.getenv); err != nil {
 		return err
 	}
@@ -324,44 +300,16 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return loadError(err)
 	}
 	defer im.Close()
-	img, fsys, t, static := im.Source, im.FS, im.Target, im.Report
+	static := im.Report
 
-	if err := os.Mkdir(rootfs, 0o755); err != nil {
-		return loadError(fmt.Errorf("creating the root filesystem directory: %w", err))
-	}
-	// The unpack reads every file: what the checks read is what the
-	// layer cache should keep for the next inspection.
-	fsys.StopLearning()
-	mr, err := sandbox.MaterializeReport(ctx, fsys, rootfs)
-	if err != nil {
-		if ctx.Err() != nil {
-			return loadError(fmt.Errorf("interrupted while unpacking %q", ref))
-		}
-		if errors.Is(err, sandbox.ErrUnsupported) {
-			return sandboxError(fmt.Errorf("cannot run functions on this machine: %w", err))
-		}
-		return loadError(fmt.Errorf("unpacking %q: %w", ref, err))
-	}
-	// The image's layers are no longer needed: free the spooled copies.
-	im.Close()
-
-	run, err := emulate.Boot(ctx, emulate.Spec{
-		Root: rootfs, Argv: t.Argv(), ImageEnv: t.Config().Env, Env: plan.env,
-		Event: plan.event, MemoryMB: opts.memoryMB, TmpSizeMB: opts.tmpSizeMB,
-		Timeout: opts.timeout, InitTimeout: opts.initTimeout, HostNetwork: opts.network == "host",
+	run, err := emulate.Run(ctx, ws, im, emulate.Function{
+		Arch: plan.arch, Env: plan.env, Event: plan.event,
+		MemoryMB: opts.memoryMB, TmpSizeMB: opts.tmpSizeMB,
+		Timeout: opts.timeout, InitTimeout: opts.initTimeout,
+		HostNetwork: opts.network == "host", Keep: opts.keep,
 	})
 	if err != nil {
-		if errors.Is(err, sandbox.ErrUnsupported) {
-			return sandboxError(fmt.Errorf("cannot run functions on this machine: %w", err))
-		}
-		return sandboxError(err)
-	}
-	run.Diagnosis = emulate.Diagnose(run, fsys, static)
-	run.Notes = append(run.Notes, emulate.Notes(plan.arch, img, mr, run.Memory)...)
-	run.Notes = append(run.Notes, emulate.ReapNotes(reaped, reapErr)...)
-	if opts.keep {
-		keepRoot = true
-		run.RootFS = rootfs
+		return runError(err)
 	}
 
 	doc := emulate.NewDoc(tool(), static, run)
@@ -373,6 +321,16 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return loadError(fmt.Errorf("interrupted while running %q", ref))
 	}
 	return runVerdict(run, static, plan.failOn)
+}
+
+// runError gives an error of emulate its exit code: the sandbox's own
+// failures, else an image that could not be unpacked.
+func runError(err error) error {
+	var se *emulate.SandboxError
+	if errors.As(err, &se) {
+		return sandboxError(err)
+	}
+	return loadError(err)
 }
 
 // runVerdict is the outcome of a run: a function that did not answer
