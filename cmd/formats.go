@@ -9,6 +9,7 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/report"
+	"github.com/lambdoctor/lambdoctor/triage"
 )
 
 // docWriter writes one command's document in one format.
@@ -34,7 +35,7 @@ func docFormats() map[string]map[string]docWriter {
 			"json": jsonWriter(false),
 		},
 		"why": {
-			"text": func(w io.Writer, doc any, _ report.Options) error { return writeWhyText(w, doc.(*whyDoc)) },
+			"text": func(w io.Writer, doc any, _ report.Options) error { return triage.WriteText(w, doc.(*triage.Doc)) },
 			"json": jsonWriter(true),
 		},
 		"checks": {

@@ -26,6 +26,7 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/sandbox"
+	"github.com/lambdoctor/lambdoctor/triage"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata/*.golden files")
@@ -311,7 +312,7 @@ func TestHostileRunText(t *testing.T) {
 // image they point at, are hostile.
 func TestHostileWhyText(t *testing.T) {
 	for _, loadFailed := range []bool{false, true} {
-		doc := &whyDoc{}
+		doc := &triage.Doc{}
 		fillStrings(reflect.ValueOf(doc), hostileText)
 		doc.Matches[0].Count = 2
 		doc.Matches[0].Checks = []string{"LD202"}
@@ -320,7 +321,7 @@ func TestHostileWhyText(t *testing.T) {
 			doc.Image.Checks[0].Status = string(checks.StatusError)
 		}
 		var out bytes.Buffer
-		if err := writeWhyText(&out, doc); err != nil {
+		if err := triage.WriteText(&out, doc); err != nil {
 			t.Fatal(err)
 		}
 		assertTerminalSafe(t, "why text", out.Bytes(), false)
