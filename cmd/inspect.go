@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lambdoctor/lambdoctor/checks"
-	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/report"
@@ -47,12 +46,11 @@ type inspectOptions struct {
 	// net are the registry and daemon limits.
 	net netFlags
 
-	// noCache is --no-cache; cache is the layer-index cache, nil when off.
+	// noCache is --no-cache.
 	noCache bool
-	cache   *imagefs.Cache
 
 	// load is source.Load outside tests.
-	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
+	load inspect.LoadFunc
 }
 
 const inspectLong = `Inspect one or more images and report why they would not start on Lambda.

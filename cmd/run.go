@@ -46,7 +46,7 @@ type runOptions struct {
 	noCache     bool // --no-cache
 
 	// load is source.Load outside tests.
-	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
+	load inspect.LoadFunc
 }
 
 // Lambda's limits for the values run accepts.

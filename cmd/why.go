@@ -31,7 +31,7 @@ type whyOptions struct {
 	noCache bool
 
 	// load is source.Load outside tests.
-	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
+	load inspect.LoadFunc
 }
 
 const whyLong = `Triage pasted Lambda, CloudWatch or Runtime Interface Emulator output.
