@@ -12,7 +12,7 @@ const (
 	ExitFindings = 1 // the verdict failed: findings at or above --fail-on, the function failed, no log line was recognised
 	ExitUsage    = 2 // usage or configuration error
 	ExitLoad     = 3 // an image could not be loaded or read, or the command was interrupted
-	ExitWrite    = 4 // a report could not be written (stdout or an --output file)
+	ExitWrite    = 4 // output could not be written: a report (stdout, --output) or the git hook
 	ExitSandbox  = 5 // run: this machine cannot run the sandbox, or the sandbox failed
 )
 

@@ -57,7 +57,7 @@ Exit codes (every command; see docs/exit-codes.md):
      why: no line recognised)
   2  usage or configuration error
   3  an image could not be loaded or read, or the command was interrupted
-  4  a report could not be written (stdout or an --output file)
+  4  output could not be written (stdout, an --output file, the git hook)
   5  run: this machine cannot run the sandbox, or the sandbox failed`
 
 func newRootCmd(streams *IOStreams) *cobra.Command {
