@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/config"
+	"github.com/lambdoctor/lambdoctor/dockerfile"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/report"
@@ -145,17 +147,9 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if err != nil {
 		return err
 	}
-	if cfg != nil {
-		// The file fills what the command line did not set.
-		if cfg.Arch != "" && !opts.archSet {
-			opts.arch = cfg.Arch
-		}
-		if cfg.FailOn != "" && !opts.failOnSet {
-			opts.failOn = cfg.FailOn
-		}
-		if len(refs) == 0 {
-			refs = cfg.ImageRefs()
-		}
+	fromConfig(cfg, &opts.arch, opts.archSet, &opts.failOn, opts.failOnSet)
+	if cfg != nil && len(refs) == 0 {
+		refs = cfg.ImageRefs()
 	}
 	if len(refs) == 0 {
 		return usageError("%v (see 'lambdoctor inspect --help')", errNoImages)
@@ -179,20 +173,19 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if err != nil {
 		return usageError("%v", err)
 	}
-	iopts := inspect.Options{Tool: tool(), Arch: arch, Overrides: overrides, Policy: cfg, Load: opts.load}
+	var df *dockerfile.File
+	var dfPath string
 	if opts.dockerfile != "" {
-		if iopts.Dockerfile, iopts.DockerfilePath, err = inspect.LoadDockerfile(opts.dockerfile); err != nil {
+		if df, dfPath, err = inspect.LoadDockerfile(opts.dockerfile); err != nil {
 			return usageError("%v", err)
 		}
 	}
-	if iopts.Cache, err = openLayerCache(streams.Err, opts.noCache, streams.getenv); err != nil {
+	iopts, err := loadingOptions(streams, opts.noCache, opts.quiet, opts.net, opts.transport)
+	if err != nil {
 		return err
 	}
-	if streams.ErrTTY && !opts.quiet && opts.transport == nil {
-		opts.transport = newProgressTransport(streams.Err, opts.net.connect)
-	}
-	iopts.Source.Transport = opts.transport
-	opts.net.apply(&iopts.Source)
+	iopts.Arch, iopts.Overrides, iopts.Policy, iopts.Load = arch, overrides, cfg, opts.load
+	iopts.Dockerfile, iopts.DockerfilePath = df, dfPath
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return loadError(err)
@@ -217,6 +210,37 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	}
 	printWarnings(streams, session.Warnings(!loadFailed))
 	return inspectVerdict(reports, failOn, loadFailed)
+}
+
+// fromConfig fills, from the config file, the architecture and fail-on
+// threshold the command line did not set.
+func fromConfig(cfg *config.Config, arch *string, archSet bool, failOn *string, failOnSet bool) {
+	if cfg == nil {
+		return
+	}
+	if cfg.Arch != "" && !archSet {
+		*arch = cfg.Arch
+	}
+	if failOn != nil && cfg.FailOn != "" && !failOnSet {
+		*failOn = cfg.FailOn
+	}
+}
+
+// loadingOptions are the session options every command that loads images
+// shares: the layer cache, the pull progress on a terminal (unless quiet;
+// transport, when set, replaces it) and the network limits.
+func loadingOptions(streams *IOStreams, noCache, quiet bool, net netFlags, transport http.RoundTripper) (inspect.Options, error) {
+	o := inspect.Options{Tool: tool()}
+	var err error
+	if o.Cache, err = openLayerCache(streams.Err, noCache, streams.getenv); err != nil {
+		return o, err
+	}
+	if transport == nil && streams.ErrTTY && !quiet {
+		transport = newProgressTransport(streams.Err, net.connect)
+	}
+	o.Source.Transport = transport
+	net.apply(&o.Source)
+	return o, nil
 }
 
 // inspectVerdict is the outcome of an inspection: a load failure, findings

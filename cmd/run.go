@@ -258,14 +258,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	if err != nil {
 		return err
 	}
-	if cfg != nil {
-		if cfg.Arch != "" && !opts.archSet {
-			opts.arch = cfg.Arch
-		}
-		if cfg.FailOn != "" && !opts.failOnSet {
-			opts.failOn = cfg.FailOn
-		}
-	}
+	fromConfig(cfg, &opts.arch, opts.archSet, &opts.failOn, opts.failOnSet)
 	plan, err := opts.plan(streams)
 	if err != nil {
 		return usageError("%v", err)
@@ -279,14 +272,11 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	}
 	defer ws.Close()
 
-	iopts := inspect.Options{Tool: tool(), Arch: plan.arch, Overrides: plan.overrides, Policy: cfg, Load: opts.load, TempDir: ws.LoadDir}
-	if iopts.Cache, err = openLayerCache(streams.Err, opts.noCache, streams.getenv); err != nil {
+	iopts, err := loadingOptions(streams, opts.noCache, opts.quiet, opts.net, nil)
+	if err != nil {
 		return err
 	}
-	if streams.ErrTTY && !opts.quiet {
-		iopts.Source.Transport = newProgressTransport(streams.Err, opts.net.connect)
-	}
-	opts.net.apply(&iopts.Source)
+	iopts.Arch, iopts.Overrides, iopts.Policy, iopts.Load, iopts.TempDir = plan.arch, plan.overrides, cfg, opts.load, ws.LoadDir
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return loadError(err)

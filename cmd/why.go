@@ -96,9 +96,7 @@ func runWhy(ctx context.Context, streams *IOStreams, opts *whyOptions, args []st
 		if cfg, err = loadConfig(streams, opts.configPath); err != nil {
 			return err
 		}
-		if cfg != nil && cfg.Arch != "" && !opts.archSet {
-			opts.arch = cfg.Arch
-		}
+		fromConfig(cfg, &opts.arch, opts.archSet, nil, false)
 	}
 	arch, err := parseArch(opts.arch)
 	if err != nil {

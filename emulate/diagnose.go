@@ -135,7 +135,7 @@ type Diagnosis struct {
 	FoundBy []string `json:"foundBy"`
 }
 
-// diagnose names the causes of what the run saw: how the command failed to
+// Diagnose names the causes of what the run saw: how the command failed to
 // execute, how init or the invoke ended, and the output lines and error
 // bodies the triage table recognises. Each cause is linked to the checks
 // that explain it and to the static findings that located it.
@@ -154,17 +154,8 @@ func Diagnose(run *Outcome, fsys *imagefs.FS, static *report.Report) []Diagnosis
 	if d, ok := processLimitDiagnosis(run); ok {
 		add(d)
 	}
-	switch {
-	case run.execErr != nil:
-		add(execDiagnosis(run, fsys))
-	case run.Result == ResultStartFailed && run.Error != nil && len(run.Command) == 0:
-		add(Diagnosis{Key: "no-command", Failure: "there is no command to start", Detail: run.Error.Message,
-			Checks: []string{"LD201"}})
-	case run.Result == ResultStartFailed && run.Error != nil:
-		// Not the image: the sandbox itself could not be set up.
-		add(Diagnosis{Key: "sandbox-failed", Failure: "the sandbox could not start the function",
-			Detail:   "lambdoctor could not set up the sandbox on this machine (not a property of the image); the evidence says what failed.",
-			Evidence: termsafe.Clip(run.Error.Message, 240), Checks: []string{}})
+	if d, ok := startDiagnosis(run, fsys); ok {
+		add(d)
 	}
 	if run.initDied {
 		add(Diagnosis{Key: "sandbox-died", Failure: "the sandbox was killed under the function",
@@ -189,18 +180,44 @@ func Diagnose(run *Outcome, fsys *imagefs.FS, static *report.Report) []Diagnosis
 		add(Diagnosis{Key: m.pattern.Key, Failure: m.pattern.Failure, Detail: m.pattern.Explanation,
 			Evidence: m.stream + ": " + termsafe.Clip(m.text, 240), Checks: slices.Clone(m.pattern.Checks)})
 	}
+	if d, ok := endDiagnosis(run, oom); ok {
+		add(d)
+	}
+	return located(ds, static)
+}
+
+// startDiagnosis explains a command that could not be started.
+func startDiagnosis(run *Outcome, fsys *imagefs.FS) (Diagnosis, bool) {
+	switch {
+	case run.execErr != nil:
+		return execDiagnosis(run, fsys), true
+	case run.Result == ResultStartFailed && run.Error != nil && len(run.Command) == 0:
+		return Diagnosis{Key: "no-command", Failure: "there is no command to start", Detail: run.Error.Message,
+			Checks: []string{"LD201"}}, true
+	case run.Result == ResultStartFailed && run.Error != nil:
+		// Not the image: the sandbox itself could not be set up.
+		return Diagnosis{Key: "sandbox-failed", Failure: "the sandbox could not start the function",
+			Detail:   "lambdoctor could not set up the sandbox on this machine (not a property of the image); the evidence says what failed.",
+			Evidence: termsafe.Clip(run.Error.Message, 240), Checks: []string{}}, true
+	}
+	return Diagnosis{}, false
+}
+
+// endDiagnosis explains how init or the invoke ended: a timeout, or an
+// exit (unless the OOM killer, already named, caused it).
+func endDiagnosis(run *Outcome, oom bool) (Diagnosis, bool) {
 	switch run.Result {
 	case ResultInitTimeout:
-		add(Diagnosis{Key: "init-timeout", Failure: "init did not finish within the init limit",
+		return Diagnosis{Key: "init-timeout", Failure: "init did not finish within the init limit",
 			Detail:   "the process kept running but never called /runtime/invocation/next: nothing in the image talks to the Runtime API (a web server without the Lambda Web Adapter, a missing runtime interface client), or init is too slow (heavy imports, model loading). On Lambda, init is retried inside the first invoke with the function timeout, and fails the same way.",
-			Evidence: run.Error.Message, Checks: []string{"LD401"}})
+			Evidence: run.Error.Message, Checks: []string{"LD401"}}, true
 	case ResultExitedDuringInit:
 		if oom {
 			break
 		}
-		add(Diagnosis{Key: "exited-without-next", Failure: "the process exited without calling /runtime/invocation/next",
+		return Diagnosis{Key: "exited-without-next", Failure: "the process exited without calling /runtime/invocation/next",
 			Detail:   "Lambda reports Runtime.ExitError (\"Runtime exited without providing a reason\" when it exits 0): the program ran and exited before taking an event. Either it is not a runtime (a script, a CLI, a missing runtime interface client), or it failed during init; its output says which.",
-			Evidence: run.Error.Message, Checks: []string{"LD401", "LD304", "LD207"}})
+			Evidence: run.Error.Message, Checks: []string{"LD401", "LD304", "LD207"}}, true
 	case ResultExitedDuringInvoke:
 		if oom {
 			break
@@ -210,12 +227,18 @@ func Diagnose(run *Outcome, fsys *imagefs.FS, static *report.Report) []Diagnosis
 		if run.Exit != nil && run.Exit.Signal == "SIGKILL" && (run.Memory == nil || !run.Memory.Enforced) {
 			d.Detail += " A SIGKILL is what the kernel's out-of-memory killer sends (Runtime.OutOfMemory); the memory limit was not enforced here, so this was not it."
 		}
-		add(d)
+		return d, true
 	case ResultInvokeTimeout:
-		add(Diagnosis{Key: "invoke-timeout", Failure: "the function did not answer within its timeout",
+		return Diagnosis{Key: "invoke-timeout", Failure: "the function did not answer within its timeout",
 			Detail:   "the handler ran past the function timeout (or waits on something that never answers, such as a network call without a timeout). Raise --timeout, or look at what the handler waits for.",
-			Evidence: run.Error.Message, Checks: []string{}})
+			Evidence: run.Error.Message, Checks: []string{}}, true
 	}
+	return Diagnosis{}, false
+}
+
+// located fills each diagnosis's FoundBy: its checks that have a finding
+// (not suppressed) in the static report. Lists are never nil.
+func located(ds []Diagnosis, static *report.Report) []Diagnosis {
 	found := map[string]bool{}
 	for _, f := range static.Findings {
 		if !f.Suppressed {

@@ -46,27 +46,53 @@ var runResultText = map[string]string{
 	ResultInterrupted:        "interrupted",
 }
 
-// WriteText writes the run, then the static report as inspect prints it.
-func WriteText(w io.Writer, doc *Doc, opts report.Options) error {
-	var b strings.Builder
-	r := doc.Run
-	bold, green, red, dim := color.New(color.Bold), color.New(color.FgGreen, color.Bold), color.New(color.FgRed, color.Bold), color.New(color.Faint)
-	for _, c := range []*color.Color{bold, green, red, dim} {
-		if opts.Color {
+// textStyles are the colours of the run's text report.
+type textStyles struct {
+	bold, green, red, dim *color.Color
+}
+
+func newTextStyles(on bool) textStyles {
+	st := textStyles{color.New(color.Bold), color.New(color.FgGreen, color.Bold), color.New(color.FgRed, color.Bold), color.New(color.Faint)}
+	for _, c := range []*color.Color{st.bold, st.green, st.red, st.dim} {
+		if on {
 			c.EnableColor()
 		} else {
 			c.DisableColor()
 		}
 	}
-	// Every string from the image or the function goes through termsafe
-	// before it is formatted and coloured: the command, the working
-	// directory, the function's answers, errors and output lines.
-	fmt.Fprintf(&b, "%s %s · run %s\n", bold.Sprint("lambdoctor"), termsafe.Line(doc.Tool.Version), termsafe.Line(doc.Image.Ref))
+	return st
+}
+
+// WriteText writes the run, then the static report as inspect prints it.
+// Every string from the image or the function goes through termsafe
+// before it is formatted and coloured: the command, the working
+// directory, the function's answers, errors and output lines.
+func WriteText(w io.Writer, doc *Doc, opts report.Options) error {
+	var b strings.Builder
+	st := newTextStyles(opts.Color)
+	r := doc.Run
+	fmt.Fprintf(&b, "%s %s · run %s\n", st.bold.Sprint("lambdoctor"), termsafe.Line(doc.Tool.Version), termsafe.Line(doc.Image.Ref))
 	fmt.Fprintf(&b, "command  %s\n", termsafe.Line(strings.Join(quoteArgs(r.Command), " ")))
 	fmt.Fprintf(&b, "as       uid %d gid %d in %s, read-only root, writable /tmp\n\n", r.UID, r.GID, termsafe.Line(r.WorkingDir))
+	writeTimeline(&b, st, r.Timeline)
+	writeVerdict(&b, st, r)
+	writeProcess(&b, r)
+	writeTail(&b, st.dim, "stdout", r.StdoutTail, r.StdoutLines)
+	writeTail(&b, st.dim, "stderr", r.StderrTail, r.StderrLines)
+	writeDiagnosis(&b, st, r.Diagnosis)
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "%s\n", st.dim.Sprint("note: "+termsafe.Text(n)))
+	}
+	b.WriteString("\n" + st.bold.Sprint("Static checks") + "\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	return report.Write(w, "text", []*report.Report{doc.static}, opts)
+}
 
-	b.WriteString(bold.Sprint("Timeline") + "\n")
-	for _, e := range r.Timeline {
+func writeTimeline(b *strings.Builder, st textStyles, events []Event) {
+	b.WriteString(st.bold.Sprint("Timeline") + "\n")
+	for _, e := range events {
 		line := fmt.Sprintf("  %6d ms  %-14s", e.AtMs, termsafe.Line(e.Kind))
 		if e.Detail != "" {
 			line += " " + termsafe.Line(e.Detail)
@@ -74,12 +100,16 @@ func WriteText(w io.Writer, doc *Doc, opts report.Options) error {
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
 	b.WriteString("\n")
+}
 
+// writeVerdict is the result line with its timings, then the function's
+// answer or error.
+func writeVerdict(b *strings.Builder, st textStyles, r *Outcome) {
 	verdict := runResultText[r.Result]
 	if r.Result == ResultSuccess {
-		fmt.Fprintf(&b, "%s %s", green.Sprint("✓ SUCCESS"), verdict)
+		fmt.Fprintf(b, "%s %s", st.green.Sprint("✓ SUCCESS"), verdict)
 	} else {
-		fmt.Fprintf(&b, "%s %s", red.Sprint("✗ "+strings.ToUpper(termsafe.Line(r.Result))), verdict)
+		fmt.Fprintf(b, "%s %s", st.red.Sprint("✗ "+strings.ToUpper(termsafe.Line(r.Result))), verdict)
 	}
 	var parts []string
 	if r.InitMs != nil {
@@ -89,81 +119,78 @@ func WriteText(w io.Writer, doc *Doc, opts report.Options) error {
 		parts = append(parts, fmt.Sprintf("invoke %d ms", *r.DurationMs))
 	}
 	if len(parts) > 0 {
-		fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
+		fmt.Fprintf(b, " (%s)", strings.Join(parts, ", "))
 	}
 	b.WriteString("\n")
 	if r.Response != nil {
-		fmt.Fprintf(&b, "  response  %s\n", termsafe.Text(termsafe.Clip(string(r.Response), 2000)))
+		fmt.Fprintf(b, "  response  %s\n", termsafe.Text(termsafe.Clip(string(r.Response), 2000)))
 	}
 	if e := r.Error; e != nil {
-		fmt.Fprintf(&b, "  error     %s\n", termsafe.Text(errorEvidence(e)))
+		fmt.Fprintf(b, "  error     %s\n", termsafe.Text(errorEvidence(e)))
 		if len(e.Body) > 0 {
-			fmt.Fprintf(&b, "  body      %s\n", termsafe.Text(termsafe.Clip(string(e.Body), 2000)))
+			fmt.Fprintf(b, "  body      %s\n", termsafe.Text(termsafe.Clip(string(e.Body), 2000)))
 		}
 	}
+}
+
+// writeProcess says how the process ended and what the sandbox gave it.
+func writeProcess(b *strings.Builder, r *Outcome) {
 	if x := r.Exit; x != nil {
 		switch {
 		case x.ExecError != "":
-			fmt.Fprintf(&b, "  exit      not started: %s\n", termsafe.Text(x.ExecError))
+			fmt.Fprintf(b, "  exit      not started: %s\n", termsafe.Text(x.ExecError))
 		case x.StoppedByLambdoctor:
 			b.WriteString("  exit      stopped by lambdoctor\n")
 		case x.Signal != "":
-			fmt.Fprintf(&b, "  exit      killed by %s\n", termsafe.Line(x.Signal))
+			fmt.Fprintf(b, "  exit      killed by %s\n", termsafe.Line(x.Signal))
 		default:
-			fmt.Fprintf(&b, "  exit      status %d\n", x.Code)
+			fmt.Fprintf(b, "  exit      status %d\n", x.Code)
 		}
 	}
 	if m := r.Memory; m != nil {
-		fmt.Fprintf(&b, "  memory    %s\n", memoryLine(m))
+		fmt.Fprintf(b, "  memory    %s\n", memoryLine(m))
 	}
 	if p := r.Processes; p != nil && (p.Enforced == "" || p.LimitHits > 0) {
-		fmt.Fprintf(&b, "  processes %s\n", termsafe.Text(processesLine(p)))
+		fmt.Fprintf(b, "  processes %s\n", termsafe.Text(processesLine(p)))
 	}
 	if r.Network != "" {
 		net := "none: loopback only, the Runtime API forwarded at 127.0.0.1:9001"
 		if r.Network == "host" {
 			net = "host: the host's network (--network host)"
 		}
-		fmt.Fprintf(&b, "  network   %s; hostname %s\n", net, termsafe.Line(r.Hostname))
+		fmt.Fprintf(b, "  network   %s; hostname %s\n", net, termsafe.Line(r.Hostname))
 	}
 	if r.RootFS != "" {
-		fmt.Fprintf(&b, "  rootfs    %s (kept: remove it when done)\n", termsafe.Line(r.RootFS))
+		fmt.Fprintf(b, "  rootfs    %s (kept: remove it when done)\n", termsafe.Line(r.RootFS))
 	}
-	writeTail(&b, dim, "stdout", r.StdoutTail, r.StdoutLines)
-	writeTail(&b, dim, "stderr", r.StderrTail, r.StderrLines)
+}
 
-	if len(r.Diagnosis) > 0 {
-		b.WriteString("\n" + bold.Sprint("Diagnosis") + "\n")
-		names := map[string]string{}
-		for _, c := range checks.All() {
-			names[c.Meta().ID] = c.Meta().Name
+func writeDiagnosis(b *strings.Builder, st textStyles, ds []Diagnosis) {
+	if len(ds) == 0 {
+		return
+	}
+	b.WriteString("\n" + st.bold.Sprint("Diagnosis") + "\n")
+	names := map[string]string{}
+	for _, c := range checks.All() {
+		names[c.Meta().ID] = c.Meta().Name
+	}
+	for _, d := range ds {
+		fmt.Fprintf(b, "%s %s (%s)\n", st.red.Sprint("✗"), termsafe.Text(d.Failure), termsafe.Line(d.Key))
+		fmt.Fprintf(b, "  why       %s\n", termsafe.Text(d.Detail))
+		if d.Evidence != "" {
+			fmt.Fprintf(b, "  seen      %s\n", termsafe.Text(d.Evidence))
 		}
-		for _, d := range r.Diagnosis {
-			fmt.Fprintf(&b, "%s %s (%s)\n", red.Sprint("✗"), termsafe.Text(d.Failure), termsafe.Line(d.Key))
-			fmt.Fprintf(&b, "  why       %s\n", termsafe.Text(d.Detail))
-			if d.Evidence != "" {
-				fmt.Fprintf(&b, "  seen      %s\n", termsafe.Text(d.Evidence))
+		if len(d.Checks) > 0 {
+			labels := make([]string, 0, len(d.Checks))
+			for _, id := range d.Checks {
+				labels = append(labels, id+" "+names[id])
 			}
-			if len(d.Checks) > 0 {
-				labels := make([]string, 0, len(d.Checks))
-				for _, id := range d.Checks {
-					labels = append(labels, id+" "+names[id])
-				}
-				fmt.Fprintf(&b, "  checks    %s\n", termsafe.Line(strings.Join(labels, ", ")))
-			}
-			if len(d.FoundBy) > 0 {
-				fmt.Fprintf(&b, "  located   by %s: see the finding below\n", termsafe.Line(strings.Join(d.FoundBy, ", ")))
-			}
+			fmt.Fprintf(b, "  checks    %s\n", termsafe.Line(strings.Join(labels, ", ")))
+		}
+		if len(d.FoundBy) > 0 {
+			fmt.Fprintf(b, "  located   by %s: see the finding below\n", termsafe.Line(strings.Join(d.FoundBy, ", ")))
 		}
 	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(&b, "%s\n", dim.Sprint("note: "+termsafe.Text(n)))
-	}
-	b.WriteString("\n" + bold.Sprint("Static checks") + "\n")
-	if _, err := io.WriteString(w, b.String()); err != nil {
-		return err
-	}
-	return report.Write(w, "text", []*report.Report{doc.static}, opts)
 }
 
 // memoryLine is the memory part of Lambda's REPORT line.
