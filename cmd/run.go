@@ -18,7 +18,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/lambda"
 	"github.com/lambdoctor/lambdoctor/report"
-	"github.com/lambdoctor/lambdoctor/runtimeapi"
 )
 
 type runOptions struct {
@@ -216,14 +215,14 @@ func readEvent(streams *IOStreams, flag string) ([]byte, error) {
 	case "":
 		return []byte("{}"), nil
 	case "-":
-		b, err = io.ReadAll(io.LimitReader(streams.In, runtimeapi.MaxInvokePayloadSize+1))
+		b, err = io.ReadAll(io.LimitReader(streams.In, lambda.MaxPayloadBytes+1))
 	default:
 		b, err = os.ReadFile(flag)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading --event: %v", err)
 	}
-	if len(b) > runtimeapi.MaxInvokePayloadSize {
+	if len(b) > lambda.MaxPayloadBytes {
 		return nil, fmt.Errorf("--event is over Lambda's 6 MB payload limit")
 	}
 	if !json.Valid(b) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
+	"github.com/lambdoctor/lambdoctor/lambda"
 	"github.com/lambdoctor/lambdoctor/runtimeapi"
 	"github.com/lambdoctor/lambdoctor/sandbox"
 )
@@ -260,7 +261,7 @@ func Boot(ctx context.Context, s Spec) (*Outcome, error) {
 	}
 	out := &Outcome{
 		Command: s.Argv.Args(), WorkingDir: s.Argv.WorkingDir,
-		UID: sandbox.LambdaUID, GID: sandbox.LambdaGID,
+		UID: lambda.UID, GID: lambda.GID,
 		StdoutTail: []string{}, StderrTail: []string{},
 		Timeline: []Event{}, Diagnosis: []Diagnosis{}, Notes: []string{},
 		Network: "none", Hostname: sandbox.LambdaHostname(),
@@ -279,7 +280,7 @@ func Boot(ctx context.Context, s Spec) (*Outcome, error) {
 	spec := sandbox.Spec{
 		Root: s.Root, Argv: s.Argv.Args(), Dir: s.Argv.WorkingDir,
 		Env: lambdaEnv(s.ImageEnv, s.Env, apiAddr, handler, s.MemoryMB),
-		UID: sandbox.LambdaUID, GID: sandbox.LambdaGID,
+		UID: lambda.UID, GID: lambda.GID,
 		TmpSizeMB: s.TmpSizeMB, MemoryMB: s.MemoryMB, MaxProcs: sandbox.MaxProcsLambda,
 		HostNetwork: s.HostNetwork, Hostname: out.Hostname,
 		Stdout: stdout, Stderr: stderr,

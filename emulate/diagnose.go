@@ -13,6 +13,7 @@ import (
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
+	"github.com/lambdoctor/lambdoctor/lambda"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/sandbox"
 	"github.com/lambdoctor/lambdoctor/triage"
@@ -420,7 +421,7 @@ func execDiagnosis(run *Outcome, fsys *imagefs.FS) Diagnosis {
 			what = fmt.Sprintf("%s (%s, owner %d:%d)", p, checks.ModeString(entry), entry.UID, entry.GID)
 		}
 		return Diagnosis{Key: "exec-permission-denied", Failure: "the sandbox user cannot execute the command",
-			Detail:   fmt.Sprintf("Lambda runs the function as uid %d gid %d, which owns nothing in the image, so only the \"other\" bits count: %s needs o+rx and every directory above it o+x (COPY --chmod=755). A directory, or a file on a noexec mount, fails the same way.", sandbox.LambdaUID, sandbox.LambdaGID, what),
+			Detail:   fmt.Sprintf("Lambda runs the function as uid %d gid %d, which owns nothing in the image, so only the \"other\" bits count: %s needs o+rx and every directory above it o+x (COPY --chmod=755). A directory, or a file on a noexec mount, fails the same way.", lambda.UID, lambda.GID, what),
 			Evidence: evidence, Checks: []string{"LD203", "LD501"}}
 	}
 	return Diagnosis{Key: "exec-failed", Failure: "the command could not be executed",
