@@ -1,20 +1,20 @@
-// Package checks holds lambdoctor's diagnoses: each Check looks at a Target
-// (an image's config and merged filesystem) and returns Findings.
+// Package checks holds lambdoctor's diagnoses: each Check looks at an
+// analyze.Target (an image's config, merged filesystem and the facts
+// derived from them) and returns Findings.
 //
 // Checks read only from the Target; they never print, exit or touch the
-// host. checks/registry.go is the table of contents.
+// host. The facts several checks share are computed in package analyze, so
+// a rule file (ldNNN_*.go) uses only analyze and the rule-neutral files of
+// this package, never another rule's file. checks/registry.go is the table
+// of contents.
 package checks
 
 import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/lambdoctor/lambdoctor/imagefs"
-	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // Severity says how bad a finding is for a Lambda function.
@@ -149,54 +149,16 @@ type LayerRef struct {
 	CreatedBy string `json:"createdBy,omitempty"`
 }
 
-// Target is what checks look at.
-type Target struct {
-	Image *source.Image
-	FS    *imagefs.FS
-	// Arch is the function's architecture: "amd64" or "arm64".
-	Arch string
-	// Overrides is the function's ImageConfig (--entrypoint, --cmd,
-	// --workdir), applied over the image config by Argv.
-	Overrides ImageConfig
-
-	mu     sync.Mutex
-	memos  map[string]any
-	cached int64 // bytes of file content held in memos (see readFile)
+// Check is one diagnosis.
+type Check interface {
+	Meta() Meta
+	// Run returns the findings for t. An error means the check could not
+	// decide; it becomes a status in the report, never an aborted run.
+	Run(ctx context.Context, t *analyze.Target) ([]Finding, error)
 }
 
-// memo returns the value computed by f for key, computing it once per
-// Target: facts several checks share (the entrypoint chain, parsed ELF
-// files, the CA bundle) are derived once.
-func (t *Target) memo(key string, f func() any) any {
-	t.mu.Lock()
-	if v, ok := t.memos[key]; ok {
-		t.mu.Unlock()
-		return v
-	}
-	t.mu.Unlock()
-	v := f()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if old, ok := t.memos[key]; ok {
-		return old
-	}
-	if t.memos == nil {
-		t.memos = make(map[string]any)
-	}
-	t.memos[key] = v
-	return v
-}
-
-// Config returns the image config, never nil.
-func (t *Target) Config() v1.Config {
-	if t.Image == nil || t.Image.Config == nil {
-		return v1.Config{}
-	}
-	return t.Image.Config.Config
-}
-
-// LayerRef returns the reference to layer i of the filesystem, or nil.
-func (t *Target) LayerRef(i int) *LayerRef {
+// layerRef returns the reference to layer i of t's filesystem, or nil.
+func layerRef(t *analyze.Target, i int) *LayerRef {
 	if t.FS == nil {
 		return nil
 	}
@@ -210,14 +172,6 @@ func (t *Target) LayerRef(i int) *LayerRef {
 		d = l.DiffID
 	}
 	return &LayerRef{Index: i, Digest: d, CreatedBy: l.CreatedBy}
-}
-
-// Check is one diagnosis.
-type Check interface {
-	Meta() Meta
-	// Run returns the findings for t. An error means the check could not
-	// decide; it becomes a status in the report, never an aborted run.
-	Run(ctx context.Context, t *Target) ([]Finding, error)
 }
 
 // NewFinding starts a finding from a check's metadata.

@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 )
 
@@ -33,7 +34,7 @@ func (imageIsIndex) Meta() Meta {
 // The symptom Lambda returns for an index (aws/aws-lambda-roadmap#82).
 const indexRejected = `InvalidParameterValueException: The image manifest, config or layer media type for the source image %s is not supported.`
 
-func (c imageIsIndex) Run(_ context.Context, t *Target) ([]Finding, error) {
+func (c imageIsIndex) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
 	img := t.Image
 	if img == nil {
 		return nil, fmt.Errorf("%w: no manifest information was loaded", ErrSkip)
@@ -85,7 +86,7 @@ func platformString(p *v1.Platform) string {
 	return p.String()
 }
 
-func (c imageIsIndex) index(t *Target) Finding {
+func (c imageIsIndex) index(t *analyze.Target) Finding {
 	img, idx := t.Image, t.Image.Index
 	arch := source.NormalizeArch(t.Arch)
 	if arch == "" {
@@ -191,7 +192,7 @@ func (c imageIsIndex) index(t *Target) Finding {
 	return f
 }
 
-func (c imageIsIndex) pushedFormUnknown(t *Target) Finding {
+func (c imageIsIndex) pushedFormUnknown(t *analyze.Target) Finding {
 	img := t.Image
 	arch := source.NormalizeArch(t.Arch)
 	if arch == "" {

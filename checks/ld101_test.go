@@ -7,10 +7,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
-
-func TestLD101(t *testing.T) { runCases(t, "LD101") }
 
 const (
 	digestAMD64 = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -40,9 +40,9 @@ func attestationChild(forDigest string) source.IndexChild {
 
 // indexTarget is the AWS base image loaded through an index with the
 // given children (the first is selected).
-func indexTarget(t *testing.T, kind source.Kind, pushedFormUnknown bool, children ...source.IndexChild) *Target {
+func indexTarget(t *testing.T, kind source.Kind, pushedFormUnknown bool, children ...source.IndexChild) *analyze.Target {
 	t.Helper()
-	si := newImage(t, awsBaseSpec())
+	si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 	si.Source = kind
 	si.PushedFormUnknown = pushedFormUnknown
 	si.Index = &source.Index{Digest: digestIndex, MediaType: string(types.OCIImageIndex), Manifests: children, Selected: 0}
@@ -53,18 +53,18 @@ var ld101Cases = []checkCase{
 	{
 		name: "buildx default attestations wrap a single-platform push in an index",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return indexTarget(t, source.Registry, false, imageChild(digestAMD64, "amd64"), attestationChild(digestAMD64))
 		},
 		verify: expect(Error,
-			[]string{testRef + " is an image index", "The image manifest, config or layer media type for the source image " + testRef + " is not supported.", "attestation"},
+			[]string{fixtures.TestRef + " is an image index", "The image manifest, config or layer media type for the source image " + fixtures.TestRef + " is not supported.", "attestation"},
 			[]string{"manifest[0] linux/amd64 " + digestAMD64 + " (image, selected)", "manifest[1] unknown/unknown " + digestAtt + " (attestation-manifest for " + digestAMD64 + ")"},
 			[]string{"--provenance=false --sbom=false", "--platform linux/amd64", "BUILDX_NO_DEFAULT_ATTESTATIONS=1", "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@" + digestAMD64}),
 	},
 	{
 		name: "multi-platform push",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return indexTarget(t, source.Registry, false, imageChild(digestAMD64, "amd64"), imageChild(digestARM64, "arm64"))
 		},
 		verify: expect(Error,
@@ -75,7 +75,7 @@ var ld101Cases = []checkCase{
 	{
 		name: "SOCI v2 index next to the image",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			img := imageChild(digestAMD64, "amd64")
 			img.Annotations = map[string]string{"com.amazon.soci.index-digest": digestSOCI}
 			soci := source.IndexChild{Digest: digestSOCI, MediaType: string(types.OCIManifestSchema1), ArtifactType: "application/vnd.amazon.soci.index.v2+json"}
@@ -89,7 +89,7 @@ var ld101Cases = []checkCase{
 	{
 		name: "OCI layout holding an index: no digest to deploy",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return indexTarget(t, source.OCILayout, false, imageChild(digestAMD64, "amd64"), attestationChild(digestAMD64))
 		},
 		verify: func(t *testing.T, fs []Finding) {
@@ -104,7 +104,7 @@ var ld101Cases = []checkCase{
 		// type as artifactType (buildkit's OCI exports do).
 		name: "OCI archive from buildx: image child with artifactType = config media type",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			img := imageChild(digestAMD64, "amd64")
 			img.ArtifactType = string(types.OCIConfigJSON)
 			return indexTarget(t, source.OCIArchive, false, img, attestationChild(digestAMD64))
@@ -119,7 +119,7 @@ var ld101Cases = []checkCase{
 	{
 		name: "docker save of the containerd image store still holding an index",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return indexTarget(t, source.DockerArchive, true, imageChild(digestAMD64, "amd64"), attestationChild(digestAMD64))
 		},
 		verify: expect(Warning, []string{"pushed as stored"}, []string{"attestation-manifest"}, []string{"--provenance=false"}),
@@ -127,8 +127,8 @@ var ld101Cases = []checkCase{
 	{
 		name: "daemon image: pushed form cannot be seen (info)",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			si := newImage(t, awsBaseSpec())
+		target: func(t *testing.T) *analyze.Target {
+			si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 			si.Source, si.PushedFormUnknown = source.Daemon, true
 			si.RepoDigests = []string{"123456789012.dkr.ecr.us-east-1.amazonaws.com/app@" + digestIndex}
 			return newTargetFrom(t, si, "arm64")
@@ -143,13 +143,13 @@ var ld101Cases = []checkCase{
 	{
 		name:   "registry image manifest",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 	{
 		name: "OCI layout image manifest",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			si := newImage(t, awsBaseSpec())
+		target: func(t *testing.T) *analyze.Target {
+			si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 			si.Source = source.OCILayout
 			return newTargetFrom(t, si, "amd64")
 		},

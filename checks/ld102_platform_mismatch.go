@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/lambda"
 )
@@ -36,7 +37,7 @@ func archLabel(goArch string) string {
 	return goArch
 }
 
-func (c platformMismatch) Run(_ context.Context, t *Target) ([]Finding, error) {
+func (c platformMismatch) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
 	if t.Image == nil {
 		return nil, fmt.Errorf("%w: no image config was loaded", ErrSkip)
 	}
@@ -46,9 +47,9 @@ func (c platformMismatch) Run(_ context.Context, t *Target) ([]Finding, error) {
 	}
 	imgArch, fnArch := source.NormalizeArch(arch), source.NormalizeArch(t.Arch)
 
-	ev := []string{"config.os=" + QuoteJSON(osName), "config.architecture=" + QuoteJSON(arch)}
+	ev := []string{"config.os=" + analyze.QuoteJSON(osName), "config.architecture=" + analyze.QuoteJSON(arch)}
 	if variant != "" {
-		ev = append(ev, "config.variant="+QuoteJSON(variant))
+		ev = append(ev, "config.variant="+analyze.QuoteJSON(variant))
 	}
 	if fnArch != "" {
 		ev = append(ev, "function architecture="+archLabel(fnArch))
@@ -75,7 +76,7 @@ func (c platformMismatch) Run(_ context.Context, t *Target) ([]Finding, error) {
 	fix := "build the image for Linux and the function's architecture: " + buildFix
 	switch {
 	case osName != "linux":
-		problems = append(problems, fmt.Sprintf("config.os is %s: Lambda runs only Linux images; the function cannot be created or started (the exact error text is unconfirmed)", QuoteJSON(osName)))
+		problems = append(problems, fmt.Sprintf("config.os is %s: Lambda runs only Linux images; the function cannot be created or started (the exact error text is unconfirmed)", analyze.QuoteJSON(osName)))
 	case imgArch == "":
 		problems = append(problems, "config.architecture is empty: Lambda runs amd64 (x86_64) or arm64 images, and this one declares neither (the exact error text is unconfirmed)")
 	case imgArch != "amd64" && imgArch != "arm64":

@@ -3,16 +3,16 @@ package checks
 import (
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD102(t *testing.T) { runCases(t, "LD102") }
-
 // platformTarget is the AWS base image built for os/arch/variant, for a
 // function of architecture fnArch.
-func platformTarget(osName, arch, variant, fnArch string) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+func platformTarget(osName, arch, variant, fnArch string) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
+		spec := fixtures.AWSBaseSpec()
 		spec.OS, spec.Arch, spec.Variant = osName, arch, variant
 		return newTarget(t, spec, fnArch)
 	}
@@ -67,7 +67,7 @@ var ld102Cases = []checkCase{
 	{
 		name: "no ENTRYPOINT: the symptom names a placeholder",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{Arch: "arm64", Layers: [][]testimage.File{{testimage.Reg("x", 0o644, "")}}}, "amd64")
 		},
 		verify: expect(Error, []string{"fork/exec <entrypoint>: exec format error"}, nil, nil),

@@ -6,16 +6,16 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
-
-func TestLD103(t *testing.T) { runCases(t, "LD103") }
 
 // mediaTarget is the AWS base image example with edit applied to the loaded
 // image before its filesystem is built.
-func mediaTarget(edit func(si *source.Image)) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
-		si := newImage(t, awsBaseSpec())
+func mediaTarget(edit func(si *source.Image)) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
+		si := fixtures.NewImage(t, fixtures.AWSBaseSpec())
 		if edit != nil {
 			edit(si)
 		}
@@ -39,7 +39,7 @@ var ld103Cases = []checkCase{
 		kind:   catches,
 		target: mediaTarget(func(si *source.Image) { si.MediaType = dockerManifestSchema1Sign }),
 		verify: expect(Error,
-			[]string{`"application/vnd.docker.distribution.manifest.v1+prettyjws"`, "schema 1", "The image manifest, config or layer media type for the source image " + testRef + " is not supported."},
+			[]string{`"application/vnd.docker.distribution.manifest.v1+prettyjws"`, "schema 1", "The image manifest, config or layer media type for the source image " + fixtures.TestRef + " is not supported."},
 			[]string{`manifest.mediaType="application/vnd.docker.distribution.manifest.v1+prettyjws"`},
 			[]string{"docker buildx build"}),
 	},
@@ -104,8 +104,8 @@ var ld103Cases = []checkCase{
 	{
 		name: "good OCI image",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.AWSBaseSpec()
 			spec.OCI = true
 			return newTarget(t, spec, "amd64")
 		},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // unsupportedMediaType is LD103: the image manifest, its config or a layer
@@ -67,7 +68,7 @@ func classifyLayerMediaType(mt string, pushedFormUnknown bool) layerClass {
 	return layerUnknown
 }
 
-func (c unsupportedMediaType) Run(_ context.Context, t *Target) ([]Finding, error) {
+func (c unsupportedMediaType) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
 	img := t.Image
 	if img == nil || img.Config == nil {
 		return nil, fmt.Errorf("%w: no manifest or config was loaded", ErrSkip)
@@ -103,9 +104,9 @@ func (c unsupportedMediaType) Run(_ context.Context, t *Target) ([]Finding, erro
 			if mt == dockerManifestSchema1 || mt == dockerManifestSchema1Sign {
 				what = "Docker Image Manifest V2 schema 1, a format Docker deprecated and Lambda does not list"
 			}
-			f := NewFinding(c.Meta(), fmt.Sprintf("The image manifest has media type %s, %s; Lambda accepts only Docker Image Manifest V2 schema 2 (application/vnd.docker.distribution.manifest.v2+json) and OCI image manifests (application/vnd.oci.image.manifest.v1+json), and CreateFunction fails with %q.%s", QuoteJSON(mt), what, rejected, local))
+			f := NewFinding(c.Meta(), fmt.Sprintf("The image manifest has media type %s, %s; Lambda accepts only Docker Image Manifest V2 schema 2 (application/vnd.docker.distribution.manifest.v2+json) and OCI image manifests (application/vnd.oci.image.manifest.v1+json), and CreateFunction fails with %q.%s", analyze.QuoteJSON(mt), what, rejected, local))
 			f.Severity = capSev(Error)
-			f.Evidence = []string{"manifest.mediaType=" + QuoteJSON(mt), "manifest digest " + img.Digest}
+			f.Evidence = []string{"manifest.mediaType=" + analyze.QuoteJSON(mt), "manifest digest " + img.Digest}
 			f.Fix = "re-push the image with a current Docker or buildx (docker buildx build --platform linux/amd64 --provenance=false --push -t <repo>:<tag> .), which writes a schema 2 or OCI manifest"
 			out = append(out, f)
 		}
@@ -114,9 +115,9 @@ func (c unsupportedMediaType) Run(_ context.Context, t *Target) ([]Finding, erro
 		switch cmt := string(m.Config.MediaType); cmt {
 		case string(types.DockerConfigJSON), string(types.OCIConfigJSON):
 		default:
-			f := NewFinding(c.Meta(), fmt.Sprintf("The manifest's config has media type %s; an image config must be application/vnd.docker.container.image.v1+json or application/vnd.oci.image.config.v1+json (another type marks an OCI artifact, not a runnable image), and Lambda rejects it with %q.%s", QuoteJSON(cmt), rejected, local))
+			f := NewFinding(c.Meta(), fmt.Sprintf("The manifest's config has media type %s; an image config must be application/vnd.docker.container.image.v1+json or application/vnd.oci.image.config.v1+json (another type marks an OCI artifact, not a runnable image), and Lambda rejects it with %q.%s", analyze.QuoteJSON(cmt), rejected, local))
 			f.Severity = capSev(Error)
-			f.Evidence = []string{"manifest.config.mediaType=" + QuoteJSON(cmt), "manifest.config.digest=" + m.Config.Digest.String()}
+			f.Evidence = []string{"manifest.config.mediaType=" + analyze.QuoteJSON(cmt), "manifest.config.digest=" + m.Config.Digest.String()}
 			f.Fix = "push a container image built by docker build / buildx (or crane/ko/rules_oci image rules), not an artifact: docker buildx build --platform linux/amd64 --provenance=false --push -t <repo>:<tag> ."
 			out = append(out, f)
 		}
@@ -146,26 +147,26 @@ func (c unsupportedMediaType) Run(_ context.Context, t *Target) ([]Finding, erro
 				break
 			}
 			l := layers[i]
-			ev = append(ev, fmt.Sprintf("%s: mediaType=%s, digest %s", t.LayerLabel(i), QuoteJSON(l.MediaType), l.Digest))
+			ev = append(ev, fmt.Sprintf("%s: mediaType=%s, digest %s", t.LayerLabel(i), analyze.QuoteJSON(l.MediaType), l.Digest))
 		}
 		return ev
 	}
 	layerFinding := func(idx []int, sev Severity, msg, fix string) {
 		f := NewFinding(c.Meta(), msg+local)
 		f.Severity = capSev(sev)
-		f.Layer = t.LayerRef(idx[0])
+		f.Layer = layerRef(t, idx[0])
 		f.Evidence = layerEvidence(idx)
 		f.Fix = fix
 		out = append(out, f)
 	}
 	if len(unknown) > 0 {
 		layerFinding(unknown, Error,
-			fmt.Sprintf("%d layer(s) have a media type that is not a container image layer Lambda accepts (application/vnd.docker.image.rootfs.diff.tar.gzip, application/vnd.oci.image.layer.v1.tar or application/vnd.oci.image.layer.v1.tar+gzip), the first %s in %s; Lambda rejects the image with %q.", len(unknown), QuoteJSON(layers[unknown[0]].MediaType), t.LayerLabel(unknown[0]), rejected),
+			fmt.Sprintf("%d layer(s) have a media type that is not a container image layer Lambda accepts (application/vnd.docker.image.rootfs.diff.tar.gzip, application/vnd.oci.image.layer.v1.tar or application/vnd.oci.image.layer.v1.tar+gzip), the first %s in %s; Lambda rejects the image with %q.", len(unknown), analyze.QuoteJSON(layers[unknown[0]].MediaType), t.LayerLabel(unknown[0]), rejected),
 			"rebuild and push with docker buildx build --platform linux/amd64 --provenance=false --output type=image,compression=gzip,force-compression=true,push=true -t <repo>:<tag> .")
 	}
 	if len(foreign) > 0 {
 		layerFinding(foreign, Warning,
-			fmt.Sprintf("%d layer(s) are foreign or non-distributable (%s in %s): their blobs are meant to be fetched from elsewhere rather than stored in the repository, and they are not among the layer types Lambda is known to accept; Lambda may refuse the image (\"ImageLayerFailure: UnsupportedImageLayerDetected\" or the media-type error; which one is unconfirmed).", len(foreign), QuoteJSON(layers[foreign[0]].MediaType), t.LayerLabel(foreign[0])),
+			fmt.Sprintf("%d layer(s) are foreign or non-distributable (%s in %s): their blobs are meant to be fetched from elsewhere rather than stored in the repository, and they are not among the layer types Lambda is known to accept; Lambda may refuse the image (\"ImageLayerFailure: UnsupportedImageLayerDetected\" or the media-type error; which one is unconfirmed).", len(foreign), analyze.QuoteJSON(layers[foreign[0]].MediaType), t.LayerLabel(foreign[0])),
 			"push the layers as ordinary gzip layers: docker buildx build --platform linux/amd64 --provenance=false --output type=image,compression=gzip,force-compression=true,push=true -t <repo>:<tag> . (or crane/skopeo copy with foreign layers allowed)")
 	}
 	if len(zstd) > 0 {

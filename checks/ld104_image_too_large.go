@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // imageTooLarge is LD104: the image is over Lambda's 10 GB image size limit,
@@ -34,48 +34,16 @@ const (
 	lambdaImageWarnAt   = 9 * 1_000_000_000 // 90% of the smaller reading
 )
 
-// imageSizes are the sizes LD104 compares with the limit.
-type imageSizes struct {
-	// Layers is the sum of the layers' uncompressed tar streams.
-	Layers int64
-	// RootFS is the sum of the regular files' sizes in the merged view
-	// (hard links counted once): what is left after whiteouts.
-	RootFS int64
-	// PerLayer is each layer's uncompressed size, base first.
-	PerLayer []int64
-}
-
-// sizesMemoKey is the Target memo key of the image's imageSizes.
-const sizesMemoKey = "ld104.imageSizes"
-
-// sizesOf returns t's sizes, computed once per target.
-func sizesOf(t *Target) imageSizes {
-	return t.memo(sizesMemoKey, func() any {
-		var s imageSizes
-		for _, l := range t.FS.Layers() {
-			s.Layers += l.UncompressedSize
-			s.PerLayer = append(s.PerLayer, l.UncompressedSize)
-		}
-		_ = t.FS.Walk(func(e *imagefs.Entry) error {
-			if e.IsRegular() && e.HardlinkTo == "" {
-				s.RootFS += e.Size
-			}
-			return nil
-		})
-		return s
-	}).(imageSizes)
-}
-
 // imageSizeString formats n as "10.74 GB (10.00 GiB)".
 func imageSizeString(n int64) string {
 	return fmt.Sprintf("%.2f GB (%.2f GiB, %d bytes)", float64(n)/1e9, float64(n)/(1<<30), n)
 }
 
-func (c imageTooLarge) Run(_ context.Context, t *Target) ([]Finding, error) {
+func (c imageTooLarge) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
-	s := sizesOf(t)
+	s := analyze.SizesOf(t)
 	if s.Layers <= lambdaImageWarnAt {
 		return nil, nil
 	}
@@ -112,7 +80,7 @@ func (c imageTooLarge) Run(_ context.Context, t *Target) ([]Finding, error) {
 		f.Severity = Warning
 	}
 	if len(idx) > 0 {
-		f.Layer = t.LayerRef(idx[0])
+		f.Layer = layerRef(t, idx[0])
 	}
 	f.Evidence = ev
 	f.Fix = "use a multi-stage build that copies only the runtime result (COPY --from=build /out /var/task), remove build tools and caches in the same RUN that creates them (RUN pip install --no-cache-dir -r requirements.txt), and keep large models or data in S3 or EFS"

@@ -6,22 +6,22 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
-
-func TestLD104(t *testing.T) { runCases(t, "LD104") }
 
 // sizedTarget is the AWS base image example whose sizes are replaced by
 // the given ones (multi-GB images are too big to build in a test): base
 // layers of each size in perLayer, and a merged filesystem of rootfs bytes.
-func sizedTarget(rootfs int64, perLayer ...int64) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
-		tg := newTarget(t, awsBaseSpec(), "amd64")
-		s := imageSizes{RootFS: rootfs, PerLayer: perLayer}
+func sizedTarget(rootfs int64, perLayer ...int64) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
+		tg := newTarget(t, fixtures.AWSBaseSpec(), "amd64")
+		s := analyze.ImageSizes{RootFS: rootfs, PerLayer: perLayer}
 		for _, n := range perLayer {
 			s.Layers += n
 		}
-		tg.memos = map[string]any{sizesMemoKey: s}
+		tg.PresetSizes(s)
 		return tg
 	}
 }
@@ -63,7 +63,7 @@ var ld104Cases = []checkCase{
 	{
 		name:   "AWS base image example, real sizes",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 }
 
@@ -74,12 +74,12 @@ func TestImageSizes(t *testing.T) {
 	tg := newTarget(t, testimage.Spec{
 		Config: v1.Config{Entrypoint: []string{"/app"}},
 		Layers: [][]testimage.File{
-			{testimage.Reg("app", 0o755, elf), testimage.Reg("cache.bin", 0o644, big), testimage.Reg("data", 0o644, "12345"), testimage.Hardlink("data2", "data")},
+			{testimage.Reg("app", 0o755, fixtures.ELFStub), testimage.Reg("cache.bin", 0o644, big), testimage.Reg("data", 0o644, "12345"), testimage.Hardlink("data2", "data")},
 			{testimage.Whiteout("cache.bin")},
 		},
 	}, "amd64")
-	s := sizesOf(tg)
-	if want := int64(len(elf) + 5); s.RootFS != want {
+	s := analyze.SizesOf(tg)
+	if want := int64(len(fixtures.ELFStub) + 5); s.RootFS != want {
 		t.Errorf("rootfs %d, want %d", s.RootFS, want)
 	}
 	if len(s.PerLayer) != 2 || s.PerLayer[0] < int64(len(big)) || s.Layers != s.PerLayer[0]+s.PerLayer[1] {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
@@ -94,7 +95,7 @@ var anomalyKinds = []anomalyKind{
 	},
 }
 
-func (c layerAnomaly) Run(_ context.Context, t *Target) ([]Finding, error) {
+func (c layerAnomaly) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
@@ -123,7 +124,7 @@ func (c layerAnomaly) Run(_ context.Context, t *Target) ([]Finding, error) {
 				layers = append(layers, a.Layer)
 			}
 		}
-		msg := fmt.Sprintf("%d %s (%s), first %s in %s: %s. %s.", len(list), k.what, k.kind, QuoteJSON(first.Path), t.LayerLabel(first.Layer), first.Detail, k.effect)
+		msg := fmt.Sprintf("%d %s (%s), first %s in %s: %s. %s.", len(list), k.what, k.kind, analyze.QuoteJSON(first.Path), t.LayerLabel(first.Layer), first.Detail, k.effect)
 		if len(layers) > 1 {
 			msg += fmt.Sprintf(" They are in %d layers.", len(layers))
 		}
@@ -132,13 +133,13 @@ func (c layerAnomaly) Run(_ context.Context, t *Target) ([]Finding, error) {
 		if strings.HasPrefix(first.Path, "/") {
 			f.Path = first.Path
 		}
-		f.Layer = t.LayerRef(first.Layer)
+		f.Layer = layerRef(t, first.Layer)
 		for i, a := range list {
 			if i == maxAnomalyExamples {
 				f.Evidence = append(f.Evidence, fmt.Sprintf("… and %d more", len(list)-maxAnomalyExamples))
 				break
 			}
-			f.Evidence = append(f.Evidence, fmt.Sprintf("%s in %s: %s", QuoteJSON(a.Path), t.LayerLabel(a.Layer), a.Detail))
+			f.Evidence = append(f.Evidence, fmt.Sprintf("%s in %s: %s", analyze.QuoteJSON(a.Path), t.LayerLabel(a.Layer), a.Detail))
 		}
 		for _, l := range layers {
 			if d, ok := dropped[l]; ok {

@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD105(t *testing.T) { runCases(t, "LD105") }
-
 // anomalyTarget is the AWS base image example with one more layer.
-func anomalyTarget(createdBy string, files ...testimage.File) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+func anomalyTarget(createdBy string, files ...testimage.File) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
+		spec := fixtures.AWSBaseSpec()
 		spec.Layers = append(spec.Layers, files)
 		spec.CreatedBy = append(spec.CreatedBy, createdBy)
 		return newTarget(t, spec, "amd64")
@@ -49,7 +49,7 @@ var ld105Cases = []checkCase{
 	{
 		name: "many anomalies: ten listed",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			var files []testimage.File
 			for i := 0; i < 15; i++ {
 				files = append(files, testimage.Hardlink(fmt.Sprintf("var/task/f%02d", i), "missing"))
@@ -66,14 +66,14 @@ var ld105Cases = []checkCase{
 	{
 		name:   "AWS base image example",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 	{
 		// usrmerge: /lib -> usr/lib, and a later layer writes lib/x.
 		name: "write through a symlinked parent (usrmerge) is not reported",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.AWSBaseSpec()
 			spec.Layers[0] = append(spec.Layers[0], testimage.Dir("usr/lib", 0), testimage.Symlink("lib", "usr/lib"))
 			spec.Layers = append(spec.Layers, []testimage.File{testimage.Reg("lib/libfoo.so.1", 0o644, "x")})
 			spec.CreatedBy = append(spec.CreatedBy, "RUN /bin/sh -c apt-get install -y libfoo # buildkit")

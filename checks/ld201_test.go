@@ -5,16 +5,16 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD201(t *testing.T) { runCases(t, "LD201") }
-
 // noCommand is the AWS base image with ENTRYPOINT and CMD reset, plus
 // extra files.
-func noCommand(extra ...testimage.File) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+func noCommand(extra ...testimage.File) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
+		spec := fixtures.AWSBaseSpec()
 		spec.Config.Entrypoint, spec.Config.Cmd = nil, nil
 		spec.Layers = append(spec.Layers, extra)
 		spec.CreatedBy = append(spec.CreatedBy, "COPY extra / # buildkit")
@@ -26,9 +26,9 @@ var ld201Cases = []checkCase{
 	{
 		name: "FROM scratch with a binary and no ENTRYPOINT",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
-				Layers:    [][]testimage.File{{testimage.Dir("app", 0), testimage.Reg("app/server", 0o755, elf)}},
+				Layers:    [][]testimage.File{{testimage.Dir("app", 0), testimage.Reg("app/server", 0o755, fixtures.ELFStub)}},
 				CreatedBy: []string{"COPY server /app/server # buildkit"},
 			}, "amd64")
 		},
@@ -57,38 +57,38 @@ var ld201Cases = []checkCase{
 		target: noCommand(
 			testimage.Dir("var/task/bootstrap", 0),
 			testimage.Dir("opt", 0),
-			testimage.Reg("opt/bootstrap", 0o755, elf),
+			testimage.Reg("opt/bootstrap", 0o755, fixtures.ELFStub),
 		),
 		verify: expect(Warning, []string{"here /opt/bootstrap"}, []string{"/opt/bootstrap: regular file"}, nil),
 	},
 	{
 		name: "bootstrap without /lambda-entrypoint.sh: fix names the bootstrap",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{Layers: [][]testimage.File{{
-				testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Reg("var/task/bootstrap", 0o755, elf),
+				testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Reg("var/task/bootstrap", 0o755, fixtures.ELFStub),
 			}}}, "amd64")
 		},
 		verify: expect(Warning, []string{"here /var/task/bootstrap"}, nil, []string{`ENTRYPOINT ["/var/task/bootstrap"]`}),
 	},
-	{name: "AWS base image", kind: clean, target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") }},
+	{name: "AWS base image", kind: clean, target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") }},
 	{
 		name: "CMD only (node image style)",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
-				Config: v1.Config{Cmd: []string{"node", "index.js"}, Env: []string{dockerPATH}},
-				Layers: [][]testimage.File{{testimage.Reg("usr/local/bin/node", 0o755, elf)}},
+				Config: v1.Config{Cmd: []string{"node", "index.js"}, Env: []string{fixtures.DockerPATH}},
+				Layers: [][]testimage.File{{testimage.Reg("usr/local/bin/node", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 	},
 	{
 		name: "ENTRYPOINT only",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/main"}},
-				Layers: [][]testimage.File{{testimage.Reg("main", 0o755, elf)}},
+				Layers: [][]testimage.File{{testimage.Reg("main", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 	},

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/lambda"
 )
@@ -27,10 +28,7 @@ func (entrypointNotFound) Meta() Meta {
 	}
 }
 
-// maxCandidates is how many same-name files are listed in the evidence.
-const maxCandidates = 5
-
-func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, error) {
+func (c entrypointNotFound) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
 	cfg := t.Config()
 	argv := t.Argv()
 	if argv.Empty() {
@@ -40,7 +38,7 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
 	name := argv.Name()
-	l := LookupExec(t.FS, cfg, name, argv.WorkingDir)
+	l := analyze.LookupExec(t.FS, cfg, name, argv.WorkingDir)
 	if l.Found() {
 		return c.missingExecTargets(ctx, t)
 	}
@@ -49,7 +47,7 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 	ev := argv.Evidence()
 	src := argv.Source()
 	var what, symptom string
-	quoted := QuoteJSON(name)
+	quoted := analyze.QuoteJSON(name)
 
 	// broken is the symlink whose target is missing, if any, and
 	// brokenRes the resolution of that target; loop is set for a loop.
@@ -58,7 +56,7 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 	loop := false
 
 	switch l.Method {
-	case LookupPATH:
+	case analyze.LookupPATH:
 		where := "from the image's ENV"
 		if !l.PATHFromImage {
 			where = "the image sets no PATH, so Lambda's documented default is assumed, the PATH lambdoctor run gives the function; which PATH Lambda's launcher searches is unconfirmed, and docker run searches Docker's default " + lambda.DockerDefaultPATH + " instead"
@@ -68,29 +66,29 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 		for _, cand := range l.Tried {
 			tried = append(tried, cand.Path)
 			r := cand.Resolution
-			switch h, tr, ok := DanglingLink(t.FS, r); {
+			switch h, tr, ok := analyze.DanglingLink(t.FS, r); {
 			case ok:
-				ev = append(ev, FormatChain(r))
+				ev = append(ev, analyze.FormatChain(r))
 				if broken == nil {
 					broken, brokenRes = &h, tr
 				}
 			case r.Err == nil && r.Entry != nil:
 				// A directory where the command was looked for.
-				ev = append(ev, FormatChain(r)+" ("+KindString(r.Entry)+", skipped)")
+				ev = append(ev, analyze.FormatChain(r)+" ("+analyze.KindString(r.Entry)+", skipped)")
 			case errors.Is(r.Err, imagefs.ErrLoop):
-				ev = append(ev, FormatChain(r))
+				ev = append(ev, analyze.FormatChain(r))
 			}
 		}
 		ev = append(ev, "searched "+strings.Join(tried, ", ")+": none is a file")
 		for _, d := range l.SkippedDirs {
-			ev = append(ev, fmt.Sprintf("PATH entry %s not searched: it is relative, and Go's os/exec refuses matches in relative PATH entries", QuoteJSON(d)))
+			ev = append(ev, fmt.Sprintf("PATH entry %s not searched: it is relative, and Go's os/exec refuses matches in relative PATH entries", analyze.QuoteJSON(d)))
 		}
 		what = fmt.Sprintf("%s runs %s, which is in no directory of PATH (%s)", src, quoted, l.PATH)
 		symptom = fmt.Sprintf("Lambda cannot start the function and reports \"Couldn't find valid bootstrap(s): [%s]\" (errorType Runtime.InvalidEntrypoint)", name)
 	default:
 		r := l.Resolution()
 		target := r.Requested
-		if l.Method == LookupWorkdir {
+		if l.Method == analyze.LookupWorkdir {
 			wd := "WORKDIR " + argv.WorkingDir
 			if !argv.WorkingDirSet {
 				wd = "the working directory / (WORKDIR is unset)"
@@ -101,10 +99,10 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 		}
 		f.Path = target
 		if name != "" {
-			ev = append(ev, FormatChain(r))
+			ev = append(ev, analyze.FormatChain(r))
 		}
 		errno := "no such file or directory"
-		switch h, tr, dangling := DanglingLink(t.FS, r); {
+		switch h, tr, dangling := analyze.DanglingLink(t.FS, r); {
 		case name == "":
 			what = fmt.Sprintf("the first element of %s is an empty string", src)
 		case errors.Is(r.Err, imagefs.ErrLoop):
@@ -113,13 +111,13 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 			loop = true
 			if len(r.Chain) > 0 {
 				f.Path = r.Chain[0].Path
-				f.Layer = t.LayerRef(r.Chain[0].Layer)
+				f.Layer = layerRef(t, r.Chain[0].Layer)
 			}
 		case errors.Is(r.Err, imagefs.ErrNotDir):
 			errno = "not a directory"
 			kind := "file"
 			if e, ok := t.FS.Lookup(r.Final); ok {
-				kind = KindString(e)
+				kind = analyze.KindString(e)
 			}
 			what += fmt.Sprintf(", whose path goes through %s, a %s, as if it were a directory", r.Final, kind)
 		case dangling:
@@ -143,25 +141,25 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 	if broken != nil {
 		missing = brokenRes.Final
 		if missing == "" {
-			missing = linkDest(*broken)
+			missing = analyze.LinkDest(*broken)
 		}
-		what += fmt.Sprintf(": %s points to %s, and %s does not exist", broken.Path, QuoteJSON(broken.Target), missing)
+		what += fmt.Sprintf(": %s points to %s, and %s does not exist", broken.Path, analyze.QuoteJSON(broken.Target), missing)
 		f.Path = broken.Path
-		f.Layer = t.LayerRef(broken.Layer)
-		ev = append(ev, fmt.Sprintf("dangling symlink %s -> %s added in %s", broken.Path, QuoteJSON(broken.Target), t.LayerLabel(broken.Layer)))
+		f.Layer = layerRef(t, broken.Layer)
+		ev = append(ev, fmt.Sprintf("dangling symlink %s -> %s added in %s", broken.Path, analyze.QuoteJSON(broken.Target), t.LayerLabel(broken.Layer)))
 	}
 
 	// Did you mean: files of the same name elsewhere in the image.
-	pathValue, _ := SearchPath(cfg)
+	pathValue, _ := analyze.SearchPath(cfg)
 	pathDirs := strings.Split(pathValue, ":")
 	exclude := make([]string, 0, len(l.Tried))
 	for _, cand := range l.Tried {
 		exclude = append(exclude, cand.Path)
 	}
-	var found []NamedFile
+	var found []analyze.NamedFile
 	if base := path.Base(name); name != "" && base != "/" && base != "." {
 		var err error
-		found, err = FindFiles(ctx, t.FS, base, pathDirs, exclude...)
+		found, err = analyze.FindFiles(ctx, t.FS, base, pathDirs, exclude...)
 		if err != nil {
 			return nil, err
 		}
@@ -169,7 +167,7 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 	if len(found) == 0 && broken != nil {
 		// Look for the file the dangling link meant.
 		var err error
-		found, err = FindFiles(ctx, t.FS, path.Base(missing), pathDirs, exclude...)
+		found, err = analyze.FindFiles(ctx, t.FS, path.Base(missing), pathDirs, exclude...)
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +179,7 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 		}
 		line := "found " + nf.Path
 		if len(nf.Resolution.Chain) > 0 {
-			line = "found " + FormatChain(nf.Resolution)
+			line = "found " + analyze.FormatChain(nf.Resolution)
 		}
 		line += ": " + t.Describe(nf.Resolution.Entry)
 		if nf.OnPath {
@@ -193,7 +191,7 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 	// The seed's first Dockerfile: CMD ["function.handler"] and no
 	// ENTRYPOINT, so Lambda runs the handler string as the program.
 	handler, runtime := false, ""
-	if len(argv.Entrypoint) == 0 && l.Method == LookupPATH && len(found) == 0 && looksLikeHandler(name) {
+	if len(argv.Entrypoint) == 0 && l.Method == analyze.LookupPATH && len(found) == 0 && looksLikeHandler(name) {
 		handler = true
 		runtime = handlerRuntime(t)
 		what += fmt.Sprintf(". %s looks like a handler string (file.function), not a program: without an ENTRYPOINT, Lambda executes CMD itself, so the handler became argv[0] instead of an argument to your runtime (the emulator hides this when it is started as aws-lambda-rie /path/to/bootstrap %s)", quoted, name)
@@ -215,9 +213,9 @@ func (c entrypointNotFound) Run(ctx context.Context, t *Target) ([]Finding, erro
 
 	switch {
 	case handler && runtime != "":
-		f.Fix = DockerfileExec("ENTRYPOINT", []string{runtime}) + fmt.Sprintf(" (keep %s: the runtime receives the handler as its argument)", DockerfileExec("CMD", argv.Cmd))
+		f.Fix = analyze.DockerfileExec("ENTRYPOINT", []string{runtime}) + fmt.Sprintf(" (keep %s: the runtime receives the handler as its argument)", analyze.DockerfileExec("CMD", argv.Cmd))
 	case handler:
-		f.Fix = DockerfileExec("ENTRYPOINT", []string{"/absolute/path/to/your/bootstrap"}) + fmt.Sprintf(" (your runtime interface client or bootstrap; keep %s as its argument)", DockerfileExec("CMD", argv.Cmd))
+		f.Fix = analyze.DockerfileExec("ENTRYPOINT", []string{"/absolute/path/to/your/bootstrap"}) + fmt.Sprintf(" (your runtime interface client or bootstrap; keep %s as its argument)", analyze.DockerfileExec("CMD", argv.Cmd))
 	case len(found) > 0:
 		best := found[0].Path
 		f.Fix = argv.FixArg0(best)
@@ -269,13 +267,13 @@ func looksLikeHandler(name string) bool {
 // argument: the AWS base images' entry script, a bootstrap where the
 // emulator looks for one, or an installed Ruby client binstub; "" when
 // none is in the image.
-func handlerRuntime(t *Target) string {
-	for _, p := range append([]string{"/lambda-entrypoint.sh"}, emulatorBootstraps()...) {
+func handlerRuntime(t *analyze.Target) string {
+	for _, p := range append([]string{"/lambda-entrypoint.sh"}, analyze.EmulatorBootstraps()...) {
 		if r := t.FS.Resolve(p); r.Err == nil && r.Entry != nil && r.Entry.IsRegular() {
 			return p
 		}
 	}
-	for _, ic := range t.ric().installedOf(ClientRuby) {
+	for _, ic := range t.RIC().InstalledOf(analyze.ClientRuby) {
 		return ic.Path
 	}
 	return ""
@@ -286,12 +284,12 @@ func handlerRuntime(t *Target) string {
 // last exec line fails ("exec: /var/task/bootstrap-real: not found", exit
 // status 127). The AWS base images' missing /var/runtime/bootstrap is
 // LD401's; the emulator, which only local runs use, is not reported.
-func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *Target) ([]Finding, error) {
+func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *analyze.Target) ([]Finding, error) {
 	ch := t.Chain()
 	var out []Finding
 	for i := range ch.Links {
 		l := &ch.Links[i]
-		if l.Role != RoleExecTarget || l.Kind != LinkMissing || l.Name == "" {
+		if l.Role != analyze.RoleExecTarget || l.Kind != analyze.LinkMissing || l.Name == "" {
 			continue
 		}
 		base := path.Base(l.Name)
@@ -303,9 +301,9 @@ func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *Target) (
 			continue // the script checks for the file before it execs it
 		}
 		f := NewFinding(c.Meta(), "")
-		ev := chainEvidence(t, ch, i)
+		ev := analyze.ChainEvidence(t, ch, i)
 		target, where := l.Name, ""
-		if l.Lookup.Method == LookupPATH {
+		if l.Lookup.Method == analyze.LookupPATH {
 			where = fmt.Sprintf(", which is in no directory of PATH (%s)", l.Lookup.PATH)
 			f.Path = script
 		} else {
@@ -316,19 +314,19 @@ func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *Target) (
 			where = ", which does not exist in this image"
 			f.Path = target
 		}
-		if h, tr, ok := DanglingLink(t.FS, l.Lookup.Resolution()); ok {
+		if h, tr, ok := analyze.DanglingLink(t.FS, l.Lookup.Resolution()); ok {
 			missing := tr.Final
 			if missing == "" {
-				missing = linkDest(h)
+				missing = analyze.LinkDest(h)
 			}
-			where = fmt.Sprintf(", a dangling symlink: %s points to %s, and %s does not exist", h.Path, QuoteJSON(h.Target), missing)
+			where = fmt.Sprintf(", a dangling symlink: %s points to %s, and %s does not exist", h.Path, analyze.QuoteJSON(h.Target), missing)
 			f.Path = h.Path
 		}
 		if e, ok := t.FS.Lookup(script); ok {
-			f.Layer = t.LayerRef(e.Layer)
+			f.Layer = layerRef(t, e.Layer)
 		}
-		pathValue, _ := SearchPath(t.Config())
-		found, err := FindFiles(ctx, t.FS, base, strings.Split(pathValue, ":"), target)
+		pathValue, _ := analyze.SearchPath(t.Config())
+		found, err := analyze.FindFiles(ctx, t.FS, base, strings.Split(pathValue, ":"), target)
 		if err != nil {
 			return nil, err
 		}
@@ -338,7 +336,7 @@ func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *Target) (
 			}
 			ev = append(ev, "found "+nf.Path+": "+t.Describe(nf.Resolution.Entry))
 		}
-		msg := fmt.Sprintf("%s runs, but its last exec line starts %s%s. The script itself starts, then the exec fails (dash and busybox sh say \"exec: %s: not found\", bash \"%s: No such file or directory\") with exit status 127, so Lambda reports \"Runtime exited with error: exit status 127\" (errorType Runtime.ExitError).", script, QuoteJSON(l.Name), where, l.Name, l.Name)
+		msg := fmt.Sprintf("%s runs, but its last exec line starts %s%s. The script itself starts, then the exec fails (dash and busybox sh say \"exec: %s: not found\", bash \"%s: No such file or directory\") with exit status 127, so Lambda reports \"Runtime exited with error: exit status 127\" (errorType Runtime.ExitError).", script, analyze.QuoteJSON(l.Name), where, l.Name, l.Name)
 		switch {
 		case len(found) > 0:
 			msg += fmt.Sprintf(" A file of that name exists at %s.", found[0].Path)
@@ -356,8 +354,8 @@ func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *Target) (
 
 // scriptTests reports whether the script at p tests for name (-f, -x, -e)
 // before exec'ing it, so the exec may be conditional.
-func scriptTests(t *Target, p, name string) bool {
-	b, err := readPrefix(t.FS, p, maxScriptRead)
+func scriptTests(t *analyze.Target, p, name string) bool {
+	b, err := analyze.ReadPrefix(t.FS, p, analyze.MaxScriptRead)
 	if err != nil {
 		return false
 	}

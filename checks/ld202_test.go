@@ -6,32 +6,26 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD202(t *testing.T) { runCases(t, "LD202") }
-
-// pythonConfig runs the Python RIC the way its README does.
-func pythonConfig(entrypoint ...string) v1.Config {
-	return v1.Config{
-		Env:        []string{dockerPATH},
-		Entrypoint: entrypoint,
-		Cmd:        []string{"app.handler"},
-		WorkingDir: "/function",
+func pythonTarget(entrypoint ...string) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
+		return newTarget(t, fixtures.PythonSpec(fixtures.PythonConfig(entrypoint...)), "amd64")
 	}
-}
-
-func pythonTarget(entrypoint ...string) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target { return newTarget(t, pythonSpec(pythonConfig(entrypoint...)), "amd64") }
 }
 
 var ld202Cases = []checkCase{
 	{
 		// Seed: the Ruby RIC README's ENTRYPOINT on the official ruby
 		// image, where GEM_HOME puts the binstub in /usr/local/bundle/bin.
-		name:   "ruby RIC binstub is in /usr/local/bundle/bin, not /usr/local/bin",
-		kind:   catches,
-		target: func(t *testing.T) *Target { return newTarget(t, rubySpec("/usr/local/bin/aws_lambda_ric"), "amd64") },
+		name: "ruby RIC binstub is in /usr/local/bundle/bin, not /usr/local/bin",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.RubySpec("/usr/local/bin/aws_lambda_ric"), "amd64")
+		},
 		verify: func(t *testing.T, fs []Finding) {
 			expect(Error,
 				[]string{
@@ -69,9 +63,9 @@ var ld202Cases = []checkCase{
 		// bundle bin directory.
 		name: "bare name not on PATH",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := rubySpec("aws_lambda_ric")
-			spec.Config.Env[0] = dockerPATH
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.RubySpec("aws_lambda_ric")
+			spec.Config.Env[0] = fixtures.DockerPATH
 			return newTarget(t, spec, "amd64")
 		},
 		verify: expect(Error,
@@ -82,10 +76,10 @@ var ld202Cases = []checkCase{
 	{
 		name: "bare name, image without PATH: the default is assumed and said so",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Cmd: []string{"uvicorn", "main:app"}},
-				Layers: [][]testimage.File{{testimage.Reg("usr/bin/python3", 0o755, elf)}},
+				Layers: [][]testimage.File{{testimage.Reg("usr/bin/python3", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 		verify: expect(Error,
@@ -96,11 +90,11 @@ var ld202Cases = []checkCase{
 	{
 		name: "dangling interpreter symlink",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := pythonSpec(pythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.PythonSpec(fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
 			spec.Layers[0] = []testimage.File{
 				testimage.Dir("usr", 0), testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0),
-				testimage.Reg("usr/local/bin/python3.11", 0o755, elf),
+				testimage.Reg("usr/local/bin/python3.11", 0o755, fixtures.ELFStub),
 				testimage.Symlink("usr/local/bin/python", "python3.12"),
 			}
 			return newTarget(t, spec, "amd64")
@@ -118,8 +112,8 @@ var ld202Cases = []checkCase{
 	{
 		name: "interpreter removed by a later layer's whiteout",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := pythonSpec(pythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.PythonSpec(fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
 			spec.Layers = append(spec.Layers, []testimage.File{testimage.Whiteout("usr/local/bin/python3.12")})
 			spec.CreatedBy = append(spec.CreatedBy, "RUN /bin/sh -c rm /usr/local/bin/python3.12 # buildkit")
 			return newTarget(t, spec, "amd64")
@@ -136,7 +130,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "symlink loop",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/app/run"}},
 				Layers: [][]testimage.File{{testimage.Dir("app", 0), testimage.Symlink("app/run", "run2"), testimage.Symlink("app/run2", "/app/run")}},
@@ -147,10 +141,10 @@ var ld202Cases = []checkCase{
 	{
 		name: "path through a file",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/app/server/run"}},
-				Layers: [][]testimage.File{{testimage.Dir("app", 0), testimage.Reg("app/server", 0o755, elf)}},
+				Layers: [][]testimage.File{{testimage.Dir("app", 0), testimage.Reg("app/server", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 		verify: expect(Error, []string{"goes through /app/server, a regular file, as if it were a directory", "fork/exec /app/server/run: not a directory"}, []string{"/app/server/run (/app/server is not a directory)"}, nil),
@@ -158,10 +152,10 @@ var ld202Cases = []checkCase{
 	{
 		name: "relative path resolved against WORKDIR",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Cmd: []string{"./bootstrap", "--verbose"}, WorkingDir: "/var/task"},
-				Layers: [][]testimage.File{{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Dir("var/task/bin", 0), testimage.Reg("var/task/bin/bootstrap", 0o755, elf)}},
+				Layers: [][]testimage.File{{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Dir("var/task/bin", 0), testimage.Reg("var/task/bin/bootstrap", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 		verify: expect(Error,
@@ -172,7 +166,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "missing parent directory",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/opt/app/bin/server"}},
 				Layers: [][]testimage.File{{testimage.Dir("opt", 0)}},
@@ -185,10 +179,10 @@ var ld202Cases = []checkCase{
 		// dangling link.
 		name: "bash missing behind a symlinked /bin",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/bin/bash", "/entrypoint.sh"}},
-				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, elf), testimage.Symlink("bin", "usr/bin")}},
+				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, fixtures.ELFStub), testimage.Symlink("bin", "usr/bin")}},
 			}, "amd64")
 		},
 		verify: func(t *testing.T, fs []Finding) {
@@ -201,9 +195,9 @@ var ld202Cases = []checkCase{
 	{
 		name: "bare name next to a dangling link in a PATH directory",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
-				Config: v1.Config{Env: []string{dockerPATH}, Entrypoint: []string{"node"}},
+				Config: v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"node"}},
 				Layers: [][]testimage.File{
 					{testimage.Dir("usr", 0), testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0), testimage.Dir("usr/local/lib", 0)},
 					{testimage.Symlink("usr/local/bin/node", "../lib/node-v20/bin/node")},
@@ -224,7 +218,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "empty first element",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{Config: v1.Config{Entrypoint: []string{"", "x"}}, Layers: [][]testimage.File{{testimage.Reg("x", 0o644, "")}}}, "amd64")
 		},
 		verify: expect(Error, []string{"the first element of ENTRYPOINT is an empty string"}, []string{`config.Entrypoint=["", "x"]`}, []string{`ENTRYPOINT ["/absolute/path/to/your/runtime", "x"]`}),
@@ -234,7 +228,7 @@ var ld202Cases = []checkCase{
 		// not in the image: Runtime.ExitError with status 127.
 		name: "bootstrap script execs a missing program",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, execScriptSpec("#!/bin/sh\nset -eu\nexec /var/task/bootstrap-real \"$@\"\n"), "amd64")
 		},
 		verify: func(t *testing.T, fs []Finding) {
@@ -250,7 +244,7 @@ var ld202Cases = []checkCase{
 	{
 		name: "bootstrap script execs a bare name found on no PATH directory",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, execScriptSpec("#!/bin/sh\nexec uvicorn main:app\n"), "amd64")
 		},
 		verify: expect(Error, []string{`last exec line starts "uvicorn", which is in no directory of PATH`, "No file named uvicorn exists anywhere in the image"}, nil, []string{"COPY the program to uvicorn"}),
@@ -260,7 +254,7 @@ var ld202Cases = []checkCase{
 		// handler string as the program.
 		name: "handler string as argv[0]: CMD only, bootstrap in /var/runtime",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			spec := execScriptSpec("#!/bin/sh\n# GET /2018-06-01/runtime/invocation/next\n")
 			spec.Config.Entrypoint = nil
 			spec.Config.Cmd = []string{"function.handler"}
@@ -274,14 +268,14 @@ var ld202Cases = []checkCase{
 	{
 		name: "bootstrap execs a user bootstrap only when it exists, else the default",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, execScriptSpec("#!/bin/sh\nif [ ! -x /var/task/bootstrap ]; then\n  exec /opt/app/bootstrap-real \"$@\"\nfi\nexec /var/task/bootstrap \"$@\"\n"), "amd64")
 		},
 	},
 	{
 		name: "bootstrap execs a program that exists",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, execScriptSpec("#!/bin/sh\nexec /opt/app/bootstrap-real \"$@\"\n"), "amd64")
 		},
 	},
@@ -289,26 +283,26 @@ var ld202Cases = []checkCase{
 		// The emulator is mounted at run time locally; Lambda never runs it.
 		name: "entry script whose last exec is the emulator, not in the image",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, execScriptSpec("#!/bin/sh\nif [ -n \"$AWS_LAMBDA_RUNTIME_API\" ]; then\n  exec /opt/app/bootstrap-real\nelse\n  exec /usr/local/bin/aws-lambda-rie /opt/app/bootstrap-real\nfi\n"), "amd64")
 		},
 	},
 	{
 		name:   "AWS base image",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 	{
 		name: "ruby RIC at its real path",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, rubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 		},
 	},
 	{
 		name:   "ruby RIC by bare name with the bundle bin on PATH",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, rubySpec("aws_lambda_ric"), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.RubySpec("aws_lambda_ric"), "amd64") },
 	},
 	{
 		name:   "symlinked interpreter /usr/local/bin/python -> python3 -> python3.12",
@@ -323,21 +317,21 @@ var ld202Cases = []checkCase{
 	{
 		name: "merged /usr: /bin is a symlink to usr/bin",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/bin/sh", "-c", "exec /app/server"}},
-				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, elf), testimage.Symlink("bin", "usr/bin")}},
+				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, fixtures.ELFStub), testimage.Symlink("bin", "usr/bin")}},
 			}, "amd64")
 		},
 	},
 	{
 		name: "node image: relative docker-entrypoint.sh found on PATH",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
-				Config: v1.Config{Env: []string{dockerPATH}, Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"node", "index.js"}},
+				Config: v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"node", "index.js"}},
 				Layers: [][]testimage.File{{
-					testimage.Reg("usr/local/bin/node", 0o755, elf),
+					testimage.Reg("usr/local/bin/node", 0o755, fixtures.ELFStub),
 					testimage.Reg("usr/local/bin/docker-entrypoint.sh", 0o755, "#!/bin/sh\nexec \"$@\"\n"),
 				}},
 			}, "amd64")
@@ -346,27 +340,27 @@ var ld202Cases = []checkCase{
 	{
 		name: "hard-linked binary",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/usr/bin/python3"}},
-				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/python3.12", 0o755, elf), testimage.Hardlink("usr/bin/python3", "usr/bin/python3.12")}},
+				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/python3.12", 0o755, fixtures.ELFStub), testimage.Hardlink("usr/bin/python3", "usr/bin/python3.12")}},
 			}, "amd64")
 		},
 	},
 	{
 		name: "relative path that exists under WORKDIR",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Cmd: []string{"./bootstrap"}, WorkingDir: "/var/task"},
-				Layers: [][]testimage.File{{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Reg("var/task/bootstrap", 0o755, elf)}},
+				Layers: [][]testimage.File{{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Reg("var/task/bootstrap", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 	},
 	{
 		name: "no ENTRYPOINT or CMD is LD201's, not this check's",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{Layers: [][]testimage.File{{testimage.Reg("x", 0o644, "")}}}, "amd64")
 		},
 	},
@@ -377,9 +371,9 @@ var ld202Cases = []checkCase{
 // at /opt/app/bootstrap-real.
 func execScriptSpec(script string) testimage.Spec {
 	return testimage.Spec{
-		Config: v1.Config{Env: []string{dockerPATH}, Entrypoint: []string{"/var/runtime/bootstrap"}, Cmd: []string{"function.handler"}},
+		Config: v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"/var/runtime/bootstrap"}, Cmd: []string{"function.handler"}},
 		Layers: [][]testimage.File{
-			{testimage.Dir("bin", 0), testimage.Reg("bin/sh", 0o755, elf), testimage.Dir("opt", 0), testimage.Dir("opt/app", 0), testimage.Reg("opt/app/bootstrap-real", 0o755, elf)},
+			{testimage.Dir("bin", 0), testimage.Reg("bin/sh", 0o755, fixtures.ELFStub), testimage.Dir("opt", 0), testimage.Dir("opt/app", 0), testimage.Reg("opt/app/bootstrap-real", 0o755, fixtures.ELFStub)},
 			{testimage.Dir("var", 0), testimage.Dir("var/runtime", 0), testimage.Reg("var/runtime/bootstrap", 0o755, script)},
 		},
 		CreatedBy: []string{"ADD rootfs.tar / # buildkit", "COPY bootstrap /var/runtime/bootstrap # buildkit"},

@@ -5,22 +5,22 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD203(t *testing.T) { runCases(t, "LD203") }
-
 // spec returns a target builder for spec on amd64.
-func spec(s testimage.Spec) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target { return newTarget(t, s, "amd64") }
+func spec(s testimage.Spec) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target { return newTarget(t, s, "amd64") }
 }
 
 var ld203Cases = []checkCase{
 	{
 		name: "bootstrap is 0744: the owner (root) may execute it, the sandbox user may not",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/var/task/bootstrap"}},
-			testimage.Reg("var/task/bootstrap", 0o744, elf))),
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/bootstrap"}},
+			testimage.Reg("var/task/bootstrap", 0o744, fixtures.ELFStub))),
 		verify: func(t *testing.T, fs []Finding) {
 			expect(Error,
 				[]string{"ENTRYPOINT runs /var/task/bootstrap, which the sandbox user cannot execute: mode 0744, owner 0:0", `"IMAGE Launch error: fork/exec /var/task/bootstrap: permission denied"`, "Runtime.InvalidEntrypoint", "ignores USER"},
@@ -34,8 +34,8 @@ var ld203Cases = []checkCase{
 	{
 		name: "a parent directory the sandbox user cannot search (/home/app 0700)",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/home/app/server"}},
-			testimage.Dir("home", 0), owned(testimage.Dir("home/app", 0o700), 1000, 1000), owned(testimage.Reg("home/app/server", 0o755, elf), 1000, 1000))),
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/home/app/server"}},
+			testimage.Dir("home", 0), fixtures.Owned(testimage.Dir("home/app", 0o700), 1000, 1000), fixtures.Owned(testimage.Reg("home/app/server", 0o755, fixtures.ELFStub), 1000, 1000))),
 		verify: func(t *testing.T, fs []Finding) {
 			expect(Error,
 				[]string{"cannot search the directory /home/app on the way (mode 0700, owner 1000:1000)", "fork/exec /home/app/server: permission denied"},
@@ -49,8 +49,8 @@ var ld203Cases = []checkCase{
 	{
 		name: "ENTRYPOINT names a directory",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/var/task/bootstrap"}},
-			testimage.Dir("var/task/bootstrap", 0o755), testimage.Reg("var/task/bootstrap/bootstrap", 0o755, elf))),
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/bootstrap"}},
+			testimage.Dir("var/task/bootstrap", 0o755), testimage.Reg("var/task/bootstrap/bootstrap", 0o755, fixtures.ELFStub))),
 		verify: expect(Error,
 			[]string{"ENTRYPOINT runs /var/task/bootstrap, which is a directory, not a program", "permission denied"},
 			nil,
@@ -59,7 +59,7 @@ var ld203Cases = []checkCase{
 	{
 		name: "script the sandbox user may execute but not read (0711)",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/var/task/run.sh"}},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/run.sh"}},
 			testimage.Reg("var/task/run.sh", 0o711, "#!/bin/sh\nexec node index.js\n"))),
 		verify: expect(Error,
 			[]string{"may execute but cannot read (mode 0711, owner 0:0)", "its interpreter /bin/sh must open it", "Permission denied", "Runtime.ExitError"},
@@ -69,9 +69,9 @@ var ld203Cases = []checkCase{
 	{
 		name: "the program a script execs is not executable",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}},
 			testimage.Reg("entry.sh", 0o755, "#!/bin/sh\nexec /var/task/server --port 8080\n"),
-			testimage.Reg("var/task/server", 0o644, elf))),
+			testimage.Reg("var/task/server", 0o644, fixtures.ELFStub))),
 		verify: func(t *testing.T, fs []Finding) {
 			expect(Error,
 				[]string{"the exec line of /entry.sh runs /var/task/server, which the sandbox user cannot execute: mode 0644", "exit status 126", "Runtime.ExitError"},
@@ -82,31 +82,31 @@ var ld203Cases = []checkCase{
 	{
 		name: "bare name on PATH without any execute bit: LookPath skips it",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"server"}},
-			testimage.Reg("usr/local/bin/server", 0o644, elf))),
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"server"}},
+			testimage.Reg("usr/local/bin/server", 0o644, fixtures.ELFStub))),
 		verify: expect(Error, []string{`Couldn't find valid bootstrap(s): [server]`}, nil, []string{"RUN chmod 755 /usr/local/bin/server"}),
 	},
-	{name: "AWS base image", kind: clean, target: spec(awsGoodSpec())},
+	{name: "AWS base image", kind: clean, target: spec(fixtures.AWSGoodSpec())},
 	{name: "python RIC through symlinks", kind: clean, target: pythonTarget("/usr/local/bin/python", "-m", "awslambdaric")},
 	{
 		name: "file owned by the sandbox user, mode 0700",
 		kind: clean,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/var/task/bootstrap"}},
-			owned(testimage.Reg("var/task/bootstrap", 0o700, elf), SandboxUID, SandboxGID))),
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/bootstrap"}},
+			fixtures.Owned(testimage.Reg("var/task/bootstrap", 0o700, fixtures.ELFStub), analyze.SandboxUID, analyze.SandboxGID))),
 	},
 	{
 		name:   "missing entrypoint is LD202's",
 		kind:   clean,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/var/task/bootstrap"}})),
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/bootstrap"}})),
 	},
 	{
 		name: "Alpine + Python RIC (busybox sh links)",
 		kind: clean,
 		target: spec(testimage.Spec{
-			Config: v1.Config{Env: []string{dockerPATH}, Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function"},
+			Config: v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function"},
 			Layers: [][]testimage.File{alpineLayer(), {
 				testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0),
-				testimage.Reg("usr/local/bin/python3.12", 0o755, elf),
+				testimage.Reg("usr/local/bin/python3.12", 0o755, fixtures.ELFStub),
 				testimage.Symlink("usr/local/bin/python", "python3.12"),
 				testimage.Dir("function", 0), testimage.Reg("function/app.py", 0o644, "def handler(e, c): pass\n"),
 			}},
@@ -118,10 +118,10 @@ var ld203Cases = []checkCase{
 func alpineLayer() []testimage.File {
 	return []testimage.File{
 		testimage.Dir("bin", 0),
-		testimage.Reg("bin/busybox", 0o755, elf),
+		testimage.Reg("bin/busybox", 0o755, fixtures.ELFStub),
 		testimage.Symlink("bin/sh", "/bin/busybox"),
 		testimage.Dir("sbin", 0),
-		testimage.Reg("sbin/apk", 0o755, elf),
+		testimage.Reg("sbin/apk", 0o755, fixtures.ELFStub),
 		testimage.Dir("etc", 0),
 		testimage.Reg("etc/alpine-release", 0o644, "3.20.0\n"),
 		testimage.Dir("usr", 0),

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // shellFormEntrypoint is LD204: ENTRYPOINT is in shell form
@@ -26,13 +28,13 @@ func (shellFormEntrypoint) Meta() Meta {
 // shellFormParts returns the command string of a shell-form list
 // [<shell>, "-c", STRING, ...].
 func shellFormParts(list []string) (shell, script string, ok bool) {
-	if len(list) < 3 || !shells[path.Base(list[0])] || list[1] != "-c" {
+	if len(list) < 3 || !analyze.Shells[path.Base(list[0])] || list[1] != "-c" {
 		return "", "", false
 	}
 	return list[0], list[2], true
 }
 
-func (c shellFormEntrypoint) Run(_ context.Context, t *Target) ([]Finding, error) {
+func (c shellFormEntrypoint) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
 	argv := t.Argv()
 	shell, script, ok := shellFormParts(argv.Entrypoint)
 	if !ok || len(argv.Cmd) == 0 {
@@ -54,9 +56,9 @@ func (c shellFormEntrypoint) Run(_ context.Context, t *Target) ([]Finding, error
 	handler := params[0]
 	var what string
 	if usesArgs {
-		what = fmt.Sprintf("ENTRYPOINT is in shell form (%s -c %s) and CMD is %s: the shell takes the first CMD element %s as $0, so \"$@\"/$1 in the command start at the element after it and %s is lost", shell, QuoteJSON(script), JSONList(argv.Cmd), QuoteJSON(handler), QuoteJSON(handler))
+		what = fmt.Sprintf("ENTRYPOINT is in shell form (%s -c %s) and CMD is %s: the shell takes the first CMD element %s as $0, so \"$@\"/$1 in the command start at the element after it and %s is lost", shell, analyze.QuoteJSON(script), analyze.JSONList(argv.Cmd), analyze.QuoteJSON(handler), analyze.QuoteJSON(handler))
 	} else {
-		what = fmt.Sprintf("ENTRYPOINT is in shell form (%s -c %s), so the shell runs that string and ignores CMD %s: the handler %s never reaches the program", shell, QuoteJSON(script), JSONList(argv.Cmd), QuoteJSON(handler))
+		what = fmt.Sprintf("ENTRYPOINT is in shell form (%s -c %s), so the shell runs that string and ignores CMD %s: the handler %s never reaches the program", shell, analyze.QuoteJSON(script), analyze.JSONList(argv.Cmd), analyze.QuoteJSON(handler))
 	}
 	var symptom string
 	switch {
@@ -73,7 +75,7 @@ func (c shellFormEntrypoint) Run(_ context.Context, t *Target) ([]Finding, error
 	}
 	f.Message = what + ". Docker documents that the shell form \"prevents any CMD or run command line arguments from being used\"; " + symptom + "."
 	f.Evidence = argv.Evidence()
-	f.Evidence = append(f.Evidence, fmt.Sprintf("sh -c %s %s: $0=%s", QuoteJSON(script), strings.Join(quoteAll(params), " "), QuoteJSON(handler)))
+	f.Evidence = append(f.Evidence, fmt.Sprintf("sh -c %s %s: $0=%s", analyze.QuoteJSON(script), strings.Join(quoteAll(params), " "), analyze.QuoteJSON(handler)))
 	f.Fix = "use the exec form: " + execFormFix(script)
 	f.Source = argv.ConfigField("Entrypoint")
 	return []Finding{f}, nil
@@ -82,7 +84,7 @@ func (c shellFormEntrypoint) Run(_ context.Context, t *Target) ([]Finding, error
 func quoteAll(ss []string) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = QuoteJSON(s)
+		out[i] = analyze.QuoteJSON(s)
 	}
 	return out
 }
@@ -91,27 +93,27 @@ func quoteAll(ss []string) []string {
 // ENTRYPOINT; a string with expansions or several commands gets a
 // template.
 func execFormFix(script string) string {
-	cmds := parseShell(script)
+	cmds := analyze.ParseShell(script)
 	if len(cmds) == 1 {
-		ws := cmds[0].words
-		if len(ws) > 0 && ws[0].raw == "exec" {
-			ws = execOperands(ws[1:])
+		ws := cmds[0].Words
+		if len(ws) > 0 && ws[0].Raw == "exec" {
+			ws = analyze.ExecOperands(ws[1:])
 		}
 		var words []string
 		simple := len(ws) > 0
 		for i, w := range ws {
-			e := expand(w, map[string]string{})
-			if e.param == "@" && i == len(ws)-1 && i > 0 {
+			e := analyze.Expand(w, map[string]string{})
+			if e.Param == "@" && i == len(ws)-1 && i > 0 {
 				break // the exec form appends CMD where "$@" stood
 			}
-			if e.dynamic || e.param != "" || isAssignment(w) || isRedirection(w.raw) {
+			if e.Dynamic || e.Param != "" || analyze.IsAssignment(w) || analyze.IsRedirection(w.Raw) {
 				simple = false
 				break
 			}
-			words = append(words, e.lit)
+			words = append(words, e.Lit)
 		}
 		if simple {
-			return DockerfileExec("ENTRYPOINT", words)
+			return analyze.DockerfileExec("ENTRYPOINT", words)
 		}
 	}
 	return `ENTRYPOINT ["/path/to/program", "arg"] (exec form: CMD's elements are appended as arguments)`

@@ -4,12 +4,12 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
-func TestLD204(t *testing.T) { runCases(t, "LD204") }
-
-func awsWith(f func(*v1.Config)) func(t *testing.T) *Target {
-	s := awsGoodSpec()
+func awsWith(f func(*v1.Config)) func(t *testing.T) *analyze.Target {
+	s := fixtures.AWSGoodSpec()
 	f(&s.Config)
 	return spec(s)
 }
@@ -29,7 +29,7 @@ var ld204Cases = []checkCase{
 	{
 		name:   "shell form using \"$@\": the handler lands in $0",
 		kind:   catches,
-		target: spec(pythonSpec(v1.Config{Env: []string{dockerPATH}, Entrypoint: []string{"/bin/sh", "-c", `exec /usr/local/bin/python -m awslambdaric "$@"`}, Cmd: []string{"app.handler"}, WorkingDir: "/function"})),
+		target: spec(fixtures.PythonSpec(v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"/bin/sh", "-c", `exec /usr/local/bin/python -m awslambdaric "$@"`}, Cmd: []string{"app.handler"}, WorkingDir: "/function"})),
 		verify: expect(Error,
 			[]string{`takes the first CMD element "app.handler" as $0`, "Handler not set"},
 			nil,
@@ -38,19 +38,19 @@ var ld204Cases = []checkCase{
 	{
 		name: "ImageConfig.Command added to a shell-form ENTRYPOINT",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			s := simpleSpec(v1.Config{Entrypoint: []string{"/bin/sh", "-c", "node /var/task/node_modules/.bin/aws-lambda-ric"}})
+		target: func(t *testing.T) *analyze.Target {
+			s := fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/bin/sh", "-c", "node /var/task/node_modules/.bin/aws-lambda-ric"}})
 			tg := newTarget(t, s, "amd64")
 			tg.Overrides.Command = []string{"index.handler"}
 			return tg
 		},
 		verify: expect(Error, []string{"No handler specified"}, []string{"ImageConfig.Command"}, []string{`ENTRYPOINT ["node", "/var/task/node_modules/.bin/aws-lambda-ric"]`}),
 	},
-	{name: "AWS base image (exec form)", kind: clean, target: spec(awsGoodSpec())},
+	{name: "AWS base image (exec form)", kind: clean, target: spec(fixtures.AWSGoodSpec())},
 	{
 		name:   "shell form without CMD runs as written",
 		kind:   clean,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/bin/sh", "-c", "exec node index.js"}})),
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/bin/sh", "-c", "exec node index.js"}})),
 	},
 	{
 		name:   "shell form that passes $0 on",
@@ -60,6 +60,6 @@ var ld204Cases = []checkCase{
 	{
 		name:   "shell-form CMD without ENTRYPOINT",
 		kind:   clean,
-		target: spec(simpleSpec(v1.Config{Cmd: []string{"/bin/sh", "-c", "node index.js"}})),
+		target: spec(fixtures.SimpleSpec(v1.Config{Cmd: []string{"/bin/sh", "-c", "node index.js"}})),
 	},
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // handlerArgCount is LD205: the command runs the AWS base images'
@@ -23,26 +25,26 @@ func (handlerArgCount) Meta() Meta {
 	}
 }
 
-func (c handlerArgCount) Run(_ context.Context, t *Target) ([]Finding, error) {
-	ch, err := t.commandChain()
+func (c handlerArgCount) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
+	ch, err := t.CommandChain()
 	if ch == nil {
 		return nil, err
 	}
 	for i := range ch.Links {
 		l := &ch.Links[i]
 		// A shell command's arguments are LD204's (shell form) business.
-		if l.Role == RoleShellCommand || l.Role == RoleInterpreter || l.Kind != LinkScript || l.Path != "/lambda-entrypoint.sh" {
+		if l.Role == analyze.RoleShellCommand || l.Role == analyze.RoleInterpreter || l.Kind != analyze.LinkScript || l.Path != "/lambda-entrypoint.sh" {
 			continue
 		}
 		text := l.Text()
 		if text == nil {
-			b, err := readPrefix(t.FS, l.Path, maxScriptRead)
+			b, err := analyze.ReadPrefix(t.FS, l.Path, analyze.MaxScriptRead)
 			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", l.Path, err)
 			}
 			text = b
 		}
-		if !isAWSEntrypointText(text) || !strings.Contains(string(text), "$# -ne 1") && !strings.Contains(string(text), "handler name to be the first argument") {
+		if !analyze.IsAWSEntrypointText(text) || !strings.Contains(string(text), "$# -ne 1") && !strings.Contains(string(text), "handler name to be the first argument") {
 			continue // a script of the same name that does not check $#
 		}
 		if len(l.Args) == 1 || l.ArgsUnknown {
@@ -53,14 +55,14 @@ func (c handlerArgCount) Run(_ context.Context, t *Target) ([]Finding, error) {
 	return nil, nil
 }
 
-func (c handlerArgCount) finding(t *Target, ch *Chain, i int) Finding {
+func (c handlerArgCount) finding(t *analyze.Target, ch *analyze.Chain, i int) Finding {
 	l := &ch.Links[i]
 	argv := t.Argv()
 	f := NewFinding(c.Meta(), "")
 	f.Path = l.Path
-	f.Layer = t.LayerRef(l.Entry.Layer)
-	f.Evidence = chainEvidence(t, ch, i)
-	f.Evidence = append(f.Evidence, fmt.Sprintf("%s gets %d argument(s): %s", l.Path, len(l.Args), JSONList(l.Args)))
+	f.Layer = layerRef(t, l.Entry.Layer)
+	f.Evidence = analyze.ChainEvidence(t, ch, i)
+	f.Evidence = append(f.Evidence, fmt.Sprintf("%s gets %d argument(s): %s", l.Path, len(l.Args), analyze.JSONList(l.Args)))
 	var why string
 	switch {
 	case len(l.Args) == 0 && len(argv.Cmd) == 0:
@@ -68,11 +70,11 @@ func (c handlerArgCount) finding(t *Target, ch *Chain, i int) Finding {
 	case len(l.Args) == 0:
 		why = "it gets no argument"
 	case i == 0 && len(argv.Entrypoint) > 1:
-		why = fmt.Sprintf("ENTRYPOINT adds %s before CMD %s, so it gets %d", JSONList(argv.Entrypoint[1:]), JSONList(argv.Cmd), len(l.Args))
+		why = fmt.Sprintf("ENTRYPOINT adds %s before CMD %s, so it gets %d", analyze.JSONList(argv.Entrypoint[1:]), analyze.JSONList(argv.Cmd), len(l.Args))
 	default:
-		why = fmt.Sprintf("it gets %d: %s", len(l.Args), JSONList(l.Args))
+		why = fmt.Sprintf("it gets %d: %s", len(l.Args), analyze.JSONList(l.Args))
 	}
-	f.Message = fmt.Sprintf("%s runs the AWS base image's /lambda-entrypoint.sh, which requires exactly one argument, the handler name; %s. At start it prints \"entrypoint requires the handler name to be the first argument\" and exits 142: Lambda reports \"Runtime exited with error: exit status 142\" (errorType Runtime.ExitError).", ch.origin(i), why)
+	f.Message = fmt.Sprintf("%s runs the AWS base image's /lambda-entrypoint.sh, which requires exactly one argument, the handler name; %s. At start it prints \"entrypoint requires the handler name to be the first argument\" and exits 142: Lambda reports \"Runtime exited with error: exit status 142\" (errorType Runtime.ExitError).", ch.Origin(i), why)
 	handler := "app.handler"
 	for _, a := range l.Args {
 		if strings.Contains(a, ".") && !strings.HasPrefix(a, "-") && !strings.Contains(a, "/") {
@@ -83,7 +85,7 @@ func (c handlerArgCount) finding(t *Target, ch *Chain, i int) Finding {
 	if handler == "app.handler" {
 		f.Fix = `CMD ["app.handler"] (exactly one element: your handler, e.g. module.function)`
 	} else {
-		f.Fix = DockerfileExec("CMD", []string{handler})
+		f.Fix = analyze.DockerfileExec("CMD", []string{handler})
 	}
 	if i == 0 && len(argv.Entrypoint) > 1 {
 		f.Fix = `ENTRYPOINT ["/lambda-entrypoint.sh"] and ` + f.Fix

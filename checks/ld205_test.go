@@ -5,10 +5,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
-
-func TestLD205(t *testing.T) { runCases(t, "LD205") }
 
 var ld205Cases = []checkCase{
 	{
@@ -40,8 +40,8 @@ var ld205Cases = []checkCase{
 	{
 		name: "ImageConfig.Command override with two elements",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			tg := newTarget(t, awsGoodSpec(), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			tg := newTarget(t, fixtures.AWSGoodSpec(), "amd64")
 			tg.Overrides.Command = []string{"app.handler", "--debug"}
 			return tg
 		},
@@ -50,8 +50,8 @@ var ld205Cases = []checkCase{
 	{
 		name: "a wrapper script that execs /lambda-entrypoint.sh \"$@\" with no CMD",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			s := awsGoodSpec()
+		target: func(t *testing.T) *analyze.Target {
+			s := fixtures.AWSGoodSpec()
 			s.Layers = append(s.Layers, []testimageFile{regFile("wrapper.sh", 0o755, "#!/bin/sh\nexport FOO=1\nexec /lambda-entrypoint.sh \"$@\"\n")})
 			s.Config.Entrypoint = []string{"/wrapper.sh"}
 			s.Config.Cmd = nil
@@ -59,7 +59,7 @@ var ld205Cases = []checkCase{
 		},
 		verify: expect(Error, []string{"the exec line of /wrapper.sh runs the AWS base image's /lambda-entrypoint.sh"}, nil, nil),
 	},
-	{name: "AWS base image with one handler", kind: clean, target: spec(awsGoodSpec())},
+	{name: "AWS base image with one handler", kind: clean, target: spec(fixtures.AWSGoodSpec())},
 	{
 		name:   "handler in ENTRYPOINT, no CMD",
 		kind:   clean,
@@ -68,7 +68,7 @@ var ld205Cases = []checkCase{
 	{
 		name: "a custom /lambda-entrypoint.sh that takes no handler",
 		kind: clean,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/lambda-entrypoint.sh"}},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/lambda-entrypoint.sh"}},
 			regFile("lambda-entrypoint.sh", 0o755, "#!/bin/sh\nexec node /var/task/index.js\n"))),
 	},
 	{

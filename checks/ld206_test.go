@@ -5,17 +5,17 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
-
-func TestLD206(t *testing.T) { runCases(t, "LD206") }
 
 var ld206Cases = []checkCase{
 	{
 		name: "relative ImageConfig.WorkingDirectory",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			tg := newTarget(t, awsGoodSpec(), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			tg := newTarget(t, fixtures.AWSGoodSpec(), "amd64")
 			tg.Overrides.WorkingDirectory = "task"
 			return tg
 		},
@@ -36,36 +36,36 @@ var ld206Cases = []checkCase{
 	{
 		name: "WORKDIR is a file",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}, WorkingDir: "/var/task/app.js"},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}, WorkingDir: "/var/task/app.js"},
 			testimage.Reg("var/task/app.js", 0o644, "x"))),
 		verify: expect(Error, []string{"/var/task/app.js is not a directory in this image", "unconfirmed"}, []string{"/var/task/app.js: regular file"}, nil),
 	},
 	{
 		name: "WORKDIR the sandbox user cannot search",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}, WorkingDir: "/home/app/src"},
-			testimage.Dir("home", 0), owned(testimage.Dir("home/app", 0o750), 1000, 1000), owned(testimage.Dir("home/app/src", 0o755), 1000, 1000))),
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}, WorkingDir: "/home/app/src"},
+			testimage.Dir("home", 0), fixtures.Owned(testimage.Dir("home/app", 0o750), 1000, 1000), fixtures.Owned(testimage.Dir("home/app/src", 0o755), 1000, 1000))),
 		verify: expect(Error, []string{"cannot search /home/app (mode 0750, owner 1000:1000)", "unconfirmed"}, nil, []string{"RUN chmod o+rx /home/app"}),
 	},
 	{
 		name: "dangling WORKDIR symlink",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}, WorkingDir: "/app"},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}, WorkingDir: "/app"},
 			testimage.Symlink("app", "/srv/app"))),
 		verify: expect(Error, []string{"/app is a dangling symlink"}, nil, nil),
 	},
-	{name: "AWS base image (/var/task)", kind: clean, target: spec(awsGoodSpec())},
-	{name: "WORKDIR unset", kind: clean, target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}}))},
+	{name: "AWS base image (/var/task)", kind: clean, target: spec(fixtures.AWSGoodSpec())},
+	{name: "WORKDIR unset", kind: clean, target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}}))},
 	{
 		name: "WORKDIR through a symlink to a directory",
 		kind: clean,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}, WorkingDir: "/app"},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}, WorkingDir: "/app"},
 			testimage.Symlink("app", "var/task"))),
 	},
 	{
 		name: "WORKDIR owned by another user but world-searchable",
 		kind: clean,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}, WorkingDir: "/home/app"},
-			testimage.Dir("home", 0), owned(testimage.Dir("home/app", 0o711), 1000, 1000))),
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/node"}, WorkingDir: "/home/app"},
+			testimage.Dir("home", 0), fixtures.Owned(testimage.Dir("home/app", 0o711), 1000, 1000))),
 	},
 }

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
@@ -27,8 +28,8 @@ func (shebangInterpreterMissing) Meta() Meta {
 	}
 }
 
-func (c shebangInterpreterMissing) Run(ctx context.Context, t *Target) ([]Finding, error) {
-	ch, err := t.commandChain()
+func (c shebangInterpreterMissing) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
+	ch, err := t.CommandChain()
 	if ch == nil {
 		return nil, err
 	}
@@ -39,11 +40,11 @@ func (c shebangInterpreterMissing) Run(ctx context.Context, t *Target) ([]Findin
 		var ok bool
 		var err error
 		switch {
-		case l.Role == RoleInterpreter:
+		case l.Role == analyze.RoleInterpreter:
 			f, ok, err = c.interpreter(ctx, t, ch, i)
-		case l.Role == RoleEnvProgram && l.Entry == nil:
+		case l.Role == analyze.RoleEnvProgram && l.Entry == nil:
 			f, ok, err = c.envProgram(ctx, t, ch, i)
-		case l.Kind == LinkOther && l.ReadErr == nil && l.DirectExec() && looksText(l.Head()):
+		case l.Kind == analyze.LinkOther && l.ReadErr == nil && l.DirectExec() && analyze.LooksText(l.Head()):
 			f, ok = c.noShebang(t, ch, i)
 		}
 		if err != nil {
@@ -57,7 +58,7 @@ func (c shebangInterpreterMissing) Run(ctx context.Context, t *Target) ([]Findin
 }
 
 // scriptSymptom is what users see when script link s cannot be started.
-func scriptSymptom(ch *Chain, s int, errno string) string {
+func scriptSymptom(ch *analyze.Chain, s int, errno string) string {
 	sl := &ch.Links[s]
 	if s == 0 {
 		return fmt.Sprintf("Lambda cannot start the function: \"IMAGE Launch error: fork/exec %s: %s\" (errorType Runtime.InvalidEntrypoint; the error names the script, not the interpreter)", sl.Name, errno)
@@ -72,93 +73,93 @@ func errnoTitle(e string) string {
 	return strings.ToUpper(e[:1]) + e[1:]
 }
 
-func (c shebangInterpreterMissing) interpreter(ctx context.Context, t *Target, ch *Chain, i int) (Finding, bool, error) {
+func (c shebangInterpreterMissing) interpreter(ctx context.Context, t *analyze.Target, ch *analyze.Chain, i int) (Finding, bool, error) {
 	l := &ch.Links[i]
 	s := i - 1
 	sl := &ch.Links[s]
 	f := NewFinding(c.Meta(), "")
 	f.Path = sl.Path
-	f.Layer = t.LayerRef(sl.Entry.Layer)
-	f.Evidence = chainEvidence(t, ch, i)
-	f.Evidence = append(f.Evidence, fmt.Sprintf("%s line 1: %s", sl.Path, QuoteJSON(sl.Shebang.Line)))
+	f.Layer = layerRef(t, sl.Entry.Layer)
+	f.Evidence = analyze.ChainEvidence(t, ch, i)
+	f.Evidence = append(f.Evidence, fmt.Sprintf("%s line 1: %s", sl.Path, analyze.QuoteJSON(sl.Shebang.Line)))
 	r := l.Lookup.Resolution()
 	if l.Entry == nil {
-		what := fmt.Sprintf("%s starts with %s, but %s does not exist in this image", sl.Path, QuoteJSON(sl.Shebang.Line), l.Name)
-		if h, tr, ok := DanglingLink(t.FS, r); ok {
+		what := fmt.Sprintf("%s starts with %s, but %s does not exist in this image", sl.Path, analyze.QuoteJSON(sl.Shebang.Line), l.Name)
+		if h, tr, ok := analyze.DanglingLink(t.FS, r); ok {
 			missing := tr.Final
 			if missing == "" {
-				missing = linkDest(h)
+				missing = analyze.LinkDest(h)
 			}
-			what = fmt.Sprintf("%s starts with %s, but %s is a dangling symlink: %s points to %s, and %s does not exist", sl.Path, QuoteJSON(sl.Shebang.Line), l.Name, h.Path, QuoteJSON(h.Target), missing)
-			f.Evidence = append(f.Evidence, fmt.Sprintf("dangling symlink %s -> %s added in %s", h.Path, QuoteJSON(h.Target), t.LayerLabel(h.Layer)))
+			what = fmt.Sprintf("%s starts with %s, but %s is a dangling symlink: %s points to %s, and %s does not exist", sl.Path, analyze.QuoteJSON(sl.Shebang.Line), l.Name, h.Path, analyze.QuoteJSON(h.Target), missing)
+			f.Evidence = append(f.Evidence, fmt.Sprintf("dangling symlink %s -> %s added in %s", h.Path, analyze.QuoteJSON(h.Target), t.LayerLabel(h.Layer)))
 		}
 		f.Message = what + ". The kernel takes the #! path literally (no PATH search). " + scriptSymptom(ch, s, "no such file or directory") + "."
 		f.Fix = c.installFix(ctx, t, sl.Path, l.Name)
 		return f, true, nil
 	}
-	switch err := SandboxAccess(t.FS, r, PermExec); {
+	switch err := analyze.SandboxAccess(t.FS, r, analyze.PermExec); {
 	case !l.Entry.IsRegular():
-		f.Message = fmt.Sprintf("%s starts with %s, but %s is a %s, not a program. %s.", sl.Path, QuoteJSON(sl.Shebang.Line), l.Name, KindString(l.Entry), scriptSymptom(ch, s, "permission denied"))
+		f.Message = fmt.Sprintf("%s starts with %s, but %s is a %s, not a program. %s.", sl.Path, analyze.QuoteJSON(sl.Shebang.Line), l.Name, analyze.KindString(l.Entry), scriptSymptom(ch, s, "permission denied"))
 		f.Fix = c.installFix(ctx, t, sl.Path, l.Name)
 		return f, true, nil
 	case err != nil:
-		var ae *AccessError
+		var ae *analyze.AccessError
 		errors.As(err, &ae)
 		f.Evidence = append(f.Evidence, l.Path+": "+t.Describe(l.Entry))
 		blocker := l.Path
 		fix := fmt.Sprintf("RUN chmod 755 %s", l.Path)
 		if ae != nil && ae.Entry != nil {
-			blocker = fmt.Sprintf("%s (mode %s, owner %d:%d)", ae.Path, ModeString(ae.Entry), ae.Entry.UID, ae.Entry.GID)
+			blocker = fmt.Sprintf("%s (mode %s, owner %d:%d)", ae.Path, analyze.ModeString(ae.Entry), ae.Entry.UID, ae.Entry.GID)
 			if ae.Entry.IsDir() {
 				fix = fmt.Sprintf("RUN chmod o+rx %s", ae.Path)
 			}
 		}
-		f.Message = fmt.Sprintf("%s starts with %s, but the sandbox user (uid %d, gid %d; Lambda ignores USER) cannot execute the interpreter %s: %s blocks it. %s.", sl.Path, QuoteJSON(sl.Shebang.Line), SandboxUID, SandboxGID, l.Name, blocker, scriptSymptom(ch, s, "permission denied"))
+		f.Message = fmt.Sprintf("%s starts with %s, but the sandbox user (uid %d, gid %d; Lambda ignores USER) cannot execute the interpreter %s: %s blocks it. %s.", sl.Path, analyze.QuoteJSON(sl.Shebang.Line), analyze.SandboxUID, analyze.SandboxGID, l.Name, blocker, scriptSymptom(ch, s, "permission denied"))
 		f.Fix = fix
 		return f, true, nil
-	case l.Kind == LinkOther && l.ReadErr == nil && looksText(l.Head()):
+	case l.Kind == analyze.LinkOther && l.ReadErr == nil && analyze.LooksText(l.Head()):
 		f.Evidence = append(f.Evidence, l.Path+": "+t.Describe(l.Entry))
-		f.Message = fmt.Sprintf("%s starts with %s, but the interpreter %s is a text file without a #! line, which the kernel cannot run. %s.", sl.Path, QuoteJSON(sl.Shebang.Line), l.Path, scriptSymptom(ch, s, "exec format error"))
+		f.Message = fmt.Sprintf("%s starts with %s, but the interpreter %s is a text file without a #! line, which the kernel cannot run. %s.", sl.Path, analyze.QuoteJSON(sl.Shebang.Line), l.Path, scriptSymptom(ch, s, "exec format error"))
 		f.Fix = c.installFix(ctx, t, sl.Path, l.Name)
 		return f, true, nil
 	}
 	return Finding{}, false, nil
 }
 
-func (c shebangInterpreterMissing) envProgram(ctx context.Context, t *Target, ch *Chain, i int) (Finding, bool, error) {
+func (c shebangInterpreterMissing) envProgram(ctx context.Context, t *analyze.Target, ch *analyze.Chain, i int) (Finding, bool, error) {
 	l := &ch.Links[i]
 	f := NewFinding(c.Meta(), "")
-	f.Evidence = chainEvidence(t, ch, i)
+	f.Evidence = analyze.ChainEvidence(t, ch, i)
 	lk := l.Lookup
-	if lk.Method == LookupPATH {
+	if lk.Method == analyze.LookupPATH {
 		where := "from the image's ENV"
 		if !lk.PATHFromImage {
 			where = "the image sets no PATH, so Lambda's documented default is assumed, the PATH lambdoctor run gives the function; which PATH Lambda's launcher searches is unconfirmed, and docker run searches Docker's default " + lambda.DockerDefaultPATH + " instead"
 		}
 		f.Evidence = append(f.Evidence, fmt.Sprintf("PATH=%s (%s)", lk.PATH, where))
 	}
-	viaShebang := i > 0 && ch.Links[i-1].Role == RoleInterpreter
+	viaShebang := i > 0 && ch.Links[i-1].Role == analyze.RoleInterpreter
 	var what, symptom string
 	name := l.Name
 	if viaShebang {
 		sl := &ch.Links[i-2]
 		f.Path = sl.Path
-		f.Layer = t.LayerRef(sl.Entry.Layer)
-		f.Evidence = append(f.Evidence, fmt.Sprintf("%s line 1: %s", sl.Path, QuoteJSON(sl.Shebang.Line)))
-		what = fmt.Sprintf("%s starts with %s, but env finds no %s", sl.Path, QuoteJSON(sl.Shebang.Line), QuoteJSON(name))
+		f.Layer = layerRef(t, sl.Entry.Layer)
+		f.Evidence = append(f.Evidence, fmt.Sprintf("%s line 1: %s", sl.Path, analyze.QuoteJSON(sl.Shebang.Line)))
+		what = fmt.Sprintf("%s starts with %s, but env finds no %s", sl.Path, analyze.QuoteJSON(sl.Shebang.Line), analyze.QuoteJSON(name))
 	} else {
 		f.Path = ch.Links[i-1].Path
-		what = fmt.Sprintf("%s runs env, but env finds no %s", ch.origin(i-1), QuoteJSON(name))
+		what = fmt.Sprintf("%s runs env, but env finds no %s", ch.Origin(i-1), analyze.QuoteJSON(name))
 	}
-	if lk.Method == LookupPATH {
+	if lk.Method == analyze.LookupPATH {
 		what += " on PATH " + lk.PATH
 	}
 	if strings.ContainsAny(name, " \t") {
-		what += fmt.Sprintf(": the kernel passes everything after the interpreter as ONE argument, so env looks for a program literally named %s (use env -S to split it)", QuoteJSON(name))
+		what += fmt.Sprintf(": the kernel passes everything after the interpreter as ONE argument, so env looks for a program literally named %s (use env -S to split it)", analyze.QuoteJSON(name))
 	}
 	symptom = fmt.Sprintf("env prints \"env: '%s': No such file or directory\" and exits 127; Lambda reports \"Runtime exited with error: exit status 127\" (errorType Runtime.ExitError)", name)
-	pathValue, _ := SearchPath(t.Config())
-	found, err := FindFiles(ctx, t.FS, path.Base(strings.Fields(name + " x")[0]), strings.Split(pathValue, ":"))
+	pathValue, _ := analyze.SearchPath(t.Config())
+	found, err := analyze.FindFiles(ctx, t.FS, path.Base(strings.Fields(name + " x")[0]), strings.Split(pathValue, ":"))
 	if err != nil {
 		return Finding{}, false, err
 	}
@@ -173,7 +174,7 @@ func (c shebangInterpreterMissing) envProgram(ctx context.Context, t *Target, ch
 	default:
 		msg += fmt.Sprintf(" No file named %s exists anywhere in the image.", path.Base(name))
 		f.Fix = "install it"
-		if h := packageHint(t.FS, path.Base(name)); h != "" {
+		if h := analyze.PackageHint(t.FS, path.Base(name)); h != "" {
 			f.Fix = h + " (the package name may differ)"
 		}
 	}
@@ -181,19 +182,19 @@ func (c shebangInterpreterMissing) envProgram(ctx context.Context, t *Target, ch
 	return f, true, nil
 }
 
-func (c shebangInterpreterMissing) noShebang(t *Target, ch *Chain, i int) (Finding, bool) {
+func (c shebangInterpreterMissing) noShebang(t *analyze.Target, ch *analyze.Chain, i int) (Finding, bool) {
 	l := &ch.Links[i]
-	if SandboxAccess(t.FS, l.Lookup.Resolution(), PermExec) != nil {
+	if analyze.SandboxAccess(t.FS, l.Lookup.Resolution(), analyze.PermExec) != nil {
 		return Finding{}, false // LD203: the kernel refuses it before reading it
 	}
 	f := NewFinding(c.Meta(), "")
 	f.Path = l.Path
-	f.Layer = t.LayerRef(l.Entry.Layer)
-	f.Evidence = chainEvidence(t, ch, i)
+	f.Layer = layerRef(t, l.Entry.Layer)
+	f.Evidence = analyze.ChainEvidence(t, ch, i)
 	first, _, _ := strings.Cut(string(l.Head()), "\n")
-	what := fmt.Sprintf("%s runs %s, a text file with no #! line (it starts %s)", ch.origin(i), l.Path, QuoteJSON(truncate(first, 60)))
+	what := fmt.Sprintf("%s runs %s, a text file with no #! line (it starts %s)", ch.Origin(i), l.Path, analyze.QuoteJSON(truncate(first, 60)))
 	if l.Entry.Size == 0 {
-		what = fmt.Sprintf("%s runs %s, an empty file", ch.origin(i), l.Path)
+		what = fmt.Sprintf("%s runs %s, an empty file", ch.Origin(i), l.Path)
 	}
 	var symptom string
 	if i == 0 {
@@ -214,10 +215,10 @@ func truncate(s string, n int) string {
 }
 
 // installFix proposes an interpreter that exists, or installing one.
-func (c shebangInterpreterMissing) installFix(ctx context.Context, t *Target, script, interp string) string {
+func (c shebangInterpreterMissing) installFix(ctx context.Context, t *analyze.Target, script, interp string) string {
 	base := path.Base(interp)
-	pathValue, _ := SearchPath(t.Config())
-	found, err := FindFiles(ctx, t.FS, base, strings.Split(pathValue, ":"), interp)
+	pathValue, _ := analyze.SearchPath(t.Config())
+	found, err := analyze.FindFiles(ctx, t.FS, base, strings.Split(pathValue, ":"), interp)
 	if err == nil && len(found) > 0 {
 		return fmt.Sprintf("#!%s as the first line of %s (that file exists)", found[0].Path, script)
 	}
@@ -225,7 +226,7 @@ func (c shebangInterpreterMissing) installFix(ctx context.Context, t *Target, sc
 	if (base == "bash" || base == "zsh" || base == "ksh") && t.FS.Resolve("/bin/sh").Err == nil {
 		alt = fmt.Sprintf(", or use #!/bin/sh in %s if it needs no %s features", script, base)
 	}
-	if h := packageHint(t.FS, base); h != "" {
+	if h := analyze.PackageHint(t.FS, base); h != "" {
 		return h + alt
 	}
 	return fmt.Sprintf("install %s in the image%s", interp, alt)

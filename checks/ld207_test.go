@@ -5,15 +5,15 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
-
-func TestLD207(t *testing.T) { runCases(t, "LD207") }
 
 // alpineSpec is an Alpine image with extra files in a second layer.
 func alpineSpec(cfg v1.Config, extra ...testimage.File) testimage.Spec {
 	if cfg.Env == nil {
-		cfg.Env = []string{dockerPATH}
+		cfg.Env = []string{fixtures.DockerPATH}
 	}
 	return testimage.Spec{
 		Config:    cfg,
@@ -51,7 +51,7 @@ var ld207Cases = []checkCase{
 	{
 		name: "#!/usr/bin/env bash -e without -S",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/var/task/run.sh"}},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/run.sh"}},
 			testimage.Reg("var/task/run.sh", 0o755, "#!/usr/bin/env bash -e\nexec node index.js\n"))),
 		verify: expect(Error, []string{`env finds no "bash -e"`, "as ONE argument"}, nil, []string{"#!/usr/bin/env -S bash -e"}),
 	},
@@ -60,13 +60,13 @@ var ld207Cases = []checkCase{
 		kind: catches,
 		target: spec(alpineSpec(v1.Config{Entrypoint: []string{"/var/task/app"}},
 			testimage.Reg("var/task/app", 0o755, "#!/usr/bin/env node\n"),
-			testimage.Dir("opt", 0), testimage.Dir("opt/node", 0), testimage.Dir("opt/node/bin", 0), testimage.Reg("opt/node/bin/node", 0o755, elf))),
+			testimage.Dir("opt", 0), testimage.Dir("opt/node", 0), testimage.Dir("opt/node/bin", 0), testimage.Reg("opt/node/bin/node", 0o755, fixtures.ELFStub))),
 		verify: expect(Error, []string{"A file of that name exists at /opt/node/bin/node"}, nil, []string{"ENV PATH=/opt/node/bin:"}),
 	},
 	{
 		name: "dangling interpreter symlink",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/var/task/run"}},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/run"}},
 			testimage.Reg("var/task/run", 0o755, "#!/usr/local/bin/python\nimport app\n"),
 			testimage.Symlink("usr/local/bin/python", "python3.12"))),
 		verify: expect(Error, []string{`/usr/local/bin/python is a dangling symlink: /usr/local/bin/python points to "python3.12", and /usr/local/bin/python3.12 does not exist`}, []string{"dangling symlink /usr/local/bin/python"}, nil),
@@ -74,44 +74,44 @@ var ld207Cases = []checkCase{
 	{
 		name: "interpreter the sandbox user cannot execute",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/var/task/run"}},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/run"}},
 			testimage.Reg("var/task/run", 0o755, "#!/opt/py/bin/python\n"),
-			testimage.Dir("opt", 0), testimage.Dir("opt/py", 0), testimage.Dir("opt/py/bin", 0), testimage.Reg("opt/py/bin/python", 0o700, elf))),
+			testimage.Dir("opt", 0), testimage.Dir("opt/py", 0), testimage.Dir("opt/py/bin", 0), testimage.Reg("opt/py/bin/python", 0o700, fixtures.ELFStub))),
 		verify: expect(Error, []string{"cannot execute the interpreter /opt/py/bin/python", "fork/exec /var/task/run: permission denied"}, nil, []string{"RUN chmod 755 /opt/py/bin/python"}),
 	},
 	{
 		name:   "#!/bin/bash in /var/runtime/bootstrap on an image without bash",
 		kind:   catches,
-		target: spec(awsBaseSpec()),
+		target: spec(fixtures.AWSBaseSpec()),
 		verify: expect(Error, []string{"/var/runtime/bootstrap starts with \"#!/bin/bash\"", "Runtime.ExitError"}, []string{"chain: ENTRYPOINT /lambda-entrypoint.sh -> #! /bin/sh -> bootstrap /var/runtime/bootstrap -> #! /bin/bash (missing)"}, nil),
 	},
 	{
 		name: "ENTRYPOINT script without a #! line",
 		kind: catches,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/var/task/start.sh"}},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/start.sh"}},
 			testimage.Reg("var/task/start.sh", 0o755, "set -e\nexec node index.js\n"))),
 		verify: expect(Error, []string{`a text file with no #! line (it starts "set -e")`, "fork/exec /var/task/start.sh: exec format error"}, nil, []string{"add #!/bin/sh"}),
 	},
-	{name: "AWS base image", kind: clean, target: spec(awsGoodSpec())},
+	{name: "AWS base image", kind: clean, target: spec(fixtures.AWSGoodSpec())},
 	{
 		name: "#!/usr/bin/env node with node on PATH",
 		kind: clean,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/var/task/app"}},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/app"}},
 			testimage.Reg("var/task/app", 0o755, "#!/usr/bin/env node\n"))),
 	},
 	{
 		name: "#!/usr/bin/env -S bash -e",
 		kind: clean,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/var/task/app"}},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/app"}},
 			testimage.Reg("var/task/app", 0o755, "#!/usr/bin/env -S bash -e\nexec node index.js\n"))),
 	},
-	{name: "Ruby RIC binstub", kind: clean, target: func(t *testing.T) *Target {
-		return newTarget(t, rubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
+	{name: "Ruby RIC binstub", kind: clean, target: func(t *testing.T) *analyze.Target {
+		return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 	}},
 	{
 		name: "a shell execs a text file without #!: the shell runs it with sh",
 		kind: clean,
-		target: spec(simpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}},
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}},
 			testimage.Reg("entry.sh", 0o755, "#!/bin/sh\nexec /var/task/run\n"),
 			testimage.Reg("var/task/run", 0o755, "node index.js\n"))),
 	},

@@ -6,10 +6,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
-
-func TestLD301(t *testing.T) { runCases(t, "LD301") }
 
 var ld301Cases = []checkCase{
 	{
@@ -17,8 +17,8 @@ var ld301Cases = []checkCase{
 		// amd64 image, deployed as an x86_64 function.
 		name: "arm64 bootstrap copied into an amd64 image",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, bootstrapSpec("amd64", nil, staticGo(machineARM64)), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.BootstrapSpec("amd64", nil, fixtures.StaticGo(fixtures.MachineARM64)), "amd64")
 		},
 		verify: expect(Error,
 			[]string{"ENTRYPOINT runs /var/task/bootstrap, an ELF binary for AArch64 (EM_AARCH64)", "x86_64", `fork/exec /var/task/bootstrap: exec format error`, "Runtime.InvalidEntrypoint", "config says amd64 while this binary is arm64"},
@@ -29,8 +29,8 @@ var ld301Cases = []checkCase{
 		// The whole image is arm64 (built on a Mac), the function x86_64.
 		name: "arm64 AWS base image deployed as an x86_64 function",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, al2023Spec(arm64ELF), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.AL2023Spec(fixtures.ARM64ELF), "amd64")
 		},
 		verify: func(t *testing.T, fs []Finding) {
 			if len(fs) != 2 {
@@ -44,10 +44,10 @@ var ld301Cases = []checkCase{
 	{
 		name: "x86-64 extension in an arm64 function",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, al2023Spec(arm64ELF,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.AL2023Spec(fixtures.ARM64ELF,
 				testimage.Dir("opt", 0), testimage.Dir("opt/extensions", 0),
-				testimage.Reg("opt/extensions/apm-lambda-extension", 0o755, staticGo(machineX86_64))), "arm64")
+				testimage.Reg("opt/extensions/apm-lambda-extension", 0o755, fixtures.StaticGo(fixtures.MachineX86_64))), "arm64")
 		},
 		verify: expect(Error,
 			[]string{"The extension /opt/extensions/apm-lambda-extension is an ELF binary for x86-64", "Extension.LaunchError", "exec format error"},
@@ -58,11 +58,11 @@ var ld301Cases = []checkCase{
 		// pip installed x86_64 wheels (on the host) into an arm64 image.
 		name: "x86_64 wheels in an arm64 function",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			mod := func(p string) testimage.File {
-				return testimage.Reg(p, 0o755, amd64ELF.lib("", "libc.so.6"))
+				return testimage.Reg(p, 0o755, fixtures.AMD64ELF.Lib("", "libc.so.6"))
 			}
-			return newTarget(t, al2023Spec(arm64ELF,
+			return newTarget(t, fixtures.AL2023Spec(fixtures.ARM64ELF,
 				testimage.Dir("var/task/pydantic_core", 0),
 				mod("var/task/pydantic_core/_pydantic_core.cpython-312-x86_64-linux-gnu.so"),
 				testimage.Dir("var/task/numpy", 0),
@@ -76,22 +76,22 @@ var ld301Cases = []checkCase{
 	{
 		name: "AWS base image, matching architecture",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, al2023Spec(amd64ELF), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.AL2023Spec(fixtures.AMD64ELF), "amd64")
 		},
 	},
 	{
 		name: "arm64 AWS base image on arm64",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, al2023Spec(arm64ELF), "arm64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.AL2023Spec(fixtures.ARM64ELF), "arm64")
 		},
 	},
 	{
 		name: "static Go binary on scratch, architecture from config",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, bootstrapSpec("arm64", nil, staticGo(machineARM64)), "")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.BootstrapSpec("arm64", nil, fixtures.StaticGo(fixtures.MachineARM64)), "")
 		},
 	},
 	{
@@ -99,15 +99,15 @@ var ld301Cases = []checkCase{
 		// one at run time (node-gyp-build).
 		name: "prebuilds for other platforms in node_modules",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			spec := bootstrapSpec("amd64", nil, staticGo(machineX86_64),
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.BootstrapSpec("amd64", nil, fixtures.StaticGo(fixtures.MachineX86_64),
 				testimage.Dir("var/task/node_modules", 0),
 				testimage.Dir("var/task/node_modules/bcrypt", 0),
 				testimage.Dir("var/task/node_modules/bcrypt/prebuilds", 0),
 				testimage.Dir("var/task/node_modules/bcrypt/prebuilds/linux-arm64", 0),
-				testimage.Reg("var/task/node_modules/bcrypt/prebuilds/linux-arm64/node.napi.node", 0o644, arm64ELF.lib("")),
+				testimage.Reg("var/task/node_modules/bcrypt/prebuilds/linux-arm64/node.napi.node", 0o644, fixtures.ARM64ELF.Lib("")),
 				testimage.Dir("var/task/node_modules/bcrypt/prebuilds/linux-x64", 0),
-				testimage.Reg("var/task/node_modules/bcrypt/prebuilds/linux-x64/node.napi.node", 0o644, amd64ELF.lib("")),
+				testimage.Reg("var/task/node_modules/bcrypt/prebuilds/linux-x64/node.napi.node", 0o644, fixtures.AMD64ELF.Lib("")),
 			)
 			spec.Config = v1.Config{Entrypoint: []string{"/var/task/bootstrap"}}
 			return newTarget(t, spec, "amd64")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // notLinuxExecutable is LD302: a program on the entrypoint chain is not a
@@ -25,8 +27,8 @@ func (notLinuxExecutable) Meta() Meta {
 	}
 }
 
-func (c notLinuxExecutable) Run(ctx context.Context, t *Target) ([]Finding, error) {
-	s, err := t.binaries(ctx)
+func (c notLinuxExecutable) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
+	s, err := t.Binaries(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -39,21 +41,21 @@ func (c notLinuxExecutable) Run(ctx context.Context, t *Target) ([]Finding, erro
 		}
 		l := &chain.Links[b.LinkIndex]
 		f := NewFinding(c.Meta(), "")
-		f.Path, f.Layer = b.Path, t.LayerRef(b.Entry.Layer)
+		f.Path, f.Layer = b.Path, layerRef(t, b.Entry.Layer)
 		var what, fix string
 		unconfirmed := false
 		symptom := notExecSymptom(chain, b.LinkIndex, l)
 		switch fl.Format {
-		case FormatMachO:
+		case analyze.FormatMachO:
 			what = "a Mach-O executable: it was built for macOS"
 			fix = linuxBuildFix(t, s, b, "macOS")
-		case FormatPE:
+		case analyze.FormatPE:
 			what = "a Windows PE executable (it starts with \"MZ\")"
 			fix = linuxBuildFix(t, s, b, "Windows")
-		case FormatZip:
+		case analyze.FormatZip:
 			what = "a zip archive, not a program"
 			fix = zipFix(b.Path)
-		case FormatELF:
+		case analyze.FormatELF:
 			e := fl.ELF
 			if e == nil {
 				continue
@@ -66,13 +68,13 @@ func (c notLinuxExecutable) Run(ctx context.Context, t *Target) ([]Finding, erro
 				what = "an ELF core dump, not a program"
 				fix = "COPY the real executable to " + b.Path
 			case e.OSABI != delf.ELFOSABI_NONE && e.OSABI != delf.ELFOSABI_LINUX:
-				what = fmt.Sprintf("an ELF binary for %s (OS/ABI %s), not for Linux", osabiName(e.OSABI), e.OSABI)
-				fix = linuxBuildFix(t, s, b, osabiName(e.OSABI))
-				symptom = fmt.Sprintf("Linux loads ELF files whatever their OS/ABI byte, so it starts and then fails on its first %s system call; Lambda then reports the runtime's exit (Runtime.ExitError) or an init failure", osabiName(e.OSABI))
+				what = fmt.Sprintf("an ELF binary for %s (OS/ABI %s), not for Linux", analyze.OSABIName(e.OSABI), e.OSABI)
+				fix = linuxBuildFix(t, s, b, analyze.OSABIName(e.OSABI))
+				symptom = fmt.Sprintf("Linux loads ELF files whatever their OS/ABI byte, so it starts and then fails on its first %s system call; Lambda then reports the runtime's exit (Runtime.ExitError) or an init failure", analyze.OSABIName(e.OSABI))
 				unconfirmed = true
-			case s.Arch != "" && siblingArch(e, s.Arch):
-				what = fmt.Sprintf("a 32-bit ELF binary (%s) while the function runs on %s", MachineName(e.Machine, e.Class), lambdaArchName(s.Arch))
-				fix = fmt.Sprintf("build it as a 64-bit %s binary (GOARCH=%s; gcc without -m32), or install the 64-bit package", archMachine(s.Arch), s.Arch)
+			case s.Arch != "" && analyze.SiblingArch(e, s.Arch):
+				what = fmt.Sprintf("a 32-bit ELF binary (%s) while the function runs on %s", analyze.MachineName(e.Machine, e.Class), analyze.LambdaArchName(s.Arch))
+				fix = fmt.Sprintf("build it as a 64-bit %s binary (GOARCH=%s; gcc without -m32), or install the 64-bit package", analyze.ArchMachine(s.Arch), s.Arch)
 				f.Severity = Warning
 				symptom = "If Lambda's kernel has no 32-bit support, starting it fails with \"exec format error\" (" + map[bool]string{true: "Runtime.InvalidEntrypoint", false: "Runtime.ExitError, exit status 126"}[b.LinkIndex == 0] + ")"
 				unconfirmed = true
@@ -82,7 +84,7 @@ func (c notLinuxExecutable) Run(ctx context.Context, t *Target) ([]Finding, erro
 		default:
 			continue // text without #! is LD207's; unknown content is not judged
 		}
-		msg := fmt.Sprintf("%s runs %s, which is %s. %s.", chain.origin(b.LinkIndex), b.Path, what, symptom)
+		msg := fmt.Sprintf("%s runs %s, which is %s. %s.", chain.Origin(b.LinkIndex), b.Path, what, symptom)
 		if unconfirmed {
 			if f.Severity == Warning {
 				msg += " Whether Lambda's kernel runs 32-bit binaries at all is unconfirmed; at best they need 32-bit libraries the image rarely has."
@@ -91,7 +93,7 @@ func (c notLinuxExecutable) Run(ctx context.Context, t *Target) ([]Finding, erro
 			}
 		}
 		f.Message = msg
-		f.Evidence = chainEvidence(t, chain, b.LinkIndex)
+		f.Evidence = analyze.ChainEvidence(t, chain, b.LinkIndex)
 		f.Evidence = append(f.Evidence, fmt.Sprintf("%s: %s (first bytes %s)", b.Path, formatDesc(fl), magicHex(t, b.Path)))
 		f.Fix = fix
 		out = append(out, f)
@@ -100,28 +102,28 @@ func (c notLinuxExecutable) Run(ctx context.Context, t *Target) ([]Finding, erro
 }
 
 // notExecSymptom is what running link i gives when the kernel refuses it.
-func notExecSymptom(c *Chain, i int, l *Link) string {
+func notExecSymptom(c *analyze.Chain, i int, l *analyze.Link) string {
 	switch {
 	case i == 0:
 		return fmt.Sprintf(`Lambda cannot start it: "IMAGE Launch error: fork/exec %s: exec format error" (errorType Runtime.InvalidEntrypoint)`, l.Name)
-	case l.Role == RoleInterpreter:
+	case l.Role == analyze.RoleInterpreter:
 		return upperFirst(interpSymptom(c, l, "exec format error"))
 	}
 	return fmt.Sprintf(`%s cannot run it ("cannot execute binary file: Exec format error") and exits with status 126, which Lambda reports as "Runtime exited with error: exit status 126" (Runtime.ExitError)`, l.From)
 }
 
-func formatDesc(f *elfFile) string {
-	if f.Format == FormatELF && f.ELF != nil {
+func formatDesc(f *analyze.ELFFile) string {
+	if f.Format == analyze.FormatELF && f.ELF != nil {
 		return f.ELF.Describe()
 	}
 	return f.Format.String()
 }
 
 // magicHex is the first 4 bytes of p in hex, for evidence.
-func magicHex(t *Target, p string) string {
+func magicHex(t *analyze.Target, p string) string {
 	h := t.FS.Head(p)
 	if len(h) < 4 {
-		if b, err := readHead(t.FS, p, 4); err == nil {
+		if b, err := analyze.ReadHead(t.FS, p, 4); err == nil {
 			h = b
 		}
 	}
@@ -132,13 +134,13 @@ func magicHex(t *Target, p string) string {
 }
 
 // linuxBuildFix is the rebuild line for a binary built for another OS.
-func linuxBuildFix(t *Target, s *binScan, b *binTarget, osName string) string {
+func linuxBuildFix(t *analyze.Target, s *analyze.BinScan, b *analyze.BinTarget, osName string) string {
 	arch := s.Arch
 	if arch == "" {
 		arch = "amd64"
 	}
 	name := path.Base(b.Path)
-	if elfIsGo(t, b.Path) || name == "bootstrap" || name == "main" {
+	if analyze.ELFIsGo(t, b.Path) || name == "bootstrap" || name == "main" {
 		return fmt.Sprintf("build it for Linux, not %s: RUN CGO_ENABLED=0 GOOS=linux GOARCH=%s go build -o %s . in a build stage (Rust: cargo lambda build --release%s), and COPY --from that stage", osName, arch, b.Path, map[bool]string{true: " --arm64", false: ""}[arch == "arm64"])
 	}
 	return fmt.Sprintf("build or download the linux/%s release of %s (inside the Dockerfile, not on a %s host) and COPY that to %s", arch, name, osName, b.Path)

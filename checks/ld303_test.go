@@ -3,18 +3,18 @@ package checks
 import (
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
-
-func TestLD303(t *testing.T) { runCases(t, "LD303") }
 
 var ld303Cases = []checkCase{
 	{
 		// A cgo-enabled Go binary (glibc) on Alpine.
 		name: "glibc binary on alpine",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, bootstrapSpec("amd64", alpineLayers(), amd64ELF.exe("libc.so.6")), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.BootstrapSpec("amd64", fixtures.AlpineLayers(), fixtures.AMD64ELF.Exe("libc.so.6")), "amd64")
 		},
 		verify: expect(Error,
 			[]string{"ENTRYPOINT runs /var/task/bootstrap, a glibc-linked ELF whose program interpreter (PT_INTERP) /lib64/ld-linux-x86-64.so.2 does not exist in this image", "musl's loader /lib/ld-musl-x86_64.so.1", `fork/exec /var/task/bootstrap: no such file or directory`, "although the file exists", "Runtime.InvalidEntrypoint"},
@@ -24,8 +24,8 @@ var ld303Cases = []checkCase{
 	{
 		name: "glibc binary on scratch",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, bootstrapSpec("amd64", nil, amd64ELF.exe("libc.so.6")), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.BootstrapSpec("amd64", nil, fixtures.AMD64ELF.Exe("libc.so.6")), "amd64")
 		},
 		verify: expect(Error, []string{"no dynamic loader for x86-64 at all"}, nil, []string{"CGO_ENABLED=0", "provided:al2023"}),
 	},
@@ -33,8 +33,8 @@ var ld303Cases = []checkCase{
 		// Built on Alpine, run on the AWS base image.
 		name: "musl binary on Amazon Linux",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := al2023Spec(amd64ELF, testimage.Reg("var/task/bootstrap", 0o755, elfSpec{Interp: muslInterp, Needed: []string{"libc.musl-x86_64.so.1"}}.String()))
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.AL2023Spec(fixtures.AMD64ELF, testimage.Reg("var/task/bootstrap", 0o755, fixtures.ELFSpec{Interp: fixtures.MuslInterp, Needed: []string{"libc.musl-x86_64.so.1"}}.String()))
 			spec.Config.Entrypoint = []string{"/var/task/bootstrap"}
 			return newTarget(t, spec, "amd64")
 		},
@@ -43,57 +43,57 @@ var ld303Cases = []checkCase{
 	{
 		name: "glibc extension on alpine",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, bootstrapSpec("amd64", alpineLayers(), staticGo(machineX86_64),
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.BootstrapSpec("amd64", fixtures.AlpineLayers(), fixtures.StaticGo(fixtures.MachineX86_64),
 				testimage.Dir("opt", 0), testimage.Dir("opt/extensions", 0),
-				testimage.Reg("opt/extensions/datadog-agent", 0o755, amd64ELF.exe("libc.so.6"))), "amd64")
+				testimage.Reg("opt/extensions/datadog-agent", 0o755, fixtures.AMD64ELF.Exe("libc.so.6"))), "amd64")
 		},
 		verify: expect(Error, []string{"The extension /opt/extensions/datadog-agent is a glibc-linked ELF", "Extension.LaunchError"}, nil, nil),
 	},
 	{
 		name: "loader is a dangling symlink",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			base := []testimage.File{testimage.Dir("lib64", 0), testimage.Symlink("lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")}
-			return newTarget(t, bootstrapSpec("amd64", base, amd64ELF.exe("libc.so.6")), "amd64")
+			return newTarget(t, fixtures.BootstrapSpec("amd64", base, fixtures.AMD64ELF.Exe("libc.so.6")), "amd64")
 		},
 		verify: expect(Error, []string{"is a dangling symlink (/lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2)"}, nil, nil),
 	},
 	{
 		name: "AWS base image (loader through the /lib64 -> usr/lib64 link)",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, al2023Spec(amd64ELF), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.AL2023Spec(fixtures.AMD64ELF), "amd64")
 		},
 	},
 	{
 		name: "arm64 AWS base image",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, al2023Spec(arm64ELF), "arm64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.AL2023Spec(fixtures.ARM64ELF), "arm64")
 		},
 	},
 	{
 		name: "static Go binary on scratch",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, bootstrapSpec("amd64", nil, staticGo(machineX86_64)), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.BootstrapSpec("amd64", nil, fixtures.StaticGo(fixtures.MachineX86_64)), "amd64")
 		},
 	},
 	{
 		name: "musl binary on alpine",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, bootstrapSpec("amd64", alpineLayers(), elfSpec{Interp: muslInterp, Needed: []string{"libc.musl-x86_64.so.1", "libstdc++.so.6"}}.String()), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.BootstrapSpec("amd64", fixtures.AlpineLayers(), fixtures.ELFSpec{Interp: fixtures.MuslInterp, Needed: []string{"libc.musl-x86_64.so.1", "libstdc++.so.6"}}.String()), "amd64")
 		},
 	},
 	{
 		// gcompat links the glibc loader name to musl.
 		name: "glibc binary on alpine with gcompat",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			base := append(alpineLayers(), testimage.Dir("lib64", 0), testimage.Symlink("lib64/ld-linux-x86-64.so.2", "/lib/ld-musl-x86_64.so.1"))
-			return newTarget(t, bootstrapSpec("amd64", base, amd64ELF.exe("libc.so.6", "libpthread.so.0")), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			base := append(fixtures.AlpineLayers(), testimage.Dir("lib64", 0), testimage.Symlink("lib64/ld-linux-x86-64.so.2", "/lib/ld-musl-x86_64.so.1"))
+			return newTarget(t, fixtures.BootstrapSpec("amd64", base, fixtures.AMD64ELF.Exe("libc.so.6", "libpthread.so.0")), "amd64")
 		},
 	},
 }

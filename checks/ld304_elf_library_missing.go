@@ -6,6 +6,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // elfLibraryMissing is LD304: a DT_NEEDED library of a chain binary (or of
@@ -20,22 +22,22 @@ func (elfLibraryMissing) Meta() Meta {
 		Title:    "a shared library a binary needs is not found",
 		Severity: Error,
 		Category: CategoryBinary,
-		Needs:    ldFiles,
+		Needs:    analyze.LDFiles,
 	}
 }
 
-func (c elfLibraryMissing) Run(ctx context.Context, t *Target) ([]Finding, error) {
-	s, err := t.binaries(ctx)
+func (c elfLibraryMissing) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
+	s, err := t.Binaries(ctx)
 	if err != nil {
 		return nil, err
 	}
 	chain := t.Chain()
 	var out []Finding
 	// Module misses are grouped per library name.
-	modMiss := map[string][]libMiss{}
+	modMiss := map[string][]analyze.LibMiss{}
 	var modNames []string
 	for _, m := range s.Misses {
-		if m.Root.Role == roleModule {
+		if m.Root.Role == analyze.RoleModule {
 			if modMiss[m.Name] == nil {
 				modNames = append(modNames, m.Name)
 			}
@@ -44,7 +46,7 @@ func (c elfLibraryMissing) Run(ctx context.Context, t *Target) ([]Finding, error
 		}
 		b := m.Root
 		f := NewFinding(c.Meta(), "")
-		f.Path, f.Layer = b.Path, t.LayerRef(b.Entry.Layer)
+		f.Path, f.Layer = b.Path, layerRef(t, b.Entry.Layer)
 		l := &chain.Links[b.LinkIndex]
 		who := b.Path
 		if len(m.Via) > 0 {
@@ -52,8 +54,8 @@ func (c elfLibraryMissing) Run(ctx context.Context, t *Target) ([]Finding, error
 		}
 		symptom := fmt.Sprintf("When %s starts, the dynamic linker stops with \"%s: error while loading shared libraries: %s: cannot open shared object file: No such file or directory\" and exit status 127, which Lambda reports as \"Runtime exited with error: exit status 127\" (Runtime.ExitError)", l.Path, l.Path, m.Name)
 		f.Message = fmt.Sprintf("%s runs %s, and %s needs %s (DT_NEEDED), which is not in any directory the %s searches%s. %s.%s",
-			chain.origin(b.LinkIndex), b.Path, who, m.Name, linkerName(m.Musl), whereElse(m), symptom, missNote(t, s, &f, m))
-		f.Evidence = append(chainEvidence(t, chain, b.LinkIndex), missEvidence(t, m)...)
+			chain.Origin(b.LinkIndex), b.Path, who, m.Name, linkerName(m.Musl), whereElse(m), symptom, missNote(t, s, &f, m))
+		f.Evidence = append(analyze.ChainEvidence(t, chain, b.LinkIndex), missEvidence(t, m)...)
 		f.Fix = libFix(t, m)
 		out = append(out, f)
 	}
@@ -63,7 +65,7 @@ func (c elfLibraryMissing) Run(ctx context.Context, t *Target) ([]Finding, error
 		b := first.Root
 		f := NewFinding(c.Meta(), "")
 		f.Severity = Warning
-		f.Path, f.Layer = b.Path, t.LayerRef(b.Entry.Layer)
+		f.Path, f.Layer = b.Path, layerRef(t, b.Entry.Layer)
 		who := fmt.Sprintf("the native module %s", b.Path)
 		if len(ms) > 1 {
 			who = fmt.Sprintf("%d native modules (%s and %d more)", len(ms), b.Path, len(ms)-1)
@@ -92,7 +94,7 @@ func (c elfLibraryMissing) Run(ctx context.Context, t *Target) ([]Finding, error
 			f.Evidence = append(f.Evidence, fmt.Sprintf("needed by %s (%s)", m.Root.Path, t.LayerLabel(m.Root.Entry.Layer)))
 		}
 		if s.ModulesMore > 0 {
-			f.Evidence = append(f.Evidence, fmt.Sprintf("%d more native modules were not examined (limit %d)", s.ModulesMore, maxModules))
+			f.Evidence = append(f.Evidence, fmt.Sprintf("%d more native modules were not examined (limit %d)", s.ModulesMore, analyze.MaxModules))
 		}
 		f.Fix = libFix(t, first)
 		out = append(out, f)
@@ -108,7 +110,7 @@ func linkerName(musl bool) string {
 }
 
 // whereElse says where else the library is, for the message.
-func whereElse(m libMiss) string {
+func whereElse(m analyze.LibMiss) string {
 	switch {
 	case m.ConfOnly != "":
 		return fmt.Sprintf(": it is in %s, a directory of /etc/ld.so.conf, but /etc/ld.so.cache does not list it (ldconfig was not run after it was added), and ld.so reads those directories only through the cache", m.ConfOnly)
@@ -124,26 +126,26 @@ func whereElse(m libMiss) string {
 
 // missNote lowers the severity (and says why) when the search path may be
 // different at run time.
-func missNote(t *Target, s *binScan, f *Finding, m libMiss) string {
+func missNote(t *analyze.Target, s *analyze.BinScan, f *Finding, m analyze.LibMiss) string {
 	var notes []string
 	if s.ChainScriptSetsLibPath != "" && len(m.Elsewhere) > 0 {
 		f.Severity = Warning
 		notes = append(notes, fmt.Sprintf(" %s sets LD_LIBRARY_PATH, which may add the library's directory at run time: check it.", s.ChainScriptSetsLibPath))
 	}
-	if cfg := t.ldConfig(machineArch(m.Root.File.ELF.Machine, m.Root.File.ELF.Class)); cfg.CacheErr != nil && !m.Musl {
+	if cfg := t.LDConfig(analyze.MachineArch(m.Root.File.ELF.Machine, m.Root.File.ELF.Class)); cfg.CacheErr != nil && !m.Musl {
 		f.Severity = Warning
 		notes = append(notes, fmt.Sprintf(" /etc/ld.so.cache could not be read (%v), so libraries it may list were not seen.", cfg.CacheErr))
 	}
 	return strings.Join(notes, "")
 }
 
-func missEvidence(t *Target, m libMiss) []string {
+func missEvidence(t *analyze.Target, m analyze.LibMiss) []string {
 	e := m.Root.File.ELF
 	ev := []string{fmt.Sprintf("%s: %s", m.Root.Path, e.Describe())}
 	if len(m.Via) > 0 {
 		ev = append(ev, "load chain: "+strings.Join(append([]string{m.Root.Path}, m.Via...), " -> ")+" -> "+m.Name)
 	}
-	if v, ok := Getenv(t.Config().Env, "LD_LIBRARY_PATH"); ok {
+	if v, ok := analyze.Getenv(t.Config().Env, "LD_LIBRARY_PATH"); ok {
 		ev = append(ev, "ENV LD_LIBRARY_PATH="+v)
 	} else {
 		ev = append(ev, "LD_LIBRARY_PATH: not set in the image's ENV")
@@ -219,7 +221,7 @@ var libPackages = []struct{ prefix, dnf, apt, apk string }{
 
 // packageManager names the image's package manager and its install
 // command prefix.
-func packageManager(t *Target) (kind, install string) {
+func packageManager(t *analyze.Target) (kind, install string) {
 	exists := func(p string) bool {
 		r := t.FS.Resolve(p)
 		return r.Err == nil && r.Entry != nil
@@ -238,18 +240,18 @@ func packageManager(t *Target) (kind, install string) {
 }
 
 // libFix is the install line (or the search-path change) for a miss.
-func libFix(t *Target, m libMiss) string {
+func libFix(t *analyze.Target, m analyze.LibMiss) string {
 	if m.ConfOnly != "" {
 		return "RUN ldconfig (after the step that adds " + path.Join(m.ConfOnly, m.Name) + ")"
 	}
 	if len(m.WrongArch) > 0 {
 		w, _, _ := strings.Cut(m.WrongArch[0], " (")
-		arch := machineArch(m.Root.File.ELF.Machine, m.Root.File.ELF.Class)
-		return fmt.Sprintf("replace %s with its linux/%s build (build or download it for %s, e.g. in a docker build --platform linux/%s stage)", w, arch, archMachine(arch), arch)
+		arch := analyze.MachineArch(m.Root.File.ELF.Machine, m.Root.File.ELF.Class)
+		return fmt.Sprintf("replace %s with its linux/%s build (build or download it for %s, e.g. in a docker build --platform linux/%s stage)", w, arch, analyze.ArchMachine(arch), arch)
 	}
 	if len(m.Elsewhere) > 0 {
 		dir := path.Dir(m.Elsewhere[0])
-		if v, ok := Getenv(t.Config().Env, "LD_LIBRARY_PATH"); ok && v != "" {
+		if v, ok := analyze.Getenv(t.Config().Env, "LD_LIBRARY_PATH"); ok && v != "" {
 			return fmt.Sprintf("ENV LD_LIBRARY_PATH=%s:%s (or move %s into a directory already on it)", v, dir, m.Name)
 		}
 		return fmt.Sprintf("ENV LD_LIBRARY_PATH=%s (or link with -Wl,-rpath,'$ORIGIN/...' so the binary finds it)", dir)

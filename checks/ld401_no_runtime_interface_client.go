@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // noRuntimeInterfaceClient is LD401: nothing the image starts implements
@@ -29,9 +31,9 @@ func (noRuntimeInterfaceClient) Meta() Meta {
 }
 
 // runtimeExitSymptom is what Lambda reports when the runtime never polls.
-const runtimeExitSymptom = `Lambda starts the process, but nothing asks for events (GET ` + runtimeAPIPath + `): init fails with "Runtime exited without providing a reason" or "Runtime exited with error: exit status N" (errorType Runtime.ExitError) when the program exits, and times out when it keeps running, as a web server does`
+const runtimeExitSymptom = `Lambda starts the process, but nothing asks for events (GET ` + analyze.RuntimeAPIPath + `): init fails with "Runtime exited without providing a reason" or "Runtime exited with error: exit status N" (errorType Runtime.ExitError) when the program exits, and times out when it keeps running, as a web server does`
 
-func (c noRuntimeInterfaceClient) Run(ctx context.Context, t *Target) ([]Finding, error) {
+func (c noRuntimeInterfaceClient) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
 	argv := t.Argv()
 	if argv.Empty() {
 		return nil, nil // LD201's case
@@ -39,7 +41,7 @@ func (c noRuntimeInterfaceClient) Run(ctx context.Context, t *Target) ([]Finding
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
-	a := t.ric()
+	a := t.RIC()
 	if a.Client.Name != "" {
 		return nil, nil
 	}
@@ -57,14 +59,14 @@ func (c noRuntimeInterfaceClient) Run(ctx context.Context, t *Target) ([]Finding
 	l := &ch.Links[a.LangLink]
 	ev = append(ev, "entrypoint chain: "+ch.Describe(len(ch.Links)-1))
 	ev = append(ev, a.Why...)
-	ev = append(ev, fmt.Sprintf("no %s in the image", webAdapterPath))
+	ev = append(ev, fmt.Sprintf("no %s in the image", analyze.WebAdapterPath))
 	prog := a.Program
 	if prog == "" {
 		prog = l.Path
 	}
 	f.Path = prog
 	if r := t.FS.Resolve(prog); r.Err == nil && r.Entry != nil {
-		f.Layer = t.LayerRef(r.Entry.Layer)
+		f.Layer = layerRef(t, r.Entry.Layer)
 		if prog != l.Path {
 			ev = append(ev, fmt.Sprintf("%s: %s", prog, t.Describe(r.Entry)))
 		}
@@ -85,7 +87,7 @@ func (c noRuntimeInterfaceClient) Run(ctx context.Context, t *Target) ([]Finding
 		what = fmt.Sprintf("the chain ends in the binary %s, which does not mention the Runtime API or any runtime interface client", prog)
 	}
 	msg := "Nothing the image starts implements the Lambda Runtime API: " + what + ". " + runtimeExitSymptom + "."
-	if inst := a.installedOnly(); inst != "" {
+	if inst := a.InstalledOnly(); inst != "" {
 		msg += " " + inst
 		for _, ic := range a.Installed {
 			ev = append(ev, fmt.Sprintf("%s installed at %s (%s), but not started by the entrypoint", ic.Name, ic.Path, t.LayerLabel(ic.Layer)))
@@ -98,76 +100,47 @@ func (c noRuntimeInterfaceClient) Run(ctx context.Context, t *Target) ([]Finding
 	return []Finding{f}, nil
 }
 
-// installedOnly says which clients are installed but not started.
-func (a *ricAnalysis) installedOnly() string {
-	if len(a.Installed) == 0 {
-		return ""
-	}
-	var ps []string
-	for _, ic := range a.Installed {
-		ps = append(ps, ic.Path)
-	}
-	if len(ps) > 3 {
-		ps = append(ps[:3], "…")
-	}
-	return "A runtime interface client is installed (" + strings.Join(ps, ", ") + "), but the entrypoint does not start it."
-}
-
 // missingClientFinding reports a client named on the chain but absent.
-func missingClientFinding(t *Target, f Finding, a *ricAnalysis, ch *Chain, ev []string) Finding {
+func missingClientFinding(t *analyze.Target, f Finding, a *analyze.RICAnalysis, ch *analyze.Chain, ev []string) Finding {
 	l := &ch.Links[a.Link]
 	ev = append(ev, "entrypoint chain: "+ch.Describe(a.Link))
 	ev = append(ev, a.Why...)
 	f.Path = l.Path
 	if l.Entry != nil {
-		f.Layer = t.LayerRef(l.Entry.Layer)
+		f.Layer = layerRef(t, l.Entry.Layer)
 	}
 	wd := path.Join("/", t.Argv().WorkingDir)
 	switch {
 	case l.IsAWSBaseEntrypoint():
 		f.Path = "/var/runtime/bootstrap"
-		f.Message = upperFirstRune(a.Missing) + `: a provided.* base image expects your runtime (a binary or a script that polls the Runtime API) there. /lambda-entrypoint.sh execs a file that is not there, so init fails with "Runtime exited with error: exit status 127" (Runtime.ExitError; the text is inferred from the shell's exit status for a missing command).`
+		f.Message = upperFirst(a.Missing) + `: a provided.* base image expects your runtime (a binary or a script that polls the Runtime API) there. /lambda-entrypoint.sh execs a file that is not there, so init fails with "Runtime exited with error: exit status 127" (Runtime.ExitError; the text is inferred from the shell's exit status for a missing command).`
 		f.Fix = "COPY bootstrap /var/runtime/bootstrap (with RUN chmod 755 /var/runtime/bootstrap), or build from a managed-runtime base image such as public.ecr.aws/lambda/python:3.12"
 	case a.Lang == "python":
-		ev = append(ev, installedEvidence(t, a, ClientPython)...)
-		f.Message = upperFirstRune(a.Missing) + `. Python stops with "No module named awslambdaric" before polling the Runtime API, so init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError; the exact Lambda log text for this case is unconfirmed).`
+		ev = append(ev, installedEvidence(t, a, analyze.ClientPython)...)
+		f.Message = upperFirst(a.Missing) + `. Python stops with "No module named awslambdaric" before polling the Runtime API, so init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError; the exact Lambda log text for this case is unconfirmed).`
 		py := l.Name
 		if l.Lookup.Found() {
 			py = l.Lookup.Path()
 		}
 		f.Fix = fmt.Sprintf("RUN %s -m pip install --target %s awslambdaric", py, wd)
-		if ins := a.installedOf(ClientPython); len(ins) > 0 {
+		if ins := a.InstalledOf(analyze.ClientPython); len(ins) > 0 {
 			f.Message += fmt.Sprintf(" A copy is installed at %s, where this python does not look (it was installed for another interpreter or directory; its compiled runtime_client module only loads in the Python it was built for).", ins[0].Path)
 		}
 	default: // npx aws-lambda-ric
-		ev = append(ev, installedEvidence(t, a, ClientNode)...)
-		f.Message = upperFirstRune(a.Missing) + `. On Lambda that download cannot happen: npx writes under HOME on a read-only file system ("npm ERR! code EROFS … mkdir '/home/sbx_user1051'", then "Runtime exited with error: exit status 226", Runtime.ExitError).`
-		f.Fix = fmt.Sprintf("RUN npm install --prefix %s aws-lambda-ric, then %s", wd, DockerfileExec("ENTRYPOINT", []string{nodePath(t, ch), path.Join(wd, "node_modules/aws-lambda-ric/bin/index.mjs")}))
+		ev = append(ev, installedEvidence(t, a, analyze.ClientNode)...)
+		f.Message = upperFirst(a.Missing) + `. On Lambda that download cannot happen: npx writes under HOME on a read-only file system ("npm ERR! code EROFS … mkdir '/home/sbx_user1051'", then "Runtime exited with error: exit status 226", Runtime.ExitError).`
+		f.Fix = fmt.Sprintf("RUN npm install --prefix %s aws-lambda-ric, then %s", wd, analyze.DockerfileExec("ENTRYPOINT", []string{analyze.NodePath(t, ch), path.Join(wd, "node_modules/aws-lambda-ric/bin/index.mjs")}))
 	}
 	f.Evidence = ev
 	return f
 }
 
-func installedEvidence(t *Target, a *ricAnalysis, name string) []string {
+func installedEvidence(t *analyze.Target, a *analyze.RICAnalysis, name string) []string {
 	var out []string
-	for _, ic := range a.installedOf(name) {
+	for _, ic := range a.InstalledOf(name) {
 		out = append(out, fmt.Sprintf("%s found at %s (%s)", name, ic.Path, t.LayerLabel(ic.Layer)))
 	}
 	return out
-}
-
-// nodePath is the node binary the image has: the one on the chain, else
-// the one on PATH, else /usr/local/bin/node.
-func nodePath(t *Target, ch *Chain) string {
-	for i := range ch.Links {
-		if l := &ch.Links[i]; isName(l, nodeName) && l.Lookup.Found() {
-			return l.Lookup.Path()
-		}
-	}
-	if lk := LookupExec(t.FS, t.Config(), "node", t.Argv().WorkingDir); lk.Found() {
-		return lk.Path()
-	}
-	return "/usr/local/bin/node"
 }
 
 // moduleName is the handler module a program file suggests: app.py gives
@@ -185,9 +158,9 @@ func moduleName(prog string) string {
 
 // clientFix is the Dockerfile change that starts a runtime client for the
 // language the chain ends in.
-func clientFix(t *Target, a *ricAnalysis, l *Link) string {
+func clientFix(t *analyze.Target, a *analyze.RICAnalysis, l *analyze.Link) string {
 	wd := path.Join("/", t.Argv().WorkingDir)
-	adapter := "or, to keep serving HTTP, add the Lambda Web Adapter: " + webAdapterCopy
+	adapter := "or, to keep serving HTTP, add the Lambda Web Adapter: " + analyze.WebAdapterCopy
 	mod := moduleName(a.Program)
 	switch a.Lang {
 	case "python":
@@ -196,39 +169,39 @@ func clientFix(t *Target, a *ricAnalysis, l *Link) string {
 			py = l.Lookup.Path()
 		}
 		fix := ""
-		if len(a.installedOf(ClientPython)) == 0 {
+		if len(a.InstalledOf(analyze.ClientPython)) == 0 {
 			fix = fmt.Sprintf("RUN %s -m pip install --target %s awslambdaric; ", py, wd)
 		}
-		if prog := path.Base(a.Program); webServers[prog] || webServers[strings.SplitN(prog, ".", 2)[0]] {
-			return "add the Lambda Web Adapter: " + webAdapterCopy + "; or " + fix + DockerfileExec("ENTRYPOINT", []string{py, "-m", "awslambdaric"}) + " with CMD [\"app.handler\"]"
+		if prog := path.Base(a.Program); analyze.WebServers[prog] || analyze.WebServers[strings.SplitN(prog, ".", 2)[0]] {
+			return "add the Lambda Web Adapter: " + analyze.WebAdapterCopy + "; or " + fix + analyze.DockerfileExec("ENTRYPOINT", []string{py, "-m", "awslambdaric"}) + " with CMD [\"app.handler\"]"
 		}
-		return fix + DockerfileExec("ENTRYPOINT", []string{py, "-m", "awslambdaric"}) + "; " + DockerfileExec("CMD", []string{mod + ".handler"}) + " (a module with def handler(event, context)); " + adapter
+		return fix + analyze.DockerfileExec("ENTRYPOINT", []string{py, "-m", "awslambdaric"}) + "; " + analyze.DockerfileExec("CMD", []string{mod + ".handler"}) + " (a module with def handler(event, context)); " + adapter
 	case "nodejs":
-		node := nodePath(t, t.Chain())
+		node := analyze.NodePath(t, t.Chain())
 		bin := ""
-		if ins := a.installedOf(ClientNode); len(ins) > 0 {
-			bin = nodeRICBin(t, ins[0].Path)
+		if ins := a.InstalledOf(analyze.ClientNode); len(ins) > 0 {
+			bin = analyze.NodeRICBin(t, ins[0].Path)
 		}
 		fix := ""
 		if bin == "" {
 			fix = fmt.Sprintf("RUN npm install --prefix %s aws-lambda-ric; ", wd)
 			bin = path.Join(wd, "node_modules/aws-lambda-ric/bin/index.mjs")
 		}
-		return fix + DockerfileExec("ENTRYPOINT", []string{node, bin}) + "; " + DockerfileExec("CMD", []string{mod + ".handler"}) + " (exports.handler in " + mod + ".js); " + adapter
+		return fix + analyze.DockerfileExec("ENTRYPOINT", []string{node, bin}) + "; " + analyze.DockerfileExec("CMD", []string{mod + ".handler"}) + " (exports.handler in " + mod + ".js); " + adapter
 	case "ruby":
 		stub := "/usr/local/bin/aws_lambda_ric"
 		fix := "RUN gem install aws_lambda_ric; "
-		if gh, ok := Getenv(t.Config().Env, "GEM_HOME"); ok && strings.HasPrefix(gh, "/") {
+		if gh, ok := analyze.Getenv(t.Config().Env, "GEM_HOME"); ok && strings.HasPrefix(gh, "/") {
 			stub = path.Join(gh, "bin/aws_lambda_ric")
 		}
-		if ins := a.installedOf(ClientRuby); len(ins) > 0 {
+		if ins := a.InstalledOf(analyze.ClientRuby); len(ins) > 0 {
 			stub, fix = ins[0].Path, ""
 		}
-		return fix + DockerfileExec("ENTRYPOINT", []string{stub}) + "; " + DockerfileExec("CMD", []string{mod + ".handler"}) + " (def handler(event:, context:) in " + mod + ".rb); " + adapter
+		return fix + analyze.DockerfileExec("ENTRYPOINT", []string{stub}) + "; " + analyze.DockerfileExec("CMD", []string{mod + ".handler"}) + " (def handler(event:, context:) in " + mod + ".rb); " + adapter
 	case "go":
 		return "call lambda.Start(handler) from main (go get github.com/aws/aws-lambda-go/lambda) and rebuild; " + adapter
 	case "dotnet":
 		return "start Amazon.Lambda.RuntimeSupport's LambdaBootstrap from Main (dotnet add package Amazon.Lambda.RuntimeSupport), or build FROM public.ecr.aws/lambda/dotnet:8; " + adapter
 	}
-	return "if the program serves HTTP, add the Lambda Web Adapter: " + webAdapterCopy + "; otherwise start a runtime interface client (or a bootstrap that polls " + runtimeAPIPath + ")"
+	return "if the program serves HTTP, add the Lambda Web Adapter: " + analyze.WebAdapterCopy + "; otherwise start a runtime interface client (or a bootstrap that polls " + analyze.RuntimeAPIPath + ")"
 }

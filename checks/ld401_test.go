@@ -5,20 +5,20 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD401(t *testing.T) { runCases(t, "LD401") }
-
 // nginxSpec is a plain nginx image: CMD ["nginx", "-g", "daemon off;"].
 func nginxSpec(extra ...testimage.File) testimage.Spec {
-	return simpleSpec(v1.Config{
+	return fixtures.SimpleSpec(v1.Config{
 		Entrypoint: []string{"/docker-entrypoint.sh"},
 		Cmd:        []string{"nginx", "-g", "daemon off;"},
 	}, append([]testimage.File{
 		testimage.Reg("docker-entrypoint.sh", 0o755, "#!/bin/sh\nset -e\nif [ -z \"${NGINX_ENTRYPOINT_QUIET_LOGS:-}\" ]; then\n  exec 3>&1\nfi\nexec \"$@\"\n"),
 		testimage.Dir("usr/sbin", 0),
-		testimage.Reg("usr/sbin/nginx", 0o755, elf+"nginx version: nginx/1.27.0"),
+		testimage.Reg("usr/sbin/nginx", 0o755, fixtures.ELFStub+"nginx version: nginx/1.27.0"),
 	}, extra...)...)
 }
 
@@ -26,54 +26,54 @@ var ld401Cases = []checkCase{
 	{
 		name: "python app.py: a Flask script, no client",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, ricPySpec(v1.Config{Entrypoint: []string{"python", "app.py"}}, testimage.Reg("var/task/app.py", 0o644, flaskApp)), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.RICPySpec(v1.Config{Entrypoint: []string{"python", "app.py"}}, testimage.Reg("var/task/app.py", 0o644, fixtures.FlaskApp)), "amd64")
 		},
 		verify: expect(Error,
 			[]string{"Nothing the image starts implements the Lambda Runtime API", "/usr/local/bin/python3.12 running /var/task/app.py", "python -m awslambdaric", "Runtime exited without providing a reason", "Runtime.ExitError", "times out"},
 			[]string{`config.Entrypoint=["python", "app.py"]`, "scanned 1 python file(s) in /var/task (app.py)", "no /opt/extensions/lambda-adapter in the image", "/var/task/app.py: regular file, mode 0644, owner 0:0, from layer 1 (COPY . /var/task)"},
-			[]string{`RUN /usr/local/bin/python -m pip install --target /var/task awslambdaric`, `ENTRYPOINT ["/usr/local/bin/python", "-m", "awslambdaric"]`, `CMD ["app.handler"]`, webAdapterCopy}),
+			[]string{`RUN /usr/local/bin/python -m pip install --target /var/task awslambdaric`, `ENTRYPOINT ["/usr/local/bin/python", "-m", "awslambdaric"]`, `CMD ["app.handler"]`, analyze.WebAdapterCopy}),
 	},
 	{
 		name: "node server.js without the web adapter",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, simpleSpec(v1.Config{Entrypoint: []string{"node", "server.js"}, WorkingDir: "/var/task"},
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"node", "server.js"}, WorkingDir: "/var/task"},
 				testimage.Reg("var/task/server.js", 0o644, "const express = require('express')\nconst app = express()\napp.get('/', (q, s) => s.send('hi'))\napp.listen(3000)\n"),
 				testimage.Reg("var/task/package.json", 0o644, `{"dependencies":{"express":"^4"}}`)), "amd64")
 		},
 		verify: expect(Error,
 			[]string{"/usr/local/bin/node running /var/task/server.js", "aws-lambda-ric"},
 			[]string{"scanned 2 nodejs file(s) in /var/task (server.js, package.json)"},
-			[]string{`RUN npm install --prefix /var/task aws-lambda-ric`, `ENTRYPOINT ["/usr/local/bin/node", "/var/task/node_modules/aws-lambda-ric/bin/index.mjs"]`, `CMD ["server.handler"]`, webAdapterCopy}),
+			[]string{`RUN npm install --prefix /var/task aws-lambda-ric`, `ENTRYPOINT ["/usr/local/bin/node", "/var/task/node_modules/aws-lambda-ric/bin/index.mjs"]`, `CMD ["server.handler"]`, analyze.WebAdapterCopy}),
 	},
 	{
 		name:   "plain nginx image",
 		kind:   catches,
-		target: func(t *testing.T) *Target { return newTarget(t, nginxSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, nginxSpec(), "amd64") },
 		verify: expect(Error,
 			[]string{"the binary /usr/sbin/nginx, which does not mention the Runtime API"},
 			[]string{"entrypoint chain: ENTRYPOINT /docker-entrypoint.sh -> #! /bin/sh (/bin/dash) -> exec target nginx (/usr/sbin/nginx)", "/usr/sbin/nginx (47 bytes) contains neither"},
-			[]string{webAdapterCopy}),
+			[]string{analyze.WebAdapterCopy}),
 	},
 	{
 		name: "FastAPI served by uvicorn, no web adapter",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := ricPySpec(v1.Config{Cmd: []string{"uvicorn", "main:app", "--host", "0.0.0.0"}}, testimage.Reg("var/task/main.py", 0o644, "from fastapi import FastAPI\napp = FastAPI()\n"))
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.RICPySpec(v1.Config{Cmd: []string{"uvicorn", "main:app", "--host", "0.0.0.0"}}, testimage.Reg("var/task/main.py", 0o644, "from fastapi import FastAPI\napp = FastAPI()\n"))
 			spec.Layers[0] = append(spec.Layers[0], testimage.Reg("usr/local/bin/uvicorn", 0o755, "#!/usr/local/bin/python3.12\nimport sys\nfrom uvicorn.main import main\nsys.exit(main())\n"))
 			return newTarget(t, spec, "amd64")
 		},
 		verify: expect(Error,
 			[]string{"running /usr/local/bin/uvicorn"},
 			[]string{"/usr/local/bin/uvicorn is the command-line entry of uvicorn, a web server, which never polls the Runtime API"},
-			[]string{"add the Lambda Web Adapter: " + webAdapterCopy}),
+			[]string{"add the Lambda Web Adapter: " + analyze.WebAdapterCopy}),
 	},
 	{
 		name: "python -m awslambdaric without the package",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, ricPySpec(v1.Config{Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}},
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.RICPySpec(v1.Config{Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}},
 				testimage.Reg("var/task/app.py", 0o644, "def handler(e, c):\n    return 1\n")), "amd64")
 		},
 		verify: expect(Error,
@@ -84,8 +84,8 @@ var ld401Cases = []checkCase{
 	{
 		name: "awslambdaric installed for another python",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := ricPySpec(v1.Config{Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}},
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.RICPySpec(v1.Config{Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}},
 				testimage.Reg("var/task/app.py", 0o644, "def handler(e, c):\n    return 1\n"),
 				testimage.Dir("usr/lib", 0), testimage.Dir("usr/lib/python3.11", 0), testimage.Dir("usr/lib/python3.11/site-packages", 0),
 				testimage.Dir("usr/lib/python3.11/site-packages/awslambdaric", 0), testimage.Reg("usr/lib/python3.11/site-packages/awslambdaric/__init__.py", 0o644, ""))
@@ -99,8 +99,8 @@ var ld401Cases = []checkCase{
 	{
 		name: "provided base image without /var/runtime/bootstrap",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := awsGoodSpec()
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.AWSGoodSpec()
 			var files []testimage.File
 			for _, f := range spec.Layers[0] {
 				if f.Path != "var/runtime/bootstrap" && f.Path != "var/lang/bin/python3.12" && f.Path != "var/lang/bin/python3" {
@@ -118,9 +118,9 @@ var ld401Cases = []checkCase{
 	{
 		name: "npx aws-lambda-ric with nothing installed",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, simpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/npx", "aws-lambda-ric"}, Cmd: []string{"index.handler"}, WorkingDir: "/var/task"},
-				append(npmFiles("10.8.2"), testimage.Reg("var/task/index.js", 0o644, "exports.handler = async () => 1\n"))...), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/usr/local/bin/npx", "aws-lambda-ric"}, Cmd: []string{"index.handler"}, WorkingDir: "/var/task"},
+				append(fixtures.NPMFiles("10.8.2"), testimage.Reg("var/task/index.js", 0o644, "exports.handler = async () => 1\n"))...), "amd64")
 		},
 		verify: expect(Error,
 			[]string{"The entrypoint runs npx aws-lambda-ric, but no aws-lambda-ric is installed where npx looks", "EROFS", "exit status 226"},
@@ -130,7 +130,7 @@ var ld401Cases = []checkCase{
 	{
 		name:   "AWS base image",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsGoodSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSGoodSpec(), "amd64") },
 	},
 	{
 		name:   "python RIC as its README says",
@@ -140,20 +140,20 @@ var ld401Cases = []checkCase{
 	{
 		name: "Ruby RIC at the path gem install used (seed, fixed)",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, rubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 		},
 	},
 	{
 		name:   "hasura seed: npx runs the installed aws-lambda-ric",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, hasuraSpec("6.14.18"), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.HasuraSpec("6.14.18"), "amd64") },
 	},
 	{
 		name: "custom shell bootstrap polling the Runtime API (seed)",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, simpleSpec(v1.Config{Entrypoint: []string{"/var/runtime/bootstrap"}, Cmd: []string{"function.handler"}},
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/runtime/bootstrap"}, Cmd: []string{"function.handler"}},
 				testimage.Dir("var/runtime", 0),
 				testimage.Reg("var/runtime/bootstrap", 0o755, "#!/bin/sh\nwhile true\ndo\n  EVENT_DATA=$(curl -sS -X GET \"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next\")\ndone\n")), "amd64")
 		},
@@ -161,15 +161,15 @@ var ld401Cases = []checkCase{
 	{
 		name: "nginx with the Lambda Web Adapter",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, nginxSpec(testimage.Dir("opt", 0), testimage.Dir("opt/extensions", 0), testimage.Reg("opt/extensions/lambda-adapter", 0o755, elf)), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, nginxSpec(testimage.Dir("opt", 0), testimage.Dir("opt/extensions", 0), testimage.Reg("opt/extensions/lambda-adapter", 0o755, fixtures.ELFStub)), "amd64")
 		},
 	},
 	{
 		name: "python script that imports awslambdaric itself",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, ricPySpec(v1.Config{Entrypoint: []string{"python", "main.py"}},
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.RICPySpec(v1.Config{Entrypoint: []string{"python", "main.py"}},
 				testimage.Reg("var/task/main.py", 0o644, "import sys\nfrom runner import start\nstart()\n"),
 				testimage.Reg("var/task/runner.py", 0o644, "from awslambdaric import bootstrap\n\ndef start():\n    bootstrap.run('app.handler', None)\n")), "amd64")
 		},

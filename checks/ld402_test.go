@@ -3,51 +3,17 @@ package checks
 import (
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
-
-func TestLD402(t *testing.T) { runCases(t, "LD402") }
-
-// pyRICSpec runs awslambdaric from site-packages with handler h in
-// WORKDIR wd, with the app files given.
-func pyRICSpec(wd, h string, app ...testimage.File) testimage.Spec {
-	cfg := v1.Config{Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, WorkingDir: wd}
-	if h != "" {
-		cfg.Cmd = []string{h}
-	}
-	spec := ricPySpec(cfg, app...)
-	spec.Layers[0] = append(spec.Layers[0], awslambdaricFiles()...)
-	return spec
-}
-
-// nodeRICSpec runs aws-lambda-ric's bin with node, installed in
-// /var/task, handler h, WORKDIR wd.
-func nodeRICSpec(wd, h string, app ...testimage.File) testimage.Spec {
-	cfg := v1.Config{Entrypoint: []string{"/usr/local/bin/node", "/var/task/node_modules/aws-lambda-ric/bin/index.mjs"}, WorkingDir: wd}
-	if h != "" {
-		cfg.Cmd = []string{h}
-	}
-	return simpleSpec(cfg, append(nodeRICFiles("var/task"), app...)...)
-}
-
-// awsBaseWith is the AWS Python base image with CMD cmd and the app files.
-func awsBaseWith(cmd []string, app ...testimage.File) testimage.Spec {
-	spec := awsGoodSpec()
-	spec.Config.Cmd = cmd
-	spec.Layers[1] = app
-	return spec
-}
-
-const pyHandler = "def handler(event, context):\n    return {'ok': True}\n"
 
 var ld402Cases = []checkCase{
 	{
 		name: "python RIC: app.py is in a subdirectory of WORKDIR",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, pyRICSpec("/var/task", "app.handler", testimage.Dir("var/task/src", 0), testimage.Reg("var/task/src/app.py", 0o644, pyHandler)), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyRICSpec("/var/task", "app.handler", testimage.Dir("var/task/src", 0), testimage.Reg("var/task/src/app.py", 0o644, fixtures.PyHandler)), "amd64")
 		},
 		verify: func(t *testing.T, fs []Finding) {
 			expect(Error,
@@ -62,8 +28,8 @@ var ld402Cases = []checkCase{
 	{
 		name: "AWS base image: CMD names lambda_function but the code is app.py",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, awsBaseWith([]string{"lambda_function.lambda_handler"}, testimage.Reg("var/task/app.py", 0o644, pyHandler)), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.AWSBaseWith([]string{"lambda_function.lambda_handler"}, testimage.Reg("var/task/app.py", 0o644, fixtures.PyHandler)), "amd64")
 		},
 		verify: expect(Error,
 			[]string{"the AWS Python base image's runtime finds no module \"lambda_function\"", "Unable to import module 'lambda_function'"},
@@ -75,8 +41,8 @@ var ld402Cases = []checkCase{
 		// parent is not a package, not that it is missing.
 		name: "AWS base image: app.missing_module.handler where app is app.py",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, awsBaseWith([]string{"app.missing_module.handler"}, testimage.Reg("var/task/app.py", 0o644, pyHandler)), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.AWSBaseWith([]string{"app.missing_module.handler"}, testimage.Reg("var/task/app.py", 0o644, fixtures.PyHandler)), "amd64")
 		},
 		verify: expect(Error,
 			[]string{`finds no module "app.missing_module"`, "Unable to import module 'app.missing_module': No module named 'app.missing_module'; 'app' is not a package"},
@@ -85,16 +51,16 @@ var ld402Cases = []checkCase{
 	{
 		name: "AWS base image: pkg.missing.handler where pkg/ is a package",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, awsBaseWith([]string{"pkg.missing.handler"}, testimage.Dir("var/task/pkg", 0), testimage.Reg("var/task/pkg/__init__.py", 0o644, "")), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.AWSBaseWith([]string{"pkg.missing.handler"}, testimage.Dir("var/task/pkg", 0), testimage.Reg("var/task/pkg/__init__.py", 0o644, "")), "amd64")
 		},
 		verify: expect(Error, []string{"Unable to import module 'pkg.missing': No module named 'pkg.missing'\""}, nil, nil),
 	},
 	{
 		name: "node RIC: the handler file is in dist/",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, nodeRICSpec("/var/task", "index.handler", testimage.Dir("var/task/dist", 0), testimage.Reg("var/task/dist/index.js", 0o644, "exports.handler = async () => 1\n")), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler", testimage.Dir("var/task/dist", 0), testimage.Reg("var/task/dist/index.js", 0o644, "exports.handler = async () => 1\n")), "amd64")
 		},
 		verify: expect(Error,
 			[]string{`Runtime.ImportModuleError: Error: Cannot find module 'index'`, "the Node.js runtime interface client (aws-lambda-ric) finds no module \"index\""},
@@ -104,8 +70,8 @@ var ld402Cases = []checkCase{
 	{
 		name: "hasura seed with WORKDIR one level too high",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := hasuraSpec("6.14.18")
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.HasuraSpec("6.14.18")
 			spec.Config.WorkingDir = "/home/sbx_user1051"
 			return newTarget(t, spec, "amd64")
 		},
@@ -114,8 +80,8 @@ var ld402Cases = []checkCase{
 	{
 		name: "ruby RIC: WORKDIR is not where app.rb is",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := rubySpec("/usr/local/bundle/bin/aws_lambda_ric")
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric")
 			spec.Config.WorkingDir = ""
 			return newTarget(t, spec, "amd64")
 		},
@@ -127,8 +93,8 @@ var ld402Cases = []checkCase{
 	{
 		name: "python: the function is not defined in the module (warning)",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, pyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, "import json\n\ndef lambda_handler(event, context):\n    return json.dumps(event)\n")), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, "import json\n\ndef lambda_handler(event, context):\n    return json.dumps(event)\n")), "amd64")
 		},
 		verify: expect(Warning,
 			[]string{`CMD names the function "handler" in "app.handler", but that name appears nowhere in /var/task/app.py`, "Runtime.HandlerNotFound: Handler 'handler' missing on module 'app'", "Unconfirmed"},
@@ -138,7 +104,7 @@ var ld402Cases = []checkCase{
 	{
 		name:   "AWS base image",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsGoodSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSGoodSpec(), "amd64") },
 	},
 	{
 		name:   "python RIC, handler in WORKDIR",
@@ -148,56 +114,56 @@ var ld402Cases = []checkCase{
 	{
 		name:   "hasura seed",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, hasuraSpec("6.14.18"), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.HasuraSpec("6.14.18"), "amd64") },
 	},
 	{
 		name: "ruby seed with the right ENTRYPOINT",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, rubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 		},
 	},
 	{
 		name: "python: dotted module in a namespace package, handler built by Mangum",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, pyRICSpec("/var/task", "src.api.handler", testimage.Dir("var/task/src", 0),
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyRICSpec("/var/task", "src.api.handler", testimage.Dir("var/task/src", 0),
 				testimage.Reg("var/task/src/api.py", 0o644, "from fastapi import FastAPI\nfrom mangum import Mangum\napp = FastAPI()\nhandler = Mangum(app)\n")), "amd64")
 		},
 	},
 	{
 		name: "python: handler module installed in site-packages",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			spec := pyRICSpec("/var/task", "mypkg.entry.handler")
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.PyRICSpec("/var/task", "mypkg.entry.handler")
 			spec.Layers[0] = append(spec.Layers[0],
 				testimage.Dir("usr/local/lib/python3.12/site-packages/mypkg", 0),
 				testimage.Reg("usr/local/lib/python3.12/site-packages/mypkg/__init__.py", 0o644, ""),
-				testimage.Reg("usr/local/lib/python3.12/site-packages/mypkg/entry.py", 0o644, pyHandler))
+				testimage.Reg("usr/local/lib/python3.12/site-packages/mypkg/entry.py", 0o644, fixtures.PyHandler))
 			return newTarget(t, spec, "amd64")
 		},
 	},
 	{
 		name: "node: ES module with export const handler",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, nodeRICSpec("/var/task", "src/index.handler", testimage.Dir("var/task/src", 0),
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "src/index.handler", testimage.Dir("var/task/src", 0),
 				testimage.Reg("var/task/src/index.mjs", 0o644, "export const handler = async (event) => ({ statusCode: 200 })\n")), "amd64")
 		},
 	},
 	{
 		name: "node: handler module from node_modules",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, nodeRICSpec("/var/task", "mylib.handler", testimage.Dir("var/task/node_modules/mylib", 0),
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "mylib.handler", testimage.Dir("var/task/node_modules/mylib", 0),
 				testimage.Reg("var/task/node_modules/mylib/index.js", 0o644, "exports.handler = async () => 1\n")), "amd64")
 		},
 	},
 	{
 		name: "node: handler re-exported from another file",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, nodeRICSpec("/var/task", "index.handler",
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler",
 				testimage.Reg("var/task/index.js", 0o644, "module.exports = require('./impl')\n"),
 				testimage.Reg("var/task/impl.js", 0o644, "exports.handler = async () => 1\n")), "amd64")
 		},

@@ -6,6 +6,8 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // handlerMalformed is LD403: the handler string is one the runtime
@@ -28,12 +30,12 @@ func (handlerMalformed) Meta() Meta {
 	}
 }
 
-func (c handlerMalformed) Run(ctx context.Context, t *Target) ([]Finding, error) {
+func (c handlerMalformed) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
 	hs, err := handlerContext(t)
 	if err != nil {
 		return nil, err
 	}
-	a := t.ric()
+	a := t.RIC()
 	ch := t.Chain()
 	f := NewFinding(c.Meta(), "")
 	f.Source = t.Argv().ConfigField("Cmd")
@@ -57,20 +59,20 @@ func (c handlerMalformed) Run(ctx context.Context, t *Target) ([]Finding, error)
 			"nodejs": `Node.js stops with "Error: No handler specified" (aws-lambda-ric bin/index.mjs), so init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError)`,
 			"ruby":   `The client prints "No handler specified, exiting Runtime Interface Client." and exits (aws_lambda_ric bootstrap.rb), so init fails with "Runtime exited without providing a reason" (Runtime.ExitError)`,
 		}[hs.Lang]
-		f.Message = fmt.Sprintf("%s starts %s without a handler argument: CMD is empty, and the client takes the handler from its first argument. %s.", t.Argv().Source(), hs.clientLabel(), symptom)
+		f.Message = fmt.Sprintf("%s starts %s without a handler argument: CMD is empty, and the client takes the handler from its first argument. %s.", t.Argv().Source(), hs.ClientLabel(), symptom)
 		f.Path = ch.Links[a.Link].Path
 		f.Evidence = ev
-		f.Fix = DockerfileExec("CMD", []string{suggestHandler(t, hs, "")})
+		f.Fix = analyze.DockerfileExec("CMD", []string{suggestHandler(t, hs, "")})
 		return []Finding{f}, nil
 	}
 	if !hs.Arg.Known {
 		return nil, fmt.Errorf("%w: the handler %s is only known at run time", ErrSkip, hs.Arg.Value)
 	}
-	p, bad, errType := parseHandler(hs.Lang, hs.Arg.Value)
+	p, bad, errType := analyze.ParseHandler(hs.Lang, hs.Arg.Value)
 	if bad == "" {
 		return nil, nil
 	}
-	ev := hs.evidence(t)
+	ev := hs.Evidence(t)
 	ev = ev[:len(ev)-1] // the search roots do not matter here
 	rule := map[string]string{
 		"python": "awslambdaric splits the handler at its last dot into module and function (handler.rsplit('.', 1)), then imports the module",
@@ -94,34 +96,27 @@ func (c handlerMalformed) Run(ctx context.Context, t *Target) ([]Finding, error)
 	if hs.Base {
 		symptom += " (the text is the open-source client's; the managed runtime is presumed to match, unconfirmed)"
 	}
-	f.Message = fmt.Sprintf("%s names the handler %s, which %s rejects: %s. %s.", cmdSource(t), QuoteJSON(hs.Arg.Value), hs.clientLabel(), malformedWhy(hs.Lang, hs.Arg.Value, p, errType), upperFirstRune(symptom))
+	f.Message = fmt.Sprintf("%s names the handler %s, which %s rejects: %s. %s.", analyze.CmdSource(t), analyze.QuoteJSON(hs.Arg.Value), hs.ClientLabel(), malformedWhy(hs.Lang, hs.Arg.Value, p, errType), upperFirst(symptom))
 	f.Evidence = ev
 	f.Path = hs.Roots[0]
 	switch {
 	case errType == "Runtime.BuiltInModuleConflict":
 		mod := strings.SplitN(p.Module, ".", 2)[0]
-		f.Fix = fmt.Sprintf("rename the module so it does not shadow Python's built-in %s (e.g. %s.py to %s_handler.py), then %s", mod, mod, mod, DockerfileExec(cmdSource(t), []string{mod + "_handler" + strings.TrimPrefix(hs.Arg.Value, mod)}))
+		f.Fix = fmt.Sprintf("rename the module so it does not shadow Python's built-in %s (e.g. %s.py to %s_handler.py), then %s", mod, mod, mod, analyze.DockerfileExec(analyze.CmdSource(t), []string{mod + "_handler" + strings.TrimPrefix(hs.Arg.Value, mod)}))
 	case hs.Lang == "nodejs" && strings.Contains(hs.Arg.Value, ".."):
 		abs := path.Join(hs.Roots[0], hs.Arg.Value)
 		if strings.HasSuffix(hs.Arg.Value, ".") {
 			abs += "."
 		}
-		f.Fix = DockerfileExec(cmdSource(t), []string{abs}) + " (an absolute path instead of \"..\")"
+		f.Fix = analyze.DockerfileExec(analyze.CmdSource(t), []string{abs}) + " (an absolute path instead of \"..\")"
 	default:
-		f.Fix = DockerfileExec(cmdSource(t), []string{suggestHandler(t, hs, hs.Arg.Value)})
+		f.Fix = analyze.DockerfileExec(analyze.CmdSource(t), []string{suggestHandler(t, hs, hs.Arg.Value)})
 	}
 	return []Finding{f}, nil
 }
 
-func upperFirstRune(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
 // malformedWhy says in words what is wrong with h.
-func malformedWhy(lang, h string, p parsedHandler, errType string) string {
+func malformedWhy(lang, h string, p analyze.ParsedHandler, errType string) string {
 	switch {
 	case h == "":
 		return "it is an empty string"
@@ -134,15 +129,15 @@ func malformedWhy(lang, h string, p parsedHandler, errType string) string {
 	case lang == "nodejs" && strings.Contains(h, ".."):
 		return `it contains "..", which the Node.js client refuses`
 	case lang == "ruby":
-		return fmt.Sprintf("it has %d dot-separated part(s), not 2 or 3", len(rubySplit(h)))
+		return fmt.Sprintf("it has %d dot-separated part(s), not 2 or 3", len(analyze.RubySplit(h)))
 	}
 	return "it has no dot between the module and the function name"
 }
 
 // suggestHandler proposes a handler: a module file found in the first
 // search root and the function it defines, keeping what h already says.
-func suggestHandler(t *Target, hs handlerSpec, h string) string {
-	ext := sourceExt[hs.Lang]
+func suggestHandler(t *analyze.Target, hs analyze.HandlerSpec, h string) string {
+	ext := analyze.SourceExt(hs.Lang)
 	stem := ""
 	switch hs.Lang {
 	case "python":
@@ -151,12 +146,12 @@ func suggestHandler(t *Target, hs handlerSpec, h string) string {
 			stem = stem[:i]
 		}
 	case "nodejs":
-		stem = strings.Trim(nodeBasename(strings.ReplaceAll(h, "..", "")), ".")
+		stem = strings.Trim(analyze.NodeBasename(strings.ReplaceAll(h, "..", "")), ".")
 		if i := strings.IndexByte(stem, '.'); i >= 0 {
 			stem = stem[:i]
 		}
 	case "ruby":
-		if parts := rubySplit(h); len(parts) > 0 {
+		if parts := analyze.RubySplit(h); len(parts) > 0 {
 			stem = parts[0]
 		}
 	}
@@ -174,11 +169,11 @@ func suggestHandler(t *Target, hs handlerSpec, h string) string {
 		}
 	}
 	for _, f := range files {
-		b, err := readBounded(t.FS, f, maxSourceRead)
+		b, err := analyze.ReadBounded(t.FS, f, analyze.MaxSourceRead)
 		if err != nil {
 			continue
 		}
-		fn := guessFunction(string(b), hs.Lang)
+		fn := analyze.GuessFunction(string(b), hs.Lang)
 		if fn == "" {
 			fn = "handler"
 		}

@@ -7,6 +7,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // npxAtRuntime is LD404: the entrypoint starts the function through npx
@@ -41,16 +43,16 @@ func underTmp(p string) bool {
 
 // npmVersion reads the version of the npm package a npx/npm script
 // belongs to (…/node_modules/npm/bin/npx-cli.js); 0 when unknown.
-func npmVersion(t *Target, script string) (major int, version, pkg string) {
+func npmVersion(t *analyze.Target, script string) (major int, version, pkg string) {
 	if script == "" {
 		return 0, "", ""
 	}
-	r := t.FS.Resolve(t.resolveArg(script))
+	r := t.FS.Resolve(t.ResolveArg(script))
 	if r.Err != nil || r.Entry == nil {
 		return 0, "", ""
 	}
 	pkg = path.Join(path.Dir(path.Dir(r.Final)), "package.json")
-	b, err := readBounded(t.FS, pkg, maxSourceRead)
+	b, err := analyze.ReadBounded(t.FS, pkg, analyze.MaxSourceRead)
 	if err != nil {
 		return 0, "", ""
 	}
@@ -62,30 +64,30 @@ func npmVersion(t *Target, script string) (major int, version, pkg string) {
 	return major, pj.Version, pkg
 }
 
-func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
+func (c npxAtRuntime) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
 	if t.Argv().Empty() {
 		return nil, nil
 	}
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
-	a := t.ric()
+	a := t.RIC()
 	if a.NPX < 0 {
 		return nil, nil
 	}
 	cfg := t.Config()
 	for _, k := range npmCacheEnv {
-		if v, ok := Getenv(cfg.Env, k); ok && underTmp(v) {
+		if v, ok := analyze.Getenv(cfg.Env, k); ok && underTmp(v) {
 			return nil, nil
 		}
 	}
-	home, homeSet := Getenv(cfg.Env, "HOME")
+	home, homeSet := analyze.Getenv(cfg.Env, "HOME")
 	if homeSet && underTmp(home) {
 		return nil, nil
 	}
 	ch := t.Chain()
 	l := &ch.Links[a.NPX]
-	tool, args, script := npxCommand(ch, a.NPX)
+	tool, args, script := analyze.NPXCommand(ch, a.NPX)
 	major, version, pkg := npmVersion(t, script)
 	cmd := ""
 	for j := 0; j < len(args); j++ {
@@ -110,7 +112,7 @@ func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
 		ev = append(ev, "npm's version could not be read")
 	}
 	for _, k := range npmCacheEnv {
-		if v, ok := Getenv(cfg.Env, k); ok {
+		if v, ok := analyze.Getenv(cfg.Env, k); ok {
 			ev = append(ev, fmt.Sprintf("ENV %s=%s (not under /tmp)", k, v))
 		}
 	}
@@ -124,7 +126,7 @@ func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
 	}
 	f.Path = l.Path
 	if l.Entry != nil {
-		f.Layer = t.LayerRef(l.Entry.Layer)
+		f.Layer = layerRef(t, l.Entry.Layer)
 	}
 	const symptom = `on Lambda HOME is /home/sbx_user1051 on a read-only file system, so npm fails with "npm ERR! code EROFS … EROFS: read-only file system, mkdir '/home/sbx_user1051'" and the runtime stops: "Runtime exited with error: exit status 226" (Runtime.ExitError)`
 	what := fmt.Sprintf("the entrypoint starts the function through %s", tool)
@@ -133,17 +135,17 @@ func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
 	}
 	switch {
 	case major >= 7:
-		f.Message = fmt.Sprintf("%s (npm %s), and since npm 7 %s creates its cache and log directory under HOME (~/.npm/_logs) when it starts: %s.", upperFirstRune(what), version, map[string]string{"npx": "npx (npm exec)", "npm": "npm"}[tool], symptom)
+		f.Message = fmt.Sprintf("%s (npm %s), and since npm 7 %s creates its cache and log directory under HOME (~/.npm/_logs) when it starts: %s.", upperFirst(what), version, map[string]string{"npx": "npx (npm exec)", "npm": "npm"}[tool], symptom)
 	case major > 0 && tool == "npx" && installed != "":
 		return nil, nil // npm 6's npx runs an installed command without its cache
 	case major > 0 && tool == "npx":
-		f.Message = fmt.Sprintf("%s (npm %s), and %s is not installed where npx looks (node_modules/.bin above the working directory, or PATH), so npx downloads it into its cache under HOME first: %s.", upperFirstRune(what), version, cmd, symptom)
+		f.Message = fmt.Sprintf("%s (npm %s), and %s is not installed where npx looks (node_modules/.bin above the working directory, or PATH), so npx downloads it into its cache under HOME first: %s.", upperFirst(what), version, cmd, symptom)
 	case major > 0:
 		f.Severity = Warning
-		f.Message = fmt.Sprintf("%s (npm %s). npm writes its cache and logs under HOME; %s. Unconfirmed for npm %d: whether it writes there when it only runs a script.", upperFirstRune(what), version, symptom, major)
+		f.Message = fmt.Sprintf("%s (npm %s). npm writes its cache and logs under HOME; %s. Unconfirmed for npm %d: whether it writes there when it only runs a script.", upperFirst(what), version, symptom, major)
 	default:
 		f.Severity = Warning
-		f.Message = fmt.Sprintf("%s, and npm's version could not be read. npm 7 and later create their cache and log directory under HOME when they start: %s.", upperFirstRune(what), symptom)
+		f.Message = fmt.Sprintf("%s, and npm's version could not be read. npm 7 and later create their cache and log directory under HOME when they start: %s.", upperFirst(what), symptom)
 	}
 
 	// Fix: run node on the client's script directly when it is installed.
@@ -157,8 +159,8 @@ func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
 		if i := strings.Index(pkgDir+"/", marker+"/"); i >= 0 {
 			pkgDir = pkgDir[:i+len(marker)]
 		}
-		if bin := nodeRICBin(t, pkgDir); bin != "" {
-			fix = DockerfileExec("ENTRYPOINT", []string{nodePath(t, ch), bin}) + " (node on the client's script, no npx), or " + fix
+		if bin := analyze.NodeRICBin(t, pkgDir); bin != "" {
+			fix = analyze.DockerfileExec("ENTRYPOINT", []string{analyze.NodePath(t, ch), bin}) + " (node on the client's script, no npx), or " + fix
 		}
 	}
 	f.Fix = fix
@@ -170,12 +172,12 @@ func (c npxAtRuntime) Run(ctx context.Context, t *Target) ([]Finding, error) {
 // findNodeCommand finds the command npx runs without installing it:
 // node_modules/.bin/<cmd> in the working directory or above, or <cmd> on
 // PATH.
-func findNodeCommand(t *Target, cmd string) string {
+func findNodeCommand(t *analyze.Target, cmd string) string {
 	if at := strings.LastIndexByte(cmd, '@'); at > 0 {
 		cmd = cmd[:at]
 	}
 	if cmd == "aws-lambda-ric" {
-		return findNodeRIC(t)
+		return analyze.FindNodeRIC(t)
 	}
 	wd := path.Join("/", t.Argv().WorkingDir)
 	for dir := wd; ; dir = path.Dir(dir) {
@@ -187,7 +189,7 @@ func findNodeCommand(t *Target, cmd string) string {
 			break
 		}
 	}
-	if lk := LookupExec(t.FS, t.Config(), path.Base(cmd), wd); lk.Found() {
+	if lk := analyze.LookupExec(t.FS, t.Config(), path.Base(cmd), wd); lk.Found() {
 		return lk.Path()
 	}
 	return ""

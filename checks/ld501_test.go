@@ -4,16 +4,16 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD501(t *testing.T) { runCases(t, "LD501") }
-
 // appLayerTarget is the AWS base image with the function's layer replaced
 // by files, written by createdBy.
-func appLayerTarget(createdBy string, files ...testimage.File) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+func appLayerTarget(createdBy string, files ...testimage.File) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
+		spec := fixtures.AWSBaseSpec()
 		spec.Layers[1] = files
 		spec.CreatedBy[1] = createdBy
 		return newTarget(t, spec, "amd64")
@@ -26,8 +26,8 @@ var ld501Cases = []checkCase{
 		name: "handler copied with mode 0600",
 		kind: catches,
 		target: appLayerTarget("COPY app.py utils.py /var/task/ # buildkit",
-			owned(testimage.Reg("var/task/app.py", 0o600, "def handler(e, c): pass\n"), 1000, 1000),
-			owned(testimage.Reg("var/task/utils.py", 0o600, ""), 1000, 1000)),
+			fixtures.Owned(testimage.Reg("var/task/app.py", 0o600, "def handler(e, c): pass\n"), 1000, 1000),
+			fixtures.Owned(testimage.Reg("var/task/utils.py", 0o600, ""), 1000, 1000)),
 		verify: func(t *testing.T, fs []Finding) {
 			expect(Error,
 				[]string{"2 entries under the task root (ENV LAMBDA_TASK_ROOT=/var/task), added by layer 1 (COPY app.py utils.py /var/task/)", "/var/task/app.py (file 0600, owner 1000:1000)", "[Errno 13] Permission denied: '/var/task/app.py'", "uid 993, gid 990"},
@@ -41,8 +41,8 @@ var ld501Cases = []checkCase{
 	{
 		name: "task root 0700 (WORKDIR elsewhere): one finding, children skipped",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.AWSBaseSpec()
 			spec.Config.WorkingDir = "/"
 			spec.Layers[1] = []testimage.File{testimage.Dir("var/task", 0o700), testimage.Reg("var/task/app.py", 0o600, "")}
 			spec.CreatedBy[1] = "RUN /bin/sh -c chmod -R 700 /var/task # buildkit"
@@ -53,13 +53,13 @@ var ld501Cases = []checkCase{
 	{
 		name: "PYTHONPATH in a 0700 home directory",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := pythonSpec(pythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.PythonSpec(fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric"))
 			spec.Config.Env = append(spec.Config.Env, "PYTHONPATH=/home/app/function")
 			spec.Layers = append(spec.Layers, []testimage.File{
-				testimage.Dir("home", 0), owned(testimage.Dir("home/app", 0o700), 1000, 1000),
-				owned(testimage.Dir("home/app/function", 0o755), 1000, 1000),
-				owned(testimage.Reg("home/app/function/app.py", 0o644, ""), 1000, 1000),
+				testimage.Dir("home", 0), fixtures.Owned(testimage.Dir("home/app", 0o700), 1000, 1000),
+				fixtures.Owned(testimage.Dir("home/app/function", 0o755), 1000, 1000),
+				fixtures.Owned(testimage.Reg("home/app/function/app.py", 0o644, ""), 1000, 1000),
 			})
 			spec.CreatedBy = append(spec.CreatedBy, "RUN /bin/sh -c useradd -m app # buildkit")
 			return newTarget(t, spec, "amd64")
@@ -71,8 +71,8 @@ var ld501Cases = []checkCase{
 		// does not repeat it.
 		name: "WORKDIR itself not searchable is left to LD206",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.AWSBaseSpec()
 			spec.Layers[1] = []testimage.File{testimage.Dir("var/task", 0o700), testimage.Reg("var/task/app.py", 0o600, "")}
 			return newTarget(t, spec, "amd64")
 		},
@@ -86,7 +86,7 @@ var ld501Cases = []checkCase{
 	{
 		name: "many files: counted, ten listed",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			var files []testimage.File
 			for i := 0; i < 25; i++ {
 				files = append(files, testimage.Reg(fmt.Sprintf("opt/python/lib/python3.12/site-packages/pkg/m%02d.py", i), 0o640, ""))
@@ -103,7 +103,7 @@ var ld501Cases = []checkCase{
 	{
 		name:   "AWS base image example",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 	{
 		name: "private files outside the needed trees",
@@ -116,14 +116,14 @@ var ld501Cases = []checkCase{
 	{
 		name: "ruby image with world-writable GEM_HOME",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, rubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.RubySpec("/usr/local/bundle/bin/aws_lambda_ric"), "amd64")
 		},
 	},
 	{
 		name: "files owned by the sandbox user",
 		kind: clean,
 		target: appLayerTarget("COPY --chown=993:990 app.py /var/task/ # buildkit",
-			owned(testimage.Reg("var/task/app.py", 0o600, ""), 993, 990)),
+			fixtures.Owned(testimage.Reg("var/task/app.py", 0o600, ""), 993, 990)),
 	},
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
@@ -46,12 +47,12 @@ type neededRoot struct {
 
 // neededRoots returns the trees LD501 walks, outermost first, without
 // duplicates or trees nested in another.
-func neededRoots(t *Target) []neededRoot {
+func neededRoots(t *analyze.Target) []neededRoot {
 	cfg := t.Config()
 	var cands []neededRoot
 	task := "/var/task"
 	taskWhy := "the task root /var/task"
-	if v, ok := Getenv(cfg.Env, "LAMBDA_TASK_ROOT"); ok && strings.HasPrefix(v, "/") {
+	if v, ok := analyze.Getenv(cfg.Env, "LAMBDA_TASK_ROOT"); ok && strings.HasPrefix(v, "/") {
 		task, taskWhy = v, "the task root (ENV LAMBDA_TASK_ROOT="+v+")"
 	}
 	cands = append(cands, neededRoot{task, taskWhy})
@@ -64,7 +65,7 @@ func neededRoots(t *Target) []neededRoot {
 		neededRoot{"/var/lang", "the language runtime /var/lang"},
 	)
 	for _, key := range []string{"PYTHONPATH", "NODE_PATH", "GEM_HOME", "GEM_PATH", "BUNDLE_PATH"} {
-		v, ok := Getenv(cfg.Env, key)
+		v, ok := analyze.Getenv(cfg.Env, key)
 		if !ok {
 			continue
 		}
@@ -147,7 +148,7 @@ type unreadableGroup struct {
 	dirCount int
 }
 
-func (c unreadableByLambdaUser) Run(ctx context.Context, t *Target) ([]Finding, error) {
+func (c unreadableByLambdaUser) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
@@ -170,13 +171,13 @@ func (c unreadableByLambdaUser) Run(ctx context.Context, t *Target) ([]Finding, 
 	}
 	for _, root := range neededRoots(t) {
 		// The directories on the way to the tree.
-		if ae := SandboxTraversal(t.FS, t.FS.Resolve(root.path)); ae != nil {
+		if ae := analyze.SandboxTraversal(t.FS, t.FS.Resolve(root.path)); ae != nil {
 			if byLD206(ae.Path) {
 				continue
 			}
-			f := NewFinding(c.Meta(), fmt.Sprintf("The sandbox user Lambda runs the function as (uid %d, gid %d) cannot search %s (mode %s, owner %d:%d), on the way to %s, so nothing below it can be opened: the function fails at init with \"Permission denied\" (Python \"[Errno 13] Permission denied\", PermissionError; Node \"EACCES: permission denied\").", SandboxUID, SandboxGID, ae.Path, ModeString(ae.Entry), ae.Entry.UID, ae.Entry.GID, root.why))
+			f := NewFinding(c.Meta(), fmt.Sprintf("The sandbox user Lambda runs the function as (uid %d, gid %d) cannot search %s (mode %s, owner %d:%d), on the way to %s, so nothing below it can be opened: the function fails at init with \"Permission denied\" (Python \"[Errno 13] Permission denied\", PermissionError; Node \"EACCES: permission denied\").", analyze.SandboxUID, analyze.SandboxGID, ae.Path, analyze.ModeString(ae.Entry), ae.Entry.UID, ae.Entry.GID, root.why))
 			f.Path = ae.Path
-			f.Layer = t.LayerRef(ae.Entry.Layer)
+			f.Layer = layerRef(t, ae.Entry.Layer)
 			f.Evidence = []string{ae.Path + ": " + t.Describe(ae.Entry), ae.Error()}
 			f.Fix = fmt.Sprintf("RUN chmod o+x %s (or chmod 755), after the line that created it", ae.Path)
 			out = append(out, f)
@@ -204,14 +205,14 @@ func (c unreadableByLambdaUser) Run(ctx context.Context, t *Target) ([]Finding, 
 			if !ok || (!e.IsDir() && !e.IsRegular()) {
 				return nil
 			}
-			need := PermRead
+			need := analyze.PermRead
 			if e.IsDir() {
-				need = PermRead | PermExec
+				need = analyze.PermRead | analyze.PermExec
 			}
-			if SandboxCan(e, need) {
+			if analyze.SandboxCan(e, need) {
 				return nil
 			}
-			if e.IsDir() && !SandboxCan(e, PermExec) && byLD206(e.Path) {
+			if e.IsDir() && !analyze.SandboxCan(e, analyze.PermExec) && byLD206(e.Path) {
 				return fs.SkipDir // LD206 reports it
 			}
 			key := fmt.Sprintf("%s\x00%d", root.path, e.Layer)
@@ -230,7 +231,7 @@ func (c unreadableByLambdaUser) Run(ctx context.Context, t *Target) ([]Finding, 
 			}
 			if e.IsDir() {
 				g.dirCount++
-				if !SandboxCan(e, PermExec) {
+				if !analyze.SandboxCan(e, analyze.PermExec) {
 					return fs.SkipDir // everything below is unreachable anyway
 				}
 			}
@@ -251,11 +252,11 @@ func (c unreadableByLambdaUser) Run(ctx context.Context, t *Target) ([]Finding, 
 }
 
 // groupFinding reports the unreadable entries of one tree from one layer.
-func (c unreadableByLambdaUser) groupFinding(t *Target, g *unreadableGroup, truncated bool) Finding {
+func (c unreadableByLambdaUser) groupFinding(t *analyze.Target, g *unreadableGroup, truncated bool) Finding {
 	first := g.entries[0]
 	var names []string
 	for _, e := range g.entries {
-		names = append(names, fmt.Sprintf("%s (%s %s, owner %d:%d)", e.Path, kindWord(e), ModeString(e), e.UID, e.GID))
+		names = append(names, fmt.Sprintf("%s (%s %s, owner %d:%d)", e.Path, kindWord(e), analyze.ModeString(e), e.UID, e.GID))
 	}
 	what := fmt.Sprintf("%d entries", g.count)
 	if g.count == 1 {
@@ -272,14 +273,14 @@ func (c unreadableByLambdaUser) groupFinding(t *Target, g *unreadableGroup, trun
 	if first.IsDir() {
 		symptom = fmt.Sprintf("the function fails with \"Permission denied\" as soon as it loads anything from %s (Python \"PermissionError: [Errno 13] Permission denied\", Node \"EACCES: permission denied\"), at init if it loads it then", first.Path)
 	}
-	msg := fmt.Sprintf("%s under %s, added by %s, cannot be read (directories: listed and searched) by the sandbox user Lambda runs the function as (uid %d, gid %d; Lambda ignores USER, and only the \"other\" permission bits apply): %s. Lambda requires that \"the default Lambda user must be able to read all the files required to run your function code\"; %s.", what, g.root.why, t.LayerLabel(g.layer), SandboxUID, SandboxGID, listed, symptom)
+	msg := fmt.Sprintf("%s under %s, added by %s, cannot be read (directories: listed and searched) by the sandbox user Lambda runs the function as (uid %d, gid %d; Lambda ignores USER, and only the \"other\" permission bits apply): %s. Lambda requires that \"the default Lambda user must be able to read all the files required to run your function code\"; %s.", what, g.root.why, t.LayerLabel(g.layer), analyze.SandboxUID, analyze.SandboxGID, listed, symptom)
 	f := NewFinding(c.Meta(), msg)
 	if !g.code {
 		f.Severity = Warning
 		f.Message += " None of them looks like code or a library, so the function may never read them."
 	}
 	f.Path = first.Path
-	f.Layer = t.LayerRef(g.layer)
+	f.Layer = layerRef(t, g.layer)
 	for _, e := range g.entries {
 		f.Evidence = append(f.Evidence, e.Path+": "+t.Describe(e))
 	}
@@ -290,8 +291,8 @@ func (c unreadableByLambdaUser) groupFinding(t *Target, g *unreadableGroup, trun
 		f.Evidence = append(f.Evidence, fmt.Sprintf("the walk stopped after %d entries; there may be more", maxNeededEntries))
 	}
 	cb := ""
-	if ref := t.LayerRef(g.layer); ref != nil {
-		cb = CreatedBy(ref.CreatedBy)
+	if ref := layerRef(t, g.layer); ref != nil {
+		cb = analyze.CreatedBy(ref.CreatedBy)
 	}
 	fix := fmt.Sprintf("RUN chmod -R o+rX %s", g.root.path)
 	if strings.HasPrefix(cb, "COPY ") || strings.HasPrefix(cb, "ADD ") {

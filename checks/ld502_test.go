@@ -5,10 +5,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
-
-func TestLD502(t *testing.T) { runCases(t, "LD502") }
 
 // ld502ELF is the start of an x86-64 ELF executable.
 const ld502ELF = "\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"
@@ -31,7 +31,7 @@ func nodeLayer() []testimage.File {
 }
 
 func nodeSpec(cfg v1.Config, app ...testimage.File) testimage.Spec {
-	cfg.Env = append([]string{dockerPATH}, cfg.Env...)
+	cfg.Env = append([]string{fixtures.DockerPATH}, cfg.Env...)
 	if cfg.WorkingDir == "" {
 		cfg.WorkingDir = "/var/task"
 	}
@@ -121,6 +121,6 @@ var ld502Cases = []checkCase{
 	{
 		name:   "AWS base image",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 }

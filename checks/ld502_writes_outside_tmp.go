@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
@@ -57,12 +58,12 @@ func ld502UnderTmp(fsys *imagefs.FS, p string) (bool, string) {
 		final = c
 	}
 	in := func(x string) bool { return x == "/tmp" || strings.HasPrefix(x, "/tmp/") }
-	return in(c) || in(final), FormatChain(r)
+	return in(c) || in(final), analyze.FormatChain(r)
 }
 
-func ld502Home(t *Target) ld502HomeInfo {
+func ld502Home(t *analyze.Target) ld502HomeInfo {
 	h := ld502HomeInfo{Value: ld502HomeDir}
-	if v, ok := Getenv(t.Config().Env, "HOME"); ok && v != "" {
+	if v, ok := analyze.Getenv(t.Config().Env, "HOME"); ok && v != "" {
 		h.Value, h.FromEnv = v, true
 	}
 	h.Writable, h.Shown = ld502UnderTmp(t.FS, h.Value)
@@ -76,7 +77,7 @@ func (h ld502HomeInfo) evidence() string {
 	return fmt.Sprintf("HOME is not set by the image; Lambda's sandbox user's home is %s (as npm's EROFS errors on Lambda show): %s", ld502HomeDir, h.Shown)
 }
 
-func (c writesOutsideTmp) Run(ctx context.Context, t *Target) ([]Finding, error) {
+func (c writesOutsideTmp) Run(ctx context.Context, t *analyze.Target) ([]Finding, error) {
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
@@ -96,10 +97,10 @@ func (c writesOutsideTmp) Run(ctx context.Context, t *Target) ([]Finding, error)
 
 // npm: on the chain (npm, npm-cli.js) or run by a chain script, with
 // neither NPM_CONFIG_CACHE nor HOME under /tmp.
-func (c writesOutsideTmp) npm(t *Target, home ld502HomeInfo) (Finding, bool) {
+func (c writesOutsideTmp) npm(t *analyze.Target, home ld502HomeInfo) (Finding, bool) {
 	env := t.Config().Env
 	for _, k := range []string{"NPM_CONFIG_CACHE", "npm_config_cache"} {
-		if v, ok := Getenv(env, k); ok {
+		if v, ok := analyze.Getenv(env, k); ok {
 			if w, _ := ld502UnderTmp(t.FS, v); w {
 				return Finding{}, false
 			}
@@ -116,15 +117,15 @@ func (c writesOutsideTmp) npm(t *Target, home ld502HomeInfo) (Finding, bool) {
 			where, at, atLink = "the entrypoint chain runs npm", l.Path, i
 			break
 		}
-		if l.Kind != LinkScript || l.Entry == nil {
+		if l.Kind != analyze.LinkScript || l.Entry == nil {
 			continue
 		}
 		text := l.Text()
-		if text == nil && l.Entry.Size <= maxScriptRead {
+		if text == nil && l.Entry.Size <= analyze.MaxScriptRead {
 			text, _ = t.FS.ReadFile(strings.TrimPrefix(l.Path, "/"))
 		}
 		if m := ld502NpmRE.Find(text); m != nil {
-			where, at, atLink = fmt.Sprintf("the script %s runs %s", l.Path, QuoteJSON(strings.TrimSpace(string(m)))), l.Path, i
+			where, at, atLink = fmt.Sprintf("the script %s runs %s", l.Path, analyze.QuoteJSON(strings.TrimSpace(string(m)))), l.Path, i
 			break
 		}
 	}
@@ -134,11 +135,11 @@ func (c writesOutsideTmp) npm(t *Target, home ld502HomeInfo) (Finding, bool) {
 	f := NewFinding(c.Meta(), "")
 	f.Path = at
 	if e := ch.Links[atLink].Entry; e != nil {
-		f.Layer = t.LayerRef(e.Layer)
+		f.Layer = layerRef(t, e.Layer)
 	}
 	f.Message = fmt.Sprintf("%s, and npm writes its cache and logs under $HOME/.npm, but HOME is %s, which is read-only on Lambda (only /tmp is writable) and NPM_CONFIG_CACHE is not set under /tmp. npm then fails with \"npm ERR! code EROFS … EROFS: read-only file system, mkdir '%s'\" and the runtime exits (Runtime.ExitError). Locally the emulator runs as root on a writable filesystem, so this does not show there.", ld502Capitalize(where), home.Value, home.Value)
 	f.Evidence = []string{ch.Describe(atLink), home.evidence()}
-	if v, ok := Getenv(env, "NPM_CONFIG_CACHE"); ok {
+	if v, ok := analyze.Getenv(env, "NPM_CONFIG_CACHE"); ok {
 		f.Evidence = append(f.Evidence, "config.Env NPM_CONFIG_CACHE="+v+" (not under /tmp)")
 	}
 	f.Fix = "ENV NPM_CONFIG_CACHE=/tmp/.npm (or run node on the script directly instead of through npm)"
@@ -150,11 +151,11 @@ var ld502HasuraNames = []string{"hasura", "hasura-cli"}
 
 // hasura: the hasura CLI on PATH or on the chain creates ~/.hasura on
 // start; fine when HOME or ~/.hasura resolves into /tmp.
-func (c writesOutsideTmp) hasura(t *Target, home ld502HomeInfo) (Finding, bool) {
+func (c writesOutsideTmp) hasura(t *analyze.Target, home ld502HomeInfo) (Finding, bool) {
 	if w, _ := ld502UnderTmp(t.FS, path.Join(home.Value, ".hasura")); w {
 		return Finding{}, false
 	}
-	pathValue, _ := SearchPath(t.Config())
+	pathValue, _ := analyze.SearchPath(t.Config())
 	var found string
 	var entry *imagefs.Entry
 	for _, dir := range strings.Split(pathValue, ":") {
@@ -189,9 +190,9 @@ func (c writesOutsideTmp) hasura(t *Target, home ld502HomeInfo) (Finding, bool) 
 	hr := t.FS.Resolve(path.Join(home.Value, ".hasura"))
 	f := NewFinding(c.Meta(), "")
 	f.Path = found
-	f.Layer = t.LayerRef(entry.Layer)
+	f.Layer = layerRef(t, entry.Layer)
 	f.Message = fmt.Sprintf("The hasura CLI is installed at %s, and it creates its config directory ~/.hasura when it starts, but %s/.hasura is not under /tmp and Lambda's filesystem is read-only outside /tmp, so hasura commands run by the function fail with a read-only file system error. This is a heuristic: the CLI may never run, and the hasura failure on Lambda is inferred from the general HOME-write class, not seen in a Lambda log.", found, home.Value)
-	f.Evidence = []string{found + ": " + t.Describe(entry), home.evidence(), FormatChain(hr)}
+	f.Evidence = []string{found + ": " + t.Describe(entry), home.evidence(), analyze.FormatChain(hr)}
 	f.Fix = fmt.Sprintf("ENV HOME=/tmp (or RUN mkdir -p %s && ln -s /tmp %s/.hasura)", home.Value, home.Value)
 	return f, true
 }

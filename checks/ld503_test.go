@@ -4,19 +4,19 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
-
-func TestLD503(t *testing.T) { runCases(t, "LD503") }
 
 // tmpDir is /tmp as base images ship it.
 var tmpDir = testimage.Dir("tmp", 0o1777)
 
 // tmpTarget is the AWS base image example with files added to its base
 // layer (no /tmp unless given).
-func tmpTarget(files ...testimage.File) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+func tmpTarget(files ...testimage.File) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
+		spec := fixtures.AWSBaseSpec()
 		spec.Layers[0] = append(append([]testimage.File(nil), spec.Layers[0]...), files...)
 		return newTarget(t, spec, "amd64")
 	}
@@ -50,7 +50,7 @@ var ld503Cases = []checkCase{
 	{
 		name: "files baked into /tmp",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			files := []testimage.File{tmpDir, testimage.Dir("tmp/model", 0)}
 			for i := 0; i < 12; i++ {
 				files = append(files, testimage.Reg(fmt.Sprintf("tmp/model/part%02d.bin", i), 0o644, "x"))
@@ -72,8 +72,8 @@ var ld503Cases = []checkCase{
 	{
 		name: "empty /tmp recreated by a later layer",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.AWSBaseSpec()
 			spec.Layers[0] = append(append([]testimage.File(nil), spec.Layers[0]...), tmpDir, testimage.Reg("tmp/pip-build/x", 0o644, "x"))
 			spec.Layers = append(spec.Layers, []testimage.File{testimage.Whiteout("tmp/pip-build")})
 			return newTarget(t, spec, "amd64")

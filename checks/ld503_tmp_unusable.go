@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
@@ -34,7 +35,7 @@ func (tmpUnusable) Meta() Meta {
 // maxTmpExamples is how many files under /tmp are listed.
 const maxTmpExamples = 10
 
-func (c tmpUnusable) Run(_ context.Context, t *Target) ([]Finding, error) {
+func (c tmpUnusable) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
@@ -56,17 +57,17 @@ func (c tmpUnusable) Run(_ context.Context, t *Target) ([]Finding, error) {
 		case r.Err != nil:
 			where = "nothing (a dangling link)"
 		case r.Entry != nil && !r.Entry.IsDir():
-			where = "a " + KindString(r.Entry)
+			where = "a " + analyze.KindString(r.Entry)
 		}
-		f := NewFinding(c.Meta(), fmt.Sprintf("/tmp is a symlink to %s, which leads to %s. Lambda mounts its writable /tmp there; whether it mounts over the link's target or fails is unconfirmed, and a function whose writes land on the read-only image fails with \"Read-only file system\" (EROFS).", QuoteJSON(e.Linkname), where))
-		f.Path, f.Layer = "/tmp", t.LayerRef(e.Layer)
-		f.Evidence = []string{"/tmp: " + t.Describe(e) + ", -> " + QuoteJSON(e.Linkname), FormatChain(r)}
+		f := NewFinding(c.Meta(), fmt.Sprintf("/tmp is a symlink to %s, which leads to %s. Lambda mounts its writable /tmp there; whether it mounts over the link's target or fails is unconfirmed, and a function whose writes land on the read-only image fails with \"Read-only file system\" (EROFS).", analyze.QuoteJSON(e.Linkname), where))
+		f.Path, f.Layer = "/tmp", layerRef(t, e.Layer)
+		f.Evidence = []string{"/tmp: " + t.Describe(e) + ", -> " + analyze.QuoteJSON(e.Linkname), analyze.FormatChain(r)}
 		f.Fix = "make /tmp a real directory: RUN rm /tmp && mkdir -m 1777 /tmp"
 		out = append(out, f)
 		return out, nil
 	case !e.IsDir():
-		f := NewFinding(c.Meta(), fmt.Sprintf("/tmp is a %s, not a directory. Lambda mounts its writable /tmp there; mounting a directory over a file fails in container runtimes, so the function may not start or may have no writable /tmp (what Lambda does is unconfirmed).", KindString(e)))
-		f.Path, f.Layer = "/tmp", t.LayerRef(e.Layer)
+		f := NewFinding(c.Meta(), fmt.Sprintf("/tmp is a %s, not a directory. Lambda mounts its writable /tmp there; mounting a directory over a file fails in container runtimes, so the function may not start or may have no writable /tmp (what Lambda does is unconfirmed).", analyze.KindString(e)))
+		f.Path, f.Layer = "/tmp", layerRef(t, e.Layer)
 		f.Evidence = []string{"/tmp: " + t.Describe(e)}
 		f.Fix = "make /tmp a directory: RUN rm -f /tmp && mkdir -m 1777 /tmp"
 		out = append(out, f)
@@ -79,13 +80,13 @@ func (c tmpUnusable) Run(_ context.Context, t *Target) ([]Finding, error) {
 		sev := Warning
 		switch {
 		case m.Perm()&0o002 == 0:
-			problem = fmt.Sprintf("is not writable by other users (mode %s), so the sandbox user (uid %d) could not create files there if the mount kept this mode", ModeString(e), SandboxUID)
+			problem = fmt.Sprintf("is not writable by other users (mode %s), so the sandbox user (uid %d) could not create files there if the mount kept this mode", analyze.ModeString(e), analyze.SandboxUID)
 		default:
-			problem = fmt.Sprintf("is world-writable without the sticky bit (mode %s)", ModeString(e))
+			problem = fmt.Sprintf("is world-writable without the sticky bit (mode %s)", analyze.ModeString(e))
 			sev = Info
 		}
-		f := NewFinding(c.Meta(), fmt.Sprintf("/tmp %s; the usual mode is 1777. Lambda mounts its own writable /tmp over it, which probably sets its own mode (unconfirmed); locally, under docker run --user %d, writes to /tmp fail with \"Permission denied\".", problem, SandboxUID))
-		f.Path, f.Layer = "/tmp", t.LayerRef(e.Layer)
+		f := NewFinding(c.Meta(), fmt.Sprintf("/tmp %s; the usual mode is 1777. Lambda mounts its own writable /tmp over it, which probably sets its own mode (unconfirmed); locally, under docker run --user %d, writes to /tmp fail with \"Permission denied\".", problem, analyze.SandboxUID))
+		f.Path, f.Layer = "/tmp", layerRef(t, e.Layer)
 		f.Evidence = []string{"/tmp: " + t.Describe(e)}
 		f.Severity = sev
 		f.Fix = "RUN chmod 1777 /tmp"
@@ -119,7 +120,7 @@ func (c tmpUnusable) Run(_ context.Context, t *Target) ([]Finding, error) {
 		f := NewFinding(c.Meta(), fmt.Sprintf("The image has %d entries under /tmp (%s%s). Lambda mounts an empty writable /tmp at runtime, which would hide them (unconfirmed: no source says so), so code expecting these files there could fail with \"No such file or directory\".", n, strings.Join(names, ", "), tmpEllipsis(n, len(names))))
 		f.Severity = Info
 		f.Path = files[0].Path
-		f.Layer = t.LayerRef(files[0].Layer)
+		f.Layer = layerRef(t, files[0].Layer)
 		for _, ent := range files {
 			f.Evidence = append(f.Evidence, ent.Path+": "+t.Describe(ent))
 		}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
@@ -46,7 +47,7 @@ func launchError(name, p, errno, errType string) string {
 	return fmt.Sprintf("Error: fork/exec %s: %s\" (Extension.LaunchError", p, errno)
 }
 
-func (c extensionInvalid) Run(_ context.Context, t *Target) ([]Finding, error) {
+func (c extensionInvalid) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
 	if t.FS == nil {
 		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
 	}
@@ -109,7 +110,7 @@ func (c extensionInvalid) Run(_ context.Context, t *Target) ([]Finding, error) {
 		f := NewFinding(c.Meta(), fmt.Sprintf("%s holds %d subdirectories (%s); Lambda launches only the files directly in %s and skips subdirectories, so nothing in them runs as an extension.", extensionsDir, len(subdirs), strings.Join(names, ", "), extensionsDir))
 		f.Severity = Info
 		f.Path = subdirs[0].Path
-		f.Layer = t.LayerRef(subdirs[0].Layer)
+		f.Layer = layerRef(t, subdirs[0].Layer)
 		for _, e := range subdirs {
 			f.Evidence = append(f.Evidence, e.Path+": "+t.Describe(e))
 		}
@@ -120,39 +121,39 @@ func (c extensionInvalid) Run(_ context.Context, t *Target) ([]Finding, error) {
 }
 
 // checkOne checks that one entry of /opt/extensions can be launched.
-func (c extensionInvalid) checkOne(t *Target, e *imagefs.Entry) (Finding, bool) {
+func (c extensionInvalid) checkOne(t *analyze.Target, e *imagefs.Entry) (Finding, bool) {
 	name := path.Base(e.Path)
 	r := t.FS.Resolve(e.Path)
 	ev := []string{e.Path + ": " + t.Describe(e)}
 	if len(r.Chain) > 0 {
-		ev = append(ev, FormatChain(r))
+		ev = append(ev, analyze.FormatChain(r))
 	}
 	fail := func(msg, fix string, layer int) (Finding, bool) {
 		f := NewFinding(c.Meta(), msg)
 		f.Path = e.Path
-		f.Layer = t.LayerRef(layer)
+		f.Layer = layerRef(t, layer)
 		f.Evidence = ev
 		f.Fix = fix
 		return f, true
 	}
 	if r.Err != nil || r.Entry == nil {
-		return fail(fmt.Sprintf("The extension %s is a symlink that leads nowhere (%s). Lambda cannot start it: \"%s), and init fails.", e.Path, FormatChain(r), launchError(name, e.Path, "no such file or directory", "")),
+		return fail(fmt.Sprintf("The extension %s is a symlink that leads nowhere (%s). Lambda cannot start it: \"%s), and init fails.", e.Path, analyze.FormatChain(r), launchError(name, e.Path, "no such file or directory", "")),
 			fmt.Sprintf("point the link at the real binary (RUN ln -sf /opt/<dir>/%s %s) or copy the binary there", name, e.Path), e.Layer)
 	}
 	target := r.Entry
 	if target.IsDir() {
 		return Finding{}, false // a link to a directory: listed as a file, but exec fails; rare, leave it
 	}
-	if err := SandboxAccess(t.FS, r, PermExec); err != nil {
+	if err := analyze.SandboxAccess(t.FS, r, analyze.PermExec); err != nil {
 		ev = append(ev, err.Error())
 		layer := target.Layer
-		if ae, ok := err.(*AccessError); ok && ae.Entry != nil {
+		if ae, ok := err.(*analyze.AccessError); ok && ae.Entry != nil {
 			layer = ae.Entry.Layer
 		}
-		return fail(fmt.Sprintf("The extension %s is not executable by the sandbox user Lambda runs it as (uid %d, gid %d): %v. Lambda logs \"%s) and init fails.", e.Path, SandboxUID, SandboxGID, err, launchError(name, e.Path, "permission denied", "PermissionDenied")),
+		return fail(fmt.Sprintf("The extension %s is not executable by the sandbox user Lambda runs it as (uid %d, gid %d): %v. Lambda logs \"%s) and init fails.", e.Path, analyze.SandboxUID, analyze.SandboxGID, err, launchError(name, e.Path, "permission denied", "PermissionDenied")),
 			fmt.Sprintf("COPY --chmod=755 %s %s (or RUN chmod 755 %s)", name, e.Path, r.Final), layer)
 	}
-	head, err := readPrefix(t.FS, r.Final, 512)
+	head, err := analyze.ReadPrefix(t.FS, r.Final, 512)
 	if err != nil {
 		return Finding{}, false
 	}
@@ -160,25 +161,25 @@ func (c extensionInvalid) checkOne(t *Target, e *imagefs.Entry) (Finding, bool) 
 	case bytes.HasPrefix(head, []byte("\x7fELF")):
 		return Finding{}, false // architecture and loader: the ELF checks
 	case bytes.HasPrefix(head, []byte("#!")):
-		sb := parseShebang(head)
-		ev = append(ev, "first line: "+QuoteJSON(sb.Line))
+		sb := analyze.ParseShebang(head)
+		ev = append(ev, "first line: "+analyze.QuoteJSON(sb.Line))
 		if sb.CRLF {
-			return fail(fmt.Sprintf("The extension %s is a script with Windows (CRLF) line endings: its first line %s makes the kernel look for the interpreter %s, which does not exist. Lambda logs \"%s) and init fails.", e.Path, QuoteJSON(sb.Line), QuoteJSON(sb.Interpreter+"\r"), launchError(name, e.Path, "no such file or directory", "")),
+			return fail(fmt.Sprintf("The extension %s is a script with Windows (CRLF) line endings: its first line %s makes the kernel look for the interpreter %s, which does not exist. Lambda logs \"%s) and init fails.", e.Path, analyze.QuoteJSON(sb.Line), analyze.QuoteJSON(sb.Interpreter+"\r"), launchError(name, e.Path, "no such file or directory", "")),
 				fmt.Sprintf("convert it to LF line endings (RUN sed -i 's/\\r$//' %s, and add \"* text eol=lf\" to .gitattributes)", r.Final), target.Layer)
 		}
 		interp := sb.Interpreter
-		lk := literalLookup(t.FS, interp, "/")
+		lk := analyze.LiteralLookup(t.FS, interp, "/")
 		if !lk.Found() {
 			return fail(fmt.Sprintf("The extension %s is a script whose interpreter %s does not exist in the image. Lambda logs \"%s) and init fails.", e.Path, interp, launchError(name, e.Path, "no such file or directory", "")),
 				fmt.Sprintf("install %s in the image, or change the first line of %s to an interpreter that exists", path.Base(interp), r.Final), target.Layer)
 		}
 		if path.Base(interp) == "env" && len(sb.Args) == 1 && !strings.HasPrefix(sb.Args[0], "-") {
 			prog := sb.Args[0]
-			pl := LookupExec(t.FS, t.Config(), prog, "/")
+			pl := analyze.LookupExec(t.FS, t.Config(), prog, "/")
 			if !pl.Found() && !onLambdaPATH(t.FS, prog) {
-				pathValue, _ := SearchPath(t.Config())
+				pathValue, _ := analyze.SearchPath(t.Config())
 				ev = append(ev, "PATH="+pathValue)
-				return fail(fmt.Sprintf("The extension %s is a script run through \"%s %s\", but %s is in no directory of the image's PATH (which extensions are assumed to inherit; unconfirmed) nor of Lambda's documented PATH (/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin). The extension starts and env fails at once (\"env: '%s': No such file or directory\"), so Lambda reports Extension.LaunchError or Extension.ExitError and init fails.", e.Path, interp, prog, QuoteJSON(prog), prog),
+				return fail(fmt.Sprintf("The extension %s is a script run through \"%s %s\", but %s is in no directory of the image's PATH (which extensions are assumed to inherit; unconfirmed) nor of Lambda's documented PATH (/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin). The extension starts and env fails at once (\"env: '%s': No such file or directory\"), so Lambda reports Extension.LaunchError or Extension.ExitError and init fails.", e.Path, interp, prog, analyze.QuoteJSON(prog), prog),
 					fmt.Sprintf("install %s, or name its absolute path in the first line of %s (#!/path/to/%s)", prog, r.Final, prog), target.Layer)
 			}
 		}

@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-func TestLD504(t *testing.T) { runCases(t, "LD504") }
-
 // extTarget is the AWS base image example with an extensions layer.
-func extTarget(files ...testimage.File) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+func extTarget(files ...testimage.File) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
+		spec := fixtures.AWSBaseSpec()
 		layer := []testimage.File{testimage.Dir("opt", 0), testimage.Dir("opt/extensions", 0)}
 		spec.Layers = append(spec.Layers, append(layer, files...))
 		spec.CreatedBy = append(spec.CreatedBy, "COPY extensions/ /opt/extensions/ # buildkit")
@@ -24,7 +24,7 @@ var ld504Cases = []checkCase{
 	{
 		name:   "extension without execute bit",
 		kind:   catches,
-		target: extTarget(testimage.Reg("opt/extensions/datadog-agent", 0o644, elf)),
+		target: extTarget(testimage.Reg("opt/extensions/datadog-agent", 0o644, fixtures.ELFStub)),
 		verify: func(t *testing.T, fs []Finding) {
 			expect(Error,
 				[]string{"/opt/extensions/datadog-agent is not executable by the sandbox user", "Error Type: PermissionDenied", "fork/exec /opt/extensions/datadog-agent: permission denied", "Extension.LaunchError"},
@@ -51,7 +51,7 @@ var ld504Cases = []checkCase{
 	{
 		name: "env program not on PATH",
 		kind: catches,
-		target: extTarget(testimage.Reg("usr/bin/env", 0o755, elf),
+		target: extTarget(testimage.Reg("usr/bin/env", 0o755, fixtures.ELFStub),
 			testimage.Reg("opt/extensions/node-ext", 0o755, "#!/usr/bin/env node\n")),
 		verify: expect(Error, []string{`"/usr/bin/env node"`, `"node" is in no directory of the image's PATH (which extensions are assumed to inherit; unconfirmed) nor of Lambda's documented PATH`}, []string{"PATH=/var/lang/bin:"}, nil),
 	},
@@ -70,10 +70,10 @@ var ld504Cases = []checkCase{
 	{
 		name: "eleven extensions",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			var files []testimage.File
 			for i := 0; i < 11; i++ {
-				files = append(files, testimage.Reg(fmt.Sprintf("opt/extensions/ext%02d", i), 0o755, elf))
+				files = append(files, testimage.Reg(fmt.Sprintf("opt/extensions/ext%02d", i), 0o755, fixtures.ELFStub))
 			}
 			return extTarget(files...)(t)
 		},
@@ -82,19 +82,19 @@ var ld504Cases = []checkCase{
 	{
 		name:   "subdirectory is skipped: info",
 		kind:   catches,
-		target: extTarget(testimage.Dir("opt/extensions/lib", 0), testimage.Reg("opt/extensions/lib/helper.so", 0o644, elf)),
+		target: extTarget(testimage.Dir("opt/extensions/lib", 0), testimage.Reg("opt/extensions/lib/helper.so", 0o644, fixtures.ELFStub)),
 		verify: expect(Info, []string{"1 subdirectories (/opt/extensions/lib)", "skips subdirectories"}, nil, nil),
 	},
 	{
 		name: "Web Adapter binary and a shell-script extension",
 		kind: clean,
-		target: extTarget(testimage.Reg("opt/extensions/lambda-adapter", 0o755, elf),
+		target: extTarget(testimage.Reg("opt/extensions/lambda-adapter", 0o755, fixtures.ELFStub),
 			testimage.Reg("opt/extensions/logger", 0o755, "#!/bin/sh\nexec /opt/logger/bin/logger\n"),
 			testimage.Symlink("opt/extensions/agent", "/opt/extensions/lambda-adapter")),
 	},
 	{
 		name:   "AWS base image without extensions",
 		kind:   clean,
-		target: func(t *testing.T) *Target { return newTarget(t, awsBaseSpec(), "amd64") },
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, fixtures.AWSBaseSpec(), "amd64") },
 	},
 }

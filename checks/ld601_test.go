@@ -15,10 +15,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
-
-func TestLD601(t *testing.T) { runCases(t, "LD601") }
 
 // ld601ELF is the start of an x86-64 ELF executable.
 const ld601ELF = "\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"
@@ -103,8 +103,8 @@ func etcBundle(p, content string) []testimage.File {
 	return append(out, testimage.Reg(p, 0o644, content))
 }
 
-func ld601Target(spec testimage.Spec) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target { return newTarget(t, spec, "amd64") }
+func ld601Target(spec testimage.Spec) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target { return newTarget(t, spec, "amd64") }
 }
 
 var ld601Cases = []checkCase{
@@ -146,7 +146,7 @@ var ld601Cases = []checkCase{
 	{
 		name: "bundle with only expired certificates",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			old := testCertPEM(t, "Old Root", time.Now().AddDate(-20, 0, 0), time.Now().AddDate(-1, 0, 0))
 			return newTarget(t, appSpec([]string{"/app/bootstrap"}, nil, etcBundle("etc/ssl/certs/ca-certificates.crt", old), goApp(goTLSBinary)), "amd64")
 		},
@@ -155,7 +155,7 @@ var ld601Cases = []checkCase{
 	{
 		name: "private CA only: no Amazon roots",
 		kind: catches,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			priv := testCertPEM(t, "Corp Internal Root", time.Now().AddDate(-1, 0, 0), time.Now().AddDate(5, 0, 0))
 			return newTarget(t, appSpec([]string{"/app/bootstrap"}, nil, etcBundle("etc/ssl/certs/ca-certificates.crt", priv), goApp(goTLSBinary)), "amd64")
 		},
@@ -170,9 +170,9 @@ var ld601Cases = []checkCase{
 	{
 		name: "REQUESTS_CA_BUNDLE names a missing file (Python)",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			spec := pythonSpec(v1.Config{
-				Env:        []string{dockerPATH, "REQUESTS_CA_BUNDLE=/etc/ssl/corp.pem"},
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.PythonSpec(v1.Config{
+				Env:        []string{fixtures.DockerPATH, "REQUESTS_CA_BUNDLE=/etc/ssl/corp.pem"},
 				Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function",
 			})
 			spec.Layers = append(spec.Layers, etcBundle("etc/ssl/certs/ca-certificates.crt", goodBundle(t)))
@@ -184,8 +184,8 @@ var ld601Cases = []checkCase{
 	{
 		name: "Python without a system bundle, certifi or botocore",
 		kind: catches,
-		target: ld601Target(pythonSpec(v1.Config{
-			Env: []string{dockerPATH}, Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function",
+		target: ld601Target(fixtures.PythonSpec(v1.Config{
+			Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function",
 		})),
 		verify: expect(Error, []string{"TLS stack is Python", "CERTIFICATE_VERIFY_FAILED"}, []string{"no certifi/cacert.pem or botocore/cacert.pem"}, nil),
 	},
@@ -215,8 +215,8 @@ var ld601Cases = []checkCase{
 	{
 		name: "hasura seed: certificates only under /etc/docker/certs.d (Node chain)",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, appSpec([]string{"/usr/local/bin/node", "/function/node_modules/aws-lambda-ric/bin/index.mjs"}, []string{dockerPATH},
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, appSpec([]string{"/usr/local/bin/node", "/function/node_modules/aws-lambda-ric/bin/index.mjs"}, []string{fixtures.DockerPATH},
 				[]testimage.File{testimage.Dir("usr", 0), testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0), testimage.Reg("usr/local/bin/node", 0o755, ld601ELF)},
 				append(etcBundle("etc/docker/certs.d/db.example.com/AmazonRootCA1.pem", goodBundle(t)), etcBundle("etc/ssl/certs/ca-certificates.crt", goodBundle(t))[3:]...),
 				[]testimage.File{testimage.Dir("function", 0), testimage.Dir("function/node_modules", 0), testimage.Dir("function/node_modules/aws-lambda-ric", 0), testimage.Dir("function/node_modules/aws-lambda-ric/bin", 0), testimage.Reg("function/node_modules/aws-lambda-ric/bin/index.mjs", 0o755, "#!/usr/bin/env node\n")},
@@ -229,8 +229,8 @@ var ld601Cases = []checkCase{
 		// roots only where Docker looks, no system bundle for the Go CLI.
 		name: "hasura seed: certificates only under /etc/docker/certs.d, no system bundle",
 		kind: catches,
-		target: func(t *testing.T) *Target {
-			return newTarget(t, appSpec([]string{"/usr/local/bin/node", "/function/node_modules/aws-lambda-ric/bin/index.mjs"}, []string{dockerPATH},
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, appSpec([]string{"/usr/local/bin/node", "/function/node_modules/aws-lambda-ric/bin/index.mjs"}, []string{fixtures.DockerPATH},
 				[]testimage.File{testimage.Dir("usr", 0), testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0), testimage.Reg("usr/local/bin/node", 0o755, ld601ELF), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/apt-get", 0o755, ld601ELF)},
 				etcBundle("etc/docker/certs.d/db.example.com/AmazonRootCA1.pem", goodBundle(t)),
 			), "amd64")
@@ -240,8 +240,8 @@ var ld601Cases = []checkCase{
 	{
 		name: "AWS base image (python3.12) with its CA bundle",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.AWSBaseSpec()
 			spec.Layers[0] = append(spec.Layers[0], etcBundle("etc/pki/tls/certs/ca-bundle.crt", goodBundle(t))...)
 			return newTarget(t, spec, "amd64")
 		},
@@ -249,7 +249,7 @@ var ld601Cases = []checkCase{
 	{
 		name: "Go on provided.al2023 with its CA bundle",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, appSpec([]string{"/app/bootstrap"}, nil,
 				append(etcBundle("etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", goodBundle(t)),
 					testimage.Dir("etc/pki/tls", 0), testimage.Dir("etc/pki/tls/certs", 0),
@@ -260,7 +260,7 @@ var ld601Cases = []checkCase{
 	{
 		name: "Alpine: /etc/ssl/cert.pem -> certs/ca-certificates.crt",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, appSpec([]string{"/app/bootstrap"}, nil,
 				append(etcBundle("etc/ssl/certs/ca-certificates.crt", goodBundle(t)), testimage.Symlink("etc/ssl/cert.pem", "certs/ca-certificates.crt")),
 				goApp(goTLSBinary)), "amd64")
@@ -269,7 +269,7 @@ var ld601Cases = []checkCase{
 	{
 		name: "Debian-style certificate directory without a bundle file",
 		kind: clean,
-		target: func(t *testing.T) *Target {
+		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, appSpec([]string{"/app/bootstrap"}, nil,
 				[]testimage.File{
 					testimage.Dir("usr", 0), testimage.Dir("usr/share", 0), testimage.Dir("usr/share/ca-certificates", 0), testimage.Dir("usr/share/ca-certificates/mozilla", 0),
@@ -299,8 +299,8 @@ var ld601Cases = []checkCase{
 	{
 		name: "Python with certifi and no system bundle",
 		kind: clean,
-		target: func(t *testing.T) *Target {
-			spec := pythonSpec(v1.Config{Env: []string{dockerPATH}, Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function"})
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.PythonSpec(v1.Config{Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function"})
 			spec.Layers[1] = append(spec.Layers[1], testimage.Dir("function/certifi", 0), testimage.Reg("function/certifi/cacert.pem", 0o644, goodBundle(t)))
 			return newTarget(t, spec, "amd64")
 		},

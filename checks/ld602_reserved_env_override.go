@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // reservedEnvOverride is LD602: the image's ENV sets a variable Lambda
@@ -60,11 +62,11 @@ var reservedVars = []reservedVar{
 	{name: "TZ", lambdaValues: []string{":UTC", "UTC", ":/etc/localtime"}, sev: Info, effect: "the function would use this time zone rather than the :UTC Lambda documents, so local times may differ from what you expect"},
 }
 
-func (c reservedEnvOverride) Run(_ context.Context, t *Target) ([]Finding, error) {
+func (c reservedEnvOverride) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
 	cfg := t.Config()
 	var out []Finding
 	for _, rv := range reservedVars {
-		val, ok := Getenv(cfg.Env, rv.name)
+		val, ok := analyze.Getenv(cfg.Env, rv.name)
 		if !ok {
 			continue
 		}
@@ -112,13 +114,13 @@ func (c reservedEnvOverride) Run(_ context.Context, t *Target) ([]Finding, error
 
 // envHistoryLine returns the Dockerfile line of the config history that set
 // key (the last one), shortened, or "".
-func envHistoryLine(t *Target, key string) string {
+func envHistoryLine(t *analyze.Target, key string) string {
 	if t.Image == nil || t.Image.Config == nil {
 		return ""
 	}
 	found := ""
 	for _, h := range t.Image.Config.History {
-		cb := CreatedBy(h.CreatedBy)
+		cb := analyze.CreatedBy(h.CreatedBy)
 		if !strings.HasPrefix(cb, "ENV ") {
 			continue
 		}

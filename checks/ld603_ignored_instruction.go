@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // ignoredInstruction is LD603: the image config sets USER, EXPOSE,
@@ -23,7 +25,7 @@ func (ignoredInstruction) Meta() Meta {
 	}
 }
 
-func (c ignoredInstruction) Run(_ context.Context, t *Target) ([]Finding, error) {
+func (c ignoredInstruction) Run(_ context.Context, t *analyze.Target) ([]Finding, error) {
 	cfg := t.Config()
 	var out []Finding
 	add := func(instr, field, value, consequence, fix string) {
@@ -38,7 +40,7 @@ func (c ignoredInstruction) Run(_ context.Context, t *Target) ([]Finding, error)
 	}
 	if u := strings.TrimSpace(cfg.User); u != "" && !isRootUser(u) {
 		add("USER", "User", u,
-			fmt.Sprintf("The function runs as Lambda's sandbox user (uid %d, gid %d), not as %s: files and directories that only %s can read or search will be unreadable at runtime (see LD501); only /tmp is writable.", SandboxUID, SandboxGID, u, u),
+			fmt.Sprintf("The function runs as Lambda's sandbox user (uid %d, gid %d), not as %s: files and directories that only %s can read or search will be unreadable at runtime (see LD501); only /tmp is writable.", analyze.SandboxUID, analyze.SandboxGID, u, u),
 			"make the files the function needs world-readable (RUN chmod -R o+rX /var/task, or COPY --chmod=755), and keep USER only if you also run the image elsewhere")
 	}
 	if len(cfg.ExposedPorts) > 0 {
@@ -52,7 +54,7 @@ func (c ignoredInstruction) Run(_ context.Context, t *Target) ([]Finding, error)
 			"nothing is required; remove EXPOSE if the image runs only on Lambda")
 	}
 	if hc := cfg.Healthcheck; hc != nil && len(hc.Test) > 0 && !(len(hc.Test) == 1 && hc.Test[0] == "NONE") {
-		add("HEALTHCHECK", "Healthcheck.Test", JSONList(hc.Test),
+		add("HEALTHCHECK", "Healthcheck.Test", analyze.JSONList(hc.Test),
 			"Lambda never runs it; a function is healthy when its runtime calls the Runtime API's next-invocation endpoint.",
 			"nothing is required; remove HEALTHCHECK if the image runs only on Lambda")
 	}
@@ -82,13 +84,13 @@ func isRootUser(u string) bool {
 
 // instrHistoryLine returns the last Dockerfile line of the config history that
 // starts with prefix (e.g. "USER "), shortened, or "".
-func instrHistoryLine(t *Target, prefix string) string {
+func instrHistoryLine(t *analyze.Target, prefix string) string {
 	if t.Image == nil || t.Image.Config == nil {
 		return ""
 	}
 	found := ""
 	for _, h := range t.Image.Config.History {
-		if cb := CreatedBy(h.CreatedBy); strings.HasPrefix(cb, prefix) {
+		if cb := analyze.CreatedBy(h.CreatedBy); strings.HasPrefix(cb, prefix) {
 			found = cb
 		}
 	}

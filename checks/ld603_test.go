@@ -4,17 +4,17 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
-
-func TestLD603(t *testing.T) { runCases(t, "LD603") }
 
 // configTarget is the AWS base image example with its config edited and
 // a history line per instruction.
-func configTarget(edit func(c *v1.Config), history ...string) func(t *testing.T) *Target {
-	return func(t *testing.T) *Target {
-		spec := awsBaseSpec()
+func configTarget(edit func(c *v1.Config), history ...string) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
+		spec := fixtures.AWSBaseSpec()
 		edit(&spec.Config)
-		si := newImage(t, spec)
+		si := fixtures.NewImage(t, spec)
 		for _, h := range history {
 			si.Config.History = append(si.Config.History, v1.History{CreatedBy: h, EmptyLayer: true})
 		}

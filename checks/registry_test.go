@@ -2,14 +2,13 @@ package checks
 
 import (
 	"context"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // How a check is tested.
@@ -17,11 +16,11 @@ import (
 // Every check has a table of cases in its own test file (ld202_test.go
 // holds ld202Cases), each tagged catches (the check must report a finding)
 // or clean (it must pass: a false alarm is a bug). checkCases below maps
-// each ID to its table; the check's TestLDxxx function runs it with
-// runCases. TestCatalogue fails unless every registered check has an entry
-// here with at least one catches and one clean case, a TestLDxxx function
-// and a docs page. Adding a check means: the check file, one line in
-// All(), its test file, one line here, docs/checks/LDxxx.md.
+// each ID to its table; TestChecks runs each table as one subtest
+// (go test -run 'TestChecks/LD202'). TestCatalogue fails unless every
+// registered check has an entry here with at least one catches and one
+// clean case, and a docs page. Adding a check means: the check file, one
+// line in All(), its test file, one line here, docs/checks/LDxxx.md.
 var checkCases = map[string][]checkCase{
 	"LD101": ld101Cases,
 	"LD102": ld102Cases,
@@ -65,16 +64,23 @@ const (
 type checkCase struct {
 	name   string
 	kind   caseKind
-	target func(t *testing.T) *Target
+	target func(t *testing.T) *analyze.Target
 	// verify makes further assertions on the findings (optional).
 	verify func(t *testing.T, fs []Finding)
 }
 
-// runCases runs the table of check id through the runner, as a report
+// TestChecks runs every check's table, one subtest per check.
+func TestChecks(t *testing.T) {
+	for _, c := range All() {
+		t.Run(c.Meta().ID, func(t *testing.T) { runCases(t, c) })
+	}
+}
+
+// runCases runs the table of check c through the runner, as a report
 // would, and checks the shape every finding must have.
-func runCases(t *testing.T, id string) {
+func runCases(t *testing.T, c Check) {
 	t.Helper()
-	c := MustLookup(id)
+	id := c.Meta().ID
 	cases, ok := checkCases[id]
 	if !ok || len(cases) == 0 {
 		t.Fatalf("no cases for %s in checkCases", id)
@@ -167,7 +173,6 @@ var (
 )
 
 func TestCatalogue(t *testing.T) {
-	testFuncs := testFunctions(t)
 	ids, names := map[string]bool{}, map[string]bool{}
 	prev := ""
 	for _, c := range All() {
@@ -180,8 +185,10 @@ func TestCatalogue(t *testing.T) {
 				t.Errorf("duplicate ID %s", m.ID)
 			}
 			ids[m.ID] = true
+			// All() returns its list as written: the table of contents
+			// must be in ID order.
 			if m.ID <= prev {
-				t.Errorf("All() is not sorted: %s after %s", m.ID, prev)
+				t.Errorf("All() lists %s after %s: keep the list in ID order", m.ID, prev)
 			}
 			prev = m.ID
 			if !nameRE.MatchString(m.Name) {
@@ -216,16 +223,13 @@ func TestCatalogue(t *testing.T) {
 				}
 			}
 
-			// Catches and clean cases, run by a TestLDxxx function.
+			// Catches and clean cases, run by TestChecks.
 			kinds := map[caseKind]int{}
 			for _, tc := range checkCases[m.ID] {
 				kinds[tc.kind]++
 			}
 			if kinds[catches] == 0 || kinds[clean] == 0 {
 				t.Errorf("checkCases[%q] has %d catches and %d clean cases; want at least one of each", m.ID, kinds[catches], kinds[clean])
-			}
-			if !testFuncs["Test"+m.ID] {
-				t.Errorf("no func Test%s(t *testing.T) { runCases(t, %q) }", m.ID, m.ID)
 			}
 		})
 	}
@@ -234,30 +238,6 @@ func TestCatalogue(t *testing.T) {
 			t.Errorf("checkCases has %s, which is not in All()", id)
 		}
 	}
-}
-
-// testFunctions returns the names of the top-level functions in this
-// package's test files.
-func testFunctions(t *testing.T) map[string]bool {
-	t.Helper()
-	files, err := filepath.Glob("*_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]bool{}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatalf("parsing %s: %v", name, err)
-		}
-		for _, d := range f.Decls {
-			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil {
-				out[fn.Name.Name] = true
-			}
-		}
-	}
-	return out
 }
 
 func TestCategoryOf(t *testing.T) {

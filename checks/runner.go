@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
 )
 
 // Status is how a check ended on one image.
@@ -31,12 +33,14 @@ type Result struct {
 }
 
 // ErrSkip, returned (possibly wrapped) by a check, marks it as not applicable
-// to this image rather than failed.
-var ErrSkip = errors.New("check does not apply")
+// to this image rather than failed. It is the error the image analysis
+// returns for a fact the image does not have (no filesystem, no command),
+// so a check can return that error as it is.
+var ErrSkip = analyze.ErrNotApplicable
 
 // Run runs every check on t, in the order given, and never aborts: a check's
 // error or panic becomes its Result's status.
-func Run(ctx context.Context, list []Check, t *Target) []Result {
+func Run(ctx context.Context, list []Check, t *analyze.Target) []Result {
 	results := make([]Result, 0, len(list))
 	for _, c := range list {
 		results = append(results, runOne(ctx, c, t))
@@ -44,7 +48,7 @@ func Run(ctx context.Context, list []Check, t *Target) []Result {
 	return results
 }
 
-func runOne(ctx context.Context, c Check, t *Target) (res Result) {
+func runOne(ctx context.Context, c Check, t *analyze.Target) (res Result) {
 	m := c.Meta()
 	res.Meta = m
 	defer func() {

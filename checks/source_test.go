@@ -3,6 +3,9 @@ package checks
 import (
 	"context"
 	"testing"
+
+	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 )
 
 // TestFindingSource: checks name the config field that caused a finding,
@@ -11,25 +14,25 @@ func TestFindingSource(t *testing.T) {
 	tests := []struct {
 		name   string
 		id     string
-		target func(t *testing.T) *Target
+		target func(t *testing.T) *analyze.Target
 		want   string
 	}{
-		{"entrypoint not found", "LD202", func(t *testing.T) *Target {
-			return newTarget(t, rubySpec("/usr/local/bin/aws_lambda_ric"), "amd64")
+		{"entrypoint not found", "LD202", func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.RubySpec("/usr/local/bin/aws_lambda_ric"), "amd64")
 		}, "Entrypoint"},
-		{"entrypoint not found, overridden", "LD202", func(t *testing.T) *Target {
-			tg := newTarget(t, rubySpec("/usr/local/bin/aws_lambda_ric"), "amd64")
+		{"entrypoint not found, overridden", "LD202", func(t *testing.T) *analyze.Target {
+			tg := newTarget(t, fixtures.RubySpec("/usr/local/bin/aws_lambda_ric"), "amd64")
 			tg.Overrides.EntryPoint = []string{"/usr/local/bin/aws_lambda_ric"}
 			return tg
 		}, ""},
-		{"workdir missing", "LD206", func(t *testing.T) *Target {
-			cfg := pythonConfig("/usr/local/bin/python", "-m", "awslambdaric")
+		{"workdir missing", "LD206", func(t *testing.T) *analyze.Target {
+			cfg := fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric")
 			cfg.WorkingDir = "/nowhere"
-			return newTarget(t, pythonSpec(cfg), "amd64")
+			return newTarget(t, fixtures.PythonSpec(cfg), "amd64")
 		}, "WorkingDir"},
 		{"reserved env", "LD602", envTarget("AWS_REGION=us-east-1"), "Env:AWS_REGION"},
-		{"ignored instruction", "LD603", func(t *testing.T) *Target {
-			spec := awsBaseSpec()
+		{"ignored instruction", "LD603", func(t *testing.T) *analyze.Target {
+			spec := fixtures.AWSBaseSpec()
 			spec.Config.ExposedPorts = map[string]struct{}{"8080/tcp": {}}
 			return newTarget(t, spec, "amd64")
 		}, "ExposedPorts"},

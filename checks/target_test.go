@@ -4,186 +4,26 @@ import (
 	"context"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-// testRef is the reference test images pretend to come from.
-const testRef = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest"
-
-// newImage builds spec in Go and loads it as a registry image, so a test
-// can adjust it (Index, PushedFormUnknown, Source) before newTargetFrom.
-func newImage(t *testing.T, spec testimage.Spec) *source.Image {
-	t.Helper()
-	img := testimage.Image(t, spec)
-	si, err := source.FromV1(testRef, source.Registry, img)
-	if err != nil {
-		t.Fatalf("loading test image: %v", err)
-	}
-	return si
-}
-
 // newTarget builds spec and returns the Target checks see, for a function
 // of architecture arch ("amd64", "arm64" or "" for unknown).
-func newTarget(t *testing.T, spec testimage.Spec, arch string) *Target {
+func newTarget(t *testing.T, spec testimage.Spec, arch string) *analyze.Target {
 	t.Helper()
-	return newTargetFrom(t, newImage(t, spec), arch)
+	return newTargetFrom(t, fixtures.NewImage(t, spec), arch)
 }
 
 // newTargetFrom builds the filesystem of a prepared image.
-func newTargetFrom(t *testing.T, si *source.Image, arch string) *Target {
+func newTargetFrom(t *testing.T, si *source.Image, arch string) *analyze.Target {
 	t.Helper()
 	fsys, err := imagefs.Build(context.Background(), si.Layers, imagefs.Options{})
 	if err != nil {
 		t.Fatalf("building the image filesystem: %v", err)
 	}
-	return &Target{Image: si, FS: fsys, Arch: arch}
+	return &analyze.Target{Image: si, FS: fsys, Arch: arch}
 }
-
-// owned is f with an explicit owner.
-func owned(f testimage.File, uid, gid int) testimage.File {
-	f.UID, f.GID = uid, gid
-	return f
-}
-
-// elf is the start of an x86-64 ELF executable, enough to look like one.
-const elf = "\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"
-
-// awsBaseLayers is a cut-down AWS Lambda base image (python3.12 branch):
-// /lambda-entrypoint.sh, /var/runtime/bootstrap, /var/lang/bin/python3.12
-// with its python3 link, the emulator, and /var/task.
-func awsBaseLayers() []testimage.File {
-	return []testimage.File{
-		testimage.Dir("bin", 0),
-		testimage.Reg("bin/sh", 0o755, elf),
-		testimage.Dir("usr", 0),
-		testimage.Dir("usr/bin", 0),
-		testimage.Dir("usr/local", 0),
-		testimage.Dir("usr/local/bin", 0),
-		testimage.Reg("usr/local/bin/aws-lambda-rie", 0o755, elf),
-		testimage.Reg("lambda-entrypoint.sh", 0o755, "#!/bin/sh\nif [ $# -ne 1 ]; then\n  echo \"entrypoint requires the handler name to be the first argument\" 1>&2\n  exit 142\nfi\nexport _HANDLER=\"$1\"\nRUNTIME_ENTRYPOINT=/var/runtime/bootstrap\nif [ -z \"${AWS_LAMBDA_RUNTIME_API}\" ]; then\n  exec /usr/local/bin/aws-lambda-rie $RUNTIME_ENTRYPOINT\nelse\n  exec $RUNTIME_ENTRYPOINT\nfi\n"),
-		testimage.Dir("var", 0),
-		testimage.Dir("var/runtime", 0),
-		testimage.Reg("var/runtime/bootstrap", 0o755, "#!/bin/bash\nexec /var/lang/bin/python3.12 -m awslambdaric \"$_HANDLER\"\n"),
-		testimage.Dir("var/lang", 0),
-		testimage.Dir("var/lang/bin", 0),
-		testimage.Reg("var/lang/bin/python3.12", 0o755, elf),
-		testimage.Symlink("var/lang/bin/python3", "python3.12"),
-		testimage.Dir("var/task", 0),
-	}
-}
-
-// awsBaseConfig is the config of the AWS base image.
-func awsBaseConfig() v1.Config {
-	return v1.Config{
-		Env: []string{
-			"LANG=en_US.UTF-8",
-			"TZ=:/etc/localtime",
-			"PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-			"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
-			"LAMBDA_TASK_ROOT=/var/task",
-			"LAMBDA_RUNTIME_DIR=/var/runtime",
-		},
-		Entrypoint: []string{"/lambda-entrypoint.sh"},
-		Cmd:        []string{"app.handler"},
-		WorkingDir: "/var/task",
-	}
-}
-
-// awsBaseSpec is a good function image on the AWS base image.
-func awsBaseSpec() testimage.Spec {
-	return testimage.Spec{
-		Config: awsBaseConfig(),
-		Layers: [][]testimage.File{
-			awsBaseLayers(),
-			{testimage.Reg("var/task/app.py", 0o644, "def handler(event, context):\n    return 'ok'\n")},
-		},
-		CreatedBy: []string{"", "COPY app.py /var/task/ # buildkit"},
-	}
-}
-
-// rubyLayers is the official ruby image with the Ruby runtime interface
-// client installed by gem: GEM_HOME=/usr/local/bundle puts the binstub in
-// /usr/local/bundle/bin, not in /usr/local/bin.
-func rubyLayers() [][]testimage.File {
-	return [][]testimage.File{
-		{
-			testimage.Dir("usr", 0),
-			testimage.Dir("usr/local", 0),
-			testimage.Dir("usr/local/bin", 0),
-			testimage.Reg("usr/local/bin/ruby", 0o755, elf),
-			testimage.Reg("usr/local/bin/gem", 0o755, "#!/usr/local/bin/ruby\n"),
-			testimage.Reg("usr/local/bin/bundle", 0o755, "#!/usr/local/bin/ruby\n"),
-			testimage.Dir("usr/bin", 0),
-			testimage.Reg("usr/bin/env", 0o755, elf),
-			testimage.Dir("usr/local/bundle", 0o777),
-			testimage.Dir("usr/local/bundle/bin", 0o777),
-		},
-		{
-			testimage.Reg("usr/local/bundle/bin/aws_lambda_ric", 0o755, "#!/usr/local/bin/ruby\n# This file was generated by RubyGems.\nrequire 'rubygems'\nload Gem.bin_path('aws_lambda_ric', 'aws_lambda_ric')\n"),
-			testimage.Dir("usr/local/bundle/gems", 0),
-			testimage.Dir("usr/local/bundle/gems/aws_lambda_ric-1.0.2", 0),
-			testimage.Dir("usr/local/bundle/gems/aws_lambda_ric-1.0.2/bin", 0),
-			testimage.Reg("usr/local/bundle/gems/aws_lambda_ric-1.0.2/bin/aws_lambda_ric", 0o755, "#!/usr/bin/env ruby\n"),
-			testimage.Dir("usr/local/bundle/gems/aws_lambda_ric-1.0.2/lib", 0),
-			testimage.Dir("usr/local/bundle/gems/aws_lambda_ric-1.0.2/lib/aws_lambda_ric", 0),
-			testimage.Reg("usr/local/bundle/gems/aws_lambda_ric-1.0.2/lib/aws_lambda_ric.rb", 0o644, "module AwsLambdaRIC; end\n"),
-		},
-		{
-			testimage.Dir("var", 0),
-			testimage.Dir("var/task", 0),
-			testimage.Reg("var/task/app.rb", 0o644, "module App\n  class Handler\n    def self.process(event:, context:)\n      \"Hello World!\"\n    end\n  end\nend\n"),
-		},
-	}
-}
-
-// rubySpec is the seed scenario: ENTRYPOINT as the Ruby RIC README writes
-// it, on an image where the gem binstub lives in /usr/local/bundle/bin.
-func rubySpec(entrypoint ...string) testimage.Spec {
-	return testimage.Spec{
-		Config: v1.Config{
-			Env: []string{
-				"PATH=/usr/local/bundle/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				"GEM_HOME=/usr/local/bundle",
-				"BUNDLE_APP_CONFIG=/usr/local/bundle",
-				"LAMBDA_TASK_ROOT=/var/task",
-			},
-			Entrypoint: entrypoint,
-			Cmd:        []string{"app.App::Handler.process"},
-			WorkingDir: "/var/task",
-		},
-		Layers:    rubyLayers(),
-		CreatedBy: []string{"/bin/sh -c #(nop) ADD file:ruby-3.3 in / ", "RUN /bin/sh -c gem install aws_lambda_ric # buildkit", "COPY app.rb /var/task # buildkit"},
-	}
-}
-
-// pythonSpec is a python:3.12-style image whose interpreter is reached
-// through /usr/local/bin/python -> python3.12, with awslambdaric installed.
-func pythonSpec(cfg v1.Config) testimage.Spec {
-	return testimage.Spec{
-		Config: cfg,
-		Layers: [][]testimage.File{
-			{
-				testimage.Dir("usr", 0),
-				testimage.Dir("usr/local", 0),
-				testimage.Dir("usr/local/bin", 0),
-				testimage.Reg("usr/local/bin/python3.12", 0o755, elf),
-				testimage.Symlink("usr/local/bin/python3", "python3.12"),
-				testimage.Symlink("usr/local/bin/python", "python3"),
-			},
-			{
-				testimage.Dir("function", 0),
-				testimage.Reg("function/app.py", 0o644, "def handler(e, c):\n    return 1\n"),
-				testimage.Dir("function/awslambdaric", 0),
-				testimage.Reg("function/awslambdaric/__init__.py", 0o644, ""),
-			},
-		},
-		CreatedBy: []string{"/bin/sh -c #(nop) ADD file:python in / ", "RUN /bin/sh -c pip install --target /function awslambdaric # buildkit"},
-	}
-}
-
-// dockerPATH is the PATH official Docker images set.
-const dockerPATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/config"
 	"github.com/lambdoctor/lambdoctor/dockerfile"
@@ -264,8 +265,8 @@ func inspectVerdict(reports []*report.Report, failOn checks.Severity, loadFailed
 func tool() report.Tool { return report.Tool{Name: "lambdoctor", Version: Version()} }
 
 // imageConfig reads the ImageConfig override flags.
-func (o *inspectOptions) imageConfig() (checks.ImageConfig, error) {
-	var ic checks.ImageConfig
+func (o *inspectOptions) imageConfig() (analyze.ImageConfig, error) {
+	var ic analyze.ImageConfig
 	var err error
 	if ic.EntryPoint, err = parseList("--entrypoint", o.entrypoint); err != nil {
 		return ic, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
@@ -161,7 +162,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 type runPlan struct {
 	arch      string
 	failOn    checks.Severity
-	overrides checks.ImageConfig
+	overrides analyze.ImageConfig
 	event     []byte
 	env       []string // --env, validated
 	write     docWriter

@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/lambdoctor/lambdoctor/internal/history"
 )
 
 // Instruction is one instruction of the Dockerfile.
@@ -256,7 +258,7 @@ func (f *File) ForLayer(createdBy []string, i int) (Instruction, bool) {
 // have made a layer with created_by cb: the exact matches when there are
 // any, else those matching on the destination alone.
 func candidates(list []Instruction, cb string) []int {
-	h := ParseCreatedBy(cb)
+	h := history.Parse(cb)
 	if h.Cmd == "" {
 		// A created_by of no known form: compared as a RUN, whose text a
 		// shell-form RUN of another builder may still equal.
@@ -285,7 +287,7 @@ const (
 	matchExact
 )
 
-func matches(in Instruction, h History) match {
+func matches(in Instruction, h history.History) match {
 	switch in.Cmd {
 	case "RUN":
 		if h.Cmd != "RUN" {

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 	"github.com/lambdoctor/lambdoctor/lambda"
 	"github.com/lambdoctor/lambdoctor/runtimeapi"
@@ -41,7 +41,7 @@ type Spec struct {
 	Root string
 	// Argv is what Lambda starts: ENTRYPOINT + CMD after the ImageConfig
 	// overrides, and the working directory.
-	Argv checks.Argv
+	Argv analyze.Argv
 	// ImageEnv is the image's ENV; Env the function's --env K=V.
 	ImageEnv []string
 	Env      []string

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 	"github.com/lambdoctor/lambdoctor/lambda"
@@ -369,7 +369,7 @@ func execDiagnosis(run *Outcome, fsys *imagefs.FS) Diagnosis {
 			head = fsys.Head(r.Final)
 		}
 	}
-	format := checks.SniffFormat(head)
+	format := analyze.SniffFormat(head)
 	switch {
 	case op == "chdir":
 		return Diagnosis{Key: "invalid-working-dir", Failure: "the working directory cannot be entered",
@@ -387,7 +387,7 @@ func execDiagnosis(run *Outcome, fsys *imagefs.FS) Diagnosis {
 		return Diagnosis{Key: "shebang-crlf", Failure: "the script's #! line ends in CRLF",
 			Detail:   fmt.Sprintf("%s exists, but its #! line was saved with Windows line endings, so the interpreter's name ends in \\r and no such file exists. Convert it to LF.", p),
 			Evidence: evidence, Checks: []string{"LD208", "LD207"}}
-	case errors.Is(err, syscall.ENOENT) && (format == checks.FormatScript || interp != "" && !strings.Contains(path.Base(interp), "ld-")):
+	case errors.Is(err, syscall.ENOENT) && (format == analyze.FormatScript || interp != "" && !strings.Contains(path.Base(interp), "ld-")):
 		return Diagnosis{Key: "bad-interpreter", Failure: "the script's #! interpreter does not exist",
 			Detail:   fmt.Sprintf("%s exists, but the kernel reports no such file or directory because its interpreter %s is not in the image (e.g. #!/bin/bash on Alpine or busybox).", p, orUnknown(interp)),
 			Evidence: evidence, Checks: []string{"LD207", "LD208"}}
@@ -399,15 +399,15 @@ func execDiagnosis(run *Outcome, fsys *imagefs.FS) Diagnosis {
 		d := Diagnosis{Key: "exec-format-error", Failure: "the command is not a program this machine can execute",
 			Evidence: evidence, Checks: []string{"LD301", "LD302", "LD102", "LD207"}}
 		switch format {
-		case checks.FormatELF:
-			if info, perr := checks.ParseELF(head); perr == nil {
+		case analyze.FormatELF:
+			if info, perr := analyze.ParseELF(head); perr == nil {
 				d.Detail = fmt.Sprintf("%s is %s, which the kernel refuses here (exec format error): build it for the function's architecture (GOARCH, --platform linux/amd64 or linux/arm64) and set Architectures to match.", p, info.Describe())
 				d.Checks = []string{"LD301", "LD102"}
 			}
-		case checks.FormatMachO, checks.FormatPE, checks.FormatZip:
+		case analyze.FormatMachO, analyze.FormatPE, analyze.FormatZip:
 			d.Detail = fmt.Sprintf("%s is a %s file, not a Linux program.", p, format)
 			d.Checks = []string{"LD302"}
-		case checks.FormatUnknown:
+		case analyze.FormatUnknown:
 			d.Detail = fmt.Sprintf("%s is neither an ELF program nor a script with a #! line (a script without #! cannot be executed directly).", p)
 			d.Checks = []string{"LD302", "LD207"}
 		}
@@ -418,7 +418,7 @@ func execDiagnosis(run *Outcome, fsys *imagefs.FS) Diagnosis {
 	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
 		what := p
 		if entry != nil {
-			what = fmt.Sprintf("%s (%s, owner %d:%d)", p, checks.ModeString(entry), entry.UID, entry.GID)
+			what = fmt.Sprintf("%s (%s, owner %d:%d)", p, analyze.ModeString(entry), entry.UID, entry.GID)
 		}
 		return Diagnosis{Key: "exec-permission-denied", Failure: "the sandbox user cannot execute the command",
 			Detail:   fmt.Sprintf("Lambda runs the function as uid %d gid %d, which owns nothing in the image, so only the \"other\" bits count: %s needs o+rx and every directory above it o+x (COPY --chmod=755). A directory, or a file on a noexec mount, fails the same way.", lambda.UID, lambda.GID, what),

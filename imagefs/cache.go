@@ -54,7 +54,8 @@ import (
 // of the cache.
 // Version 2: the pass skips names, components and link targets past
 // PathMax and NameMax, and keeps only the PAX records it uses.
-const cacheVersion = 2
+// Version 3: entries carry the ELF summaries the pass makes (elfinfo).
+const cacheVersion = 3
 
 // DefaultCacheSize is the size bound of a cache opened with a zero size.
 const DefaultCacheSize = 2 << 30

@@ -198,6 +198,7 @@ func encodeEntries(res *layerResult) []byte {
 				e.str(x.s)
 				e.i(x.size)
 				e.opt(x.data())
+				e.opt(x.elfSummary())
 			}
 		}
 	}
@@ -304,6 +305,15 @@ func decodeEntries(b []byte, layer int) (*layerResult, error) {
 				a, e := r.take(l - 1)
 				if r.err == nil {
 					n.extra = &nodeExtra{data: b[a:e:e]}
+				}
+			}
+			if l := r.u(); l > 0 {
+				a, e := r.take(l - 1)
+				if r.err == nil {
+					if n.extra == nil {
+						n.extra = &nodeExtra{}
+					}
+					n.extra.elf = b[a:e:e]
 				}
 			}
 			if int(n.nlen) > len(n.s) || op == opRoot && n.typ != TypeDir {

@@ -474,6 +474,12 @@ func (d *decoder) plan(n *node, name string) capturePlan {
 	if size <= 0 {
 		return capturePlan{}
 	}
+	// Every file that may be ELF is summarised as it streams by (see
+	// elfinfo.Stream), so that the loader checks need not read it again.
+	var sum *node
+	if size >= minELFSize {
+		sum = n
+	}
 	var want int64
 	if d.opts.Capture != nil && d.opts.Capture("/"+name, size) {
 		want = min(size, d.opts.MaxCapture)
@@ -484,11 +490,11 @@ func (d *decoder) plan(n *node, name string) capturePlan {
 		want = min(size, head)
 	}
 	if want == 0 {
-		return capturePlan{}
+		return capturePlan{sum: sum}
 	}
 	// ELF captures extend to the program headers, then the interpreter
 	// path, within ElfHeadMax.
-	return capturePlan{n: n, want: want, elf: headed && want < size && want < ElfHeadMax}
+	return capturePlan{n: n, want: want, elf: headed && want < size && want < ElfHeadMax, sum: sum}
 }
 
 // noOffset marks a content offset a node cannot store.

@@ -268,7 +268,7 @@ func (m *merger) link(r *rec) bool {
 	sl, so := t.contentLoc()
 	n.extra = &nodeExtra{hardlinkTo: "/" + target, srcLayer: uint16(sl), srcOff: so}
 	if t.extra != nil {
-		n.extra.data = t.extra.data
+		n.extra.data, n.extra.elf = t.extra.data, t.extra.elf
 	}
 	return true
 }

@@ -46,6 +46,9 @@ const (
 type nodeExtra struct {
 	// data is the start of the content (all of it when len(data) == size).
 	data []byte
+	// elf is the content's ELF summary (elfinfo.Marshal), when the pass
+	// made one.
+	elf []byte
 	// hardlinkTo is the absolute path a hard link pointed to; srcLayer and
 	// srcOff then locate the content.
 	hardlinkTo string
@@ -255,4 +258,12 @@ func splitDir(p string) (dir, base string) {
 		return "", p
 	}
 	return p[:i], p[i+1:]
+}
+
+// elfSummary is the content's ELF summary, nil when the pass made none.
+func (n *node) elfSummary() []byte {
+	if n.extra == nil {
+		return nil
+	}
+	return n.extra.elf
 }

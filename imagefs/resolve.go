@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/imagefs/elfinfo"
 )
 
 // Hop is one symlink traversed by a resolution: Path was a symlink to
@@ -195,4 +197,22 @@ func (f *FS) Head(abs string) []byte {
 	}
 	d := w.node.data()
 	return d[:len(d):len(d)]
+}
+
+// ELF returns the ELF summary the pass made of the file abs resolves to
+// (see elfinfo.Stream): its identity, interpreter and dynamic section,
+// without reading the file. It returns false when there is none: the file
+// is not ELF, or a part the summary needs lay where the pass did not keep
+// it; read the file then.
+func (f *FS) ELF(abs string) (*elfinfo.Info, bool) {
+	w := f.walk(abs, true, false)
+	if w.err != nil || w.node.typ != TypeReg {
+		return nil, false
+	}
+	b := w.node.elfSummary()
+	if b == nil {
+		return nil, false
+	}
+	e, err := elfinfo.Unmarshal(b)
+	return e, err == nil
 }

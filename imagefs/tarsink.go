@@ -10,6 +10,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/lambdoctor/lambdoctor/imagefs/elfinfo"
 )
 
 // A layer's tar stream is parsed by a writer that the decompressor pushes
@@ -44,7 +46,13 @@ type capturePlan struct {
 	n    *node
 	want int64 // bytes from the start
 	elf  bool  // extend over ELF program headers and interpreter
+	// sum, when set, is the node an ELF summary of the content is kept
+	// on (see elfinfo.Stream).
+	sum *node
 }
+
+// minELFSize is the size of the smallest ELF file: a 32-bit ELF header.
+const minELFSize = 52
 
 // Parser states.
 const (
@@ -91,6 +99,10 @@ type tarSink struct {
 	// The capture in progress.
 	capt capturePlan
 	buf  []byte
+
+	// The ELF summary in progress: sum is its node, nil when none is.
+	sum *node
+	es  elfinfo.Stream
 
 	// limit is the stream offset beyond which grow must be asked for more
 	// (see decoder.decode); with no grow, the stream is unbounded.
@@ -140,12 +152,21 @@ func (s *tarSink) Write(p []byte) (int, error) {
 			if s.capt.n != nil {
 				s.feed(p[:c])
 			}
+			if s.sum != nil {
+				s.es.Write(p[:c])
+				if s.es.Done() {
+					s.summarised()
+				}
+			}
 			p = p[c:]
 			s.off += int64(c)
 			s.left -= int64(c)
 			if s.left == 0 {
 				if s.capt.n != nil {
 					s.keep()
+				}
+				if s.sum != nil {
+					s.summarised()
 				}
 				s.afterContent()
 			}
@@ -229,8 +250,25 @@ func (s *tarSink) feed(p []byte) {
 
 // keep attaches the captured bytes to their node.
 func (s *tarSink) keep() {
-	s.capt.n.extra = &nodeExtra{data: s.buf}
+	n := s.capt.n
+	if n.extra == nil {
+		n.extra = &nodeExtra{}
+	}
+	n.extra.data = s.buf
 	s.capt, s.buf = capturePlan{}, nil
+}
+
+// summarised attaches the ELF summary, if the content was ELF and the
+// summary complete, to its node, and ends it.
+func (s *tarSink) summarised() {
+	if e := s.es.Result(); e != nil {
+		n := s.sum
+		if n.extra == nil {
+			n.extra = &nodeExtra{}
+		}
+		n.extra.elf = elfinfo.Marshal(e)
+	}
+	s.sum = nil
 }
 
 func isZeroBlock(b *[blockSize]byte) bool {
@@ -376,6 +414,11 @@ func (s *tarSink) begin(h *tarHeader, stored int64) error {
 	if plan.n != nil && plan.want > 0 {
 		s.capt = plan
 		s.buf = make([]byte, 0, plan.want)
+	}
+	s.sum = nil
+	if plan.sum != nil {
+		s.sum = plan.sum
+		s.es.Reset(stored)
 	}
 	s.state = stData
 	return nil

@@ -18,6 +18,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/config"
 	"github.com/lambdoctor/lambdoctor/dockerfile"
@@ -39,7 +40,7 @@ type Options struct {
 	Arch string
 	// Overrides is the function's ImageConfig (--entrypoint, --cmd,
 	// --workdir).
-	Overrides checks.ImageConfig
+	Overrides analyze.ImageConfig
 	// Checks are the checks to run; nil runs checks.All(). The ones the
 	// policy disables are replaced by a check that ends skipped.
 	Checks []checks.Check
@@ -112,7 +113,7 @@ func (s *Session) Checks() []checks.Check { return slices.Clone(s.list) }
 type Image struct {
 	Source *source.Image
 	FS     *imagefs.FS
-	Target *checks.Target
+	Target *analyze.Target
 	// Report is the staged report of the checks.
 	Report *report.Report
 }
@@ -142,7 +143,7 @@ func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
 		img.Close()
 		return nil, fmt.Errorf("reading %q: %w", ref, err)
 	}
-	t := &checks.Target{Image: img, FS: fsys, Arch: s.opts.Arch, Overrides: s.opts.Overrides}
+	t := &analyze.Target{Image: img, FS: fsys, Arch: s.opts.Arch, Overrides: s.opts.Overrides}
 	results := checks.Run(ctx, s.list, t)
 	ri := reportImage(img, t)
 	if rc := t.RuntimeClient(); rc.Name != "" {
@@ -222,8 +223,8 @@ func captureKey(list []checks.Check) string {
 }
 
 // reportImage describes the image for the report; a layer is named as
-// findings name it (checks.Target.LayerRef: its digest, else its DiffID).
-func reportImage(img *source.Image, t *checks.Target) report.Image {
+// findings name it (analyze.Target.LayerRef: its digest, else its DiffID).
+func reportImage(img *source.Image, t *analyze.Target) report.Image {
 	ri := report.Image{
 		Ref:       img.Ref,
 		Source:    string(img.Source),
@@ -244,10 +245,13 @@ func reportImage(img *source.Image, t *checks.Target) report.Image {
 		ri.Index = rix
 	}
 	for _, l := range t.FS.Layers() {
-		ref := t.LayerRef(l.Index)
+		d := l.Digest
+		if d == "" {
+			d = l.DiffID
+		}
 		ri.Layers = append(ri.Layers, report.Layer{
-			Index: ref.Index, Digest: ref.Digest, MediaType: l.MediaType, Size: l.Size,
-			UncompressedSize: l.UncompressedSize, CreatedBy: ref.CreatedBy,
+			Index: l.Index, Digest: d, MediaType: l.MediaType, Size: l.Size,
+			UncompressedSize: l.UncompressedSize, CreatedBy: l.CreatedBy,
 		})
 	}
 	return ri

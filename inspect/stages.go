@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/config"
 	"github.com/lambdoctor/lambdoctor/dockerfile"
@@ -83,7 +84,7 @@ func (d disabledCheck) Meta() checks.Meta {
 	return m
 }
 
-func (d disabledCheck) Run(context.Context, *checks.Target) ([]checks.Finding, error) {
+func (d disabledCheck) Run(context.Context, *analyze.Target) ([]checks.Finding, error) {
 	return nil, fmt.Errorf("%w: disabled in %s", checks.ErrSkip, d.file)
 }
 

@@ -12,6 +12,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 )
 
@@ -48,7 +49,7 @@ type Image struct {
 	Layers []Layer `json:"layers"`
 	// RuntimeClient is what implements the Lambda Runtime API in this
 	// image, as the entrypoint chain shows it; nil when none was recognised.
-	RuntimeClient *checks.ClientInfo `json:"runtimeClient,omitempty"`
+	RuntimeClient *analyze.ClientInfo `json:"runtimeClient,omitempty"`
 }
 
 // Index describes the image index a reference resolved to.

@@ -10,8 +10,8 @@ import (
 	"github.com/fatih/color"
 
 	"github.com/lambdoctor/lambdoctor/checks"
-	"github.com/lambdoctor/lambdoctor/dockerfile"
 	"github.com/lambdoctor/lambdoctor/internal/bytesize"
+	"github.com/lambdoctor/lambdoctor/internal/history"
 )
 
 // textWriter writes reports for people, readable in one pass. Nothing is
@@ -313,7 +313,7 @@ func (t *textWriter) summary(b *strings.Builder, s Summary, status map[checks.St
 // createdBy makes a history created_by read like the Dockerfile line that
 // made it, on one line; shortened (between words) unless verbose.
 func (t *textWriter) createdBy(s string) string {
-	s = dockerfile.ParseCreatedBy(s).String()
+	s = history.Parse(s).String()
 	const maxLen = 72
 	if t.verbose || utf8.RuneCountInString(s) <= maxLen {
 		return s

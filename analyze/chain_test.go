@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"strings"
@@ -6,45 +6,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
-
-// withBash adds /bin/bash to the AWS base layout: the real base images
-// ship it and /var/runtime/bootstrap runs under it.
-func withBash(spec testimage.Spec) testimage.Spec {
-	spec.Layers[0] = append(append([]testimage.File{}, spec.Layers[0]...), testimage.Reg("bin/bash", 0o755, elf))
-	return spec
-}
-
-// awsGoodSpec is awsBaseSpec with the /bin/bash the real images have.
-func awsGoodSpec() testimage.Spec { return withBash(awsBaseSpec()) }
-
-// simpleSpec is a Debian-like image: /bin/sh, /bin/bash, /usr/bin/env,
-// node in /usr/local/bin, plus extra files.
-func simpleSpec(cfg v1.Config, extra ...testimage.File) testimage.Spec {
-	base := []testimage.File{
-		testimage.Dir("bin", 0),
-		testimage.Reg("bin/dash", 0o755, elf),
-		testimage.Symlink("bin/sh", "dash"),
-		testimage.Reg("bin/bash", 0o755, elf),
-		testimage.Dir("usr", 0),
-		testimage.Dir("usr/bin", 0),
-		testimage.Reg("usr/bin/env", 0o755, elf),
-		testimage.Dir("usr/local", 0),
-		testimage.Dir("usr/local/bin", 0),
-		testimage.Reg("usr/local/bin/node", 0o755, elf),
-		testimage.Dir("var", 0),
-		testimage.Dir("var/task", 0),
-	}
-	if cfg.Env == nil {
-		cfg.Env = []string{dockerPATH}
-	}
-	return testimage.Spec{
-		Config:    cfg,
-		Layers:    [][]testimage.File{base, extra},
-		CreatedBy: []string{"/bin/sh -c #(nop) ADD file:debian in / ", "COPY . /var/task # buildkit"},
-	}
-}
 
 // chainSummary renders a chain as "role name=path(kind)" items.
 func chainSummary(c *Chain) string {
@@ -65,91 +29,91 @@ func TestChain(t *testing.T) {
 	}{
 		{
 			name: "AWS base image",
-			spec: awsGoodSpec(),
+			spec: fixtures.AWSGoodSpec(),
 			want: []string{"ENTRYPOINT /lambda-entrypoint.sh=/lambda-entrypoint.sh(script)", "interpreter /bin/sh=/bin/sh(ELF)", "bootstrap /var/runtime/bootstrap=/var/runtime/bootstrap(script)", "interpreter /bin/bash=/bin/bash(ELF)", "exec target /var/lang/bin/python3.12=/var/lang/bin/python3.12(ELF)"},
 			n:    5,
 		},
 		{
 			name: "python RIC through symlinks",
-			spec: pythonSpec(pythonConfig("/usr/local/bin/python", "-m", "awslambdaric")),
+			spec: fixtures.PythonSpec(fixtures.PythonConfig("/usr/local/bin/python", "-m", "awslambdaric")),
 			want: []string{"ENTRYPOINT /usr/local/bin/python=/usr/local/bin/python3.12(ELF)"},
 			n:    1,
 		},
 		{
 			name: "env node shebang",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"/var/task/app"}}, testimage.Reg("var/task/app", 0o755, "#!/usr/bin/env node\nconsole.log(1)\n")),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/app"}}, testimage.Reg("var/task/app", 0o755, "#!/usr/bin/env node\nconsole.log(1)\n")),
 			want: []string{"ENTRYPOINT /var/task/app=/var/task/app(script)", "interpreter /usr/bin/env=/usr/bin/env(ELF)", "env program node=/usr/local/bin/node(ELF)"},
 			n:    3,
 		},
 		{
 			name: "env -S with flags",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"/var/task/app.sh"}}, testimage.Reg("var/task/app.sh", 0o755, "#!/usr/bin/env -S bash -e\nexec node index.js\n")),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/app.sh"}}, testimage.Reg("var/task/app.sh", 0o755, "#!/usr/bin/env -S bash -e\nexec node index.js\n")),
 			want: []string{"interpreter /usr/bin/env", "env program bash=/bin/bash(ELF)", "exec target node=/usr/local/bin/node(ELF)"},
 			n:    4,
 		},
 		{
 			name: "env as argv[0] with assignments",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"env", "-u", "HOME", "NODE_ENV=production", "node", "index.js"}}),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"env", "-u", "HOME", "NODE_ENV=production", "node", "index.js"}}),
 			want: []string{"ENTRYPOINT env=/usr/bin/env(ELF)", "env program node=/usr/local/bin/node(ELF)"},
 			n:    2,
 		},
 		{
 			name: "exec \"$@\" passes CMD on",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}, Cmd: []string{"node", "index.js"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/sh\nset -e\n# start\nexec \"$@\"\n")),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}, Cmd: []string{"node", "index.js"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/sh\nset -e\n# start\nexec \"$@\"\n")),
 			want: []string{"ENTRYPOINT /entry.sh", "interpreter /bin/sh=/bin/dash(ELF)", "exec target node=/usr/local/bin/node(ELF)"},
 			n:    3,
 		},
 		{
 			name: "set -- stops the chain",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}, Cmd: []string{"node", "index.js"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/sh\nset -e\nif [ \"${1#-}\" != \"${1}\" ] || [ -z \"$(command -v \"${1}\")\" ]; then\n  set -- node \"$@\"\nfi\nexec \"$@\"\n")),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}, Cmd: []string{"node", "index.js"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/sh\nset -e\nif [ \"${1#-}\" != \"${1}\" ] || [ -z \"$(command -v \"${1}\")\" ]; then\n  set -- node \"$@\"\nfi\nexec \"$@\"\n")),
 			n:    2,
 			end:  "set --/shift",
 		},
 		{
 			name: "dynamic exec word",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/bash\nexec $RUNNER --flag\n")),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/bash\nexec $RUNNER --flag\n")),
 			n:    2,
 			end:  "$RUNNER",
 		},
 		{
 			name: "variables from ENV and the script, one-line if/else",
-			spec: simpleSpec(v1.Config{Env: []string{dockerPATH, "APP=/var/task"}, Entrypoint: []string{"/entry.sh"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/sh\nBIN=${APP}/bin\nif [ -z \"${AWS_LAMBDA_RUNTIME_API}\" ]; then exec /usr/local/bin/aws-lambda-rie $BIN/server; else exec \"$BIN/server\" --port 8080; fi\n"), testimage.Dir("var/task/bin", 0), testimage.Reg("var/task/bin/server", 0o755, elf)),
+			spec: fixtures.SimpleSpec(v1.Config{Env: []string{fixtures.DockerPATH, "APP=/var/task"}, Entrypoint: []string{"/entry.sh"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/sh\nBIN=${APP}/bin\nif [ -z \"${AWS_LAMBDA_RUNTIME_API}\" ]; then exec /usr/local/bin/aws-lambda-rie $BIN/server; else exec \"$BIN/server\" --port 8080; fi\n"), testimage.Dir("var/task/bin", 0), testimage.Reg("var/task/bin/server", 0o755, fixtures.ELFStub)),
 			want: []string{"exec target /var/task/bin/server=/var/task/bin/server(ELF)"},
 			n:    3,
 		},
 		{
 			name: "CRLF shebang is still followed",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/sh\r\nexec node app.js\r\n")),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/sh\r\nexec node app.js\r\n")),
 			want: []string{"interpreter /bin/sh=/bin/dash(ELF)", "exec target node=/usr/local/bin/node(ELF)"},
 			n:    3,
 		},
 		{
 			name: "shell form",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"/bin/sh", "-c", "exec node index.js"}}),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/bin/sh", "-c", "exec node index.js"}}),
 			want: []string{"ENTRYPOINT /bin/sh=/bin/dash(ELF)", "shell command node=/usr/local/bin/node(ELF)"},
 			n:    2,
 		},
 		{
 			name: "missing argv[0]",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"/nope"}}),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/nope"}}),
 			want: []string{"ENTRYPOINT /nope=(missing)"},
 			n:    1,
 		},
 		{
 			name: "script without #! stops",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"/var/task/run"}}, testimage.Reg("var/task/run", 0o755, "echo hi\n")),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/run"}}, testimage.Reg("var/task/run", 0o755, "echo hi\n")),
 			want: []string{"ENTRYPOINT /var/task/run=/var/task/run(other)"},
 			n:    1,
 		},
 		{
 			name: "non-executable script is still read",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"/var/task/run.sh"}}, testimage.Reg("var/task/run.sh", 0o644, "#!/bin/bash\nexec node x.js\n")),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/run.sh"}}, testimage.Reg("var/task/run.sh", 0o644, "#!/bin/bash\nexec node x.js\n")),
 			want: []string{"ENTRYPOINT /var/task/run.sh=/var/task/run.sh(script)", "exec target node"},
 			n:    3,
 		},
 		{
 			name: "script execing itself loops once",
-			spec: simpleSpec(v1.Config{Entrypoint: []string{"/loop.sh"}}, testimage.Reg("loop.sh", 0o755, "#!/bin/sh\nexec /loop.sh\n")),
+			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/loop.sh"}}, testimage.Reg("loop.sh", 0o755, "#!/bin/sh\nexec /loop.sh\n")),
 			n:    3,
 			end:  "loops back",
 		},
@@ -195,7 +159,7 @@ func TestParseShebang(t *testing.T) {
 		{"#!\t/bin/sh\t-x\n", "/bin/sh", []string{"-x"}, false},
 		{"#!/bin/sh", "/bin/sh", nil, false},
 	} {
-		s := parseShebang([]byte(tc.in))
+		s := ParseShebang([]byte(tc.in))
 		if s.Interpreter != tc.interp || strings.Join(s.Args, "|") != strings.Join(tc.args, "|") || s.CRLF != tc.crlf {
 			t.Errorf("parseShebang(%q) = %q %q crlf=%v, want %q %q crlf=%v", tc.in, s.Interpreter, s.Args, s.CRLF, tc.interp, tc.args, tc.crlf)
 		}

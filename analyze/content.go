@@ -1,7 +1,8 @@
-package checks
+package analyze
 
 import (
 	"strings"
+	"sync"
 )
 
 // fileCacheBudget bounds the bytes of file content a Target keeps for the
@@ -14,27 +15,34 @@ type fileContent struct {
 	err error
 }
 
+// fileCache keeps the content of files read from the layers, up to
+// fileCacheBudget bytes.
+type fileCache struct {
+	mu     sync.Mutex
+	m      map[string]fileContent
+	cached int64 // bytes held
+}
+
 // readFile returns the content of the file at the resolved absolute path
 // abs. Reading a file that was not captured decompresses its layer up to
 // it, so content is kept for the next check while the budget allows.
 func (t *Target) readFile(abs string) ([]byte, error) {
-	key := "file:" + abs
-	t.mu.Lock()
-	if v, ok := t.memos[key]; ok {
-		t.mu.Unlock()
-		c := v.(fileContent)
-		return c.b, c.err
+	c := &t.facts.files
+	c.mu.Lock()
+	if v, ok := c.m[abs]; ok {
+		c.mu.Unlock()
+		return v.b, v.err
 	}
-	t.mu.Unlock()
+	c.mu.Unlock()
 	b, err := t.FS.ReadFile(strings.TrimPrefix(abs, "/"))
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.cached+int64(len(b)) <= fileCacheBudget {
-		if t.memos == nil {
-			t.memos = make(map[string]any)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cached+int64(len(b)) <= fileCacheBudget {
+		if c.m == nil {
+			c.m = make(map[string]fileContent)
 		}
-		t.memos[key] = fileContent{b, err}
-		t.cached += int64(len(b))
+		c.m[abs] = fileContent{b, err}
+		c.cached += int64(len(b))
 	}
 	return b, err
 }

@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"context"
@@ -17,33 +17,33 @@ import (
 // — and resolves their DT_NEEDED libraries the way the dynamic linker
 // would. LD301–LD304 read the result, computed once per Target.
 
-// binRole says why a file is examined.
-type binRole int
+// BinRole says why a file is examined.
+type BinRole int
 
 const (
-	roleChain binRole = iota + 1
-	roleExtension
-	roleModule
+	RoleChain BinRole = iota + 1
+	RoleExtension
+	RoleModule
 )
 
-// binTarget is one examined file.
-type binTarget struct {
-	Role binRole
+// BinTarget is one examined file.
+type BinTarget struct {
+	Role BinRole
 	// Shown is the path as named (the chain link's name resolved, the
 	// extension or module path); Path is the regular file it resolves to.
 	Shown, Path string
 	Entry       *imagefs.Entry
-	File        *elfFile
+	File        *ELFFile
 	// LinkIndex is the chain link's index (roleChain only).
 	LinkIndex int
 }
 
-// libMiss is a DT_NEEDED library the dynamic linker would not find.
-type libMiss struct {
+// LibMiss is a DT_NEEDED library the dynamic linker would not find.
+type LibMiss struct {
 	Name string
 	// Root is the chain binary or module whose loading needs it; Via lists
 	// the libraries between Root and the object naming Name.
-	Root *binTarget
+	Root *BinTarget
 	Via  []string
 	// Steps are the places searched, in order, each "dir (why)".
 	Steps []string
@@ -59,17 +59,17 @@ type libMiss struct {
 	Musl bool
 }
 
-// binScan is the result of the scan.
-type binScan struct {
+// BinScan is the result of the scan.
+type BinScan struct {
 	// Arch is the architecture binaries must have ("" when unknown), and
 	// ArchFrom says where it comes from.
 	Arch, ArchFrom string
-	Chain          []*binTarget
-	Extensions     []*binTarget
-	Modules        []*binTarget
+	Chain          []*BinTarget
+	Extensions     []*BinTarget
+	Modules        []*BinTarget
 	// ModulesMore counts native modules beyond the bound, not examined.
 	ModulesMore int
-	Misses      []libMiss
+	Misses      []LibMiss
 	// ChainScriptSetsLibPath is a chain script that mentions
 	// LD_LIBRARY_PATH (so the search path may differ at run time).
 	ChainScriptSetsLibPath string
@@ -77,27 +77,21 @@ type binScan struct {
 
 // Bounds of the scan.
 const (
-	maxModules     = 2000
+	MaxModules     = 2000
 	maxLoadObjects = 2000
 	maxLoadDepth   = 8
 )
 
-// binaries returns the scan of t, computed once.
-func (t *Target) binaries(ctx context.Context) (*binScan, error) {
+// Binaries returns the scan of t, computed once.
+func (t *Target) Binaries(ctx context.Context) (*BinScan, error) {
 	if t.FS == nil {
-		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
+		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrNotApplicable)
 	}
-	v := t.memo("binscan", func() any {
+	r := t.facts.binaries.get(func() binariesResult {
 		s, err := scanBinaries(ctx, t)
-		if err != nil {
-			return err
-		}
-		return s
+		return binariesResult{s, err}
 	})
-	if err, ok := v.(error); ok {
-		return nil, err
-	}
-	return v.(*binScan), nil
+	return r.scan, r.err
 }
 
 // functionArch is the architecture the function runs as: the function's
@@ -115,8 +109,8 @@ func functionArch(t *Target) (string, string) {
 	return "", ""
 }
 
-func scanBinaries(ctx context.Context, t *Target) (*binScan, error) {
-	s := &binScan{}
+func scanBinaries(ctx context.Context, t *Target) (*BinScan, error) {
+	s := &BinScan{}
 	s.Arch, s.ArchFrom = functionArch(t)
 
 	// The entrypoint chain.
@@ -127,7 +121,7 @@ func scanBinaries(ctx context.Context, t *Target) (*binScan, error) {
 		if l.Kind == LinkScript && s.ChainScriptSetsLibPath == "" {
 			text := l.Text()
 			if text == nil {
-				text, _ = readPrefix(t.FS, l.Path, maxScriptRead)
+				text, _ = ReadPrefix(t.FS, l.Path, MaxScriptRead)
 			}
 			if strings.Contains(string(text), "LD_LIBRARY_PATH") {
 				s.ChainScriptSetsLibPath = l.Path
@@ -140,7 +134,7 @@ func scanBinaries(ctx context.Context, t *Target) (*binScan, error) {
 			continue
 		}
 		seen[l.Path] = true
-		s.Chain = append(s.Chain, &binTarget{Role: roleChain, Shown: l.Path, Path: l.Path, Entry: l.Entry, LinkIndex: i})
+		s.Chain = append(s.Chain, &BinTarget{Role: RoleChain, Shown: l.Path, Path: l.Path, Entry: l.Entry, LinkIndex: i})
 	}
 
 	// Extensions: regular files (or links to them) directly in
@@ -152,7 +146,7 @@ func scanBinaries(ctx context.Context, t *Target) (*binScan, error) {
 			if r.Err != nil || r.Entry == nil || !r.Entry.IsRegular() {
 				continue
 			}
-			s.Extensions = append(s.Extensions, &binTarget{Role: roleExtension, Shown: p, Path: r.Final, Entry: r.Entry})
+			s.Extensions = append(s.Extensions, &BinTarget{Role: RoleExtension, Shown: p, Path: r.Final, Entry: r.Entry})
 		}
 	}
 
@@ -167,11 +161,11 @@ func scanBinaries(ctx context.Context, t *Target) (*binScan, error) {
 		if !e.IsRegular() || e.Size < 64 || !isNativeModule(e.Path) {
 			return nil
 		}
-		if len(s.Modules) >= maxModules {
+		if len(s.Modules) >= MaxModules {
 			s.ModulesMore++
 			return nil
 		}
-		s.Modules = append(s.Modules, &binTarget{Role: roleModule, Shown: e.Path, Path: e.Path, Entry: e})
+		s.Modules = append(s.Modules, &BinTarget{Role: RoleModule, Shown: e.Path, Path: e.Path, Entry: e})
 		return nil
 	})
 	if err != nil {
@@ -180,7 +174,7 @@ func scanBinaries(ctx context.Context, t *Target) (*binScan, error) {
 
 	// Read them, one pass per layer.
 	var ps []string
-	for _, group := range [][]*binTarget{s.Chain, s.Extensions, s.Modules} {
+	for _, group := range [][]*BinTarget{s.Chain, s.Extensions, s.Modules} {
 		for _, b := range group {
 			ps = append(ps, b.Path)
 		}
@@ -188,7 +182,7 @@ func scanBinaries(ctx context.Context, t *Target) (*binScan, error) {
 	if err := t.preloadELFs(ctx, ps); err != nil {
 		return nil, err
 	}
-	for _, group := range [][]*binTarget{s.Chain, s.Extensions, s.Modules} {
+	for _, group := range [][]*BinTarget{s.Chain, s.Extensions, s.Modules} {
 		for _, b := range group {
 			b.File = t.elfAt(b.Path)
 		}
@@ -197,7 +191,7 @@ func scanBinaries(ctx context.Context, t *Target) (*binScan, error) {
 	// Libraries: the chain's binaries first; what they load is already in
 	// the process when native modules are loaded into it.
 	ld := newLoader(t, s)
-	var chainRoots, moduleRoots []*binTarget
+	var chainRoots, moduleRoots []*BinTarget
 	for _, b := range s.Chain {
 		if ld.loadable(b) {
 			chainRoots = append(chainRoots, b)
@@ -240,10 +234,10 @@ func isNativeModule(p string) bool {
 	return false
 }
 
-// platformDir reports whether a directory on p's way names a platform
+// PlatformDir reports whether a directory on p's way names a platform
 // (prebuilds/linux-arm64, darwin-x64, ...): packages that ship binaries for
 // several platforms and pick one at run time.
-func platformDir(p string) bool {
+func PlatformDir(p string) bool {
 	dir := strings.ToLower(path.Dir(p))
 	for _, w := range []string{"prebuild", "prebuilt", "darwin", "win32", "windows", "macos", "android", "arm64", "aarch64", "x64", "x86_64", "x86-64", "amd64", "ia32", "armv7", "musl", "linux-", "linux_"} {
 		if strings.Contains(dir, w) {
@@ -259,7 +253,7 @@ type loadObj struct {
 	path    string   // as found (for $ORIGIN)
 	final   string   // resolved
 	info    *ELFInfo // parsed
-	root    *binTarget
+	root    *BinTarget
 	via     []string   // libraries from root to this object
 	parents []*loadObj // loaders, nearest first (for DT_RPATH and musl)
 	depth   int
@@ -268,18 +262,18 @@ type loadObj struct {
 // loader resolves DT_NEEDED libraries.
 type loader struct {
 	t         *Target
-	s         *binScan
+	s         *BinScan
 	libPath   []string // LD_LIBRARY_PATH from the image's ENV
 	lambdaLib []string // Lambda's documented LD_LIBRARY_PATH
 	wd        string
 	loadedAll map[string]string
 	objects   int
-	misses    []libMiss
+	misses    []LibMiss
 	missSeen  map[string]bool
 	index     map[string][]string // basename -> files in the image (lazy)
 }
 
-func newLoader(t *Target, s *binScan) *loader {
+func newLoader(t *Target, s *BinScan) *loader {
 	ld := &loader{t: t, s: s, missSeen: map[string]bool{}, loadedAll: map[string]string{}, wd: t.Argv().WorkingDir}
 	if v, ok := Getenv(t.Config().Env, "LD_LIBRARY_PATH"); ok {
 		ld.libPath = splitPathList(v)
@@ -290,7 +284,7 @@ func newLoader(t *Target, s *binScan) *loader {
 
 // loadable reports whether b's libraries can be resolved: a fully read
 // dynamic ELF whose interpreter (if any) exists.
-func (ld *loader) loadable(b *binTarget) bool {
+func (ld *loader) loadable(b *BinTarget) bool {
 	f := b.File
 	if f == nil || f.ELF == nil || !f.ELF.DynamicRead || len(f.ELF.Needed) == 0 {
 		return false
@@ -298,7 +292,7 @@ func (ld *loader) loadable(b *binTarget) bool {
 	if ld.s.Arch != "" && f.ELF.Arch() != ld.s.Arch {
 		return false // LD301's finding; its libraries are moot
 	}
-	if b.Role == roleModule && (platformDir(b.Path) || strings.HasPrefix(path.Base(b.Path), "lib") || f.ELF.Soname != "") {
+	if b.Role == RoleModule && (PlatformDir(b.Path) || strings.HasPrefix(path.Base(b.Path), "lib") || f.ELF.Soname != "") {
 		// Libraries (lib*.so, or with a SONAME) are loaded as some
 		// module's dependency, with that module's search path; only the
 		// modules themselves start a load.
@@ -312,7 +306,7 @@ func (ld *loader) loadable(b *binTarget) bool {
 }
 
 // musl reports whether objects started from root are loaded by musl.
-func (ld *loader) musl(root *binTarget) bool {
+func (ld *loader) musl(root *BinTarget) bool {
 	if in := root.File.ELF.Interp; in != "" {
 		if interpLibc(in) == "musl" {
 			return true
@@ -326,13 +320,13 @@ func (ld *loader) musl(root *binTarget) bool {
 			return ld.musl(b)
 		}
 	}
-	return imageLibc(ld.t.FS, machineArch(root.File.ELF.Machine, root.File.ELF.Class)).Libc == "musl"
+	return ImageLibc(ld.t.FS, MachineArch(root.File.ELF.Machine, root.File.ELF.Class)).Libc == "musl"
 }
 
 // run loads roots breadth first, a level at a time, reading each level's
 // candidate files in one pass per layer.
-func (ld *loader) run(ctx context.Context, roots []*binTarget, preloaded map[string]string) error {
-	loaded := map[*binTarget]map[string]string{}
+func (ld *loader) run(ctx context.Context, roots []*BinTarget, preloaded map[string]string) error {
+	loaded := map[*BinTarget]map[string]string{}
 	var level []*loadObj
 	for _, r := range roots {
 		m := map[string]string{}
@@ -463,7 +457,7 @@ func (ld *loader) search(o *loadObj, name string, musl bool) []searchStep {
 		}
 		steps = append(steps, st)
 	}
-	arch := machineArch(o.info.Machine, o.info.Class)
+	arch := MachineArch(o.info.Machine, o.info.Class)
 	if strings.Contains(name, "/") {
 		p := name
 		if !strings.HasPrefix(p, "/") {
@@ -497,7 +491,7 @@ func (ld *loader) search(o *loadObj, name string, musl bool) []searchStep {
 				rpathOf(x, "DT_RPATH", x.info.RPath)
 			}
 		}
-		cfg := t.ldConfig(arch)
+		cfg := t.LDConfig(arch)
 		if cfg.MuslPathFile != "" {
 			for _, d := range cfg.MuslPath {
 				add(path.Clean(d), cfg.MuslPathFile)
@@ -522,7 +516,7 @@ func (ld *loader) search(o *loadObj, name string, musl bool) []searchStep {
 	if o.info.HasRunPath {
 		rpathOf(o, "DT_RUNPATH", o.info.RunPath)
 	}
-	cfg := t.ldConfig(arch)
+	cfg := t.LDConfig(arch)
 	if cfg.Cache != nil {
 		st := searchStep{label: "/etc/ld.so.cache"}
 		for _, e := range cfg.Cache.Entries {
@@ -558,13 +552,13 @@ func (ld *loader) miss(o *loadObj, name string, steps []searchStep, wrong []stri
 		return
 	}
 	ld.missSeen[key] = true
-	m := libMiss{Name: name, Root: o.root, Via: o.via, WrongArch: wrong, Musl: musl}
+	m := LibMiss{Name: name, Root: o.root, Via: o.via, WrongArch: wrong, Musl: musl}
 	for _, st := range steps {
 		m.Steps = append(m.Steps, st.label)
 	}
 	if !musl {
-		arch := machineArch(o.info.Machine, o.info.Class)
-		for _, d := range t.ldConfig(arch).ConfDirs {
+		arch := MachineArch(o.info.Machine, o.info.Class)
+		for _, d := range t.LDConfig(arch).ConfDirs {
 			r := t.FS.Resolve(path.Join(d, name))
 			if r.Err == nil && r.Entry != nil && r.Entry.IsRegular() {
 				m.ConfOnly = d
@@ -597,14 +591,14 @@ func (ld *loader) elsewhere(name string) []string {
 	return out
 }
 
-// libcInfo says which C library an image has.
-type libcInfo struct {
+// LibcInfo says which C library an image has.
+type LibcInfo struct {
 	Libc   string // "glibc", "musl", "" (none found)
 	Loader string // the loader's path
 }
 
-// imageLibc finds the dynamic loader of arch in the image.
-func imageLibc(fsys *imagefs.FS, arch string) libcInfo {
+// ImageLibc finds the dynamic loader of arch in the image.
+func ImageLibc(fsys *imagefs.FS, arch string) LibcInfo {
 	var glibc, musl []string
 	switch arch {
 	case "amd64":
@@ -614,7 +608,7 @@ func imageLibc(fsys *imagefs.FS, arch string) libcInfo {
 		glibc = []string{"/lib/ld-linux-aarch64.so.1", "/lib64/ld-linux-aarch64.so.1", "/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1"}
 		musl = []string{"/lib/ld-musl-aarch64.so.1"}
 	default:
-		return libcInfo{}
+		return LibcInfo{}
 	}
 	exists := func(p string) bool {
 		r := fsys.Resolve(p)
@@ -623,20 +617,20 @@ func imageLibc(fsys *imagefs.FS, arch string) libcInfo {
 	for _, p := range musl {
 		if exists(p) {
 			// gcompat links the glibc names to musl: still musl.
-			return libcInfo{Libc: "musl", Loader: p}
+			return LibcInfo{Libc: "musl", Loader: p}
 		}
 	}
 	for _, p := range glibc {
 		if exists(p) {
-			return libcInfo{Libc: "glibc", Loader: p}
+			return LibcInfo{Libc: "glibc", Loader: p}
 		}
 	}
-	return libcInfo{}
+	return LibcInfo{}
 }
 
-// elfFits reports whether an ELF suits a Lambda architecture (64-bit
+// ELFFits reports whether an ELF suits a Lambda architecture (64-bit
 // x86-64 for amd64, 64-bit AArch64 for arm64); any ELF fits "".
-func elfFits(e *ELFInfo, arch string) bool {
+func ELFFits(e *ELFInfo, arch string) bool {
 	switch arch {
 	case "amd64":
 		return e.Machine == delf.EM_X86_64 && e.Class == delf.ELFCLASS64
@@ -645,6 +639,3 @@ func elfFits(e *ELFInfo, arch string) bool {
 	}
 	return true
 }
-
-// CategoryBinary: the ELF files the function runs and loads (LD3xx).
-const CategoryBinary Category = "binary"

@@ -1,10 +1,11 @@
-package checks
+package analyze
 
 import (
 	"bytes"
 	delf "debug/elf"
 	"testing"
 
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -16,8 +17,8 @@ import (
 func FuzzParseELF(f *testing.F) {
 	f.Add(testimage.ELF(delf.EM_X86_64, "/lib64/ld-linux-x86-64.so.2"))
 	f.Add(testimage.ELF(delf.EM_AARCH64, ""))
-	f.Add(elfSpec{Interp: glibcInterp, Needed: []string{"libstdc++.so.6", "libc.so.6"}, RunPath: "$ORIGIN/lib"}.build())
-	f.Add(elfSpec{Class32: true, Machine: delf.EM_386, Soname: "libx.so.1", Needed: []string{"libc.so.6"}}.build())
+	f.Add(fixtures.ELFSpec{Interp: fixtures.GlibcInterp, Needed: []string{"libstdc++.so.6", "libc.so.6"}, RunPath: "$ORIGIN/lib"}.Build())
+	f.Add(fixtures.ELFSpec{Class32: true, Machine: delf.EM_386, Soname: "libx.so.1", Needed: []string{"libc.so.6"}}.Build())
 	f.Add([]byte("\x7fELF\x02\x01\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e1, err1 := ParseELF(b)
@@ -51,9 +52,9 @@ func FuzzShebangAndShell(f *testing.F) {
 	f.Add([]byte("#!/bin/sh\nA=${B:-/x}; exec ${A}/run 'a b' \"c $d\" > /dev/null 2>&1 &\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if bytes.HasPrefix(b, []byte("#!")) { // as its callers ensure
-			parseShebang(b)
+			ParseShebang(b)
 		}
-		parseShell(string(b))
+		ParseShell(string(b))
 		lastExec(string(b), []string{"PATH=/usr/bin:/bin", "B=/opt"}, []string{"handler.main"})
 	})
 }

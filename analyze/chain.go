@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"bytes"
@@ -129,12 +129,12 @@ type Chain struct {
 // Limits of the chain walk.
 const (
 	maxChainLinks = 8
-	maxScriptRead = 64 << 10
+	MaxScriptRead = 64 << 10
 )
 
 // Chain returns the entrypoint chain of t, computed once.
 func (t *Target) Chain() *Chain {
-	return t.memo("chain", func() any { return buildChain(t) }).(*Chain)
+	return t.facts.chain.get(func() *Chain { return buildChain(t) })
 }
 
 // DirectExec reports whether the link is started by execve without a
@@ -261,7 +261,7 @@ func (b *chainBuilder) link(role, from, name string, args []string, lk ExecLooku
 	head := b.t.FS.Head(l.Path)
 	if len(head) < 4 && int64(len(head)) < r.Entry.Size {
 		var err error
-		head, err = readPrefix(b.t.FS, l.Path, 512)
+		head, err = ReadPrefix(b.t.FS, l.Path, 512)
 		if err != nil {
 			l.Kind, l.ReadErr = LinkOther, err
 			return l
@@ -273,15 +273,15 @@ func (b *chainBuilder) link(role, from, name string, args []string, lk ExecLooku
 		l.Kind = LinkELF
 	case bytes.HasPrefix(head, []byte("#!")):
 		l.Kind = LinkScript
-		l.Shebang = parseShebang(head)
+		l.Shebang = ParseShebang(head)
 	default:
 		l.Kind = LinkOther
 	}
 	return l
 }
 
-// readPrefix reads up to n bytes of the file at abs.
-func readPrefix(fsys *imagefs.FS, abs string, n int64) ([]byte, error) {
+// ReadPrefix reads up to n bytes of the file at abs.
+func ReadPrefix(fsys *imagefs.FS, abs string, n int64) ([]byte, error) {
 	f, err := fsys.Open(strings.TrimPrefix(path.Clean(abs), "/"))
 	if err != nil {
 		return nil, err
@@ -290,8 +290,8 @@ func readPrefix(fsys *imagefs.FS, abs string, n int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, n))
 }
 
-// parseShebang parses the #! line at the start of head.
-func parseShebang(head []byte) *Shebang {
+// ParseShebang parses the #! line at the start of head.
+func ParseShebang(head []byte) *Shebang {
 	line := head
 	if i := bytes.IndexByte(line, '\n'); i >= 0 {
 		line = line[:i]
@@ -314,10 +314,10 @@ func parseShebang(head []byte) *Shebang {
 	return s
 }
 
-// literalLookup looks a #! interpreter up the way the kernel does: the
+// LiteralLookup looks a #! interpreter up the way the kernel does: the
 // path as written, relative ones against the working directory, never on
 // PATH.
-func literalLookup(fsys *imagefs.FS, name, wd string) ExecLookup {
+func LiteralLookup(fsys *imagefs.FS, name, wd string) ExecLookup {
 	l := ExecLookup{Name: name, Chosen: -1, Method: LookupAbsolute}
 	if name == "" {
 		return l
@@ -335,8 +335,8 @@ func literalLookup(fsys *imagefs.FS, name, wd string) ExecLookup {
 	return l
 }
 
-// shells are the interpreters whose scripts are parsed for their exec line.
-var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "ash": true, "ksh": true, "mksh": true, "zsh": true}
+// Shells are the interpreters whose scripts are parsed for their exec line.
+var Shells = map[string]bool{"sh": true, "bash": true, "dash": true, "ash": true, "ksh": true, "mksh": true, "zsh": true}
 
 // next computes the link the last one runs, if it can be known.
 func (b *chainBuilder) next() (Link, bool) {
@@ -354,14 +354,14 @@ func (b *chainBuilder) next() (Link, bool) {
 		b.shell, b.shellArg = i, cur.Lookup.Path()
 		args := append(append([]string{}, sb.Args...), b.shellArg)
 		args = append(args, cur.Args...)
-		l := b.link(RoleInterpreter, cur.Path, sb.Interpreter, args, literalLookup(b.t.FS, sb.Interpreter, b.wd))
+		l := b.link(RoleInterpreter, cur.Path, sb.Interpreter, args, LiteralLookup(b.t.FS, sb.Interpreter, b.wd))
 		l.ArgsUnknown = cur.ArgsUnknown
 		return l, true
 	case cur.Kind == LinkOther:
 		return Link{}, false
 	case path.Base(cur.Name) == "env":
 		return b.envProgram(cur)
-	case shells[path.Base(cur.Name)]:
+	case Shells[path.Base(cur.Name)]:
 		if b.shell >= 0 && slices.Contains(cur.Args, b.shellArg) {
 			s := b.shell
 			b.shell = -1
@@ -432,13 +432,13 @@ func (b *chainBuilder) shellCommand(cur *Link) (Link, bool) {
 	if len(cur.Args) < 2 || cur.Args[0] != "-c" {
 		return Link{}, false
 	}
-	cmds := parseShell(cur.Args[1])
+	cmds := ParseShell(cur.Args[1])
 	if len(cmds) == 0 {
 		return Link{}, false
 	}
-	words := cmds[0].words
-	if len(words) > 0 && words[0].raw == "exec" {
-		words = execOperands(words[1:])
+	words := cmds[0].Words
+	if len(words) > 0 && words[0].Raw == "exec" {
+		words = ExecOperands(words[1:])
 	}
 	vars := map[string]string{}
 	for _, kv := range b.cfg.Env {
@@ -447,17 +447,17 @@ func (b *chainBuilder) shellCommand(cur *Link) (Link, bool) {
 		}
 	}
 	for i := range words {
-		words[i] = expand(words[i], vars)
+		words[i] = Expand(words[i], vars)
 	}
-	if len(words) == 0 || isAssignment(words[0]) {
+	if len(words) == 0 || IsAssignment(words[0]) {
 		return Link{}, false
 	}
-	if words[0].dynamic || words[0].param != "" || words[0].lit == "" {
-		b.c.End = fmt.Sprintf("the shell command starts with %s, which is only known at run time", words[0].raw)
+	if words[0].Dynamic || words[0].Param != "" || words[0].Lit == "" {
+		b.c.End = fmt.Sprintf("the shell command starts with %s, which is only known at run time", words[0].Raw)
 		return Link{}, false
 	}
 	args, exact := litArgs(words[1:], nil, false)
-	l := b.link(RoleShellCommand, "", words[0].lit, args, LookupExec(b.t.FS, b.cfg, words[0].lit, b.wd))
+	l := b.link(RoleShellCommand, "", words[0].Lit, args, LookupExec(b.t.FS, b.cfg, words[0].Lit, b.wd))
 	l.ArgsUnknown = !exact
 	return l, true
 }
@@ -471,10 +471,13 @@ func (l *Link) IsAWSBaseEntrypoint() bool {
 	if l.text == nil {
 		return true
 	}
-	return isAWSEntrypointText(l.text)
+	return IsAWSEntrypointText(l.text)
 }
 
-func isAWSEntrypointText(b []byte) bool {
+// IsAWSEntrypointText reports whether b reads as the AWS base images'
+// /lambda-entrypoint.sh: it tests AWS_LAMBDA_RUNTIME_API and names
+// /var/runtime/bootstrap or prints the script's usage message.
+func IsAWSEntrypointText(b []byte) bool {
 	return bytes.Contains(b, []byte("AWS_LAMBDA_RUNTIME_API")) &&
 		(bytes.Contains(b, []byte("entrypoint requires the handler name")) || bytes.Contains(b, []byte("/var/runtime/bootstrap")))
 }
@@ -483,14 +486,14 @@ func isAWSEntrypointText(b []byte) bool {
 func (b *chainBuilder) execTarget(s int) (Link, bool) {
 	sl := &b.c.Links[s]
 	if sl.text == nil {
-		text, err := readPrefix(b.t.FS, sl.Path, maxScriptRead)
+		text, err := ReadPrefix(b.t.FS, sl.Path, MaxScriptRead)
 		if err != nil {
 			b.c.End = fmt.Sprintf("could not read %s: %v", sl.Path, err)
 			return Link{}, false
 		}
 		sl.text = text
 	}
-	aws := sl.Path == "/lambda-entrypoint.sh" && isAWSEntrypointText(sl.text)
+	aws := sl.Path == "/lambda-entrypoint.sh" && IsAWSEntrypointText(sl.text)
 	role := RoleExecTarget
 	if aws {
 		role = RoleBootstrap
@@ -516,41 +519,42 @@ func (b *chainBuilder) execTarget(s int) (Link, bool) {
 	return l, true
 }
 
-// A shell word: raw as written, lit with quotes removed and variables
-// expanded when possible; dynamic when it holds an expansion that could not
-// be resolved (or a command substitution).
-type shWord struct {
-	raw, lit string
-	dynamic  bool
-	// params is set for "$@", "$*", "$1"... alone.
-	param string
+// ShellWord is a shell word: Raw as written, Lit with quotes removed and
+// variables expanded when possible; Dynamic when it holds an expansion that
+// could not be resolved (or a command substitution).
+type ShellWord struct {
+	Raw, Lit string
+	Dynamic  bool
+	// Param is set for "$@", "$*", "$1"... alone.
+	Param string
 }
 
-type shCmd struct{ words []shWord }
+// ShellCommand is one simple command of a script: its words.
+type ShellCommand struct{ Words []ShellWord }
 
-// parseShell splits shell text into simple commands (on newlines, ";",
+// ParseShell splits shell text into simple commands (on newlines, ";",
 // "&&", "||", "|", "&"), skipping comments. Quotes are honoured; nothing
 // is expanded here.
-func parseShell(src string) []shCmd {
+func ParseShell(src string) []ShellCommand {
 	src = strings.ReplaceAll(src, "\\\r\n", "")
 	src = strings.ReplaceAll(src, "\\\n", "")
-	var cmds []shCmd
-	var cur shCmd
+	var cmds []ShellCommand
+	var cur ShellCommand
 	var word strings.Builder
 	inWord := false
 	flushWord := func() {
 		if inWord {
-			cur.words = append(cur.words, shWord{raw: word.String()})
+			cur.Words = append(cur.Words, ShellWord{Raw: word.String()})
 			word.Reset()
 			inWord = false
 		}
 	}
 	flushCmd := func() {
 		flushWord()
-		if len(cur.words) > 0 {
+		if len(cur.Words) > 0 {
 			cmds = append(cmds, cur)
 		}
-		cur = shCmd{}
+		cur = ShellCommand{}
 	}
 	for i := 0; i < len(src); i++ {
 		ch := src[i]
@@ -600,9 +604,9 @@ func parseShell(src string) []shCmd {
 // shellKeywords may precede a command on the same line.
 var shellKeywords = map[string]bool{"then": true, "else": true, "do": true, "{": true, "!": true, "time": true}
 
-// isAssignment reports whether w is NAME=value.
-func isAssignment(w shWord) bool {
-	name, _, ok := strings.Cut(w.raw, "=")
+// IsAssignment reports whether w is NAME=value.
+func IsAssignment(w ShellWord) bool {
+	name, _, ok := strings.Cut(w.Raw, "=")
 	if !ok || name == "" {
 		return false
 	}
@@ -614,18 +618,18 @@ func isAssignment(w shWord) bool {
 	return true
 }
 
-// execOperands drops exec's options and redirections.
-func execOperands(ws []shWord) []shWord {
-	var out []shWord
+// ExecOperands drops exec's options and redirections.
+func ExecOperands(ws []ShellWord) []ShellWord {
+	var out []ShellWord
 	for i := 0; i < len(ws); i++ {
-		w := ws[i].raw
+		w := ws[i].Raw
 		switch {
 		case len(out) == 0 && (w == "-c" || w == "-l" || w == "-cl" || w == "--"):
 			continue
 		case len(out) == 0 && w == "-a":
 			i++
 			continue
-		case isRedirection(w):
+		case IsRedirection(w):
 			if strings.HasSuffix(w, ">") || strings.HasSuffix(w, "<") {
 				i++ // the target is the next word
 			}
@@ -636,22 +640,24 @@ func execOperands(ws []shWord) []shWord {
 	return out
 }
 
-func isRedirection(w string) bool {
+// IsRedirection reports whether the word w is a redirection (>file, <in,
+// &>log, 2>&1).
+func IsRedirection(w string) bool {
 	w = strings.TrimLeft(w, "0123456789")
 	return strings.HasPrefix(w, ">") || strings.HasPrefix(w, "<") || strings.HasPrefix(w, "&>")
 }
 
-// expand removes quotes from w.raw and expands $NAME and ${NAME} from
+// Expand removes quotes from w.raw and expands $NAME and ${NAME} from
 // vars; it marks the word dynamic when an expansion is unknown.
-func expand(w shWord, vars map[string]string) shWord {
-	raw := w.raw
+func Expand(w ShellWord, vars map[string]string) ShellWord {
+	raw := w.Raw
 	switch strings.Trim(raw, `"`) {
 	case "$@", "$*", "${@}", "${*}":
-		w.param = "@"
+		w.Param = "@"
 		return w
 	}
 	if t := strings.Trim(raw, `"`); len(t) == 2 && t[0] == '$' && t[1] >= '0' && t[1] <= '9' {
-		w.param = t[1:]
+		w.Param = t[1:]
 		return w
 	}
 	var b strings.Builder
@@ -673,18 +679,18 @@ func expand(w shWord, vars map[string]string) shWord {
 			i++
 			b.WriteByte(raw[i])
 		case ch == '`':
-			w.dynamic = true
+			w.Dynamic = true
 			b.WriteByte(ch)
 		case ch == '$':
 			name, n := varName(raw[i+1:])
 			if name == "" {
-				w.dynamic = true
+				w.Dynamic = true
 				b.WriteByte(ch)
 				continue
 			}
 			v, ok := vars[name]
 			if !ok {
-				w.dynamic = true
+				w.Dynamic = true
 				b.WriteString(raw[i : i+1+n])
 			} else {
 				b.WriteString(v)
@@ -694,7 +700,7 @@ func expand(w shWord, vars map[string]string) shWord {
 			b.WriteByte(ch)
 		}
 	}
-	w.lit = b.String()
+	w.Lit = b.String()
 	return w
 }
 
@@ -729,22 +735,22 @@ func varName(s string) (name string, n int) {
 // litArgs returns the words as arguments: "$@" and "$N" expand to the
 // given positional parameters when known (pos non-nil); exact is false when
 // a word is only known at run time.
-func litArgs(ws []shWord, pos []string, posKnown bool) (args []string, exact bool) {
+func litArgs(ws []ShellWord, pos []string, posKnown bool) (args []string, exact bool) {
 	exact = true
 	for _, w := range ws {
 		switch {
-		case w.param == "@" && posKnown:
+		case w.Param == "@" && posKnown:
 			args = append(args, pos...)
-		case w.param != "" && posKnown:
-			if n := int(w.param[0] - '0'); n >= 1 && n <= len(pos) {
+		case w.Param != "" && posKnown:
+			if n := int(w.Param[0] - '0'); n >= 1 && n <= len(pos) {
 				args = append(args, pos[n-1])
 			} else if n == 0 {
-				args, exact = append(args, w.raw), false
+				args, exact = append(args, w.Raw), false
 			}
-		case w.param != "" || w.dynamic:
-			args, exact = append(args, w.raw), false
+		case w.Param != "" || w.Dynamic:
+			args, exact = append(args, w.Raw), false
 		default:
-			args = append(args, w.lit)
+			args = append(args, w.Lit)
 		}
 	}
 	return args, exact
@@ -767,23 +773,23 @@ func lastExec(text string, env []string, scriptArgs []string) (name string, args
 	assigned := map[string]bool{} // set by the script
 	unknown := map[string]bool{}
 	positional := true
-	var last []shWord
-	for _, c := range parseShell(text) {
-		ws := c.words
-		for len(ws) > 0 && shellKeywords[ws[0].raw] {
+	var last []ShellWord
+	for _, c := range ParseShell(text) {
+		ws := c.Words
+		for len(ws) > 0 && shellKeywords[ws[0].Raw] {
 			ws = ws[1:]
 		}
 		if len(ws) == 0 {
 			continue
 		}
-		switch ws[0].raw {
+		switch ws[0].Raw {
 		case "export", "readonly", "local", "declare", "typeset":
 			ws = ws[1:]
-			if len(ws) == 0 || !isAssignment(ws[0]) {
+			if len(ws) == 0 || !IsAssignment(ws[0]) {
 				continue
 			}
 		case "set":
-			if len(ws) > 1 && (ws[1].raw == "--" || !strings.HasPrefix(ws[1].raw, "-") && !strings.HasPrefix(ws[1].raw, "+")) {
+			if len(ws) > 1 && (ws[1].Raw == "--" || !strings.HasPrefix(ws[1].Raw, "-") && !strings.HasPrefix(ws[1].Raw, "+")) {
 				positional = false
 			}
 			continue
@@ -791,7 +797,7 @@ func lastExec(text string, env []string, scriptArgs []string) (name string, args
 			positional = false
 			continue
 		case "exec":
-			if ops := execOperands(ws[1:]); len(ops) > 0 {
+			if ops := ExecOperands(ws[1:]); len(ops) > 0 {
 				last = ops
 			}
 			continue
@@ -799,21 +805,21 @@ func lastExec(text string, env []string, scriptArgs []string) (name string, args
 		// Assignments alone on a command set script variables; a variable
 		// assigned twice with different values is unknown.
 		for _, w := range ws {
-			if !isAssignment(w) {
+			if !IsAssignment(w) {
 				ws = nil
 				break
 			}
 		}
 		for _, w := range ws {
-			name, val, _ := strings.Cut(w.raw, "=")
-			e := expand(shWord{raw: val}, vars)
+			name, val, _ := strings.Cut(w.Raw, "=")
+			e := Expand(ShellWord{Raw: val}, vars)
 			switch {
-			case e.dynamic || e.param != "":
+			case e.Dynamic || e.Param != "":
 				unknown[name] = true
-			case assigned[name] && vars[name] != e.lit:
+			case assigned[name] && vars[name] != e.Lit:
 				unknown[name] = true
 			default:
-				vars[name] = e.lit
+				vars[name] = e.Lit
 				assigned[name] = true
 			}
 		}
@@ -824,42 +830,42 @@ func lastExec(text string, env []string, scriptArgs []string) (name string, args
 	if last == nil {
 		return "", nil, false, vars, ""
 	}
-	var words []shWord
+	var words []ShellWord
 	for _, w := range last {
-		words = append(words, expand(w, vars))
+		words = append(words, Expand(w, vars))
 	}
 	first := words[0]
 	switch {
-	case first.param != "":
+	case first.Param != "":
 		if !positional {
-			return "", nil, false, vars, fmt.Sprintf("its last exec runs %s after the script changes its arguments (set --/shift); not followed", first.raw)
+			return "", nil, false, vars, fmt.Sprintf("its last exec runs %s after the script changes its arguments (set --/shift); not followed", first.Raw)
 		}
 		var pargs []string
-		if first.param == "@" {
+		if first.Param == "@" {
 			pargs = scriptArgs
-		} else if n := int(first.param[0] - '0'); n >= 1 && n <= len(scriptArgs) {
+		} else if n := int(first.Param[0] - '0'); n >= 1 && n <= len(scriptArgs) {
 			pargs = scriptArgs[n-1:]
 			pargs = pargs[:1]
 		}
 		if len(pargs) == 0 {
-			return "", nil, false, vars, fmt.Sprintf("its last exec runs %s, but the script gets no arguments", first.raw)
+			return "", nil, false, vars, fmt.Sprintf("its last exec runs %s, but the script gets no arguments", first.Raw)
 		}
 		rest, exact := litArgs(words[1:], scriptArgs, positional)
 		return pargs[0], append(append([]string{}, pargs[1:]...), rest...), exact, vars, ""
-	case first.dynamic:
-		return "", nil, false, vars, fmt.Sprintf("its last exec runs %s, which is only known at run time; not followed", first.raw)
-	case first.lit == "":
+	case first.Dynamic:
+		return "", nil, false, vars, fmt.Sprintf("its last exec runs %s, which is only known at run time; not followed", first.Raw)
+	case first.Lit == "":
 		return "", nil, false, vars, "its last exec runs an empty word"
 	}
 	rest, exact := litArgs(words[1:], scriptArgs, positional)
-	return first.lit, rest, exact, vars, ""
+	return first.Lit, rest, exact, vars, ""
 }
 
 // Helpers the chain checks (LD203–LD208) share.
 
-// chainEvidence is the evidence common to a finding on link i: the config
+// ChainEvidence is the evidence common to a finding on link i: the config
 // fields, the chain up to the link, and the file it names.
-func chainEvidence(t *Target, c *Chain, i int) []string {
+func ChainEvidence(t *Target, c *Chain, i int) []string {
 	ev := t.Argv().Evidence()
 	if i > 0 || len(c.Links[i].Lookup.Resolution().Chain) > 0 {
 		ev = append(ev, "chain: "+c.Describe(i))
@@ -874,9 +880,9 @@ func chainEvidence(t *Target, c *Chain, i int) []string {
 	return ev
 }
 
-// origin says where link i's name was written, for messages:
+// Origin says where link i's name was written, for messages:
 // `ENTRYPOINT` or `the #! line of /var/task/app`.
-func (c *Chain) origin(i int) string {
+func (c *Chain) Origin(i int) string {
 	l := &c.Links[i]
 	switch l.Role {
 	case RoleEntrypoint, RoleCmd:
@@ -887,19 +893,19 @@ func (c *Chain) origin(i int) string {
 		if i > 0 && c.Links[i-1].Role == RoleInterpreter {
 			return "the #! line of " + c.Links[i-1].From + " (through env)"
 		}
-		return "env (" + c.origin(max(i-1, 0)) + ")"
+		return "env (" + c.Origin(max(i-1, 0)) + ")"
 	case RoleShellCommand:
-		return "the shell command of " + c.origin(0)
+		return "the shell command of " + c.Origin(0)
 	}
 	return "the exec line of " + l.From
 }
 
-// looksText reports whether b could be a text file: no NUL byte.
-func looksText(b []byte) bool { return !bytes.ContainsRune(b, 0) }
+// LooksText reports whether b could be a text file: no NUL byte.
+func LooksText(b []byte) bool { return !bytes.ContainsRune(b, 0) }
 
-// packageHint is the Dockerfile line that installs a program of the given
+// PackageHint is the Dockerfile line that installs a program of the given
 // name with the image's package manager, or "" when none is known.
-func packageHint(fsys *imagefs.FS, prog string) string {
+func PackageHint(fsys *imagefs.FS, prog string) string {
 	has := func(p string) bool { r := fsys.Resolve(p); return r.Err == nil && r.Entry != nil }
 	switch {
 	case has("/sbin/apk") || has("/etc/alpine-release"):
@@ -916,15 +922,15 @@ func packageHint(fsys *imagefs.FS, prog string) string {
 	return ""
 }
 
-// commandChain returns the chain for checks that follow it: nil and no
-// error when the image has no command (LD201's case), nil and ErrSkip when
+// CommandChain returns the chain for checks that follow it: nil and no
+// error when the image has no command (LD201's case), nil and ErrNotApplicable when
 // no filesystem was loaded.
-func (t *Target) commandChain() (*Chain, error) {
+func (t *Target) CommandChain() (*Chain, error) {
 	if t.Argv().Empty() {
 		return nil, nil
 	}
 	if t.FS == nil {
-		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrSkip)
+		return nil, fmt.Errorf("%w: no filesystem was loaded", ErrNotApplicable)
 	}
 	return t.Chain(), nil
 }

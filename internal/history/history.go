@@ -1,4 +1,8 @@
-package dockerfile
+// Package history takes apart the created_by strings builders record in an
+// image config's history, one per layer: the one parser of them, for the
+// Dockerfile locator, the reports' layer lines and the checks' layer
+// labels. It imports nothing of lambdoctor, so the analysis may use it.
+package history
 
 import (
 	"fmt"
@@ -6,8 +10,7 @@ import (
 	"strings"
 )
 
-// History is a config history's created_by taken apart: the one parser of
-// the strings builders record for each layer. The forms are buildkit's
+// History is a config history's created_by taken apart. The forms are buildkit's
 // ("RUN /bin/sh -c cmd # buildkit", "RUN |2 A=1 B=2 /bin/sh -c cmd #
 // buildkit", "COPY src dest # buildkit", "ENV K=v") and the classic
 // builder's ("/bin/sh -c cmd", "|1 ARG=v /bin/sh -c cmd", "/bin/sh -c
@@ -35,8 +38,8 @@ var instructions = map[string]bool{
 	"STOPSIGNAL": true, "HEALTHCHECK": true, "ONBUILD": true, "MAINTAINER": true,
 }
 
-// ParseCreatedBy takes a created_by apart.
-func ParseCreatedBy(s string) History {
+// Parse takes a created_by apart.
+func Parse(s string) History {
 	s = strings.Join(strings.Fields(s), " ")
 	s = strings.TrimSuffix(s, " # buildkit")
 	if rest, ok := strings.CutPrefix(s, "RUN "); ok {

@@ -1,8 +1,8 @@
-package dockerfile
+package history
 
 import "testing"
 
-func TestParseCreatedBy(t *testing.T) {
+func TestParse(t *testing.T) {
 	for _, tt := range []struct {
 		in        string
 		cmd, text string
@@ -25,12 +25,12 @@ func TestParseCreatedBy(t *testing.T) {
 		{"bazel build //:image", "", "bazel build //:image", "bazel build //:image"},
 		{"", "", "", ""},
 	} {
-		h := ParseCreatedBy(tt.in)
+		h := Parse(tt.in)
 		if h.Cmd != tt.cmd || h.Text != tt.text {
-			t.Errorf("ParseCreatedBy(%q) = %q %q, want %q %q", tt.in, h.Cmd, h.Text, tt.cmd, tt.text)
+			t.Errorf("Parse(%q) = %q %q, want %q %q", tt.in, h.Cmd, h.Text, tt.cmd, tt.text)
 		}
 		if got := h.String(); got != tt.display {
-			t.Errorf("ParseCreatedBy(%q).String() = %q, want %q", tt.in, got, tt.display)
+			t.Errorf("Parse(%q).String() = %q, want %q", tt.in, got, tt.display)
 		}
 	}
 }

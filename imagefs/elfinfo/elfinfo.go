@@ -1,8 +1,16 @@
-package checks
+// Package elfinfo reads what the kernel and the dynamic linker need from
+// an ELF file: its identity (class, byte order, OS/ABI, type, machine),
+// PT_INTERP and the dynamic section (DT_NEEDED, DT_RPATH, DT_RUNPATH,
+// DT_SONAME), without reading the code and data in between. It parses a
+// file's bytes in memory (Parse), a file read by offset (Read), or a file
+// streamed start to end (Stream), as imagefs's layer pass sees it, and
+// encodes what it learns compactly (Marshal) so that a layer's index can
+// keep it. The layout is the System V ABI's (gABI, "Object Files" and
+// "Program Loading and Dynamic Linking").
+package elfinfo
 
 import (
 	"bytes"
-	"context"
 	delf "debug/elf"
 	"encoding/binary"
 	"errors"
@@ -10,69 +18,10 @@ import (
 	"io"
 	"path"
 	"strings"
-
-	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
-// This file reads executables the way the kernel and the dynamic linker
-// see them: the ELF identity (class, machine, OS/ABI, type), PT_INTERP and
-// the dynamic section (DT_NEEDED, DT_RPATH, DT_RUNPATH, DT_SONAME), and
-// recognises the non-Linux formats people copy into images by mistake
-// (Mach-O, PE, zip). Parsed files are memoised per Target.
-
-// BinFormat is the format of an executable file's content.
-type BinFormat int
-
-// Formats recognised from the first bytes of a file.
-const (
-	FormatUnknown BinFormat = iota
-	FormatELF
-	FormatMachO // Mach-O or a universal (fat) Mach-O
-	FormatPE    // Windows PE ("MZ")
-	FormatZip   // a zip archive (jar, Python zipapp without a shebang...)
-	FormatScript
-)
-
-func (f BinFormat) String() string {
-	switch f {
-	case FormatELF:
-		return "ELF"
-	case FormatMachO:
-		return "Mach-O (macOS)"
-	case FormatPE:
-		return "PE (Windows)"
-	case FormatZip:
-		return "zip archive"
-	case FormatScript:
-		return "script"
-	}
-	return "unknown"
-}
-
-// SniffFormat names the format of content starting with head.
-func SniffFormat(head []byte) BinFormat {
-	switch {
-	case bytes.HasPrefix(head, []byte("\x7fELF")):
-		return FormatELF
-	case bytes.HasPrefix(head, []byte("#!")):
-		return FormatScript
-	case len(head) >= 4 && (bytes.Equal(head[:4], []byte{0xfe, 0xed, 0xfa, 0xcf}) || bytes.Equal(head[:4], []byte{0xcf, 0xfa, 0xed, 0xfe}) ||
-		bytes.Equal(head[:4], []byte{0xfe, 0xed, 0xfa, 0xce}) || bytes.Equal(head[:4], []byte{0xce, 0xfa, 0xed, 0xfe})):
-		return FormatMachO
-	case len(head) >= 8 && bytes.Equal(head[:4], []byte{0xca, 0xfe, 0xba, 0xbe}) && binary.BigEndian.Uint32(head[4:8]) < 45:
-		// A universal Mach-O; Java class files share the magic but carry
-		// a version >= 45 where the fat header has its (small) arch count.
-		return FormatMachO
-	case bytes.HasPrefix(head, []byte("MZ")):
-		return FormatPE
-	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
-		return FormatZip
-	}
-	return FormatUnknown
-}
-
-// ELFInfo is what lambdoctor knows about one ELF file.
-type ELFInfo struct {
+// Info is what lambdoctor knows about one ELF file.
+type Info struct {
 	Class   delf.Class
 	Data    delf.Data
 	OSABI   delf.OSABI
@@ -93,22 +42,32 @@ type ELFInfo struct {
 	// HeaderOnly is true when only the identity (class, machine, type) could
 	// be read: the file is truncated or was read only in part.
 	HeaderOnly bool
+
+	// Go is true for a Go program (one with a Go build ID note) that a
+	// Stream searched start to end; Scanned is true then, and Markers
+	// holds the markers found. Parse and Read leave them unset.
+	Go, Scanned bool
+	Markers     Marker
+	// GoVersion and GoModInfo are a scanned Go program's build
+	// information (as runtime/debug.ParseBuildInfo reads GoModInfo), when
+	// the pass kept it.
+	GoVersion, GoModInfo string
 }
 
 // Arch is the Go/OCI architecture name of the machine ("amd64", "arm64",
 // "386", "arm", ...), or the ELF machine name for others.
-func (e *ELFInfo) Arch() string { return machineArch(e.Machine, e.Class) }
+func (e *Info) Arch() string { return MachineArch(e.Machine, e.Class) }
 
 // Static reports a binary with no PT_INTERP (statically linked, or a
 // static-pie).
-func (e *ELFInfo) Static() bool { return e.Interp == "" }
+func (e *Info) Static() bool { return e.Interp == "" }
 
 // Libc guesses the C library from PT_INTERP: "musl", "glibc" or "".
-func (e *ELFInfo) Libc() string { return interpLibc(e.Interp) }
+func (e *Info) Libc() string { return InterpLibc(e.Interp) }
 
 // Describe is an evidence fragment: "ELF 64-bit LSB executable, x86-64
 // (amd64), dynamically linked, interpreter /lib64/ld-linux-x86-64.so.2".
-func (e *ELFInfo) Describe() string {
+func (e *Info) Describe() string {
 	var b strings.Builder
 	bits := "64-bit"
 	if e.Class == delf.ELFCLASS32 {
@@ -132,7 +91,7 @@ func (e *ELFInfo) Describe() string {
 	}
 	fmt.Fprintf(&b, "ELF %s %s %s, %s", bits, order, kind, MachineName(e.Machine, e.Class))
 	if e.OSABI != delf.ELFOSABI_NONE && e.OSABI != delf.ELFOSABI_LINUX {
-		fmt.Fprintf(&b, ", OS/ABI %s", osabiName(e.OSABI))
+		fmt.Fprintf(&b, ", OS/ABI %s", OSABIName(e.OSABI))
 	}
 	switch {
 	case e.Interp != "":
@@ -164,7 +123,7 @@ func MachineName(m delf.Machine, c delf.Class) string {
 	return m.String()
 }
 
-func osabiName(o delf.OSABI) string {
+func OSABIName(o delf.OSABI) string {
 	switch o {
 	case delf.ELFOSABI_FREEBSD:
 		return "FreeBSD"
@@ -178,8 +137,8 @@ func osabiName(o delf.OSABI) string {
 	return strings.TrimPrefix(o.String(), "ELFOSABI_")
 }
 
-// machineArch maps an ELF machine to the OCI architecture name.
-func machineArch(m delf.Machine, c delf.Class) string {
+// MachineArch maps an ELF machine to the OCI architecture name.
+func MachineArch(m delf.Machine, c delf.Class) string {
 	switch m {
 	case delf.EM_X86_64:
 		if c == delf.ELFCLASS32 {
@@ -204,30 +163,8 @@ func machineArch(m delf.Machine, c delf.Class) string {
 	return strings.TrimPrefix(m.String(), "EM_")
 }
 
-// archMachine is the ELF machine of a Lambda architecture, for messages.
-func archMachine(arch string) string {
-	switch arch {
-	case "amd64":
-		return "x86-64"
-	case "arm64":
-		return "AArch64"
-	}
-	return arch
-}
-
-// lambdaArchName is the name Lambda's Architectures setting uses.
-func lambdaArchName(arch string) string {
-	switch arch {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "arm64"
-	}
-	return arch
-}
-
-// interpLibc guesses the C library from an interpreter path.
-func interpLibc(interp string) string {
+// InterpLibc guesses the C library from an interpreter path.
+func InterpLibc(interp string) string {
 	base := path.Base(interp)
 	switch {
 	case interp == "":
@@ -240,24 +177,29 @@ func interpLibc(interp string) string {
 	return ""
 }
 
-// errNotELF is returned by ParseELF for content that is not ELF.
-var errNotELF = errors.New("not an ELF file")
+// HeadRead is how much of an ELF file Read reads from its start when the
+// caller has less in memory: the headers, and often the interpreter path
+// and string table.
+const HeadRead = 64 << 10
 
-// ParseELF parses the ELF identity, program headers and dynamic section
+// ErrNotELF is returned by Parse for content that is not ELF.
+var ErrNotELF = errors.New("not an ELF file")
+
+// Parse parses the ELF identity, program headers and dynamic section
 // from b, all of a file or its start. What lies beyond b is reported as
 // unknown (HeaderOnly, Interp "?", DynamicRead false), never guessed.
-func ParseELF(b []byte) (*ELFInfo, error) {
+func Parse(b []byte) (*Info, error) {
 	return parseELF(bytesSource(b))
 }
 
-// ReadELF parses the ELF file of size bytes that r reads, reading only the
+// Read parses the ELF file of size bytes that r reads, reading only the
 // parts the parse needs: the headers, the interpreter path, the dynamic
 // section and the strings it names (not the code and data in between), so
 // that a large library costs a few small reads. head, when not nil, is the
 // file's start already in memory.
-func ReadELF(r io.ReadSeeker, size int64, head []byte) (*ELFInfo, error) {
+func Read(r io.ReadSeeker, size int64, head []byte) (*Info, error) {
 	src := &seekSource{r: r, sz: uint64(size)}
-	if n := min(src.sz, elfHeadRead); uint64(len(head)) >= n {
+	if n := min(src.sz, HeadRead); uint64(len(head)) >= n {
 		src.head = head
 	} else {
 		b, ok := src.at(0, n)
@@ -279,6 +221,11 @@ type elfSource interface {
 	at(off, n uint64) ([]byte, bool)
 	// size is the file's size, or what is known of it.
 	size() uint64
+	// inMemory returns the bytes from off on that are at hand without a
+	// read (possibly none).
+	inMemory(off uint64) []byte
+	// canRead reports whether at may read what is not in memory.
+	canRead() bool
 }
 
 // bytesSource is a file's content, or its start, in memory.
@@ -292,6 +239,15 @@ func (b bytesSource) at(off, n uint64) ([]byte, bool) {
 }
 
 func (b bytesSource) size() uint64 { return uint64(len(b)) }
+
+func (b bytesSource) inMemory(off uint64) []byte {
+	if off >= uint64(len(b)) {
+		return nil
+	}
+	return b[off:]
+}
+
+func (bytesSource) canRead() bool { return false }
 
 // seekSource reads the spans of a file it is asked for, serving the start
 // from head.
@@ -307,6 +263,15 @@ type seekSource struct {
 const maxELFSpan = 16 << 20
 
 func (s *seekSource) size() uint64 { return s.sz }
+
+func (s *seekSource) inMemory(off uint64) []byte {
+	if off >= uint64(len(s.head)) {
+		return nil
+	}
+	return s.head[off:]
+}
+
+func (s *seekSource) canRead() bool { return s.err == nil }
 
 func (s *seekSource) at(off, n uint64) ([]byte, bool) {
 	if off > s.sz || n > s.sz-off {
@@ -338,12 +303,12 @@ func (s *seekSource) readErr() error {
 }
 
 // parseELF parses what src holds.
-func parseELF(src elfSource) (*ELFInfo, error) {
+func parseELF(src elfSource) (*Info, error) {
 	b, ok := src.at(0, min(src.size(), 64))
 	if !ok || len(b) < 20 || string(b[:4]) != "\x7fELF" {
-		return nil, errNotELF
+		return nil, ErrNotELF
 	}
-	e := &ELFInfo{Class: delf.Class(b[delf.EI_CLASS]), Data: delf.Data(b[delf.EI_DATA]), OSABI: delf.OSABI(b[delf.EI_OSABI])}
+	e := &Info{Class: delf.Class(b[delf.EI_CLASS]), Data: delf.Data(b[delf.EI_DATA]), OSABI: delf.OSABI(b[delf.EI_OSABI])}
 	var bo binary.ByteOrder
 	switch e.Data {
 	case delf.ELFDATA2LSB:
@@ -476,13 +441,12 @@ func parseELF(src elfSource) (*ELFInfo, error) {
 		end = strsz
 	}
 	// The string table, whole when it fits what may be read at once (the
-	// strings are then at hand); else each string on its own.
+	// strings are then at hand); else what of it is in memory, and each
+	// string beyond that read on its own.
 	table, whole := src.at(stroff, end)
 	if !whole {
-		// A prefix is in memory: take what it covers.
-		if sized, isBytes := src.(bytesSource); isBytes && stroff < uint64(len(sized)) {
-			table = sized[stroff:]
-		}
+		table = src.inMemory(stroff)
+		table = table[:min(uint64(len(table)), end)]
 	}
 	str := func(off uint64) (string, bool) {
 		if off >= end {
@@ -496,7 +460,7 @@ func parseELF(src elfSource) (*ELFInfo, error) {
 				return "", false
 			}
 		}
-		if _, isBytes := src.(bytesSource); isBytes {
+		if !src.canRead() {
 			return "", false
 		}
 		sb, ok := src.at(stroff+off, min(4096, end-off))
@@ -534,140 +498,4 @@ func parseELF(src elfSource) (*ELFInfo, error) {
 	}
 	e.DynamicRead = true
 	return e, nil
-}
-
-// elfFile is a memoised parse of the file at a resolved path.
-type elfFile struct {
-	Path   string // resolved path in the image
-	Entry  *imagefs.Entry
-	Format BinFormat
-	ELF    *ELFInfo // nil unless Format is FormatELF and it parsed
-	Err    error    // why the file could not be read or parsed
-}
-
-// elfHeadRead is how much of an ELF file is read from its start: the
-// headers, and often the interpreter path and string table.
-const elfHeadRead = 64 << 10
-
-func elfKey(p string) string { return "elf:" + p }
-
-// memoPeek returns the memoised value of key, if any.
-func (t *Target) memoPeek(key string) (any, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	v, ok := t.memos[key]
-	return v, ok
-}
-
-// elfAt returns the parse of the regular file at the resolved path p,
-// reading it (the captured head when that holds all that is needed, else
-// the parts of the file the parse needs) once per Target.
-func (t *Target) elfAt(p string) *elfFile {
-	return t.memo(elfKey(p), func() any {
-		e, _ := t.FS.Lookup(p)
-		f := &elfFile{Path: p, Entry: e}
-		if e == nil || !e.IsRegular() {
-			f.Err = fmt.Errorf("%s is not a regular file", p)
-			return f
-		}
-		head := t.FS.Head(p)
-		if len(head) > 0 {
-			f.fill(head)
-			if f.Format != FormatELF || (f.ELF != nil && (f.ELF.DynamicRead || !f.ELF.HasDynamic) && !f.ELF.HeaderOnly && f.ELF.Interp != "?") || int64(len(head)) >= e.Size {
-				return f
-			}
-		}
-		fh, err := t.FS.Open(strings.TrimPrefix(p, "/"))
-		if err != nil {
-			f.Err = fmt.Errorf("reading %s: %w", p, err)
-			return f
-		}
-		defer fh.Close()
-		f.read(fh.(io.ReadSeeker), e.Size, head)
-		return f
-	}).(*elfFile)
-}
-
-// read sets the format and parse from the file r reads, of size bytes,
-// whose start head may already be in memory.
-func (f *elfFile) read(r io.ReadSeeker, size int64, head []byte) {
-	if n := min(size, elfHeadRead); int64(len(head)) < n {
-		head = make([]byte, n)
-		if _, err := io.ReadFull(r, head); err != nil {
-			f.Err = fmt.Errorf("reading %s: %w", f.Path, err)
-			return
-		}
-	}
-	f.Format = SniffFormat(head)
-	f.ELF, f.Err = nil, nil
-	if f.Format != FormatELF {
-		return
-	}
-	f.ELF, f.Err = ReadELF(r, size, head)
-	if f.Err != nil {
-		f.Err = fmt.Errorf("reading %s: %w", f.Path, f.Err)
-	}
-}
-
-// fill sets the format and parse from content b (all of the file or its
-// start).
-func (f *elfFile) fill(b []byte) {
-	f.Format = SniffFormat(b)
-	f.ELF, f.Err = nil, nil
-	if f.Format != FormatELF {
-		return
-	}
-	e, err := ParseELF(b)
-	if err != nil {
-		f.Err = err
-		return
-	}
-	f.ELF = e
-}
-
-// readHead reads the first n bytes of the file at p.
-func readHead(fsys *imagefs.FS, p string, n int64) ([]byte, error) {
-	fh, err := fsys.Open(strings.TrimPrefix(p, "/"))
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	b, err := io.ReadAll(io.LimitReader(fh, n))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
-	}
-	return b, nil
-}
-
-// preloadELFs parses the files at the resolved paths ps, memoising the
-// results, with one batched read: the image filesystem reads each layer
-// once, forward, for all the files it holds.
-func (t *Target) preloadELFs(ctx context.Context, ps []string) error {
-	var todo []string
-	for _, p := range ps {
-		if _, ok := t.memoPeek(elfKey(p)); ok {
-			continue
-		}
-		e, ok := t.FS.Lookup(p)
-		if !ok || !e.IsRegular() || e.HardlinkTo != "" || e.Size == 0 {
-			continue // a hard link shares its original's parse
-		}
-		if h := t.FS.Head(p); int64(len(h)) >= e.Size {
-			continue // all in memory already
-		}
-		todo = append(todo, p)
-	}
-	if len(todo) < 2 {
-		return nil // one file: elfAt reads it just as fast
-	}
-	return t.FS.ReadFiles(ctx, todo, func(p string, r io.Reader) error {
-		e, _ := t.FS.Lookup(p)
-		f := &elfFile{Path: p, Entry: e}
-		f.read(r.(io.ReadSeeker), e.Size, t.FS.Head(p))
-		if f.Err != nil {
-			return nil // elfAt reads it again and reports the error
-		}
-		t.memo(elfKey(p), func() any { return f })
-		return nil
-	})
 }

@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"bytes"
@@ -14,9 +14,9 @@ import (
 // /etc/ld.so.cache, the default directories) and musl's (LD_LIBRARY_PATH,
 // DT_RPATH/DT_RUNPATH, /etc/ld-musl-<arch>.path or its defaults).
 
-// ldFiles are the files the library search reads: checks that search
+// LDFiles are the files the library search reads: checks that search
 // libraries list them in Meta.Needs so the filesystem pass keeps them.
-var ldFiles = []string{
+var LDFiles = []string{
 	"/etc/ld.so.cache",
 	"/etc/ld.so.conf",
 	"/etc/ld.so.conf.d/*",
@@ -161,7 +161,7 @@ func cacheFlagsFit(flags int32, arch string) bool {
 	return true
 }
 
-// ldConfig is the image's dynamic-linker configuration.
+// LDConfig is the image's dynamic-linker configuration.
 type ldConfig struct {
 	Cache    *LDCache
 	CacheErr error // why /etc/ld.so.cache could not be used; nil if absent
@@ -174,9 +174,9 @@ type ldConfig struct {
 	MuslPathFile string
 }
 
-// ldConfig reads the dynamic-linker configuration once per Target.
-func (t *Target) ldConfig(arch string) *ldConfig {
-	return t.memo("ldconfig:"+arch, func() any {
+// LDConfig reads the dynamic-linker configuration once per Target.
+func (t *Target) LDConfig(arch string) *ldConfig {
+	return t.facts.ldConfig.get(arch, func() *ldConfig {
 		c := &ldConfig{}
 		if b, err := t.FS.ReadFile("etc/ld.so.cache"); err == nil {
 			c.Cache, c.CacheErr = ParseLDCache(b)
@@ -234,7 +234,7 @@ func (t *Target) ldConfig(arch string) *ldConfig {
 			}
 		}
 		return c
-	}).(*ldConfig)
+	})
 }
 
 // globFiles expands a glob of absolute paths (only the last component may

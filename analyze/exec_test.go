@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -72,12 +73,12 @@ func lookupFS(t *testing.T) *imagefs.FS {
 	return newTarget(t, testimage.Spec{Layers: [][]testimage.File{{
 		testimage.Dir("a", 0), testimage.Dir("b", 0), testimage.Dir("c", 0),
 		testimage.Reg("a/tool", 0o644, "data"),
-		testimage.Reg("b/tool", 0o755, elf),
-		testimage.Reg("c/tool", 0o755, elf),
+		testimage.Reg("b/tool", 0o755, fixtures.ELFStub),
+		testimage.Reg("c/tool", 0o755, fixtures.ELFStub),
 		testimage.Dir("a/dirtool", 0),
 		testimage.Reg("a/plain", 0o644, "data"),
 		testimage.Dir("work", 0),
-		testimage.Reg("work/onlyhere", 0o755, elf),
+		testimage.Reg("work/onlyhere", 0o755, fixtures.ELFStub),
 		testimage.Symlink("b/link", "../c/tool"),
 	}}}, "amd64").FS
 }
@@ -156,19 +157,19 @@ func TestSandboxAccess(t *testing.T) {
 	fsys := newTarget(t, testimage.Spec{Layers: [][]testimage.File{{
 		testimage.Dir("var", 0),
 		testimage.Dir("var/task", 0o700),
-		testimage.Reg("var/task/bootstrap", 0o755, elf),
+		testimage.Reg("var/task/bootstrap", 0o755, fixtures.ELFStub),
 		testimage.Dir("opt", 0),
 		testimage.Dir("opt/private", 0o750),
-		testimage.Reg("opt/private/tool", 0o755, elf),
+		testimage.Reg("opt/private/tool", 0o755, fixtures.ELFStub),
 		testimage.Dir("usr", 0),
 		testimage.Dir("usr/bin", 0),
 		testimage.Symlink("usr/bin/tool", "/opt/private/tool"),
 		testimage.Reg("usr/bin/data", 0o644, "x"),
-		testimage.Reg("usr/bin/ok", 0o755, elf),
-		owned(testimage.Dir("home", 0o700), SandboxUID, SandboxGID),
-		owned(testimage.Reg("home/mine", 0o700, elf), SandboxUID, 0),
+		testimage.Reg("usr/bin/ok", 0o755, fixtures.ELFStub),
+		fixtures.Owned(testimage.Dir("home", 0o700), SandboxUID, SandboxGID),
+		fixtures.Owned(testimage.Reg("home/mine", 0o700, fixtures.ELFStub), SandboxUID, 0),
 		testimage.Dir("app", 0o711),
-		testimage.Reg("app/run", 0o755, elf),
+		testimage.Reg("app/run", 0o755, fixtures.ELFStub),
 	}}}, "amd64").FS
 	for _, tc := range []struct {
 		path    string
@@ -206,7 +207,7 @@ func TestSandboxAccess(t *testing.T) {
 func TestFormatChain(t *testing.T) {
 	fsys := newTarget(t, testimage.Spec{Layers: [][]testimage.File{{
 		testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Dir("usr/local", 0), testimage.Dir("usr/local/bin", 0),
-		testimage.Reg("usr/bin/python3.12", 0o755, elf),
+		testimage.Reg("usr/bin/python3.12", 0o755, fixtures.ELFStub),
 		testimage.Symlink("usr/local/bin/python", "../../bin/python3.12"),
 		testimage.Symlink("usr/local/bin/gone", "/usr/bin/gone"),
 		testimage.Symlink("bin", "usr/bin"),
@@ -246,10 +247,10 @@ func TestDanglingLink(t *testing.T) {
 func TestFindFiles(t *testing.T) {
 	fsys := newTarget(t, testimage.Spec{Layers: [][]testimage.File{{
 		testimage.Reg("opt/x/share/tool", 0o644, "doc"),
-		testimage.Reg("opt/x/bin/tool", 0o755, elf),
+		testimage.Reg("opt/x/bin/tool", 0o755, fixtures.ELFStub),
 		testimage.Reg("usr/lib/tool/readme", 0o644, ""),
 		testimage.Dir("usr/share/tool", 0),
-		testimage.Reg("usr/local/bin/tool", 0o755, elf),
+		testimage.Reg("usr/local/bin/tool", 0o755, fixtures.ELFStub),
 		testimage.Symlink("usr/bin/tool", "../local/bin/tool"),
 		testimage.Symlink("usr/sbin/tool", "nowhere"),
 	}}}, "amd64").FS

@@ -1,4 +1,4 @@
-package checks
+package analyze
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/lambdoctor/lambdoctor/dockerfile"
+	"github.com/lambdoctor/lambdoctor/internal/history"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -483,9 +483,9 @@ func parents(abs string) []string {
 	return out
 }
 
-// linkDest is where a symlink hop points, as an absolute path inside the
+// LinkDest is where a symlink hop points, as an absolute path inside the
 // image (chroot semantics: ".." stops at "/").
-func linkDest(h imagefs.Hop) string {
+func LinkDest(h imagefs.Hop) string {
 	if strings.HasPrefix(h.Target, "/") {
 		return path.Clean(h.Target)
 	}
@@ -502,7 +502,7 @@ func DanglingLink(fsys *imagefs.FS, r imagefs.Resolution) (imagefs.Hop, imagefs.
 		return imagefs.Hop{}, imagefs.Resolution{}, false
 	}
 	h := r.Chain[len(r.Chain)-1]
-	tr := fsys.Resolve(linkDest(h))
+	tr := fsys.Resolve(LinkDest(h))
 	if tr.Err == nil {
 		return imagefs.Hop{}, imagefs.Resolution{}, false
 	}
@@ -518,7 +518,7 @@ func FormatChain(r imagefs.Resolution) string {
 	b.WriteString(cur)
 	seen := map[string]bool{cur: true}
 	for _, h := range r.Chain {
-		dest := linkDest(h)
+		dest := LinkDest(h)
 		switch {
 		case h.Path == cur:
 			cur = dest
@@ -589,11 +589,14 @@ func KindString(e *imagefs.Entry) string {
 // Dockerfile line from the config history, e.g.
 // `layer 4 (RUN gem install aws_lambda_ric)`.
 func (t *Target) LayerLabel(i int) string {
-	ref := t.LayerRef(i)
-	if ref == nil {
+	if t.FS == nil {
 		return fmt.Sprintf("layer %d", i)
 	}
-	if cb := CreatedBy(ref.CreatedBy); cb != "" {
+	layers := t.FS.Layers()
+	if i < 0 || i >= len(layers) {
+		return fmt.Sprintf("layer %d", i)
+	}
+	if cb := CreatedBy(layers[i].CreatedBy); cb != "" {
 		return fmt.Sprintf("layer %d (%s)", i, cb)
 	}
 	return fmt.Sprintf("layer %d", i)
@@ -602,7 +605,7 @@ func (t *Target) LayerLabel(i int) string {
 // CreatedBy shortens a history created_by line to the Dockerfile
 // instruction it came from.
 func CreatedBy(s string) string {
-	s = dockerfile.ParseCreatedBy(s).String()
+	s = history.Parse(s).String()
 	const max = 100
 	if r := []rune(s); len(r) > max {
 		s = string(r[:max-1]) + "…"
@@ -693,4 +696,10 @@ func FindFiles(ctx context.Context, fsys *imagefs.FS, base string, pathDirs []st
 		return found[i].Path < found[j].Path
 	})
 	return found, nil
+}
+
+// EmulatorBootstraps is where the Runtime Interface Emulator looks, in
+// order, when it is given no command (internal/lambda/rie/run.go).
+func EmulatorBootstraps() []string {
+	return []string{"/var/task/bootstrap", "/opt/bootstrap", "/var/runtime/bootstrap"}
 }
