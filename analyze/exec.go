@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lambdoctor/lambdoctor/internal/history"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
@@ -603,14 +605,7 @@ func (t *Target) LayerLabel(i int) string {
 // CreatedBy shortens a history created_by line to the Dockerfile
 // instruction it came from.
 func CreatedBy(s string) string {
-	s = strings.TrimSpace(s)
-	s = strings.TrimSuffix(s, "# buildkit")
-	s = strings.TrimSpace(s)
-	if rest, ok := strings.CutPrefix(s, "/bin/sh -c #(nop) "); ok {
-		s = strings.TrimSpace(rest)
-	} else if rest, ok := strings.CutPrefix(s, "/bin/sh -c "); ok {
-		s = "RUN " + strings.TrimSpace(rest)
-	}
+	s = history.Parse(s).String()
 	const max = 100
 	if r := []rune(s); len(r) > max {
 		s = string(r[:max-1]) + "…"

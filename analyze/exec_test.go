@@ -284,7 +284,7 @@ func TestCreatedBy(t *testing.T) {
 	for in, want := range map[string]string{
 		"/bin/sh -c #(nop)  CMD [\"app.handler\"]":             `CMD ["app.handler"]`,
 		"/bin/sh -c gem install aws_lambda_ric":                "RUN gem install aws_lambda_ric",
-		"RUN /bin/sh -c gem install aws_lambda_ric # buildkit": "RUN /bin/sh -c gem install aws_lambda_ric",
+		"RUN /bin/sh -c gem install aws_lambda_ric # buildkit": "RUN gem install aws_lambda_ric",
 		"COPY app.rb /var/task # buildkit":                     "COPY app.rb /var/task",
 		"":                                                     "",
 		strings.Repeat("x", 150):                               strings.Repeat("x", 99) + "…",

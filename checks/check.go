@@ -91,32 +91,58 @@ func (m Meta) DocsURL() string {
 // DocsBase is the base URL of the per-check docs pages.
 const DocsBase = "https://github.com/lambdoctor/lambdoctor/blob/main/docs/checks/"
 
-// Finding is one diagnosed problem.
+// Finding is one diagnosed problem: what a check returns and, unchanged,
+// what the report lists (report.Finding is this type). Its JSON form is
+// the report's contract (docs/json.md).
 type Finding struct {
-	ID       string
-	Name     string
-	Severity Severity
-	Title    string
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Severity Severity `json:"severity"` // "error", "warning" or "info"
+	Title    string   `json:"title"`
 	// Message says what exactly is wrong in this image.
-	Message string
+	Message string `json:"message"`
 	// Path is the in-image path concerned, if any.
-	Path string
-	// Layer that introduced Path, when known.
-	Layer *LayerRef
-	// Evidence: symlink chain, config fields, ELF machine, ...
-	Evidence []string
+	Path string `json:"path"`
+	// Layer that introduced Path, when known; nil (JSON null) otherwise.
+	Layer *LayerRef `json:"layer"`
+	// Evidence: symlink chain, config fields, ELF machine, ... Never nil
+	// in a built report.
+	Evidence []string `json:"evidence"`
 	// Fix is the concrete change to make (a Dockerfile line, a flag).
-	Fix  string
-	Docs string
+	Fix  string `json:"fix"`
+	Docs string `json:"docs"`
+	// Suppressed is set by the report's suppression stage when an ignore
+	// entry of the config matches; the finding stays in the report, marked.
+	Suppressed bool `json:"suppressed,omitempty"`
+	// SuppressionReason is the matching ignore entry's reason.
+	SuppressionReason string `json:"suppressionReason,omitempty"`
+	// Location is the Dockerfile instruction that caused the finding, set
+	// by the report's location stage when inspect was given --dockerfile.
+	Location *SourceLocation `json:"location,omitempty"`
 	// Source names the image config field the finding is about, when the
 	// field's value (not a file) is the cause: "Entrypoint", "Cmd",
 	// "WorkingDir", "User", "ExposedPorts", "Healthcheck", "Volumes",
 	// "StopSignal", or "Env:NAME". Empty when the function's ImageConfig
-	// overrides the field. --dockerfile maps it to the instruction.
-	Source string
+	// overrides the field. --dockerfile maps it to the instruction. Not
+	// part of the JSON contract (Location is what is reported).
+	Source string `json:"-"`
 }
 
-// LayerRef names a layer the way users recognise it.
+// SourceLocation is a place in a Dockerfile.
+type SourceLocation struct {
+	// File is the Dockerfile's path, slash-separated, relative to the git
+	// root (or the working directory) when it is below it.
+	File string `json:"file"`
+	// Line and EndLine are 1-based; they differ for continuation lines
+	// and heredocs.
+	Line    int `json:"line"`
+	EndLine int `json:"endLine"`
+	// Instruction is the instruction as written, on one line.
+	Instruction string `json:"instruction"`
+}
+
+// LayerRef names a layer the way users recognise it: the layer a finding
+// comes from, in checks and in the report alike.
 type LayerRef struct {
 	Index     int    `json:"index"`
 	Digest    string `json:"digest"`

@@ -25,7 +25,8 @@ func (unsupportedMediaType) Meta() Meta {
 }
 
 // mediaTypeRejected is the text Lambda returns for a media type it does not
-// support (LAMBDA.md LD-FMT-01).
+// support (Lambda's CreateFunction error; the supported media types are in
+// https://docs.aws.amazon.com/lambda/latest/dg/images-create.html).
 const mediaTypeRejected = `InvalidParameterValueException: The image manifest, config or layer media type for the source image %s is not supported.`
 
 // Media types the ggcr types package does not name.
@@ -180,7 +181,7 @@ func (c unsupportedMediaType) Run(_ context.Context, t *analyze.Target) ([]Findi
 			"if Lambda reports UnsupportedImageLayerDetected, push gzip layers (load the image and docker push it, or docker buildx build --output type=image,compression=gzip,force-compression=true,push=true)")
 	}
 
-	// Manifest / config consistency (LAMBDA.md LD-FMT-03).
+	// Manifest / config consistency (the OCI image spec: one diff_id per layer).
 	cf := img.Config
 	if m := img.Manifest; m != nil && len(m.Layers) != len(cf.RootFS.DiffIDs) {
 		f := NewFinding(c.Meta(), fmt.Sprintf("The manifest lists %d layers but the config's rootfs.diff_ids lists %d; the image is inconsistent and Lambda cannot unpack it as described (reported as \"ImageLayerFailure: UnsupportedImageLayerDetected\" in similar cases; the exact text for this case is unconfirmed).", len(m.Layers), len(cf.RootFS.DiffIDs)))

@@ -39,7 +39,7 @@ var ld202Cases = []checkCase{
 					`config.Entrypoint=["/usr/local/bin/aws_lambda_ric"]`,
 					`config.Cmd=["app.App::Handler.process"]`,
 					"/usr/local/bin/aws_lambda_ric (missing)",
-					"found /usr/local/bundle/bin/aws_lambda_ric: regular file, mode 0755, owner 0:0, from layer 1 (RUN /bin/sh -c gem install aws_lambda_ric), in a PATH directory",
+					"found /usr/local/bundle/bin/aws_lambda_ric: regular file, mode 0755, owner 0:0, from layer 1 (RUN gem install aws_lambda_ric), in a PATH directory",
 					"found /usr/local/bundle/gems/aws_lambda_ric-1.0.2/bin/aws_lambda_ric",
 					"ENV GEM_HOME=/usr/local/bundle",
 				},
@@ -208,7 +208,7 @@ var ld202Cases = []checkCase{
 		verify: func(t *testing.T, fs []Finding) {
 			expect(Error,
 				[]string{`/usr/local/bin/node points to "../lib/node-v20/bin/node", and /usr/local/lib/node-v20/bin/node does not exist`},
-				[]string{"/usr/local/bin/node -> /usr/local/lib/node-v20/bin/node (missing)", "added in layer 1 (RUN /bin/sh -c ln -s ../lib/node-v20/bin/node /usr/local/bin/node)"},
+				[]string{"/usr/local/bin/node -> /usr/local/lib/node-v20/bin/node (missing)", "added in layer 1 (RUN ln -s ../lib/node-v20/bin/node /usr/local/bin/node)"},
 				[]string{"ln -sf /path/to/real/file /usr/local/bin/node"})(t, fs)
 			if f := fs[0]; f.Path != "/usr/local/bin/node" || f.Layer == nil || f.Layer.Index != 1 {
 				t.Errorf("path %q layer %+v, want the link and layer 1", f.Path, f.Layer)

@@ -65,7 +65,7 @@ func (c shellFormEntrypoint) Run(_ context.Context, t *analyze.Target) ([]Findin
 	case strings.Contains(script, "lambda-entrypoint.sh"):
 		symptom = "/lambda-entrypoint.sh then prints \"entrypoint requires the handler name to be the first argument\" and exits 142 (\"Runtime exited with error: exit status 142\", Runtime.ExitError)"
 	case strings.Contains(script, "awslambdaric"):
-		symptom = "the Python runtime interface client finds no handler (\"ValueError: Handler not set\" per LAMBDA.md's sources) and init fails"
+		symptom = "the Python runtime interface client finds no handler (\"ValueError: Handler not set\", raised by awslambdaric's bootstrap, github.com/aws/aws-lambda-python-runtime-interface-client) and init fails"
 	case strings.Contains(script, "aws-lambda-ric"):
 		symptom = "the Node.js runtime interface client fails with \"Error: No handler specified\" and init fails"
 	case strings.Contains(script, "aws_lambda_ric"):

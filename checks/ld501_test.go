@@ -48,7 +48,7 @@ var ld501Cases = []checkCase{
 			spec.CreatedBy[1] = "RUN /bin/sh -c chmod -R 700 /var/task # buildkit"
 			return newTarget(t, spec, "amd64")
 		},
-		verify: expect(Error, []string{"1 entry (1 of them directories", "/var/task (dir 0700, owner 0:0)", "as soon as it loads anything from /var/task"}, nil, []string{"RUN chmod -R o+rX /var/task, after RUN /bin/sh -c chmod -R 700 /var/task"}),
+		verify: expect(Error, []string{"1 entry (1 of them directories", "/var/task (dir 0700, owner 0:0)", "as soon as it loads anything from /var/task"}, nil, []string{"RUN chmod -R o+rX /var/task, after RUN chmod -R 700 /var/task"}),
 	},
 	{
 		name: "PYTHONPATH in a 0700 home directory",
@@ -64,7 +64,7 @@ var ld501Cases = []checkCase{
 			spec.CreatedBy = append(spec.CreatedBy, "RUN /bin/sh -c useradd -m app # buildkit")
 			return newTarget(t, spec, "amd64")
 		},
-		verify: expect(Error, []string{"cannot search /home/app (mode 0700, owner 1000:1000), on the way to ENV PYTHONPATH=/home/app/function"}, []string{"/home/app: directory, mode 0700, owner 1000:1000, from layer 2 (RUN /bin/sh -c useradd -m app)"}, []string{"RUN chmod o+x /home/app"}),
+		verify: expect(Error, []string{"cannot search /home/app (mode 0700, owner 1000:1000), on the way to ENV PYTHONPATH=/home/app/function"}, []string{"/home/app: directory, mode 0700, owner 1000:1000, from layer 2 (RUN useradd -m app)"}, []string{"RUN chmod o+x /home/app"}),
 	},
 	{
 		// LD206 reports a WORKDIR the sandbox user cannot enter; LD501

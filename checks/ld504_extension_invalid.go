@@ -38,7 +38,8 @@ const extensionsDir = "/opt/extensions"
 const maxExtensions = 10
 
 // launchError is the log line Lambda prints for an extension that fails to
-// start (LAMBDA.md LD-EXT-01/02); errType is set for permission errors.
+// start (Extension.LaunchError, see the Extensions API:
+// https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html); errType is set for permission errors.
 func launchError(name, p, errno, errType string) string {
 	if errType != "" {
 		return fmt.Sprintf("EXTENSION Name: %s State: LaunchError Events: [] Error Type: %s", name, errType) + fmt.Sprintf("\" with \"Error: fork/exec %s: %s\" (Extension.LaunchError", p, errno)

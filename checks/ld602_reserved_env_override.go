@@ -39,8 +39,8 @@ type reservedVar struct {
 	sev    Severity
 }
 
-// reservedVars is the list from awsdocs configuration-envvars.md (LAMBDA.md
-// section 0), in its order.
+// reservedVars is the Developer Guide's list of reserved variables, in its
+// order (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html).
 var reservedVars = []reservedVar{
 	{name: "_HANDLER", effect: "the runtime would load this handler instead of the function's (AWS base images overwrite it from CMD in /lambda-entrypoint.sh)"},
 	{name: "_X_AMZN_TRACE_ID", effect: "X-Ray tracing would start from a fixed, stale trace header"},

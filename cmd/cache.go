@@ -1,18 +1,14 @@
 package cmd
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
 
-	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
@@ -83,25 +79,6 @@ func parseCacheSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size (use bytes or a unit: 500MB, 2GiB; 0 turns the cache off)", s)
 	}
 	return int64(n * float64(mult)), nil
-}
-
-// buildOptions are the imagefs options of an inspection: the captures the
-// checks need, and the cache.
-func buildOptions(list []checks.Check, tmp string, cache *imagefs.Cache) imagefs.Options {
-	return imagefs.Options{Capture: captureFor(list), CaptureKey: captureKey(list), TempDir: tmp, Cache: cache}
-}
-
-// captureKey names the capture policy of captureFor(list) for the cache:
-// a hash of the sorted, deduplicated globs.
-func captureKey(list []checks.Check) string {
-	var globs []string
-	for _, c := range list {
-		globs = append(globs, c.Meta().Needs...)
-	}
-	slices.Sort(globs)
-	globs = slices.Compact(globs)
-	sum := sha256.Sum256([]byte(strings.Join(globs, "\x00")))
-	return "globs:" + hex.EncodeToString(sum[:16])
 }
 
 // getenv reads the environment through s.Getenv (os.Getenv when unset).

@@ -1,13 +1,14 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/report"
 )
 
 type checksOptions struct {
@@ -26,7 +27,7 @@ default severity and title. Each check has a docs page under docs/checks/.`,
 			return runChecks(streams, opts)
 		},
 	}
-	c.Flags().StringVar(&opts.format, "format", "table", "output format: table or json")
+	c.Flags().StringVar(&opts.format, "format", "table", "output format: table (or text) or json")
 	return c
 }
 
@@ -40,25 +41,28 @@ type checkJSON struct {
 }
 
 func runChecks(streams *IOStreams, opts *checksOptions) error {
-	all := checks.All()
-	switch opts.format {
-	case "json":
-		list := make([]checkJSON, 0, len(all))
-		for _, c := range all {
-			m := c.Meta()
-			list = append(list, checkJSON{m.ID, m.Name, m.Severity, m.Category, m.Title, m.DocsURL()})
-		}
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
-	case "table", "text":
-		tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tSEVERITY\tTITLE")
-		for _, c := range all {
-			m := c.Meta()
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.ID, m.Name, m.Severity, m.Title)
-		}
-		return tw.Flush()
+	write, err := formatWriter("checks", opts.format)
+	if err != nil {
+		return err
 	}
-	return usageError("unknown --format %q for checks (want table or json)", opts.format)
+	all := checks.All()
+	list := make([]checkJSON, 0, len(all))
+	for _, c := range all {
+		m := c.Meta()
+		list = append(list, checkJSON{m.ID, m.Name, m.Severity, m.Category, m.Title, m.DocsURL()})
+	}
+	if err := write(streams.Out, list, report.Options{}); err != nil {
+		return writeError(fmt.Errorf("writing the check list: %w", err))
+	}
+	return nil
+}
+
+// checksTable writes the catalogue as a table: ID, name, severity, title.
+func checksTable(w io.Writer, doc any, _ report.Options) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSEVERITY\tTITLE")
+	for _, c := range doc.([]checkJSON) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Severity, c.Title)
+	}
+	return tw.Flush()
 }

@@ -187,7 +187,11 @@ func checkCommandLine(args []string) error {
 				}
 				continue
 			}
-			if allowed, ok := values[f.Name]; ok && !slices.Contains(allowed, v) {
+			allowed, ok := values[f.Name]
+			if f.Name == "format" {
+				allowed, ok = formatsOf(c.Name()), true
+			}
+			if ok && !slices.Contains(allowed, v) {
 				bad = fmt.Errorf("--%s %q: want one of %v", f.Name, v, allowed)
 			}
 		}

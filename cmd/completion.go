@@ -9,17 +9,15 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 	"github.com/spf13/pflag"
-
-	"github.com/lambdoctor/lambdoctor/report"
 )
 
 // flagValues are the values shell completion offers for the flags that
-// take one of a fixed set, wherever a command declares them.
+// take one of a fixed set, wherever a command declares them. --format is
+// per command: formatsOf.
 func flagValues() map[string][]string {
 	return map[string][]string{
 		"arch":    {"amd64", "arm64"},
 		"fail-on": {"error", "warning", "info", "none"},
-		"format":  report.Formats(),
 	}
 }
 
@@ -32,6 +30,9 @@ func registerCompletions(root *cobra.Command) {
 	walk = func(c *cobra.Command) {
 		c.Flags().VisitAll(func(f *pflag.Flag) {
 			v, ok := values[f.Name]
+			if f.Name == "format" {
+				v, ok = formatsOf(c.Name()), true
+			}
 			if !ok {
 				return
 			}

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lambdoctor/lambdoctor/analyze"
-	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/config"
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 	"github.com/lambdoctor/lambdoctor/report"
@@ -47,112 +44,10 @@ func workDir(streams *IOStreams) (string, error) {
 	return os.Getwd()
 }
 
-// suppressions applies a config's post-processing stages to the reports of
-// one run and remembers which ignores were used, for the warnings.
-type suppressions struct {
-	cfg     *config.Config
-	ignores []report.Ignore
-	now     time.Time
-	used    []bool
-	expired []bool
-}
-
-func newSuppressions(cfg *config.Config, now time.Time) *suppressions {
-	s := &suppressions{cfg: cfg, now: now}
-	if cfg == nil {
-		return s
-	}
-	s.ignores = toReportIgnores(cfg.Ignore)
-	s.used = make([]bool, len(s.ignores))
-	s.expired = make([]bool, len(s.ignores))
-	return s
-}
-
-func toReportIgnores(list []config.Ignore) []report.Ignore {
-	out := make([]report.Ignore, 0, len(list))
-	for _, ig := range list {
-		out = append(out, report.Ignore{ID: ig.ID, Paths: ig.Paths, Reason: ig.Reason, Expires: ig.Expires})
-	}
-	return out
-}
-
-// apply runs the severity-override then the suppression stage on r.
-func (s *suppressions) apply(r *report.Report) {
-	if s.cfg == nil || r.Error != nil {
-		return
-	}
-	report.ApplyOverrides(r, s.cfg.Severity)
-	for i, ig := range s.ignores {
-		// One ignore at a time, so each one's use is known.
-		unused, expired := report.ApplyIgnores(r, []report.Ignore{ig}, s.now)
-		s.expired[i] = len(expired) > 0
-		if len(unused) == 0 && len(expired) == 0 {
-			s.used[i] = true
-		}
-	}
-}
-
-// warnings are the lines to print on stderr after the run: expired ignores,
-// and ignores that matched nothing in any image (only said when every
-// image could be read: an unread image might have matched).
-func (s *suppressions) warnings(allLoaded bool) []string {
-	var out []string
-	if s.cfg == nil {
-		return nil
-	}
-	for i, ig := range s.cfg.Ignore {
-		at := fmt.Sprintf("%s:%d", s.cfg.File, ig.Line)
-		switch {
-		case s.expired[i]:
-			out = append(out, fmt.Sprintf("%s: ignore %s expired on %s; its findings are reported again", at, ig.Written, ig.Expires.Format(config.DateLayout)))
-		case !s.used[i] && allLoaded:
-			out = append(out, fmt.Sprintf("%s: ignore %s matched nothing", at, ig.Written))
-		}
-	}
-	return out
-}
-
 func printWarnings(streams *IOStreams, lines []string) {
 	for _, l := range lines {
 		fmt.Fprintf(streams.Err, "lambdoctor: warning: %s\n", termsafe.Text(l))
 	}
-}
-
-// disabledCheck stands for a check the config disables: it keeps the
-// check's identity, reads nothing and ends skipped.
-type disabledCheck struct {
-	meta checks.Meta
-	file string
-}
-
-func (d disabledCheck) Meta() checks.Meta {
-	m := d.meta
-	m.Needs = nil // nothing to capture for a check that does not run
-	return m
-}
-
-func (d disabledCheck) Run(context.Context, *analyze.Target) ([]checks.Finding, error) {
-	return nil, fmt.Errorf("%w: disabled in %s", checks.ErrSkip, d.file)
-}
-
-// withoutDisabled returns list with the checks cfg disables replaced by
-// disabledCheck, so they show as skipped in every report.
-func withoutDisabled(list []checks.Check, cfg *config.Config) []checks.Check {
-	if cfg == nil || len(cfg.Disable) == 0 {
-		return list
-	}
-	out := make([]checks.Check, 0, len(list))
-	for _, c := range list {
-		m := c.Meta()
-		for _, id := range cfg.Disable {
-			if id == m.ID {
-				c = disabledCheck{meta: m, file: cfg.File}
-				break
-			}
-		}
-		out = append(out, c)
-	}
-	return out
 }
 
 type configVerifyOptions struct {

@@ -2,13 +2,13 @@ package cmd
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/docs"
+	"github.com/lambdoctor/lambdoctor/internal/suggest"
 )
 
 const explainLong = `Print a check's documentation page: what it checks, why it fails on
@@ -60,70 +60,17 @@ func runExplain(streams *IOStreams, idOrName string) error {
 		// The docs test makes this unreachable in a released binary.
 		return fmt.Errorf("check %s: %w", c.Meta().ID, err)
 	}
-	_, err = streams.Out.Write(page)
-	return err
+	if _, err := streams.Out.Write(page); err != nil {
+		return writeError(fmt.Errorf("writing the page: %w", err))
+	}
+	return nil
 }
 
 // didYouMeanCheck returns "; did you mean X?" naming the check IDs or names
-// closest to s, or "" when none is close.
+// nearest to s, or "" when none is near.
 func didYouMeanCheck(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" {
-		return ""
+	if near := suggest.Checks(s); near != "" {
+		return "; did you mean " + near + "?"
 	}
-	type cand struct {
-		label string
-		dist  int
-	}
-	var cands []cand
-	for _, c := range checks.All() {
-		m := c.Meta()
-		best := -1
-		for _, key := range []string{strings.ToLower(m.ID), m.Name} {
-			d := editDistance(s, key)
-			// A fragment of a name ("entrypoint") counts as close.
-			if len(s) >= 4 && strings.Contains(key, s) {
-				d = min(d, 1)
-			}
-			if best < 0 || d < best {
-				best = d
-			}
-		}
-		if best <= max(2, len(s)/3) {
-			cands = append(cands, cand{m.ID + " (" + m.Name + ")", best})
-		}
-	}
-	if len(cands) == 0 {
-		return ""
-	}
-	slices.SortStableFunc(cands, func(a, b cand) int { return a.dist - b.dist })
-	var labels []string
-	for i, c := range cands {
-		if i == 3 || c.dist > cands[0].dist+1 {
-			break
-		}
-		labels = append(labels, c.label)
-	}
-	return "; did you mean " + strings.Join(labels, " or ") + "?"
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return ""
 }

@@ -206,25 +206,25 @@ func runHookInstall(ctx context.Context, streams *IOStreams, opts *hookOptions) 
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return usageError("reading the existing hook: %v", err)
+		return writeError(fmt.Errorf("reading the existing hook: %w", err))
 	case isOurHook(old):
 	case !opts.force:
 		return usageError("%s exists and was not written by lambdoctor; keep it, or run 'lambdoctor hook install --force' to replace it (it is kept as %s%s)", path, opts.hook, hookBackupSuffix)
 	default:
 		if err := os.Rename(path, path+hookBackupSuffix); err != nil {
-			return usageError("keeping the existing hook: %v", err)
+			return writeError(fmt.Errorf("keeping the existing hook: %w", err))
 		}
 		fmt.Fprintf(streams.Err, "lambdoctor: kept the existing hook as %s\n", path+hookBackupSuffix)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return usageError("creating the hooks directory: %v", err)
+		return writeError(fmt.Errorf("creating the hooks directory: %w", err))
 	}
 	if err := os.WriteFile(path, []byte(hookScript(opts.hook)), 0o755); err != nil {
-		return usageError("writing the hook: %v", err)
+		return writeError(fmt.Errorf("writing the hook: %w", err))
 	}
 	// WriteFile keeps the mode of an existing file and applies the umask.
 	if err := os.Chmod(path, 0o755); err != nil {
-		return usageError("making the hook executable: %v", err)
+		return writeError(fmt.Errorf("making the hook executable: %w", err))
 	}
 	fmt.Fprintf(streams.Out, "installed the %s hook: %s\n", opts.hook, path)
 	if images, cfg, err := hookImages(streams, opts); err == nil && len(images) == 0 {
@@ -252,18 +252,18 @@ func runHookUninstall(ctx context.Context, streams *IOStreams, opts *hookOptions
 		return nil
 	}
 	if err != nil {
-		return usageError("reading the hook: %v", err)
+		return writeError(fmt.Errorf("reading the hook: %w", err))
 	}
 	if !isOurHook(old) {
 		return usageError("%s was not written by lambdoctor; left as it is", path)
 	}
 	if err := os.Remove(path); err != nil {
-		return usageError("removing the hook: %v", err)
+		return writeError(fmt.Errorf("removing the hook: %w", err))
 	}
 	fmt.Fprintf(streams.Out, "removed the %s hook: %s\n", opts.hook, path)
 	if _, err := os.Lstat(path + hookBackupSuffix); err == nil {
 		if err := os.Rename(path+hookBackupSuffix, path); err != nil {
-			return usageError("restoring the previous hook: %v", err)
+			return writeError(fmt.Errorf("restoring the previous hook: %w", err))
 		}
 		fmt.Fprintf(streams.Out, "restored the previous hook from %s\n", path+hookBackupSuffix)
 	}
@@ -292,25 +292,13 @@ func runHookRun(ctx context.Context, streams *IOStreams, opts *hookOptions) erro
 	}
 	io.Out = streams.Err // git shows a hook's stderr; keep stdout free
 	io.OutTTY = streams.ErrTTY
-	iopts := newInspectOptions()
+	iopts := defaultInspectOptions()
 	iopts.configPath = opts.configPath
 	iopts.net = opts.net
 	iopts.noCache = opts.noCache
 	// With no IMAGE arguments inspect reads the images, and everything
 	// else (arch, fail-on, disable, severity, ignore), from the config.
 	return runInspect(ctx, &io, iopts, nil)
-}
-
-// newInspectOptions returns inspect's options with the flag defaults, as
-// when "lambdoctor inspect" is given no flags.
-func newInspectOptions() *inspectOptions {
-	var opts *inspectOptions
-	c := newInspectCmd(&IOStreams{}, func(_ context.Context, o *inspectOptions, _ []string) error {
-		opts = o
-		return nil
-	})
-	_ = c.RunE(c, nil)
-	return opts
 }
 
 // hookImages returns the images listed in the config file (resolved as

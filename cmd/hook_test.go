@@ -411,3 +411,21 @@ func TestHookUsageErrors(t *testing.T) {
 		t.Errorf("hook without a subcommand: exit %d, want help listing install:\n%s", code, out)
 	}
 }
+
+// A hook that cannot be written is an output failure (exit 4), not a usage
+// error: here core.hooksPath names a regular file.
+func TestHookInstallWriteFailure(t *testing.T) {
+	requireGit(t)
+	env := gitEnv(t, t.TempDir())
+	work := newRepo(t, env)
+	writeFile(t, filepath.Join(work, "not-a-dir"), "x\n")
+	mustRun(t, env, work, "git", "config", "core.hooksPath", "not-a-dir")
+	t.Chdir(work)
+	s, out, errb := streams(nil)
+	if code := Run(context.Background(), []string{"hook", "install"}, s); code != ExitWrite {
+		t.Fatalf("exit %d, want %d\n%s%s", code, ExitWrite, out, errb)
+	}
+	if !strings.Contains(errb.String(), "lambdoctor: ") || strings.Count(errb.String(), "\n") != 1 {
+		t.Errorf("want one error line, got %q", errb)
+	}
+}

@@ -22,9 +22,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/sandbox"
+	"github.com/lambdoctor/lambdoctor/triage"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata/*.golden files")
@@ -280,24 +282,24 @@ func assertShowsEscaped(t *testing.T, what string, out string) {
 func TestHostileRunText(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
-		edit  func(*runOutcome)
+		edit  func(*emulate.Outcome)
 		color bool
 	}{
-		{"exec error", func(*runOutcome) {}, false},
-		{"exec error, colour", func(*runOutcome) {}, true},
-		{"killed", func(r *runOutcome) { r.Exit.ExecError, r.Exit.StoppedByLambdoctor = "", false }, true},
-		{"success", func(r *runOutcome) { r.Result = resultSuccess }, false},
+		{"exec error", func(*emulate.Outcome) {}, false},
+		{"exec error, colour", func(*emulate.Outcome) {}, true},
+		{"killed", func(r *emulate.Outcome) { r.Exit.ExecError, r.Exit.StoppedByLambdoctor = "", false }, true},
+		{"success", func(r *emulate.Outcome) { r.Result = emulate.ResultSuccess }, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			static := &report.Report{}
 			fillStrings(reflect.ValueOf(static), hostileText)
 			static.Findings[0].Severity = checks.Error
-			r := &runOutcome{}
+			r := &emulate.Outcome{}
 			fillStrings(reflect.ValueOf(r), hostileText)
 			tt.edit(r)
-			doc := &runDoc{Tool: static.Tool, Image: static.Image, Run: r, static: static}
+			doc := emulate.NewDoc(static.Tool, static, r)
 			var out bytes.Buffer
-			if err := writeRunText(&out, doc, report.Options{Color: tt.color}); err != nil {
+			if err := emulate.WriteText(&out, doc, report.Options{Color: tt.color}); err != nil {
 				t.Fatal(err)
 			}
 			assertTerminalSafe(t, "run text", out.Bytes(), tt.color)
@@ -310,7 +312,7 @@ func TestHostileRunText(t *testing.T) {
 // image they point at, are hostile.
 func TestHostileWhyText(t *testing.T) {
 	for _, loadFailed := range []bool{false, true} {
-		doc := &whyDoc{}
+		doc := &triage.Doc{}
 		fillStrings(reflect.ValueOf(doc), hostileText)
 		doc.Matches[0].Count = 2
 		doc.Matches[0].Checks = []string{"LD202"}
@@ -319,7 +321,7 @@ func TestHostileWhyText(t *testing.T) {
 			doc.Image.Checks[0].Status = string(checks.StatusError)
 		}
 		var out bytes.Buffer
-		if err := writeWhyText(&out, doc); err != nil {
+		if err := triage.WriteText(&out, doc); err != nil {
 			t.Fatal(err)
 		}
 		assertTerminalSafe(t, "why text", out.Bytes(), false)

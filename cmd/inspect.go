@@ -3,21 +3,18 @@ package cmd
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/config"
 	"github.com/lambdoctor/lambdoctor/dockerfile"
-	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/report"
 )
 
@@ -52,12 +49,11 @@ type inspectOptions struct {
 	// net are the registry and daemon limits.
 	net netFlags
 
-	// noCache is --no-cache; cache is the layer-index cache, nil when off.
+	// noCache is --no-cache.
 	noCache bool
-	cache   *imagefs.Cache
 
 	// load is source.Load outside tests.
-	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
+	load inspect.LoadFunc
 }
 
 const inspectLong = `Inspect one or more images and report why they would not start on Lambda.
@@ -81,8 +77,18 @@ const inspectExample = `  lambdoctor inspect 123456789012.dkr.ecr.eu-west-1.amaz
   docker save my-fn:dev -o fn.tar && lambdoctor inspect fn.tar --format json
   lambdoctor inspect fn.tar --output sarif=lambdoctor.sarif --output junit=lambdoctor.xml`
 
+// defaultInspectOptions are inspect's options when no flag is given: the
+// flags' defaults, and what the git hook runs with.
+func defaultInspectOptions() *inspectOptions {
+	return &inspectOptions{
+		arch: "amd64", format: "text", failOn: "error",
+		net:  defaultNetFlags(),
+		load: source.Load,
+	}
+}
+
 func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOptions, []string) error) *cobra.Command {
-	opts := &inspectOptions{load: source.Load}
+	opts := defaultInspectOptions()
 	c := &cobra.Command{
 		Use:     "inspect [IMAGE...]",
 		Short:   "Inspect images and report why they would not start on Lambda",
@@ -99,10 +105,10 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&opts.arch, "arch", "amd64", "the function's architecture: amd64 (x86_64) or arm64")
-	f.StringVar(&opts.format, "format", "text", "stdout's output format: "+strings.Join(report.Formats(), ", "))
+	f.StringVar(&opts.arch, "arch", opts.arch, "the function's architecture: amd64 (x86_64) or arm64")
+	f.StringVar(&opts.format, "format", opts.format, "stdout's output format: "+strings.Join(report.Formats(), ", "))
 	f.StringArrayVar(&opts.outputs, "output", nil, "also write the report in `FORMAT=PATH` (repeatable; PATH - is stdout), e.g. sarif=lambdoctor.sarif")
-	f.StringVar(&opts.failOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: error, warning, info or none")
+	f.StringVar(&opts.failOn, "fail-on", opts.failOn, "exit 1 when a finding is at or above this severity: error, warning, info or none")
 	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "also list the checks that passed or did not apply")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
@@ -142,17 +148,9 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if err != nil {
 		return err
 	}
-	if cfg != nil {
-		// The file fills what the command line did not set.
-		if cfg.Arch != "" && !opts.archSet {
-			opts.arch = cfg.Arch
-		}
-		if cfg.FailOn != "" && !opts.failOnSet {
-			opts.failOn = cfg.FailOn
-		}
-		if len(refs) == 0 {
-			refs = cfg.ImageRefs()
-		}
+	fromConfig(cfg, &opts.arch, opts.archSet, &opts.failOn, opts.failOnSet)
+	if cfg != nil && len(refs) == 0 {
+		refs = cfg.ImageRefs()
 	}
 	if len(refs) == 0 {
 		return usageError("%v (see 'lambdoctor inspect --help')", errNoImages)
@@ -179,154 +177,92 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	var df *dockerfile.File
 	var dfPath string
 	if opts.dockerfile != "" {
-		if df, dfPath, err = loadDockerfile(opts.dockerfile); err != nil {
+		if df, dfPath, err = inspect.LoadDockerfile(opts.dockerfile); err != nil {
 			return usageError("%v", err)
 		}
 	}
-	tmp, err := os.MkdirTemp("", "lambdoctor-")
+	iopts, err := loadingOptions(streams, opts.noCache, opts.quiet, opts.net, opts.transport)
 	if err != nil {
-		return &exitError{code: ExitLoad, err: fmt.Errorf("creating a temporary directory: %w", err)}
-	}
-	defer os.RemoveAll(tmp)
-	if opts.cache, err = openLayerCache(streams.Err, opts.noCache, streams.getenv); err != nil {
 		return err
 	}
+	iopts.Arch, iopts.Overrides, iopts.Policy, iopts.Load = arch, overrides, cfg, opts.load
+	iopts.Dockerfile, iopts.DockerfilePath = df, dfPath
+	session, err := inspect.New(iopts)
+	if err != nil {
+		return loadError(err)
+	}
+	defer session.Close()
 
-	list := withoutDisabled(checks.All(), cfg)
-	stages := newSuppressions(cfg, time.Now())
-	tool := report.Tool{Name: "lambdoctor", Version: Version()}
 	reports := make([]*report.Report, 0, len(refs))
 	loadFailed := false
-	if streams.ErrTTY && !opts.quiet && opts.transport == nil {
-		opts.transport = newProgressTransport(streams.Err, opts.net.connect)
-	}
 	for _, ref := range refs {
-		r, err := inspectOne(ctx, opts, list, tool, ref, arch, overrides, tmp)
+		r, err := session.Inspect(ctx, ref)
 		if err != nil {
 			if ctx.Err() != nil {
-				return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while inspecting %q", ref)}
+				return loadError(fmt.Errorf("interrupted while inspecting %q", ref))
 			}
 			loadFailed = true
-			kind := "load"
-			var le *source.LoadError
-			if errors.As(err, &le) {
-				kind = string(le.Kind)
-			}
-			r = report.Failed(tool, ref, kind, err.Error())
-		} else if df != nil {
-			locateFindings(r, df, dfPath)
 		}
-		stages.apply(r)
 		reports = append(reports, r)
 	}
 	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, FailOn: failOn}
 	if err := writeOutputs(streams, outs, reports, wopts); err != nil {
-		return &exitError{code: ExitUsage, err: err}
+		return writeError(err)
 	}
-	printWarnings(streams, stages.warnings(!loadFailed))
-	return &exitError{code: exitCode(reports, failOn, loadFailed)}
+	printWarnings(streams, session.Warnings(!loadFailed))
+	return inspectVerdict(reports, failOn, loadFailed)
 }
 
-// exitCode is the one place the exit status of an inspection is decided.
-func exitCode(reports []*report.Report, failOn checks.Severity, loadFailed bool) int {
+// fromConfig fills, from the config file, the architecture and fail-on
+// threshold the command line did not set.
+func fromConfig(cfg *config.Config, arch *string, archSet bool, failOn *string, failOnSet bool) {
+	if cfg == nil {
+		return
+	}
+	if cfg.Arch != "" && !archSet {
+		*arch = cfg.Arch
+	}
+	if failOn != nil && cfg.FailOn != "" && !failOnSet {
+		*failOn = cfg.FailOn
+	}
+}
+
+// loadingOptions are the session options every command that loads images
+// shares: the layer cache, the pull progress on a terminal (unless quiet;
+// transport, when set, replaces it) and the network limits.
+func loadingOptions(streams *IOStreams, noCache, quiet bool, net netFlags, transport http.RoundTripper) (inspect.Options, error) {
+	o := inspect.Options{Tool: tool()}
+	var err error
+	if o.Cache, err = openLayerCache(streams.Err, noCache, streams.getenv); err != nil {
+		return o, err
+	}
+	if transport == nil && streams.ErrTTY && !quiet {
+		transport = newProgressTransport(streams.Err, net.connect)
+	}
+	o.Source.Transport = transport
+	net.apply(&o.Source)
+	return o, nil
+}
+
+// inspectVerdict is the outcome of an inspection: a load failure, findings
+// at or above failOn (0: none fails), or nil.
+func inspectVerdict(reports []*report.Report, failOn checks.Severity, loadFailed bool) error {
 	if loadFailed {
-		return ExitLoad
+		return silent(ExitLoad)
 	}
 	if failOn == 0 {
-		return ExitOK
+		return nil
 	}
 	for _, r := range reports {
 		if r.Max() >= failOn {
-			return ExitFindings
+			return errVerdict
 		}
 	}
-	return ExitOK
+	return nil
 }
 
-func inspectOne(ctx context.Context, opts *inspectOptions, list []checks.Check, tool report.Tool, ref, arch string, overrides analyze.ImageConfig, tmp string) (*report.Report, error) {
-	sopts := source.Options{Arch: arch, TempDir: tmp, Transport: opts.transport, Cache: opts.cache}
-	opts.net.apply(&sopts)
-	img, err := opts.load(ctx, ref, sopts)
-	if err != nil {
-		return nil, err
-	}
-	defer img.Close()
-	fsys, err := imagefs.Build(ctx, img.Layers, buildOptions(list, tmp, opts.cache))
-	if err != nil {
-		return nil, fmt.Errorf("reading %q: %w", ref, err)
-	}
-	defer fsys.Close()
-	t := &analyze.Target{Image: img, FS: fsys, Arch: arch, Overrides: overrides}
-	results := checks.Run(ctx, list, t)
-	ri := reportImage(img, fsys)
-	if rc := t.RuntimeClient(); rc.Name != "" {
-		ri.RuntimeClient = &rc
-	}
-	return report.New(tool, ri, results), nil
-}
-
-// captureFor returns the capture policy of the filesystem pass: the full
-// content of every path a check declared it needs.
-func captureFor(list []checks.Check) func(name string, size int64) bool {
-	var globs []string
-	for _, c := range list {
-		globs = append(globs, c.Meta().Needs...)
-	}
-	return func(name string, _ int64) bool {
-		p := "/" + strings.TrimPrefix(name, "/")
-		for _, g := range globs {
-			if ok, _ := path.Match(g, p); ok {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-func reportImage(img *source.Image, fsys *imagefs.FS) report.Image {
-	ri := report.Image{
-		Ref:       img.Ref,
-		Source:    string(img.Source),
-		Digest:    img.Digest,
-		MediaType: img.MediaType,
-		Platform:  platformString(img),
-		IsIndex:   img.Index != nil,
-	}
-	if ix := img.Index; ix != nil {
-		rix := &report.Index{Digest: ix.Digest, MediaType: ix.MediaType, Selected: ix.Selected}
-		for _, m := range ix.Manifests {
-			p := ""
-			if m.Platform != nil {
-				p = m.Platform.String()
-			}
-			rix.Manifests = append(rix.Manifests, report.IndexManifest{Digest: m.Digest, MediaType: m.MediaType, Platform: p, Attestation: m.Attestation})
-		}
-		ri.Index = rix
-	}
-	for _, l := range fsys.Layers() {
-		d := l.Digest
-		if d == "" {
-			d = l.DiffID
-		}
-		ri.Layers = append(ri.Layers, report.Layer{
-			Index: l.Index, Digest: d, MediaType: l.MediaType, Size: l.Size,
-			UncompressedSize: l.UncompressedSize, CreatedBy: l.CreatedBy,
-		})
-	}
-	return ri
-}
-
-func platformString(img *source.Image) string {
-	p := img.Platform
-	if p.OS == "" && p.Architecture == "" {
-		return ""
-	}
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
+// tool names lambdoctor in reports and documents.
+func tool() report.Tool { return report.Tool{Name: "lambdoctor", Version: Version()} }
 
 // imageConfig reads the ImageConfig override flags.
 func (o *inspectOptions) imageConfig() (analyze.ImageConfig, error) {

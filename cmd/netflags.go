@@ -15,6 +15,11 @@ type netFlags struct {
 	connect, idle, load time.Duration
 }
 
+// defaultNetFlags are the limits when no flag is given.
+func defaultNetFlags() netFlags {
+	return netFlags{connect: source.DefaultConnectTimeout, idle: source.DefaultIdleTimeout, load: source.DefaultLoadTimeout}
+}
+
 func addNetFlags(f *pflag.FlagSet, n *netFlags) {
 	f.DurationVar(&n.connect, "connect-timeout", source.DefaultConnectTimeout,
 		"registry and daemon: the limit on establishing a connection (TCP and TLS handshake)")

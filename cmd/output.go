@@ -25,7 +25,7 @@ func (o output) stdout() bool { return o.path == "-" }
 // stdout's format; an --output with PATH "-" takes stdout instead, which
 // only works when --format was not given a different value.
 func planOutputs(format string, formatSet bool, specs []string) ([]output, error) {
-	known := report.Formats()
+	known := formatsOf("inspect")
 	if !slices.Contains(known, format) {
 		return nil, fmt.Errorf("unknown --format %q (want one of %s)", format, strings.Join(known, ", "))
 	}

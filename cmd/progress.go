@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/bytesize"
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 )
 
@@ -101,9 +102,9 @@ func (p *progressTransport) line(digest string, n, total int64, done bool) {
 	// The digest is read from the request's URL, which a registry's
 	// redirect chooses.
 	short = termsafe.Line(short)
-	size := humanBytes(n)
+	size := bytesize.Decimal(n)
 	if total > 0 && !done {
-		size += " / " + humanBytes(total)
+		size += " / " + bytesize.Decimal(total)
 	}
 	end := ""
 	if done {
@@ -111,17 +112,4 @@ func (p *progressTransport) line(digest string, n, total int64, done bool) {
 	}
 	// \r and clear-to-end-of-line: rewrite the line in place.
 	fmt.Fprintf(p.w, "\r\x1b[Kpulling %s  %s%s", short, size, end)
-}
-
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

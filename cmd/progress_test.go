@@ -70,11 +70,3 @@ func TestRegistryPullProgress(t *testing.T) {
 		})
 	}
 }
-
-func TestHumanBytes(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 15_900: "15.9 kB", 2_500_000: "2.5 MB", 3_000_000_000: "3.0 GB"} {
-		if got := humanBytes(n); got != want {
-			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
-		}
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/internal/realimage"
 )
 
@@ -28,11 +29,11 @@ func TestRealImageDebianGoAnswersUnderRun(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatalf("lambdoctor run did not answer within %s (exit %d): %s", realRunLimit, code, errb.String())
 	}
-	var doc runDoc
+	var doc emulate.Doc
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.Run == nil {
 		t.Fatalf("exit %d, stdout is not a run report (%v):\n%s\nstderr: %s", code, err, out.String(), errb.String())
 	}
-	if code != ExitOK || doc.Run.Result != resultSuccess {
+	if code != ExitOK || doc.Run.Result != emulate.ResultSuccess {
 		t.Fatalf("exit %d, result %q, want 0 and success; run: %+v\nfindings: %+v\nstderr: %s", code, doc.Run.Result, doc.Run, doc.Findings, errb.String())
 	}
 	var resp struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/imagefs"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/internal/realimage"
 )
 
@@ -128,7 +129,7 @@ func TestRealImageInspectDecompressesLayersOnce(t *testing.T) {
 			}
 			defer img.Close()
 			list := checks.All()
-			fsys, err := imagefs.Build(context.Background(), img.Layers, buildOptions(list, t.TempDir(), nil))
+			fsys, err := imagefs.Build(context.Background(), img.Layers, inspect.BuildOptions(list, t.TempDir(), nil))
 			if err != nil {
 				t.Fatal(err)
 			}

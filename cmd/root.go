@@ -1,11 +1,12 @@
-// Package cmd wires lambdoctor's command line. It holds no diagnosis logic:
-// commands parse flags into an options struct and call a run function that
-// the tests call directly.
+// Package cmd wires lambdoctor's command line and nothing else: flags
+// become an options struct, options go to inspect (the pipeline), emulate
+// (run) or triage (why), the document goes to a writer of its format
+// (formats.go), and one function turns the error into the exit code
+// (exit.go). The run functions are called directly by the tests.
 package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,33 +17,6 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 )
-
-// Exit codes, documented in `lambdoctor --help`.
-const (
-	ExitOK       = 0 // nothing at or above --fail-on
-	ExitFindings = 1 // findings at or above --fail-on
-	ExitUsage    = 2 // usage or configuration error
-	ExitLoad     = 3 // an image could not be loaded or read
-)
-
-// exitError carries an exit code up to Main.
-type exitError struct {
-	code int
-	err  error // nil: exit silently with code
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *exitError) Unwrap() error { return e.err }
-
-func usageError(format string, a ...any) error {
-	return &exitError{code: ExitUsage, err: fmt.Errorf(format, a...)}
-}
 
 // Main runs lambdoctor with os.Args and returns the process exit code.
 func Main() int {
@@ -55,21 +29,11 @@ func Main() int {
 func Run(ctx context.Context, args []string, io *IOStreams) int {
 	root := newRootCmd(io)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return ExitOK
+	code, msg := exitCode(root.ExecuteContext(ctx))
+	if msg != nil {
+		printErr(io.Err, msg)
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil {
-			printErr(io.Err, ee.err)
-		}
-		return ee.code
-	}
-	// Anything cobra itself rejects (unknown flag, wrong argument count) is
-	// a usage error.
-	printErr(io.Err, err)
-	return ExitUsage
+	return code
 }
 
 // printErr is where every error reaches standard error: errors embed
@@ -87,11 +51,14 @@ Lambda will do with it: entrypoint and PATH resolution, execute permissions
 for the non-root Lambda user, interpreters, architectures, the runtime
 interface client, the handler, CA bundles and the read-only filesystem.
 
-Exit codes:
-  0  nothing at or above --fail-on was found
-  1  findings at or above --fail-on
+Exit codes (every command; see docs/exit-codes.md):
+  0  success: nothing at or above --fail-on
+  1  findings at or above --fail-on (run: also the function failed;
+     why: no line recognised)
   2  usage or configuration error
-  3  an image could not be loaded or read`
+  3  an image could not be loaded or read, or the command was interrupted
+  4  output could not be written (stdout, an --output file, the git hook)
+  5  run: this machine cannot run the sandbox, or the sandbox failed`
 
 func newRootCmd(streams *IOStreams) *cobra.Command {
 	root := &cobra.Command{

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -16,12 +14,11 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
-	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/lambda"
 	"github.com/lambdoctor/lambdoctor/report"
-	"github.com/lambdoctor/lambdoctor/runtimeapi"
-	"github.com/lambdoctor/lambdoctor/sandbox"
 )
 
 type runOptions struct {
@@ -49,7 +46,7 @@ type runOptions struct {
 	noCache     bool // --no-cache
 
 	// load is source.Load outside tests.
-	load func(ctx context.Context, ref string, opts source.Options) (*source.Image, error)
+	load inspect.LoadFunc
 }
 
 // Lambda's limits for the values run accepts.
@@ -59,11 +56,6 @@ const (
 	maxTimeout   = lambda.MaxTimeout
 	minTmpSizeMB = lambda.MinTmpMB
 	maxTmpSizeMB = lambda.MaxTmpMB
-	// tailLines is how much of the function's stdout and stderr is shown.
-	tailLines = 40
-	// functionName names the function in the environment and its ARN.
-	functionName = "lambdoctor-run"
-	runRegion    = "us-east-1"
 )
 
 const runLong = `Boot an image the way Lambda does, send it one event, and say what happened.
@@ -116,8 +108,10 @@ Exit codes:
      at or above --fail-on
   1  the function failed to start, init or answer (or returned an error),
      or findings at or above --fail-on
-  2  usage error, or this machine cannot run the sandbox
-  3  the image could not be loaded or read, or the run was interrupted`
+  2  usage or configuration error
+  3  the image could not be loaded or read, or the run was interrupted
+  4  the report could not be written
+  5  this machine cannot run the sandbox, or the sandbox failed`
 
 const runExample = `  lambdoctor run fn.tar
   echo '{"name":"x"}' | lambdoctor run --event - docker:my-fn:dev
@@ -152,14 +146,13 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.IntVar(&opts.tmpSizeMB, "tmp-size", 512, "the size of /tmp in MB (Lambda's ephemeral storage, 512-10240)")
 	f.BoolVar(&opts.keep, "keep", false, "keep the materialised root filesystem and print where it is")
 	f.StringVar(&opts.network, "network", "none", "the function's network: none (only loopback, with the Runtime API forwarded at 127.0.0.1:9001) or host (the host's network: for functions that must call out, as Lambda functions outside a VPC can)")
-	f.StringVar(&opts.format, "format", "text", "output format: text or json")
+	f.StringVar(&opts.format, "format", "text", "output format: "+strings.Join(formatsOf("run"), ", "))
 	f.StringVar(&opts.failOn, "fail-on", "error", "also exit 1 when a static finding is at or above this severity: error, warning, info or none")
 	addNetFlags(f, &opts.net)
 	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
 	addNoCacheFlag(f, &opts.noCache)
-	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("network", cobra.FixedCompletions([]string{"none", "host"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
@@ -172,13 +165,14 @@ type runPlan struct {
 	overrides analyze.ImageConfig
 	event     []byte
 	env       []string // --env, validated
+	write     docWriter
 }
 
 func (o *runOptions) plan(streams *IOStreams) (*runPlan, error) {
 	p := &runPlan{}
 	var err error
-	if o.format != "text" && o.format != "json" {
-		return nil, fmt.Errorf("unknown --format %q for run (want text or json)", o.format)
+	if p.write, err = formatWriter("run", o.format); err != nil {
+		return nil, err
 	}
 	if p.arch, err = parseArch(o.arch); err != nil {
 		return nil, err
@@ -222,14 +216,14 @@ func readEvent(streams *IOStreams, flag string) ([]byte, error) {
 	case "":
 		return []byte("{}"), nil
 	case "-":
-		b, err = io.ReadAll(io.LimitReader(streams.In, runtimeapi.MaxInvokePayloadSize+1))
+		b, err = io.ReadAll(io.LimitReader(streams.In, lambda.MaxPayloadBytes+1))
 	default:
 		b, err = os.ReadFile(flag)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading --event: %v", err)
 	}
-	if len(b) > runtimeapi.MaxInvokePayloadSize {
+	if len(b) > lambda.MaxPayloadBytes {
 		return nil, fmt.Errorf("--event is over Lambda's 6 MB payload limit")
 	}
 	if !json.Valid(b) {
@@ -259,28 +253,12 @@ func parseEnvFlags(list []string) ([]string, error) {
 	return out, nil
 }
 
-// lambdaEnv is the function's environment (lambda.Environment) for run's
-// function name and region.
-func lambdaEnv(image, flags []string, api, handler string, memoryMB int) []string {
-	return lambda.Environment(image, lambda.Function{
-		Name: functionName, Region: runRegion, MemoryMB: memoryMB,
-		Handler: handler, RuntimeAPI: api, Env: flags,
-	})
-}
-
 func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref string) error {
 	cfg, err := loadConfig(streams, opts.configPath)
 	if err != nil {
 		return err
 	}
-	if cfg != nil {
-		if cfg.Arch != "" && !opts.archSet {
-			opts.arch = cfg.Arch
-		}
-		if cfg.FailOn != "" && !opts.failOnSet {
-			opts.failOn = cfg.FailOn
-		}
-	}
+	fromConfig(cfg, &opts.arch, opts.archSet, &opts.failOn, opts.failOnSet)
 	plan, err := opts.plan(streams)
 	if err != nil {
 		return usageError("%v", err)
@@ -288,168 +266,71 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	if err := opts.net.check(); err != nil {
 		return usageError("%v", err)
 	}
-	if err := sandbox.Supported(); err != nil {
-		return usageError("cannot run functions on this machine: %v", err)
-	}
-
-	// What runs killed outright left behind goes first: their temporary
-	// directories (unlocked) and cgroups (of a dead PID).
-	reaped, reapErr := sandbox.ReapStale()
-	rd, err := sandbox.CreateRunDir()
+	ws, err := emulate.Prepare()
 	if err != nil {
-		return &exitError{code: ExitLoad, err: fmt.Errorf("creating a temporary directory: %w", err)}
+		return runError(err)
 	}
-	tmp := rd.Path
-	rootfs := filepath.Join(tmp, "rootfs")
-	keepRoot := false
-	defer func() {
-		if keepRoot {
-			// Everything but the root filesystem goes.
-			os.RemoveAll(filepath.Join(tmp, "load"))
-			rd.Keep()
-			return
-		}
-		rd.Remove()
-	}()
-	loadDir := filepath.Join(tmp, "load")
-	if err := os.Mkdir(loadDir, 0o700); err != nil {
-		return &exitError{code: ExitLoad, err: fmt.Errorf("creating a temporary directory: %w", err)}
-	}
+	defer ws.Close()
 
-	list := withoutDisabled(checks.All(), cfg)
-	stages := newSuppressions(cfg, time.Now())
-	tool := report.Tool{Name: "lambdoctor", Version: Version()}
-	iopts := &inspectOptions{}
-	if iopts.cache, err = openLayerCache(streams.Err, opts.noCache, streams.getenv); err != nil {
+	iopts, err := loadingOptions(streams, opts.noCache, opts.quiet, opts.net, nil)
+	if err != nil {
 		return err
 	}
-	if streams.ErrTTY && !opts.quiet {
-		iopts.transport = newProgressTransport(streams.Err, opts.net.connect)
+	iopts.Arch, iopts.Overrides, iopts.Policy, iopts.Load, iopts.TempDir = plan.arch, plan.overrides, cfg, opts.load, ws.LoadDir
+	session, err := inspect.New(iopts)
+	if err != nil {
+		return loadError(err)
 	}
-	sopts := source.Options{Arch: plan.arch, TempDir: loadDir, Transport: iopts.transport, Cache: iopts.cache}
-	opts.net.apply(&sopts)
-	img, err := opts.load(ctx, ref, sopts)
+	defer session.Close()
+	im, err := session.Open(ctx, ref)
 	if err != nil {
 		if ctx.Err() != nil {
-			return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while loading %q", ref)}
+			return loadError(fmt.Errorf("interrupted while loading %q", ref))
 		}
-		return &exitError{code: ExitLoad, err: err}
+		return loadError(err)
 	}
-	defer img.Close()
-	fsys, err := imagefs.Build(ctx, img.Layers, buildOptions(list, loadDir, iopts.cache))
-	if err != nil {
-		return &exitError{code: ExitLoad, err: fmt.Errorf("reading %q: %w", ref, err)}
-	}
-	defer fsys.Close()
-	t := &analyze.Target{Image: img, FS: fsys, Arch: plan.arch, Overrides: plan.overrides}
-	ri := reportImage(img, fsys)
-	if rc := t.RuntimeClient(); rc.Name != "" {
-		ri.RuntimeClient = &rc
-	}
-	static := report.New(tool, ri, checks.Run(ctx, list, t))
-	stages.apply(static)
+	defer im.Close()
+	static := im.Report
 
-	if err := os.Mkdir(rootfs, 0o755); err != nil {
-		return &exitError{code: ExitLoad, err: fmt.Errorf("creating the root filesystem directory: %w", err)}
-	}
-	// The unpack reads every file: what the checks read is what the
-	// layer cache should keep for the next inspection.
-	fsys.StopLearning()
-	mr, err := sandbox.MaterializeReport(ctx, fsys, rootfs)
-	if err != nil {
-		if ctx.Err() != nil {
-			return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while unpacking %q", ref)}
-		}
-		if errors.Is(err, sandbox.ErrUnsupported) {
-			return usageError("cannot run functions on this machine: %v", err)
-		}
-		return &exitError{code: ExitLoad, err: fmt.Errorf("unpacking %q: %w", ref, err)}
-	}
-	// The image's layers are no longer needed: free the spooled copies.
-	fsys.Close()
-	img.Close()
-
-	run, err := boot(ctx, bootSpec{
-		root: rootfs, argv: t.Argv(), imageEnv: t.Config().Env, env: plan.env,
-		event: plan.event, memoryMB: opts.memoryMB, tmpSizeMB: opts.tmpSizeMB,
-		timeout: opts.timeout, initTimeout: opts.initTimeout, hostNetwork: opts.network == "host",
+	run, err := emulate.Run(ctx, ws, im, emulate.Function{
+		Arch: plan.arch, Env: plan.env, Event: plan.event,
+		MemoryMB: opts.memoryMB, TmpSizeMB: opts.tmpSizeMB,
+		Timeout: opts.timeout, InitTimeout: opts.initTimeout,
+		HostNetwork: opts.network == "host", Keep: opts.keep,
 	})
 	if err != nil {
-		if errors.Is(err, sandbox.ErrUnsupported) {
-			return usageError("cannot run functions on this machine: %v", err)
-		}
-		return &exitError{code: ExitUsage, err: err}
-	}
-	run.Diagnosis = diagnose(run, fsys, static)
-	run.Notes = append(run.Notes, runNotes(plan.arch, img, mr, run.Memory)...)
-	run.Notes = append(run.Notes, reapNotes(reaped, reapErr)...)
-	if opts.keep {
-		keepRoot = true
-		run.RootFS = rootfs
+		return runError(err)
 	}
 
-	doc := newRunDoc(tool, static, run)
-	if opts.format == "json" {
-		err = writeRunJSON(streams.Out, doc)
-	} else {
-		err = writeRunText(streams.Out, doc, report.Options{Color: streams.ColorOut(opts.noColor), FailOn: plan.failOn})
+	doc := emulate.NewDoc(tool(), static, run)
+	if err := plan.write(streams.Out, doc, report.Options{Color: streams.ColorOut(opts.noColor), FailOn: plan.failOn}); err != nil {
+		return writeError(fmt.Errorf("writing the report: %w", err))
 	}
-	if err != nil {
-		return &exitError{code: ExitUsage, err: fmt.Errorf("writing the report: %w", err)}
+	printWarnings(streams, session.Warnings(true))
+	if run.Result == emulate.ResultInterrupted {
+		return loadError(fmt.Errorf("interrupted while running %q", ref))
 	}
-	printWarnings(streams, stages.warnings(true))
-	if run.Result == resultInterrupted {
-		return &exitError{code: ExitLoad, err: fmt.Errorf("interrupted while running %q", ref)}
-	}
-	return &exitError{code: runExitCode(run, static, plan.failOn)}
+	return runVerdict(run, static, plan.failOn)
 }
 
-// runExitCode is the one place the exit status of a run is decided: a
-// function that did not answer fails the run, as do static findings at or
-// above failOn (0: none).
-func runExitCode(run *runOutcome, static *report.Report, failOn checks.Severity) int {
-	if run.Result != resultSuccess {
-		return ExitFindings
+// runError gives an error of emulate its exit code: the sandbox's own
+// failures, else an image that could not be unpacked.
+func runError(err error) error {
+	var se *emulate.SandboxError
+	if errors.As(err, &se) {
+		return sandboxError(err)
+	}
+	return loadError(err)
+}
+
+// runVerdict is the outcome of a run: a function that did not answer
+// fails it, as do static findings at or above failOn (0: none).
+func runVerdict(run *emulate.Outcome, static *report.Report, failOn checks.Severity) error {
+	if run.Result != emulate.ResultSuccess {
+		return errVerdict
 	}
 	if failOn != 0 && static.Max() >= failOn {
-		return ExitFindings
+		return errVerdict
 	}
-	return ExitOK
-}
-
-// reapNotes say what this run removed of killed runs, and what it could
-// not.
-func reapNotes(reaped []string, err error) []string {
-	var notes []string
-	if len(reaped) > 0 {
-		notes = append(notes, fmt.Sprintf("removed what killed runs left behind: %s", strings.Join(reaped, ", ")))
-	}
-	if err != nil {
-		notes = append(notes, "could not remove everything killed runs left behind: "+strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
-	return notes
-}
-
-// runNotes are what the reader should know about how faithful this run was.
-func runNotes(arch string, img *source.Image, mr *sandbox.Report, mem *runMemory) []string {
-	var notes []string
-	if arch != runtime.GOARCH {
-		notes = append(notes, fmt.Sprintf("the function is %s but this machine runs %s: it can only start here through binfmt_misc emulation", arch, runtime.GOARCH))
-	}
-	if a := img.Platform.Architecture; a != "" && a != runtime.GOARCH && a != arch {
-		notes = append(notes, fmt.Sprintf("the image config declares %s; this machine runs %s", a, runtime.GOARCH))
-	}
-	if mr != nil && len(mr.Skipped) > 0 {
-		s := mr.Skipped[0]
-		notes = append(notes, fmt.Sprintf("%d %s of the image not unpacked (Lambda has no device nodes either), e.g. %s: %s",
-			len(mr.Skipped), plural(len(mr.Skipped), "entry", "entries"), s.Path, s.Reason))
-	}
-	if mem != nil && !mem.Enforced {
-		why := ""
-		if mem.NotEnforced != "" {
-			why = " (" + mem.NotEnforced + ")"
-		}
-		notes = append(notes, fmt.Sprintf("memory is not limited to %d MB here%s; it is only announced in AWS_LAMBDA_FUNCTION_MEMORY_SIZE, and an out-of-memory kill cannot happen", mem.SizeMB, why))
-	}
-	return notes
+	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lambdoctor/lambdoctor/emulate"
 )
 
 // The function has a network namespace of its own: a service on the host's
@@ -45,7 +47,7 @@ func TestRunNetworkIsolation(t *testing.T) {
 	} {
 		r := runImage(t, context.Background(), img, tc.args...)
 		run := r.doc.Run
-		if r.code != ExitOK || run.Result != resultSuccess {
+		if r.code != ExitOK || run.Result != emulate.ResultSuccess {
 			t.Fatalf("%v: exit %d, result %q; run %+v\nstderr: %s", tc.args, r.code, run.Result, run, r.stderr)
 		}
 		var a answer
@@ -86,13 +88,13 @@ func TestRunForkStorm(t *testing.T) {
 	// the init, spared by the OOM killer, still reports it.
 	r := runImage(t, context.Background(), img, "--timeout", "60s")
 	if keys := diagnosisKeys(r); !slices.Contains(keys, "out-of-memory") && !slices.Contains(keys, "process-limit") ||
-		slices.Contains(keys, "no-command") || slices.Contains(keys, "sandbox-died") || r.doc.Run.Result != resultExitedDuringInvoke {
+		slices.Contains(keys, "no-command") || slices.Contains(keys, "sandbox-died") || r.doc.Run.Result != emulate.ResultExitedDuringInvoke {
 		t.Errorf("storm at 128 MB: result %q, diagnosis %v", r.doc.Run.Result, keys)
 	}
 	r = runImage(t, context.Background(), img, "--timeout", "60s", "--memory", "1024")
 	run := r.doc.Run
 	keys := diagnosisKeys(r)
-	if r.code != ExitFindings || run.Result == resultSuccess || slices.Contains(keys, "no-command") || slices.Contains(keys, "sandbox-died") {
+	if r.code != ExitFindings || run.Result == emulate.ResultSuccess || slices.Contains(keys, "no-command") || slices.Contains(keys, "sandbox-died") {
 		t.Fatalf("exit %d, result %q, diagnosis %v; want a failed invoke blamed on the process limit\nrun: %+v", r.code, run.Result, keys, run)
 	}
 	d := findDiagnosis(t, r, "process-limit")

@@ -18,6 +18,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -54,14 +55,14 @@ func cgroupsOf(pid int) []string {
 }
 
 // binRun runs the lambdoctor binary to its end and returns its JSON report.
-func binRun(t *testing.T, bin string, args ...string) (int, runDoc, string) {
+func binRun(t *testing.T, bin string, args ...string) (int, emulate.Doc, string) {
 	t.Helper()
 	return binRunAs(t, nil, bin, args...)
 }
 
 // binRunAs is binRun with the command set up by as (a user, an
 // environment) when not nil.
-func binRunAs(t *testing.T, as func(*exec.Cmd), bin string, args ...string) (int, runDoc, string) {
+func binRunAs(t *testing.T, as func(*exec.Cmd), bin string, args ...string) (int, emulate.Doc, string) {
 	t.Helper()
 	c := exec.Command(bin, append([]string{"run", "--format", "json"}, args...)...)
 	if as != nil {
@@ -70,7 +71,7 @@ func binRunAs(t *testing.T, as func(*exec.Cmd), bin string, args ...string) (int
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	c.Run()
-	var doc runDoc
+	var doc emulate.Doc
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.Run == nil {
 		t.Fatalf("lambdoctor %v: exit %d, no JSON report (%v)\n%s\nstderr: %s", args, c.ProcessState.ExitCode(), err, out.String(), errb.String())
 	}
@@ -115,7 +116,7 @@ func leftCgroups(t *testing.T, what string, pid int) {
 
 // reapedBy checks that the next run removed tree and the cgroups of the
 // killed lambdoctor pid, and said so.
-func reapedBy(t *testing.T, what string, doc runDoc, tree string, pid int) {
+func reapedBy(t *testing.T, what string, doc emulate.Doc, tree string, pid int) {
 	t.Helper()
 	if _, err := os.Stat(tree); err == nil {
 		t.Errorf("%s: the next run left the killed run's directory %s", what, tree)
@@ -203,7 +204,7 @@ func TestRunKilled(t *testing.T) {
 
 		// A second run meanwhile leaves the live run's directory alone.
 		code, doc, stderr := binRun(t, bin, "--event", quick, ref)
-		if code != ExitOK || doc.Run.Result != resultSuccess {
+		if code != ExitOK || doc.Run.Result != emulate.ResultSuccess {
 			t.Fatalf("a run next to a live one: exit %d, result %q\nstderr: %s", code, doc.Run.Result, stderr)
 		}
 		if _, err := os.Stat(tree); err != nil {

@@ -21,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/sandbox"
@@ -174,7 +175,7 @@ func shellImage(t *testing.T, bootstrap string, bootstrapMode int64, function st
 // runResult is one `lambdoctor run --format json` in process.
 type runResult struct {
 	code    int
-	doc     runDoc
+	doc     emulate.Doc
 	stderr  string
 	elapsed time.Duration
 }
@@ -300,7 +301,7 @@ func sandboxProcesses() map[int]bool {
 			continue
 		}
 		for _, kv := range bytes.Split(env, []byte{0}) {
-			if string(kv) == "LAMBDOCTOR_SANDBOX_INIT=1" || string(kv) == "AWS_LAMBDA_FUNCTION_NAME="+functionName {
+			if string(kv) == "LAMBDOCTOR_SANDBOX_INIT=1" || string(kv) == "AWS_LAMBDA_FUNCTION_NAME="+emulate.FunctionName {
 				candidates = append(candidates, pid)
 				break
 			}
@@ -340,7 +341,7 @@ func diagnosisKeys(r runResult) []string {
 	return keys
 }
 
-func findDiagnosis(t *testing.T, r runResult, key string) runDiagnosis {
+func findDiagnosis(t *testing.T, r runResult, key string) emulate.Diagnosis {
 	t.Helper()
 	for _, d := range r.doc.Run.Diagnosis {
 		if d.Key == key {
@@ -348,7 +349,7 @@ func findDiagnosis(t *testing.T, r runResult, key string) runDiagnosis {
 		}
 	}
 	t.Fatalf("no diagnosis %q; have %v\nrun: %+v", key, diagnosisKeys(r), r.doc.Run)
-	return runDiagnosis{}
+	return emulate.Diagnosis{}
 }
 
 func TestRunGoFunction(t *testing.T) {
@@ -357,7 +358,7 @@ func TestRunGoFunction(t *testing.T) {
 	bin := goFunction(t, runtime.GOARCH)
 	r := runImage(t, context.Background(), goImage(t, bin, 0o755), "--event", writeEvent(t, `{"name":"x"}`))
 	run := r.doc.Run
-	if r.code != ExitOK || run.Result != resultSuccess {
+	if r.code != ExitOK || run.Result != emulate.ResultSuccess {
 		t.Fatalf("exit %d, result %q, want 0 and success; run: %+v\nfindings: %+v\nstderr: %s", r.code, run.Result, run, r.doc.Findings, r.stderr)
 	}
 	var resp struct {
@@ -419,11 +420,11 @@ func TestRunOutOfMemory(t *testing.T) {
 	if !run.Memory.Enforced {
 		sandboxMissing(t, "the memory limit is not enforced here: "+run.Memory.NotEnforced)
 	}
-	if r.code != ExitFindings || run.Result != resultExitedDuringInvoke {
-		t.Fatalf("exit %d, result %q; want 1 and %s\nrun: %+v\nstderr: %s", r.code, run.Result, resultExitedDuringInvoke, run, r.stderr)
+	if r.code != ExitFindings || run.Result != emulate.ResultExitedDuringInvoke {
+		t.Fatalf("exit %d, result %q; want 1 and %s\nrun: %+v\nstderr: %s", r.code, run.Result, emulate.ResultExitedDuringInvoke, run, r.stderr)
 	}
-	if run.Error == nil || run.Error.Type != "Runtime.OutOfMemory" || run.Error.Message != oomMessage {
-		t.Errorf("error %+v, want Runtime.OutOfMemory: %s", run.Error, oomMessage)
+	if run.Error == nil || run.Error.Type != "Runtime.OutOfMemory" || run.Error.Message != emulate.OOMMessage {
+		t.Errorf("error %+v, want Runtime.OutOfMemory: %s", run.Error, emulate.OOMMessage)
 	}
 	if run.Exit == nil || run.Exit.Signal != "SIGKILL" || run.Exit.StoppedByLambdoctor {
 		t.Errorf("exit %+v, want killed by SIGKILL (not by lambdoctor)", run.Exit)
@@ -461,7 +462,7 @@ func TestRunShellRuntimeOnBusybox(t *testing.T) {
 	isolate(t)
 	r := runImage(t, context.Background(), shellImage(t, busyboxBootstrap, 0o755, functionSh), "--event", writeEvent(t, `{"name":"x"}`))
 	run := r.doc.Run
-	if r.code != ExitOK || run.Result != resultSuccess {
+	if r.code != ExitOK || run.Result != emulate.ResultSuccess {
 		t.Fatalf("exit %d, result %q; run: %+v\nstderr: %s", r.code, run.Result, run, r.stderr)
 	}
 	var got string
@@ -499,28 +500,28 @@ func TestRunBrokenFunctions(t *testing.T) {
 			img: func(t *testing.T) v1.Image {
 				return shellImage(t, "#!/bin/bash\necho never\n", 0o755, functionSh)
 			},
-			result: resultStartFailed, key: "bad-interpreter", check: "LD207", foundBy: "LD207",
+			result: emulate.ResultStartFailed, key: "bad-interpreter", check: "LD207", foundBy: "LD207",
 		},
 		{
 			name: "binary for the other architecture",
 			img: func(t *testing.T) v1.Image {
 				return goImage(t, goFunction(t, other), 0o755)
 			},
-			result: resultStartFailed, key: "exec-format-error", check: "LD301", foundBy: "LD301",
+			result: emulate.ResultStartFailed, key: "exec-format-error", check: "LD301", foundBy: "LD301",
 		},
 		{
 			name: "handler mode 0600",
 			img: func(t *testing.T) v1.Image {
 				return goImage(t, goFunction(t, runtime.GOARCH), 0o600)
 			},
-			result: resultStartFailed, key: "exec-permission-denied", check: "LD203", foundBy: "LD203",
+			result: emulate.ResultStartFailed, key: "exec-permission-denied", check: "LD203", foundBy: "LD203",
 		},
 		{
 			name: "writes outside /tmp",
 			img: func(t *testing.T) v1.Image {
 				return goImage(t, goFunction(t, runtime.GOARCH), 0o755, "GOFN_MODE=erofs")
 			},
-			result: resultExitedDuringInit, key: "read-only-filesystem", check: "LD502",
+			result: emulate.ResultExitedDuringInit, key: "read-only-filesystem", check: "LD502",
 		},
 		{
 			name: "never calls next",
@@ -528,7 +529,7 @@ func TestRunBrokenFunctions(t *testing.T) {
 				return shellImage(t, "#!/bin/sh\necho starting a server that is not a runtime\nexec sleep 600\n", 0o755, functionSh)
 			},
 			args:   []string{"--init-timeout", "1s"},
-			result: resultInitTimeout, key: "init-timeout", check: "LD401", foundBy: "LD401",
+			result: emulate.ResultInitTimeout, key: "init-timeout", check: "LD401", foundBy: "LD401",
 		},
 		{
 			name: "reports an init error",
@@ -540,21 +541,21 @@ wget -q -O /dev/null --header "Lambda-Runtime-Function-Error-Type: Runtime.Impor
 exit 1
 `, 0o755, functionSh)
 			},
-			result: resultInitError, key: "import-module-error", check: "LD402",
+			result: emulate.ResultInitError, key: "import-module-error", check: "LD402",
 		},
 		{
 			name: "exits without calling next",
 			img: func(t *testing.T) v1.Image {
 				return shellImage(t, "#!/bin/sh\necho done\n", 0o755, functionSh)
 			},
-			result: resultExitedDuringInit, key: "exited-without-next", check: "LD401",
+			result: emulate.ResultExitedDuringInit, key: "exited-without-next", check: "LD401",
 		},
 		{
 			name: "handler error",
 			img: func(t *testing.T) v1.Image {
 				return shellImage(t, strings.Replace(busyboxBootstrap, "/response", "/error", 1), 0o755, functionSh)
 			},
-			result: resultFunctionError,
+			result: emulate.ResultFunctionError,
 		},
 		{
 			name: "handler hangs",
@@ -562,7 +563,7 @@ exit 1
 				return shellImage(t, busyboxBootstrap, 0o755, "handler () {\n  sleep 600\n}\n")
 			},
 			args:   []string{"--timeout", "1s"},
-			result: resultInvokeTimeout, key: "invoke-timeout",
+			result: emulate.ResultInvokeTimeout, key: "invoke-timeout",
 		},
 	}
 	for _, tt := range tests {
@@ -609,7 +610,7 @@ func TestRunInterruptedInProcess(t *testing.T) {
 	defer cancel()
 	time.AfterFunc(1500*time.Millisecond, cancel)
 	r := runImage(t, ctx, img, "--init-timeout", "60s")
-	if r.code != ExitLoad || r.doc.Run.Result != resultInterrupted {
+	if r.code != ExitLoad || r.doc.Run.Result != emulate.ResultInterrupted {
 		t.Fatalf("exit %d, result %q; want 3 and interrupted", r.code, r.doc.Run.Result)
 	}
 	if r.elapsed > 6*time.Second {
@@ -653,11 +654,11 @@ func TestRunCtrlCBinary(t *testing.T) {
 	if c.ProcessState.ExitCode() != ExitLoad {
 		t.Errorf("exit %d after SIGINT, want %d\nstderr: %s", c.ProcessState.ExitCode(), ExitLoad, errb.String())
 	}
-	var doc runDoc
+	var doc emulate.Doc
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.Run == nil {
 		t.Fatalf("no JSON report after SIGINT (%v):\n%s\nstderr: %s", err, out.String(), errb.String())
 	}
-	if doc.Run.Result != resultInterrupted || !slices.Contains(doc.Run.StderrTail, "handling") {
+	if doc.Run.Result != emulate.ResultInterrupted || !slices.Contains(doc.Run.StderrTail, "handling") {
 		t.Errorf("result %q, stderr %q: want interrupted, with the handler's output", doc.Run.Result, doc.Run.StderrTail)
 	}
 	t.Logf("stopped %s after SIGINT", time.Since(start))

@@ -1,6 +1,8 @@
 package cmd
 
-// The seeds (two real user stories, /work/shared/seeds) rebuilt as images
+// Two real user stories rebuilt as images (an alpine:3.7 shell custom
+// runtime and Ruby function, and hasura migrations on node:14-buster-slim;
+// their Dockerfiles are described at each image below)
 // and run end to end: docker save archive -> `lambdoctor inspect --format
 // json` -> the diagnosis Lambda's behaviour calls for. The good images are
 // laid out as their real bases are (interpreters as ELF files with their

@@ -37,8 +37,10 @@ func newVersionCmd(streams *IOStreams) *cobra.Command {
 					}
 				}
 			}
-			_, err := fmt.Fprintf(streams.Out, "lambdoctor %s%s %s %s/%s\n", Version(), rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			return err
+			if _, err := fmt.Fprintf(streams.Out, "lambdoctor %s%s %s %s/%s\n", Version(), rev, runtime.Version(), runtime.GOOS, runtime.GOARCH); err != nil {
+				return writeError(err)
+			}
+			return nil
 		},
 	}
 }

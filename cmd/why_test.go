@@ -81,6 +81,8 @@ type whyJSON struct {
 		Causes []struct {
 			ID, Name, Path, Fix string
 			Layer               *struct{ Index int }
+			Suppressed          bool
+			SuppressionReason   string
 		}
 		Error *struct{ Kind string }
 	}
@@ -210,4 +212,98 @@ func TestWhyImageEdgeCases(t *testing.T) {
 	if !strings.Contains(out.String(), "nothing to run") {
 		t.Errorf("want 'nothing to run':\n%s", out)
 	}
+}
+
+// why --image applies .lambdoctor.yaml as inspect does: its arch (unless
+// --arch is given), disabled checks, severity overrides and ignores. It
+// used to run the checks without reading the file at all.
+func TestWhyImageAppliesConfig(t *testing.T) {
+	bad := writeArchive(t, rubySeedImage(t))
+	good := writeArchive(t, goodImage(t))
+	formatLine := "IMAGE\tLaunch error: fork/exec /var/runtime/bootstrap: exec format error\tEntrypoint: [/var/runtime/bootstrap]\tCmd: [function.handler]\tWorkingDir: [/var/task]"
+
+	whyIn := func(t *testing.T, config string, args ...string) (int, whyJSON, string) {
+		t.Helper()
+		_, s, out, errb := inRepo(t, config, "", nil)
+		code := Run(context.Background(), append([]string{"why", "--format", "json"}, args...), s)
+		var doc whyJSON
+		if err := json.Unmarshal([]byte(out.String()), &doc); err != nil || doc.Image == nil {
+			t.Fatalf("exit %d, JSON: %v\n%s\n%s", code, err, out, errb)
+		}
+		return code, doc, errb.String()
+	}
+	status := func(doc whyJSON, id string) string {
+		for _, c := range doc.Image.Checks {
+			if c.ID == id {
+				return c.Status
+			}
+		}
+		return ""
+	}
+
+	t.Run("arch", func(t *testing.T) {
+		_, doc, _ := whyIn(t, "arch: arm64\n", "--image", good, formatLine)
+		if status(doc, "LD102") != "failed" {
+			t.Errorf("arch arm64 from the file: LD102 %q, want failed", status(doc, "LD102"))
+		}
+		_, doc, _ = whyIn(t, "arch: arm64\n", "--image", good, "--arch", "amd64", formatLine)
+		if status(doc, "LD102") != "passed" {
+			t.Errorf("--arch amd64 beats the file: LD102 %q, want passed", status(doc, "LD102"))
+		}
+	})
+	t.Run("disable", func(t *testing.T) {
+		_, doc, _ := whyIn(t, "disable: [entrypoint-not-found]\n", "--image", bad, rubyLaunchLine)
+		if status(doc, "LD202") != "skipped" {
+			t.Errorf("LD202 %q, want skipped", status(doc, "LD202"))
+		}
+		for _, c := range doc.Image.Causes {
+			if c.ID == "LD202" {
+				t.Errorf("a disabled check named a cause: %+v", c)
+			}
+		}
+	})
+	t.Run("severity", func(t *testing.T) {
+		_, s, out, errb := inRepo(t, "severity:\n  LD202: warning\n", "", nil)
+		if code := Run(context.Background(), []string{"why", "--image", bad, rubyLaunchLine}, s); code != ExitOK {
+			t.Fatalf("exit %d\n%s%s", code, out, errb)
+		}
+		if !strings.Contains(out.String(), "the cause in this image: LD202 entrypoint-not-found (warning)") {
+			t.Errorf("want LD202 at the file's severity:\n%s", out)
+		}
+	})
+	t.Run("ignore", func(t *testing.T) {
+		config := "ignore:\n  - id: LD202\n    reason: the RIC is installed at deploy time\n  - id: LD601\n    reason: old\n    expires: 2020-01-01\n"
+		_, doc, errs := whyIn(t, config, "--image", bad, rubyLaunchLine)
+		var suppressed bool
+		for _, c := range doc.Image.Causes {
+			if c.ID == "LD202" {
+				suppressed = c.Suppressed && c.SuppressionReason == "the RIC is installed at deploy time"
+			}
+		}
+		if !suppressed {
+			t.Errorf("LD202 not suppressed with the ignore's reason: %+v", doc.Image.Causes)
+		}
+		// The expired ignore is reported; the one for a check the log does
+		// not point at is not called unused.
+		if !strings.Contains(errs, "ignore LD601 expired on 2020-01-01") || strings.Contains(errs, "matched nothing") {
+			t.Errorf("stderr:\n%s", errs)
+		}
+		_, s, out, errb := inRepo(t, config, "", nil)
+		if code := Run(context.Background(), []string{"why", "--image", bad, rubyLaunchLine}, s); code != ExitOK {
+			t.Fatalf("exit %d\n%s%s", code, out, errb)
+		}
+		if strings.Contains(out.String(), "the cause in this image: LD202") || !strings.Contains(out.String(), "ignored by the config: LD202 entrypoint-not-found") {
+			t.Errorf("want LD202 shown as ignored:\n%s", out)
+		}
+	})
+	t.Run("a broken config does not stop a triage without --image", func(t *testing.T) {
+		_, s, out, errb := inRepo(t, "arhc: arm64\n", "", nil)
+		if code := Run(context.Background(), []string{"why", rubyLaunchLine}, s); code != ExitOK {
+			t.Fatalf("exit %d\n%s%s", code, out, errb)
+		}
+		_, s, out, errb = inRepo(t, "arhc: arm64\n", "", nil)
+		if code := Run(context.Background(), []string{"why", "--image", bad, rubyLaunchLine}, s); code != ExitUsage || !strings.Contains(errb.String(), `unknown key "arhc"`) {
+			t.Fatalf("exit %d, want %d with the config error\n%s%s", code, ExitUsage, out, errb)
+		}
+	})
 }

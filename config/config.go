@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -25,6 +24,8 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/suggest"
+	"github.com/lambdoctor/lambdoctor/report"
 )
 
 // FileNames are the names looked for when walking up, in order.
@@ -51,25 +52,20 @@ type Config struct {
 	Images []string
 	// Disable holds the IDs of the checks not to run.
 	Disable []string
-	// Severity maps check IDs to the severity their findings get.
+	// Severity maps check IDs to the severity their findings get: the
+	// report's override stage (report.ApplyOverrides).
 	Severity map[string]checks.Severity
-	// Ignore entries, in file order.
+	// Ignore entries, in file order: the report's suppression stage
+	// (report.ApplyIgnores).
 	Ignore []Ignore
 }
 
-// Ignore is one entry of the ignore list.
+// Ignore is one entry of the ignore list: the report stage's ignore (check
+// ID, path globs, reason, expiry), and where the file wrote it.
 type Ignore struct {
-	// ID of the check whose findings it suppresses.
-	ID string
+	report.Ignore
 	// Written is the ID or name as written in the file.
 	Written string
-	// Paths are globs over the finding's in-image path ("**" matches any
-	// number of directories); empty matches every finding of the check.
-	Paths []string
-	// Reason says why; required.
-	Reason string
-	// Expires is the last day the ignore applies (UTC); zero for never.
-	Expires time.Time
 	// Line of the entry in the file.
 	Line int
 }
@@ -262,8 +258,8 @@ func kindName(n *yaml.Node) string {
 
 func unknownKey(key string, known []string) string {
 	msg := fmt.Sprintf("unknown key %q", key)
-	if s := closest(key, known); s != "" {
-		return msg + fmt.Sprintf(" (did you mean %q?)", s)
+	if near := suggest.Nearest(key, known); len(near) > 0 {
+		return msg + fmt.Sprintf(" (did you mean %q?)", near[0])
 	}
 	return msg + " (known: " + strings.Join(known, ", ") + ")"
 }
@@ -364,7 +360,7 @@ func cmpLine(e *keyError, fallback int) int {
 }
 
 func validateIgnore(r rawIgnore) (Ignore, *keyError) {
-	ig := Ignore{Line: r.line, Written: r.ID.V, Reason: strings.TrimSpace(r.Reason.V)}
+	ig := Ignore{Line: r.line, Written: r.ID.V, Ignore: report.Ignore{Reason: strings.TrimSpace(r.Reason.V)}}
 	if r.ID.V == "" {
 		return ig, &keyError{line: r.line, msg: "ignore entry without an id (a check ID or name)"}
 	}
@@ -377,7 +373,7 @@ func validateIgnore(r rawIgnore) (Ignore, *keyError) {
 		return ig, &keyError{line: r.line, msg: fmt.Sprintf("ignore %s needs a reason: say why the finding does not apply", r.ID.V)}
 	}
 	for _, p := range r.Paths {
-		if err := validGlob(p.V); err != nil {
+		if err := report.ValidGlob(p.V); err != nil {
 			return ig, &keyError{line: p.Line, msg: fmt.Sprintf("ignore %s: bad path glob %q: %v", r.ID.V, p.V, err)}
 		}
 		ig.Paths = append(ig.Paths, p.V)
@@ -452,83 +448,10 @@ func resolve(idOrName string) (string, error) {
 		return c.Meta().ID, nil
 	}
 	msg := fmt.Sprintf("unknown check %q", idOrName)
-	if m, ok := suggestCheck(idOrName); ok {
-		return "", fmt.Errorf("%s (did you mean %s (%s)?)", msg, m.ID, m.Name)
+	if near := suggest.Checks(idOrName); near != "" {
+		return "", fmt.Errorf("%s (did you mean %s?)", msg, near)
 	}
 	return "", fmt.Errorf("%s (see lambdoctor checks)", msg)
-}
-
-// suggestCheck returns the check whose ID or name is closest to s.
-func suggestCheck(s string) (checks.Meta, bool) {
-	var cands []string
-	byKey := map[string]checks.Meta{}
-	for _, c := range checks.All() {
-		m := c.Meta()
-		cands = append(cands, m.ID, m.Name)
-		byKey[m.ID], byKey[m.Name] = m, m
-	}
-	if best := closest(s, cands); best != "" {
-		return byKey[best], true
-	}
-	return checks.Meta{}, false
-}
-
-// closest returns the candidate nearest to s by edit distance (ignoring
-// case), if it is near enough to be a typo; "" otherwise.
-func closest(s string, cands []string) string {
-	s = strings.ToLower(s)
-	best, bestD := "", -1
-	for _, c := range cands {
-		d := levenshtein(s, strings.ToLower(c))
-		if bestD < 0 || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if bestD < 0 || bestD > max(2, len(s)/3) {
-		return ""
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
-
-// validGlob checks the syntax of a path glob: path.Match patterns per
-// segment, and "**" as a whole segment.
-func validGlob(g string) error {
-	if strings.TrimSpace(g) == "" {
-		return errors.New("empty glob")
-	}
-	for _, seg := range strings.Split(strings.Trim(g, "/"), "/") {
-		if seg == "**" {
-			continue
-		}
-		if strings.Contains(seg, "**") {
-			return errors.New(`"**" must be a whole path segment, as in /var/task/**/*.so`)
-		}
-		if _, err := path.Match(seg, ""); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // ImageRefs returns the images to inspect. Relative paths in path-like

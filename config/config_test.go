@@ -126,21 +126,6 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-func TestClosest(t *testing.T) {
-	cands := []string{"ignore", "images", "severity"}
-	for in, want := range map[string]string{"ignores": "ignore", "imgaes": "images", "SEVERITY": "severity", "xyz": "", "": "ignore"} {
-		if in == "" {
-			continue
-		}
-		if got := closest(in, cands); got != want {
-			t.Errorf("closest(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if d := levenshtein("kitten", "sitting"); d != 3 {
-		t.Errorf("levenshtein = %d", d)
-	}
-}
-
 // tree makes files (path → content; a trailing "/" makes a directory)
 // under a temporary root and returns it.
 func tree(t *testing.T, files ...string) string {

@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/lambdoctor/lambdoctor/internal/history"
 )
 
 // Instruction is one instruction of the Dockerfile.
@@ -252,51 +254,16 @@ func (f *File) ForLayer(createdBy []string, i int) (Instruction, bool) {
 	return list[cands[j]], true
 }
 
-// history is a created_by taken apart.
-type history struct {
-	cmd  string // upper case: RUN, COPY, ADD, WORKDIR, ...
-	text string // the rest, white space collapsed
-}
-
-var buildArgsRE = regexp.MustCompile(`^\|\d+ `)
-
-// parseHistory reads a created_by in the forms ForLayer lists.
-func parseHistory(s string) history {
-	s = strings.Join(strings.Fields(s), " ")
-	s = strings.TrimSuffix(s, " # buildkit")
-	stripArgs := func(s string) string {
-		// "|2 A=1 B=2 cmd": the count, then that many assignments.
-		if m := buildArgsRE.FindString(s); m != "" {
-			var n int
-			fmt.Sscanf(m, "|%d", &n)
-			fields := strings.SplitN(s, " ", n+2)
-			if len(fields) == n+2 {
-				return fields[n+1]
-			}
-		}
-		return s
-	}
-	if rest, ok := strings.CutPrefix(s, "RUN "); ok {
-		return history{cmd: "RUN", text: stripArgs(rest)}
-	}
-	if _, rest, ok := strings.Cut(s, "#(nop) "); ok {
-		cmd, text, _ := strings.Cut(strings.TrimSpace(rest), " ")
-		return history{cmd: strings.ToUpper(cmd), text: text}
-	}
-	s = stripArgs(s)
-	cmd, text, _ := strings.Cut(s, " ")
-	switch cmd {
-	case "COPY", "ADD", "WORKDIR", "ENV", "USER", "ENTRYPOINT", "CMD", "LABEL", "EXPOSE", "VOLUME", "ARG", "SHELL", "STOPSIGNAL", "HEALTHCHECK", "ONBUILD", "MAINTAINER":
-		return history{cmd: cmd, text: text}
-	}
-	return history{cmd: "RUN", text: s}
-}
-
 // candidates returns the positions in list of the instructions that could
 // have made a layer with created_by cb: the exact matches when there are
 // any, else those matching on the destination alone.
 func candidates(list []Instruction, cb string) []int {
-	h := parseHistory(cb)
+	h := history.Parse(cb)
+	if h.Cmd == "" {
+		// A created_by of no known form: compared as a RUN, whose text a
+		// shell-form RUN of another builder may still equal.
+		h.Cmd = "RUN"
+	}
 	var exact, weak []int
 	for i, in := range list {
 		switch m := matches(in, h); m {
@@ -320,24 +287,24 @@ const (
 	matchExact
 )
 
-func matches(in Instruction, h history) match {
+func matches(in Instruction, h history.History) match {
 	switch in.Cmd {
 	case "RUN":
-		if h.cmd != "RUN" {
+		if h.Cmd != "RUN" {
 			return matchNone
 		}
 		for _, want := range runForms(in) {
-			if collapse(want) == h.text {
+			if collapse(want) == h.Text {
 				return matchExact
 			}
 		}
 	case "COPY", "ADD":
-		if h.cmd != in.Cmd {
+		if h.Cmd != in.Cmd {
 			return matchNone
 		}
-		return matchCopy(in, h.text)
+		return matchCopy(in, h.Text)
 	case "WORKDIR":
-		if h.cmd == "WORKDIR" && cleanDir(h.text) == in.workdir {
+		if h.Cmd == "WORKDIR" && cleanDir(h.Text) == in.workdir {
 			return matchExact
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/lambdoctor/lambdoctor/internal/bytesize"
 	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
@@ -128,22 +129,5 @@ func excerpt(s string) string {
 	return fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
 }
 
-// byteSize formats n bytes for limit messages: "10 GiB", "1.5 MiB", "700
-// bytes".
-func byteSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	suffix := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}[exp]
-	if v == float64(int64(v)) {
-		return fmt.Sprintf("%d %s", int64(v), suffix)
-	}
-	return fmt.Sprintf("%.1f %s", v, suffix)
-}
+// byteSize formats n bytes for limit messages: "10 GiB", "1.5 MiB", "700 B".
+func byteSize(n int64) string { return bytesize.Binary(n) }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"errors"
 	"path"
 	"slices"
 	"strings"
@@ -100,6 +101,27 @@ func ApplyIgnores(r *Report, ig []Ignore, now time.Time) (unused, expired []Igno
 	}
 	r.Summary = summarize(r.Findings)
 	return unused, expired
+}
+
+// ValidGlob checks the syntax of a path glob as MatchPath reads it:
+// path.Match patterns per segment, and "**" as a whole segment. A glob
+// that fails it would match nothing.
+func ValidGlob(g string) error {
+	if strings.TrimSpace(g) == "" {
+		return errors.New("empty glob")
+	}
+	for _, seg := range strings.Split(strings.Trim(g, "/"), "/") {
+		if seg == "**" {
+			continue
+		}
+		if strings.Contains(seg, "**") {
+			return errors.New(`"**" must be a whole path segment, as in /var/task/**/*.so`)
+		}
+		if _, err := path.Match(seg, ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // MatchPath reports whether the in-image path p matches glob g. Both are

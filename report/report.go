@@ -90,53 +90,16 @@ type Layer struct {
 	CreatedBy string `json:"createdBy,omitempty"`
 }
 
-// Finding is one diagnosed problem, as reported.
-type Finding struct {
-	ID       string          `json:"id"`
-	Name     string          `json:"name"`
-	Severity checks.Severity `json:"severity"` // "error", "warning" or "info"
-	Title    string          `json:"title"`
-	Message  string          `json:"message"`
-	Path     string          `json:"path"`
-	// Layer that introduced Path; nil (JSON null) when unknown.
-	Layer *LayerRef `json:"layer"`
-	// Evidence lines; never nil in a built report.
-	Evidence []string `json:"evidence"`
-	Fix      string   `json:"fix"`
-	Docs     string   `json:"docs"`
-	// Suppressed is set by the suppression stage when an ignore entry of
-	// the config matches; the finding stays in the report, marked.
-	Suppressed bool `json:"suppressed,omitempty"`
-	// SuppressionReason is the matching ignore entry's reason.
-	SuppressionReason string `json:"suppressionReason,omitempty"`
-	// Location is the Dockerfile instruction that caused the finding,
-	// when inspect was given --dockerfile and one was found.
-	Location *SourceLocation `json:"location,omitempty"`
-	// Source is the check's checks.Finding.Source: the image config field
-	// the finding is about, for mapping it to a Dockerfile instruction.
-	// Not part of the JSON contract (Location is what is reported).
-	Source string `json:"-"`
-}
+// Finding is one diagnosed problem, as the check returned it: the one
+// finding model (checks.Finding), with the fields the report stages set
+// (Suppressed, SuppressionReason, Location).
+type Finding = checks.Finding
 
-// SourceLocation is a place in a Dockerfile.
-type SourceLocation struct {
-	// File is the Dockerfile's path, slash-separated, relative to the git
-	// root (or the working directory) when it is below it.
-	File string `json:"file"`
-	// Line and EndLine are 1-based; they differ for continuation lines
-	// and heredocs.
-	Line    int `json:"line"`
-	EndLine int `json:"endLine"`
-	// Instruction is the instruction as written, on one line.
-	Instruction string `json:"instruction"`
-}
+// SourceLocation is a place in a Dockerfile (checks.SourceLocation).
+type SourceLocation = checks.SourceLocation
 
-// LayerRef names the layer a finding comes from.
-type LayerRef struct {
-	Index     int    `json:"index"`
-	Digest    string `json:"digest"`
-	CreatedBy string `json:"createdBy,omitempty"`
-}
+// LayerRef names the layer a finding comes from (checks.LayerRef).
+type LayerRef = checks.LayerRef
 
 // CheckResult is how one check ended on the image.
 type CheckResult struct {
@@ -222,7 +185,7 @@ func New(tool Tool, img Image, results []checks.Result) *Report {
 			Docs:     res.Meta.DocsURL(),
 		})
 		for _, f := range res.Findings {
-			r.Findings = append(r.Findings, convert(f))
+			r.Findings = append(r.Findings, reported(f))
 		}
 	}
 	sortFindings(r.Findings)
@@ -277,26 +240,13 @@ func (r *Report) count() map[checks.Status]int {
 	return n
 }
 
-func convert(f checks.Finding) Finding {
-	out := Finding{
-		ID:       f.ID,
-		Name:     f.Name,
-		Severity: f.Severity,
-		Title:    f.Title,
-		Message:  f.Message,
-		Path:     f.Path,
-		Evidence: slices.Clone(f.Evidence),
-		Fix:      f.Fix,
-		Docs:     f.Docs,
-		Source:   f.Source,
+// reported is f as a report holds it: its own copy of Evidence, never nil.
+func reported(f checks.Finding) Finding {
+	f.Evidence = slices.Clone(f.Evidence)
+	if f.Evidence == nil {
+		f.Evidence = []string{}
 	}
-	if out.Evidence == nil {
-		out.Evidence = []string{}
-	}
-	if f.Layer != nil {
-		out.Layer = &LayerRef{Index: f.Layer.Index, Digest: f.Layer.Digest, CreatedBy: f.Layer.CreatedBy}
-	}
-	return out
+	return f
 }
 
 // normalizeImage copies img's lists, so a report never shares them with the

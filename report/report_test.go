@@ -319,17 +319,3 @@ func TestShortDigest(t *testing.T) {
 		t.Errorf("shortenDigests = %q, want %q", got, want)
 	}
 }
-
-func TestHumanSize(t *testing.T) {
-	tests := []struct {
-		in   int64
-		want string
-	}{
-		{0, "0 B"}, {999, "999 B"}, {1000, "1.0 kB"}, {12_345_678, "12.3 MB"}, {10_000_000_000, "10.0 GB"},
-	}
-	for _, tt := range tests {
-		if got := humanSize(tt.in); got != tt.want {
-			t.Errorf("humanSize(%d) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}

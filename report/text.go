@@ -10,6 +10,8 @@ import (
 	"github.com/fatih/color"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/internal/bytesize"
+	"github.com/lambdoctor/lambdoctor/internal/history"
 )
 
 // textWriter writes reports for people, readable in one pass. Nothing is
@@ -311,18 +313,7 @@ func (t *textWriter) summary(b *strings.Builder, s Summary, status map[checks.St
 // createdBy makes a history created_by read like the Dockerfile line that
 // made it, on one line; shortened (between words) unless verbose.
 func (t *textWriter) createdBy(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	s = strings.TrimSuffix(s, " # buildkit")
-	if i := strings.Index(s, "/bin/sh -c "); i >= 0 && (i == 0 || strings.HasPrefix(s, "|") || strings.HasPrefix(s, "RUN ")) {
-		// Classic builder: "/bin/sh -c #(nop)  CMD [...]" for metadata,
-		// "[|N ARG=v ...] /bin/sh -c cmd" for RUN; buildkit: "RUN /bin/sh -c cmd".
-		s = strings.TrimSpace(s[i+len("/bin/sh -c "):])
-		if rest, ok := strings.CutPrefix(s, "#(nop)"); ok {
-			s = strings.TrimSpace(rest)
-		} else {
-			s = "RUN " + s
-		}
-	}
+	s = history.Parse(s).String()
 	const maxLen = 72
 	if t.verbose || utf8.RuneCountInString(s) <= maxLen {
 		return s
@@ -381,11 +372,11 @@ func layersSize(layers []Layer) string {
 	}
 	switch {
 	case stored >= 0 && unpacked >= 0:
-		return fmt.Sprintf("%s (%s unpacked)", humanSize(stored), humanSize(unpacked))
+		return fmt.Sprintf("%s (%s unpacked)", bytesize.Decimal(stored), bytesize.Decimal(unpacked))
 	case stored >= 0:
-		return humanSize(stored)
+		return bytesize.Decimal(stored)
 	case unpacked >= 0:
-		return humanSize(unpacked) + " unpacked"
+		return bytesize.Decimal(unpacked) + " unpacked"
 	}
 	return ""
 }
@@ -396,20 +387,6 @@ func addKnown(sum, n int64) int64 {
 		return -1
 	}
 	return sum + n
-}
-
-// humanSize formats n bytes with decimal units, as docker does.
-func humanSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
 func plural(n int, one, many string) string {

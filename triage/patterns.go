@@ -3,14 +3,21 @@ package triage
 import "regexp"
 
 // patterns is the table of log lines lambdoctor recognises, most specific
-// first: a line takes the first pattern that matches it. Symptom texts come
-// from /work/shared/LAMBDA.md (§0 fatal error types, §1A-§1J) and the "What
-// you see" sections of docs/checks; a named group "subject" captures the
-// file, library or name the line is about.
+// first: a line takes the first pattern that matches it. Symptom texts are
+// the lines Lambda and its runtimes print: the error types of the Lambda
+// Developer Guide ("Troubleshoot invocation issues in Lambda",
+// https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-invocation.html; "Using the Lambda
+// runtime API", https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html),
+// the Runtime Interface Emulator's and runtime interface clients' sources
+// (github.com/aws/aws-lambda-runtime-interface-emulator,
+// github.com/aws/aws-lambda-nodejs-runtime-interface-client and the others),
+// and the "What you see" sections of docs/checks; a named group "subject"
+// captures the file, library or name the line is about.
 var patterns = []*Pattern{
-	// Local-only artefacts and benign emulator chatter (LAMBDA.md §1J,
-	// LD-EXT-06, LD-RIC-NODE-03). These go first: several contain "no such
-	// file or directory" or "permission denied".
+	// Local-only artefacts and benign emulator chatter (the Runtime
+	// Interface Emulator's own log lines, and a runtime interface client run
+	// without it). These go first: several contain "no such file or
+	// directory" or "permission denied".
 	{
 		Key:         "rie-on-host",
 		re:          regexp.MustCompile(`aws-lambda-rie(?:-arm64)?: cannot execute binary file`),
@@ -75,7 +82,7 @@ var patterns = []*Pattern{
 		Benign:      true,
 	},
 
-	// Image form, at CreateFunction / UpdateFunctionCode (§1A).
+	// Image form, at CreateFunction / UpdateFunctionCode (Lambda's CreateFunction and UpdateFunctionCode errors).
 	{
 		Key:         "media-type-rejected",
 		re:          regexp.MustCompile(`(?i)image manifest(?:, config)? or layer media type.*not supported`),
@@ -104,7 +111,7 @@ var patterns = []*Pattern{
 		Explanation: "the deployment (IaC) attaches layers, which image functions cannot have; bake the layer's content into /opt in the image (COPY --from=<layer image> /opt /opt). No check can see this in the image.",
 	},
 
-	// Extensions (§1G): before the generic fork/exec lines.
+	// Extensions (the Extensions API, https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html): before the generic fork/exec lines.
 	{
 		Key:         "extension-exec-format",
 		re:          regexp.MustCompile(`fork/exec (?P<subject>/opt/extensions/\S+?): exec format error`),
@@ -147,7 +154,7 @@ var patterns = []*Pattern{
 		Explanation: "the extension ran and then failed or exited during init; its own log lines say why. Not something a static check can see.",
 	},
 
-	// The entrypoint could not be executed (§1B, §1C).
+	// The entrypoint could not be executed (Runtime.InvalidEntrypoint and the IMAGE Launch error line).
 	{
 		Key:         "exec-format-error",
 		re:          regexp.MustCompile(`(?i)(?:(?:fork/)?exec (?P<subject>\S+?): )?exec format error`),
@@ -205,7 +212,7 @@ var patterns = []*Pattern{
 		Checks:      []string{"LD201", "LD202"},
 	},
 
-	// Libraries and libc (§1B).
+	// Libraries and libc (the dynamic loader's messages, ld.so(8)).
 	{
 		Key:         "shared-library-missing",
 		re:          regexp.MustCompile(`(?P<subject>[^\s:']+\.so[^\s:']*): cannot open shared object file`),
@@ -221,7 +228,7 @@ var patterns = []*Pattern{
 		Checks:      []string{"LD304"},
 	},
 
-	// The AWS base image's entry script (§1C LD-EP-04, LD-EP-05).
+	// The AWS base image's entry script (/lambda-entrypoint.sh in the public.ecr.aws/lambda base images).
 	{
 		Key:         "handler-arg-count",
 		re:          regexp.MustCompile(`entrypoint requires the handler name to be the first argument|exit status 142\b`),
@@ -237,7 +244,7 @@ var patterns = []*Pattern{
 		Checks:      []string{"LD204", "LD205", "LD403"},
 	},
 
-	// Read-only filesystem (§1D).
+	// Read-only filesystem (only /tmp is writable on Lambda).
 	{
 		Key:         "read-only-filesystem",
 		re:          regexp.MustCompile(`(?:EROFS|[Rr]ead-only file system)(?:.*?(?:mkdir|open) '(?P<subject>[^']+)')?`),
@@ -267,7 +274,7 @@ var patterns = []*Pattern{
 		Checks:      []string{"LD203", "LD301", "LD302"},
 	},
 
-	// TLS (§1H).
+	// TLS (certificate verification failures).
 	{
 		Key:         "ca-bundle-missing",
 		re:          regexp.MustCompile(`x509: certificate signed by unknown authority|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|trustAnchors parameter must be non-empty|Could not find a suitable TLS CA certificate bundle`),
@@ -276,7 +283,7 @@ var patterns = []*Pattern{
 		Checks:      []string{"LD601"},
 	},
 
-	// Runtime interface client and handler (§1E, §1F).
+	// Runtime interface client and handler (Runtime.ImportModuleError, Runtime.HandlerNotFound and the like).
 	{
 		Key:         "python-ric-missing",
 		re:          regexp.MustCompile(`No module named '?awslambdaric`),
@@ -350,7 +357,7 @@ var patterns = []*Pattern{
 		Checks:      []string{"LD206"},
 	},
 
-	// Init and runtime outcomes (§1I): mostly not static.
+	// Init and runtime outcomes (Runtime.ExitError, timeouts, Runtime.OutOfMemory): mostly not static.
 	{
 		Key:         "init-timeout",
 		re:          regexp.MustCompile(`INIT_REPORT.*Status: timeout|Task timed out|Sandbox\.Timedout`),
@@ -384,7 +391,7 @@ var patterns = []*Pattern{
 		Checks:      []string{"LD401"},
 	},
 
-	// Permissions on files the function reads (§1D LD-PERM-01).
+	// Permissions on files the function reads (Lambda runs the function as a user that owns none of them).
 	{
 		Key:         "permission-denied",
 		re:          regexp.MustCompile(`(?i)(?:EACCES: )?permission denied(?:.*?'(?P<subject>/[^']+)')?|EACCES|PermissionDenied`),

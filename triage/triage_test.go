@@ -7,12 +7,13 @@ import (
 	"github.com/lambdoctor/lambdoctor/checks"
 )
 
-// Real lines, quoted from /work/shared/LAMBDA.md and the "What you see"
-// sections of docs/checks, with the pattern each must take and its subject.
+// Real lines, as Lambda, the Runtime Interface Emulator and the runtime
+// clients print them (see the sources in patterns.go) and as the "What you
+// see" sections of docs/checks quote them, with the pattern each must take and its subject.
 var lines = []struct {
 	line, key, subject string
 }{
-	// §1J and LD-EXT-06: benign and local-only.
+	// Benign and local-only.
 	{"bash: ./aws-lambda-rie: cannot execute binary file: Exec format error", "rie-on-host", ""},
 	{"/usr/local/bin/aws-lambda-rie: Permission denied", "rie-not-executable", ""},
 	{"(rapid) ReserveFailed: AlreadyReserved", "rie-concurrent-invoke", ""},
@@ -24,20 +25,20 @@ var lines = []struct {
 	{"expected AWS Lambda environment variables [AWS_LAMBDA_RUNTIME_API] are not defined", "runtime-api-missing-locally", ""},
 	{"ERROR Missing Runtime API Server configuration.", "runtime-api-missing-locally", ""},
 	{"terminate called after throwing an instance of 'std::logic_error' what(): basic_string: construction from null is not valid", "runtime-api-missing-locally", ""},
-	// §1A.
+	// Image form.
 	{"InvalidParameterValueException: The image manifest, config or layer media type for the source image 123456789012.dkr.ecr.us-east-1.amazonaws.com/fn:latest is not supported.", "media-type-rejected", ""},
 	{"The image manifest or layer media type for the source image 1234.dkr.ecr.eu-west-1.amazonaws.com/x@sha256:abc is not supported.", "media-type-rejected", ""},
 	{"ERROR: Lambda cannot initialize the provided container image. Verify the image.", "cannot-initialize-image", ""},
 	{"InvalidImage(ImageLayerFailure: UnsupportedImageLayerDetected - Layer Digest sha256:0123abcd)", "unsupported-layer", ""},
 	{"InvalidParameterValueException: Lambda layers are not supported for functions created with container images.", "layers-on-image-function", ""},
-	// §1G.
+	// Extensions.
 	{"EXTENSION Name: apm-lambda-extension State: LaunchError Events: [] Error: fork/exec /opt/extensions/apm-lambda-extension: exec format error", "extension-exec-format", "/opt/extensions/apm-lambda-extension"},
 	{"Error: fork/exec /opt/extensions/x: permission denied", "extension-permission-denied", "/opt/extensions/x"},
 	{"Error: fork/exec /opt/extensions/my-ext: no such file or directory", "extension-not-found", "/opt/extensions/my-ext"},
 	{`{"errorType":"TooManyExtensions","errorMessage":"..."}`, "too-many-extensions", ""},
 	{"EXTENSION Name: x State: LaunchError Events: [] Error Type: PermissionDenied", "extension-launch-error", ""},
 	{"INIT_REPORT Init Duration: 41.20 ms Phase: init Status: error Error Type: Extension.Crash", "extension-crashed", ""},
-	// §1B, §1C.
+	// The entrypoint could not be executed.
 	{"IMAGE\tLaunch error: fork/exec /lambda-entrypoint.sh: exec format error\tEntrypoint: [/lambda-entrypoint.sh]\tCmd: [src/index.handler]\tWorkingDir: [/var/task]", "exec-format-error", "/lambda-entrypoint.sh"},
 	{`{"errorType":"Runtime.InvalidEntrypoint","errorMessage":"RequestId: 9f0d Error: fork/exec /lambda-entrypoint.sh: exec format error"}`, "exec-format-error", "/lambda-entrypoint.sh"},
 	{"exec /usr/bin/python3: exec format error", "exec-format-error", "/usr/bin/python3"},
@@ -59,7 +60,7 @@ var lines = []struct {
 	{"Error: Runtime exited with error: exit status 142", "handler-arg-count", ""},
 	{"Error: No handler specified", "handler-not-set", ""},
 	{"ValueError: Handler not set", "handler-not-set", ""},
-	// §1D.
+	// Read-only filesystem.
 	{"npm ERR! code EROFS", "read-only-filesystem", ""},
 	{"npm ERR! EROFS: read-only file system, mkdir '/home/sbx_user1051'", "read-only-filesystem", "/home/sbx_user1051"},
 	{"Error creating default config in home dir: mkdir /home/sbx_user1051: read-only file system", "read-only-filesystem", ""},
@@ -68,11 +69,11 @@ var lines = []struct {
 	{"Runtime exited with error: exit status 126", "exit-126", ""},
 	{`{"errorMessage": "[Errno 13] Permission denied: '/var/task/app.py'", "errorType": "PermissionError"}`, "permission-denied", "/var/task/app.py"},
 	{"Error: EACCES: permission denied, open '/var/task/users.js'", "permission-denied", "/var/task/users.js"},
-	// §1H.
+	// TLS.
 	{`Post "https://dynamodb.us-east-1.amazonaws.com/": x509: certificate signed by unknown authority`, "ca-bundle-missing", ""},
 	{"ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate", "ca-bundle-missing", ""},
 	{"java.security.InvalidAlgorithmParameterException: the trustAnchors parameter must be non-empty", "ca-bundle-missing", ""},
-	// §1E, §1F.
+	// Runtime interface client and handler.
 	{"/usr/local/bin/python: No module named awslambdaric", "python-ric-missing", ""},
 	{"Error: Cannot find module './rapid-client.node'", "node-ric-addon-missing", ""},
 	{"Failed to load the native runtime interface client library libaws-lambda-jni.linux-x86_64.so. Exception: java.lang.UnsatisfiedLinkError", "java-ric-jni-missing", ""},
@@ -92,7 +93,7 @@ var lines = []struct {
 	{"Error: the working directory 'task' is invalid, it needs to be an absolute path", "invalid-working-dir", ""},
 	{"the working directory doesn't exist: /function", "invalid-working-dir", ""},
 	{`{"errorType":"Runtime.InvalidWorkingDir","errorMessage":"..."}`, "invalid-working-dir", ""},
-	// §1I.
+	// Init and runtime outcomes.
 	{"INIT_REPORT Init Duration: 10000.17 ms Phase: init Status: timeout", "init-timeout", ""},
 	{"2024-01-01T00:00:00.000Z 1b2c Task timed out after 3.00 seconds", "init-timeout", ""},
 	{`{"errorType":"Runtime.OutOfMemory","errorMessage":"RequestId: 1 Error: Runtime exited with error: signal: killed"}`, "out-of-memory", ""},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/lambdoctor/lambdoctor/internal/bytesize"
 )
 
 // The limits of the loading layer. Each bounds what a hostile or broken
@@ -89,22 +90,7 @@ var (
 )
 
 // humanSize formats n bytes in binary units ("4 MiB", "1.5 GiB").
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v == float64(int64(v)) {
-		return fmt.Sprintf("%d %ciB", int64(v), "KMGTPE"[exp])
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
-}
+func humanSize(n int64) string { return bytesize.Binary(n) }
 
 // sizeLimitError is a document over its size limit.
 type sizeLimitError struct{ msg string }

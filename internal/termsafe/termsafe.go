@@ -158,3 +158,15 @@ func writeHex(b *strings.Builder, prefix string, v uint32, digits int) {
 		b.WriteByte(hex[(v>>uint(shift))&0xf])
 	}
 }
+
+// Clip shortens s to at most n bytes, then "…", without splitting a UTF-8
+// sequence. It does not escape: pass the result to Text or Line.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for i := 0; i < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(s[n]); i++ {
+		n--
+	}
+	return s[:n] + "…"
+}

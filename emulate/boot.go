@@ -1,4 +1,10 @@
-package cmd
+// Package emulate is `lambdoctor run`: it boots an unpacked image the way
+// Lambda does (the sandbox, the Runtime API, the init and invoke limits),
+// sends it one event, and says what happened: the outcome (Boot), its
+// diagnosis linked to the checks (Diagnose) and the report (Doc,
+// WriteText). The command line, the loading and the unpacking stay in
+// cmd and inspect.
+package emulate
 
 import (
 	"context"
@@ -8,47 +14,57 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/internal/termsafe"
+	"github.com/lambdoctor/lambdoctor/lambda"
 	"github.com/lambdoctor/lambdoctor/runtimeapi"
 	"github.com/lambdoctor/lambdoctor/sandbox"
 )
 
-// How a run ended: runOutcome.Result.
+// How a run ended: Outcome.Result.
 const (
-	resultSuccess            = "success"              // the function answered the event
-	resultFunctionError      = "function-error"       // it posted /invocation/{id}/error
-	resultInitError          = "init-error"           // it posted /init/error
-	resultStartFailed        = "start-failed"         // its command could not be executed
-	resultExitedDuringInit   = "exited-during-init"   // it exited before calling /next
-	resultInitTimeout        = "init-timeout"         // no /next within the init limit
-	resultExitedDuringInvoke = "exited-during-invoke" // it exited with the event in hand
-	resultInvokeTimeout      = "invoke-timeout"       // no answer within the function timeout
-	resultInterrupted        = "interrupted"          // Ctrl-C or SIGTERM
+	ResultSuccess            = "success"              // the function answered the event
+	ResultFunctionError      = "function-error"       // it posted /invocation/{id}/error
+	ResultInitError          = "init-error"           // it posted /init/error
+	ResultStartFailed        = "start-failed"         // its command could not be executed
+	ResultExitedDuringInit   = "exited-during-init"   // it exited before calling /next
+	ResultInitTimeout        = "init-timeout"         // no /next within the init limit
+	ResultExitedDuringInvoke = "exited-during-invoke" // it exited with the event in hand
+	ResultInvokeTimeout      = "invoke-timeout"       // no answer within the function timeout
+	ResultInterrupted        = "interrupted"          // Ctrl-C or SIGTERM
 )
 
-// bootSpec is what boot starts.
-type bootSpec struct {
-	root        string
-	argv        analyze.Argv
-	imageEnv    []string
-	env         []string
-	event       []byte
-	memoryMB    int
-	tmpSizeMB   int
-	timeout     time.Duration
-	initTimeout time.Duration
-	hostNetwork bool
+// Spec is what boot starts.
+type Spec struct {
+	// Root is the unpacked root filesystem.
+	Root string
+	// Argv is what Lambda starts: ENTRYPOINT + CMD after the ImageConfig
+	// overrides, and the working directory.
+	Argv analyze.Argv
+	// ImageEnv is the image's ENV; Env the function's --env K=V.
+	ImageEnv []string
+	Env      []string
+	// Event is the payload of the one invoke.
+	Event []byte
+	// MemoryMB and TmpSizeMB are the function's memory and /tmp sizes.
+	MemoryMB  int
+	TmpSizeMB int
+	// Timeout is the invoke's limit, InitTimeout the init phase's.
+	Timeout     time.Duration
+	InitTimeout time.Duration
+	// HostNetwork shares the host's network instead of a namespace with
+	// only loopback.
+	HostNetwork bool
 }
 
 // runtimeAPIPort is where the function finds the Runtime API in its own
 // network namespace, as on Lambda (AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001).
 const runtimeAPIPort = 9001
 
-// runOutcome is what happened when the function was booted; its JSON form
+// Outcome is what happened when the function was booted; its JSON form
 // is the report's "run" object (docs/run.md).
-type runOutcome struct {
+type Outcome struct {
 	Command    []string  `json:"command"`
 	WorkingDir string    `json:"workingDir"`
 	UID        int       `json:"uid"`
@@ -64,22 +80,22 @@ type runOutcome struct {
 	// Response is the function's answer: embedded as JSON when it is valid
 	// JSON, else as a string; null when it did not answer.
 	Response json.RawMessage `json:"response"`
-	Error    *runError       `json:"error"`
-	Exit     *runExit        `json:"exit"`
+	Error    *RunError       `json:"error"`
+	Exit     *Exit           `json:"exit"`
 	// StdoutTail and StderrTail are the last lines of the function's
 	// output (at most 40 each); StdoutLines and StderrLines count all.
-	StdoutTail  []string       `json:"stdoutTail"`
-	StderrTail  []string       `json:"stderrTail"`
-	StdoutLines int            `json:"stdoutLines"`
-	StderrLines int            `json:"stderrLines"`
-	Timeline    []runEvent     `json:"timeline"`
-	Diagnosis   []runDiagnosis `json:"diagnosis"`
-	Notes       []string       `json:"notes"`
+	StdoutTail  []string    `json:"stdoutTail"`
+	StderrTail  []string    `json:"stderrTail"`
+	StdoutLines int         `json:"stdoutLines"`
+	StderrLines int         `json:"stderrLines"`
+	Timeline    []Event     `json:"timeline"`
+	Diagnosis   []Diagnosis `json:"diagnosis"`
+	Notes       []string    `json:"notes"`
 	// Memory is the memory size, whether it was enforced, and the most
 	// the function used.
-	Memory *runMemory `json:"memory"`
+	Memory *Memory `json:"memory"`
 	// Processes is the process limit and what it saw.
-	Processes *runProcesses `json:"processes"`
+	Processes *Processes `json:"processes"`
 	// Network is "none" (a network namespace of its own) or "host";
 	// Hostname the function's hostname.
 	Network  string `json:"network"`
@@ -93,8 +109,8 @@ type runOutcome struct {
 	logMatches []logMatch
 }
 
-// runError is an error the function reported, or why it could not start.
-type runError struct {
+// RunError is an error the function reported, or why it could not start.
+type RunError struct {
 	// Phase is "start", "init" or "invoke".
 	Phase   string `json:"phase"`
 	Type    string `json:"type"`
@@ -104,8 +120,8 @@ type runError struct {
 	Body json.RawMessage `json:"body,omitempty"`
 }
 
-// runExit says how the process ended.
-type runExit struct {
+// Exit says how the process ended.
+type Exit struct {
 	// Code is the exit status; -1 when a signal ended it or it never
 	// started.
 	Code   int    `json:"code"`
@@ -119,8 +135,8 @@ type runExit struct {
 	ExecPath  string `json:"execPath,omitempty"`
 }
 
-// runMemory is the function's memory size and what the sandbox saw of it.
-type runMemory struct {
+// Memory is the function's memory size and what the sandbox saw of it.
+type Memory struct {
 	// SizeMB is --memory.
 	SizeMB int `json:"sizeMB"`
 	// Enforced is true when the sandbox was limited to SizeMB (no swap)
@@ -136,9 +152,9 @@ type runMemory struct {
 	OOMKills int `json:"oomKills"`
 }
 
-// runProcesses is Lambda's limit on processes and threads and what the
+// Processes is Lambda's limit on processes and threads and what the
 // sandbox saw of it.
-type runProcesses struct {
+type Processes struct {
 	Limit int `json:"limit"`
 	// Enforced says how: "cgroup v2 pids.max", "cgroup v1 pids.max" or
 	// "RLIMIT_NPROC"; NotEnforced why no pids cgroup was used.
@@ -150,11 +166,11 @@ type runProcesses struct {
 	LimitHits int `json:"limitHits"`
 }
 
-func processesOutcome(st *sandbox.ProcessStats) *runProcesses {
+func processesOutcome(st *sandbox.ProcessStats) *Processes {
 	if st == nil {
 		return nil
 	}
-	p := &runProcesses{Limit: st.Limit, Enforced: st.Enforced, NotEnforced: st.NotEnforced, LimitHits: st.LimitHits}
+	p := &Processes{Limit: st.Limit, Enforced: st.Enforced, NotEnforced: st.NotEnforced, LimitHits: st.LimitHits}
 	if st.Peak > 0 {
 		peak := st.Peak
 		p.Peak = &peak
@@ -162,12 +178,12 @@ func processesOutcome(st *sandbox.ProcessStats) *runProcesses {
 	return p
 }
 
-// oomMessage is how Lambda reports a runtime the OOM killer killed
+// OOMMessage is how Lambda reports a runtime the OOM killer killed
 // (errorType Runtime.OutOfMemory).
-const oomMessage = "Runtime exited with error: signal: killed"
+const OOMMessage = "Runtime exited with error: signal: killed"
 
-// runEvent is one line of the timeline.
-type runEvent struct {
+// Event is one line of the timeline.
+type Event struct {
 	// AtMs is the time since the process started.
 	AtMs      int64  `json:"atMs"`
 	Kind      string `json:"kind"`
@@ -221,15 +237,15 @@ var errProcessExited = errors.New("the function's process exited")
 // waits for init, sends the event and stops everything. The error is for
 // failures of lambdoctor or the machine; everything the function does is
 // in the outcome.
-func boot(ctx context.Context, s bootSpec) (*runOutcome, error) {
+func Boot(ctx context.Context, s Spec) (*Outcome, error) {
 	// Without root the root filesystem belongs to the sandbox's user
 	// namespace until it is given back (a no-op as root).
-	defer sandbox.Release(s.root)
+	defer sandbox.Release(s.Root)
 	// The host side listens on a free loopback port: the function reaches
 	// it there with --network host, else through the port forwarded into
 	// its network namespace.
 	srv, err := runtimeapi.New(runtimeapi.Options{
-		Addr: "127.0.0.1:0", FunctionName: functionName, MemoryMB: s.memoryMB, Region: runRegion,
+		Addr: "127.0.0.1:0", FunctionName: FunctionName, MemoryMB: s.MemoryMB, Region: runRegion,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the Runtime API server: %w", err)
@@ -240,36 +256,36 @@ func boot(ctx context.Context, s bootSpec) (*runOutcome, error) {
 	}
 
 	handler := ""
-	if len(s.argv.Cmd) > 0 {
-		handler = s.argv.Cmd[0]
+	if len(s.Argv.Cmd) > 0 {
+		handler = s.Argv.Cmd[0]
 	}
-	out := &runOutcome{
-		Command: s.argv.Args(), WorkingDir: s.argv.WorkingDir,
-		UID: sandbox.LambdaUID, GID: sandbox.LambdaGID,
+	out := &Outcome{
+		Command: s.Argv.Args(), WorkingDir: s.Argv.WorkingDir,
+		UID: lambda.UID, GID: lambda.GID,
 		StdoutTail: []string{}, StderrTail: []string{},
-		Timeline: []runEvent{}, Diagnosis: []runDiagnosis{}, Notes: []string{},
+		Timeline: []Event{}, Diagnosis: []Diagnosis{}, Notes: []string{},
 		Network: "none", Hostname: sandbox.LambdaHostname(),
 	}
 	apiAddr := fmt.Sprintf("127.0.0.1:%d", runtimeAPIPort)
-	if s.hostNetwork {
+	if s.HostNetwork {
 		out.Network, apiAddr = "host", srv.Addr()
 	}
-	if s.argv.Empty() {
+	if s.Argv.Empty() {
 		out.Started = time.Now()
-		out.Result = resultStartFailed
-		out.Error = &runError{Phase: "start", Type: "Runtime.InvalidEntrypoint", Message: "the image has no ENTRYPOINT and no CMD: there is nothing to start"}
+		out.Result = ResultStartFailed
+		out.Error = &RunError{Phase: "start", Type: "Runtime.InvalidEntrypoint", Message: "the image has no ENTRYPOINT and no CMD: there is nothing to start"}
 		return out, nil
 	}
 	stdout, stderr := newTailWriter("stdout", tailLines), newTailWriter("stderr", tailLines)
 	spec := sandbox.Spec{
-		Root: s.root, Argv: s.argv.Args(), Dir: s.argv.WorkingDir,
-		Env: lambdaEnv(s.imageEnv, s.env, apiAddr, handler, s.memoryMB),
-		UID: sandbox.LambdaUID, GID: sandbox.LambdaGID,
-		TmpSizeMB: s.tmpSizeMB, MemoryMB: s.memoryMB, MaxProcs: sandbox.MaxProcsLambda,
-		HostNetwork: s.hostNetwork, Hostname: out.Hostname,
+		Root: s.Root, Argv: s.Argv.Args(), Dir: s.Argv.WorkingDir,
+		Env: lambdaEnv(s.ImageEnv, s.Env, apiAddr, handler, s.MemoryMB),
+		UID: lambda.UID, GID: lambda.GID,
+		TmpSizeMB: s.TmpSizeMB, MemoryMB: s.MemoryMB, MaxProcs: sandbox.MaxProcsLambda,
+		HostNetwork: s.HostNetwork, Hostname: out.Hostname,
 		Stdout: stdout, Stderr: stderr,
 	}
-	if !s.hostNetwork {
+	if !s.HostNetwork {
 		spec.ForwardPort = runtimeAPIPort
 	}
 	out.Started = time.Now()
@@ -311,7 +327,7 @@ func boot(ctx context.Context, s bootSpec) (*runOutcome, error) {
 	out.StderrTail, out.StderrLines = stderr.tail()
 	out.logMatches = append(stdout.matches(), stderr.matches()...)
 	info := w.info
-	ex := &runExit{Code: info.Code, Signal: info.Signal, StoppedByLambdoctor: killedByUs || (info.Killed && ctx.Err() != nil)}
+	ex := &Exit{Code: info.Code, Signal: info.Signal, StoppedByLambdoctor: killedByUs || (info.Killed && ctx.Err() != nil)}
 	if info.ExecErr != nil {
 		out.execErr = info.ExecErr
 		ex.ExecError = info.ExecErr.Error()
@@ -319,26 +335,26 @@ func boot(ctx context.Context, s bootSpec) (*runOutcome, error) {
 		ex.StoppedByLambdoctor = false
 	}
 	out.Exit = ex
-	out.Memory = memoryOutcome(s.memoryMB, info.Memory)
+	out.Memory = memoryOutcome(s.MemoryMB, info.Memory)
 	out.Processes = processesOutcome(info.Processes)
 	out.initDied = info.InitDied
 	if info.OOMScoreAdj > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("the function ran with oom_score_adj %d instead of Lambda's 0: this machine does not give lambdoctor CAP_SYS_RESOURCE, so the sandbox's init could not lower its own score and raised the function's instead, to keep the OOM killer off the init; it only changes which process an OOM killer picks first", info.OOMScoreAdj))
 	}
 	if out.Memory.OOMKills > 0 && out.Error != nil && info.Signal == "SIGKILL" &&
-		(out.Result == resultExitedDuringInit || out.Result == resultExitedDuringInvoke) {
-		out.Error.Type, out.Error.Message = "Runtime.OutOfMemory", oomMessage
+		(out.Result == ResultExitedDuringInit || out.Result == ResultExitedDuringInvoke) {
+		out.Error.Type, out.Error.Message = "Runtime.OutOfMemory", OOMMessage
 	}
-	if w.err != nil && info.ExecErr == nil && out.Result == resultStartFailed {
-		out.Error = &runError{Phase: "start", Type: "Runtime.Unknown", Message: w.err.Error()}
+	if w.err != nil && info.ExecErr == nil && out.Result == ResultStartFailed {
+		out.Error = &RunError{Phase: "start", Type: "Runtime.Unknown", Message: w.err.Error()}
 	}
 	out.Timeline = timeline(out.Started, srv.Events(), out, w)
 	return out, nil
 }
 
 // memoryOutcome reports the memory size and what the sandbox's cgroup saw.
-func memoryOutcome(sizeMB int, st *sandbox.MemoryStats) *runMemory {
-	m := &runMemory{SizeMB: sizeMB}
+func memoryOutcome(sizeMB int, st *sandbox.MemoryStats) *Memory {
+	m := &Memory{SizeMB: sizeMB}
 	if st == nil {
 		m.NotEnforced = "no memory limit was requested"
 		return m
@@ -356,13 +372,13 @@ type booter struct {
 	ctx context.Context
 	srv *runtimeapi.Server
 	w   *procWatch
-	s   bootSpec
-	out *runOutcome
+	s   Spec
+	out *Outcome
 }
 
 // initPhase waits for the first /next; anything else ends the run.
 func (b *booter) initPhase() {
-	timer := time.NewTimer(b.s.initTimeout)
+	timer := time.NewTimer(b.s.InitTimeout)
 	defer timer.Stop()
 	select {
 	case <-b.srv.InitDone():
@@ -384,33 +400,33 @@ func (b *booter) initPhase() {
 		default:
 		}
 		if b.w.info.ExecErr != nil || b.w.err != nil {
-			b.out.Result = resultStartFailed
+			b.out.Result = ResultStartFailed
 			if b.w.info.ExecErr != nil {
-				b.out.Error = &runError{Phase: "start", Type: "Runtime.InvalidEntrypoint", Message: b.w.info.ExecErr.Error()}
+				b.out.Error = &RunError{Phase: "start", Type: "Runtime.InvalidEntrypoint", Message: b.w.info.ExecErr.Error()}
 			}
 			return
 		}
-		b.out.Result = resultExitedDuringInit
-		b.out.Error = &runError{Phase: "init", Type: "Runtime.ExitError", Message: "Runtime exited " + exitPhrase(b.w.info) + " before calling /runtime/invocation/next"}
+		b.out.Result = ResultExitedDuringInit
+		b.out.Error = &RunError{Phase: "init", Type: "Runtime.ExitError", Message: "Runtime exited " + exitPhrase(b.w.info) + " before calling /runtime/invocation/next"}
 	case <-timer.C:
 		b.srv.Mark(runtimeapi.KindInitTimeout, "", nil)
-		b.out.Result = resultInitTimeout
-		b.out.Error = &runError{Phase: "init", Type: "Sandbox.Timedout",
-			Message: fmt.Sprintf("INIT_REPORT Init Duration: %d ms Phase: init Status: timeout (no call to /runtime/invocation/next within %s)", b.s.initTimeout.Milliseconds(), b.s.initTimeout)}
+		b.out.Result = ResultInitTimeout
+		b.out.Error = &RunError{Phase: "init", Type: "Sandbox.Timedout",
+			Message: fmt.Sprintf("INIT_REPORT Init Duration: %d ms Phase: init Status: timeout (no call to /runtime/invocation/next within %s)", b.s.InitTimeout.Milliseconds(), b.s.InitTimeout)}
 	case <-b.ctx.Done():
-		b.out.Result = resultInterrupted
+		b.out.Result = ResultInterrupted
 	}
 }
 
 func (b *booter) initError(r runtimeapi.Result) {
-	b.out.Result = resultInitError
+	b.out.Result = ResultInitError
 	b.out.Error = errorFromResult("init", r)
 }
 
 // errorFromResult reads the {"errorMessage","errorType"} body a runtime
 // posts.
-func errorFromResult(phase string, r runtimeapi.Result) *runError {
-	e := &runError{Phase: phase, Type: r.ErrorType, Body: jsonOrString(r.ErrorBody)}
+func errorFromResult(phase string, r runtimeapi.Result) *RunError {
+	e := &RunError{Phase: phase, Type: r.ErrorType, Body: jsonOrString(r.ErrorBody)}
 	var body struct {
 		ErrorMessage string `json:"errorMessage"`
 		ErrorType    string `json:"errorType"`
@@ -432,7 +448,7 @@ func errorFromResult(phase string, r runtimeapi.Result) *runError {
 // invokePhase sends the event and waits for the answer, the timeout, the
 // process's death or an interruption.
 func (b *booter) invokePhase() {
-	deadline := time.Now().Add(b.s.timeout)
+	deadline := time.Now().Add(b.s.Timeout)
 	ictx, cancel := context.WithCancelCause(b.ctx)
 	defer cancel(nil)
 	ictx, cancelT := context.WithDeadline(ictx, deadline)
@@ -446,9 +462,9 @@ func (b *booter) invokePhase() {
 	}()
 	start := time.Now()
 	res, err := b.srv.Invoke(ictx, runtimeapi.Invocation{
-		Payload:     b.s.event,
+		Payload:     b.s.Event,
 		Deadline:    deadline,
-		FunctionARN: fmt.Sprintf("arn:aws:lambda:%s:000000000000:function:%s", runRegion, functionName),
+		FunctionARN: fmt.Sprintf("arn:aws:lambda:%s:000000000000:function:%s", runRegion, FunctionName),
 	})
 	d := time.Since(start).Milliseconds()
 	b.out.DurationMs = &d
@@ -462,27 +478,27 @@ func (b *booter) invokePhase() {
 	}
 	switch {
 	case err == nil && res.Kind == "response":
-		b.out.Result = resultSuccess
+		b.out.Result = ResultSuccess
 		b.out.Response = jsonOrString(res.Response)
 		if b.out.Response == nil {
 			b.out.Response = json.RawMessage("null")
 		}
 	case err == nil:
-		b.out.Result = resultFunctionError
+		b.out.Result = ResultFunctionError
 		b.out.Error = errorFromResult("invoke", res)
 	case errors.Is(err, runtimeapi.ErrInitFailed):
 		b.initError(res)
 	case b.ctx.Err() != nil:
-		b.out.Result = resultInterrupted
+		b.out.Result = ResultInterrupted
 	case errors.Is(context.Cause(ictx), errProcessExited):
-		b.out.Result = resultExitedDuringInvoke
-		b.out.Error = &runError{Phase: "invoke", Type: "Runtime.ExitError", Message: "Runtime exited " + exitPhrase(b.w.info) + " with the event in hand, before answering"}
+		b.out.Result = ResultExitedDuringInvoke
+		b.out.Error = &RunError{Phase: "invoke", Type: "Runtime.ExitError", Message: "Runtime exited " + exitPhrase(b.w.info) + " with the event in hand, before answering"}
 	case errors.Is(err, context.DeadlineExceeded):
-		b.out.Result = resultInvokeTimeout
-		b.out.Error = &runError{Phase: "invoke", Type: "Sandbox.Timedout", Message: fmt.Sprintf("Task timed out after %.2f seconds", b.s.timeout.Seconds())}
+		b.out.Result = ResultInvokeTimeout
+		b.out.Error = &RunError{Phase: "invoke", Type: "Sandbox.Timedout", Message: fmt.Sprintf("Task timed out after %.2f seconds", b.s.Timeout.Seconds())}
 	default:
-		b.out.Result = resultFunctionError
-		b.out.Error = &runError{Phase: "invoke", Type: "Runtime.Unknown", Message: err.Error()}
+		b.out.Result = ResultFunctionError
+		b.out.Error = &RunError{Phase: "invoke", Type: "Runtime.Unknown", Message: err.Error()}
 	}
 }
 
@@ -497,13 +513,13 @@ func exitPhrase(info sandbox.ExitInfo) string {
 
 // timeline merges the Runtime API's events with the process's start and
 // end, as offsets from the start.
-func timeline(started time.Time, events []runtimeapi.Event, out *runOutcome, w *procWatch) []runEvent {
-	tl := []runEvent{{AtMs: 0, Kind: "started", Detail: strings.Join(quoteArgs(out.Command), " ")}}
+func timeline(started time.Time, events []runtimeapi.Event, out *Outcome, w *procWatch) []Event {
+	tl := []Event{{AtMs: 0, Kind: "started", Detail: strings.Join(quoteArgs(out.Command), " ")}}
 	for _, e := range events {
 		if e.Kind == runtimeapi.KindListening || e.Kind == runtimeapi.KindNext {
 			continue
 		}
-		ev := runEvent{AtMs: e.At.Sub(started).Milliseconds(), Kind: e.Kind, RequestID: e.RequestID}
+		ev := Event{AtMs: e.At.Sub(started).Milliseconds(), Kind: e.Kind, RequestID: e.RequestID}
 		switch e.Kind {
 		case runtimeapi.KindInitDone:
 			ev.Detail = "the runtime called /runtime/invocation/next"
@@ -512,11 +528,11 @@ func timeline(started time.Time, events []runtimeapi.Event, out *runOutcome, w *
 		case runtimeapi.KindResponse:
 			ev.Detail = fmt.Sprintf("%d bytes", len(e.Body))
 		case runtimeapi.KindError, runtimeapi.KindInitError, runtimeapi.KindRejected:
-			ev.Detail = clip(strings.TrimSpace(string(e.Body)), 200)
+			ev.Detail = termsafe.Clip(strings.TrimSpace(string(e.Body)), 200)
 		}
 		tl = append(tl, ev)
 	}
-	end := runEvent{AtMs: w.at.Sub(started).Milliseconds(), Kind: "exited"}
+	end := Event{AtMs: w.at.Sub(started).Milliseconds(), Kind: "exited"}
 	switch {
 	case out.Exit == nil:
 	case out.Exit.ExecError != "":
@@ -539,16 +555,4 @@ func quoteArgs(args []string) []string {
 		out[i] = a
 	}
 	return out
-}
-
-// clip shortens s to at most n bytes, then "…", without splitting a UTF-8
-// sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for i := 0; i < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(s[n]); i++ {
-		n--
-	}
-	return s[:n] + "…"
 }

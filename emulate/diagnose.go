@@ -1,4 +1,4 @@
-package cmd
+package emulate
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/internal/termsafe"
+	"github.com/lambdoctor/lambdoctor/lambda"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/sandbox"
 	"github.com/lambdoctor/lambdoctor/triage"
@@ -116,8 +118,8 @@ func (t *tailWriter) matches() []logMatch {
 	return slices.Clone(t.found)
 }
 
-// runDiagnosis is one cause run names for what it saw.
-type runDiagnosis struct {
+// Diagnosis is one cause run names for what it saw.
+type Diagnosis struct {
 	// Key is a stable kebab-case name ("exec-format-error"); for causes
 	// read from the output it is the triage pattern's key.
 	Key     string `json:"key"`
@@ -134,13 +136,13 @@ type runDiagnosis struct {
 	FoundBy []string `json:"foundBy"`
 }
 
-// diagnose names the causes of what the run saw: how the command failed to
+// Diagnose names the causes of what the run saw: how the command failed to
 // execute, how init or the invoke ended, and the output lines and error
 // bodies the triage table recognises. Each cause is linked to the checks
 // that explain it and to the static findings that located it.
-func diagnose(run *runOutcome, fsys *imagefs.FS, static *report.Report) []runDiagnosis {
-	var ds []runDiagnosis
-	add := func(d runDiagnosis) {
+func Diagnose(run *Outcome, fsys *imagefs.FS, static *report.Report) []Diagnosis {
+	var ds []Diagnosis
+	add := func(d Diagnosis) {
 		for _, have := range ds {
 			if have.Key == d.Key {
 				return
@@ -153,29 +155,20 @@ func diagnose(run *runOutcome, fsys *imagefs.FS, static *report.Report) []runDia
 	if d, ok := processLimitDiagnosis(run); ok {
 		add(d)
 	}
-	switch {
-	case run.execErr != nil:
-		add(execDiagnosis(run, fsys))
-	case run.Result == resultStartFailed && run.Error != nil && len(run.Command) == 0:
-		add(runDiagnosis{Key: "no-command", Failure: "there is no command to start", Detail: run.Error.Message,
-			Checks: []string{"LD201"}})
-	case run.Result == resultStartFailed && run.Error != nil:
-		// Not the image: the sandbox itself could not be set up.
-		add(runDiagnosis{Key: "sandbox-failed", Failure: "the sandbox could not start the function",
-			Detail:   "lambdoctor could not set up the sandbox on this machine (not a property of the image); the evidence says what failed.",
-			Evidence: clip(run.Error.Message, 240), Checks: []string{}})
+	if d, ok := startDiagnosis(run, fsys); ok {
+		add(d)
 	}
 	if run.initDied {
-		add(runDiagnosis{Key: "sandbox-died", Failure: "the sandbox was killed under the function",
+		add(Diagnosis{Key: "sandbox-died", Failure: "the sandbox was killed under the function",
 			Detail:   "the sandbox's init (the function's parent, PID 1 of its namespace) was killed from outside while the function ran, and the whole sandbox with it: by the host's OOM killer when the machine itself ran out of memory, or by another process. Nothing in the image shows this.",
 			Evidence: "init: " + run.Exit.Signal, Checks: []string{}})
 	}
-	if run.Error != nil && (run.Result == resultInitError || run.Result == resultFunctionError) {
+	if run.Error != nil && (run.Result == ResultInitError || run.Result == ResultFunctionError) {
 		for _, d := range bodyDiagnoses(run.Error) {
 			add(d)
 		}
-		if run.Result == resultInitError {
-			add(runDiagnosis{Key: "init-error", Failure: "the runtime reported an init error",
+		if run.Result == ResultInitError {
+			add(Diagnosis{Key: "init-error", Failure: "the runtime reported an init error",
 				Detail:   "the runtime started and called /runtime/init/error: it could not load the handler or its dependencies. The error body says why.",
 				Evidence: errorEvidence(run.Error), Checks: []string{"LD402", "LD403"}})
 		}
@@ -185,36 +178,68 @@ func diagnose(run *runOutcome, fsys *imagefs.FS, static *report.Report) []runDia
 		add(oomDiagnosis(run.Memory, run.Processes))
 	}
 	for _, m := range run.logMatches {
-		add(runDiagnosis{Key: m.pattern.Key, Failure: m.pattern.Failure, Detail: m.pattern.Explanation,
-			Evidence: m.stream + ": " + clip(m.text, 240), Checks: slices.Clone(m.pattern.Checks)})
+		add(Diagnosis{Key: m.pattern.Key, Failure: m.pattern.Failure, Detail: m.pattern.Explanation,
+			Evidence: m.stream + ": " + termsafe.Clip(m.text, 240), Checks: slices.Clone(m.pattern.Checks)})
 	}
+	if d, ok := endDiagnosis(run, oom); ok {
+		add(d)
+	}
+	return located(ds, static)
+}
+
+// startDiagnosis explains a command that could not be started.
+func startDiagnosis(run *Outcome, fsys *imagefs.FS) (Diagnosis, bool) {
+	switch {
+	case run.execErr != nil:
+		return execDiagnosis(run, fsys), true
+	case run.Result == ResultStartFailed && run.Error != nil && len(run.Command) == 0:
+		return Diagnosis{Key: "no-command", Failure: "there is no command to start", Detail: run.Error.Message,
+			Checks: []string{"LD201"}}, true
+	case run.Result == ResultStartFailed && run.Error != nil:
+		// Not the image: the sandbox itself could not be set up.
+		return Diagnosis{Key: "sandbox-failed", Failure: "the sandbox could not start the function",
+			Detail:   "lambdoctor could not set up the sandbox on this machine (not a property of the image); the evidence says what failed.",
+			Evidence: termsafe.Clip(run.Error.Message, 240), Checks: []string{}}, true
+	}
+	return Diagnosis{}, false
+}
+
+// endDiagnosis explains how init or the invoke ended: a timeout, or an
+// exit (unless the OOM killer, already named, caused it).
+func endDiagnosis(run *Outcome, oom bool) (Diagnosis, bool) {
 	switch run.Result {
-	case resultInitTimeout:
-		add(runDiagnosis{Key: "init-timeout", Failure: "init did not finish within the init limit",
+	case ResultInitTimeout:
+		return Diagnosis{Key: "init-timeout", Failure: "init did not finish within the init limit",
 			Detail:   "the process kept running but never called /runtime/invocation/next: nothing in the image talks to the Runtime API (a web server without the Lambda Web Adapter, a missing runtime interface client), or init is too slow (heavy imports, model loading). On Lambda, init is retried inside the first invoke with the function timeout, and fails the same way.",
-			Evidence: run.Error.Message, Checks: []string{"LD401"}})
-	case resultExitedDuringInit:
+			Evidence: run.Error.Message, Checks: []string{"LD401"}}, true
+	case ResultExitedDuringInit:
 		if oom {
 			break
 		}
-		add(runDiagnosis{Key: "exited-without-next", Failure: "the process exited without calling /runtime/invocation/next",
+		return Diagnosis{Key: "exited-without-next", Failure: "the process exited without calling /runtime/invocation/next",
 			Detail:   "Lambda reports Runtime.ExitError (\"Runtime exited without providing a reason\" when it exits 0): the program ran and exited before taking an event. Either it is not a runtime (a script, a CLI, a missing runtime interface client), or it failed during init; its output says which.",
-			Evidence: run.Error.Message, Checks: []string{"LD401", "LD304", "LD207"}})
-	case resultExitedDuringInvoke:
+			Evidence: run.Error.Message, Checks: []string{"LD401", "LD304", "LD207"}}, true
+	case ResultExitedDuringInvoke:
 		if oom {
 			break
 		}
-		d := runDiagnosis{Key: "exited-during-invoke", Failure: "the process died with the event in hand",
+		d := Diagnosis{Key: "exited-during-invoke", Failure: "the process died with the event in hand",
 			Detail: "the function crashed or exited while handling the event; Lambda reports Runtime.ExitError and starts a new environment for the next event.", Evidence: run.Error.Message, Checks: []string{}}
 		if run.Exit != nil && run.Exit.Signal == "SIGKILL" && (run.Memory == nil || !run.Memory.Enforced) {
 			d.Detail += " A SIGKILL is what the kernel's out-of-memory killer sends (Runtime.OutOfMemory); the memory limit was not enforced here, so this was not it."
 		}
-		add(d)
-	case resultInvokeTimeout:
-		add(runDiagnosis{Key: "invoke-timeout", Failure: "the function did not answer within its timeout",
+		return d, true
+	case ResultInvokeTimeout:
+		return Diagnosis{Key: "invoke-timeout", Failure: "the function did not answer within its timeout",
 			Detail:   "the handler ran past the function timeout (or waits on something that never answers, such as a network call without a timeout). Raise --timeout, or look at what the handler waits for.",
-			Evidence: run.Error.Message, Checks: []string{}})
+			Evidence: run.Error.Message, Checks: []string{}}, true
 	}
+	return Diagnosis{}, false
+}
+
+// located fills each diagnosis's FoundBy: its checks that have a finding
+// (not suppressed) in the static report. Lists are never nil.
+func located(ds []Diagnosis, static *report.Report) []Diagnosis {
 	found := map[string]bool{}
 	for _, f := range static.Findings {
 		if !f.Suppressed {
@@ -233,7 +258,7 @@ func diagnose(run *runOutcome, fsys *imagefs.FS, static *report.Report) []runDia
 		}
 	}
 	if ds == nil {
-		ds = []runDiagnosis{}
+		ds = []Diagnosis{}
 	}
 	return ds
 }
@@ -254,10 +279,10 @@ func forkFailure(line string) bool {
 // the function ran into it: the pids cgroup counted refused forks, or
 // (under RLIMIT_NPROC, which counts nothing) the output shows a fork that
 // failed for want of resources.
-func processLimitDiagnosis(run *runOutcome) (runDiagnosis, bool) {
+func processLimitDiagnosis(run *Outcome) (Diagnosis, bool) {
 	p := run.Processes
 	if p == nil {
-		return runDiagnosis{}, false
+		return Diagnosis{}, false
 	}
 	var evidence string
 	if p.LimitHits > 0 {
@@ -269,22 +294,22 @@ func processLimitDiagnosis(run *runOutcome) (runDiagnosis, bool) {
 	} else if p.Enforced == "RLIMIT_NPROC" {
 		for _, line := range append(slices.Clone(run.StderrTail), run.StdoutTail...) {
 			if forkFailure(line) {
-				evidence = fmt.Sprintf("RLIMIT_NPROC %d; output: %s", p.Limit, clip(line, 200))
+				evidence = fmt.Sprintf("RLIMIT_NPROC %d; output: %s", p.Limit, termsafe.Clip(line, 200))
 				break
 			}
 		}
 	}
 	if evidence == "" {
-		return runDiagnosis{}, false
+		return Diagnosis{}, false
 	}
-	return runDiagnosis{Key: "process-limit", Failure: fmt.Sprintf("the function reached Lambda's limit of %d processes and threads", p.Limit),
+	return Diagnosis{Key: "process-limit", Failure: fmt.Sprintf("the function reached Lambda's limit of %d processes and threads", p.Limit),
 		Detail:   fmt.Sprintf("Lambda allows %d processes and threads per execution environment (\"Processes and threads: 1,024\", https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); past it fork and thread creation fail with EAGAIN (\"Resource temporarily unavailable\"). A fork storm, a runaway worker pool, or a thread per task without a bound does this: bound the pool (multiprocessing processes=, GOMAXPROCS, UV_THREADPOOL_SIZE, an executor's max workers) and reap children. Nothing in the image shows this.", p.Limit),
 		Evidence: evidence, Checks: []string{}}, true
 }
 
 // oomDiagnosis explains an OOM kill in the sandbox's memory cgroup. No
 // check can see it in an image.
-func oomDiagnosis(m *runMemory, procs *runProcesses) runDiagnosis {
+func oomDiagnosis(m *Memory, procs *Processes) Diagnosis {
 	evidence := fmt.Sprintf("memory cgroup %s: %d OOM %s at the %d MB limit", m.Cgroup, m.OOMKills,
 		plural(m.OOMKills, "kill", "kills"), m.SizeMB)
 	if m.MaxUsedMB != nil {
@@ -293,38 +318,38 @@ func oomDiagnosis(m *runMemory, procs *runProcesses) runDiagnosis {
 	if p := procs; p != nil && p.Peak != nil && *p.Peak >= p.Limit/4 {
 		evidence += fmt.Sprintf(", with %d processes and threads at the peak", *p.Peak)
 	}
-	return runDiagnosis{Key: "out-of-memory", Failure: "the function ran out of memory",
-		Detail:   fmt.Sprintf("the function used more than its memory size of %d MB and the kernel's OOM killer killed it, as on Lambda, which reports Runtime.OutOfMemory (%q), often with Max Memory Used equal to Memory Size. Raise the function's MemorySize (--memory here) or make it use less (stream instead of buffering, free caches, lower a runtime heap limit such as NODE_OPTIONS=--max-old-space-size or JAVA_TOOL_OPTIONS=-Xmx below the memory size). Nothing in the image shows this.", m.SizeMB, oomMessage),
+	return Diagnosis{Key: "out-of-memory", Failure: "the function ran out of memory",
+		Detail:   fmt.Sprintf("the function used more than its memory size of %d MB and the kernel's OOM killer killed it, as on Lambda, which reports Runtime.OutOfMemory (%q), often with Max Memory Used equal to Memory Size. Raise the function's MemorySize (--memory here) or make it use less (stream instead of buffering, free caches, lower a runtime heap limit such as NODE_OPTIONS=--max-old-space-size or JAVA_TOOL_OPTIONS=-Xmx below the memory size). Nothing in the image shows this.", m.SizeMB, OOMMessage),
 		Evidence: evidence, Checks: []string{}}
 }
 
-func errorEvidence(e *runError) string {
+func errorEvidence(e *RunError) string {
 	s := e.Type
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
-	return clip(s, 240)
+	return termsafe.Clip(s, 240)
 }
 
 // bodyDiagnoses classifies an error the runtime posted: its type and
 // message, line by line.
-func bodyDiagnoses(e *runError) []runDiagnosis {
-	var ds []runDiagnosis
+func bodyDiagnoses(e *RunError) []Diagnosis {
+	var ds []Diagnosis
 	text := e.Type + ": " + e.Message
 	for _, line := range strings.Split(text, "\n") {
 		p, _ := triage.Classify(line)
 		if p == nil || p.Benign {
 			continue
 		}
-		ds = append(ds, runDiagnosis{Key: p.Key, Failure: p.Failure, Detail: p.Explanation,
-			Evidence: e.Phase + " error: " + clip(strings.TrimSpace(line), 240), Checks: slices.Clone(p.Checks)})
+		ds = append(ds, Diagnosis{Key: p.Key, Failure: p.Failure, Detail: p.Explanation,
+			Evidence: e.Phase + " error: " + termsafe.Clip(strings.TrimSpace(line), 240), Checks: slices.Clone(p.Checks)})
 	}
 	return ds
 }
 
 // execDiagnosis explains why the command could not be executed, from the
 // errno and what the image holds at the path.
-func execDiagnosis(run *runOutcome, fsys *imagefs.FS) runDiagnosis {
+func execDiagnosis(run *Outcome, fsys *imagefs.FS) Diagnosis {
 	err := run.execErr
 	var ee *sandbox.ExecError
 	op, p := "execve", run.Exit.ExecPath
@@ -347,31 +372,31 @@ func execDiagnosis(run *runOutcome, fsys *imagefs.FS) runDiagnosis {
 	format := analyze.SniffFormat(head)
 	switch {
 	case op == "chdir":
-		return runDiagnosis{Key: "invalid-working-dir", Failure: "the working directory cannot be entered",
+		return Diagnosis{Key: "invalid-working-dir", Failure: "the working directory cannot be entered",
 			Detail:   fmt.Sprintf("WORKDIR %s does not exist or is not searchable by the sandbox user; Docker creates a missing working directory, Lambda does not (Runtime.InvalidWorkingDir).", p),
 			Evidence: evidence, Checks: []string{"LD206", "LD501"}}
 	case errors.Is(err, syscall.ENOENT) && (!exists || op == "lookup"):
-		return runDiagnosis{Key: "exec-not-found", Failure: "the command does not exist",
+		return Diagnosis{Key: "exec-not-found", Failure: "the command does not exist",
 			Detail:   fmt.Sprintf("%s is not in the image (or is a dangling symlink, or not on PATH): Lambda fails with IMAGE Launch error: fork/exec %s: no such file or directory (Runtime.InvalidEntrypoint).", p, p),
 			Evidence: evidence, Checks: []string{"LD202", "LD201"}}
 	case errors.Is(err, syscall.ENOENT) && interp != "" && interpExists:
-		return runDiagnosis{Key: "interpreter-cannot-start", Failure: "the program's interpreter exists but cannot start",
+		return Diagnosis{Key: "interpreter-cannot-start", Failure: "the program's interpreter exists but cannot start",
 			Detail:   fmt.Sprintf("%s exists and so does its interpreter %s, yet the kernel reports no such file or directory: the interpreter's own loader or interpreter is missing (a chain of #! lines, or a dynamically linked interpreter without its libc).", p, interp),
 			Evidence: evidence, Checks: []string{"LD303", "LD207"}}
 	case errors.Is(err, syscall.ENOENT) && strings.HasSuffix(interp, "\r"):
-		return runDiagnosis{Key: "shebang-crlf", Failure: "the script's #! line ends in CRLF",
+		return Diagnosis{Key: "shebang-crlf", Failure: "the script's #! line ends in CRLF",
 			Detail:   fmt.Sprintf("%s exists, but its #! line was saved with Windows line endings, so the interpreter's name ends in \\r and no such file exists. Convert it to LF.", p),
 			Evidence: evidence, Checks: []string{"LD208", "LD207"}}
 	case errors.Is(err, syscall.ENOENT) && (format == analyze.FormatScript || interp != "" && !strings.Contains(path.Base(interp), "ld-")):
-		return runDiagnosis{Key: "bad-interpreter", Failure: "the script's #! interpreter does not exist",
+		return Diagnosis{Key: "bad-interpreter", Failure: "the script's #! interpreter does not exist",
 			Detail:   fmt.Sprintf("%s exists, but the kernel reports no such file or directory because its interpreter %s is not in the image (e.g. #!/bin/bash on Alpine or busybox).", p, orUnknown(interp)),
 			Evidence: evidence, Checks: []string{"LD207", "LD208"}}
 	case errors.Is(err, syscall.ENOENT):
-		return runDiagnosis{Key: "elf-interpreter-missing", Failure: "the program's ELF loader does not exist",
+		return Diagnosis{Key: "elf-interpreter-missing", Failure: "the program's ELF loader does not exist",
 			Detail:   fmt.Sprintf("%s exists, but the kernel reports no such file or directory because its dynamic loader (PT_INTERP %s) is not in the image: a glibc binary on Alpine or scratch, or the reverse. Build it statically (CGO_ENABLED=0) or for the image's libc.", p, orUnknown(interp)),
 			Evidence: evidence, Checks: []string{"LD303", "LD207"}}
 	case errors.Is(err, syscall.ENOEXEC):
-		d := runDiagnosis{Key: "exec-format-error", Failure: "the command is not a program this machine can execute",
+		d := Diagnosis{Key: "exec-format-error", Failure: "the command is not a program this machine can execute",
 			Evidence: evidence, Checks: []string{"LD301", "LD302", "LD102", "LD207"}}
 		switch format {
 		case analyze.FormatELF:
@@ -395,11 +420,11 @@ func execDiagnosis(run *runOutcome, fsys *imagefs.FS) runDiagnosis {
 		if entry != nil {
 			what = fmt.Sprintf("%s (%s, owner %d:%d)", p, analyze.ModeString(entry), entry.UID, entry.GID)
 		}
-		return runDiagnosis{Key: "exec-permission-denied", Failure: "the sandbox user cannot execute the command",
-			Detail:   fmt.Sprintf("Lambda runs the function as uid %d gid %d, which owns nothing in the image, so only the \"other\" bits count: %s needs o+rx and every directory above it o+x (COPY --chmod=755). A directory, or a file on a noexec mount, fails the same way.", sandbox.LambdaUID, sandbox.LambdaGID, what),
+		return Diagnosis{Key: "exec-permission-denied", Failure: "the sandbox user cannot execute the command",
+			Detail:   fmt.Sprintf("Lambda runs the function as uid %d gid %d, which owns nothing in the image, so only the \"other\" bits count: %s needs o+rx and every directory above it o+x (COPY --chmod=755). A directory, or a file on a noexec mount, fails the same way.", lambda.UID, lambda.GID, what),
 			Evidence: evidence, Checks: []string{"LD203", "LD501"}}
 	}
-	return runDiagnosis{Key: "exec-failed", Failure: "the command could not be executed",
+	return Diagnosis{Key: "exec-failed", Failure: "the command could not be executed",
 		Detail: fmt.Sprintf("executing %s failed: %v.", p, err), Evidence: evidence, Checks: []string{"LD202", "LD203"}}
 }
 

@@ -1,0 +1,190 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/config"
+	"github.com/lambdoctor/lambdoctor/dockerfile"
+	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/testimage"
+	"github.com/lambdoctor/lambdoctor/report"
+)
+
+// missingEntrypoint names /var/task/app, which the image lacks (LD202).
+func missingEntrypoint(t *testing.T) string {
+	t.Helper()
+	img := testimage.Image(t, testimage.Spec{
+		Config: v1.Config{Entrypoint: []string{"/var/task/app"}, WorkingDir: "/var/task"},
+		Layers: [][]testimage.File{
+			{testimage.Dir("tmp", 0o1777)},
+			{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Reg("var/task/other", 0o755, "#!/bin/sh\n")},
+		},
+		CreatedBy: []string{"ADD rootfs.tar / # buildkit", "COPY other /var/task/ # buildkit"},
+	})
+	return writeArchive(t, img)
+}
+
+func writeArchive(t *testing.T, img v1.Image) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "image.tar")
+	tag, err := name.NewTag("example.com/fn:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tarball.WriteToFile(p, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func finding(r *report.Report, id string) *report.Finding {
+	for i := range r.Findings {
+		if r.Findings[i].ID == id {
+			return &r.Findings[i]
+		}
+	}
+	return nil
+}
+
+func TestSessionInspect(t *testing.T) {
+	ref := missingEntrypoint(t)
+	s, err := New(Options{Tool: report.Tool{Name: "lambdoctor", Version: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.Inspect(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := finding(r, "LD202")
+	if f == nil || f.Severity != checks.Error || f.Path != "/var/task/app" {
+		t.Fatalf("LD202 finding %+v, want an error at /var/task/app\n%+v", f, r.Findings)
+	}
+	if len(r.Checks) != len(checks.All()) || len(r.Image.Layers) != 2 || r.Image.Layers[1].CreatedBy != "COPY other /var/task/ # buildkit" {
+		t.Errorf("%d checks, layers %+v", len(r.Checks), r.Image.Layers)
+	}
+	if s.Warnings(true) != nil {
+		t.Errorf("warnings without a policy: %q", s.Warnings(true))
+	}
+}
+
+// The stages: disabled checks end skipped, severity overrides apply, an
+// ignore's use is counted across the session's images, expiry is warned.
+func TestSessionPolicy(t *testing.T) {
+	ref := missingEntrypoint(t)
+	cfg, err := config.Parse(".lambdoctor.yaml", []byte(`disable: [LD601]
+severity:
+  LD202: warning
+ignore:
+  - id: LD202
+    paths: ["/var/task/**"]
+    reason: built at deploy time
+  - id: LD203
+    reason: never matches here
+  - id: LD101
+    reason: old
+    expires: 2020-01-01
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Policy: cfg, Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 2 {
+		r, err := s.Inspect(context.Background(), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := finding(r, "LD202")
+		if f == nil || f.Severity != checks.Warning || !f.Suppressed || f.SuppressionReason != "built at deploy time" {
+			t.Fatalf("LD202 %+v, want a suppressed warning", f)
+		}
+		for _, c := range r.Checks {
+			if c.ID == "LD601" && (c.Status != string(checks.StatusSkipped) || !strings.Contains(c.Error, "disabled in .lambdoctor.yaml")) {
+				t.Errorf("LD601 %+v, want skipped as disabled", c)
+			}
+		}
+		if r.Summary.Suppressed == 0 {
+			t.Errorf("summary %+v counts no suppressed finding", r.Summary)
+		}
+	}
+	want := []string{
+		".lambdoctor.yaml:8: ignore LD203 matched nothing",
+		".lambdoctor.yaml:10: ignore LD101 expired on 2020-01-01; its findings are reported again",
+	}
+	if got := s.Warnings(true); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings\n%q\nwant\n%q", got, want)
+	}
+	// An image that could not be read might have matched: no "matched
+	// nothing" then.
+	if got := s.Warnings(false); len(got) != 1 || !strings.Contains(got[0], "expired") {
+		t.Errorf("warnings when an image failed: %q", got)
+	}
+}
+
+func TestSessionLoadFailure(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	missing := filepath.Join(t.TempDir(), "nope.tar")
+	r, err := s.Inspect(context.Background(), missing)
+	if err == nil || r.Error == nil || r.Error.Kind != string(source.KindOf(err)) || r.Error.Kind == "" {
+		t.Fatalf("error %v, report error %+v: want the kind source.KindOf gives", err, r.Error)
+	}
+	// An error no source classified is of kind "load".
+	s2, err := New(Options{Load: func(context.Context, string, source.Options) (*source.Image, error) {
+		return nil, errors.New("boom")
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if r, _ := s2.Inspect(context.Background(), "x"); r.Error == nil || r.Error.Kind != "load" || r.Error.Message != "boom" {
+		t.Errorf("report error %+v", r.Error)
+	}
+}
+
+func TestSessionDockerfileLocations(t *testing.T) {
+	ref := missingEntrypoint(t)
+	p := filepath.Join(t.TempDir(), "Dockerfile")
+	if err := os.WriteFile(p, []byte("FROM scratch\nADD rootfs.tar /\nCOPY other /var/task/\nENTRYPOINT [\"/var/task/app\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	df, err := dockerfile.ParseFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Dockerfile: df, DockerfilePath: "Dockerfile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.Inspect(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := finding(r, "LD202")
+	if f == nil || f.Location == nil || f.Location.Line != 4 || f.Location.File != "Dockerfile" {
+		t.Fatalf("LD202 location %+v, want Dockerfile:4 (the ENTRYPOINT)", f)
+	}
+	if _, _, err := LoadDockerfile(filepath.Join(t.TempDir(), "none")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("LoadDockerfile of a missing file: %v", err)
+	}
+}
