@@ -61,16 +61,23 @@ func (e *Entry) FileMode() fs.FileMode { return e.Mode | typeMode(e.Type) }
 // LayerInfo describes one layer of the image as Build read it.
 type LayerInfo struct {
 	// Index is the position of the layer, base = 0.
-	Index int
-	// Digest, DiffID, MediaType and CreatedBy are copied from the Layer.
-	Digest, DiffID, MediaType, CreatedBy string
+	Index int `json:"index"`
+	// Digest is the blob's digest as stored; reports put the DiffID here
+	// when the source does not know it. DiffID, MediaType and CreatedBy
+	// are copied from the Layer.
+	Digest    string `json:"digest"`
+	DiffID    string `json:"-"`
+	MediaType string `json:"mediaType,omitempty"`
 	// Size is the stored (compressed) size, -1 when unknown.
-	Size int64
-	// UncompressedSize is the size of the layer's tar stream.
-	UncompressedSize int64
+	Size int64 `json:"size"`
+	// UncompressedSize is the size of the layer's tar stream, -1 when
+	// unknown.
+	UncompressedSize int64 `json:"uncompressedSize"`
+	// CreatedBy is the config history's created_by for the layer.
+	CreatedBy string `json:"createdBy,omitempty"`
 	// Entries is the number of tar entries in the layer, whiteouts and
 	// skipped entries included.
-	Entries int
+	Entries int `json:"-"`
 }
 
 // AnomalyKind names a kind of odd layer entry.

@@ -245,14 +245,10 @@ func reportImage(img *source.Image, t *analyze.Target) report.Image {
 		ri.Index = rix
 	}
 	for _, l := range t.FS.Layers() {
-		d := l.Digest
-		if d == "" {
-			d = l.DiffID
+		if l.Digest == "" {
+			l.Digest = l.DiffID
 		}
-		ri.Layers = append(ri.Layers, report.Layer{
-			Index: l.Index, Digest: d, MediaType: l.MediaType, Size: l.Size,
-			UncompressedSize: l.UncompressedSize, CreatedBy: l.CreatedBy,
-		})
+		ri.Layers = append(ri.Layers, l)
 	}
 	return ri
 }

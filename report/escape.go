@@ -66,6 +66,7 @@ func escapeImage(img Image) Image {
 	layers := make([]Layer, len(img.Layers))
 	for i, l := range img.Layers {
 		l.Digest = termsafe.Line(l.Digest)
+		l.DiffID = termsafe.Line(l.DiffID)
 		l.MediaType = termsafe.Line(l.MediaType)
 		// A history line is a shell command: its newlines (continuation
 		// lines) are laid out by the writer.

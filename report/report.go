@@ -14,6 +14,7 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
 // SchemaVersion is the version of the JSON contract. It changes only when a
@@ -73,22 +74,11 @@ type IndexManifest struct {
 	Attestation bool `json:"attestation"`
 }
 
-// Layer is one filesystem layer of the image.
-type Layer struct {
-	// Index is the layer's position, base layer 0.
-	Index int `json:"index"`
-	// Digest of the blob as stored, or the DiffID when the source does not
-	// know it.
-	Digest    string `json:"digest"`
-	MediaType string `json:"mediaType,omitempty"`
-	// Size is the stored (compressed) size in bytes, -1 when unknown.
-	Size int64 `json:"size"`
-	// UncompressedSize is the size of the layer's tar in bytes, -1 when
-	// unknown.
-	UncompressedSize int64 `json:"uncompressedSize"`
-	// CreatedBy is the config history's created_by for the layer.
-	CreatedBy string `json:"createdBy,omitempty"`
-}
+// Layer describes one layer of the image: imagefs's description of what
+// the pass read (imagefs.LayerInfo), the one layer type from the pass to
+// the reports. Its Digest is the DiffID when the source does not know the
+// blob's.
+type Layer = imagefs.LayerInfo
 
 // Finding is one diagnosed problem, as the check returned it: the one
 // finding model (checks.Finding), with the fields the report stages set
