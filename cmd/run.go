@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -43,7 +44,8 @@ type runOptions struct {
 	keep        bool
 	network     string // --network: "none" or "host"
 	net         netFlags
-	noCache     bool // --no-cache
+	noCache     bool   // --no-cache
+	listen      string // --listen ADDR: serve the emulator's invoke endpoint
 
 	// load is source.Load outside tests.
 	load inspect.LoadFunc
@@ -145,6 +147,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.DurationVar(&opts.initTimeout, "init-timeout", lambda.InitTimeout, "the init limit: the runtime must call /next within it (10s on Lambda)")
 	f.IntVar(&opts.tmpSizeMB, "tmp-size", 512, "the size of /tmp in MB (Lambda's ephemeral storage, 512-10240)")
 	f.BoolVar(&opts.keep, "keep", false, "keep the materialised root filesystem and print where it is")
+	f.StringVar(&opts.listen, "listen", "", "stay up and serve the Runtime Interface Emulator's invoke endpoint (POST /2015-03-31/functions/function/invocations) on `ADDR` (127.0.0.1:9000), one warm execution environment taking many events, until Ctrl-C")
 	f.StringVar(&opts.network, "network", "none", "the function's network: none (only loopback, with the Runtime API forwarded at 127.0.0.1:9001) or host (the host's network: for functions that must call out, as Lambda functions outside a VPC can)")
 	f.StringVar(&opts.format, "format", "text", "output format: "+strings.Join(formatsOf("run"), ", "))
 	f.StringVar(&opts.failOn, "fail-on", "error", "also exit 1 when a static finding is at or above this severity: error, warning, info or none")
@@ -201,6 +204,22 @@ func (o *runOptions) plan(streams *IOStreams) (*runPlan, error) {
 	}
 	if p.env, err = parseEnvFlags(o.env); err != nil {
 		return nil, err
+	}
+	if o.listen != "" {
+		if o.event != "" {
+			return nil, fmt.Errorf("--event and --listen: with --listen the events come from the invoke endpoint")
+		}
+		if o.format != "text" {
+			return nil, fmt.Errorf("--format %s and --listen: a listen session writes a log, not a document", o.format)
+		}
+		host, _, err := net.SplitHostPort(o.listen)
+		if err != nil {
+			return nil, fmt.Errorf("--listen %q: want HOST:PORT (127.0.0.1:9000)", o.listen)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("--listen %q: the invoke endpoint listens on loopback only (127.0.0.1, ::1 or localhost), as it runs any event it is sent", o.listen)
+		}
+		return p, nil
 	}
 	if p.event, err = readEvent(streams, o.event); err != nil {
 		return nil, err
@@ -291,13 +310,17 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	}
 	defer im.Close()
 	static := im.Report
-
-	run, err := emulate.Run(ctx, ws, im, emulate.Function{
+	fn := emulate.Function{
 		Arch: plan.arch, Env: plan.env, Event: plan.event,
 		MemoryMB: opts.memoryMB, TmpSizeMB: opts.tmpSizeMB,
 		Timeout: opts.timeout, InitTimeout: opts.initTimeout,
 		HostNetwork: opts.network == "host", Keep: opts.keep,
-	})
+	}
+	if opts.listen != "" {
+		return listenRun(ctx, streams, ws, im, fn, opts.listen)
+	}
+
+	run, err := emulate.Run(ctx, ws, im, fn)
 	if err != nil {
 		return runError(err)
 	}
@@ -311,6 +334,30 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return loadError(fmt.Errorf("interrupted while running %q", ref))
 	}
 	return runVerdict(run, static, plan.failOn)
+}
+
+// listenRun serves the invoke endpoint on addr until ctx ends, then
+// prints the session's summary.
+func listenRun(ctx context.Context, streams *IOStreams, ws *emulate.Workspace, im *inspect.Image, fn emulate.Function, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return usageError("--listen %s: %v", addr, err)
+	}
+	defer ln.Close()
+	fmt.Fprintf(streams.Err, "lambdoctor: listening on http://%s%s (one execution environment; Ctrl-C to stop)\n", ln.Addr(), emulate.InvokePath)
+	sess, err := emulate.Serve(ctx, ws, im, fn, ln, streams.Err)
+	if sess != nil {
+		inits := ""
+		if len(sess.InitMs) > 0 {
+			inits = fmt.Sprintf(", init %d ms the first time", sess.InitMs[0])
+		}
+		fmt.Fprintf(streams.Err, "lambdoctor: %d invocation(s): %d answered, %d function error(s), %d failed (timeout, crash or init error); %d execution environment(s) started%s\n",
+			sess.Invocations, sess.Answered, sess.FunctionErrors, sess.Failed, sess.Inits, inits)
+	}
+	if err != nil {
+		return runError(err)
+	}
+	return nil
 }
 
 // runError gives an error of emulate its exit code: the sandbox's own

@@ -100,3 +100,23 @@ func TestRunExitCode(t *testing.T) {
 		}
 	}
 }
+
+// TestRunListenUsage: --listen takes a loopback HOST:PORT and no --event
+// or document format.
+func TestRunListenUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", "0.0.0.0:9000"}, "loopback only"},
+		{[]string{"--listen", "9000"}, "want HOST:PORT"},
+		{[]string{"--listen", "127.0.0.1:9000", "--event", "-"}, "--event and --listen"},
+		{[]string{"--listen", "127.0.0.1:9000", "--format", "json"}, "--format json and --listen"},
+	} {
+		s, _, errb := streams(nil)
+		code := Run(context.Background(), append(append([]string{"run"}, tc.args...), "image.tar"), s)
+		if code != ExitUsage || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errb.String(), ExitUsage, tc.want)
+		}
+	}
+}

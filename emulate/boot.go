@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +57,9 @@ type Spec struct {
 	// HostNetwork shares the host's network instead of a namespace with
 	// only loopback.
 	HostNetwork bool
+	// Log, when set, receives the function's output as it comes (a
+	// listen session).
+	Log io.Writer
 }
 
 // runtimeAPIPort is where the function finds the Runtime API in its own
@@ -238,6 +242,12 @@ var errProcessExited = errors.New("the function's process exited")
 // failures of lambdoctor or the machine; everything the function does is
 // in the outcome.
 func Boot(ctx context.Context, s Spec) (*Outcome, error) {
+	return boot(ctx, s, nil)
+}
+
+// boot is Boot; with invokes, it serves the requests it receives there
+// after init (see serve) instead of sending s.Event once.
+func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome, error) {
 	// Without root the root filesystem belongs to the sandbox's user
 	// namespace until it is given back (a no-op as root).
 	defer sandbox.Release(s.Root)
@@ -285,6 +295,13 @@ func Boot(ctx context.Context, s Spec) (*Outcome, error) {
 		HostNetwork: s.HostNetwork, Hostname: out.Hostname,
 		Stdout: stdout, Stderr: stderr,
 	}
+	if s.Log != nil {
+		// A listen session shows the function's output as it comes, as
+		// the emulator does.
+		mu := &sync.Mutex{}
+		spec.Stdout = io.MultiWriter(stdout, &lineLog{mu: mu, w: s.Log})
+		spec.Stderr = io.MultiWriter(stderr, &lineLog{mu: mu, w: s.Log, prefix: "stderr: "})
+	}
 	if !s.HostNetwork {
 		spec.ForwardPort = runtimeAPIPort
 	}
@@ -316,7 +333,11 @@ func Boot(ctx context.Context, s Spec) (*Outcome, error) {
 
 	b := &booter{ctx: ctx, srv: srv, w: w, s: s, out: out}
 	b.initPhase()
-	if out.Result == "" {
+	switch {
+	case out.Result != "":
+	case invokes != nil:
+		b.serve(invokes)
+	default:
 		b.invokePhase()
 	}
 	stop()

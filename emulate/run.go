@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -93,6 +95,54 @@ type Function struct {
 // notes. It closes im once unpacked. A *SandboxError is the sandbox's
 // failure; any other error means the image could not be unpacked.
 func Run(ctx context.Context, w *Workspace, im *inspect.Image, fn Function) (*Outcome, error) {
+	mr, err := unpack(ctx, w, im)
+	if err != nil {
+		return nil, err
+	}
+	out, err := Boot(ctx, fn.spec(w, im))
+	if err != nil {
+		return nil, sandboxError(err)
+	}
+	out.Diagnosis = Diagnose(out, im.FS, im.Report)
+	out.Notes = append(out.Notes, Notes(fn.Arch, im.Source, mr, out.Memory)...)
+	out.Notes = append(out.Notes, ReapNotes(w.reaped, w.reapErr)...)
+	if fn.Keep {
+		w.keep = true
+		out.RootFS = w.RootFS
+	}
+	return out, nil
+}
+
+// Serve unpacks the inspected image into the workspace and serves the
+// emulator's invoke endpoint on ln with it until ctx ends (see Listen).
+// It closes im once unpacked.
+func Serve(ctx context.Context, w *Workspace, im *inspect.Image, fn Function, ln net.Listener, log io.Writer) (*Session, error) {
+	if _, err := unpack(ctx, w, im); err != nil {
+		return nil, err
+	}
+	sess, err := Listen(ctx, fn.spec(w, im), ln, log)
+	if err != nil {
+		return sess, sandboxError(err)
+	}
+	if fn.Keep {
+		w.keep = true
+	}
+	return sess, nil
+}
+
+// spec is what boot starts for fn.
+func (fn Function) spec(w *Workspace, im *inspect.Image) Spec {
+	t := im.Target
+	return Spec{
+		Root: w.RootFS, Argv: t.Argv(), ImageEnv: t.Config().Env, Env: fn.Env,
+		Event: fn.Event, MemoryMB: fn.MemoryMB, TmpSizeMB: fn.TmpSizeMB,
+		Timeout: fn.Timeout, InitTimeout: fn.InitTimeout, HostNetwork: fn.HostNetwork,
+	}
+}
+
+// unpack writes the image's root filesystem into the workspace and closes
+// im's layers.
+func unpack(ctx context.Context, w *Workspace, im *inspect.Image) (*sandbox.Report, error) {
 	if err := os.Mkdir(w.RootFS, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the root filesystem directory: %w", err)
 	}
@@ -112,22 +162,5 @@ func Run(ctx context.Context, w *Workspace, im *inspect.Image, fn Function) (*Ou
 	}
 	// The image's layers are no longer needed: free the spooled copies.
 	im.Close()
-
-	t := im.Target
-	out, err := Boot(ctx, Spec{
-		Root: w.RootFS, Argv: t.Argv(), ImageEnv: t.Config().Env, Env: fn.Env,
-		Event: fn.Event, MemoryMB: fn.MemoryMB, TmpSizeMB: fn.TmpSizeMB,
-		Timeout: fn.Timeout, InitTimeout: fn.InitTimeout, HostNetwork: fn.HostNetwork,
-	})
-	if err != nil {
-		return nil, sandboxError(err)
-	}
-	out.Diagnosis = Diagnose(out, im.FS, im.Report)
-	out.Notes = append(out.Notes, Notes(fn.Arch, im.Source, mr, out.Memory)...)
-	out.Notes = append(out.Notes, ReapNotes(w.reaped, w.reapErr)...)
-	if fn.Keep {
-		w.keep = true
-		out.RootFS = w.RootFS
-	}
-	return out, nil
+	return mr, nil
 }
