@@ -123,7 +123,10 @@ func missingClientFinding(t *analyze.Target, f Finding, a *analyze.RICAnalysis, 
 			py = l.Lookup.Path()
 		}
 		f.Fix = fmt.Sprintf("RUN %s -m pip install --target %s awslambdaric", py, wd)
-		if ins := a.InstalledOf(analyze.ClientPython); len(ins) > 0 {
+		if h := a.MissingHidden; h != nil {
+			f.Message += fmt.Sprintf(" The copy at %s does not count: %s.", h.Path, h.Why)
+			f.Fix += " (not pip install --user: that installs under the HOME of the user who builds the image, which Lambda's user neither has nor can read)"
+		} else if ins := a.InstalledOf(analyze.ClientPython); len(ins) > 0 {
 			f.Message += fmt.Sprintf(" A copy is installed at %s, where this python does not look (it was installed for another interpreter or directory; its compiled runtime_client module only loads in the Python it was built for).", ins[0].Path)
 		}
 	default: // npx aws-lambda-ric

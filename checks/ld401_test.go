@@ -24,6 +24,45 @@ func nginxSpec(extra ...testimage.File) testimage.Spec {
 
 var ld401Cases = []checkCase{
 	{
+		// pip install --user as root: Lambda's python has another HOME.
+		name: "python -m awslambdaric installed with pip install --user as root",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyUserSiteSpec(0o755, "app.handler"), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"awslambdaric is installed only at /root/.local/lib/python3.12/site-packages, where python does not look under Lambda", "No module named awslambdaric", "it is the user site-packages of HOME=/root (pip install --user)", "the image sets no ENV HOME, so under Lambda HOME is /home/sbx_user1051 (observed, not documented)"},
+			[]string{"looked for awslambdaric in /var/task, /usr/local/lib/python3.12/site-packages", "awslambdaric is at /root/.local/lib/python3.12/site-packages/awslambdaric, where python does not look under Lambda"},
+			[]string{"RUN /usr/local/bin/python -m pip install --target /var/task awslambdaric", "not pip install --user"}),
+	},
+	{
+		// ENV HOME=/root points python at the user site, but /root is 0700.
+		name: "pip install --user as root with ENV HOME=/root, /root mode 0700",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyUserSiteSpec(0o700, "app.handler", "HOME=/root"), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"awslambdaric is installed only at /root/.local/lib/python3.12/site-packages", "python cannot list it under Lambda: the sandbox user (uid 993, gid 990) has no search (execute) permission on directory /root (mode 0700, owner 0:0)"},
+			nil, nil),
+	},
+	{
+		// The twin of both: ENV HOME=/root and a /root Lambda's user can
+		// search, so python adds the user site.
+		name: "pip install --user as root with ENV HOME=/root and /root mode 0755",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyUserSiteSpec(0o755, "app.handler", "HOME=/root"), "amd64")
+		},
+	},
+	{
+		name: "pip install --user with ENV PYTHONUSERBASE=/root/.local, /root mode 0755",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyUserSiteSpec(0o755, "app.handler", "PYTHONUSERBASE=/root/.local"), "amd64")
+		},
+	},
+	{
 		name: "python app.py: a Flask script, no client",
 		kind: catches,
 		target: func(t *testing.T) *analyze.Target {

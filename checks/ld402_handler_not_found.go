@@ -93,6 +93,12 @@ func (c handlerNotFound) Run(ctx context.Context, t *analyze.Target) ([]Finding,
 	}
 	what := fmt.Sprintf("%s names the handler %s, but %s finds no module %q in %s (%s)", analyze.CmdSource(t), analyze.QuoteJSON(hs.Arg.Value), hs.ClientLabel(), p.Module, strings.Join(hs.Roots[:min(len(hs.Roots), 4)], ", "), hs.RootsWhy)
 	msg := what + fmt.Sprintf(". Init fails while loading the handler, and every invoke reports %s.", handlerSymptom(t, hs, p))
+	if hs.Lang == "python" {
+		if h := analyze.PythonHidden(t, hs, p.Module); h != nil {
+			msg += fmt.Sprintf(" A copy is at %s, which does not count: %s.", h.Path, h.Why)
+			ev = append(ev, fmt.Sprintf("%s exists, but python does not search there under Lambda: %s", h.Path, h.Why))
+		}
+	}
 
 	// Did you mean: a file of that name elsewhere.
 	stem := path.Base(strings.ReplaceAll(p.Module, ".", "/"))

@@ -10,6 +10,29 @@ import (
 
 var ld402Cases = []checkCase{
 	{
+		name: "python: the handler's package installed with pip install --user as root",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.PyUserSiteSpec(0o755, "mylib.entry.handler")
+			// awslambdaric itself where python looks.
+			spec.Layers[0] = append(spec.Layers[0], fixtures.AWSLambdaRICFiles()...)
+			return newTarget(t, spec, "amd64")
+		},
+		verify: expect(Error,
+			[]string{`finds no module "mylib.entry"`, "Unable to import module 'mylib.entry': No module named 'mylib'", "A copy is at /root/.local/lib/python3.12/site-packages/mylib/entry.py, which does not count: it is the user site-packages of HOME=/root"},
+			[]string{"/root/.local/lib/python3.12/site-packages/mylib/entry.py exists, but python does not search there under Lambda"},
+			nil),
+	},
+	{
+		name: "python: the handler's package in the user site of ENV HOME=/root (mode 0755)",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.PyUserSiteSpec(0o755, "mylib.entry.handler", "HOME=/root")
+			spec.Layers[0] = append(spec.Layers[0], fixtures.AWSLambdaRICFiles()...)
+			return newTarget(t, spec, "amd64")
+		},
+	},
+	{
 		name: "python RIC: app.py is in a subdirectory of WORKDIR",
 		kind: catches,
 		target: func(t *testing.T) *analyze.Target {
