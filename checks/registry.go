@@ -35,6 +35,7 @@ func All() []Check {
 		handlerNotFound{},          // LD402
 		handlerMalformed{},         // LD403
 		npxAtRuntime{},             // LD404
+		clientNativeMissing{},      // LD405
 		// LD5xx: users, permissions, /tmp and extensions.
 		unreadableByLambdaUser{}, // LD501
 		writesOutsideTmp{},       // LD502

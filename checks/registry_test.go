@@ -43,6 +43,7 @@ var checkCases = map[string][]checkCase{
 	"LD402": ld402Cases,
 	"LD403": ld403Cases,
 	"LD404": ld404Cases,
+	"LD405": ld405Cases,
 	"LD502": ld502Cases,
 	"LD501": ld501Cases,
 	"LD503": ld503Cases,
