@@ -182,6 +182,11 @@ func (c handlerNotFound) checkFunction(t *analyze.Target, hs analyze.HandlerSpec
 			return nil, nil
 		}
 	}
+	if hs.Lang == "nodejs" {
+		if fs, done := c.checkNodeExport(t, hs, p, src); done {
+			return fs, nil
+		}
+	}
 	if ext := path.Ext(src); !(hs.Lang == "python" && ext == ".py" || hs.Lang == "nodejs" && (ext == ".js" || ext == ".mjs" || ext == ".cjs" || ext == ".ts" || ext == ".mts" || ext == ".cts") || hs.Lang == "ruby" && ext == ".rb") {
 		return nil, nil
 	}
@@ -231,4 +236,69 @@ func (c handlerNotFound) checkFunction(t *analyze.Target, hs analyze.HandlerSpec
 	}
 	f.Evidence = ev
 	return []Finding{f}, nil
+}
+
+// checkNodeExport reports a handler module that certainly does not export
+// the handler's first name: an ES module whose static exports (esbuild's
+// parse) lack it, or a CommonJS module that never touches module.exports.
+// done is false when the parse cannot tell, and the textual search
+// decides.
+func (c handlerNotFound) checkNodeExport(t *analyze.Target, hs analyze.HandlerSpec, p analyze.ParsedHandler, src string) ([]Finding, bool) {
+	m, err := analyze.ReadJSModule(t, src)
+	if err != nil || !m.Known {
+		return nil, false
+	}
+	name := strings.SplitN(p.Func, ".", 2)[0]
+	if m.ESM && m.HasExport(name) {
+		return nil, true
+	}
+	// aws-lambda-ric 4 (and, unconfirmed, the managed runtimes) look in
+	// the default export when the namespace lacks the name; 2.x and 3.x
+	// (UserFunction.js _resolveHandler) do not.
+	major := analyze.NodeRICMajor(t)
+	if m.ESM && m.HasExport("default") && (hs.Base || major == 0 || major >= 4) {
+		return nil, false
+	}
+	r := t.FS.Resolve(src)
+	f := NewFinding(c.Meta(), "")
+	f.Path = src
+	if r.Entry != nil {
+		f.Layer = layerRef(t, r.Entry.Layer)
+	}
+	f.Source = t.Argv().ConfigField("Cmd")
+	ev := hs.Evidence(t)
+	if r.Entry != nil {
+		ev = append(ev, fmt.Sprintf("module file %s: %s", src, t.Describe(r.Entry)))
+	}
+	var what string
+	switch {
+	case m.ESM:
+		how := "its extension is .mjs"
+		if m.TypeModule != "" {
+			how = fmt.Sprintf(`%s says "type": "module"`, m.TypeModule)
+		}
+		exports := "nothing"
+		if len(m.Exports) > 0 {
+			exports = strings.Join(m.Exports, ", ")
+		}
+		ev = append(ev, fmt.Sprintf("Node.js loads %s as an ES module (%s); esbuild's parse lists its exports: %s", src, how, exports))
+		what = fmt.Sprintf("%s is an ES module that does not export %q (it exports %s)", src, name, exports)
+		if m.HasExport("default") {
+			ev = append(ev, fmt.Sprintf("aws-lambda-ric %d.x looks the name up on the module namespace only, not in the default export (UserFunction.js _resolveHandler)", major))
+		}
+	default:
+		ev = append(ev, fmt.Sprintf("Node.js loads %s as CommonJS; esbuild's parse finds no import/export and no use of module, exports or top-level this, so module.exports stays {}", src))
+		what = fmt.Sprintf("%s never assigns module.exports or exports, so it exports nothing", src)
+	}
+	f.Evidence = ev
+	f.Message = fmt.Sprintf(`%s names %s, but %s. The module loads, then the client finds no %q on it, so init fails with "Runtime.HandlerNotFound: %s is undefined or not exported".`, analyze.CmdSource(t), analyze.QuoteJSON(hs.Arg.Value), what, name, hs.Arg.Value)
+	f.Fix = fmt.Sprintf("export the function from %s (export const %s = async (event) => {…}, or exports.%s = … in CommonJS)", src, name, name)
+	for _, e := range m.Exports {
+		if e != "default" && strings.Contains(strings.ToLower(e), "handler") || len(m.Exports) == 1 && e != "default" {
+			h := strings.TrimSuffix(hs.Arg.Value, p.Func) + e
+			f.Fix = analyze.DockerfileExec(analyze.CmdSource(t), []string{h}) + fmt.Sprintf(" (%s exports %s), or ", src, e) + f.Fix
+			break
+		}
+	}
+	return []Finding{f}, true
 }

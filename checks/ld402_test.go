@@ -10,6 +10,89 @@ import (
 
 var ld402Cases = []checkCase{
 	{
+		name: "node: an ES module that exports main, not handler",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler",
+				testimage.Reg("var/task/index.mjs", 0o644, "import { S3Client } from '@aws-sdk/client-s3'\nconst s3 = new S3Client({})\nexport const main = async (event) => ({ statusCode: 200 })\n")), "amd64")
+		},
+		verify: expect(Error,
+			[]string{`CMD names "index.handler", but /var/task/index.mjs is an ES module that does not export "handler" (it exports main)`, `"Runtime.HandlerNotFound: index.handler is undefined or not exported"`},
+			[]string{"Node.js loads /var/task/index.mjs as an ES module (its extension is .mjs); esbuild's parse lists its exports: main"},
+			[]string{`CMD ["index.main"] (/var/task/index.mjs exports main)`}),
+	},
+	{
+		name: "node: the twin, an ES module that exports handler",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler",
+				testimage.Reg("var/task/index.mjs", 0o644, "import { S3Client } from '@aws-sdk/client-s3'\nconst s3 = new S3Client({})\nexport const handler = async (event) => ({ statusCode: 200 })\n")), "amd64")
+		},
+	},
+	{
+		// aws-lambda-ric 3.x reads the namespace, not the default export.
+		name: "node: type module, export default { handler }, aws-lambda-ric 3.3.0",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler",
+				testimage.Reg("var/task/package.json", 0o644, `{"name":"fn","type":"module"}`),
+				testimage.Reg("var/task/index.js", 0o644, "const handler = async (event) => ({ statusCode: 200 })\nexport default { handler }\n")), "amd64")
+		},
+		verify: expect(Error,
+			[]string{`/var/task/index.js is an ES module that does not export "handler" (it exports default)`},
+			[]string{`Node.js loads /var/task/index.js as an ES module (/var/task/package.json says "type": "module")`, "aws-lambda-ric 3.x looks the name up on the module namespace only"},
+			[]string{"export const handler"}),
+	},
+	{
+		// aws-lambda-ric 4 falls back to the default export.
+		name: "node: type module, export default { handler }, aws-lambda-ric 4.0.2",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			spec := editFiles(fixtures.NodeRICSpec("/var/task", "index.handler",
+				testimage.Reg("var/task/package.json", 0o644, `{"name":"fn","type":"module"}`),
+				testimage.Reg("var/task/index.js", 0o644, "const handler = async (event) => ({ statusCode: 200 })\nexport default { handler }\n")),
+				"aws-lambda-ric/package.json", testimage.Reg("var/task/node_modules/aws-lambda-ric/package.json", 0o644, `{"name":"aws-lambda-ric","version":"4.0.2","main":"index.mjs","bin":{"aws-lambda-ric":"bin/index.mjs"}}`))
+			return newTarget(t, spec, "amd64")
+		},
+	},
+	{
+		name: "node: CommonJS file that defines handler but never exports it",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler",
+				testimage.Reg("var/task/index.js", 0o644, "const AWS = require('aws-sdk')\nconst handler = async (event) => {\n  return { statusCode: 200 }\n}\n")), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"/var/task/index.js never assigns module.exports or exports, so it exports nothing", "index.handler is undefined or not exported"},
+			[]string{"esbuild's parse finds no import/export and no use of module, exports or top-level this"},
+			nil),
+	},
+	{
+		name: "node: the twin, CommonJS with exports.handler",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler",
+				testimage.Reg("var/task/index.js", 0o644, "const AWS = require('aws-sdk')\nconst handler = async (event) => {\n  return { statusCode: 200 }\n}\nexports.handler = handler\n")), "amd64")
+		},
+	},
+	{
+		name: "node: an ES module re-exporting handler with export *",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler",
+				testimage.Reg("var/task/index.mjs", 0o644, "export * from './impl.mjs'\n"),
+				testimage.Reg("var/task/impl.mjs", 0o644, "export const handler = async () => 1\n")), "amd64")
+		},
+	},
+	{
+		name: "node: ES module exporting handler through an export list",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler",
+				testimage.Reg("var/task/index.mjs", 0o644, "async function main(event) { return 1 }\nexport { main as handler }\n")), "amd64")
+		},
+	},
+	{
 		name: "python: the handler's package installed with pip install --user as root",
 		kind: catches,
 		target: func(t *testing.T) *analyze.Target {
