@@ -142,34 +142,103 @@ func ReadJSModule(t *Target, p string) (*JSModule, error) {
 }
 
 // nodeTypeModule returns the package.json that makes .js files in dir ES
-// modules ("type": "module"), or "": the nearest package.json walking up,
-// stopping at a directory named node_modules (UserFunction.js
-// _hasFolderPackageJsonTypeModule; Node's package scope lookup stops there
-// too). An unreadable package.json counts as no "type", as the client
-// treats it.
+// modules ("type": "module"), or "".
 func nodeTypeModule(t *Target, dir string) string {
+	if pj, typ := NodePackageType(t, dir); typ == "module" {
+		return pj
+	}
+	return ""
+}
+
+// NodePackageType returns the nearest package.json above dir, walking up
+// and stopping at a directory named node_modules
+// (UserFunction.js _hasFolderPackageJsonTypeModule; Node's package scope
+// lookup stops there too), and its "type" ("" when it has none, or when it
+// cannot be read: the client then ignores it).
+func NodePackageType(t *Target, dir string) (pj, typ string) {
 	for d := path.Clean(dir); ; d = path.Dir(d) {
 		if strings.HasSuffix(d, "/node_modules") {
-			return ""
+			return "", ""
 		}
-		pj := path.Join(d, "package.json")
-		if r := t.FS.Resolve(pj); r.Err == nil && r.Entry != nil {
-			b, err := ReadBounded(t.FS, pj, MaxSourceRead)
+		p := path.Join(d, "package.json")
+		if r := t.FS.Resolve(p); r.Err == nil && r.Entry != nil {
+			b, err := ReadBounded(t.FS, p, MaxSourceRead)
 			var v struct {
 				Type string `json:"type"`
 			}
 			if err != nil || json.Unmarshal(b, &v) != nil {
-				return ""
+				return p, ""
 			}
-			if v.Type == "module" {
-				return pj
-			}
-			return ""
+			return p, v.Type
 		}
 		if d == "/" {
-			return ""
+			return "", ""
 		}
 	}
+}
+
+// NodeVersion is the version of the node the image runs, and where it was
+// read: the node_version.h its install ships (<prefix>/include/node), or
+// the official images' ENV NODE_VERSION. Zero when unknown.
+type NodeVersion struct {
+	Major, Minor, Patch int
+	From                string
+}
+
+func (v NodeVersion) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
+
+var nodeVersionDefine = regexp.MustCompile(`(?m)^#define NODE_(MAJOR|MINOR|PATCH)_VERSION (\d+)`)
+
+// ImageNodeVersion reads the version of the node binary at nodePath.
+func ImageNodeVersion(t *Target, nodePath string) NodeVersion {
+	var v NodeVersion
+	if r := t.FS.Resolve(nodePath); r.Err == nil && r.Entry != nil {
+		h := path.Join(path.Dir(path.Dir(r.Final)), "include/node/node_version.h")
+		if b, err := ReadBounded(t.FS, h, MaxSourceRead); err == nil {
+			n := 0
+			for _, m := range nodeVersionDefine.FindAllSubmatch(b, -1) {
+				x := 0
+				fmt.Sscanf(string(m[2]), "%d", &x)
+				switch string(m[1]) {
+				case "MAJOR":
+					v.Major = x
+				case "MINOR":
+					v.Minor = x
+				case "PATCH":
+					v.Patch = x
+				}
+				n++
+			}
+			if n == 3 && v.Major > 0 {
+				v.From = h
+				return v
+			}
+			v = NodeVersion{}
+		}
+	}
+	if s, ok := Getenv(t.Config().Env, "NODE_VERSION"); ok {
+		if n, _ := fmt.Sscanf(strings.TrimPrefix(s, "v"), "%d.%d.%d", &v.Major, &v.Minor, &v.Patch); n == 3 && v.Major > 0 {
+			v.From = "ENV NODE_VERSION=" + s
+			return v
+		}
+	}
+	return NodeVersion{}
+}
+
+// RequiresESM reports whether this Node.js can require() an ES module
+// written as a .js file without "type": "module": require(esm) and module
+// syntax detection are both on by default from Node.js 20.19, 22.12 and
+// 23.0 (the Node.js changelogs).
+func (v NodeVersion) RequiresESM() bool {
+	switch {
+	case v.Major >= 23:
+		return true
+	case v.Major == 22:
+		return v.Minor >= 12
+	case v.Major == 20:
+		return v.Minor >= 19
+	}
+	return false
 }
 
 // NodeRICMajor is the major version of the aws-lambda-ric package the

@@ -36,6 +36,7 @@ func All() []Check {
 		handlerMalformed{},         // LD403
 		npxAtRuntime{},             // LD404
 		clientNativeMissing{},      // LD405
+		handlerESMRequired{},       // LD406
 		// LD5xx: users, permissions, /tmp and extensions.
 		unreadableByLambdaUser{}, // LD501
 		writesOutsideTmp{},       // LD502

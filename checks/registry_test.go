@@ -44,6 +44,7 @@ var checkCases = map[string][]checkCase{
 	"LD403": ld403Cases,
 	"LD404": ld404Cases,
 	"LD405": ld405Cases,
+	"LD406": ld406Cases,
 	"LD502": ld502Cases,
 	"LD501": ld501Cases,
 	"LD503": ld503Cases,
