@@ -356,24 +356,41 @@ func findPythonModule(t *Target, l *Link, module string, extra ...string) (strin
 }
 
 // PythonModuleAt returns what imports as the module at stem (a path
-// without extension): stem.py, stem/ (a package, or a namespace package),
-// stem.pyc, or an extension module stem.*.so.
+// without extension), in the order of CPython's FileFinder: a regular
+// package stem/ (with an __init__ module), an extension module (stem.so,
+// stem.abi3.so, stem.<tag>.so), stem.py, stem.pyc, then stem/ as a
+// namespace package.
 func PythonModuleAt(fsys *imagefs.FS, stem string) string {
-	for _, p := range []string{stem + ".py", stem + ".pyc", stem + ".so", stem + ".abi3.so"} {
-		if r := fsys.Resolve(p); r.Err == nil && r.Entry != nil && r.Entry.IsRegular() {
-			return p
-		}
+	isFile := func(p string) bool {
+		r := fsys.Resolve(p)
+		return r.Err == nil && r.Entry != nil && r.Entry.IsRegular()
 	}
-	if r := fsys.Resolve(stem); r.Err == nil && r.Entry != nil && r.Entry.IsDir() {
-		return stem
+	r := fsys.Resolve(stem)
+	isDir := r.Err == nil && r.Entry != nil && r.Entry.IsDir()
+	if isDir {
+		for _, init := range []string{"__init__.py", "__init__.pyc", "__init__.so", "__init__.abi3.so"} {
+			if isFile(path.Join(stem, init)) {
+				return stem
+			}
+		}
 	}
 	dir, name := path.Split(stem)
 	if ents, err := fsys.ReadDir(strings.TrimPrefix(path.Clean(dir), "/")); err == nil {
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), name+".") && strings.HasSuffix(e.Name(), ".so") && !e.IsDir() {
-				return path.Join(dir, e.Name())
+				if rest := strings.TrimSuffix(strings.TrimPrefix(e.Name(), name+"."), ".so"); !strings.Contains(rest, ".") {
+					return path.Join(dir, e.Name())
+				}
 			}
 		}
+	}
+	for _, p := range []string{stem + ".so", stem + ".py", stem + ".pyc"} {
+		if isFile(p) {
+			return p
+		}
+	}
+	if isDir {
+		return stem
 	}
 	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/imagefs"
 )
 
 // handlerNotFound is LD402: the handler string names a module or file the
@@ -202,8 +203,10 @@ func (c handlerNotFound) checkFunction(t *analyze.Target, hs analyze.HandlerSpec
 	if name == "" {
 		return nil, nil
 	}
+	if hs.Lang == "python" {
+		return c.checkPythonName(t, hs, p, found, src, text, r)
+	}
 	dynamic := map[string][]string{
-		"python": {"import *", "globals()", "setattr(", "__getattr__", "exec("},
 		"nodejs": {"export *", "module.exports = require", "module.exports=require", "Object.assign(", "exports[", "__exportStar", "defineProperty"},
 		"ruby":   {"define_method", "define_singleton_method", "method_missing", "instance_eval", "class_eval", "module_function", "send("},
 	}[hs.Lang]
@@ -301,4 +304,44 @@ func (c handlerNotFound) checkNodeExport(t *analyze.Target, hs analyze.HandlerSp
 		}
 	}
 	return []Finding{f}, true
+}
+
+// checkPythonName reports a handler function the module certainly lacks:
+// its name occurs nowhere at module level (analyze.PyNameScope), so after
+// the import getattr(module, name) fails. A package whose directory holds
+// a submodule of that name, or a module with constructs that create
+// attributes at run time, is not judged.
+func (c handlerNotFound) checkPythonName(t *analyze.Target, hs analyze.HandlerSpec, p analyze.ParsedHandler, found, src, text string, r imagefs.Resolution) ([]Finding, error) {
+	name := p.Func
+	if src != found && analyze.PythonModuleAt(t.FS, path.Join(found, name)) != "" {
+		return nil, nil // pkg.sub: a submodule, an attribute once imported
+	}
+	atModule, nested, dynamic := analyze.PyNameScope(text, name)
+	if atModule || dynamic != "" {
+		return nil, nil
+	}
+	f := NewFinding(c.Meta(), "")
+	f.Path = src
+	f.Layer = layerRef(t, r.Entry.Layer)
+	f.Source = t.Argv().ConfigField("Cmd")
+	ev := hs.Evidence(t)
+	ev = append(ev, fmt.Sprintf("module file %s: %s", src, t.Describe(r.Entry)))
+	where := fmt.Sprintf("the name %q occurs nowhere in %s", name, src)
+	if len(nested) > 0 {
+		ls := make([]string, 0, len(nested))
+		for _, n := range nested[:min(len(nested), 5)] {
+			ls = append(ls, fmt.Sprint(n))
+		}
+		where = fmt.Sprintf("%s defines no %q at module level: the name occurs only inside function or class bodies (line %s), which are not attributes of the module", src, name, strings.Join(ls, ", "))
+	}
+	ev = append(ev, where+fmt.Sprintf(" (%d bytes read; no star import, __getattr__, globals(), setattr(), exec() or other construct that adds module attributes at run time)", len(text)))
+	f.Evidence = ev
+	f.Message = fmt.Sprintf(`%s names the function %q in %s, but %s. The module imports, then getattr fails, so init fails with "Runtime.HandlerNotFound: Handler '%s' missing on module '%s'" (awslambdaric bootstrap.py _get_handler).`, analyze.CmdSource(t), name, analyze.QuoteJSON(hs.Arg.Value), where, name, p.Module)
+	if g := analyze.GuessFunction(text, hs.Lang); g != "" && g != name {
+		h := strings.TrimSuffix(hs.Arg.Value, p.Func) + g
+		f.Fix = analyze.DockerfileExec(analyze.CmdSource(t), []string{h}) + fmt.Sprintf(" (%s defines %s)", src, g)
+	} else {
+		f.Fix = fmt.Sprintf("define %s at the top level of %s (def %s(event, context): …), or name a function it defines in %s", name, src, name, analyze.CmdSource(t))
+	}
+	return []Finding{f}, nil
 }

@@ -197,15 +197,60 @@ var ld402Cases = []checkCase{
 			[]string{"WORKDIR /var/task"}),
 	},
 	{
-		name: "python: the function is not defined in the module (warning)",
+		name: "python: the function is not defined in the module",
 		kind: catches,
 		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, fixtures.PyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, "import json\n\ndef lambda_handler(event, context):\n    return json.dumps(event)\n")), "amd64")
 		},
-		verify: expect(Warning,
-			[]string{`CMD names the function "handler" in "app.handler", but that name appears nowhere in /var/task/app.py`, "Runtime.HandlerNotFound: Handler 'handler' missing on module 'app'", "Unconfirmed"},
-			[]string{`the name "handler" appears nowhere in /var/task/app.py`},
+		verify: expect(Error,
+			[]string{`CMD names the function "handler" in "app.handler", but the name "handler" occurs nowhere in /var/task/app.py`, "Runtime.HandlerNotFound: Handler 'handler' missing on module 'app'"},
+			[]string{`the name "handler" occurs nowhere in /var/task/app.py (78 bytes read; no star import`},
 			[]string{`CMD ["app.lambda_handler"] (/var/task/app.py defines lambda_handler)`}),
+	},
+	{
+		name: "python: the twin, with def handler",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, "import json\n\ndef handler(event, context):\n    return json.dumps(event)\n")), "amd64")
+		},
+	},
+	{
+		name: "python: handler is a method of a class, not a module attribute",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, "class App:\n    def __init__(self):\n        self.n = 0\n\n    def handler(self, event, context):\n        return self.n\n")), "amd64")
+		},
+		verify: expect(Error,
+			[]string{`/var/task/app.py defines no "handler" at module level: the name occurs only inside function or class bodies (line 5)`},
+			nil, nil),
+	},
+	{
+		name: "python: the twin, with a module-level alias of the method",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, "class App:\n    def __init__(self):\n        self.n = 0\n\n    def handler(self, event, context):\n        return self.n\n\nhandler = App().handler\n")), "amd64")
+		},
+	},
+	{
+		name: "python: handler defined under try/except at module level",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, "try:\n    from fastpath import handler\nexcept ImportError:\n    def handler(event, context):\n        return 1\n")), "amd64")
+		},
+	},
+	{
+		name: "python: a module with __getattr__ is not judged",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyRICSpec("/var/task", "app.handler", testimage.Reg("var/task/app.py", 0o644, "def __getattr__(name):\n    return lambda e, c: name\n")), "amd64")
+		},
+	},
+	{
+		name: "python: package attribute that is a submodule",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyRICSpec("/var/task", "pkg.handler", testimage.Dir("var/task/pkg", 0), testimage.Reg("var/task/pkg/__init__.py", 0o644, "from . import handler\n"), testimage.Reg("var/task/pkg/handler.py", 0o644, "def run(e, c):\n    return 1\n")), "amd64")
+		},
 	},
 	{
 		name:   "AWS base image",
