@@ -129,6 +129,13 @@ func missingClientFinding(t *analyze.Target, f Finding, a *analyze.RICAnalysis, 
 		} else if ins := a.InstalledOf(analyze.ClientPython); len(ins) > 0 {
 			f.Message += fmt.Sprintf(" A copy is installed at %s, where this python does not look (it was installed for another interpreter or directory; its compiled runtime_client module only loads in the Python it was built for).", ins[0].Path)
 		}
+	case a.Lang == "java":
+		ev = append(ev, installedEvidence(t, a, analyze.ClientJava)...)
+		f.Message = upperFirst(a.Missing) + `. The JVM stops before any code runs with "Error: Could not find or load main class com.amazonaws.services.lambda.runtime.api.client.AWSLambda" (Caused by: java.lang.ClassNotFoundException), so init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError).`
+		f.Fix = fmt.Sprintf("put the runtime interface client and its dependencies on the class path: add com.amazonaws:aws-lambda-java-runtime-interface-client to the build, copy the dependencies (mvn dependency:copy-dependencies -DincludeScope=runtime, or Gradle's runtimeClasspath) and COPY them into %s/lib, with -cp \"%s:%s/lib/*\"", wd, wd, wd)
+		if ins := a.InstalledOf(analyze.ClientJava); len(ins) > 0 {
+			f.Message += fmt.Sprintf(" A runtime client jar is at %s, which is not on that class path.", ins[0].Path)
+		}
 	default: // npx aws-lambda-ric
 		ev = append(ev, installedEvidence(t, a, analyze.ClientNode)...)
 		f.Message = upperFirst(a.Missing) + `. On Lambda that download cannot happen: npx writes under HOME on a read-only file system ("npm ERR! code EROFS … mkdir '/home/sbx_user1051'", then "Runtime exited with error: exit status 226", Runtime.ExitError).`

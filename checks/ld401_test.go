@@ -24,6 +24,34 @@ func nginxSpec(extra ...testimage.File) testimage.Spec {
 
 var ld401Cases = []checkCase{
 	{
+		// The function jar built without its runtime dependencies.
+		name: "java: the client's main class is on no class path entry",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.JavaSpec(testimage.Reg("function/app.jar", 0o644, fixtures.Jar("example/Handler.class"))), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"The entrypoint runs /usr/bin/java with the main class com.amazonaws.services.lambda.runtime.api.client.AWSLambda, but no entry of its class path (/function/*) holds that class", "Error: Could not find or load main class com.amazonaws.services.lambda.runtime.api.client.AWSLambda"},
+			[]string{"class path searched: /function/app.jar (1 entries)"},
+			[]string{"aws-lambda-java-runtime-interface-client"}),
+	},
+	{
+		name: "java: the twin, with the client's jar in /function",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.JavaSpec(testimage.Reg("function/app.jar", 0o644, fixtures.Jar("example/Handler.class")),
+				testimage.Reg("function/aws-lambda-java-runtime-interface-client-2.6.0.jar", 0o644, fixtures.Jar(fixtures.JavaRICClass))), "amd64")
+		},
+	},
+	{
+		// A manifest Class-Path extends the class path: not judged.
+		name: "java: a jar whose manifest extends the class path",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.JavaSpec(testimage.Reg("function/app.jar", 0o644, fixtures.Jar("example/Handler.class", "META-INF/MANIFEST.MF=Manifest-Version: 1.0\nClass-Path: lib/ric.jar\n"))), "amd64")
+		},
+	},
+	{
 		// pip install --user as root: Lambda's python has another HOME.
 		name: "python -m awslambdaric installed with pip install --user as root",
 		kind: catches,
