@@ -195,3 +195,54 @@ func javaExtJars(t *Target, p string) string {
 	}
 	return ""
 }
+
+// JavaHandlerClass is where the Java client would load the handler's class
+// from.
+type JavaHandlerClass struct {
+	// Class is the handler's class (the handler up to its last "::").
+	Class string
+	// Found is the directory or jar holding it, "" when none does.
+	Found string
+	// Entries are the places searched, in order; Looked what was read.
+	Entries, Looked []string
+}
+
+// FindJavaHandlerClass looks for the handler's class where the Java runtime
+// interface client loads it (AWSLambda.java, CustomerClassLoader.java): the
+// JVM's class path first (the loader's parent), then the working directory
+// (user.dir) as a class directory, the jars in its lib/, and the jars in
+// /opt/java/lib. It returns an ErrNotApplicable error when the client is
+// not Java's, the handler is not a literal, or the search cannot be
+// complete.
+func FindJavaHandlerClass(t *Target) (*JavaHandlerClass, error) {
+	a := t.RIC()
+	if a.Client.Name != ClientJava || a.Link < 0 {
+		return nil, fmt.Errorf("%w: the Java runtime interface client is not started", ErrNotApplicable)
+	}
+	if !a.Handler.Set || !a.Handler.Known || a.Handler.Value == "" {
+		return nil, fmt.Errorf("%w: the handler is not a literal argument", ErrNotApplicable)
+	}
+	h := a.Handler.Value
+	class := h
+	if i := strings.LastIndex(h, "::"); i >= 0 {
+		class = h[:i]
+	}
+	if class == "" || strings.ContainsAny(class, "/ ") {
+		return nil, fmt.Errorf("%w: %q is not a class name", ErrNotApplicable, class)
+	}
+	l := &t.Chain().Links[a.Link]
+	entries, why := javaClassPath(t, l)
+	if why != "" {
+		return nil, fmt.Errorf("%w: %s", ErrNotApplicable, why)
+	}
+	if d := javaExtJars(t, l.Path); d != "" {
+		return nil, fmt.Errorf("%w: %s holds jars on every class path", ErrNotApplicable, d)
+	}
+	wd := path.Join("/", t.Argv().WorkingDir)
+	entries = append(entries, wd, path.Join(wd, "lib/*"), "/opt/java/lib/*")
+	s := findJavaClass(t, entries, class)
+	if s.Found == "" && s.Incomplete != "" {
+		return nil, fmt.Errorf("%w: %s", ErrNotApplicable, s.Incomplete)
+	}
+	return &JavaHandlerClass{Class: class, Found: s.Found, Entries: entries, Looked: s.Looked}, nil
+}

@@ -37,6 +37,7 @@ func All() []Check {
 		npxAtRuntime{},             // LD404
 		clientNativeMissing{},      // LD405
 		handlerESMRequired{},       // LD406
+		javaHandlerClassMissing{},  // LD407
 		// LD5xx: users, permissions, /tmp and extensions.
 		unreadableByLambdaUser{}, // LD501
 		writesOutsideTmp{},       // LD502

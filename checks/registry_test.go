@@ -45,6 +45,7 @@ var checkCases = map[string][]checkCase{
 	"LD404": ld404Cases,
 	"LD405": ld405Cases,
 	"LD406": ld406Cases,
+	"LD407": ld407Cases,
 	"LD502": ld502Cases,
 	"LD501": ld501Cases,
 	"LD503": ld503Cases,
