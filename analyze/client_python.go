@@ -235,8 +235,70 @@ func pythonPath(t *Target, l *Link, extra ...string) (dirs []string, zip bool, h
 			continue
 		}
 		add(d)
+		// Path lines of the directory's .pth files (site.addpackage):
+		// absolute directories that exist join sys.path.
+		for _, pd := range pthDirs(t, d) {
+			add(pd)
+		}
 	}
 	return dirs, zip, hidden
+}
+
+// pthDirs returns the directories the .pth files in site directory d add
+// to sys.path: each line that is not a comment or an import statement,
+// joined to d when relative, when it is a directory.
+func pthDirs(t *Target, d string) []string {
+	ents, err := t.FS.ReadDir(strings.TrimPrefix(d, "/"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".pth") {
+			continue
+		}
+		b, err := ReadBounded(t.FS, path.Join(d, e.Name()), MaxSourceRead)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimRight(line, "\r \t")
+			if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "import ") || strings.HasPrefix(line, "import\t") {
+				continue
+			}
+			p := line
+			if !strings.HasPrefix(p, "/") {
+				p = path.Join(d, p)
+			}
+			if r := t.FS.Resolve(p); r.Err == nil && r.Entry != nil && r.Entry.IsDir() {
+				out = append(out, path.Clean(p))
+			}
+		}
+	}
+	return out
+}
+
+// PythonEditableFinder returns a .pth file in the site directories of hs
+// that installs an import hook for an editable install (setuptools'
+// __editable___*_finder): modules it maps are importable from anywhere.
+func PythonEditableFinder(t *Target, hs HandlerSpec) string {
+	for _, d := range hs.Roots {
+		if !strings.HasSuffix(d, "-packages") {
+			continue
+		}
+		ents, err := t.FS.ReadDir(strings.TrimPrefix(d, "/"))
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if n := e.Name(); strings.HasSuffix(n, ".pth") && strings.Contains(n, "__editable__") {
+				if b, err := ReadBounded(t.FS, path.Join(d, n), MaxSourceRead); err == nil && strings.Contains(string(b), "import ") {
+					return path.Join(d, n)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // userSiteBase reports whether d is a user site-packages directory

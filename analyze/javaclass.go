@@ -36,6 +36,8 @@ func javaClassPath(t *Target, l *Link) ([]string, string) {
 			j++
 		case strings.HasPrefix(a, "--class-path="):
 			cp, set = strings.TrimPrefix(a, "--class-path="), true
+		case a == "-p" || a == "--module-path" || strings.HasPrefix(a, "--module-path=") || a == "--upgrade-module-path" || strings.HasPrefix(a, "-Djava.system.class.loader") || strings.HasPrefix(a, "-Xbootclasspath"):
+			return nil, fmt.Sprintf("the java command sets %s, which adds classes beyond the class path", a)
 		case strings.HasPrefix(a, "@"):
 			return nil, fmt.Sprintf("the java command reads arguments from the file %s", a[1:])
 		case a == "-jar":

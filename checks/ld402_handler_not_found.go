@@ -81,6 +81,11 @@ func (c handlerNotFound) Run(ctx context.Context, t *analyze.Target) ([]Finding,
 	if found != "" {
 		return c.checkFunction(t, hs, p, found)
 	}
+	if hs.Lang == "python" {
+		if pth := analyze.PythonEditableFinder(t, hs); pth != "" {
+			return nil, fmt.Errorf("%w: %s installs an import hook (an editable install) that can map module names anywhere", ErrSkip, pth)
+		}
+	}
 	f := NewFinding(c.Meta(), "")
 	f.Source = t.Argv().ConfigField("Cmd")
 	ev := hs.Evidence(t)

@@ -246,6 +246,17 @@ var ld402Cases = []checkCase{
 		},
 	},
 	{
+		// pip install -e of a src layout writes a .pth with the path.
+		name: "python: handler module on a path a .pth file adds",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			spec := fixtures.PyRICSpec("/var/task", "myapp.api.handler", testimage.Dir("src", 0), testimage.Dir("src/myapp", 0),
+				testimage.Reg("src/myapp/__init__.py", 0o644, ""), testimage.Reg("src/myapp/api.py", 0o644, fixtures.PyHandler))
+			spec.Layers[0] = append(spec.Layers[0], testimage.Reg("usr/local/lib/python3.12/site-packages/__editable__.myapp-1.0.pth", 0o644, "/src\n"))
+			return newTarget(t, spec, "amd64")
+		},
+	},
+	{
 		name: "python: package attribute that is a submodule",
 		kind: clean,
 		target: func(t *testing.T) *analyze.Target {
