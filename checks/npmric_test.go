@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -154,6 +155,44 @@ func TestLD405RealNodeClients(t *testing.T) {
 			res = runOne(context.Background(), clientNativeMissing{}, newTarget(t, fixtures.SimpleSpec(cfg, built...), "amd64"))
 			if res.Status != StatusPassed {
 				t.Errorf("with the addon built: status %s (%v), findings %+v", res.Status, res.Err, res.Findings)
+			}
+		})
+	}
+}
+
+// TestRealNodeClientsHandlerRules runs LD402 and LD406 on images with the
+// real aws-lambda-ric 3.3.0 and 4.0.2 (addon built): both read the
+// client's version from its package.json, and their verdicts differ where
+// the two loaders differ.
+func TestRealNodeClientsHandlerRules(t *testing.T) {
+	const pkg = "var/task/node_modules/aws-lambda-ric"
+	image := func(t *testing.T, version, bin, addon string, env []string, app ...testimage.File) *analyze.Target {
+		files := append(npmFiles(t, npmTarball(t, "aws-lambda-ric", version), pkg),
+			testimage.Reg(pkg+"/"+addon, 0o755, fixtures.ELFSpec{Soname: path.Base(addon)}.String()))
+		files = append(files, app...)
+		cfg := v1.Config{Env: append([]string{fixtures.DockerPATH}, env...), Entrypoint: []string{"/usr/local/bin/node", "/" + pkg + "/" + bin}, Cmd: []string{"index.handler"}, WorkingDir: "/var/task"}
+		return newTarget(t, fixtures.SimpleSpec(cfg, files...), "amd64")
+	}
+	esm := testimage.Reg("var/task/index.js", 0o644, "import { randomUUID } from 'node:crypto'\nexport const handler = async () => randomUUID()\n")
+	defaultOnly := []testimage.File{
+		testimage.Reg("var/task/package.json", 0o644, `{"type":"module"}`),
+		testimage.Reg("var/task/index.js", 0o644, "const handler = async () => 1\nexport default { handler }\n"),
+	}
+	for _, tc := range []struct {
+		version, bin, addon string
+		ld406, ld402        Status
+	}{
+		{"3.3.0", "bin/index.mjs", "dist/rapid-client.node", StatusFailed, StatusFailed},
+		{"4.0.2", "index.mjs", "rapid-client.node", StatusSkipped, StatusPassed},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			res := runOne(context.Background(), handlerESMRequired{}, image(t, tc.version, tc.bin, tc.addon, []string{"NODE_VERSION=18.20.4"}, esm))
+			if res.Status != tc.ld406 {
+				t.Errorf("LD406 on an ES module index.js under Node.js 18: %s (%v) %+v, want %s", res.Status, res.Err, res.Findings, tc.ld406)
+			}
+			res = runOne(context.Background(), handlerNotFound{}, image(t, tc.version, tc.bin, tc.addon, nil, defaultOnly...))
+			if res.Status != tc.ld402 {
+				t.Errorf("LD402 on export default { handler }: %s (%v) %+v, want %s", res.Status, res.Err, res.Findings, tc.ld402)
 			}
 		})
 	}
