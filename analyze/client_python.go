@@ -338,11 +338,20 @@ func pythonUserSite(t *Target, args []string) userSite {
 	if !strings.HasPrefix(u.home, "/") {
 		u.home, u.observed = LambdaHome, true
 	}
-	for _, a := range args {
-		if a == "-m" || a == "-c" || !strings.HasPrefix(a, "-") {
-			break
+	for j := 0; j < len(args); j++ {
+		a := args[j]
+		switch {
+		case a == "-W" || a == "-X":
+			j++ // their value
+			continue
+		case strings.HasPrefix(a, "-m") || strings.HasPrefix(a, "-c") || a == "-" || !strings.HasPrefix(a, "-"):
+			j = len(args)
+			continue
+		case strings.HasPrefix(a, "--") || strings.HasPrefix(a, "-W") || strings.HasPrefix(a, "-X"):
+			continue
 		}
-		if !strings.HasPrefix(a, "--") && (strings.Contains(a, "s") || strings.Contains(a, "I")) {
+		// A cluster of one-letter flags (-sB, -I).
+		if strings.ContainsAny(a[1:], "sI") {
 			u.disabled = "python runs with " + a
 		}
 	}
