@@ -99,8 +99,20 @@ func (a *RICAnalysis) node(t *Target, c *Chain, i int) bool {
 	case script == "":
 		a.Undecided = fmt.Sprintf("%s gets no script to run", l.Name)
 	case strings.Contains(script, "aws-lambda-ric"):
-		a.setClient(c, i, ClientNode, "nodejs", t.ResolveArg(script), fmt.Sprintf("%s runs the aws-lambda-ric script %s", l.Name, script))
 		a.Handler = argHandler(t, c, i, l.Args, len(l.Args)-len(rest))
+		p := t.ResolveArg(script)
+		if r := t.FS.Resolve(p); r.Err == nil && r.Entry != nil {
+			if err := SandboxAccess(t.FS, r, PermRead); err != nil {
+				// Installed where only the user who built the image can
+				// read it (npm install -g under /root's prefix).
+				a.Missing = fmt.Sprintf("the entrypoint runs %s on the aws-lambda-ric script %s, which Lambda's user cannot read", l.Name, p)
+				a.MissingHidden = &HiddenDir{Path: p, Why: err.Error()}
+				a.Why = []string{fmt.Sprintf("%s: %s", p, t.Describe(r.Entry)), err.Error()}
+				a.Link = i
+				return true
+			}
+		}
+		a.setClient(c, i, ClientNode, "nodejs", p, fmt.Sprintf("%s runs the aws-lambda-ric script %s", l.Name, script))
 	case base(script) == "npx-cli.js" || base(script) == "npx":
 		return a.npx(t, c, i, rest)
 	case base(script) == "npm-cli.js" || base(script) == "npm":

@@ -129,6 +129,10 @@ func missingClientFinding(t *analyze.Target, f Finding, a *analyze.RICAnalysis, 
 		} else if ins := a.InstalledOf(analyze.ClientPython); len(ins) > 0 {
 			f.Message += fmt.Sprintf(" A copy is installed at %s, where this python does not look (it was installed for another interpreter or directory; its compiled runtime_client module only loads in the Python it was built for).", ins[0].Path)
 		}
+	case a.Lang == "nodejs" && a.MissingHidden != nil:
+		f.Path = a.MissingHidden.Path
+		f.Message = upperFirst(a.Missing) + fmt.Sprintf(`: %s. Node.js cannot load its main module, so it stops before polling the Runtime API ("Error: Cannot find module '%s'" when a directory on the way cannot be searched, "EACCES: permission denied" when the file cannot be read), and init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError).`, a.MissingHidden.Why, a.MissingHidden.Path)
+		f.Fix = fmt.Sprintf("install aws-lambda-ric where every user can read it: RUN npm install --prefix %s aws-lambda-ric (or npm install -g with the image's default prefix, /usr/local), then %s", wd, analyze.DockerfileExec("ENTRYPOINT", []string{analyze.NodePath(t, ch), path.Join(wd, "node_modules/aws-lambda-ric/bin/index.mjs")}))
 	case a.Lang == "java":
 		ev = append(ev, installedEvidence(t, a, analyze.ClientJava)...)
 		f.Message = upperFirst(a.Missing) + `. The JVM stops before any code runs with "Error: Could not find or load main class com.amazonaws.services.lambda.runtime.api.client.AWSLambda" (Caused by: java.lang.ClassNotFoundException), so init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError).`

@@ -24,6 +24,22 @@ func nginxSpec(extra ...testimage.File) testimage.Spec {
 
 var ld401Cases = []checkCase{
 	{
+		// npm install -g with NPM_CONFIG_PREFIX=/root/.npm-global, as root.
+		name: "node runs an aws-lambda-ric installed under /root (mode 0700)",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, npmGlobalSpec(0o700), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"The entrypoint runs /usr/local/bin/node on the aws-lambda-ric script /root/.npm-global/lib/node_modules/aws-lambda-ric/bin/index.mjs, which Lambda's user cannot read: the sandbox user (uid 993, gid 990) has no search (execute) permission on directory /root", "Runtime exited with error: exit status 1"},
+			nil, []string{"RUN npm install --prefix /var/task aws-lambda-ric"}),
+	},
+	{
+		name:   "the twin: the same prefix with /root mode 0755",
+		kind:   clean,
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, npmGlobalSpec(0o755), "amd64") },
+	},
+	{
 		// The function jar built without its runtime dependencies.
 		name: "java: the client's main class is on no class path entry",
 		kind: catches,
@@ -241,4 +257,25 @@ var ld401Cases = []checkCase{
 				testimage.Reg("var/task/runner.py", 0o644, "from awslambdaric import bootstrap\n\ndef start():\n    bootstrap.run('app.handler', None)\n")), "amd64")
 		},
 	},
+}
+
+// npmGlobalSpec installs aws-lambda-ric under NPM_CONFIG_PREFIX=/root/.npm-global
+// (/root with mode rootMode) and runs its script with node.
+func npmGlobalSpec(rootMode int64) testimage.Spec {
+	const nm = "root/.npm-global/lib/node_modules"
+	files := []testimage.File{testimage.Dir("root", rootMode), testimage.Dir("root/.npm-global", 0), testimage.Dir("root/.npm-global/lib", 0)}
+	for _, f := range fixtures.NodeRICFiles("root/.npm-global/lib") {
+		if f.Path != nm { // NodeRICFiles makes the node_modules directory
+			files = append(files, f)
+		} else {
+			files = append(files, testimage.Dir(nm, 0))
+		}
+	}
+	files = append(files, testimage.Reg("var/task/index.js", 0o644, "exports.handler = async () => 1\n"))
+	return fixtures.SimpleSpec(v1.Config{
+		Env:        []string{fixtures.DockerPATH, "NPM_CONFIG_PREFIX=/root/.npm-global"},
+		Entrypoint: []string{"/usr/local/bin/node", "/root/.npm-global/lib/node_modules/aws-lambda-ric/bin/index.mjs"},
+		Cmd:        []string{"index.handler"},
+		WorkingDir: "/var/task",
+	}, files...)
 }
