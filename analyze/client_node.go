@@ -290,12 +290,18 @@ func parseNode(h string) (p ParsedHandler, bad, errType string) {
 func resolveNode(t *Target, hs HandlerSpec, p ParsedHandler) (string, []string) {
 	var tried []string
 	wd := path.Join("/", t.Argv().WorkingDir)
+	exts := []string{"", ".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"}
+	if m := NodeRICMajor(t); !hs.Base && (m == 1 || m == 2) {
+		// 2.x (lib/utils/UserFunction.js _canLoadAsFile): the path or
+		// path.js, then require.resolve.
+		exts = []string{"", ".js"}
+	}
 	for _, root := range hs.Roots {
 		lsp := path.Join(root, p.ModuleRoot, p.Module)
 		if strings.HasPrefix(p.ModuleRoot, "/") {
 			lsp = path.Join(p.ModuleRoot, p.Module)
 		}
-		for _, ext := range []string{"", ".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"} {
+		for _, ext := range exts {
 			tried = append(tried, lsp+ext)
 			if r := t.FS.Resolve(lsp + ext); r.Err == nil && r.Entry != nil && (r.Entry.IsRegular() || r.Entry.IsDir()) {
 				return lsp + ext, tried

@@ -134,6 +134,12 @@ func (c handlerNotFound) Run(ctx context.Context, t *analyze.Target) ([]Finding,
 		}
 		msg += fmt.Sprintf(" A file of that name exists at %s.", best)
 		fix = handlerFixFor(t, hs, p, best)
+		if ext := path.Ext(best); hs.Lang == "nodejs" && (ext == ".mjs" || ext == ".cjs") && strings.TrimSuffix(best, ext) == path.Join(hs.Roots[0], p.ModuleRoot, p.Module) {
+			if m := analyze.NodeRICMajor(t); m == 1 || m == 2 {
+				msg += fmt.Sprintf(" aws-lambda-ric %d.x loads only %s and %s.js (lib/utils/UserFunction.js); .mjs and .cjs files are tried from 3.0.", m, strings.TrimSuffix(best, ext), strings.TrimSuffix(best, ext))
+				fix = "upgrade the client (npm install aws-lambda-ric@3), which loads .mjs and .cjs handlers, or build the handler as " + path.Base(strings.TrimSuffix(best, ext)) + ".js (CommonJS)"
+			}
+		}
 	}
 	if fix == "" {
 		wd := hs.Roots[0]

@@ -10,6 +10,26 @@ import (
 
 var ld402Cases = []checkCase{
 	{
+		// aws-lambda-ric 2.x never tries .mjs.
+		name: "node: index.mjs with aws-lambda-ric 2.1.0",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, editFiles(fixtures.NodeRICSpec("/var/task", "index.handler", testimage.Reg("var/task/index.mjs", 0o644, "export const handler = async () => 1\n")),
+				"aws-lambda-ric/package.json", testimage.Reg("var/task/node_modules/aws-lambda-ric/package.json", 0o644, `{"name":"aws-lambda-ric","version":"2.1.0","main":"lib/index.js","bin":{"aws-lambda-ric":"bin/index.js"}}`)), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"Cannot find module 'index'", "aws-lambda-ric 2.x loads only /var/task/index and /var/task/index.js"},
+			[]string{"tried /var/task/index, /var/task/index.js,"},
+			[]string{"npm install aws-lambda-ric@3"}),
+	},
+	{
+		name: "node: the twin, index.mjs with aws-lambda-ric 3.3.0",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.NodeRICSpec("/var/task", "index.handler", testimage.Reg("var/task/index.mjs", 0o644, "export const handler = async () => 1\n")), "amd64")
+		},
+	},
+	{
 		name: "node: an ES module that exports main, not handler",
 		kind: catches,
 		target: func(t *testing.T) *analyze.Target {
