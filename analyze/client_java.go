@@ -43,8 +43,21 @@ func (a *RICAnalysis) java(t *Target, c *Chain, i int) bool {
 	l := &c.Links[i]
 	for j, arg := range l.Args {
 		if arg == javaRICClass {
-			a.setClient(c, i, ClientJava, "java", l.Path, fmt.Sprintf("%s starts the main class %s", l.Path, javaRICClass))
 			a.Handler = argHandler(t, c, i, l.Args, j+1)
+			ev := []string{fmt.Sprintf("%s starts the main class %s", l.Path, javaRICClass)}
+			if entries, why := javaClassPath(t, l); why == "" && javaExtJars(t, l.Path) == "" {
+				s := findJavaClass(t, entries, javaRICClass)
+				switch {
+				case s.Found != "":
+					ev = append(ev, fmt.Sprintf("the class is in %s", s.Found))
+				case s.Incomplete == "":
+					a.Lang, a.LangLink, a.Link = "java", i, i
+					a.Missing = fmt.Sprintf("the entrypoint runs %s with the main class %s, but no entry of its class path (%s) holds that class", l.Name, javaRICClass, strings.Join(entries, ":"))
+					a.Why = append([]string{"class path searched: " + strings.Join(s.Looked, "; ")}, a.Why...)
+					return true
+				}
+			}
+			a.setClient(c, i, ClientJava, "java", l.Path, ev...)
 			return true
 		}
 	}

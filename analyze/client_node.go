@@ -99,8 +99,20 @@ func (a *RICAnalysis) node(t *Target, c *Chain, i int) bool {
 	case script == "":
 		a.Undecided = fmt.Sprintf("%s gets no script to run", l.Name)
 	case strings.Contains(script, "aws-lambda-ric"):
-		a.setClient(c, i, ClientNode, "nodejs", t.ResolveArg(script), fmt.Sprintf("%s runs the aws-lambda-ric script %s", l.Name, script))
 		a.Handler = argHandler(t, c, i, l.Args, len(l.Args)-len(rest))
+		p := t.ResolveArg(script)
+		if r := t.FS.Resolve(p); r.Err == nil && r.Entry != nil {
+			if err := SandboxAccess(t.FS, r, PermRead); err != nil {
+				// Installed where only the user who built the image can
+				// read it (npm install -g under /root's prefix).
+				a.Missing = fmt.Sprintf("the entrypoint runs %s on the aws-lambda-ric script %s, which Lambda's user cannot read", l.Name, p)
+				a.MissingHidden = &HiddenDir{Path: p, Why: err.Error()}
+				a.Why = []string{fmt.Sprintf("%s: %s", p, t.Describe(r.Entry)), err.Error()}
+				a.Link = i
+				return true
+			}
+		}
+		a.setClient(c, i, ClientNode, "nodejs", p, fmt.Sprintf("%s runs the aws-lambda-ric script %s", l.Name, script))
 	case base(script) == "npx-cli.js" || base(script) == "npx":
 		return a.npx(t, c, i, rest)
 	case base(script) == "npm-cli.js" || base(script) == "npm":
@@ -278,12 +290,18 @@ func parseNode(h string) (p ParsedHandler, bad, errType string) {
 func resolveNode(t *Target, hs HandlerSpec, p ParsedHandler) (string, []string) {
 	var tried []string
 	wd := path.Join("/", t.Argv().WorkingDir)
+	exts := []string{"", ".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"}
+	if m := NodeRICMajor(t); !hs.Base && (m == 1 || m == 2) {
+		// 2.x (lib/utils/UserFunction.js _canLoadAsFile): the path or
+		// path.js, then require.resolve.
+		exts = []string{"", ".js"}
+	}
 	for _, root := range hs.Roots {
 		lsp := path.Join(root, p.ModuleRoot, p.Module)
 		if strings.HasPrefix(p.ModuleRoot, "/") {
 			lsp = path.Join(p.ModuleRoot, p.Module)
 		}
-		for _, ext := range []string{"", ".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"} {
+		for _, ext := range exts {
 			tried = append(tried, lsp+ext)
 			if r := t.FS.Resolve(lsp + ext); r.Err == nil && r.Entry != nil && (r.Entry.IsRegular() || r.Entry.IsDir()) {
 				return lsp + ext, tried

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
 // This file is the Python runtime: awslambdaric started by python -m,
@@ -65,7 +66,7 @@ func pythonConsoleScript(a *RICAnalysis, t *Target, c *Chain, i int, r imagefs.R
 			case WebServers[top]:
 				a.Why = append(a.Why, fmt.Sprintf("%s is the command-line entry of %s, a web server, which never polls the Runtime API", r.Final, top))
 			default:
-				where, _ := findPythonModule(t, &c.Links[i], top)
+				where, _, _ := findPythonModule(t, &c.Links[i], top)
 				if where == "" {
 					a.Undecided = fmt.Sprintf("%s runs the package %s, which was not found, so its code was not scanned", r.Final, top)
 					return true
@@ -124,9 +125,13 @@ func (a *RICAnalysis) python(t *Target, c *Chain, i int) bool {
 			idx = indexOf(l.Args, "-mawslambdaric")
 		}
 		a.Handler = argHandler(t, c, i, l.Args, idx+1)
-		where, ev := findPythonPackage(t, l, "awslambdaric")
+		where, ev, hid := findPythonPackage(t, l, "awslambdaric")
 		if where == "" {
 			a.Missing = fmt.Sprintf("the entrypoint runs %s -m awslambdaric, but there is no awslambdaric package in the directories that python searches", l.Name)
+			if hid != nil {
+				a.Missing = fmt.Sprintf("the entrypoint runs %s -m awslambdaric, but awslambdaric is installed only at %s, where python does not look under Lambda", l.Name, path.Dir(hid.Path))
+				a.MissingHidden = hid
+			}
 			a.Why = ev
 			a.Link = i
 			return true
@@ -144,7 +149,7 @@ func (a *RICAnalysis) python(t *Target, c *Chain, i int) bool {
 			a.Why = []string{fmt.Sprintf("python -m %s runs a web server, which never polls the Runtime API", module)}
 			return true
 		}
-		where, _ := findPythonModule(t, l, module)
+		where, _, _ := findPythonModule(t, l, module)
 		if where == "" {
 			a.Undecided = fmt.Sprintf("the module %s that %s runs was not found, so its code was not scanned", module, l.Name)
 			return true
@@ -171,12 +176,21 @@ func pythonVersion(l *Link) string {
 	return ""
 }
 
+// HiddenDir is a directory that holds Python packages but that the
+// function's python does not search under Lambda, and why.
+type HiddenDir struct {
+	Path, Why string
+}
+
 // pythonPath returns the directories a python started by link l
 // searches: the working directory (sys.path[0] for -m), PYTHONPATH, and
 // every site-packages/dist-packages directory in the image for its
 // version (all versions when it is unknown). zip is set when PYTHONPATH
-// holds an archive, which is not searched.
-func pythonPath(t *Target, l *Link, extra ...string) (dirs []string, zip bool) {
+// holds an archive, which is not searched. hidden are the site-packages
+// directories the python does not search under Lambda's environment: the
+// user site of another HOME (pip install --user), and directories the
+// sandbox user cannot list.
+func pythonPath(t *Target, l *Link, extra ...string) (dirs []string, zip bool, hidden []HiddenDir) {
 	cfg := t.Config()
 	seen := map[string]bool{}
 	add := func(d string) {
@@ -202,16 +216,179 @@ func pythonPath(t *Target, l *Link, extra ...string) (dirs []string, zip bool) {
 		}
 	}
 	ver := ""
+	var args []string
 	if l != nil {
 		ver = pythonVersion(l)
+		args = l.Args
 	}
+	userSite := pythonUserSite(t, args)
 	for _, d := range sitePackages(t) {
 		if ver != "" && strings.Contains(d, "/python3.") && !strings.Contains(d, "/python"+ver+"/") {
 			continue
 		}
+		if base, ok := userSiteBase(d); ok && !userSite.holds(d, ver) {
+			hidden = append(hidden, HiddenDir{d, userSite.why(base)})
+			continue
+		}
+		if err := SandboxAccess(t.FS, t.FS.Resolve(d), PermRead|PermExec); err != nil {
+			hidden = append(hidden, HiddenDir{d, "python cannot list it under Lambda: " + err.Error()})
+			continue
+		}
 		add(d)
+		// Path lines of the directory's .pth files (site.addpackage):
+		// absolute directories that exist join sys.path.
+		for _, pd := range pthDirs(t, d) {
+			add(pd)
+		}
 	}
-	return dirs, zip
+	return dirs, zip, hidden
+}
+
+// pthDirs returns the directories the .pth files in site directory d add
+// to sys.path: each line that is not a comment or an import statement,
+// joined to d when relative, when it is a directory.
+func pthDirs(t *Target, d string) []string {
+	ents, err := t.FS.ReadDir(strings.TrimPrefix(d, "/"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".pth") {
+			continue
+		}
+		b, err := ReadBounded(t.FS, path.Join(d, e.Name()), MaxSourceRead)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimRight(line, "\r \t")
+			if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "import ") || strings.HasPrefix(line, "import\t") {
+				continue
+			}
+			p := line
+			if !strings.HasPrefix(p, "/") {
+				p = path.Join(d, p)
+			}
+			if r := t.FS.Resolve(p); r.Err == nil && r.Entry != nil && r.Entry.IsDir() {
+				out = append(out, path.Clean(p))
+			}
+		}
+	}
+	return out
+}
+
+// PythonEditableFinder returns a .pth file in the site directories of hs
+// that installs an import hook for an editable install (setuptools'
+// __editable___*_finder): modules it maps are importable from anywhere.
+func PythonEditableFinder(t *Target, hs HandlerSpec) string {
+	for _, d := range hs.Roots {
+		if !strings.HasSuffix(d, "-packages") {
+			continue
+		}
+		ents, err := t.FS.ReadDir(strings.TrimPrefix(d, "/"))
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if n := e.Name(); strings.HasSuffix(n, ".pth") && strings.Contains(n, "__editable__") {
+				if b, err := ReadBounded(t.FS, path.Join(d, n), MaxSourceRead); err == nil && strings.Contains(string(b), "import ") {
+					return path.Join(d, n)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// userSiteBase reports whether d is a user site-packages directory
+// (HOME/.local/lib/pythonX.Y/site-packages, where pip install --user
+// puts packages) and returns its HOME.
+func userSiteBase(d string) (string, bool) {
+	i := strings.Index(d, "/.local/lib/python")
+	if i < 0 {
+		return "", false
+	}
+	return d[:i], true
+}
+
+// LambdaHome is the HOME a function sees when its image sets no ENV HOME:
+// observed on Lambda (npm's "EROFS: read-only file system, mkdir
+// '/home/sbx_user1051'"), not documented. Whether Lambda sets HOME or
+// programs derive it is unconfirmed; an image's ENV HOME is passed on.
+const LambdaHome = "/home/sbx_user1051"
+
+// userSite is the user base python derives from the function's
+// environment (site.py getuserbase: PYTHONUSERBASE, else ~/.local with ~
+// from HOME): never the HOME of the user who built the image, unless the
+// image's ENV says so.
+type userSite struct {
+	base     string // the user base ("/root/.local"), "" when none
+	home     string // HOME in the function's environment
+	observed bool   // home is LambdaHome, not from the image's ENV
+	disabled string // why the user site is off, "" when on
+}
+
+// pythonUserSite computes the user site python uses under Lambda, given
+// its arguments (-s and -I turn it off).
+func pythonUserSite(t *Target, args []string) userSite {
+	env := lambda.Environment(t.Config().Env, lambda.Function{})
+	var u userSite
+	u.home, _ = Getenv(env, "HOME")
+	if !strings.HasPrefix(u.home, "/") {
+		u.home, u.observed = LambdaHome, true
+	}
+	for j := 0; j < len(args); j++ {
+		a := args[j]
+		switch {
+		case a == "-W" || a == "-X":
+			j++ // their value
+			continue
+		case strings.HasPrefix(a, "-m") || strings.HasPrefix(a, "-c") || a == "-" || !strings.HasPrefix(a, "-"):
+			j = len(args)
+			continue
+		case strings.HasPrefix(a, "--") || strings.HasPrefix(a, "-W") || strings.HasPrefix(a, "-X"):
+			continue
+		}
+		// A cluster of one-letter flags (-sB, -I).
+		if strings.ContainsAny(a[1:], "sI") {
+			u.disabled = "python runs with " + a
+		}
+	}
+	if v, ok := Getenv(env, "PYTHONNOUSERSITE"); ok && v != "" {
+		u.disabled = "PYTHONNOUSERSITE is set"
+	}
+	switch v, ok := Getenv(env, "PYTHONUSERBASE"); {
+	case ok && v != "":
+		u.base = path.Clean(v)
+	default:
+		u.base = path.Join(u.home, ".local")
+	}
+	return u
+}
+
+// holds reports whether d is the user site-packages directory python
+// version ver adds (any version when ver is unknown).
+func (u userSite) holds(d, ver string) bool {
+	if u.base == "" || u.disabled != "" {
+		return false
+	}
+	if ver == "" {
+		return strings.HasPrefix(d, path.Join(u.base, "lib")+"/python")
+	}
+	return d == path.Join(u.base, "lib", "python"+ver, "site-packages")
+}
+
+// why says why the user site of HOME home is not searched.
+func (u userSite) why(home string) string {
+	lead := fmt.Sprintf("it is the user site-packages of HOME=%s (pip install --user), which python searches only when it runs with that HOME", home)
+	switch {
+	case u.disabled != "":
+		return lead + "; the user site is off (" + u.disabled + ")"
+	case u.observed:
+		return lead + fmt.Sprintf(", and the image sets no ENV HOME, so under Lambda HOME is %s (observed, not documented)", u.home)
+	}
+	return lead + fmt.Sprintf(", and Lambda's environment has HOME=%s", u.home)
 }
 
 // sitePackages lists every site-packages and dist-packages directory in
@@ -230,49 +407,76 @@ func sitePackages(t *Target) []string {
 }
 
 // findPythonModule finds module (dotted) in the directories python
-// searches; it returns the file or package directory found.
-func findPythonModule(t *Target, l *Link, module string, extra ...string) (string, []string) {
-	dirs, _ := pythonPath(t, l, extra...)
+// searches; it returns the file or package directory found, the
+// directories searched, and a copy found only in a directory python does
+// not search under Lambda (with the reason).
+func findPythonModule(t *Target, l *Link, module string, extra ...string) (string, []string, *HiddenDir) {
+	dirs, _, hidden := pythonPath(t, l, extra...)
 	rel := strings.ReplaceAll(module, ".", "/")
 	for _, d := range dirs {
 		if p := PythonModuleAt(t.FS, path.Join(d, rel)); p != "" {
-			return p, dirs
+			return p, dirs, nil
 		}
 	}
-	return "", dirs
+	for _, h := range hidden {
+		if p := PythonModuleAt(t.FS, path.Join(h.Path, rel)); p != "" {
+			return "", dirs, &HiddenDir{p, h.Why}
+		}
+	}
+	return "", dirs, nil
 }
 
 // PythonModuleAt returns what imports as the module at stem (a path
-// without extension): stem.py, stem/ (a package, or a namespace package),
-// stem.pyc, or an extension module stem.*.so.
+// without extension), in the order of CPython's FileFinder: a regular
+// package stem/ (with an __init__ module), an extension module (stem.so,
+// stem.abi3.so, stem.<tag>.so), stem.py, stem.pyc, then stem/ as a
+// namespace package.
 func PythonModuleAt(fsys *imagefs.FS, stem string) string {
-	for _, p := range []string{stem + ".py", stem + ".pyc", stem + ".so", stem + ".abi3.so"} {
-		if r := fsys.Resolve(p); r.Err == nil && r.Entry != nil && r.Entry.IsRegular() {
-			return p
-		}
+	isFile := func(p string) bool {
+		r := fsys.Resolve(p)
+		return r.Err == nil && r.Entry != nil && r.Entry.IsRegular()
 	}
-	if r := fsys.Resolve(stem); r.Err == nil && r.Entry != nil && r.Entry.IsDir() {
-		return stem
+	r := fsys.Resolve(stem)
+	isDir := r.Err == nil && r.Entry != nil && r.Entry.IsDir()
+	if isDir {
+		for _, init := range []string{"__init__.py", "__init__.pyc", "__init__.so", "__init__.abi3.so"} {
+			if isFile(path.Join(stem, init)) {
+				return stem
+			}
+		}
 	}
 	dir, name := path.Split(stem)
 	if ents, err := fsys.ReadDir(strings.TrimPrefix(path.Clean(dir), "/")); err == nil {
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), name+".") && strings.HasSuffix(e.Name(), ".so") && !e.IsDir() {
-				return path.Join(dir, e.Name())
+				if rest := strings.TrimSuffix(strings.TrimPrefix(e.Name(), name+"."), ".so"); !strings.Contains(rest, ".") {
+					return path.Join(dir, e.Name())
+				}
 			}
 		}
+	}
+	for _, p := range []string{stem + ".so", stem + ".py", stem + ".pyc"} {
+		if isFile(p) {
+			return p
+		}
+	}
+	if isDir {
+		return stem
 	}
 	return ""
 }
 
 // findPythonPackage finds the package a `python -m pkg` imports.
-func findPythonPackage(t *Target, l *Link, pkg string) (string, []string) {
-	p, dirs := findPythonModule(t, l, pkg)
+func findPythonPackage(t *Target, l *Link, pkg string) (string, []string, *HiddenDir) {
+	p, dirs, hid := findPythonModule(t, l, pkg)
 	if p != "" {
-		return p, []string{fmt.Sprintf("the %s package is at %s", pkg, p)}
+		return p, []string{fmt.Sprintf("the %s package is at %s", pkg, p)}, nil
 	}
 	ev := []string{fmt.Sprintf("looked for %s in %s", pkg, strings.Join(dirs, ", "))}
-	return "", ev
+	if hid != nil {
+		ev = append(ev, fmt.Sprintf("%s is at %s, where python does not look under Lambda: %s", pkg, hid.Path, hid.Why))
+	}
+	return "", ev, hid
 }
 
 // pyBuiltins are modules compiled into CPython's standard Linux builds
@@ -320,11 +524,11 @@ func rootsPython(t *Target, hs *HandlerSpec, taskRoot, wd string) error {
 		extra = []string{taskRoot, "/opt/python"}
 		hs.RootsWhy = "the working directory, LAMBDA_TASK_ROOT, /opt/python, PYTHONPATH and site-packages"
 	}
-	roots, zip := pythonPath(t, hs.Link, extra...)
+	roots, zip, hidden := pythonPath(t, hs.Link, extra...)
 	if zip {
 		return fmt.Errorf("%w: PYTHONPATH holds an archive, which is not searched", ErrNotApplicable)
 	}
-	hs.Roots = roots
+	hs.Roots, hs.Hidden = roots, hidden
 	return nil
 }
 
@@ -334,3 +538,15 @@ var WebServers = map[string]bool{"uvicorn": true, "gunicorn": true, "flask": tru
 
 // stubImport finds the module a console-script stub imports.
 var stubImport = regexp.MustCompile(`(?m)^from ([A-Za-z_][\w.]*) import`)
+
+// PythonHidden finds the dotted module in the directories hs.Hidden lists:
+// a copy the python client would import if it searched there.
+func PythonHidden(t *Target, hs HandlerSpec, module string) *HiddenDir {
+	rel := strings.ReplaceAll(strings.ReplaceAll(module, "/", "."), ".", "/")
+	for _, h := range hs.Hidden {
+		if p := PythonModuleAt(t.FS, path.Join(h.Path, rel)); p != "" {
+			return &HiddenDir{p, h.Why}
+		}
+	}
+	return nil
+}

@@ -18,6 +18,9 @@ type HandlerSpec struct {
 	// what they are.
 	Roots    []string
 	RootsWhy string
+	// Hidden are directories holding packages that the client does not
+	// search under Lambda, and why (Python only).
+	Hidden []HiddenDir
 	// NodePath is NODE_PATH (Node.js only).
 	NodePath []string
 	// Link is the chain link of the interpreter, when known.

@@ -107,6 +107,9 @@ type RICAnalysis struct {
 	// Missing is set when the chain names a client that is not installed
 	// where it is looked for (python -m awslambdaric without the package).
 	Missing string
+	// MissingHidden, with Missing, is a copy of the client found where
+	// the language does not look under Lambda, and why.
+	MissingHidden *HiddenDir
 	// Handler is the handler string the client gets.
 	Handler handlerArg
 	// NPX is the index of the npx/npm link on the chain, -1 if none.

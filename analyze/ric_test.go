@@ -38,7 +38,8 @@ func TestRuntimeClient(t *testing.T) {
 		{
 			name: "java RIC",
 			spec: fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/usr/bin/java", "-cp", "./*", javaRICClass}, Cmd: []string{"example.App::sayHello"}, WorkingDir: "/var/task"},
-				testimage.Reg("usr/bin/java", 0o755, fixtures.ELFStub)),
+				testimage.Reg("usr/bin/java", 0o755, fixtures.ELFStub),
+				testimage.Reg("var/task/aws-lambda-java-runtime-interface-client-2.6.0.jar", 0o644, fixtures.Jar(fixtures.JavaRICClass))),
 			client: ClientJava, lang: "java", handler: "example.App::sayHello",
 		},
 		{

@@ -123,8 +123,22 @@ func missingClientFinding(t *analyze.Target, f Finding, a *analyze.RICAnalysis, 
 			py = l.Lookup.Path()
 		}
 		f.Fix = fmt.Sprintf("RUN %s -m pip install --target %s awslambdaric", py, wd)
-		if ins := a.InstalledOf(analyze.ClientPython); len(ins) > 0 {
+		if h := a.MissingHidden; h != nil {
+			f.Message += fmt.Sprintf(" The copy at %s does not count: %s.", h.Path, h.Why)
+			f.Fix += " (not pip install --user: that installs under the HOME of the user who builds the image, which Lambda's user neither has nor can read)"
+		} else if ins := a.InstalledOf(analyze.ClientPython); len(ins) > 0 {
 			f.Message += fmt.Sprintf(" A copy is installed at %s, where this python does not look (it was installed for another interpreter or directory; its compiled runtime_client module only loads in the Python it was built for).", ins[0].Path)
+		}
+	case a.Lang == "nodejs" && a.MissingHidden != nil:
+		f.Path = a.MissingHidden.Path
+		f.Message = upperFirst(a.Missing) + fmt.Sprintf(`: %s. Node.js cannot load its main module, so it stops before polling the Runtime API ("Error: Cannot find module '%s'" when a directory on the way cannot be searched, "EACCES: permission denied" when the file cannot be read), and init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError).`, a.MissingHidden.Why, a.MissingHidden.Path)
+		f.Fix = fmt.Sprintf("install aws-lambda-ric where every user can read it: RUN npm install --prefix %s aws-lambda-ric (or npm install -g with the image's default prefix, /usr/local), then %s", wd, analyze.DockerfileExec("ENTRYPOINT", []string{analyze.NodePath(t, ch), path.Join(wd, "node_modules/aws-lambda-ric/bin/index.mjs")}))
+	case a.Lang == "java":
+		ev = append(ev, installedEvidence(t, a, analyze.ClientJava)...)
+		f.Message = upperFirst(a.Missing) + `. The JVM stops before any code runs with "Error: Could not find or load main class com.amazonaws.services.lambda.runtime.api.client.AWSLambda" (Caused by: java.lang.ClassNotFoundException), so init fails with "Runtime exited with error: exit status 1" (Runtime.ExitError).`
+		f.Fix = fmt.Sprintf("put the runtime interface client and its dependencies on the class path: add com.amazonaws:aws-lambda-java-runtime-interface-client to the build, copy the dependencies (mvn dependency:copy-dependencies -DincludeScope=runtime, or Gradle's runtimeClasspath) and COPY them into %s/lib, with -cp \"%s:%s/lib/*\"", wd, wd, wd)
+		if ins := a.InstalledOf(analyze.ClientJava); len(ins) > 0 {
+			f.Message += fmt.Sprintf(" A runtime client jar is at %s, which is not on that class path.", ins[0].Path)
 		}
 	default: // npx aws-lambda-ric
 		ev = append(ev, installedEvidence(t, a, analyze.ClientNode)...)

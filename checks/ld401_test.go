@@ -24,6 +24,89 @@ func nginxSpec(extra ...testimage.File) testimage.Spec {
 
 var ld401Cases = []checkCase{
 	{
+		// npm install -g with NPM_CONFIG_PREFIX=/root/.npm-global, as root.
+		name: "node runs an aws-lambda-ric installed under /root (mode 0700)",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, npmGlobalSpec(0o700), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"The entrypoint runs /usr/local/bin/node on the aws-lambda-ric script /root/.npm-global/lib/node_modules/aws-lambda-ric/bin/index.mjs, which Lambda's user cannot read: the sandbox user (uid 993, gid 990) has no search (execute) permission on directory /root", "Runtime exited with error: exit status 1"},
+			nil, []string{"RUN npm install --prefix /var/task aws-lambda-ric"}),
+	},
+	{
+		name:   "the twin: the same prefix with /root mode 0755",
+		kind:   clean,
+		target: func(t *testing.T) *analyze.Target { return newTarget(t, npmGlobalSpec(0o755), "amd64") },
+	},
+	{
+		// The function jar built without its runtime dependencies.
+		name: "java: the client's main class is on no class path entry",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.JavaSpec(testimage.Reg("function/app.jar", 0o644, fixtures.Jar("example/Handler.class"))), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"The entrypoint runs /usr/bin/java with the main class com.amazonaws.services.lambda.runtime.api.client.AWSLambda, but no entry of its class path (/function/*) holds that class", "Error: Could not find or load main class com.amazonaws.services.lambda.runtime.api.client.AWSLambda"},
+			[]string{"class path searched: /function/app.jar (1 entries)"},
+			[]string{"aws-lambda-java-runtime-interface-client"}),
+	},
+	{
+		name: "java: the twin, with the client's jar in /function",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.JavaSpec(testimage.Reg("function/app.jar", 0o644, fixtures.Jar("example/Handler.class")),
+				testimage.Reg("function/aws-lambda-java-runtime-interface-client-2.6.0.jar", 0o644, fixtures.Jar(fixtures.JavaRICClass))), "amd64")
+		},
+	},
+	{
+		// A manifest Class-Path extends the class path: not judged.
+		name: "java: a jar whose manifest extends the class path",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.JavaSpec(testimage.Reg("function/app.jar", 0o644, fixtures.Jar("example/Handler.class", "META-INF/MANIFEST.MF=Manifest-Version: 1.0\nClass-Path: lib/ric.jar\n"))), "amd64")
+		},
+	},
+	{
+		// pip install --user as root: Lambda's python has another HOME.
+		name: "python -m awslambdaric installed with pip install --user as root",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyUserSiteSpec(0o755, "app.handler"), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"awslambdaric is installed only at /root/.local/lib/python3.12/site-packages, where python does not look under Lambda", "No module named awslambdaric", "it is the user site-packages of HOME=/root (pip install --user)", "the image sets no ENV HOME, so under Lambda HOME is /home/sbx_user1051 (observed, not documented)"},
+			[]string{"looked for awslambdaric in /var/task, /usr/local/lib/python3.12/site-packages", "awslambdaric is at /root/.local/lib/python3.12/site-packages/awslambdaric, where python does not look under Lambda"},
+			[]string{"RUN /usr/local/bin/python -m pip install --target /var/task awslambdaric", "not pip install --user"}),
+	},
+	{
+		// ENV HOME=/root points python at the user site, but /root is 0700.
+		name: "pip install --user as root with ENV HOME=/root, /root mode 0700",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyUserSiteSpec(0o700, "app.handler", "HOME=/root"), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"awslambdaric is installed only at /root/.local/lib/python3.12/site-packages", "python cannot list it under Lambda: the sandbox user (uid 993, gid 990) has no search (execute) permission on directory /root (mode 0700, owner 0:0)"},
+			nil, nil),
+	},
+	{
+		// The twin of both: ENV HOME=/root and a /root Lambda's user can
+		// search, so python adds the user site.
+		name: "pip install --user as root with ENV HOME=/root and /root mode 0755",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyUserSiteSpec(0o755, "app.handler", "HOME=/root"), "amd64")
+		},
+	},
+	{
+		name: "pip install --user with ENV PYTHONUSERBASE=/root/.local, /root mode 0755",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, fixtures.PyUserSiteSpec(0o755, "app.handler", "PYTHONUSERBASE=/root/.local"), "amd64")
+		},
+	},
+	{
 		name: "python app.py: a Flask script, no client",
 		kind: catches,
 		target: func(t *testing.T) *analyze.Target {
@@ -174,4 +257,25 @@ var ld401Cases = []checkCase{
 				testimage.Reg("var/task/runner.py", 0o644, "from awslambdaric import bootstrap\n\ndef start():\n    bootstrap.run('app.handler', None)\n")), "amd64")
 		},
 	},
+}
+
+// npmGlobalSpec installs aws-lambda-ric under NPM_CONFIG_PREFIX=/root/.npm-global
+// (/root with mode rootMode) and runs its script with node.
+func npmGlobalSpec(rootMode int64) testimage.Spec {
+	const nm = "root/.npm-global/lib/node_modules"
+	files := []testimage.File{testimage.Dir("root", rootMode), testimage.Dir("root/.npm-global", 0), testimage.Dir("root/.npm-global/lib", 0)}
+	for _, f := range fixtures.NodeRICFiles("root/.npm-global/lib") {
+		if f.Path != nm { // NodeRICFiles makes the node_modules directory
+			files = append(files, f)
+		} else {
+			files = append(files, testimage.Dir(nm, 0))
+		}
+	}
+	files = append(files, testimage.Reg("var/task/index.js", 0o644, "exports.handler = async () => 1\n"))
+	return fixtures.SimpleSpec(v1.Config{
+		Env:        []string{fixtures.DockerPATH, "NPM_CONFIG_PREFIX=/root/.npm-global"},
+		Entrypoint: []string{"/usr/local/bin/node", "/root/.npm-global/lib/node_modules/aws-lambda-ric/bin/index.mjs"},
+		Cmd:        []string{"index.handler"},
+		WorkingDir: "/var/task",
+	}, files...)
 }

@@ -37,6 +37,9 @@ func All() []Check {
 		handlerNotFound{},          // LD402
 		handlerMalformed{},         // LD403
 		npxAtRuntime{},             // LD404
+		clientNativeMissing{},      // LD405
+		handlerESMRequired{},       // LD406
+		javaHandlerClassMissing{},  // LD407
 		// LD5xx: users, permissions, /tmp and extensions.
 		unreadableByLambdaUser{}, // LD501
 		writesOutsideTmp{},       // LD502
