@@ -25,6 +25,7 @@ func All() []Check {
 		workdirInvalid{},            // LD206
 		shebangInterpreterMissing{}, // LD207
 		shebangCRLF{},               // LD208
+		scriptCommandNotFound{},     // LD209
 		// LD3xx: the ELF files the function runs and loads.
 		elfArchMismatch{},       // LD301
 		notLinuxExecutable{},    // LD302

@@ -35,6 +35,7 @@ var checkCases = map[string][]checkCase{
 	"LD206": ld206Cases,
 	"LD207": ld207Cases,
 	"LD208": ld208Cases,
+	"LD209": ld209Cases,
 	"LD301": ld301Cases,
 	"LD302": ld302Cases,
 	"LD303": ld303Cases,
