@@ -940,6 +940,9 @@ func (c *Chain) Origin(i int) string {
 	return "the exec line of " + l.From
 }
 
+// UTF8BOM is the UTF-8 byte-order mark, EF BB BF.
+const UTF8BOM = "\xef\xbb\xbf"
+
 // LooksText reports whether b could be a text file: no NUL byte.
 func LooksText(b []byte) bool { return !bytes.ContainsRune(b, 0) }
 

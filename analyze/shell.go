@@ -562,7 +562,7 @@ func (w *scriptWalker) redirect(r *syntax.Redirect) (ScriptRedirect, bool) {
 		op = ">"
 	case syntax.AppOut:
 		op = ">>"
-	case syntax.ClbOut:
+	case syntax.RdrClob:
 		op = ">|"
 	case syntax.RdrAll:
 		op = "&>"
