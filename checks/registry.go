@@ -26,6 +26,7 @@ func All() []Check {
 		shebangInterpreterMissing{}, // LD207
 		shebangCRLF{},               // LD208
 		scriptCommandNotFound{},     // LD209
+		busyboxAppletMissing{},      // LD210
 		// LD3xx: the ELF files the function runs and loads.
 		elfArchMismatch{},       // LD301
 		notLinuxExecutable{},    // LD302

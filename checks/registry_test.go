@@ -36,6 +36,7 @@ var checkCases = map[string][]checkCase{
 	"LD207": ld207Cases,
 	"LD208": ld208Cases,
 	"LD209": ld209Cases,
+	"LD210": ld210Cases,
 	"LD301": ld301Cases,
 	"LD302": ld302Cases,
 	"LD303": ld303Cases,
