@@ -27,6 +27,7 @@ func All() []Check {
 		shebangCRLF{},               // LD208
 		scriptCommandNotFound{},     // LD209
 		busyboxAppletMissing{},      // LD210
+		interactiveCmd{},            // LD211
 		// LD3xx: the ELF files the function runs and loads.
 		elfArchMismatch{},       // LD301
 		notLinuxExecutable{},    // LD302
