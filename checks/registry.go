@@ -28,6 +28,7 @@ func All() []Check {
 		scriptCommandNotFound{},     // LD209
 		busyboxAppletMissing{},      // LD210
 		interactiveCmd{},            // LD211
+		scriptWritesReadOnly{},      // LD212
 		// LD3xx: the ELF files the function runs and loads.
 		elfArchMismatch{},       // LD301
 		notLinuxExecutable{},    // LD302

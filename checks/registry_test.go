@@ -38,6 +38,7 @@ var checkCases = map[string][]checkCase{
 	"LD209": ld209Cases,
 	"LD210": ld210Cases,
 	"LD211": ld211Cases,
+	"LD212": ld212Cases,
 	"LD301": ld301Cases,
 	"LD302": ld302Cases,
 	"LD303": ld303Cases,
