@@ -21,7 +21,7 @@ type ScriptWrite struct {
 // (mkdir, touch, cp, mv, install, ln, rm, tee, sed -i, chmod, chown,
 // chgrp). Writes that cannot fail on a read-only root are left out: mkdir
 // -p of a directory the image has, touch -c and rm -f of a missing file,
-// and /dev, /proc and /sys. Operands only known at run time are skipped.
+// and writableDirs. Operands only known at run time are skipped.
 func (t *Target) Writes(cmd *ScriptCommand) []ScriptWrite {
 	var out []ScriptWrite
 	add := func(w ScriptWord, how string) {
@@ -172,12 +172,17 @@ func absWord(w ScriptWord, dir string) (string, bool) {
 	return path.Clean(p), true
 }
 
+// writableDirs are where a function may write: /tmp; /mnt, where Lambda
+// mounts EFS file systems (their local mount path must start with /mnt/);
+// and /dev, /proc, /sys, which are not the image's filesystem.
+var writableDirs = []string{"/tmp", "/mnt", "/dev", "/proc", "/sys"}
+
 // writable reports whether p can be written on Lambda: under /tmp (also
 // through a symlink the image has), or under /dev, /proc or /sys, which
 // are not the image's filesystem.
 func (t *Target) writable(p string) bool {
 	under := func(x, dir string) bool { return x == dir || strings.HasPrefix(x, dir+"/") }
-	for _, d := range []string{"/tmp", "/dev", "/proc", "/sys"} {
+	for _, d := range writableDirs {
 		if under(p, d) {
 			return true
 		}
@@ -189,7 +194,7 @@ func (t *Target) writable(p string) bool {
 	if r.Final == "" || r.Err != nil && !errors.Is(r.Err, fs.ErrNotExist) {
 		return false
 	}
-	for _, d := range []string{"/tmp", "/dev", "/proc", "/sys"} {
+	for _, d := range writableDirs {
 		if under(r.Final, d) {
 			return true
 		}
