@@ -54,8 +54,26 @@ func buildScripts(t *Target) []*Script {
 			s := &Script{Link: i, Path: l.Path, Origin: l.Path, Shell: sh.Path, Text: text}
 			out = append(out, analyzeScript(t, s, cfg.Env, wd, errexit, read))
 		case l.Kind == LinkELF && l.Role != RoleInterpreter && Shells[path.Base(l.Name)]:
-			cmd, hasC, errexit, _ := ShellOptions(l.Args)
+			cmd, hasC, errexit, file := ShellOptions(l.Args)
 			if !hasC {
+				// sh /path/to/script: the shell reads the file (no #! needed).
+				if file == "" || l.ArgsUnknown && strings.HasPrefix(file, "$") {
+					continue
+				}
+				p := file
+				if !strings.HasPrefix(p, "/") {
+					p = path.Join(wd, p)
+				}
+				r := t.FS.Resolve(p)
+				if r.Err != nil || r.Entry == nil || !r.Entry.IsRegular() {
+					continue
+				}
+				text, ok := read(r.Final)
+				if !ok || !LooksText([]byte(text)) {
+					continue
+				}
+				s := &Script{Link: i, Path: p, Origin: p, Shell: l.Path, Text: text, Operand: true}
+				out = append(out, analyzeScript(t, s, cfg.Env, wd, errexit, read))
 				continue
 			}
 			s := &Script{Link: i, Origin: "the " + path.Base(l.Name) + " -c string of " + ch.Origin(i), Shell: l.Path, Text: cmd}

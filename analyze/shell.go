@@ -93,6 +93,10 @@ type Script struct {
 	Link int
 	// Path is the script file, "" for a -c string.
 	Path string
+	// Operand: the script is a file given to the shell as its operand (sh
+	// /var/task/start.sh); the entrypoint chain does not follow its exec
+	// line, so its commands are judged here, exec included.
+	Operand bool
 	// Origin says where the text comes from, for messages:
 	// "/var/task/bootstrap" or `the sh -c string of ENTRYPOINT`.
 	Origin string

@@ -43,7 +43,7 @@ func (c scriptCommandNotFound) Run(ctx context.Context, t *analyze.Target) ([]Fi
 		seen := map[string]bool{}
 		for i := range s.Commands {
 			cmd := &s.Commands[i]
-			if !cmd.Certain || cmd.Guarded || cmd.Exec || cmd.Name.Value == "" || seen[cmd.Name.Value] || s.Tested[cmd.Name.Value] || s.Tested[path.Base(cmd.Name.Value)] {
+			if !cmd.Certain || cmd.Guarded || cmd.Exec && !s.Operand || cmd.Name.Value == "" || seen[cmd.Name.Value] || s.Tested[cmd.Name.Value] || s.Tested[path.Base(cmd.Name.Value)] {
 				continue
 			}
 			if s.Path == "" && cmd == target {
@@ -86,8 +86,8 @@ func (c scriptCommandNotFound) finding(ctx context.Context, t *analyze.Target, c
 	name := cmd.Name.Value
 	f := NewFinding(c.Meta(), "")
 	f.Path = s.Path
-	if l := &ch.Links[s.Link]; s.Path != "" && l.Entry != nil {
-		f.Layer = layerRef(t, l.Entry.Layer)
+	if e, ok := t.FS.Lookup(s.Path); ok && s.Path != "" {
+		f.Layer = layerRef(t, e.Layer)
 	}
 	f.Evidence = analyze.ChainEvidence(t, ch, s.Link)
 	f.Evidence = append(f.Evidence, fmt.Sprintf("%s line %d: %s", s.Origin, cmd.Line, analyze.QuoteJSON(cmd.Text)))

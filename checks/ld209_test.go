@@ -65,6 +65,17 @@ var ld209Cases = []checkCase{
 			[]string{"run by /bin/bash (bash)"}, nil),
 	},
 	{
+		name:   "sh runs a script file that execs a missing program",
+		kind:   catches,
+		target: spec(ld209Spec([]string{"/bin/sh", "/var/task/start.sh"}, "#!/bin/sh\n", testimage.Reg("var/task/start.sh", 0o644, "cd /var/task\nexec python3 -m awslambdaric app.handler\n"))),
+		verify: expect(Error, []string{`/var/task/start.sh line 2 runs "python3"`, "its last command"}, []string{"run by /bin/dash (dash)"}, nil),
+	},
+	{
+		name:   "the fix: python3 installed",
+		kind:   clean,
+		target: spec(ld209Spec([]string{"/bin/sh", "/var/task/start.sh"}, "#!/bin/sh\n", testimage.Reg("var/task/start.sh", 0o644, "cd /var/task\nexec python3 -m awslambdaric app.handler\n"), testimage.Reg("usr/bin/python3", 0o755, fixtures.ELFStub))),
+	},
+	{
 		name:   "the fix: the same runtime with curl installed",
 		kind:   clean,
 		target: spec(ld209Spec([]string{"/var/task/bootstrap"}, ld209Runtime, testimage.Reg("usr/bin/curl", 0o755, fixtures.ELFStub))),

@@ -63,8 +63,8 @@ func (c scriptWritesReadOnly) Run(_ context.Context, t *analyze.Target) ([]Findi
 func (c scriptWritesReadOnly) finding(t *analyze.Target, ch *analyze.Chain, s *analyze.Script, cmd *analyze.ScriptCommand, w analyze.ScriptWrite) Finding {
 	f := NewFinding(c.Meta(), "")
 	f.Path = s.Path
-	if l := &ch.Links[s.Link]; s.Path != "" && l.Entry != nil {
-		f.Layer = layerRef(t, l.Entry.Layer)
+	if e, ok := t.FS.Lookup(s.Path); ok && s.Path != "" {
+		f.Layer = layerRef(t, e.Layer)
 	}
 	f.Evidence = analyze.ChainEvidence(t, ch, s.Link)
 	f.Evidence = append(f.Evidence, fmt.Sprintf("%s line %d: %s", s.Origin, cmd.Line, analyze.QuoteJSON(cmd.Text)))
@@ -77,8 +77,14 @@ func (c scriptWritesReadOnly) finding(t *analyze.Target, ch *analyze.Chain, s *a
 		state = "exists in the image: " + t.Describe(r.Entry)
 	}
 	f.Evidence = append(f.Evidence, fmt.Sprintf("%s (%s) %s", w.Path, w.How, state))
+	// A redirection error on exec, a special builtin, exits a POSIX shell
+	// (POSIX "Consequences of Shell Errors"; dash exits 2, busybox sh 1);
+	// bash, not in POSIX mode, goes on.
+	execRedirect := cmd.Name.Value == "exec" && !cmd.Exec && (s.Flavour == analyze.FlavourDash || s.Flavour == analyze.FlavourBusybox)
 	var effect string
 	switch {
+	case execRedirect && !cmd.Guarded:
+		effect = "a redirection error on exec (a special builtin) makes " + string(s.Flavour) + " exit at once, set -e or not, so Lambda reports \"Runtime exited with error: exit status …\" (errorType Runtime.ExitError)"
 	case !cmd.Fatal:
 		f.Severity = Warning
 		effect = "the script goes on (set -e is not in effect and nothing tests the status), so it starts, but what it meant to write is not there"

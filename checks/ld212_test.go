@@ -55,6 +55,17 @@ var ld212Cases = []checkCase{
 		verify: expect(Warning, []string{"the sh -c string of ENTRYPOINT line 1 writes /var/task (cp destination)", "the script goes on"}, nil, nil),
 	},
 	{
+		name:   "exec >log in a dash script: the shell exits even without set -e",
+		kind:   catches,
+		target: spec(ld212Spec("#!/bin/sh\nexec >>/var/log/app.log 2>&1\nexec node /var/task/app.js\n")),
+		verify: expect(Error, []string{"writes /var/log/app.log (>> redirection)", "a redirection error on exec (a special builtin) makes dash exit at once"}, nil, []string{"/tmp/app.log"}),
+	},
+	{
+		name:   "the fix: exec >log into /tmp",
+		kind:   clean,
+		target: spec(ld212Spec("#!/bin/sh\nexec >>/tmp/app.log 2>&1\nexec node /var/task/app.js\n")),
+	},
+	{
 		name: "writes that work on a read-only root, or are not certain",
 		kind: clean,
 		target: spec(ld212Spec(`#!/bin/sh
