@@ -446,7 +446,7 @@ func (b *chainBuilder) shellCommand(cur *Link) (Link, bool) {
 		return Link{}, false
 	}
 	s := &Script{Text: text, Flavour: fl}
-	AnalyzeScript(s, f, scriptEnv(b.cfg.Env), path.Join("/", b.wd), false, nil)
+	AnalyzeScript(s, f, scriptEnv(b.cfg.Env), path.Join("/", b.wd), false, nil, nil)
 	cmd := ShellTarget(s)
 	if cmd == nil {
 		return Link{}, false

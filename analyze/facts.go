@@ -24,6 +24,7 @@ type facts struct {
 	files        fileCache
 	scripts      lazy[[]*Script]
 	applets      keyed[string, busyboxApplets] // by resolved path
+	shellBinary  keyed[string, []byte]         // by resolved path
 }
 
 // binariesResult is the outcome of the binary scan.

@@ -103,6 +103,23 @@ func scriptShell(ch *Chain, i int) (*Link, int, bool) {
 }
 
 func analyzeScript(t *Target, s *Script, env []string, wd string, errexit bool, read ScriptReader) *Script {
+	list := func(abs string) ([]string, bool) {
+		r := t.FS.Resolve(abs)
+		if r.Err != nil || r.Entry == nil || !r.Entry.IsDir() {
+			return nil, false
+		}
+		des, err := t.FS.ReadDir(strings.TrimPrefix(r.Final, "/"))
+		if err != nil {
+			return nil, false
+		}
+		names := make([]string, 0, len(des))
+		for _, de := range des {
+			if !de.IsDir() {
+				names = append(names, de.Name())
+			}
+		}
+		return names, true
+	}
 	s.Flavour = t.shellFlavour(s.Shell)
 	if s.Flavour == FlavourBusybox {
 		if a := t.BusyboxApplets(s.Shell); a.Found {
@@ -114,7 +131,7 @@ func analyzeScript(t *Target, s *Script, env []string, wd string, errexit bool, 
 		s.ParseErr = err
 		return s
 	}
-	AnalyzeScript(s, f, scriptEnv(env), wd, errexit, read)
+	AnalyzeScript(s, f, scriptEnv(env), wd, errexit, read, list)
 	return s
 }
 
@@ -320,4 +337,33 @@ func (t *Target) LookupCommand(s *Script, cmd *ScriptCommand) CommandLookup {
 		}
 	}
 	return l
+}
+
+// maxShellRead bounds the read of a shell binary for its tokens (dash is
+// about 130 KiB, bash about 1.3 MiB).
+const maxShellRead = 4 << 20
+
+// ShellHasToken reports whether the shell binary at the resolved path p
+// holds tok as the end of a NUL-terminated string, the form in which dash
+// keeps its builtin names (builtins.c) and option names (options.c); a
+// linker may merge a name into the tail of a longer string, so any string
+// ending in tok counts. ok is false when the binary cannot be read. A
+// shell whose binary lacks "pipefail" has no such option; one that lacks
+// "source" has no such builtin.
+func (t *Target) ShellHasToken(p, tok string) (has, ok bool) {
+	b := t.facts.shellBinary.get(p, func() []byte {
+		e, found := t.FS.Lookup(p)
+		if !found || !e.IsRegular() || e.Size > maxShellRead {
+			return nil
+		}
+		b, err := ReadPrefix(t.FS, p, maxShellRead)
+		if err != nil || !bytes.HasPrefix(b, []byte("\x7fELF")) {
+			return nil
+		}
+		return b
+	})
+	if b == nil {
+		return false, false
+	}
+	return bytes.Contains(b, []byte(tok+"\x00")), true
 }

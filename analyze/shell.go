@@ -230,12 +230,16 @@ func ParseScript(text string, fl ShellFlavour) (*syntax.File, error) {
 // ScriptReader reads files a script sources; nil means none can be read.
 type ScriptReader func(abs string) (string, bool)
 
+// DirLister lists the names in a directory of the image; nil means none
+// can be listed.
+type DirLister func(abs string) ([]string, bool)
+
 // AnalyzeScript walks a parsed script and returns its commands, the
 // functions it defines and the names it tests for. env is the
 // environment it starts with, dir its working directory, errexit whether
 // it starts with -e.
-func AnalyzeScript(s *Script, f *syntax.File, env map[string]string, dir string, errexit bool, read ScriptReader) {
-	w := &scriptWalker{s: s, vars: env, dir: dir, errexit: errexit, read: read, funcs: map[string]*syntax.FuncDecl{}, lines: strings.Split(s.Text, "\n")}
+func AnalyzeScript(s *Script, f *syntax.File, env map[string]string, dir string, errexit bool, read ScriptReader, list DirLister) {
+	w := &scriptWalker{s: s, vars: env, dir: dir, errexit: errexit, read: read, list: list, funcs: map[string]*syntax.FuncDecl{}, lines: strings.Split(s.Text, "\n")}
 	if s.Functions == nil {
 		s.Functions = map[string]bool{}
 	}
@@ -276,6 +280,7 @@ type scriptWalker struct {
 	errexit bool
 	stopped bool // after an unconditional exec/exit at top level
 	read    ScriptReader
+	list    DirLister
 	funcs   map[string]*syntax.FuncDecl
 	lines   []string
 	calling map[string]bool
@@ -361,6 +366,20 @@ func (w *scriptWalker) source(n *syntax.CallExpr, depth int) {
 	if ok && !strings.HasPrefix(p, "/") && w.dir != "" && strings.Contains(p, "/") {
 		p = path.Join(w.dir, p)
 	}
+	if !ok && w.list != nil && depth <= 3 {
+		// A path only partly known (". $LAMBDA_TASK_ROOT/$(...).sh"): the
+		// functions of every file it may name count as defined.
+		if files, ok := w.candidates(n.Args[1]); ok {
+			for _, fp := range files {
+				if text, ok := w.read(fp); ok && LooksText([]byte(text)) {
+					if f, err := ParseScript(text, w.s.Flavour); err == nil {
+						w.collectDecls(f, depth+1)
+					}
+				}
+			}
+			return
+		}
+	}
 	if !ok || !strings.HasPrefix(p, "/") || w.read == nil || depth > 3 {
 		w.s.Opaque = "it sources " + n.Args[1].Lit() + rawWord(n.Args[1]) + ", which is only known at run time"
 		return
@@ -376,6 +395,64 @@ func (w *scriptWalker) source(n *syntax.CallExpr, depth int) {
 		return
 	}
 	w.collectDecls(f, depth+1)
+}
+
+// maxSourceCandidates bounds the files a partly known source path may
+// name; more, and the script is opaque.
+const maxSourceCandidates = 32
+
+// candidates lists the files a partly known path may name: the unknown
+// parts become *, which must stay within the last path element.
+func (w *scriptWalker) candidates(wd *syntax.Word) ([]string, bool) {
+	var b strings.Builder
+	patternParts(&b, wd.Parts, w.vars)
+	pat := b.String()
+	if !strings.HasPrefix(pat, "/") {
+		if w.dir == "" {
+			return nil, false
+		}
+		pat = path.Join(w.dir, pat)
+	}
+	dir, base := path.Dir(pat), path.Base(pat)
+	if strings.ContainsAny(dir, "*?[") {
+		return nil, false
+	}
+	names, ok := w.list(dir)
+	if !ok {
+		return nil, false
+	}
+	var out []string
+	for _, n := range names {
+		if m, err := path.Match(base, n); err == nil && m {
+			out = append(out, path.Join(dir, n))
+		}
+	}
+	if len(out) == 0 || len(out) > maxSourceCandidates {
+		return nil, false
+	}
+	return out, true
+}
+
+// patternParts writes a word with its unknown parts as *.
+func patternParts(b *strings.Builder, parts []syntax.WordPart, vars map[string]string) {
+	for _, p := range parts {
+		switch p := p.(type) {
+		case *syntax.Lit:
+			b.WriteString(unescape(p.Value, false))
+		case *syntax.SglQuoted:
+			b.WriteString(p.Value)
+		case *syntax.DblQuoted:
+			patternParts(b, p.Parts, vars)
+		case *syntax.ParamExp:
+			if v, ok := paramValue(p, vars); ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString("*")
+			}
+		default:
+			b.WriteString("*")
+		}
+	}
 }
 
 func rawWord(wd *syntax.Word) string {

@@ -16,7 +16,7 @@ func scriptSummary(t *testing.T, text string, fl ShellFlavour, errexit bool) (*S
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	AnalyzeScript(s, f, scriptEnv([]string{"PATH=/usr/bin:/bin"}), "/var/task", errexit, nil)
+	AnalyzeScript(s, f, scriptEnv([]string{"PATH=/usr/bin:/bin"}), "/var/task", errexit, nil, nil)
 	var parts []string
 	for _, c := range s.Commands {
 		flags := ""

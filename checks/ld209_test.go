@@ -76,6 +76,33 @@ var ld209Cases = []checkCase{
 		target: spec(ld209Spec([]string{"/bin/sh", "/var/task/start.sh"}, "#!/bin/sh\n", testimage.Reg("var/task/start.sh", 0o644, "cd /var/task\nexec python3 -m awslambdaric app.handler\n"), testimage.Reg("usr/bin/python3", 0o755, fixtures.ELFStub))),
 	},
 	{
+		name: "the Developer Guide's tutorial bootstrap (sources the handler file by $_HANDLER) without curl",
+		kind: catches,
+		target: spec(ld209Spec([]string{"/var/task/bootstrap"}, `#!/bin/sh
+set -euo pipefail
+source $LAMBDA_TASK_ROOT/"$(echo $_HANDLER | cut -d. -f1).sh"
+while true
+do
+  HEADERS="$(mktemp)"
+  EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  RESPONSE=$($(echo "$_HANDLER" | cut -d. -f2) "$EVENT_DATA")
+  curl "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response"  -d "$RESPONSE"
+done
+`)),
+		verify: expect(Error, []string{`/var/task/bootstrap line 7 runs "curl"`, "in the script's event loop", "set -e is in effect"}, nil, nil),
+	},
+	{
+		name:   "a function defined in a file sourced by a partly known path",
+		kind:   clean,
+		target: spec(ld209Spec([]string{"/var/task/bootstrap"}, "#!/bin/sh\nset -e\n. \"$LAMBDA_TASK_ROOT/$(echo $_HANDLER | cut -d. -f1).sh\"\nhandler init\nexec node index.js\n")),
+	},
+	{
+		name:   "a partly known source path that names no file: nothing is judged",
+		kind:   clean,
+		target: spec(ld209Spec([]string{"/var/task/bootstrap"}, "#!/bin/sh\nset -e\n. \"/opt/lib/$(echo $_HANDLER | cut -d. -f1).sh\"\nsetup_things\nexec node index.js\n")),
+	},
+	{
 		name:   "the fix: the same runtime with curl installed",
 		kind:   clean,
 		target: spec(ld209Spec([]string{"/var/task/bootstrap"}, ld209Runtime, testimage.Reg("usr/bin/curl", 0o755, fixtures.ELFStub))),
