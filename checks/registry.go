@@ -29,6 +29,7 @@ func All() []Check {
 		busyboxAppletMissing{},      // LD210
 		interactiveCmd{},            // LD211
 		scriptWritesReadOnly{},      // LD212
+		dashBashism{},               // LD213
 		// LD3xx: the ELF files the function runs and loads.
 		elfArchMismatch{},       // LD301
 		notLinuxExecutable{},    // LD302

@@ -39,6 +39,7 @@ var checkCases = map[string][]checkCase{
 	"LD210": ld210Cases,
 	"LD211": ld211Cases,
 	"LD212": ld212Cases,
+	"LD213": ld213Cases,
 	"LD301": ld301Cases,
 	"LD302": ld302Cases,
 	"LD303": ld303Cases,
