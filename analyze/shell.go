@@ -251,7 +251,7 @@ func AnalyzeScript(s *Script, f *syntax.File, env map[string]string, dir string,
 	// The last certain top-level command decides the script's exit status.
 	for i := len(s.Commands) - 1; i >= 0; i-- {
 		c := &s.Commands[i]
-		if c.Func == "" && c.Certain && c.Name.Value != "" {
+		if c.Func == "" && c.Certain && c.Top && c.Name.Value != "" {
 			if !c.Guarded {
 				c.Fatal = true
 			}
@@ -532,6 +532,11 @@ func (w *scriptWalker) stmt(s *syntax.Stmt, c walkCtx) {
 		body.certain = c.certain && !cmd.Until && alwaysTrue(cmd.Cond)
 		body.loop = body.certain
 		w.unsure(func() { w.stmts(cmd.Do, body) })
+		if body.certain && !c.sub && !hasCall(cmd.Do, "break") {
+			// An endless loop (a runtime's event loop): what follows it
+			// never runs.
+			w.stopped = true
+		}
 	case *syntax.ForClause:
 		body := c
 		body.top, body.certain = false, false
@@ -622,6 +627,20 @@ func alwaysTrue(cond []*syntax.Stmt) bool {
 	}
 	n := ce.Args[0].Lit()
 	return n == "true" || n == ":"
+}
+
+// hasCall reports whether the statements hold a command named name.
+func hasCall(ss []*syntax.Stmt, name string) bool {
+	found := false
+	for _, s := range ss {
+		syntax.Walk(s, func(n syntax.Node) bool {
+			if ce, ok := n.(*syntax.CallExpr); ok && len(ce.Args) > 0 && ce.Args[0].Lit() == name {
+				found = true
+			}
+			return !found
+		})
+	}
+	return found
 }
 
 // hasExec reports whether s holds an exec command.

@@ -60,6 +60,8 @@ command -v jq >/dev/null || apk add jq
 if [ -n "$X" ]; then aws s3 cp a b; fi
 mkdir -p /tmp/x && exec ./bootstrap
 `, false, "2:command[cgt] 2:apk[t] 3:[[cg] 3:aws[] 4:mkdir[cft] 4:./bootstrap[cfxt]"},
+		{"an endless loop stops the walk", "while :; do handle_event; done\ncleanup_after\n", false, "1::[cg] 1:handle_event[cl]"},
+		{"a loop with break does not", "while true; do read_one || break; done\nnext_step\n", false, "1:true[cg] 1:read_one[cgl] 1:break[l] 2:next_step[cft]"},
 		{"exec stops", "cd /opt/app\nexec python3 -m app\necho never\n", false, "1:cd[ct] 2:python3[cfxt]"},
 		{"function called", "f() { jq . x; }\nf\n", true, "2:f[cft] 1:jq[cf]"},
 		{"redirect", "echo hi > /var/task/log\nexec node index.js\n", false, "1:echo[ct] 2:node[cfxt]"},
