@@ -38,7 +38,14 @@ func (c dashBashism) Run(_ context.Context, t *analyze.Target) ([]Finding, error
 	}
 	var out []Finding
 	for _, s := range t.Scripts() {
-		if s.ParseErr != nil || s.Flavour != analyze.FlavourDash || !ld213Readable(t, s.Shell) {
+		if s.ParseErr != nil || s.Flavour != analyze.FlavourDash {
+			continue
+		}
+		syn, synOK := analyze.FirstDashSyntaxError(s.Text)
+		if synOK {
+			out = append(out, c.syntaxError(t, ch, s, syn))
+		}
+		if !ld213Readable(t, s.Shell) {
 			continue
 		}
 		for i := range s.Commands {
@@ -51,6 +58,9 @@ func (c dashBashism) Run(_ context.Context, t *analyze.Target) ([]Finding, error
 			switch {
 			case name == "set" && ld213Pipefail(cmd.Args):
 				if has, ok := t.ShellHasToken(s.Shell, "pipefail"); ok && !has {
+					if synOK && cmd.Line < syn.Line {
+						out = out[:len(out)-1] // dash exits here, before it parses that
+					}
 					out = append(out, c.pipefail(t, ch, s, cmd))
 					stop = true // dash exits here: nothing after it runs
 				}
@@ -168,5 +178,22 @@ func (c dashBashism) builtin(t *analyze.Target, ch *analyze.Chain, s *analyze.Sc
 		posix = "use $(( ... )) arithmetic"
 	}
 	f.Fix = ld213Fix(s, posix)
+	return f
+}
+
+func (c dashBashism) syntaxError(t *analyze.Target, ch *analyze.Chain, s *analyze.Script, syn analyze.DashSyntax) Finding {
+	f := NewFinding(c.Meta(), "")
+	f.Path = s.Path
+	if e, ok := t.FS.Lookup(s.Path); ok && s.Path != "" {
+		f.Layer = layerRef(t, e.Layer)
+	}
+	f.Evidence = analyze.ChainEvidence(t, ch, s.Link)
+	line := ""
+	if ls := strings.Split(s.Text, "\n"); syn.Line >= 1 && syn.Line <= len(ls) {
+		line = strings.TrimSpace(strings.TrimSuffix(ls[syn.Line-1], "\r"))
+	}
+	f.Evidence = append(f.Evidence, fmt.Sprintf("%s line %d: %s", s.Origin, syn.Line, analyze.QuoteJSON(line)), fmt.Sprintf("run by %s, dash", s.Shell))
+	f.Message = fmt.Sprintf("%s line %d holds %s, which is bash syntax, but the script is run by dash (%s): dash reads a script one top-level command at a time and cannot parse the one holding it, so when it gets there it prints \"Syntax error: ...\" and exits with status 2, even if that code is in a branch that would not run or a function never called. Lambda reports \"Runtime exited with error: exit status 2\" (errorType Runtime.ExitError).", s.Origin, syn.Line, syn.What, s.Shell)
+	f.Fix = ld213Fix(s, "rewrite it in POSIX sh")
 	return f
 }

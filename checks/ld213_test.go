@@ -29,7 +29,7 @@ var ld213Cases = []checkCase{
 	{
 		name:   "set -euo pipefail in a #!/bin/sh script on Debian (dash)",
 		kind:   catches,
-		target: spec(ld213Spec(ld213Dash, "#!/bin/sh\nset -euo pipefail\nexec node /var/task/index.js\n")),
+		target: spec(ld213Spec(ld213Dash, "#!/bin/sh\nset -euo pipefail\nxs=(never parsed)\nexec node /var/task/index.js\n")),
 		verify: expect(Error,
 			[]string{`/var/task/entry.sh line 2 runs "set -euo pipefail", but the script is run by dash (/bin/dash), which has no pipefail option`, `"set: Illegal option -o pipefail"`, "exits at once with status 2"},
 			[]string{`run by /bin/dash, dash; its binary holds no option named "pipefail"`},
@@ -65,6 +65,22 @@ var ld213Cases = []checkCase{
 		name:   "a dash binary whose names cannot be read (no errexit, no local): nothing is said",
 		kind:   clean,
 		target: spec(ld213Spec(fixtures.ELFStub+"\x00packed\x00", "#!/bin/sh\nset -euo pipefail\nexec node /var/task/index.js\n")),
+	},
+	{
+		name:   "an array in an if branch of a #!/bin/sh script run by dash",
+		kind:   catches,
+		target: spec(ld213Spec(ld213Dash, "#!/bin/sh\nif [ -n \"$DEBUG\" ]; then\n  ARGS=(--inspect)\nfi\nexec node /var/task/index.js\n")),
+		verify: expect(Error, []string{"/var/task/entry.sh line 3 holds an array assignment, which is bash syntax", "Syntax error", "status 2"}, []string{`/var/task/entry.sh line 3: "ARGS=(--inspect)"`}, []string{"#!/bin/bash"}),
+	},
+	{
+		name:   "the fix: the same script under #!/bin/bash",
+		kind:   clean,
+		target: spec(ld213Spec(ld213Dash, "#!/bin/bash\nif [ -n \"$DEBUG\" ]; then\n  ARGS=(--inspect)\nfi\nexec node /var/task/index.js\n")),
+	},
+	{
+		name:   "bash syntax after an exec dash never gets past",
+		kind:   clean,
+		target: spec(ld213Spec(ld213Dash, "#!/bin/sh\nif [ -z \"$AWS_LAMBDA_RUNTIME_API\" ]; then\n  exec /usr/local/bin/aws-lambda-rie node index.js\nelse\n  exec node index.js\nfi\nfunction unused {\n  cat <<< x\n}\n")),
 	},
 	{name: "AWS base image", kind: clean, target: spec(fixtures.AWSGoodSpec())},
 }
