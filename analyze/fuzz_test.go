@@ -66,6 +66,7 @@ func FuzzAnalyzeScript(f *testing.F) {
 	f.Add("f() { jq . x > /var/task/y; }\nf\ncd /var/task && exec ./bootstrap \"$@\"\n")
 	f.Add("case $1 in a) mkdir -p ~/x ;; esac; ${X:-/bin/true} 2>&1 | tee -a /var/log/l; sed -i -e s/a/b/ /etc/f; cp -t /opt a b\n")
 	f.Fuzz(func(t *testing.T, text string) {
+		FirstDashSyntaxError(text)
 		for _, fl := range []ShellFlavour{FlavourDash, FlavourBash} {
 			file, err := ParseScript(text, fl)
 			if err != nil {
