@@ -426,40 +426,80 @@ program:
 	return l, true
 }
 
-// shellCommand follows `sh -c "cmd ..."`: the first command of the string,
-// when its name is literal.
+// shellCommand follows `sh -c "cmd ..."`: the command the string ends in,
+// which decides what runs next: its last exec, or else its last command
+// that is certain to run (`cd /var/task && ./bootstrap` runs ./bootstrap
+// from /var/task). Variables come from the image's ENV and the values
+// Lambda sets (LAMBDA_TASK_ROOT, LAMBDA_RUNTIME_DIR).
 func (b *chainBuilder) shellCommand(cur *Link) (Link, bool) {
-	if len(cur.Args) < 2 || cur.Args[0] != "-c" {
+	text, hasC, _, _ := ShellOptions(cur.Args)
+	if !hasC {
 		return Link{}, false
 	}
-	cmds := ParseShell(cur.Args[1])
-	if len(cmds) == 0 {
+	fl := FlavourOther
+	if path.Base(cur.Path) == "bash" {
+		fl = FlavourBash
+	}
+	f, err := ParseScript(text, fl)
+	if err != nil {
+		b.c.End = fmt.Sprintf("the shell command %s does not parse: %v", QuoteJSON(text), err)
 		return Link{}, false
 	}
-	words := cmds[0].Words
-	if len(words) > 0 && words[0].Raw == "exec" {
-		words = ExecOperands(words[1:])
+	s := &Script{Text: text, Flavour: fl}
+	AnalyzeScript(s, f, scriptEnv(b.cfg.Env), path.Join("/", b.wd), false, nil, nil)
+	cmd := ShellTarget(s)
+	if cmd == nil {
+		return Link{}, false
 	}
-	vars := map[string]string{}
-	for _, kv := range b.cfg.Env {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
+	if !cmd.Name.Known {
+		b.c.End = fmt.Sprintf("the shell command runs %s, which is only known at run time", cmd.Name.Raw)
+		return Link{}, false
+	}
+	name := cmd.Name.Value
+	if strings.Contains(name, "/") && !strings.HasPrefix(name, "/") && cmd.Dir == "" {
+		b.c.End = fmt.Sprintf("the shell command runs %s from a directory only known at run time", name)
+		return Link{}, false
+	}
+	cfg := b.cfg
+	if cmd.PATHKnown {
+		if p, _ := SearchPath(cfg); p != cmd.PATH {
+			cfg.Env = append(append([]string{}, cfg.Env...), "PATH="+cmd.PATH)
 		}
 	}
-	for i := range words {
-		words[i] = Expand(words[i], vars)
+	var args []string
+	exact := true
+	for _, a := range cmd.Args {
+		if a.Known {
+			args = append(args, a.Value)
+		} else {
+			args, exact = append(args, a.Raw), false
+		}
 	}
-	if len(words) == 0 || IsAssignment(words[0]) {
-		return Link{}, false
-	}
-	if words[0].Dynamic || words[0].Param != "" || words[0].Lit == "" {
-		b.c.End = fmt.Sprintf("the shell command starts with %s, which is only known at run time", words[0].Raw)
-		return Link{}, false
-	}
-	args, exact := litArgs(words[1:], nil, false)
-	l := b.link(RoleShellCommand, "", words[0].Lit, args, LookupExec(b.t.FS, b.cfg, words[0].Lit, b.wd))
+	l := b.link(RoleShellCommand, "", name, args, LookupExec(b.t.FS, cfg, name, cmd.Dir))
 	l.ArgsUnknown = !exact
 	return l, true
+}
+
+// ShellTarget returns the command a script (or -c string) ends in: its
+// last exec that is certain to run, or else its last top-level command
+// that is certain to run and is neither a builtin nor a function; nil when
+// there is none.
+func ShellTarget(s *Script) *ScriptCommand {
+	var last *ScriptCommand
+	for i := range s.Commands {
+		c := &s.Commands[i]
+		if !c.Certain || !c.Top || c.Func != "" || c.Name.Raw == "" {
+			continue
+		}
+		if c.Exec {
+			return c
+		}
+		if c.Name.Known && (ShellBuiltins[c.Name.Value] || s.Functions[c.Name.Value]) {
+			continue
+		}
+		last = c
+	}
+	return last
 }
 
 // IsAWSBaseEntrypoint reports whether the link is the AWS base images'
@@ -498,7 +538,7 @@ func (b *chainBuilder) execTarget(s int) (Link, bool) {
 	if aws {
 		role = RoleBootstrap
 	}
-	name, args, exact, vars, why := lastExec(string(sl.text), b.cfg.Env, sl.Args)
+	name, args, exact, vars, why := lastExec(string(sl.text), LambdaScriptEnv(b.cfg.Env), sl.Args)
 	if name == "" {
 		if aws {
 			// It execs /var/runtime/bootstrap when AWS_LAMBDA_RUNTIME_API
@@ -899,6 +939,9 @@ func (c *Chain) Origin(i int) string {
 	}
 	return "the exec line of " + l.From
 }
+
+// UTF8BOM is the UTF-8 byte-order mark, EF BB BF.
+const UTF8BOM = "\xef\xbb\xbf"
 
 // LooksText reports whether b could be a text file: no NUL byte.
 func LooksText(b []byte) bool { return !bytes.ContainsRune(b, 0) }

@@ -1,7 +1,10 @@
 // Package analyze derives the facts about one container image that
 // lambdoctor's checks judge: the command Lambda starts and how argv[0] is
 // looked up, what the sandbox user may read, search and execute, the
-// entrypoint chain through scripts, shells and wrappers, the ELF files on
+// entrypoint chain through scripts, shells and wrappers, the shell scripts
+// on it read as their shell runs them (commands certain to run, set -e,
+// guards, functions, the writes they make; shell.go, scripts.go,
+// writes.go), busybox's applet table, the ELF files on
 // it with their loader and libraries (ld.so.cache, ld.so.conf), the
 // runtime interface client the chain starts and the handler it loads, the
 // TLS stack and the CA files it reads, and the image's sizes.

@@ -22,6 +22,9 @@ type facts struct {
 	elf          keyed[string, *ELFFile]  // by resolved path
 	bundles      keyed[string, bundlesResult]
 	files        fileCache
+	scripts      lazy[[]*Script]
+	applets      keyed[string, busyboxApplets] // by resolved path
+	shellBinary  keyed[string, []byte]         // by resolved path
 }
 
 // binariesResult is the outcome of the binary scan.

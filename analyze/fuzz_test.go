@@ -58,3 +58,28 @@ func FuzzShebangAndShell(f *testing.F) {
 		lastExec(string(b), []string{"PATH=/usr/bin:/bin", "B=/opt"}, []string{"handler.main"})
 	})
 }
+
+// FuzzAnalyzeScript: the start-up script walker (parse, expansion, the
+// write and builtin tables) never panics, whatever the script.
+func FuzzAnalyzeScript(f *testing.F) {
+	f.Add("#!/bin/sh\nset -euo pipefail\n. \"$LAMBDA_TASK_ROOT/$(echo $_HANDLER | cut -d. -f1).sh\"\nwhile true; do X=$(curl -sS \"http://$AWS_LAMBDA_RUNTIME_API/x\"); done\n")
+	f.Add("f() { jq . x > /var/task/y; }\nf\ncd /var/task && exec ./bootstrap \"$@\"\n")
+	f.Add("case $1 in a) mkdir -p ~/x ;; esac; ${X:-/bin/true} 2>&1 | tee -a /var/log/l; sed -i -e s/a/b/ /etc/f; cp -t /opt a b\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		FirstDashSyntaxError(text)
+		for _, fl := range []ShellFlavour{FlavourDash, FlavourBash} {
+			file, err := ParseScript(text, fl)
+			if err != nil {
+				continue
+			}
+			s := &Script{Text: text, Flavour: fl}
+			AnalyzeScript(s, file, scriptEnv(nil), "/var/task", false,
+				func(string) (string, bool) { return "g() { :; }\n", true },
+				func(string) ([]string, bool) { return []string{"a.sh", "b.sh"}, true })
+			ShellTarget(s)
+			for i := range s.Commands {
+				ShellOptions(append([]string{}, s.Commands[i].Name.Value))
+			}
+		}
+	})
+}

@@ -289,7 +289,7 @@ func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *analyze.T
 	var out []Finding
 	for i := range ch.Links {
 		l := &ch.Links[i]
-		if l.Role != analyze.RoleExecTarget || l.Kind != analyze.LinkMissing || l.Name == "" {
+		if l.Role != analyze.RoleExecTarget && l.Role != analyze.RoleShellCommand || l.Kind != analyze.LinkMissing || l.Name == "" {
 			continue
 		}
 		base := path.Base(l.Name)
@@ -297,7 +297,9 @@ func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *analyze.T
 			continue
 		}
 		script := l.From
-		if scriptTests(t, script, l.Name) {
+		if l.Role == analyze.RoleShellCommand {
+			script = ch.Origin(i)
+		} else if scriptTests(t, script, l.Name) {
 			continue // the script checks for the file before it execs it
 		}
 		f := NewFinding(c.Meta(), "")
@@ -322,7 +324,7 @@ func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *analyze.T
 			where = fmt.Sprintf(", a dangling symlink: %s points to %s, and %s does not exist", h.Path, analyze.QuoteJSON(h.Target), missing)
 			f.Path = h.Path
 		}
-		if e, ok := t.FS.Lookup(script); ok {
+		if e, ok := t.FS.Lookup(l.From); ok && l.From != "" {
 			f.Layer = layerRef(t, e.Layer)
 		}
 		pathValue, _ := analyze.SearchPath(t.Config())
@@ -337,10 +339,25 @@ func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *analyze.T
 			ev = append(ev, "found "+nf.Path+": "+t.Describe(nf.Resolution.Entry))
 		}
 		msg := fmt.Sprintf("%s runs, but its last exec line starts %s%s. The script itself starts, then the exec fails (dash and busybox sh say \"exec: %s: not found\", bash \"%s: No such file or directory\") with exit status 127, so Lambda reports \"Runtime exited with error: exit status 127\" (errorType Runtime.ExitError).", script, analyze.QuoteJSON(l.Name), where, l.Name, l.Name)
+		if l.Role == analyze.RoleShellCommand {
+			src := ch.Links[0].Role
+			f.Source = t.Argv().Arg0Field()
+			if f.Path == script {
+				f.Path = ""
+			}
+			ev = append(ev, fmt.Sprintf("%s runs the shell command %s", analyze.QuoteJSON(ch.Links[i-1].Name), analyze.QuoteJSON(ld202ShellString(ch.Links[i-1].Args))))
+			msg = fmt.Sprintf("%s starts a shell whose command runs %s%s. The shell starts, then that command fails (dash and busybox sh say \"%s: not found\", bash \"%s: No such file or directory\") with exit status 127, so Lambda reports \"Runtime exited with error: exit status 127\" (errorType Runtime.ExitError).", src, analyze.QuoteJSON(l.Name), where, l.Name, l.Name)
+		}
 		switch {
 		case len(found) > 0:
 			msg += fmt.Sprintf(" A file of that name exists at %s.", found[0].Path)
 			f.Fix = fmt.Sprintf("make the exec line of %s start %s (or put the program at %s)", script, found[0].Path, target)
+			if l.Role == analyze.RoleShellCommand {
+				f.Fix = fmt.Sprintf("name %s in the shell command of %s (or put the program at %s)", found[0].Path, ch.Links[0].Role, target)
+			}
+		case l.Role == analyze.RoleShellCommand:
+			msg += fmt.Sprintf(" No file named %s exists anywhere in the image.", base)
+			f.Fix = fmt.Sprintf("COPY the program to %s (with RUN chmod 755 %s), or fix the shell command of %s", target, target, ch.Links[0].Role)
 		default:
 			msg += fmt.Sprintf(" No file named %s exists anywhere in the image.", base)
 			f.Fix = fmt.Sprintf("COPY the program to %s (with RUN chmod 755 %s), or fix the exec line of %s", target, target, script)
@@ -350,6 +367,12 @@ func (c entrypointNotFound) missingExecTargets(ctx context.Context, t *analyze.T
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// ld202ShellString is the -c string of a shell's arguments.
+func ld202ShellString(args []string) string {
+	cmd, _, _, _ := analyze.ShellOptions(args)
+	return cmd
 }
 
 // scriptTests reports whether the script at p tests for name (-f, -x, -e)

@@ -182,7 +182,7 @@ var ld202Cases = []checkCase{
 		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/bin/bash", "/entrypoint.sh"}},
-				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, fixtures.ELFStub), testimage.Symlink("bin", "usr/bin")}},
+				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, fixtures.ELFStub), testimage.Symlink("bin", "usr/bin"), testimage.Dir("app", 0), testimage.Reg("app/server", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 		verify: func(t *testing.T, fs []Finding) {
@@ -320,7 +320,7 @@ var ld202Cases = []checkCase{
 		target: func(t *testing.T) *analyze.Target {
 			return newTarget(t, testimage.Spec{
 				Config: v1.Config{Entrypoint: []string{"/bin/sh", "-c", "exec /app/server"}},
-				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, fixtures.ELFStub), testimage.Symlink("bin", "usr/bin")}},
+				Layers: [][]testimage.File{{testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/sh", 0o755, fixtures.ELFStub), testimage.Symlink("bin", "usr/bin"), testimage.Dir("app", 0), testimage.Reg("app/server", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
 	},
@@ -356,6 +356,34 @@ var ld202Cases = []checkCase{
 				Layers: [][]testimage.File{{testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Reg("var/task/bootstrap", 0o755, fixtures.ELFStub)}},
 			}, "amd64")
 		},
+	},
+	{
+		name:   "sh -c string execs a bootstrap that is not there",
+		kind:   catches,
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"sh", "-c", "cd $LAMBDA_TASK_ROOT && exec ./bootstrap"}})),
+		verify: expect(Error,
+			[]string{`ENTRYPOINT starts a shell whose command runs "./bootstrap", which does not exist in this image`, `"./bootstrap: not found"`, "exit status 127"},
+			[]string{`"sh" runs the shell command "cd $LAMBDA_TASK_ROOT && exec ./bootstrap"`, "chain: ENTRYPOINT sh (/bin/dash) -> shell command ./bootstrap (missing)"},
+			[]string{"COPY the program to /var/task/bootstrap"}),
+	},
+	{
+		name:   "the fix: the same sh -c string with /var/task/bootstrap present",
+		kind:   clean,
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"sh", "-c", "cd $LAMBDA_TASK_ROOT && exec ./bootstrap"}}, testimage.Reg("var/task/bootstrap", 0o755, fixtures.ELFStub))),
+	},
+	{
+		name:   "entry script execs $LAMBDA_RUNTIME_DIR/bootstrap, which is missing",
+		kind:   catches,
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/sh\nexport _HANDLER=\"$1\"\nexec \"$LAMBDA_RUNTIME_DIR/bootstrap\"\n"))),
+		verify: expect(Error,
+			[]string{`/entry.sh runs, but its last exec line starts "/var/runtime/bootstrap", which does not exist in this image`},
+			[]string{"exec target /var/runtime/bootstrap (missing)"}, nil),
+	},
+	{
+		name: "the fix: $LAMBDA_RUNTIME_DIR/bootstrap present",
+		kind: clean,
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/entry.sh"}}, testimage.Reg("entry.sh", 0o755, "#!/bin/sh\nexport _HANDLER=\"$1\"\nexec \"$LAMBDA_RUNTIME_DIR/bootstrap\"\n"),
+			testimage.Dir("var/runtime", 0), testimage.Reg("var/runtime/bootstrap", 0o755, fixtures.ELFStub))),
 	},
 	{
 		name: "no ENTRYPOINT or CMD is LD201's, not this check's",

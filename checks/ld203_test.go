@@ -17,6 +17,17 @@ func spec(s testimage.Spec) func(t *testing.T) *analyze.Target {
 
 var ld203Cases = []checkCase{
 	{
+		name:   "sh -c runs ./bootstrap from $LAMBDA_TASK_ROOT, which is not executable",
+		kind:   catches,
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"sh", "-c", "cd $LAMBDA_TASK_ROOT && exec ./bootstrap"}}, testimage.Reg("var/task/bootstrap", 0o644, fixtures.ELFStub))),
+		verify: expect(Error, []string{"/var/task/bootstrap"}, []string{"shell command ./bootstrap (/var/task/bootstrap)"}, []string{"chmod"}),
+	},
+	{
+		name:   "the fix: ./bootstrap executable",
+		kind:   clean,
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"sh", "-c", "cd $LAMBDA_TASK_ROOT && exec ./bootstrap"}}, testimage.Reg("var/task/bootstrap", 0o755, fixtures.ELFStub))),
+	},
+	{
 		name: "bootstrap is 0744: the owner (root) may execute it, the sandbox user may not",
 		kind: catches,
 		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/bootstrap"}},

@@ -192,6 +192,9 @@ func (c shebangInterpreterMissing) noShebang(t *analyze.Target, ch *analyze.Chai
 	f.Layer = layerRef(t, l.Entry.Layer)
 	f.Evidence = analyze.ChainEvidence(t, ch, i)
 	first, _, _ := strings.Cut(string(l.Head()), "\n")
+	if rest, ok := strings.CutPrefix(first, analyze.UTF8BOM); ok && strings.HasPrefix(rest, "#!") {
+		return c.bom(t, ch, i, strings.TrimSuffix(rest, "\r")), true
+	}
 	what := fmt.Sprintf("%s runs %s, a text file with no #! line (it starts %s)", ch.Origin(i), l.Path, analyze.QuoteJSON(truncate(first, 60)))
 	if l.Entry.Size == 0 {
 		what = fmt.Sprintf("%s runs %s, an empty file", ch.Origin(i), l.Path)
@@ -205,6 +208,28 @@ func (c shebangInterpreterMissing) noShebang(t *analyze.Target, ch *analyze.Chai
 	f.Message = what + ". " + symptom + "."
 	f.Fix = fmt.Sprintf("add #!/bin/sh (or the interpreter it needs) as the first line of %s", l.Path)
 	return f, true
+}
+
+// bom reports a script whose #! line is preceded by a UTF-8 byte-order
+// mark, which editors on Windows add: the kernel (binfmt_script) requires
+// the file's first two bytes to be "#!", so it sees no #! line at all.
+func (c shebangInterpreterMissing) bom(t *analyze.Target, ch *analyze.Chain, i int, line string) Finding {
+	l := &ch.Links[i]
+	f := NewFinding(c.Meta(), "")
+	f.Path = l.Path
+	f.Layer = layerRef(t, l.Entry.Layer)
+	f.Evidence = analyze.ChainEvidence(t, ch, i)
+	f.Evidence = append(f.Evidence, fmt.Sprintf("%s starts with the bytes EF BB BF (a UTF-8 byte-order mark), then %s", l.Path, analyze.QuoteJSON(truncate(line, 60))))
+	what := fmt.Sprintf("%s runs %s, whose #! line %s is preceded by a UTF-8 byte-order mark (the invisible bytes EF BB BF): the kernel runs a file as a script only when its first two bytes are \"#!\", so it does not see the #! line", ch.Origin(i), l.Path, analyze.QuoteJSON(truncate(line, 60)))
+	var symptom string
+	if i == 0 {
+		symptom = fmt.Sprintf("Lambda starts it with execve: \"IMAGE Launch error: fork/exec %s: exec format error\" (errorType Runtime.InvalidEntrypoint); a shell would run it with /bin/sh instead, which is why it may work from a terminal", l.Name)
+	} else {
+		symptom = scriptSymptom(ch, i-1, "exec format error")
+	}
+	f.Message = what + ". " + symptom + "."
+	f.Fix = fmt.Sprintf("save %s as UTF-8 without a byte-order mark, or strip it in the image: RUN sed -i '1s/^\\xEF\\xBB\\xBF//' %s", l.Path, l.Path)
+	return f
 }
 
 func truncate(s string, n int) string {

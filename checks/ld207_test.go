@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -91,6 +92,27 @@ var ld207Cases = []checkCase{
 		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/start.sh"}},
 			testimage.Reg("var/task/start.sh", 0o755, "set -e\nexec node index.js\n"))),
 		verify: expect(Error, []string{`a text file with no #! line (it starts "set -e")`, "fork/exec /var/task/start.sh: exec format error"}, nil, []string{"add #!/bin/sh"}),
+	},
+	{
+		name: "a UTF-8 byte-order mark before #!",
+		kind: catches,
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/start.sh"}},
+			testimage.Reg("var/task/start.sh", 0o755, "\xef\xbb\xbf#!/bin/sh\nexec node index.js\n"))),
+		verify: func(t *testing.T, fs []Finding) {
+			expect(Error,
+				[]string{`whose #! line "#!/bin/sh" is preceded by a UTF-8 byte-order mark (the invisible bytes EF BB BF)`, "fork/exec /var/task/start.sh: exec format error"},
+				[]string{`/var/task/start.sh starts with the bytes EF BB BF (a UTF-8 byte-order mark), then "#!/bin/sh"`},
+				[]string{"without a byte-order mark", `sed -i '1s/^\xEF\xBB\xBF//' /var/task/start.sh`})(t, fs)
+			if f := fs[0]; strings.Contains(f.Message, "\ufeff") || strings.Contains(f.Fix, "add #!/bin/sh") {
+				t.Errorf("the message shows the mark itself or asks for the #! line the file has: %s / %s", f.Message, f.Fix)
+			}
+		},
+	},
+	{
+		name: "the fix: the same script without the byte-order mark",
+		kind: clean,
+		target: spec(fixtures.SimpleSpec(v1.Config{Entrypoint: []string{"/var/task/start.sh"}},
+			testimage.Reg("var/task/start.sh", 0o755, "#!/bin/sh\nexec node index.js\n"))),
 	},
 	{name: "AWS base image", kind: clean, target: spec(fixtures.AWSGoodSpec())},
 	{

@@ -25,6 +25,11 @@ func All() []Check {
 		workdirInvalid{},            // LD206
 		shebangInterpreterMissing{}, // LD207
 		shebangCRLF{},               // LD208
+		scriptCommandNotFound{},     // LD209
+		busyboxAppletMissing{},      // LD210
+		interactiveCmd{},            // LD211
+		scriptWritesReadOnly{},      // LD212
+		dashBashism{},               // LD213
 		// LD3xx: the ELF files the function runs and loads.
 		elfArchMismatch{},       // LD301
 		notLinuxExecutable{},    // LD302

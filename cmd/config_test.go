@@ -178,7 +178,7 @@ func TestInspectWithConfig(t *testing.T) {
 		},
 		{
 			name:   "unknown check id",
-			config: "disable: [LD22]\n",
+			config: "disable: [LD2002]\n",
 			args:   []string{"inspect", good},
 			want:   ExitUsage,
 			stderr: []string{"did you mean LD202 (entrypoint-not-found)?"},

@@ -47,7 +47,7 @@ func TestNearest(t *testing.T) {
 
 func TestChecks(t *testing.T) {
 	for in, want := range map[string]string{
-		"LD22":                "LD202 (entrypoint-not-found)",
+		"LD2002":              "LD202 (entrypoint-not-found)",
 		"entrypoint-not-fond": "LD202 (entrypoint-not-found)",
 		"platfrom-mismatch":   "LD102 (platform-mismatch)",
 		"ld0202":              "LD202 (entrypoint-not-found)",

@@ -1,0 +1,369 @@
+package analyze
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// This file finds the shell scripts on the entrypoint chain and the
+// busybox applet table.
+
+// maxBusyboxRead bounds the read of a busybox binary (Alpine's is about
+// 1 MiB; fully featured builds stay under 3 MiB).
+const maxBusyboxRead = 8 << 20
+
+// buildScripts parses every shell script the chain runs: script files whose
+// #! interpreter (or env program) is a shell, and `sh -c` strings.
+func buildScripts(t *Target) []*Script {
+	ch, _ := t.CommandChain()
+	if ch == nil {
+		return nil
+	}
+	cfg := t.Config()
+	wd := path.Join("/", t.Argv().WorkingDir)
+	read := func(abs string) (string, bool) {
+		b, err := ReadPrefix(t.FS, abs, MaxScriptRead)
+		if err != nil {
+			return "", false
+		}
+		return string(b), true
+	}
+	var out []*Script
+	for i := range ch.Links {
+		l := &ch.Links[i]
+		switch {
+		case l.Kind == LinkScript && l.Entry != nil && l.ReadErr == nil:
+			if l.IsAWSBaseEntrypoint() {
+				continue // AWS's own script
+			}
+			sh, shIdx, ok := scriptShell(ch, i)
+			if !ok {
+				continue
+			}
+			text, ok := read(l.Path)
+			if !ok {
+				continue
+			}
+			_, _, errexit, _ := ShellOptions(l.Shebang.Args)
+			if shIdx == i+2 { // through env: its argument is the shell's
+				_, _, errexit, _ = ShellOptions(ch.Links[i+2].Args)
+			}
+			s := &Script{Link: i, Path: l.Path, Origin: l.Path, Shell: sh.Path, Text: text}
+			out = append(out, analyzeScript(t, s, cfg.Env, wd, errexit, read))
+		case l.Kind == LinkELF && l.Role != RoleInterpreter && Shells[path.Base(l.Name)]:
+			cmd, hasC, errexit, file := ShellOptions(l.Args)
+			if !hasC {
+				// sh /path/to/script: the shell reads the file (no #! needed).
+				if file == "" || l.ArgsUnknown && strings.HasPrefix(file, "$") {
+					continue
+				}
+				p := file
+				if !strings.HasPrefix(p, "/") {
+					p = path.Join(wd, p)
+				}
+				r := t.FS.Resolve(p)
+				if r.Err != nil || r.Entry == nil || !r.Entry.IsRegular() {
+					continue
+				}
+				text, ok := read(r.Final)
+				if !ok || !LooksText([]byte(text)) {
+					continue
+				}
+				s := &Script{Link: i, Path: p, Origin: p, Shell: l.Path, Text: text, Operand: true}
+				out = append(out, analyzeScript(t, s, cfg.Env, wd, errexit, read))
+				continue
+			}
+			s := &Script{Link: i, Origin: "the " + path.Base(l.Name) + " -c string of " + ch.Origin(i), Shell: l.Path, Text: cmd}
+			out = append(out, analyzeScript(t, s, cfg.Env, wd, errexit, read))
+		}
+	}
+	return out
+}
+
+// scriptShell returns the shell link that runs the script at link i (its
+// #! interpreter, or the program env runs), if that is a shell.
+func scriptShell(ch *Chain, i int) (*Link, int, bool) {
+	if i+1 >= len(ch.Links) || ch.Links[i+1].Role != RoleInterpreter {
+		return nil, 0, false
+	}
+	in := &ch.Links[i+1]
+	if path.Base(in.Name) == "env" {
+		if i+2 < len(ch.Links) && ch.Links[i+2].Role == RoleEnvProgram && Shells[path.Base(ch.Links[i+2].Name)] && ch.Links[i+2].Entry != nil {
+			return &ch.Links[i+2], i + 2, true
+		}
+		return nil, 0, false
+	}
+	if !Shells[path.Base(in.Name)] || in.Entry == nil {
+		return nil, 0, false
+	}
+	return in, i + 1, true
+}
+
+func analyzeScript(t *Target, s *Script, env []string, wd string, errexit bool, read ScriptReader) *Script {
+	list := func(abs string) ([]string, bool) {
+		r := t.FS.Resolve(abs)
+		if r.Err != nil || r.Entry == nil || !r.Entry.IsDir() {
+			return nil, false
+		}
+		des, err := t.FS.ReadDir(strings.TrimPrefix(r.Final, "/"))
+		if err != nil {
+			return nil, false
+		}
+		names := make([]string, 0, len(des))
+		for _, de := range des {
+			if !de.IsDir() {
+				names = append(names, de.Name())
+			}
+		}
+		return names, true
+	}
+	s.Flavour = t.shellFlavour(s.Shell)
+	if s.Flavour == FlavourBusybox {
+		if a := t.BusyboxApplets(s.Shell); a.Found {
+			s.Applets = a.Names
+		}
+	}
+	f, err := ParseScript(s.Text, s.Flavour)
+	if err != nil {
+		s.ParseErr = err
+		return s
+	}
+	AnalyzeScript(s, f, scriptEnv(env), wd, errexit, read, list)
+	return s
+}
+
+// shellFlavour names the shell at the resolved path p.
+func (t *Target) shellFlavour(p string) ShellFlavour {
+	switch path.Base(p) {
+	case "bash":
+		return FlavourBash
+	case "dash":
+		return FlavourDash
+	case "busybox":
+		return FlavourBusybox
+	}
+	if t.BusyboxApplets(p).IsBusybox {
+		return FlavourBusybox
+	}
+	return FlavourOther
+}
+
+// busyboxApplets is what the applet reader learned of one file.
+type busyboxApplets struct {
+	// IsBusybox: the file reads as a busybox binary ("BusyBox v" in it).
+	IsBusybox bool
+	// Found: its applet name table was found; Names is then the set.
+	Found bool
+	Names map[string]bool
+}
+
+// BusyboxApplets reads the ELF file at the resolved path p, when it is
+// named busybox (or is a hard link to a file so named), and returns the
+// applet names it was built with. Busybox keeps them in one
+// NUL-separated, sorted string table (applet_names, generated by
+// applet_tables.c) and picks the applet by the basename of argv[0]
+// (find_applet_by_name), failing with "applet not found" otherwise. The
+// table is recognised as the longest run of sorted NUL-terminated names
+// that holds the applets every busybox shell build has (sh, echo, test);
+// when no such run exists, Found is false and nothing may be concluded.
+func (t *Target) BusyboxApplets(p string) busyboxApplets {
+	return t.facts.applets.get(p, func() busyboxApplets {
+		e, ok := t.FS.Lookup(p)
+		if !ok || !e.IsRegular() || e.Size > maxBusyboxRead {
+			return busyboxApplets{}
+		}
+		// Only a file named busybox (or a hard link to one) is read:
+		// reading every program of the chain would cost a decompression.
+		if !strings.HasPrefix(path.Base(p), "busybox") && !strings.HasPrefix(path.Base(e.HardlinkTo), "busybox") {
+			return busyboxApplets{}
+		}
+		b, err := ReadPrefix(t.FS, p, maxBusyboxRead)
+		if err != nil || !bytes.HasPrefix(b, []byte("\x7fELF")) || !bytes.Contains(b, []byte("BusyBox v")) {
+			return busyboxApplets{}
+		}
+		names := appletTable(b)
+		if names == nil {
+			return busyboxApplets{IsBusybox: true}
+		}
+		return busyboxApplets{IsBusybox: true, Found: true, Names: names}
+	})
+}
+
+// appletTable finds busybox's applet name table in b.
+func appletTable(b []byte) map[string]bool {
+	var best []string
+	var run []string
+	flush := func() {
+		if len(run) > len(best) {
+			best = run
+		}
+		run = nil
+	}
+	validName := func(s []byte) bool {
+		if len(s) == 0 || len(s) > 32 {
+			return false
+		}
+		for _, c := range s {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '[' || c == ']') {
+				return false
+			}
+		}
+		return true
+	}
+	start := 0
+	for start < len(b) {
+		end := bytes.IndexByte(b[start:], 0)
+		if end < 0 {
+			break
+		}
+		tok := b[start : start+end]
+		switch {
+		case validName(tok) && (len(run) == 0 || run[len(run)-1] < string(tok)):
+			run = append(run, string(tok))
+		case validName(tok):
+			flush()
+			run = []string{string(tok)}
+		default:
+			flush()
+		}
+		start += end + 1
+	}
+	flush()
+	if len(best) < 8 || !sort.StringsAreSorted(best) {
+		return nil
+	}
+	m := make(map[string]bool, len(best))
+	for _, n := range best {
+		m[n] = true
+	}
+	for _, must := range []string{"sh", "echo", "test"} {
+		if !m[must] {
+			return nil
+		}
+	}
+	return m
+}
+
+// BusyboxMissingApplet reports, for a program started as argv0 whose file
+// resolves to the busybox at p, whether that busybox lacks the applet
+// argv0 names, and the applet name. False when p is not busybox, when its
+// table was not found, or when argv0 is busybox itself.
+func (t *Target) BusyboxMissingApplet(argv0, p string) (applet string, count int, missing bool) {
+	a := t.BusyboxApplets(p)
+	if !a.Found {
+		return "", 0, false
+	}
+	applet = path.Base(argv0)
+	if strings.HasPrefix(applet, "busybox") {
+		return applet, len(a.Names), false
+	}
+	return applet, len(a.Names), !a.Names[applet]
+}
+
+// CommandLookup is how a script's shell looks a command name up.
+type CommandLookup struct {
+	// Judged is false when the lookup cannot be decided statically (the
+	// name or PATH is only known at run time, PATH has relative entries, a
+	// relative path from an unknown directory, a busybox shell whose applet
+	// table was not found); nothing else is then meaningful.
+	Judged bool
+	// Why says what made it unjudged.
+	Why string
+	// Found: a file of that name exists where the shell looks (or busybox
+	// provides it as an applet).
+	Found bool
+	// Path is the file found; Tried the paths looked at, in order.
+	Path  string
+	Tried []string
+	// Builtin: the name is a builtin, reserved word, function or alias.
+	Builtin bool
+}
+
+// LookupCommand looks the name of cmd up the way the script's shell does:
+// builtins and the script's functions first, then a name with a slash as a
+// path (relative to the working directory), else each PATH directory in
+// turn. Any non-directory counts as found: a file without the execute bit
+// fails differently ("Permission denied", exit 126).
+func (t *Target) LookupCommand(s *Script, cmd *ScriptCommand) CommandLookup {
+	name := cmd.Name.Value
+	switch {
+	case !cmd.Name.Known || name == "":
+		return CommandLookup{Why: "the command name is only known at run time"}
+	case ShellBuiltins[name] || s.Functions[name]:
+		return CommandLookup{Judged: true, Found: true, Builtin: true}
+	}
+	exists := func(p string) bool {
+		r := t.FS.Resolve(p)
+		return r.Err == nil && r.Entry != nil && !r.Entry.IsDir()
+	}
+	if strings.Contains(name, "/") {
+		p := name
+		if !strings.HasPrefix(p, "/") {
+			if cmd.Dir == "" {
+				return CommandLookup{Why: "the working directory is only known at run time"}
+			}
+			p = path.Join(cmd.Dir, p)
+		}
+		p = path.Clean(p)
+		l := CommandLookup{Judged: true, Tried: []string{p}}
+		if exists(p) {
+			l.Found, l.Path = true, p
+		}
+		return l
+	}
+	if s.Flavour == FlavourBusybox {
+		if s.Applets == nil {
+			return CommandLookup{Why: "the busybox shell's applet list was not found, and busybox may run applets without a PATH search"}
+		}
+		if s.Applets[name] {
+			return CommandLookup{Judged: true, Found: true, Builtin: true}
+		}
+	}
+	if !cmd.PATHKnown {
+		return CommandLookup{Why: "the script sets PATH to a value only known at run time"}
+	}
+	l := CommandLookup{Judged: true}
+	for _, dir := range strings.Split(cmd.PATH, ":") {
+		if !strings.HasPrefix(dir, "/") {
+			return CommandLookup{Why: fmt.Sprintf("PATH holds the relative entry %s, searched from the working directory", QuoteJSON(dir))}
+		}
+		p := path.Join(dir, name)
+		l.Tried = append(l.Tried, p)
+		if !l.Found && exists(p) {
+			l.Found, l.Path = true, p
+		}
+	}
+	return l
+}
+
+// maxShellRead bounds the read of a shell binary for its tokens (dash is
+// about 130 KiB, bash about 1.3 MiB).
+const maxShellRead = 4 << 20
+
+// ShellHasToken reports whether the shell binary at the resolved path p
+// holds tok as the end of a NUL-terminated string, the form in which dash
+// keeps its builtin names (builtins.c) and option names (options.c); a
+// linker may merge a name into the tail of a longer string, so any string
+// ending in tok counts. ok is false when the binary cannot be read. A
+// shell whose binary lacks "pipefail" has no such option; one that lacks
+// "source" has no such builtin.
+func (t *Target) ShellHasToken(p, tok string) (has, ok bool) {
+	b := t.facts.shellBinary.get(p, func() []byte {
+		e, found := t.FS.Lookup(p)
+		if !found || !e.IsRegular() || e.Size > maxShellRead {
+			return nil
+		}
+		b, err := ReadPrefix(t.FS, p, maxShellRead)
+		if err != nil || !bytes.HasPrefix(b, []byte("\x7fELF")) {
+			return nil
+		}
+		return b
+	})
+	if b == nil {
+		return false, false
+	}
+	return bytes.Contains(b, []byte(tok+"\x00")), true
+}
