@@ -84,7 +84,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top key", "arch: arm64\nignores:\n  - id: LD202\n", `.lambdoctor.yaml:2: unknown key "ignores" (did you mean "ignore"?)`},
 		{"unknown key far from any", "arch: arm64\nfrobnicate: 1\n", `.lambdoctor.yaml:2: unknown key "frobnicate" (known: arch, fail-on, images, disable, severity, ignore)`},
 		{"unknown ignore key", "ignore:\n  - id: LD202\n    reason: r\n    path: /x\n", `.lambdoctor.yaml:4: unknown key "path" (did you mean "paths"?)`},
-		{"unknown id with suggestion", "ignore:\n  - id: LD2002\n    reason: r\n", `.lambdoctor.yaml:2: ignore: unknown check "LD22" (did you mean LD202 (entrypoint-not-found)?)`},
+		{"unknown id with suggestion", "ignore:\n  - id: LD2002\n    reason: r\n", `.lambdoctor.yaml:2: ignore: unknown check "LD2002" (did you mean LD202 (entrypoint-not-found)?)`},
 		{"unknown name with suggestion", "disable:\n  - entrypoint-not-fond\n", `.lambdoctor.yaml:2: disable: unknown check "entrypoint-not-fond" (did you mean LD202 (entrypoint-not-found)?)`},
 		{"unknown id no suggestion", "disable: [LD999x-nothing-like-it]\n", `.lambdoctor.yaml:1: disable: unknown check "LD999x-nothing-like-it" (see lambdoctor checks)`},
 		{"unknown severity key", "severity:\n  LD20: info\n", `.lambdoctor.yaml:2: severity: unknown check "LD20"`},
