@@ -273,17 +273,7 @@ func (c handlerNotFound) checkNodeExport(t *analyze.Target, hs analyze.HandlerSp
 	if m.ESM && m.HasExport("default") && (hs.Base || major == 0 || major >= 4) {
 		return nil, false
 	}
-	r := t.FS.Resolve(src)
-	f := NewFinding(c.Meta(), "")
-	f.Path = src
-	if r.Entry != nil {
-		f.Layer = layerRef(t, r.Entry.Layer)
-	}
-	f.Source = t.Argv().ConfigField("Cmd")
-	ev := hs.Evidence(t)
-	if r.Entry != nil {
-		ev = append(ev, fmt.Sprintf("module file %s: %s", src, t.Describe(r.Entry)))
-	}
+	f, ev := handlerModuleFinding(c.Meta(), t, hs, src)
 	var what string
 	switch {
 	case m.ESM:

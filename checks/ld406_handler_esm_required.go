@@ -79,17 +79,7 @@ func (c handlerESMRequired) Run(ctx context.Context, t *analyze.Target) ([]Findi
 		}
 		return nil, nil
 	}
-	r := t.FS.Resolve(found)
-	f := NewFinding(c.Meta(), "")
-	f.Path = found
-	if r.Entry != nil {
-		f.Layer = layerRef(t, r.Entry.Layer)
-	}
-	f.Source = t.Argv().ConfigField("Cmd")
-	ev := hs.Evidence(t)
-	if r.Entry != nil {
-		ev = append(ev, fmt.Sprintf("module file %s: %s", found, t.Describe(r.Entry)))
-	}
+	f, ev := handlerModuleFinding(c.Meta(), t, hs, found)
 	ev = append(ev, fmt.Sprintf("esbuild's parse: %s has ES module syntax (import/export)", found))
 	scope := "no package.json above it"
 	switch {

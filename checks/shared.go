@@ -39,3 +39,21 @@ func handlerContext(t *analyze.Target) (analyze.HandlerSpec, error) {
 	}
 	return hs, err
 }
+
+// handlerModuleFinding starts a finding about the handler's module file p:
+// its path and layer, the image's Cmd as its source, and the handler's
+// evidence followed by the file's description.
+func handlerModuleFinding(m Meta, t *analyze.Target, hs analyze.HandlerSpec, p string) (Finding, []string) {
+	r := t.FS.Resolve(p)
+	f := NewFinding(m, "")
+	f.Path = p
+	if r.Entry != nil {
+		f.Layer = layerRef(t, r.Entry.Layer)
+	}
+	f.Source = t.Argv().ConfigField("Cmd")
+	ev := hs.Evidence(t)
+	if r.Entry != nil {
+		ev = append(ev, fmt.Sprintf("module file %s: %s", p, t.Describe(r.Entry)))
+	}
+	return f, ev
+}
