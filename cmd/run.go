@@ -405,7 +405,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return &exitError{code: ExitLoad, err: err}
 	}
 	defer img.Close()
-	fsys, err := imagefs.Build(ctx, img.Layers, buildOptions(list, loadDir, iopts.cache))
+	fsys, err := imagefs.Build(ctx, img.Layers, buildOptions(list, loadDir, iopts.cache).Unpacking())
 	if err != nil {
 		return &exitError{code: ExitLoad, err: fmt.Errorf("reading %q: %w", ref, err)}
 	}

@@ -56,6 +56,64 @@ type layerAccess struct {
 	deferred *deferredAccess
 	// zstd is set for zstd layers.
 	zstd *zstdAccess
+	// plain, when set, is the decompressed stream kept by the pass
+	// (Options.KeepDecompressed): reads are served from it.
+	plain *plainCopy
+}
+
+// plainCopy is a layer's decompressed tar stream, in an unlinked
+// temporary file.
+type plainCopy struct {
+	f    *os.File
+	size int64
+}
+
+// plainTee writes the pass's decompressed stream to w and to a temporary
+// file. When the file cannot be written the copy is dropped and the pass
+// goes on.
+type plainTee struct {
+	w   io.Writer
+	f   *os.File
+	bw  *bufio.Writer
+	n   int64
+	err error
+}
+
+// plainCopyBuf is the buffer between the pass and a plain copy's file.
+const plainCopyBuf = 256 << 10
+
+func newPlainTee(f *FS, dir string, w io.Writer) io.Writer {
+	tmp, err := os.CreateTemp(dir, "lambdoctor-plain-*")
+	if err != nil {
+		return w
+	}
+	os.Remove(tmp.Name())
+	f.onClose(tmp.Close)
+	return &plainTee{w: w, f: tmp, bw: bufio.NewWriterSize(tmp, plainCopyBuf)}
+}
+
+func (t *plainTee) Write(p []byte) (int, error) {
+	if t.err == nil {
+		if _, err := t.bw.Write(p); err != nil {
+			t.err = err
+		} else {
+			t.n += int64(len(p))
+		}
+	}
+	return t.w.Write(p)
+}
+
+// finish returns the copy when it holds the whole stream of size bytes.
+func (t *plainTee) finish(size int64) *plainCopy {
+	if t.err == nil {
+		t.err = t.bw.Flush()
+	}
+	t.bw = nil
+	if t.err != nil || t.n != size {
+		t.f.Truncate(0)
+		return nil
+	}
+	return &plainCopy{f: t.f, size: t.n}
 }
 
 // window returns the deflate window of cp.
@@ -390,6 +448,11 @@ func (c *cursor) openBlob() error {
 // choosing between reading on and restarting at a restart point.
 func (c *cursor) seek(off int64) error {
 	if c.r != nil && c.pos == off {
+		return nil
+	}
+	if p := c.f.access[c.li].plain; p != nil {
+		c.close()
+		c.r, c.pos = io.NewSectionReader(p.f, off, max(p.size-off, 0)), off
 		return nil
 	}
 	if c.blob == nil {

@@ -357,3 +357,97 @@ func TestZstdReadsBounded(t *testing.T) {
 		t.Errorf("%d reads decompressed %d bytes, more than twice the layer's %d", st.Reads, st.ReadBytes, st.PassBytes)
 	}
 }
+
+// TestKeepDecompressed: with Options.KeepDecompressed, reading every file
+// after Build decompresses nothing (gzip and zstd layers are served from
+// the copies the pass kept), the content is right, and the copies live in
+// TempDir, unlinked.
+func TestKeepDecompressed(t *testing.T) {
+	es0, want := accessImage(t, 2, 300)
+	layers := []Layer{
+		blobLayer(gzipOf(t, tarOf(t, es0...)), nil),
+		streamLayer(gzipOf(t, tarOf(t, reg("s/one", 0o644, strings.Repeat("streamed", 5000)))), nil),
+		blobLayer(zstdOf(t, tarOf(t, reg("z/one", 0o644, strings.Repeat("zstd", 7000)))), nil),
+		blobLayer(tarOf(t, reg("p/one", 0o644, "plain tar")), nil),
+	}
+	want["/s/one"] = strings.Repeat("streamed", 5000)
+	want["/z/one"] = strings.Repeat("zstd", 7000)
+	want["/p/one"] = "plain tar"
+	var paths []string
+	for p := range want {
+		paths = append(paths, p)
+	}
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+			tmp := t.TempDir()
+			f, err := Build(context.Background(), layers, Options{CheckpointEvery: 64 << 10, TempDir: tmp, KeepDecompressed: keep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+				t.Errorf("TempDir holds %d names: the copies are not unlinked", len(ents))
+			}
+			got := map[string]string{}
+			err = f.ReadFiles(context.Background(), paths, func(p string, r io.Reader) error {
+				b, err := io.ReadAll(r)
+				got[p] = string(b)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p, b := range want {
+				if got[p] != b {
+					t.Errorf("%s: %d bytes, want %d", p, len(got[p]), len(b))
+				}
+			}
+			st := f.Stats()
+			switch {
+			case keep && st.ReadBytes != 0:
+				t.Errorf("KeepDecompressed: reading every file decompressed %d bytes, want 0", st.ReadBytes)
+			case !keep && st.ReadBytes == 0:
+				t.Errorf("without KeepDecompressed nothing was decompressed: the test reads nothing")
+			}
+			// Seeking back within a file works on the copy too.
+			r, err := f.Open("s/one")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			rs := r.(io.ReadSeeker)
+			buf := make([]byte, 8)
+			if _, err := rs.Seek(8*4000, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(rs, buf); err != nil || string(buf) != "streamed" {
+				t.Errorf("read after seek: %q, %v", buf, err)
+			}
+		})
+	}
+}
+
+// TestKeepDecompressedCopyDropped: a copy that could not be written whole
+// is dropped, and reads decompress the layer as without it.
+func TestKeepDecompressedCopyDropped(t *testing.T) {
+	f := &FS{}
+	tmp := t.TempDir()
+	var sink bytes.Buffer
+	w := newPlainTee(f, tmp, &sink).(*plainTee)
+	w.Write([]byte("abc"))
+	if c := w.finish(4); c != nil {
+		t.Errorf("a copy of 3 bytes of a 4-byte stream was kept")
+	}
+	w = newPlainTee(f, tmp, &sink).(*plainTee)
+	w.f.Close() // writing fails from now on
+	w.Write(make([]byte, plainCopyBuf+1))
+	if c := w.finish(plainCopyBuf + 1); c != nil {
+		t.Errorf("a copy whose file failed was kept")
+	}
+	if sink.Len() != 3+plainCopyBuf+1 {
+		t.Errorf("the pass saw %d bytes, want every byte written", sink.Len())
+	}
+	for _, c := range f.closers {
+		c()
+	}
+}

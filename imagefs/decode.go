@@ -255,7 +255,11 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 		res.access.comp = compGzip
 		idx := &layerIndex{store: d.fs.store}
 		pos := func() int64 { return cnt.n - int64(br.Buffered()) }
-		_, err := gunzipIndexed(br, pos, h.tarWriter(sink), d.opts.CheckpointEvery, idx)
+		w := h.tarWriter(sink)
+		if d.opts.KeepDecompressed {
+			w = newPlainTee(d.fs, d.opts.TempDir, w)
+		}
+		_, err := gunzipIndexed(br, pos, w, d.opts.CheckpointEvery, idx)
 		if err != nil {
 			return nil, fail(err)
 		}
@@ -266,6 +270,9 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 			return nil, &LayerError{Index: i, Digest: l.Digest, Err: fmt.Errorf("checking restart points: %w", err)}
 		}
 		res.access.cps = idx.cps
+		if t, ok := w.(*plainTee); ok {
+			res.access.plain = t.finish(sink.off)
+		}
 	} else {
 		dec, release, err := decompress(br)
 		if err != nil {
@@ -277,9 +284,15 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 			res.access.comp = compZstd
 			w = h.tarWriter(sink)
 			res.access.zstd = &zstdAccess{dir: d.opts.TempDir}
+			if d.opts.KeepDecompressed {
+				w = newPlainTee(d.fs, d.opts.TempDir, w)
+			}
 		}
 		if _, err := dec.WriteTo(w); err != nil {
 			return nil, fail(err)
+		}
+		if t, ok := w.(*plainTee); ok {
+			res.access.plain = t.finish(sink.off)
 		}
 	}
 	if err := sink.finish(); err != nil {

@@ -45,6 +45,15 @@ type Options struct {
 	// with what the pass learns (see Cache): a layer it holds is not
 	// opened unless a read needs content that was not captured.
 	Cache *Cache
+	// KeepDecompressed makes the pass keep the decompressed tar stream of
+	// every compressed layer it reads, in an unlinked temporary file in
+	// TempDir, so that reads after Build decompress nothing: for a caller
+	// about to read every file once (lambdoctor run's unpack), this halves
+	// the decompression, for the layers' uncompressed size in TempDir
+	// until Close. Layers that come from the Cache are not read by the
+	// pass and are not copied. When the copy cannot be written (TempDir
+	// full, say) the layer is read as without it.
+	KeepDecompressed bool
 	// CaptureKey names the Capture function, for the Cache: two Builds
 	// whose Capture functions accept the same files must give the same
 	// key, different ones different keys (a hash of the rules, say). With
@@ -55,6 +64,13 @@ type Options struct {
 	// targets lower it so that a mutated stream decompresses megabytes,
 	// not a gigabyte, before the limit stops it.
 	expansionFloor int64
+}
+
+// Unpacking returns o set up for a caller that reads every file once after
+// Build, as lambdoctor run's unpack does: KeepDecompressed set.
+func (o Options) Unpacking() Options {
+	o.KeepDecompressed = true
+	return o
 }
 
 // Defaults for Options.

@@ -294,7 +294,8 @@ func unpackTimeout(b *testing.B) time.Duration {
 }
 
 // unpack is what `lambdoctor run` does before it starts the function: load
-// the image, build its filesystem, write the merged root filesystem into
+// the image, build its filesystem (keeping the decompressed layers, as run
+// does: imagefs.Options.Unpacking), write the merged root filesystem into
 // dir with sandbox.MaterializeReport.
 func unpack(ctx context.Context, ref, dir string) error {
 	img, err := source.Load(ctx, ref, source.Options{})
@@ -302,10 +303,11 @@ func unpack(ctx context.Context, ref, dir string) error {
 		return err
 	}
 	defer img.Close()
-	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{})
+	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{}.Unpacking())
 	if err != nil {
 		return err
 	}
+	defer fsys.Close()
 	_, err = sandbox.MaterializeReport(ctx, fsys, dir)
 	return err
 }
