@@ -14,6 +14,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // Reading file content after Build: each layer keeps how to reach its blob
@@ -187,6 +189,16 @@ func (x *layerIndex) verify(open func() (io.ReaderAt, func() error, error), size
 		return err
 	}
 	defer done()
+	// One window buffer, input buffer and decompressor serve every
+	// restart point: a probe reads 64 bytes, and a layer has one restart
+	// point per CheckpointEvery bytes (665 for 340 MB), so allocating
+	// them anew each time made most of an inspection's garbage.
+	var (
+		win [maxWindow]byte
+		got [len(probe{}.b)]byte
+		br  *bufio.Reader
+		fr  io.ReadCloser
+	)
 	kept := x.cps[:0]
 	for i, cp := range x.cps {
 		pr := x.probes[i]
@@ -194,17 +206,40 @@ func (x *layerIndex) verify(open func() (io.ReaderAt, func() error, error), size
 			kept = append(kept, cp)
 			continue
 		}
-		win, err := x.store.get(cp.win, cp.winLen)
-		if err != nil {
+		w := win[:min(int(cp.winLen), len(win))]
+		if err := x.store.getInto(w, cp.win); err != nil {
 			return err
 		}
-		got := make([]byte, pr.n)
-		if _, err := io.ReadFull(newGzipResumer(blob, size, cp, win), got); err == nil && bytes.Equal(got, pr.b[:pr.n]) {
+		sec := io.NewSectionReader(blob, cp.comp, size-cp.comp)
+		if br == nil {
+			br = bufio.NewReaderSize(sec, probeReadBuf)
+		} else {
+			br.Reset(sec)
+		}
+		icp := flate.InflateCheckpoint{CompressedOffset: cp.comp, BitOffset: cp.bit, Window: w}
+		if r, ok := fr.(cpResetter); ok {
+			if r.ResetCP(br, icp) != nil {
+				continue
+			}
+		} else {
+			fr = flate.NewReaderOpts(br, flate.WithResumeFrom(icp))
+		}
+		if _, err := io.ReadFull(fr, got[:pr.n]); err == nil && bytes.Equal(got[:pr.n], pr.b[:pr.n]) {
 			kept = append(kept, cp)
 		}
 	}
 	x.cps, x.probes = kept, nil
 	return nil
+}
+
+// probeReadBuf is the input buffer of restart-point probes: 64 bytes of
+// output rarely need more than a block header and a few hundred bytes.
+const probeReadBuf = 4 << 10
+
+// cpResetter is klauspost/compress's flate reader, restarted at a
+// checkpoint without reallocating its window and tables.
+type cpResetter interface {
+	ResetCP(r io.Reader, cp flate.InflateCheckpoint) error
 }
 
 func (x *layerIndex) add(cp checkpoint) { x.cps = append(x.cps, cp) }
@@ -255,6 +290,20 @@ func (s *windowStore) put(b []byte) (int64, error) {
 	}
 	s.size += int64(len(b))
 	return off, nil
+}
+
+// getInto reads len(b) bytes at off into b.
+func (s *windowStore) getInto(b []byte, off int64) error {
+	s.mu.Lock()
+	f := s.f
+	s.mu.Unlock()
+	if f == nil {
+		return errors.New("restart-point store is closed")
+	}
+	if _, err := f.ReadAt(b, off); err != nil {
+		return fmt.Errorf("reading the restart-point store: %w", err)
+	}
+	return nil
 }
 
 // get reads n bytes at off.

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -449,5 +450,47 @@ func TestKeepDecompressedCopyDropped(t *testing.T) {
 	}
 	for _, c := range f.closers {
 		c()
+	}
+}
+
+// TestVerifyReusesBuffers: proving the restart points of a layer reuses
+// one decompressor and its buffers, so its garbage does not grow with the
+// number of restart points (each used to allocate a 64 KiB input buffer,
+// a 32 KiB window copy and a decompressor: about 130 KiB).
+func TestVerifyReusesBuffers(t *testing.T) {
+	es, _ := accessImage(t, 5, 400)
+	blob := gzipOf(t, tarOf(t, es...))
+	f, err := Build(context.Background(), []Layer{blobLayer(blob, nil)}, Options{CheckpointEvery: 16 << 10, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cps := f.access[0].cps
+	if len(cps) < 50 {
+		t.Fatalf("only %d restart points: the test needs many", len(cps))
+	}
+	x := &layerIndex{store: f.store}
+	for _, cp := range cps {
+		x.cps = append(x.cps, cp)
+		x.probes = append(x.probes, probe{})
+	}
+	// Probes of the true first bytes after each restart point.
+	for i, cp := range cps {
+		r := newContentReader(&cursor{f: f, li: 0}, f, cp.unc, 64)
+		n, _ := io.ReadFull(r, x.probes[i].b[:])
+		x.probes[i].n = n
+		r.Close()
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := x.verify(f.access[0].open, f.access[0].size); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if len(x.cps) != len(cps) {
+		t.Errorf("verify kept %d of %d true restart points", len(x.cps), len(cps))
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 512<<10 {
+		t.Errorf("verifying %d restart points allocated %d KiB, want one set of buffers (under 512 KiB)", len(cps), alloc>>10)
 	}
 }
