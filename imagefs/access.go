@@ -464,6 +464,9 @@ type cursor struct {
 	r       io.Reader
 	pos     int64
 	release func()
+	// skipBuf receives what skip drops; allocated by the first skip, it
+	// serves the cursor's every skip (one escaped to the heap per call).
+	skipBuf []byte
 }
 
 func (f *FS) newCursor(li int) (*cursor, error) {
@@ -575,7 +578,10 @@ func (c *cursor) skip(n int64) error {
 	if n <= 0 {
 		return nil
 	}
-	var buf [32 << 10]byte
+	if c.skipBuf == nil {
+		c.skipBuf = make([]byte, 32<<10)
+	}
+	buf := c.skipBuf
 	for n > 0 {
 		m, err := c.Read(buf[:min(int64(len(buf)), n)])
 		n -= int64(m)

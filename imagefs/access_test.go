@@ -494,3 +494,30 @@ func TestVerifyReusesBuffers(t *testing.T) {
 		t.Errorf("verifying %d restart points allocated %d KiB, want one set of buffers (under 512 KiB)", len(cps), alloc>>10)
 	}
 }
+
+// TestCursorSkipReusesBuffer: skipping forward in a layer reuses the
+// cursor's buffer instead of allocating 32 KiB each time.
+func TestCursorSkipReusesBuffer(t *testing.T) {
+	body := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	f, err := Build(context.Background(), []Layer{blobLayer(tarOf(t, reg("big", 0o644, body)), nil)}, Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := f.newCursor(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.seek(0); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(10, func() {
+		if err := c.skip(40 << 10); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("a skip allocated %.0f times, want the cursor's buffer reused", allocs)
+	}
+}
