@@ -88,7 +88,7 @@ func parseCacheSize(s string) (int64, error) {
 // buildOptions are the imagefs options of an inspection: the captures the
 // checks need, and the cache.
 func buildOptions(list []checks.Check, tmp string, cache *imagefs.Cache) imagefs.Options {
-	return imagefs.Options{Capture: captureFor(list), CaptureKey: captureKey(list), TempDir: tmp, Cache: cache}
+	return imagefs.Options{Capture: captureFor(list), CaptureKey: captureKey(list), TempDir: tmp, Cache: cache, KeepDecompressedUpTo: imagefs.KeepDecompressedSmall}
 }
 
 // captureKey names the capture policy of captureFor(list) for the cache:

@@ -59,7 +59,8 @@ type layerAccess struct {
 	// zstd is set for zstd layers.
 	zstd *zstdAccess
 	// plain, when set, is the decompressed stream kept by the pass
-	// (Options.KeepDecompressed): reads are served from it.
+	// (Options.KeepDecompressed, KeepDecompressedUpTo): reads are served
+	// from it.
 	plain *plainCopy
 }
 
@@ -71,33 +72,42 @@ type plainCopy struct {
 }
 
 // plainTee writes the pass's decompressed stream to w and to a temporary
-// file. When the file cannot be written the copy is dropped and the pass
-// goes on.
+// file, within the budget left (shared by the layers decoded at once).
+// When the budget runs out or the file cannot be written, the copy is
+// dropped (its bytes given back) and the pass goes on.
 type plainTee struct {
-	w   io.Writer
-	f   *os.File
-	bw  *bufio.Writer
-	n   int64
-	err error
+	w    io.Writer
+	f    *os.File
+	bw   *bufio.Writer
+	left *atomic.Int64
+	n    int64
+	err  error
 }
 
 // plainCopyBuf is the buffer between the pass and a plain copy's file.
-const plainCopyBuf = 256 << 10
+const plainCopyBuf = 64 << 10
 
-func newPlainTee(f *FS, dir string, w io.Writer) io.Writer {
+// errPlainBudget drops a copy that would exceed the budget.
+var errPlainBudget = errors.New("over the budget of decompressed copies")
+
+func newPlainTee(f *FS, dir string, left *atomic.Int64, w io.Writer) io.Writer {
 	tmp, err := os.CreateTemp(dir, "lambdoctor-plain-*")
 	if err != nil {
 		return w
 	}
 	os.Remove(tmp.Name())
 	f.onClose(tmp.Close)
-	return &plainTee{w: w, f: tmp, bw: bufio.NewWriterSize(tmp, plainCopyBuf)}
+	return &plainTee{w: w, f: tmp, bw: bufio.NewWriterSize(tmp, plainCopyBuf), left: left}
 }
 
 func (t *plainTee) Write(p []byte) (int, error) {
 	if t.err == nil {
-		if _, err := t.bw.Write(p); err != nil {
-			t.err = err
+		if t.left.Add(-int64(len(p))) < 0 {
+			t.left.Add(int64(len(p)))
+			t.drop(errPlainBudget)
+		} else if _, err := t.bw.Write(p); err != nil {
+			t.left.Add(int64(len(p)))
+			t.drop(err)
 		} else {
 			t.n += int64(len(p))
 		}
@@ -105,14 +115,27 @@ func (t *plainTee) Write(p []byte) (int, error) {
 	return t.w.Write(p)
 }
 
+// drop gives the copy up: its bytes go back to the budget and its file is
+// emptied.
+func (t *plainTee) drop(err error) {
+	t.err = err
+	t.left.Add(t.n)
+	t.n = 0
+	t.bw = nil
+	t.f.Truncate(0)
+}
+
 // finish returns the copy when it holds the whole stream of size bytes.
 func (t *plainTee) finish(size int64) *plainCopy {
 	if t.err == nil {
-		t.err = t.bw.Flush()
+		if err := t.bw.Flush(); err != nil {
+			t.drop(err)
+		} else if t.n != size {
+			t.drop(fmt.Errorf("copied %d bytes of %d", t.n, size))
+		}
 	}
 	t.bw = nil
-	if t.err != nil || t.n != size {
-		t.f.Truncate(0)
+	if t.err != nil {
 		return nil
 	}
 	return &plainCopy{f: t.f, size: t.n}

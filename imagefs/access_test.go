@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -428,28 +429,94 @@ func TestKeepDecompressed(t *testing.T) {
 	}
 }
 
-// TestKeepDecompressedCopyDropped: a copy that could not be written whole
-// is dropped, and reads decompress the layer as without it.
+// TestKeepDecompressedCopyDropped: a copy that could not be written whole,
+// or that would go over the budget, is dropped and its bytes given back,
+// and the pass sees every byte.
 func TestKeepDecompressedCopyDropped(t *testing.T) {
 	f := &FS{}
+	defer func() {
+		for _, c := range f.closers {
+			c()
+		}
+	}()
 	tmp := t.TempDir()
 	var sink bytes.Buffer
-	w := newPlainTee(f, tmp, &sink).(*plainTee)
+	var left atomic.Int64
+	left.Store(100)
+	w := newPlainTee(f, tmp, &left, &sink).(*plainTee)
 	w.Write([]byte("abc"))
 	if c := w.finish(4); c != nil {
 		t.Errorf("a copy of 3 bytes of a 4-byte stream was kept")
 	}
-	w = newPlainTee(f, tmp, &sink).(*plainTee)
+	if left.Load() != 100 {
+		t.Errorf("budget left %d after a dropped copy, want 100", left.Load())
+	}
+	w = newPlainTee(f, tmp, &left, &sink).(*plainTee)
 	w.f.Close() // writing fails from now on
 	w.Write(make([]byte, plainCopyBuf+1))
 	if c := w.finish(plainCopyBuf + 1); c != nil {
 		t.Errorf("a copy whose file failed was kept")
 	}
-	if sink.Len() != 3+plainCopyBuf+1 {
-		t.Errorf("the pass saw %d bytes, want every byte written", sink.Len())
+	w = newPlainTee(f, tmp, &left, &sink).(*plainTee)
+	w.Write(make([]byte, 60))
+	w2 := newPlainTee(f, tmp, &left, &sink).(*plainTee)
+	w2.Write(make([]byte, 30))
+	w.Write(make([]byte, 20)) // 110 > 100: dropped
+	if c := w.finish(80); c != nil {
+		t.Errorf("a copy over the budget was kept")
 	}
-	for _, c := range f.closers {
-		c()
+	w2.Write(make([]byte, 30))
+	if c := w2.finish(60); c == nil || c.size != 60 {
+		t.Errorf("a copy within the budget left was dropped: %+v", c)
+	}
+	if left.Load() != 40 {
+		t.Errorf("budget left %d, want 40", left.Load())
+	}
+	if want := 3 + plainCopyBuf + 1 + 80 + 60; sink.Len() != want {
+		t.Errorf("the pass saw %d bytes, want every byte written (%d)", sink.Len(), want)
+	}
+}
+
+// TestKeepDecompressedUpTo: without KeepDecompressed, a small image's
+// layers are kept decompressed within KeepDecompressedUpTo (none by
+// default), and a layer over what is left is decompressed again when read.
+func TestKeepDecompressedUpTo(t *testing.T) {
+	small := strings.Repeat("small layer ", 1000)
+	big := strings.Repeat("bigger layer ", 20000)
+	layers := []Layer{
+		blobLayer(gzipOf(t, tarOf(t, reg("small", 0o644, small))), nil),
+		blobLayer(gzipOf(t, tarOf(t, reg("big", 0o644, big))), nil),
+	}
+	for _, c := range []struct {
+		upTo       int64
+		smallPlain bool
+		bigPlain   bool
+	}{
+		{0, false, false},
+		{-1, false, false},
+		{64 << 10, true, false},
+		{KeepDecompressedSmall, true, true},
+	} {
+		f, err := Build(context.Background(), layers, Options{TempDir: t.TempDir(), KeepDecompressedUpTo: c.upTo, Parallelism: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.access[0].plain != nil; got != c.smallPlain {
+			t.Errorf("KeepDecompressedUpTo %d: small layer kept decompressed: %v, want %v", c.upTo, got, c.smallPlain)
+		}
+		if got := f.access[1].plain != nil; got != c.bigPlain {
+			t.Errorf("KeepDecompressedUpTo %d: big layer kept decompressed: %v, want %v", c.upTo, got, c.bigPlain)
+		}
+		for name, want := range map[string]string{"small": small, "big": big} {
+			b, err := f.ReadFile(name)
+			if err != nil || string(b) != want {
+				t.Errorf("KeepDecompressedUpTo %d: %s: %d bytes, %v", c.upTo, name, len(b), err)
+			}
+		}
+		if st := f.Stats(); (st.ReadBytes == 0) != (c.smallPlain && c.bigPlain) {
+			t.Errorf("KeepDecompressedUpTo %d: reads decompressed %d bytes", c.upTo, st.ReadBytes)
+		}
+		f.Close()
 	}
 }
 
