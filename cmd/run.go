@@ -296,6 +296,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return err
 	}
 	iopts.Arch, iopts.Overrides, iopts.Policy, iopts.Load, iopts.TempDir = plan.arch, plan.overrides, cfg, opts.load, ws.LoadDir
+	iopts.Unpack = true
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return loadError(err)

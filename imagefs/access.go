@@ -14,6 +14,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // Reading file content after Build: each layer keeps how to reach its blob
@@ -56,6 +58,87 @@ type layerAccess struct {
 	deferred *deferredAccess
 	// zstd is set for zstd layers.
 	zstd *zstdAccess
+	// plain, when set, is the decompressed stream kept by the pass
+	// (Options.KeepDecompressed, KeepDecompressedUpTo): reads are served
+	// from it.
+	plain *plainCopy
+}
+
+// plainCopy is a layer's decompressed tar stream, in an unlinked
+// temporary file.
+type plainCopy struct {
+	f    *os.File
+	size int64
+}
+
+// plainTee writes the pass's decompressed stream to w and to a temporary
+// file, within the budget left (shared by the layers decoded at once).
+// When the budget runs out or the file cannot be written, the copy is
+// dropped (its bytes given back) and the pass goes on.
+type plainTee struct {
+	w    io.Writer
+	f    *os.File
+	bw   *bufio.Writer
+	left *atomic.Int64
+	n    int64
+	err  error
+}
+
+// plainCopyBuf is the buffer between the pass and a plain copy's file.
+const plainCopyBuf = 64 << 10
+
+// errPlainBudget drops a copy that would exceed the budget.
+var errPlainBudget = errors.New("over the budget of decompressed copies")
+
+func newPlainTee(f *FS, dir string, left *atomic.Int64, w io.Writer) io.Writer {
+	tmp, err := os.CreateTemp(dir, "lambdoctor-plain-*")
+	if err != nil {
+		return w
+	}
+	os.Remove(tmp.Name())
+	f.onClose(tmp.Close)
+	return &plainTee{w: w, f: tmp, bw: bufio.NewWriterSize(tmp, plainCopyBuf), left: left}
+}
+
+func (t *plainTee) Write(p []byte) (int, error) {
+	if t.err == nil {
+		if t.left.Add(-int64(len(p))) < 0 {
+			t.left.Add(int64(len(p)))
+			t.drop(errPlainBudget)
+		} else if _, err := t.bw.Write(p); err != nil {
+			t.left.Add(int64(len(p)))
+			t.drop(err)
+		} else {
+			t.n += int64(len(p))
+		}
+	}
+	return t.w.Write(p)
+}
+
+// drop gives the copy up: its bytes go back to the budget and its file is
+// emptied.
+func (t *plainTee) drop(err error) {
+	t.err = err
+	t.left.Add(t.n)
+	t.n = 0
+	t.bw = nil
+	t.f.Truncate(0)
+}
+
+// finish returns the copy when it holds the whole stream of size bytes.
+func (t *plainTee) finish(size int64) *plainCopy {
+	if t.err == nil {
+		if err := t.bw.Flush(); err != nil {
+			t.drop(err)
+		} else if t.n != size {
+			t.drop(fmt.Errorf("copied %d bytes of %d", t.n, size))
+		}
+	}
+	t.bw = nil
+	if t.err != nil {
+		return nil
+	}
+	return &plainCopy{f: t.f, size: t.n}
 }
 
 // window returns the deflate window of cp.
@@ -129,6 +212,16 @@ func (x *layerIndex) verify(open func() (io.ReaderAt, func() error, error), size
 		return err
 	}
 	defer done()
+	// One window buffer, input buffer and decompressor serve every
+	// restart point: a probe reads 64 bytes, and a layer has one restart
+	// point per CheckpointEvery bytes (665 for 340 MB), so allocating
+	// them anew each time made most of an inspection's garbage.
+	var (
+		win [maxWindow]byte
+		got [len(probe{}.b)]byte
+		br  *bufio.Reader
+		fr  io.ReadCloser
+	)
 	kept := x.cps[:0]
 	for i, cp := range x.cps {
 		pr := x.probes[i]
@@ -136,17 +229,40 @@ func (x *layerIndex) verify(open func() (io.ReaderAt, func() error, error), size
 			kept = append(kept, cp)
 			continue
 		}
-		win, err := x.store.get(cp.win, cp.winLen)
-		if err != nil {
+		w := win[:min(int(cp.winLen), len(win))]
+		if err := x.store.getInto(w, cp.win); err != nil {
 			return err
 		}
-		got := make([]byte, pr.n)
-		if _, err := io.ReadFull(newGzipResumer(blob, size, cp, win), got); err == nil && bytes.Equal(got, pr.b[:pr.n]) {
+		sec := io.NewSectionReader(blob, cp.comp, size-cp.comp)
+		if br == nil {
+			br = bufio.NewReaderSize(sec, probeReadBuf)
+		} else {
+			br.Reset(sec)
+		}
+		icp := flate.InflateCheckpoint{CompressedOffset: cp.comp, BitOffset: cp.bit, Window: w}
+		if r, ok := fr.(cpResetter); ok {
+			if r.ResetCP(br, icp) != nil {
+				continue
+			}
+		} else {
+			fr = flate.NewReaderOpts(br, flate.WithResumeFrom(icp))
+		}
+		if _, err := io.ReadFull(fr, got[:pr.n]); err == nil && bytes.Equal(got[:pr.n], pr.b[:pr.n]) {
 			kept = append(kept, cp)
 		}
 	}
 	x.cps, x.probes = kept, nil
 	return nil
+}
+
+// probeReadBuf is the input buffer of restart-point probes: 64 bytes of
+// output rarely need more than a block header and a few hundred bytes.
+const probeReadBuf = 4 << 10
+
+// cpResetter is klauspost/compress's flate reader, restarted at a
+// checkpoint without reallocating its window and tables.
+type cpResetter interface {
+	ResetCP(r io.Reader, cp flate.InflateCheckpoint) error
 }
 
 func (x *layerIndex) add(cp checkpoint) { x.cps = append(x.cps, cp) }
@@ -197,6 +313,20 @@ func (s *windowStore) put(b []byte) (int64, error) {
 	}
 	s.size += int64(len(b))
 	return off, nil
+}
+
+// getInto reads len(b) bytes at off into b.
+func (s *windowStore) getInto(b []byte, off int64) error {
+	s.mu.Lock()
+	f := s.f
+	s.mu.Unlock()
+	if f == nil {
+		return errors.New("restart-point store is closed")
+	}
+	if _, err := f.ReadAt(b, off); err != nil {
+		return fmt.Errorf("reading the restart-point store: %w", err)
+	}
+	return nil
 }
 
 // get reads n bytes at off.
@@ -357,6 +487,9 @@ type cursor struct {
 	r       io.Reader
 	pos     int64
 	release func()
+	// skipBuf receives what skip drops; allocated by the first skip, it
+	// serves the cursor's every skip (one escaped to the heap per call).
+	skipBuf []byte
 }
 
 func (f *FS) newCursor(li int) (*cursor, error) {
@@ -390,6 +523,11 @@ func (c *cursor) openBlob() error {
 // choosing between reading on and restarting at a restart point.
 func (c *cursor) seek(off int64) error {
 	if c.r != nil && c.pos == off {
+		return nil
+	}
+	if p := c.f.access[c.li].plain; p != nil {
+		c.close()
+		c.r, c.pos = io.NewSectionReader(p.f, off, max(p.size-off, 0)), off
 		return nil
 	}
 	if c.blob == nil {
@@ -463,7 +601,10 @@ func (c *cursor) skip(n int64) error {
 	if n <= 0 {
 		return nil
 	}
-	var buf [32 << 10]byte
+	if c.skipBuf == nil {
+		c.skipBuf = make([]byte, 32<<10)
+	}
+	buf := c.skipBuf
 	for n > 0 {
 		m, err := c.Read(buf[:min(int64(len(buf)), n)])
 		n -= int64(m)

@@ -10,8 +10,10 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -355,5 +357,234 @@ func TestZstdReadsBounded(t *testing.T) {
 	}
 	if st := f.Stats(); st.ReadBytes > 2*st.PassBytes {
 		t.Errorf("%d reads decompressed %d bytes, more than twice the layer's %d", st.Reads, st.ReadBytes, st.PassBytes)
+	}
+}
+
+// TestKeepDecompressed: with Options.KeepDecompressed, reading every file
+// after Build decompresses nothing (gzip and zstd layers are served from
+// the copies the pass kept), the content is right, and the copies live in
+// TempDir, unlinked.
+func TestKeepDecompressed(t *testing.T) {
+	es0, want := accessImage(t, 2, 300)
+	layers := []Layer{
+		blobLayer(gzipOf(t, tarOf(t, es0...)), nil),
+		streamLayer(gzipOf(t, tarOf(t, reg("s/one", 0o644, strings.Repeat("streamed", 5000)))), nil),
+		blobLayer(zstdOf(t, tarOf(t, reg("z/one", 0o644, strings.Repeat("zstd", 7000)))), nil),
+		blobLayer(tarOf(t, reg("p/one", 0o644, "plain tar")), nil),
+	}
+	want["/s/one"] = strings.Repeat("streamed", 5000)
+	want["/z/one"] = strings.Repeat("zstd", 7000)
+	want["/p/one"] = "plain tar"
+	var paths []string
+	for p := range want {
+		paths = append(paths, p)
+	}
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+			tmp := t.TempDir()
+			f, err := Build(context.Background(), layers, Options{CheckpointEvery: 64 << 10, TempDir: tmp, KeepDecompressed: keep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+				t.Errorf("TempDir holds %d names: the copies are not unlinked", len(ents))
+			}
+			got := map[string]string{}
+			err = f.ReadFiles(context.Background(), paths, func(p string, r io.Reader) error {
+				b, err := io.ReadAll(r)
+				got[p] = string(b)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p, b := range want {
+				if got[p] != b {
+					t.Errorf("%s: %d bytes, want %d", p, len(got[p]), len(b))
+				}
+			}
+			st := f.Stats()
+			switch {
+			case keep && st.ReadBytes != 0:
+				t.Errorf("KeepDecompressed: reading every file decompressed %d bytes, want 0", st.ReadBytes)
+			case !keep && st.ReadBytes == 0:
+				t.Errorf("without KeepDecompressed nothing was decompressed: the test reads nothing")
+			}
+			// Seeking back within a file works on the copy too.
+			r, err := f.Open("s/one")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			rs := r.(io.ReadSeeker)
+			buf := make([]byte, 8)
+			if _, err := rs.Seek(8*4000, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(rs, buf); err != nil || string(buf) != "streamed" {
+				t.Errorf("read after seek: %q, %v", buf, err)
+			}
+		})
+	}
+}
+
+// TestKeepDecompressedCopyDropped: a copy that could not be written whole,
+// or that would go over the budget, is dropped and its bytes given back,
+// and the pass sees every byte.
+func TestKeepDecompressedCopyDropped(t *testing.T) {
+	f := &FS{}
+	defer func() {
+		for _, c := range f.closers {
+			c()
+		}
+	}()
+	tmp := t.TempDir()
+	var sink bytes.Buffer
+	var left atomic.Int64
+	left.Store(100)
+	w := newPlainTee(f, tmp, &left, &sink).(*plainTee)
+	w.Write([]byte("abc"))
+	if c := w.finish(4); c != nil {
+		t.Errorf("a copy of 3 bytes of a 4-byte stream was kept")
+	}
+	if left.Load() != 100 {
+		t.Errorf("budget left %d after a dropped copy, want 100", left.Load())
+	}
+	w = newPlainTee(f, tmp, &left, &sink).(*plainTee)
+	w.f.Close() // writing fails from now on
+	w.Write(make([]byte, plainCopyBuf+1))
+	if c := w.finish(plainCopyBuf + 1); c != nil {
+		t.Errorf("a copy whose file failed was kept")
+	}
+	w = newPlainTee(f, tmp, &left, &sink).(*plainTee)
+	w.Write(make([]byte, 60))
+	w2 := newPlainTee(f, tmp, &left, &sink).(*plainTee)
+	w2.Write(make([]byte, 30))
+	w.Write(make([]byte, 20)) // 110 > 100: dropped
+	if c := w.finish(80); c != nil {
+		t.Errorf("a copy over the budget was kept")
+	}
+	w2.Write(make([]byte, 30))
+	if c := w2.finish(60); c == nil || c.size != 60 {
+		t.Errorf("a copy within the budget left was dropped: %+v", c)
+	}
+	if left.Load() != 40 {
+		t.Errorf("budget left %d, want 40", left.Load())
+	}
+	if want := 3 + plainCopyBuf + 1 + 80 + 60; sink.Len() != want {
+		t.Errorf("the pass saw %d bytes, want every byte written (%d)", sink.Len(), want)
+	}
+}
+
+// TestKeepDecompressedUpTo: without KeepDecompressed, a small image's
+// layers are kept decompressed within KeepDecompressedUpTo (none by
+// default), and a layer over what is left is decompressed again when read.
+func TestKeepDecompressedUpTo(t *testing.T) {
+	small := strings.Repeat("small layer ", 1000)
+	big := strings.Repeat("bigger layer ", 20000)
+	layers := []Layer{
+		blobLayer(gzipOf(t, tarOf(t, reg("small", 0o644, small))), nil),
+		blobLayer(gzipOf(t, tarOf(t, reg("big", 0o644, big))), nil),
+	}
+	for _, c := range []struct {
+		upTo       int64
+		smallPlain bool
+		bigPlain   bool
+	}{
+		{0, false, false},
+		{-1, false, false},
+		{64 << 10, true, false},
+		{KeepDecompressedSmall, true, true},
+	} {
+		f, err := Build(context.Background(), layers, Options{TempDir: t.TempDir(), KeepDecompressedUpTo: c.upTo, Parallelism: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.access[0].plain != nil; got != c.smallPlain {
+			t.Errorf("KeepDecompressedUpTo %d: small layer kept decompressed: %v, want %v", c.upTo, got, c.smallPlain)
+		}
+		if got := f.access[1].plain != nil; got != c.bigPlain {
+			t.Errorf("KeepDecompressedUpTo %d: big layer kept decompressed: %v, want %v", c.upTo, got, c.bigPlain)
+		}
+		for name, want := range map[string]string{"small": small, "big": big} {
+			b, err := f.ReadFile(name)
+			if err != nil || string(b) != want {
+				t.Errorf("KeepDecompressedUpTo %d: %s: %d bytes, %v", c.upTo, name, len(b), err)
+			}
+		}
+		if st := f.Stats(); (st.ReadBytes == 0) != (c.smallPlain && c.bigPlain) {
+			t.Errorf("KeepDecompressedUpTo %d: reads decompressed %d bytes", c.upTo, st.ReadBytes)
+		}
+		f.Close()
+	}
+}
+
+// TestVerifyReusesBuffers: proving the restart points of a layer reuses
+// one decompressor and its buffers, so its garbage does not grow with the
+// number of restart points (each used to allocate a 64 KiB input buffer,
+// a 32 KiB window copy and a decompressor: about 130 KiB).
+func TestVerifyReusesBuffers(t *testing.T) {
+	es, _ := accessImage(t, 5, 400)
+	blob := gzipOf(t, tarOf(t, es...))
+	f, err := Build(context.Background(), []Layer{blobLayer(blob, nil)}, Options{CheckpointEvery: 16 << 10, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cps := f.access[0].cps
+	if len(cps) < 50 {
+		t.Fatalf("only %d restart points: the test needs many", len(cps))
+	}
+	x := &layerIndex{store: f.store}
+	for _, cp := range cps {
+		x.cps = append(x.cps, cp)
+		x.probes = append(x.probes, probe{})
+	}
+	// Probes of the true first bytes after each restart point.
+	for i, cp := range cps {
+		r := newContentReader(&cursor{f: f, li: 0}, f, cp.unc, 64)
+		n, _ := io.ReadFull(r, x.probes[i].b[:])
+		x.probes[i].n = n
+		r.Close()
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := x.verify(f.access[0].open, f.access[0].size); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if len(x.cps) != len(cps) {
+		t.Errorf("verify kept %d of %d true restart points", len(x.cps), len(cps))
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 512<<10 {
+		t.Errorf("verifying %d restart points allocated %d KiB, want one set of buffers (under 512 KiB)", len(cps), alloc>>10)
+	}
+}
+
+// TestCursorSkipReusesBuffer: skipping forward in a layer reuses the
+// cursor's buffer instead of allocating 32 KiB each time.
+func TestCursorSkipReusesBuffer(t *testing.T) {
+	body := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	f, err := Build(context.Background(), []Layer{blobLayer(tarOf(t, reg("big", 0o644, body)), nil)}, Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := f.newCursor(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.seek(0); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(10, func() {
+		if err := c.skip(40 << 10); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("a skip allocated %.0f times, want the cursor's buffer reused", allocs)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,12 @@ func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d := &decoder{fs: f, opts: opts}
+	switch {
+	case opts.KeepDecompressed:
+		d.plainLeft.Store(math.MaxInt64)
+	case opts.KeepDecompressedUpTo > 0:
+		d.plainLeft.Store(opts.KeepDecompressedUpTo)
+	}
 	order := schedule(layers)
 	type done struct {
 		i   int

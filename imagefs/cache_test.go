@@ -1,13 +1,16 @@
 package imagefs
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -589,6 +592,44 @@ func TestMergeExtents(t *testing.T) {
 	}
 	if string(extentAt(capped, 2)) != "c" || extentAt(capped, 3) != nil {
 		t.Errorf("extentAt")
+	}
+}
+
+// TestEncodeMerged: encodeMerged writes what encodeExtents(mergeExtents())
+// writes, for random overlapping, adjacent and duplicate extents and caps,
+// allocating the encoding only (not the merged extents as well).
+func TestEncodeMerged(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	gen := func() []extent {
+		var exts []extent
+		for range rng.IntN(40) {
+			b := make([]byte, rng.IntN(300))
+			for i := range b {
+				b[i] = byte(rng.IntN(256))
+			}
+			exts = append(exts, extent{off: int64(rng.IntN(4000)), b: b})
+		}
+		return exts
+	}
+	for i := range 2000 {
+		exts := gen()
+		max := rng.IntN(6000)
+		want := encodeExtents(mergeExtents(slices.Clone(exts), max))
+		if got := encodeMerged(slices.Clone(exts), max); !bytes.Equal(got, want) {
+			t.Fatalf("case %d (max %d): encodeMerged differs from encodeExtents(mergeExtents())", i, max)
+		}
+	}
+	// Large extents, merged: one buffer of about their size is allocated.
+	var exts []extent
+	for k := range 64 {
+		exts = append(exts, extent{off: int64(k) * 60 << 10, b: make([]byte, 64<<10)})
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	enc := encodeMerged(exts, maxLearnedPerLayer)
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(len(enc))*5/4 {
+		t.Errorf("encoding %d bytes allocated %d bytes, want about the encoding only", len(enc), alloc)
 	}
 }
 

@@ -370,12 +370,16 @@ func (d *decoder) encodeAccess(acc *layerAccess) ([]byte, func(io.Writer) (int64
 	meta := e.b
 	tail := func(w io.Writer) (int64, error) {
 		var n int64
+		var buf []byte // one window at a time, reused
 		for k, cp := range acc.cps {
 			if cp.winLen == 0 {
 				continue
 			}
-			win, err := d.fs.store.get(cp.win, cp.winLen)
-			if err != nil {
+			if cap(buf) < int(cp.winLen) {
+				buf = make([]byte, cp.winLen)
+			}
+			win := buf[:cp.winLen]
+			if err := d.fs.store.getInto(win, cp.win); err != nil {
 				return n, err
 			}
 			binary.LittleEndian.PutUint32(meta[crcAt[k]:], crc32.ChecksumIEEE(win))

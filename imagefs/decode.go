@@ -102,6 +102,9 @@ type decoder struct {
 	// nameBytes counts the names, link targets and directory paths kept,
 	// against MaxNameBytes.
 	nameBytes atomic.Int64
+	// plainLeft is what is left of the budget of decompressed copies
+	// (Options.KeepDecompressed, KeepDecompressedUpTo).
+	plainLeft atomic.Int64
 }
 
 // tooMany is the error of an image past its entry budget.
@@ -255,7 +258,11 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 		res.access.comp = compGzip
 		idx := &layerIndex{store: d.fs.store}
 		pos := func() int64 { return cnt.n - int64(br.Buffered()) }
-		_, err := gunzipIndexed(br, pos, h.tarWriter(sink), d.opts.CheckpointEvery, idx)
+		w := h.tarWriter(sink)
+		if d.copyLayer(l) {
+			w = newPlainTee(d.fs, d.opts.TempDir, &d.plainLeft, w)
+		}
+		_, err := gunzipIndexed(br, pos, w, d.opts.CheckpointEvery, idx)
 		if err != nil {
 			return nil, fail(err)
 		}
@@ -266,6 +273,9 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 			return nil, &LayerError{Index: i, Digest: l.Digest, Err: fmt.Errorf("checking restart points: %w", err)}
 		}
 		res.access.cps = idx.cps
+		if t, ok := w.(*plainTee); ok {
+			res.access.plain = t.finish(sink.off)
+		}
 	} else {
 		dec, release, err := decompress(br)
 		if err != nil {
@@ -277,9 +287,15 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 			res.access.comp = compZstd
 			w = h.tarWriter(sink)
 			res.access.zstd = &zstdAccess{dir: d.opts.TempDir}
+			if d.copyLayer(l) {
+				w = newPlainTee(d.fs, d.opts.TempDir, &d.plainLeft, w)
+			}
 		}
 		if _, err := dec.WriteTo(w); err != nil {
 			return nil, fail(err)
+		}
+		if t, ok := w.(*plainTee); ok {
+			res.access.plain = t.finish(sink.off)
 		}
 	}
 	if err := sink.finish(); err != nil {
@@ -287,6 +303,15 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 	}
 	res.uncompressed = sink.off
 	return res, nil
+}
+
+// copyLayer says whether to try keeping l's decompressed stream: not when
+// its compressed size alone is over what is left of the budget (a layer
+// decompresses to more than its compressed size but for a few bytes of
+// framing).
+func (d *decoder) copyLayer(l Layer) bool {
+	left := d.plainLeft.Load()
+	return left > 0 && l.Size <= left
 }
 
 // cleanName cleans a tar name into an unrooted path ("" for the root). It

@@ -87,6 +87,61 @@ func mergeExtents(exts []extent, max int) []extent {
 	return out
 }
 
+// encodeMerged is encodeExtents(mergeExtents(exts, max)) with the bytes
+// copied once: the merged extents are laid out as pieces of exts' slices,
+// then written into a buffer of the right size. (Joining them first made
+// an inspection filling the cache hold every learned byte three times.)
+func encodeMerged(exts []extent, max int) []byte {
+	slices.SortFunc(exts, func(a, b extent) int {
+		switch {
+		case a.off < b.off:
+			return -1
+		case a.off > b.off:
+			return 1
+		}
+		return len(b.b) - len(a.b)
+	})
+	type seg struct {
+		off   int64
+		n     int
+		parts [][]byte
+	}
+	var segs []seg
+	total := 0
+	for _, e := range exts {
+		if n := len(segs); n > 0 {
+			last := &segs[n-1]
+			end := last.off + int64(last.n)
+			if e.off <= end {
+				if tail := e.off + int64(len(e.b)) - end; tail > 0 {
+					if total+int(tail) > max {
+						break
+					}
+					last.parts = append(last.parts, e.b[int64(len(e.b))-tail:])
+					last.n += int(tail)
+					total += int(tail)
+				}
+				continue
+			}
+		}
+		if total+len(e.b) > max {
+			break
+		}
+		segs = append(segs, seg{off: e.off, n: len(e.b), parts: [][]byte{e.b}})
+		total += len(e.b)
+	}
+	b := make([]byte, 0, binary.MaxVarintLen64*(1+2*len(segs))+total)
+	b = binary.AppendUvarint(b, uint64(len(segs)))
+	for _, sg := range segs {
+		b = binary.AppendUvarint(b, uint64(sg.off))
+		b = binary.AppendUvarint(b, uint64(sg.n))
+		for _, p := range sg.parts {
+			b = append(b, p...)
+		}
+	}
+	return b
+}
+
 // encodeExtents: count, then offset, length and bytes of each.
 func encodeExtents(exts []extent) []byte {
 	var b []byte
@@ -178,11 +233,13 @@ func (f *FS) saveLearned() {
 	f.learn.layers = nil
 	f.learn.mu.Unlock()
 	for li, exts := range layers {
+		// What a layer learned is freed once it is written.
+		delete(layers, li)
 		diffID := f.info[li].DiffID
 		if !sha256DigestRE.MatchString(diffID) || !f.access[li].verified {
 			continue
 		}
 		all := append(slices.Clone(f.access[li].known), exts...)
-		f.cache.Put(kindReads, readsKey(diffID), encodeExtents(mergeExtents(all, maxLearnedPerLayer)))
+		f.cache.Put(kindReads, readsKey(diffID), encodeMerged(all, maxLearnedPerLayer))
 	}
 }

@@ -45,6 +45,23 @@ type Options struct {
 	// with what the pass learns (see Cache): a layer it holds is not
 	// opened unless a read needs content that was not captured.
 	Cache *Cache
+	// KeepDecompressed makes the pass keep the decompressed tar stream of
+	// every compressed layer it reads, in an unlinked temporary file in
+	// TempDir, so that reads after Build decompress nothing: for a caller
+	// about to read every file once (lambdoctor run's unpack), this halves
+	// the decompression, for the layers' uncompressed size in TempDir
+	// until Close. Layers that come from the Cache are not read by the
+	// pass and are not copied. When the copy cannot be written (TempDir
+	// full, say) the layer is read as without it.
+	KeepDecompressed bool
+	// KeepDecompressedUpTo is, without KeepDecompressed, the budget of
+	// such copies: the pass keeps the decompressed streams of compressed
+	// layers while their total stays within it, so that on a small image
+	// (a Go function FROM scratch, say) every read after Build, such as a
+	// check reading a whole program, costs a plain read instead of a
+	// decompression. A layer that does not fit is not copied. 0 or less
+	// keeps none; lambdoctor's commands use KeepDecompressedSmall.
+	KeepDecompressedUpTo int64
 	// CaptureKey names the Capture function, for the Cache: two Builds
 	// whose Capture functions accept the same files must give the same
 	// key, different ones different keys (a hash of the rules, say). With
@@ -57,11 +74,22 @@ type Options struct {
 	expansionFloor int64
 }
 
+// Unpacking returns o set up for a caller that reads every file once after
+// Build, as lambdoctor run's unpack does: KeepDecompressed set.
+func (o Options) Unpacking() Options {
+	o.KeepDecompressed = true
+	return o
+}
+
 // Defaults for Options.
 const (
 	DefaultHeadSize   = 512
 	DefaultMaxCapture = 4 << 20
 	DefaultMaxEntries = 5_000_000
+	// KeepDecompressedSmall is the KeepDecompressedUpTo of lambdoctor's
+	// commands: images up to 32 MiB uncompressed keep their decompressed
+	// layers (in TempDir, not in memory).
+	KeepDecompressedSmall = 32 << 20
 	// DefaultCheckpointEvery bounds the decompression of a read to 512 KiB
 	// more than the file, for 6.25% of the layer's size in windows.
 	DefaultCheckpointEvery = 512 << 10

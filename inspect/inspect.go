@@ -61,6 +61,10 @@ type Options struct {
 	Load LoadFunc
 	// Now is when ignores expire against; the zero value is time.Now().
 	Now time.Time
+	// Unpack builds the filesystem for an unpack (run): the pass keeps the
+	// decompressed layers so that the unpack does not decompress them
+	// again (imagefs.Options.Unpacking).
+	Unpack bool
 }
 
 // Session inspects one or more images with the same options and counts
@@ -138,7 +142,11 @@ func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	fsys, err := imagefs.Build(ctx, img.Layers, BuildOptions(s.list, s.tmp, s.opts.Cache))
+	bo := BuildOptions(s.list, s.tmp, s.opts.Cache)
+	if s.opts.Unpack {
+		bo = bo.Unpacking()
+	}
+	fsys, err := imagefs.Build(ctx, img.Layers, bo)
 	if err != nil {
 		img.Close()
 		return nil, fmt.Errorf("reading %q: %w", ref, err)

@@ -11,7 +11,9 @@
 //     inspect of the same image (reinspect-ms).
 //   - BenchmarkTarExtract: tar -xzf of every layer, the bar for run's unpack.
 //   - BenchmarkUnpack: what `lambdoctor run` does before starting the
-//     function (load, build, sandbox.MaterializeReport), bounded by
+//     function (load, build, sandbox.MaterializeReport), paired also with
+//     the floor of writing the same tree from memory to the same disk
+//     (write-floor-ms, x-write-floor), bounded by
 //     LAMBDOCTOR_BENCH_UNPACK_TIMEOUT (60s): an unpack that does not finish
 //     is reported as such (unpack-finished 0).
 //

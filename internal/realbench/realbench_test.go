@@ -294,7 +294,8 @@ func unpackTimeout(b *testing.B) time.Duration {
 }
 
 // unpack is what `lambdoctor run` does before it starts the function: load
-// the image, build its filesystem, write the merged root filesystem into
+// the image, build its filesystem (keeping the decompressed layers, as run
+// does: imagefs.Options.Unpacking), write the merged root filesystem into
 // dir with sandbox.MaterializeReport.
 func unpack(ctx context.Context, ref, dir string) error {
 	img, err := source.Load(ctx, ref, source.Options{})
@@ -302,18 +303,91 @@ func unpack(ctx context.Context, ref, dir string) error {
 		return err
 	}
 	defer img.Close()
-	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{})
+	fsys, err := imagefs.Build(ctx, img.Layers, imagefs.Options{}.Unpacking())
 	if err != nil {
 		return err
 	}
+	defer fsys.Close()
 	_, err = sandbox.MaterializeReport(ctx, fsys, dir)
 	return err
 }
 
+// treeEntry is one entry of an image's merged tree, for writeTree.
+type treeEntry struct {
+	path, link string
+	typ        byte
+	size       int64
+}
+
+// mergedTree lists the merged tree of the image (root excluded), in walk
+// order.
+func mergedTree(b *testing.B, info *realimage.Info) []treeEntry {
+	b.Helper()
+	img, err := source.Load(context.Background(), info.ArchivePath(), source.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer img.Close()
+	f, err := imagefs.Build(context.Background(), img.Layers, imagefs.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	var tree []treeEntry
+	f.Walk(func(e *imagefs.Entry) error {
+		if e.Path != "/" {
+			tree = append(tree, treeEntry{path: e.Path, link: e.Linkname, typ: e.Type, size: e.Size})
+		}
+		return nil
+	})
+	return tree
+}
+
+// writeTree is the floor of writing the image's tree to disk: the same
+// directories, symlinks and regular files (hard links as files) with the
+// same sizes, content from memory (zeros), one system call per step and
+// nothing else (no decompression, owners, modes or times).
+func writeTree(tree []treeEntry, dir string) error {
+	buf := make([]byte, 1<<20)
+	for _, e := range tree {
+		p := dir + e.path
+		switch e.typ {
+		case imagefs.TypeDir:
+			if err := os.Mkdir(p, 0o755); err != nil {
+				return err
+			}
+		case imagefs.TypeSymlink:
+			if err := os.Symlink(e.link, p); err != nil {
+				return err
+			}
+		case imagefs.TypeReg:
+			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				return err
+			}
+			for n := e.size; n > 0; {
+				k := min(n, int64(len(buf)))
+				if _, err := f.Write(buf[:k]); err != nil {
+					f.Close()
+					return err
+				}
+				n -= k
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // BenchmarkUnpack measures run's unpack (see unpack) in this process,
-// paired with a floor pass; each unpack is bounded by unpackTimeout, and
-// one that does not finish ends the benchmark with "did not finish"
-// (unpack-finished 0) instead of hanging.
+// paired with a floor pass and with writeTree, the floor of writing the
+// same tree from memory to the same disk (write-floor-ms, and x-write-floor
+// for the unpack's wall time over it): what the disk alone costs. Each
+// unpack is bounded by unpackTimeout, and one that does not finish ends
+// the benchmark with "did not finish" (unpack-finished 0) instead of
+// hanging.
 func BenchmarkUnpack(b *testing.B) {
 	if err := sandbox.Supported(); err != nil {
 		b.Skip(err)
@@ -328,13 +402,28 @@ func BenchmarkUnpack(b *testing.B) {
 				reportUnfinished(b, name, limit, f)
 				return
 			}
-			var what, fl usage
+			b.StopTimer()
+			tree := mergedTree(b, info)
+			b.StartTimer()
+			var what, fl, wr usage
 			for range b.N {
 				f, err := floor(info)
 				if err != nil {
 					b.Fatal(err)
 				}
 				fl.add(f)
+				wdir, err := os.MkdirTemp("", "lambdoctor-realbench-write-")
+				if err != nil {
+					b.Fatal(err)
+				}
+				w, err := inProcess(func() error { return writeTree(tree, wdir) })
+				if rerr := os.RemoveAll(wdir); err == nil {
+					err = rerr
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				wr.add(w)
 				dir, err := os.MkdirTemp("", "lambdoctor-realbench-unpack-")
 				if err != nil {
 					b.Fatal(err)
@@ -361,6 +450,8 @@ func BenchmarkUnpack(b *testing.B) {
 			}
 			report(b, info, what, fl)
 			b.ReportMetric(1, "unpack-finished")
+			b.ReportMetric(float64(wr.wall.Milliseconds())/float64(b.N), "write-floor-ms")
+			b.ReportMetric(float64(what.wall)/float64(wr.wall), "x-write-floor")
 		})
 	}
 }
