@@ -206,9 +206,33 @@ func captureFor(list []checks.Check) func(name string, size int64) bool {
 	for _, c := range list {
 		globs = append(globs, c.Meta().Needs...)
 	}
+	slices.Sort(globs)
+	globs = slices.Compact(globs)
+	// It is asked for every regular file of every layer: globs whose
+	// directory is literal (all of them, as checks declare them) are
+	// looked up by the file's directory, and only their last component is
+	// matched; '*' does not match '/', so that is what path.Match does.
+	byDir := map[string][]string{}
+	var other []string
+	for _, g := range globs {
+		if dir := path.Dir(g); strings.HasPrefix(g, "/") && !strings.ContainsAny(dir, `*?[\`) {
+			byDir[dir] = append(byDir[dir], path.Base(g))
+			continue
+		}
+		other = append(other, g)
+	}
 	return func(name string, _ int64) bool {
 		p := "/" + strings.TrimPrefix(name, "/")
-		for _, g := range globs {
+		dir, base := path.Split(p)
+		if dir != "/" {
+			dir = dir[:len(dir)-1]
+		}
+		for _, g := range byDir[dir] {
+			if ok, _ := path.Match(g, base); ok {
+				return true
+			}
+		}
+		for _, g := range other {
 			if ok, _ := path.Match(g, p); ok {
 				return true
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -186,5 +187,38 @@ func TestSessionDockerfileLocations(t *testing.T) {
 	}
 	if _, _, err := LoadDockerfile(filepath.Join(t.TempDir(), "none")); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("LoadDockerfile of a missing file: %v", err)
+	}
+}
+
+// TestCaptureForMatchesPathMatch: the capture policy's lookup by
+// directory accepts exactly the files path.Match accepts for the checks'
+// globs.
+func TestCaptureForMatchesPathMatch(t *testing.T) {
+	list := checks.All()
+	capture := captureFor(list)
+	var globs []string
+	for _, c := range list {
+		globs = append(globs, c.Meta().Needs...)
+	}
+	if len(globs) == 0 {
+		t.Fatal("no check declares files it needs")
+	}
+	names := []string{"etc/passwd", "/etc/ld.so.cache", "etc/ld.so.conf.d/libc.conf", "etc/ld.so.conf.d/sub/x.conf",
+		"etc/ssl/certs/ca-certificates.crt", "etc/ssl/cert.pem", "etc/ld-musl-x86_64.path", "lambda-entrypoint.sh",
+		"var/task/app.py", "usr/lib/x86_64-linux-gnu/libc.so.6", "etc", "x"}
+	for _, g := range globs {
+		// The glob itself, with its wildcards filled in, is a name too.
+		names = append(names, strings.NewReplacer("*", "a", "?", "b").Replace(strings.TrimPrefix(g, "/")))
+	}
+	for _, n := range names {
+		want := false
+		for _, g := range globs {
+			if ok, _ := path.Match(g, "/"+strings.TrimPrefix(n, "/")); ok {
+				want = true
+			}
+		}
+		if got := capture(n, 1); got != want {
+			t.Errorf("capture(%q) = %v, path.Match says %v", n, got, want)
+		}
 	}
 }
