@@ -59,7 +59,7 @@ type layerAccess struct {
 	// zstd is set for zstd layers.
 	zstd *zstdAccess
 	// plain, when set, is the decompressed stream kept by the pass
-	// (Options.KeepDecompressed, KeepDecompressedUpTo): reads are served
+	// (Options.KeepDecompressed): reads are served
 	// from it.
 	plain *plainCopy
 }

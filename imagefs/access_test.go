@@ -477,49 +477,6 @@ func TestKeepDecompressedCopyDropped(t *testing.T) {
 	}
 }
 
-// TestKeepDecompressedUpTo: without KeepDecompressed, a small image's
-// layers are kept decompressed within KeepDecompressedUpTo (none by
-// default), and a layer over what is left is decompressed again when read.
-func TestKeepDecompressedUpTo(t *testing.T) {
-	small := strings.Repeat("small layer ", 1000)
-	big := strings.Repeat("bigger layer ", 20000)
-	layers := []Layer{
-		blobLayer(gzipOf(t, tarOf(t, reg("small", 0o644, small))), nil),
-		blobLayer(gzipOf(t, tarOf(t, reg("big", 0o644, big))), nil),
-	}
-	for _, c := range []struct {
-		upTo       int64
-		smallPlain bool
-		bigPlain   bool
-	}{
-		{0, false, false},
-		{-1, false, false},
-		{64 << 10, true, false},
-		{KeepDecompressedSmall, true, true},
-	} {
-		f, err := Build(context.Background(), layers, Options{TempDir: t.TempDir(), KeepDecompressedUpTo: c.upTo, Parallelism: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := f.access[0].plain != nil; got != c.smallPlain {
-			t.Errorf("KeepDecompressedUpTo %d: small layer kept decompressed: %v, want %v", c.upTo, got, c.smallPlain)
-		}
-		if got := f.access[1].plain != nil; got != c.bigPlain {
-			t.Errorf("KeepDecompressedUpTo %d: big layer kept decompressed: %v, want %v", c.upTo, got, c.bigPlain)
-		}
-		for name, want := range map[string]string{"small": small, "big": big} {
-			b, err := f.ReadFile(name)
-			if err != nil || string(b) != want {
-				t.Errorf("KeepDecompressedUpTo %d: %s: %d bytes, %v", c.upTo, name, len(b), err)
-			}
-		}
-		if st := f.Stats(); (st.ReadBytes == 0) != (c.smallPlain && c.bigPlain) {
-			t.Errorf("KeepDecompressedUpTo %d: reads decompressed %d bytes", c.upTo, st.ReadBytes)
-		}
-		f.Close()
-	}
-}
-
 // TestVerifyReusesBuffers: proving the restart points of a layer reuses
 // one decompressor and its buffers, so its garbage does not grow with the
 // number of restart points (each used to allocate a 64 KiB input buffer,

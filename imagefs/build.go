@@ -55,11 +55,8 @@ func Build(ctx context.Context, layers []Layer, opts Options) (*FS, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d := &decoder{fs: f, opts: opts}
-	switch {
-	case opts.KeepDecompressed:
+	if opts.KeepDecompressed {
 		d.plainLeft.Store(math.MaxInt64)
-	case opts.KeepDecompressedUpTo > 0:
-		d.plainLeft.Store(opts.KeepDecompressedUpTo)
 	}
 	order := schedule(layers)
 	type done struct {

@@ -103,7 +103,7 @@ type decoder struct {
 	// against MaxNameBytes.
 	nameBytes atomic.Int64
 	// plainLeft is what is left of the budget of decompressed copies
-	// (Options.KeepDecompressed, KeepDecompressedUpTo).
+	// (Options.KeepDecompressed).
 	plainLeft atomic.Int64
 }
 

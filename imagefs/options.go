@@ -54,14 +54,6 @@ type Options struct {
 	// pass and are not copied. When the copy cannot be written (TempDir
 	// full, say) the layer is read as without it.
 	KeepDecompressed bool
-	// KeepDecompressedUpTo is, without KeepDecompressed, the budget of
-	// such copies: the pass keeps the decompressed streams of compressed
-	// layers while their total stays within it, so that on a small image
-	// (a Go function FROM scratch, say) every read after Build, such as a
-	// check reading a whole program, costs a plain read instead of a
-	// decompression. A layer that does not fit is not copied. 0 or less
-	// keeps none; lambdoctor's commands use KeepDecompressedSmall.
-	KeepDecompressedUpTo int64
 	// CaptureKey names the Capture function, for the Cache: two Builds
 	// whose Capture functions accept the same files must give the same
 	// key, different ones different keys (a hash of the rules, say). With
@@ -86,10 +78,6 @@ const (
 	DefaultHeadSize   = 512
 	DefaultMaxCapture = 4 << 20
 	DefaultMaxEntries = 5_000_000
-	// KeepDecompressedSmall is the KeepDecompressedUpTo of lambdoctor's
-	// commands: images up to 32 MiB uncompressed keep their decompressed
-	// layers (in TempDir, not in memory).
-	KeepDecompressedSmall = 32 << 20
 	// DefaultCheckpointEvery bounds the decompression of a read to 512 KiB
 	// more than the file, for 6.25% of the layer's size in windows.
 	DefaultCheckpointEvery = 512 << 10
