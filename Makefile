@@ -9,8 +9,12 @@ LDFLAGS := -X github.com/lambdoctor/lambdoctor/cmd.version=$(VERSION)
 
 all: build
 
+# A static build (CGO_ENABLED=0): no libc to map, 1.5-2 MB less resident
+# memory per process, and the same binary re-executed as the sandbox's
+# init needs nothing from the image or the host. os/user then reads
+# /etc/passwd and /etc/group itself (no NSS).
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 setup:
 	./scripts/setup.sh

@@ -127,7 +127,9 @@ func lambdoctor(b *testing.B) string {
 			return
 		}
 		binPath = filepath.Join(dir, "lambdoctor")
-		out, err := exec.Command("go", "build", "-trimpath", "-o", binPath, "github.com/lambdoctor/lambdoctor").CombinedOutput()
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, "github.com/lambdoctor/lambdoctor")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build builds it
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
