@@ -37,6 +37,16 @@ if ! dpkg -s busybox-static uidmap >/dev/null 2>&1; then
   fi
 fi
 
+if ! command -v xmllint >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's libxml2-utils (xmllint) to validate the JUnit reports"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >/dev/null
+  else
+    echo "setup: xmllint not found and cannot install libxml2-utils (need root and apt-get); the JUnit schema test will be skipped" >&2
+  fi
+fi
+
 if ! command -v debootstrap >/dev/null 2>&1 || [ ! -x /usr/bin/python3.11 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian's debootstrap and python3 for the real-shaped test images"
