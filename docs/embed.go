@@ -31,3 +31,21 @@ func CheckPage(id string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Summary is the first paragraph of a check page's "What it checks"
+// section, as one line of plain text (Markdown's backticks and emphasis
+// removed): the rule's full description in SARIF. It is "" for a page
+// without that section.
+func Summary(page []byte) string {
+	s := string(page)
+	i := strings.Index(s, "\n## What it checks\n")
+	if i < 0 {
+		return ""
+	}
+	s = strings.TrimLeft(s[i+len("\n## What it checks\n"):], "\n")
+	if j := strings.Index(s, "\n\n"); j >= 0 {
+		s = s[:j]
+	}
+	s = strings.NewReplacer("`", "", "**", "", "\n", " ").Replace(s)
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -54,3 +54,19 @@ func TestCheckPageRejects(t *testing.T) {
 		t.Errorf("CheckPage(ld202) = %.20q, %v", b, err)
 	}
 }
+
+func TestSummary(t *testing.T) {
+	for _, id := range []string{"LD202", "LD305", "LD601"} {
+		page, err := CheckPage(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := Summary(page)
+		if len(s) < 40 || strings.ContainsAny(s, "`\n") || strings.Contains(s, "**") || strings.HasPrefix(s, "#") {
+			t.Errorf("%s: summary %q", id, s)
+		}
+	}
+	if s := Summary([]byte("# LD999\n\nno sections\n")); s != "" {
+		t.Errorf("a page without the section: %q", s)
+	}
+}

@@ -485,3 +485,49 @@ func TestGitHubOneLinePerFinding(t *testing.T) {
 		t.Errorf("first annotation not escaped as expected:\n%s", buf.String())
 	}
 }
+
+// TestSARIFRulesDescribed: every rule of a run carries what GitHub code
+// scanning requires of a rule (its GH2012: a fullDescription) and the help
+// it shows with an alert, from the check's docs page.
+func TestSARIFRulesDescribed(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Write(&buf, "sarif", []*Report{catalogued()}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct {
+						ID              string `json:"id"`
+						FullDescription *struct {
+							Text string `json:"text"`
+						} `json:"fullDescription"`
+						Help *struct {
+							Text     string `json:"text"`
+							Markdown string `json:"markdown"`
+						} `json:"help"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	rules := 0
+	for _, run := range doc.Runs {
+		for _, r := range run.Tool.Driver.Rules {
+			rules++
+			if r.FullDescription == nil || len(r.FullDescription.Text) < 40 {
+				t.Errorf("%s: no fullDescription", r.ID)
+			}
+			if r.Help == nil || !strings.HasPrefix(r.Help.Markdown, "# "+r.ID) || r.Help.Text == "" {
+				t.Errorf("%s: no help from its docs page", r.ID)
+			}
+		}
+	}
+	if rules == 0 {
+		t.Fatal("no rules in the SARIF runs")
+	}
+}

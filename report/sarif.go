@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/docs"
 )
 
 // SARIF 2.1.0 (https://docs.oasis-open.org/sarif/sarif/v2.1.0/), the subset
@@ -57,9 +58,14 @@ type sarifDriver struct {
 }
 
 type sarifRule struct {
-	ID                   string             `json:"id"`
-	Name                 string             `json:"name,omitempty"`
-	ShortDescription     sarifMessage       `json:"shortDescription"`
+	ID               string       `json:"id"`
+	Name             string       `json:"name,omitempty"`
+	ShortDescription sarifMessage `json:"shortDescription"`
+	// FullDescription and Help come from the check's docs page: GitHub
+	// code scanning requires fullDescription (its rule GH2012) and shows
+	// help with an alert.
+	FullDescription      *sarifMessage      `json:"fullDescription,omitempty"`
+	Help                 *sarifHelp         `json:"help,omitempty"`
 	HelpURI              string             `json:"helpUri,omitempty"`
 	DefaultConfiguration sarifConfiguration `json:"defaultConfiguration"`
 	Properties           *sarifRuleProps    `json:"properties,omitempty"`
@@ -75,6 +81,12 @@ type sarifRuleProps struct {
 
 type sarifMessage struct {
 	Text string `json:"text"`
+}
+
+// sarifHelp is a rule's help: the same page as text and as Markdown.
+type sarifHelp struct {
+	Text     string `json:"text"`
+	Markdown string `json:"markdown"`
 }
 
 type sarifAutomation struct {
@@ -259,6 +271,12 @@ func sarifRuleFor(c CheckResult) sarifRule {
 	}
 	if c.Category != "" {
 		rule.Properties = &sarifRuleProps{Tags: []string{string(c.Category)}}
+	}
+	if page, err := docs.CheckPage(c.ID); err == nil {
+		if full := docs.Summary(page); full != "" {
+			rule.FullDescription = &sarifMessage{Text: full}
+		}
+		rule.Help = &sarifHelp{Text: string(page), Markdown: string(page)}
 	}
 	return rule
 }
