@@ -19,6 +19,7 @@ import (
 )
 
 type inspectOptions struct {
+	name    string // --name: the image's stable name in the reports
 	arch    string
 	format  string
 	failOn  string
@@ -106,6 +107,7 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 	}
 	f := c.Flags()
 	f.StringVar(&opts.arch, "arch", opts.arch, "the function's architecture: amd64 (x86_64) or arm64")
+	f.StringVar(&opts.name, "name", "", "the image's name in JUnit suite names, SARIF categories and fingerprints, which must not change between builds (default: the reference without its tag or digest, or the file's path)")
 	f.StringVar(&opts.format, "format", opts.format, "stdout's output format: "+strings.Join(report.Formats(), ", "))
 	f.StringArrayVar(&opts.outputs, "output", nil, "also write the report in `FORMAT=PATH` (repeatable; PATH - is stdout), e.g. sarif=lambdoctor.sarif")
 	f.StringVar(&opts.failOn, "fail-on", opts.failOn, "exit 1 when a finding is at or above this severity: error, warning, info or none")
@@ -174,6 +176,9 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if err != nil {
 		return usageError("%v", err)
 	}
+	if opts.name != "" && len(refs) > 1 {
+		return usageError("--name names one image, and %d were given", len(refs))
+	}
 	var df *dockerfile.File
 	var dfPath string
 	if opts.dockerfile != "" {
@@ -187,6 +192,7 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	}
 	iopts.Arch, iopts.Overrides, iopts.Policy, iopts.Load = arch, overrides, cfg, opts.load
 	iopts.Dockerfile, iopts.DockerfilePath = df, dfPath
+	iopts.Name = opts.name
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return loadError(err)

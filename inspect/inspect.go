@@ -61,6 +61,9 @@ type Options struct {
 	Load LoadFunc
 	// Now is when ignores expire against; the zero value is time.Now().
 	Now time.Time
+	// Name identifies the image across builds in the reports (--name);
+	// "" derives it from the reference (source.StableName).
+	Name string
 	// Unpack builds the filesystem for an unpack (run): the pass keeps the
 	// decompressed layers so that the unpack does not decompress them
 	// again (imagefs.Options.Unpacking).
@@ -154,6 +157,7 @@ func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
 	t := &analyze.Target{Image: img, FS: fsys, Arch: s.opts.Arch, Overrides: s.opts.Overrides}
 	results := checks.Run(ctx, s.list, t)
 	ri := reportImage(img, t)
+	ri.Name = cmp.Or(s.opts.Name, source.StableName(img.Ref, img.Source))
 	if rc := t.RuntimeClient(); rc.Name != "" {
 		ri.RuntimeClient = &rc
 	}
@@ -171,15 +175,25 @@ func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
 func (s *Session) Inspect(ctx context.Context, ref string) (*report.Report, error) {
 	im, err := s.Open(ctx, ref)
 	if err != nil {
-		return Failed(s.opts.Tool, ref, err), err
+		return Failed(s.opts.Tool, ref, s.opts.Name, err), err
 	}
 	im.Close()
 	return im.Report, nil
 }
 
-// Failed is the report of an image that could not be loaded.
-func Failed(tool report.Tool, ref string, err error) *report.Report {
-	return report.Failed(tool, ref, LoadKind(err), err.Error())
+// Failed is the report of an image that could not be loaded; name is its
+// --name, or "" to derive one from a docker: or registry: reference.
+func Failed(tool report.Tool, ref, name string, err error) *report.Report {
+	r := report.Failed(tool, ref, LoadKind(err), err.Error())
+	kind := source.Kind("")
+	switch {
+	case strings.HasPrefix(ref, "docker:"):
+		kind = source.Daemon
+	case strings.HasPrefix(ref, "registry:"):
+		kind = source.Registry
+	}
+	r.Image.Name = cmp.Or(name, source.StableName(ref, kind))
+	return r
 }
 
 // LoadKind classifies a load error for machines: source.KindOf, or "load"

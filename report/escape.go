@@ -46,6 +46,7 @@ func forTerminal(r *Report) *Report {
 
 func escapeImage(img Image) Image {
 	img.Ref = termsafe.Line(img.Ref)
+	img.Name = termsafe.Line(img.Name)
 	img.Source = termsafe.Line(img.Source)
 	img.Digest = termsafe.Line(img.Digest)
 	img.MediaType = termsafe.Line(img.MediaType)

@@ -100,7 +100,7 @@ func (j junitWriter) write(w io.Writer, reports []*Report) error {
 }
 
 func (j junitWriter) suite(r *Report) junitSuite {
-	s := junitSuite{Name: r.Image.Ref, Cases: []junitTestCase{}}
+	s := junitSuite{Name: r.Image.StableName(), Cases: []junitTestCase{}}
 	var props []junitProp
 	for _, p := range []junitProp{
 		{"lambdoctor.version", r.Tool.Version},

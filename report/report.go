@@ -31,6 +31,10 @@ type Tool struct {
 type Image struct {
 	// Ref is the reference as the user wrote it.
 	Ref string `json:"ref"`
+	// Name identifies the image across builds in JUnit suite names, SARIF
+	// categories and fingerprints: --name, else the reference without its
+	// tag or digest (source.StableName). Reports without one use Ref.
+	Name string `json:"name,omitempty"`
 	// Source is where the image was read from ("docker-archive", "oci",
 	// "registry", ...).
 	Source string `json:"source"`
@@ -256,4 +260,12 @@ func normalizeImage(img Image) Image {
 		img.IsIndex = true
 	}
 	return img
+}
+
+// StableName is the image's Name, or its Ref when it has none.
+func (i Image) StableName() string {
+	if i.Name != "" {
+		return i.Name
+	}
+	return i.Ref
 }

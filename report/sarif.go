@@ -180,7 +180,7 @@ func (sarifWriter) write(w io.Writer, reports []*Report) error {
 		if len(reports) > 1 {
 			// Code scanning keeps one analysis per tool and category:
 			// several runs of one tool in one file need distinct ones.
-			run.AutomationDetails = &sarifAutomation{ID: "lambdoctor/" + r.Image.Ref + "/"}
+			run.AutomationDetails = &sarifAutomation{ID: "lambdoctor/" + strings.TrimLeft(r.Image.StableName(), "/") + "/"}
 		}
 		log.Runs = append(log.Runs, run)
 	}
@@ -256,7 +256,7 @@ func sarifRunFor(r *Report) sarifRun {
 				Category: checks.CategoryOf(f.ID), Docs: f.Docs,
 			}))
 		}
-		run.Results = append(run.Results, sarifResultFor(r.Image.Ref, f, i))
+		run.Results = append(run.Results, sarifResultFor(r.Image, f, i))
 	}
 	return run
 }
@@ -293,7 +293,8 @@ func sarifLevel(s checks.Severity) string {
 	return "note"
 }
 
-func sarifResultFor(ref string, f Finding, ruleIndex int) sarifResult {
+func sarifResultFor(img Image, f Finding, ruleIndex int) sarifResult {
+	ref := img.Ref
 	text := f.Message
 	if f.Fix != "" {
 		text += "\nFix: " + f.Fix
@@ -304,7 +305,7 @@ func sarifResultFor(ref string, f Finding, ruleIndex int) sarifResult {
 		Level:               sarifLevel(f.Severity),
 		Message:             sarifMessage{Text: text},
 		Locations:           sarifLocationsFor(ref, f),
-		PartialFingerprints: map[string]string{sarifFingerprint: fingerprint(f.ID, f.Path, ref)},
+		PartialFingerprints: map[string]string{sarifFingerprint: fingerprint(f.ID, f.Path, img.StableName())},
 		Properties: &sarifResultProps{
 			Severity: f.Severity.String(),
 			Title:    f.Title,
@@ -369,8 +370,9 @@ func sarifLocationFor(ref string, f Finding) sarifLocation {
 }
 
 // fingerprint is a stable hash of what identifies a finding across runs:
-// the check, the in-image path and the image reference as given. Digests
-// and messages are left out: they change with every build.
+// the check, the in-image path and the image's stable name (Image.Name:
+// no tag, no digest). Digests, tags and messages are left out: they
+// change with every build.
 func fingerprint(id, path, ref string) string {
 	sum := sha256.Sum256([]byte(id + "\x00" + path + "\x00" + ref))
 	return hex.EncodeToString(sum[:16])

@@ -4,6 +4,8 @@
 package source
 
 import (
+	"strings"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
@@ -95,4 +97,32 @@ func (i *Image) Close() error {
 	cleanup := i.cleanup
 	i.cleanup = nil
 	return cleanup()
+}
+
+// StableName is how reports identify the image at ref, read from kind,
+// across builds: the reference without its tag or digest for a daemon or
+// registry image ("docker:fn" for "docker:fn:sha-1a2b", "registry:
+// 123.dkr.ecr.us-east-1.amazonaws.com/fn" for its ":v2" or "@sha256:…"),
+// and the path as given for a file or directory, whose name the build
+// does not change. CI tags images with the commit, so a name that kept the
+// tag would make every build's results look new.
+func StableName(ref string, kind Kind) string {
+	if kind != Daemon && kind != Registry {
+		return ref
+	}
+	prefix := ""
+	for _, p := range []string{prefixDocker, prefixRegistry} {
+		if strings.HasPrefix(ref, p) {
+			prefix, ref = p, strings.TrimPrefix(ref, p)
+		}
+	}
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	// A tag follows the last ':' after the last '/' (a ':' before it is
+	// a registry's port).
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return prefix + ref
 }
