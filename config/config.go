@@ -268,6 +268,7 @@ func unknownKey(key string, known []string) string {
 var (
 	unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
 	lineRE         = regexp.MustCompile(`^line (\d+): (.*)$`)
+	dateShapeRE    = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 )
 
 // Parse decodes and validates a config; file names it in messages.
@@ -279,7 +280,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
-		return nil, decodeError(file, err)
+		return nil, decodeError(file, data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -381,7 +382,11 @@ func validateIgnore(r rawIgnore) (Ignore, *keyError) {
 	if e := r.Expires; e.V != "" {
 		t, err := time.Parse(DateLayout, e.V)
 		if err != nil {
-			return ig, &keyError{line: e.Line, msg: fmt.Sprintf("ignore %s: expires %q is not a date written YYYY-MM-DD", r.ID.V, e.V)}
+			what := "is not a date written YYYY-MM-DD"
+			if dateShapeRE.MatchString(e.V) {
+				what = "is not a day of the calendar" // 2025-02-30
+			}
+			return ig, &keyError{line: e.Line, msg: fmt.Sprintf("ignore %s: expires %q %s", r.ID.V, e.V, what)}
 		}
 		ig.Expires = t
 	}
@@ -389,7 +394,7 @@ func validateIgnore(r rawIgnore) (Ignore, *keyError) {
 }
 
 // decodeError turns a yaml error into an Error at the first line it names.
-func decodeError(file string, err error) error {
+func decodeError(file string, data []byte, err error) error {
 	var ke *keyError
 	if errors.As(err, &ke) {
 		return &Error{File: file, Line: ke.line, Msg: ke.msg}
@@ -403,17 +408,49 @@ func decodeError(file string, err error) error {
 		}
 		if m := lineRE.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
-			return &Error{File: file, Line: line, Msg: typeMessage(m[2])}
+			return &Error{File: file, Line: line, Msg: keyAt(data, line) + typeMessage(m[2])}
 		}
 		return &Error{File: file, Msg: msg}
 	}
-	// Syntax errors read "yaml: line N: ...".
+	// Syntax errors read "yaml: line N: ...", or, for some, carry no line.
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return &Error{File: file, Line: line, Msg: m[2]}
 	}
-	return &Error{File: file, Msg: msg}
+	return &Error{File: file, Line: syntaxErrorLine(data, err.Error()), Msg: msg}
+}
+
+// syntaxErrorLine finds the line of a syntax error yaml.v3 reports without
+// one ("mapping values are not allowed in this context", a tab): the
+// first line whose prefix of the file fails with the same error. 0 when
+// none does.
+func syntaxErrorLine(data []byte, msg string) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	var prefix []byte
+	for i, l := range lines {
+		prefix = append(prefix, l...)
+		var n yaml.Node
+		if err := yaml.Unmarshal(prefix, &n); err != nil && err.Error() == msg {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// keyAt is "key: " for the mapping key written on line n of data (a type
+// error's line), so that the message names it; "" when the line has none.
+func keyAt(data []byte, n int) string {
+	lines := bytes.Split(data, []byte("\n"))
+	if n < 1 || n > len(lines) {
+		return ""
+	}
+	l := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(lines[n-1])), "- "))
+	k, _, ok := strings.Cut(l, ":")
+	if !ok || k == "" || strings.ContainsAny(k, " \t\"'{[") {
+		return ""
+	}
+	return k + ": "
 }
 
 // yaml.v3 type errors read "cannot unmarshal !!seq into map[string]config.scalar".

@@ -101,8 +101,11 @@ func TestParseErrors(t *testing.T) {
 		{"partial doublestar", "ignore:\n  - id: LD202\n    reason: r\n    paths: ['/opt/a**']\n", `"**" must be a whole path segment`},
 		{"list where a value goes", "arch: [arm64]\n", `.lambdoctor.yaml:1: want a single value, found a list`},
 		{"ignore not a list of maps", "ignore:\n  - LD202\n", `.lambdoctor.yaml:2: an ignore entry is a mapping`},
-		{"images not a list", "images: my-fn:dev\n", ".lambdoctor.yaml:1: want a list, found the value `my-fn:dev`"},
-		{"severity not a mapping", "severity: [a]\n", `.lambdoctor.yaml:1: want a mapping, found a list`},
+		{"images not a list", "images: my-fn:dev\n", ".lambdoctor.yaml:1: images: want a list, found the value `my-fn:dev`"},
+		{"severity not a mapping", "severity: [a]\n", `.lambdoctor.yaml:1: severity: want a mapping, found a list`},
+		{"syntax error yaml gives no line for", "arch: amd64\nfail-on: a: b\n", `.lambdoctor.yaml:2: mapping values are not allowed in this context`},
+		{"a tab", "\tarch: amd64\n", `.lambdoctor.yaml:1: found character that cannot start any token`},
+		{"a date that is not a day", "ignore:\n  - id: LD202\n    reason: r\n    expires: 2025-02-30\n", `.lambdoctor.yaml:4: ignore LD202: expires "2025-02-30" is not a day of the calendar`},
 		{"syntax error", "arch: arm64\n  fail-on: [\n", `.lambdoctor.yaml:2:`},
 		{"two documents", "arch: arm64\n---\narch: amd64\n", `more than one YAML document`},
 	}
