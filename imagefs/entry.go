@@ -67,7 +67,7 @@ type LayerInfo struct {
 	// are copied from the Layer.
 	Digest    string `json:"digest"`
 	DiffID    string `json:"-"`
-	MediaType string `json:"mediaType,omitempty"`
+	MediaType string `json:"mediaType"`
 	// Size is the stored (compressed) size, -1 when unknown.
 	Size int64 `json:"size"`
 	// UncompressedSize is the size of the layer's tar stream, -1 when

@@ -41,8 +41,10 @@ type Image struct {
 	// Digest of the selected image manifest; "" when the source has none
 	// (legacy docker save archives).
 	Digest string `json:"digest"`
-	// MediaType of the selected image manifest, when known.
-	MediaType string `json:"mediaType,omitempty"`
+	// MediaType of the selected image manifest; "" when the source has
+	// none (legacy docker save archives) or the image was not loaded, as
+	// for Digest.
+	MediaType string `json:"mediaType"`
 	// Platform is "os/arch" with the variant appended when there is one
 	// ("linux/arm64/v8"): v1.Platform's String method.
 	Platform string `json:"platform"`
