@@ -25,7 +25,7 @@ func (caBundleMissing) Meta() Meta {
 		ID:       "LD601",
 		Name:     "ca-bundle-missing",
 		Title:    "no usable CA certificates where the function's TLS stack looks",
-		Severity: Error,
+		Severity: Warning,
 		Category: CategoryOf("LD601"),
 		Needs: []string{
 			"/etc/ssl/certs/*", "/etc/ssl/*.pem", "/etc/pki/tls/certs/*", "/etc/pki/tls/*.pem",
@@ -119,13 +119,51 @@ func (c caBundleMissing) noStore(ctx context.Context, t *analyze.Target, prog an
 		extra = fmt.Sprintf(" The certificates under /etc/docker/certs.d (%s) do not help: only the Docker daemon reads that directory, to pull images from a registry; no TLS library in the function looks there.", strings.Join(caFirstN(docker, 3), ", "))
 		ev = append(ev, "/etc/docker/certs.d holds "+fmt.Sprint(len(docker))+" file(s), read only by the Docker daemon")
 	}
-	f.Message = fmt.Sprintf("The function's TLS stack is %s (%s), and %s, so %s. The function may start, but its first call to an AWS API or any HTTPS endpoint fails.%s", prog.Stack, prog.Path, what, prog.Symptom(), extra)
+	// An error only when the image shows TLS is needed to serve at all: a
+	// start-up script that calls an HTTPS endpoint or the AWS CLI. A
+	// function that makes no HTTPS call works without roots, and which
+	// calls a program makes cannot be seen: a warning.
+	consequence := "The function may start, but its first call to an AWS API or any HTTPS endpoint fails; one that makes none works, hence a warning."
+	f.Severity = Warning
+	if call, where := startupTLSCall(t); call != "" {
+		f.Severity = Error
+		consequence = fmt.Sprintf("%s runs %q, which needs TLS, so the function fails as soon as that line runs.", where, call)
+		ev = append(ev, fmt.Sprintf("%s: %s", where, call))
+	}
+	f.Message = fmt.Sprintf("The function's TLS stack is %s (%s), and %s, so %s. %s%s", prog.Stack, prog.Path, what, prog.Symptom(), consequence, extra)
 	f.Evidence = ev
 	f.Fix = caInstallFix(t)
 	if s.EnvFile != "" && s.File == "" {
 		f.Fix = "remove ENV SSL_CERT_FILE=" + s.EnvFile + ", or " + f.Fix
 	}
 	return f, true
+}
+
+// startupTLSCall finds a command a start-up script certainly runs that
+// needs TLS: curl or wget given an https:// URL, or the AWS CLI (which
+// calls AWS over HTTPS). It returns the command's text and where it is
+// ("line 4 of /var/task/bootstrap"), or "" when there is none.
+func startupTLSCall(t *analyze.Target) (call, where string) {
+	for _, sc := range t.Scripts() {
+		for _, cmd := range sc.Commands {
+			if !cmd.Certain || cmd.Guarded {
+				continue
+			}
+			name := path.Base(cmd.Name.Value)
+			tls := name == "aws"
+			if name == "curl" || name == "wget" {
+				for _, a := range cmd.Args {
+					if strings.Contains(a.Value, "https://") || strings.Contains(a.Raw, "https://") {
+						tls = true
+					}
+				}
+			}
+			if tls {
+				return cmd.Text, fmt.Sprintf("line %d of %s", cmd.Line, sc.Origin)
+			}
+		}
+	}
+	return "", ""
 }
 
 // weakStore reports a parsable store that is all expired or lacks the

@@ -107,12 +107,45 @@ func ld601Target(spec testimage.Spec) func(t *testing.T) *analyze.Target {
 	return func(t *testing.T) *analyze.Target { return newTarget(t, spec, "amd64") }
 }
 
+// startScriptSpec is a Go function behind a start-up script that first
+// fetches its configuration with the AWS CLI, with or without a CA bundle.
+func startScriptSpec(t *testing.T, bundle bool) testimage.Spec {
+	files := []testimage.File{
+		testimage.Dir("bin", 0), testimage.Reg("bin/sh", 0o755, ld601ELF),
+		testimage.Dir("usr", 0), testimage.Dir("usr/bin", 0), testimage.Reg("usr/bin/aws", 0o755, ld601ELF),
+		testimage.Reg("app/start.sh", 0o755, "#!/bin/sh\nset -e\naws s3 cp s3://config-bucket/app.json /tmp/app.json\nexec /app/bootstrap\n"),
+	}
+	if bundle {
+		files = append(files, etcBundle("etc/ssl/certs/ca-certificates.crt", goodBundle(t))...)
+	}
+	return appSpec([]string{"/app/start.sh"}, []string{"PATH=/usr/bin:/bin"}, files, goApp(goTLSBinary))
+}
+
 var ld601Cases = []checkCase{
+	{
+		// The image shows TLS is needed to start: an error.
+		name: "start-up script calls the AWS CLI, no bundle",
+		kind: catches,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, startScriptSpec(t, false), "amd64")
+		},
+		verify: expect(Error,
+			[]string{"line 3 of /app/start.sh runs \"aws s3 cp s3://config-bucket/app.json /tmp/app.json\", which needs TLS"},
+			[]string{"line 3 of /app/start.sh: aws s3 cp"},
+			nil),
+	},
+	{
+		name: "the same script with a CA bundle",
+		kind: clean,
+		target: func(t *testing.T) *analyze.Target {
+			return newTarget(t, startScriptSpec(t, true), "amd64")
+		},
+	},
 	{
 		name:   "Go binary linking crypto/tls on scratch, no bundle",
 		kind:   catches,
 		target: ld601Target(appSpec([]string{"/app/bootstrap"}, nil, goApp(goTLSBinary))),
-		verify: expect(Error,
+		verify: expect(Warning,
 			[]string{"Go crypto/x509 (/app/bootstrap)", "x509: certificate signed by unknown authority", "no CA bundle exists"},
 			[]string{"a Go binary linking crypto/tls", "/etc/ssl/certs/ca-certificates.crt (missing)"},
 			[]string{"COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt"}),
@@ -123,14 +156,14 @@ var ld601Cases = []checkCase{
 		target: ld601Target(appSpec([]string{"/app/bootstrap"}, nil,
 			[]testimage.File{testimage.Dir("sbin", 0), testimage.Reg("sbin/apk", 0o755, ld601ELF), testimage.Dir("etc", 0), testimage.Reg("etc/alpine-release", 0o644, "3.19.0\n")},
 			goApp(goTLSBinary))),
-		verify: expect(Error, []string{"x509: certificate signed by unknown authority"}, nil, []string{"RUN apk add --no-cache ca-certificates"}),
+		verify: expect(Warning, []string{"x509: certificate signed by unknown authority"}, nil, []string{"RUN apk add --no-cache ca-certificates"}),
 	},
 	{
 		name:   "empty bundle file",
 		kind:   catches,
 		target: ld601Target(appSpec([]string{"/app/bootstrap"}, nil, etcBundle("etc/ssl/certs/ca-certificates.crt", ""), goApp(goTLSBinary))),
 		verify: func(t *testing.T, fs []Finding) {
-			expect(Error, []string{"the bundle /etc/ssl/certs/ca-certificates.crt is empty"}, []string{"regular file, mode 0644"}, nil)(t, fs)
+			expect(Warning, []string{"the bundle /etc/ssl/certs/ca-certificates.crt is empty"}, []string{"regular file, mode 0644"}, nil)(t, fs)
 			if fs[0].Layer == nil || fs[0].Layer.Index != 0 {
 				t.Errorf("layer %+v, want the bundle's layer 0", fs[0].Layer)
 			}
@@ -141,7 +174,7 @@ var ld601Cases = []checkCase{
 		kind: catches,
 		target: ld601Target(appSpec([]string{"/app/bootstrap"}, nil,
 			etcBundle("etc/ssl/certs/ca-certificates.crt", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"), goApp(goTLSBinary))),
-		verify: expect(Error, []string{"holds no certificate that parses", "1 CERTIFICATE block(s) are corrupt"}, nil, nil),
+		verify: expect(Warning, []string{"holds no certificate that parses", "1 CERTIFICATE block(s) are corrupt"}, nil, nil),
 	},
 	{
 		name: "bundle with only expired certificates",
@@ -165,7 +198,7 @@ var ld601Cases = []checkCase{
 		name:   "SSL_CERT_FILE names a missing file and there is no other store",
 		kind:   catches,
 		target: ld601Target(appSpec([]string{"/app/bootstrap"}, []string{"SSL_CERT_FILE=/certs/ca.pem"}, goApp(goTLSBinary))),
-		verify: expect(Error, []string{"ENV SSL_CERT_FILE=/certs/ca.pem names a file that does not exist"}, []string{"ENV SSL_CERT_FILE=/certs/ca.pem"}, []string{"remove ENV SSL_CERT_FILE=/certs/ca.pem"}),
+		verify: expect(Warning, []string{"ENV SSL_CERT_FILE=/certs/ca.pem names a file that does not exist"}, []string{"ENV SSL_CERT_FILE=/certs/ca.pem"}, []string{"remove ENV SSL_CERT_FILE=/certs/ca.pem"}),
 	},
 	{
 		name: "REQUESTS_CA_BUNDLE names a missing file (Python)",
@@ -187,13 +220,13 @@ var ld601Cases = []checkCase{
 		target: ld601Target(fixtures.PythonSpec(v1.Config{
 			Env: []string{fixtures.DockerPATH}, Entrypoint: []string{"/usr/local/bin/python", "-m", "awslambdaric"}, Cmd: []string{"app.handler"}, WorkingDir: "/function",
 		})),
-		verify: expect(Error, []string{"TLS stack is Python", "CERTIFICATE_VERIFY_FAILED"}, []string{"no certifi/cacert.pem or botocore/cacert.pem"}, nil),
+		verify: expect(Warning, []string{"TLS stack is Python", "CERTIFICATE_VERIFY_FAILED"}, []string{"no certifi/cacert.pem or botocore/cacert.pem"}, nil),
 	},
 	{
 		name:   "native binary linked to libssl, no bundle",
 		kind:   catches,
 		target: ld601Target(appSpec([]string{"/app/bootstrap"}, nil, goApp(sslBinary))),
-		verify: expect(Error, []string{"TLS stack is OpenSSL", "unable to get local issuer certificate"}, []string{"linked to libssl/libcurl"}, nil),
+		verify: expect(Warning, []string{"TLS stack is OpenSSL", "unable to get local issuer certificate"}, []string{"linked to libssl/libcurl"}, nil),
 	},
 	{
 		name: "Java with cacerts a dangling link (Debian without ca-certificates-java)",
@@ -207,7 +240,7 @@ var ld601Cases = []checkCase{
 				testimage.Symlink("usr/lib/jvm/java-17/lib/security/cacerts", "/etc/ssl/certs/java/cacerts"),
 				testimage.Dir("var", 0), testimage.Dir("var/task", 0), testimage.Reg("var/task/app.jar", 0o644, "PK"),
 			})),
-		verify: expect(Error,
+		verify: expect(Warning,
 			[]string{"runs Java", "a dangling symlink", "trustAnchors parameter must be non-empty"},
 			[]string{"dangling symlink /usr/lib/jvm/java-17/lib/security/cacerts -> \"/etc/ssl/certs/java/cacerts\""},
 			[]string{"apt-get install -y --no-install-recommends ca-certificates-java"}),
