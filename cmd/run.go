@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -334,7 +335,11 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	if run.Result == emulate.ResultInterrupted {
 		return loadError(fmt.Errorf("interrupted while running %q", ref))
 	}
-	return runVerdict(run, static, plan.failOn)
+	err = runVerdict(run, static, plan.failOn)
+	if why := verdictLine(run, static, plan.failOn); why != "" {
+		fmt.Fprintln(streams.Err, why)
+	}
+	return err
 }
 
 // listenRun serves the invoke endpoint on addr until ctx ends, then
@@ -373,6 +378,25 @@ func runError(err error) error {
 
 // runVerdict is the outcome of a run: a function that did not answer
 // fails it, as do static findings at or above failOn (0: none).
+// verdictLine says which part decided a failing exit status: the run, or
+// static findings at or above --fail-on while the function answered; ""
+// when the verdict passes.
+func verdictLine(run *emulate.Outcome, static *report.Report, failOn checks.Severity) string {
+	if run.Result != emulate.ResultSuccess {
+		return fmt.Sprintf("lambdoctor: exit %d: the function did not answer (%s)", ExitFindings, run.Result)
+	}
+	if failOn == 0 || static.Max() < failOn {
+		return ""
+	}
+	var ids []string
+	for _, f := range static.Findings {
+		if f.Severity >= failOn && !f.Suppressed && !slices.Contains(ids, f.ID) {
+			ids = append(ids, f.ID)
+		}
+	}
+	return fmt.Sprintf("lambdoctor: exit %d: the function answered, but static checks found %s at or above --fail-on %s", ExitFindings, strings.Join(ids, ", "), failOn)
+}
+
 func runVerdict(run *emulate.Outcome, static *report.Report, failOn checks.Severity) error {
 	if run.Result != emulate.ResultSuccess {
 		return errVerdict

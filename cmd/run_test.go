@@ -120,3 +120,28 @@ func TestRunListenUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestVerdictLine: a failing run says on stderr which part decided it.
+func TestVerdictLine(t *testing.T) {
+	static := &report.Report{Findings: []report.Finding{
+		{ID: "LD601", Severity: checks.Error},
+		{ID: "LD602", Severity: checks.Warning},
+		{ID: "LD101", Severity: checks.Error, Suppressed: true},
+	}}
+	ok := &emulate.Outcome{Result: emulate.ResultSuccess}
+	for _, tc := range []struct {
+		run    *emulate.Outcome
+		failOn checks.Severity
+		want   string
+	}{
+		{ok, checks.Error, "the function answered, but static checks found LD601 at or above --fail-on error"},
+		{ok, checks.Warning, "static checks found LD601, LD602 at or above --fail-on warning"},
+		{ok, 0, ""},
+		{&emulate.Outcome{Result: emulate.ResultInvokeTimeout}, checks.Error, "the function did not answer (invoke-timeout)"},
+	} {
+		got := verdictLine(tc.run, static, tc.failOn)
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("verdictLine(%s, %s) = %q, want %q", tc.run.Result, tc.failOn, got, tc.want)
+		}
+	}
+}
