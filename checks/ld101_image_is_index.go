@@ -43,7 +43,9 @@ func (c imageIsIndex) Run(_ context.Context, t *analyze.Target) ([]Finding, erro
 	case img.Index != nil:
 		return []Finding{c.index(t)}, nil
 	case img.PushedFormUnknown:
-		return []Finding{c.pushedFormUnknown(t)}, nil
+		// Nothing the user can fix from here: the report says it once,
+		// as a note (image.pushedFormUnknown), not as a finding.
+		return nil, fmt.Errorf("%w: a %s source holds one image but not the form it will have once pushed (manifest or index); check the registry reference after pushing", ErrSkip, img.Source)
 	}
 	return nil, nil
 }
@@ -189,35 +191,6 @@ func (c imageIsIndex) index(t *analyze.Target) Finding {
 	f.Severity = sev
 	f.Evidence = ev
 	f.Fix = strings.Join(fixes, "; or ")
-	return f
-}
-
-func (c imageIsIndex) pushedFormUnknown(t *analyze.Target) Finding {
-	img := t.Image
-	arch := source.NormalizeArch(t.Arch)
-	if arch == "" {
-		arch = source.NormalizeArch(img.Platform.Architecture)
-	}
-	if arch != "amd64" && arch != "arm64" {
-		arch = "amd64"
-	}
-	f := NewFinding(c.Meta(), fmt.Sprintf(
-		"A %s source holds one image but not the form it will have once pushed: the push settings decide whether the tag names an image manifest or an image index, and Lambda rejects an index. docker buildx 0.10+ attaches provenance/SBOM attestations by default, which make even a single-platform push an index.",
-		img.Source))
-	f.Severity = Info
-	f.Title = "pushed image form (manifest or index) cannot be seen from this source"
-	f.Evidence = []string{fmt.Sprintf("source=%s (no registry manifest to inspect)", img.Source)}
-	for _, tag := range img.RepoTags {
-		f.Evidence = append(f.Evidence, "tagged "+tag)
-	}
-	for _, d := range img.RepoDigests {
-		f.Evidence = append(f.Evidence, "registry digest "+d+" (the form the image had when last pulled or pushed)")
-	}
-	check := "the registry reference"
-	if len(img.RepoDigests) > 0 {
-		check = img.RepoDigests[0]
-	}
-	f.Fix = fmt.Sprintf("push with docker buildx build --platform linux/%s --provenance=false --sbom=false --push (or BUILDX_NO_DEFAULT_ATTESTATIONS=1), then run lambdoctor on %s to check the form Lambda will see", arch, check)
 	return f
 }
 

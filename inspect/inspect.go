@@ -278,6 +278,8 @@ func reportImage(img *source.Image, t *analyze.Target) report.Image {
 		MediaType: img.MediaType,
 		Platform:  platformString(img),
 		IsIndex:   img.Index != nil,
+
+		PushedFormUnknown: img.PushedFormUnknown,
 	}
 	if ix := img.Index; ix != nil {
 		rix := &report.Index{Digest: ix.Digest, MediaType: ix.MediaType, Selected: ix.Selected}

@@ -52,6 +52,10 @@ type Image struct {
 	// manifest list) and Index describes it.
 	IsIndex bool   `json:"isIndex"`
 	Index   *Index `json:"index,omitempty"`
+	// PushedFormUnknown is true for a docker save archive or a daemon image:
+	// the form the image will have once pushed (an image manifest, or an
+	// index Lambda rejects) is decided by the push and cannot be seen here.
+	PushedFormUnknown bool `json:"pushedFormUnknown,omitempty"`
 	// Layers, base first. Never nil in a built report.
 	Layers []Layer `json:"layers"`
 	// RuntimeClient is what implements the Lambda Runtime API in this

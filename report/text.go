@@ -118,6 +118,9 @@ func (t *textWriter) report(b *strings.Builder, r *Report) {
 		b.WriteString("\n")
 	}
 	t.summary(b, r.Summary, status)
+	if r.Image.PushedFormUnknown {
+		fmt.Fprintf(b, "note: a %s source cannot show whether the pushed tag will name an image manifest or an index (which Lambda rejects): inspect the registry reference after pushing (docker buildx build --provenance=false --sbom=false)\n", r.Image.Source)
+	}
 }
 
 // header names the tool and the image as the user wrote it.
