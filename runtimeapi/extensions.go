@@ -67,13 +67,15 @@ const (
 
 // Timeline kinds of the Extensions API. Event.Extension names the extension.
 const (
-	KindExtRegister  = "extension-register"   // POST /extension/register accepted; Body is the events subscribed to, comma-separated
-	KindExtNext      = "extension-next"       // the extension called GET /extension/event/next
-	KindExtEvent     = "extension-event"      // an event was handed to the extension; Body is the event JSON
-	KindExtInitError = "extension-init-error" // POST /extension/init/error; Body is the error type
-	KindExtExitError = "extension-exit-error" // POST /extension/exit/error; Body is the error type
-	KindExtExit      = "extension-exit"       // recorded by ExtensionExited; Body is how it ended
-	KindShutdown     = "shutdown"             // Shutdown began; Body is the reason
+	KindExtRegister  = "extension-register"     // POST /extension/register accepted; Body is the events subscribed to, comma-separated
+	KindExtNext      = "extension-next"         // the extension called GET /extension/event/next
+	KindExtEvent     = "extension-event"        // an event was handed to the extension; Body is the event JSON
+	KindExtInitError = "extension-init-error"   // POST /extension/init/error; Body is the error type
+	KindExtExitError = "extension-exit-error"   // POST /extension/exit/error; Body is the error type
+	KindExtExit      = "extension-exit"         // recorded by ExtensionExited; Body is how it ended
+	KindShutdown     = "shutdown"               // Shutdown began; Body is the reason
+	KindExtStart     = "extension-start"        // recorded by ExtensionStarted
+	KindExtLaunchErr = "extension-launch-error" // recorded by ExtensionLaunchFailed; Body says why
 )
 
 // ShutdownBudget is how long extensions get to handle SHUTDOWN: 2 s when
@@ -107,6 +109,8 @@ func (e *ExtensionError) Error() string {
 		return fmt.Sprintf("extension %s reported an init error (%s): %s", e.Name, e.Detail, e.Type)
 	case ErrorTypeExtensionExitError:
 		return fmt.Sprintf("extension %s reported an exit error (%s): %s", e.Name, e.Detail, e.Type)
+	case ErrorTypeExtensionLaunchError:
+		return fmt.Sprintf("extension %s could not be launched (%s): %s", e.Name, e.Detail, e.Type)
 	}
 	return fmt.Sprintf("extension %s exited (%s): %s", e.Name, e.Detail, e.Type)
 }
@@ -385,6 +389,11 @@ func (s *Server) initCompleteLocked() bool {
 
 // failedLocked is the first extension that failed, if any.
 func (s *Server) failedLocked() error {
+	for _, name := range s.opts.Extensions {
+		if why, ok := s.launchErrs[name]; ok {
+			return &ExtensionError{Name: name, Type: ErrorTypeExtensionLaunchError, Detail: why}
+		}
+	}
 	for _, e := range s.exts {
 		switch e.state {
 		case extStateInitError:
@@ -559,6 +568,31 @@ func (s *Server) ExtensionExited(name, how string) {
 		s.exitedUnregistered[name] = how
 	}
 	s.changedLocked()
+}
+
+// ExtensionStarted records that the process of the external extension name
+// started.
+func (s *Server) ExtensionStarted(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recordExtLocked(KindExtStart, name, "", nil)
+}
+
+// ExtensionLaunchFailed records that the external extension name could not
+// be launched (why: "fork/exec /opt/extensions/x: permission denied"): the
+// Wait methods then fail with Extension.LaunchError.
+func (s *Server) ExtensionLaunchFailed(name, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recordExtLocked(KindExtLaunchErr, name, "", []byte(why))
+	s.launchErrs[name] = why
+	s.changedLocked()
+}
+
+// WaitExtensionFailure waits until an extension fails and returns its
+// *ExtensionError, or ctx's error or ErrClosed.
+func (s *Server) WaitExtensionFailure(ctx context.Context) error {
+	return s.waitFor(ctx, func() bool { return false })
 }
 
 // Extensions returns the registered extensions, in registration order.

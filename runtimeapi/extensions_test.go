@@ -308,3 +308,18 @@ func TestExtensionNotSubscribedToInvokeStaysIdle(t *testing.T) {
 	}
 	notYet(t, xNext)
 }
+
+func TestExtensionLaunchFailed(t *testing.T) {
+	s, _, _ := startExt(t, "a")
+	s.ExtensionLaunchFailed("a", "fork/exec /opt/extensions/a: permission denied")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := s.WaitExtensionFailure(ctx)
+	var xe *ExtensionError
+	if !errors.As(err, &xe) || xe.Type != ErrorTypeExtensionLaunchError || xe.Name != "a" {
+		t.Fatalf("WaitExtensionFailure = %v", err)
+	}
+	if k := kinds(s.Events()); !strings.Contains(k, KindExtLaunchErr) {
+		t.Errorf("timeline %s", k)
+	}
+}

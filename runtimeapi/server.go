@@ -211,6 +211,7 @@ type Server struct {
 	regClosed          bool
 	shuttingDown       bool
 	exitedUnregistered map[string]string
+	launchErrs         map[string]string
 }
 
 // New binds the listener (so Addr is known at once) but does not serve until
@@ -250,6 +251,7 @@ func New(opts Options) (*Server, error) {
 		extByID:            map[string]*extension{},
 		extChanged:         make(chan struct{}),
 		exitedUnregistered: map[string]string{},
+		launchErrs:         map[string]string{},
 	}
 	s.srv = &http.Server{
 		Handler:           s.routes(),
