@@ -4,13 +4,17 @@ package cmd
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -47,8 +51,8 @@ func goExtension(t *testing.T, mode string) []byte {
 }
 
 // goImageWithExtensions is goImage with extensions (name → binary) in
-// /opt/extensions.
-func goImageWithExtensions(t *testing.T, exts map[string][]byte) v1.Image {
+// /opt/extensions, executable but for those named in nonExec (mode 0644).
+func goImageWithExtensions(t *testing.T, exts map[string][]byte, nonExec ...string) v1.Image {
 	t.Helper()
 	layer := []testimage.File{
 		testimage.Dir("etc", 0), testimage.Dir("etc/ssl", 0), testimage.Dir("etc/ssl/certs", 0),
@@ -59,7 +63,11 @@ func goImageWithExtensions(t *testing.T, exts map[string][]byte) v1.Image {
 		testimage.Dir("opt", 0o755), testimage.Dir("opt/extensions", 0o755),
 	}
 	for name, b := range exts {
-		layer = append(layer, testimage.Reg("opt/extensions/"+name, 0o755, string(b)))
+		mode := int64(0o755)
+		if slices.Contains(nonExec, name) {
+			mode = 0o644
+		}
+		layer = append(layer, testimage.Reg("opt/extensions/"+name, mode, string(b)))
 	}
 	return testimage.Image(t, testimage.Spec{
 		Config: v1.Config{
@@ -174,4 +182,75 @@ func TestRunWithBrokenExtension(t *testing.T) {
 			t.Errorf("timeline %+v", run.Timeline)
 		}
 	})
+	t.Run("cannot launch", func(t *testing.T) {
+		img := goImageWithExtensions(t, map[string][]byte{"noexec": goExtension(t, "register")}, "noexec")
+		r := runImage(t, context.Background(), img, "--event", writeEvent(t, `{"name":"x"}`))
+		run := r.doc.Run
+		if r.code == ExitOK || run.Result != emulate.ResultExtensionFailed || run.Error == nil {
+			t.Fatalf("exit %d, result %q, error %+v: want an extension failure", r.code, run.Result, run.Error)
+		}
+		if run.Error.Type != runtimeapi.ErrorTypeExtensionLaunchError || !strings.Contains(run.Error.Message, "extension noexec could not be launched (fork/exec /opt/extensions/noexec: permission denied)") {
+			t.Errorf("error %+v", run.Error)
+		}
+		if len(run.Diagnosis) == 0 || run.Diagnosis[0].Key != "extension-launcherror" || !slices.Contains(run.Diagnosis[0].FoundBy, "LD504") {
+			t.Errorf("diagnosis %+v: want extension-launcherror located by LD504", run.Diagnosis)
+		}
+		if timelineHas(run, runtimeapi.KindInitDone, "") {
+			t.Errorf("the runtime ran: %+v", run.Timeline)
+		}
+	})
+}
+
+// A --listen session keeps the extension of its warm environment: each
+// event reaches it, and each answer waits until it asked for the next.
+func TestRunListenWithExtension(t *testing.T) {
+	requireSandbox(t)
+	isolate(t)
+	ref := writeArchive(t, goImageWithExtensions(t, map[string][]byte{"good-ext": goExtension(t, "register")}))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	errb := &lockedBuffer{}
+	s := &IOStreams{In: strings.NewReader(""), Out: io.Discard, Err: errb, Getenv: func(string) string { return "" }}
+	s.Getwd = func() (string, error) { return t.TempDir(), nil }
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, []string{"run", "--listen", "127.0.0.1:0", ref}, s) }()
+	addrRE := regexp.MustCompile(`listening on (http://\S+)`)
+	var url string
+	for url == "" {
+		select {
+		case code := <-done:
+			t.Fatalf("run exited %d before listening:\n%s", code, errb.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if m := addrRE.FindStringSubmatch(errb.String()); m != nil {
+			url = m[1]
+		}
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		resp, err := http.Post(url, "application/json", strings.NewReader(`{"name":"`+name+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "hello "+name) {
+			t.Fatalf("event %s: %d %s\n%s", name, resp.StatusCode, b, errb.String())
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("exit %d after Ctrl-C:\n%s", code, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("run did not stop after Ctrl-C:\n%s", errb.String())
+	}
+	log := errb.String()
+	if n := strings.Count(log, "good-ext: INVOKE "); n != 3 {
+		t.Errorf("the extension saw %d INVOKE events, want 3:\n%s", n, log)
+	}
+	if !strings.Contains(log, "1 execution environment(s) started") {
+		t.Errorf("stderr:\n%s", log)
+	}
 }

@@ -72,7 +72,12 @@ func pumpExtensionEvents(p *sandbox.Process, srv *runtimeapi.Server) {
 		case "start":
 			srv.ExtensionStarted(name)
 		case "launch-error":
-			srv.ExtensionLaunchFailed(name, "fork/exec "+ev.Err.Error())
+			// The emulator's words: "fork/exec /opt/extensions/x: permission denied".
+			why := fmt.Sprintf("fork/exec %s: %v", ev.Path, ev.Err.Err)
+			if ev.Err.Interpreter != "" && !ev.Err.InterpreterExists {
+				why += fmt.Sprintf(" (interpreter %q does not exist)", ev.Err.Interpreter)
+			}
+			srv.ExtensionLaunchFailed(name, why)
 		case "exit":
 			how := fmt.Sprintf("exit status %d", ev.Code)
 			if ev.Signal != "" {

@@ -49,20 +49,20 @@ const (
 // rapi/handler/constants.go) and of an init or invocation that an extension
 // failed (the RIE's fatalerror package).
 const (
-	ErrorTypeExtensionMissingID      = "Extension.MissingExtensionIdentifier"
-	ErrorTypeExtensionInvalidID      = "Extension.InvalidExtensionIdentifier"
-	ErrorTypeExtensionInvalidName    = "Extension.InvalidExtensionName"
-	ErrorTypeExtensionRegClosed      = "Extension.RegistrationClosed"
-	ErrorTypeExtensionUnknownID      = "Extension.UnknownExtensionIdentifier"
-	ErrorTypeExtensionInvalidState   = "Extension.InvalidExtensionState"
-	ErrorTypeExtensionMissingHeader  = "Extension.MissingHeader"
-	ErrorTypeExtensionInvalidEvent   = "Extension.InvalidEventType"
-	ErrorTypeInvalidRequestFormat    = "InvalidRequestFormat"
-	ErrorTypeExtensionInitError      = "Extension.InitError"
-	ErrorTypeExtensionExitError      = "Extension.ExitError"
-	ErrorTypeExtensionCrash          = "Extension.Crash"
-	ErrorTypeExtensionLaunchError    = "Extension.LaunchError"
-	stateTransitionFailedForExtesion = "State transition from %s to %s failed for extension %s. Error: State transition is not allowed"
+	ErrorTypeExtensionMissingID       = "Extension.MissingExtensionIdentifier"
+	ErrorTypeExtensionInvalidID       = "Extension.InvalidExtensionIdentifier"
+	ErrorTypeExtensionInvalidName     = "Extension.InvalidExtensionName"
+	ErrorTypeExtensionRegClosed       = "Extension.RegistrationClosed"
+	ErrorTypeExtensionUnknownID       = "Extension.UnknownExtensionIdentifier"
+	ErrorTypeExtensionInvalidState    = "Extension.InvalidExtensionState"
+	ErrorTypeExtensionMissingHeader   = "Extension.MissingHeader"
+	ErrorTypeExtensionInvalidEvent    = "Extension.InvalidEventType"
+	ErrorTypeInvalidRequestFormat     = "InvalidRequestFormat"
+	ErrorTypeExtensionInitError       = "Extension.InitError"
+	ErrorTypeExtensionExitError       = "Extension.ExitError"
+	ErrorTypeExtensionCrash           = "Extension.Crash"
+	ErrorTypeExtensionLaunchError     = "Extension.LaunchError"
+	stateTransitionFailedForExtension = "State transition from %s to %s failed for extension %s. Error: State transition is not allowed"
 )
 
 // Timeline kinds of the Extensions API. Event.Extension names the extension.
@@ -233,7 +233,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	if old := s.extByName[name]; old != nil {
 		if external {
 			s.rejectLocked(w, "", http.StatusForbidden, ErrorTypeExtensionInvalidState,
-				fmt.Sprintf(stateTransitionFailedForExtesion, old.state, extStateRegistered, name))
+				fmt.Sprintf(stateTransitionFailedForExtension, old.state, extStateRegistered, name))
 		} else {
 			s.rejectLocked(w, "", http.StatusForbidden, ErrorTypeExtensionInvalidState, "Extension with this name already registered")
 		}
@@ -291,7 +291,7 @@ func (s *Server) handleExtNext(w http.ResponseWriter, r *http.Request) {
 	}
 	if ext.state == extStateInitError || ext.state == extStateExitError || ext.state == extStateExited {
 		s.rejectLocked(w, "", http.StatusForbidden, ErrorTypeExtensionInvalidState,
-			fmt.Sprintf(stateTransitionFailedForExtesion, ext.state, extStateReady, ext.name))
+			fmt.Sprintf(stateTransitionFailedForExtension, ext.state, extStateReady, ext.name))
 		s.mu.Unlock()
 		return
 	}
@@ -357,7 +357,7 @@ func (s *Server) handleExtError(target, kind string) http.HandlerFunc {
 		}
 		if !allowed {
 			s.rejectLocked(w, "", http.StatusForbidden, ErrorTypeExtensionInvalidState,
-				fmt.Sprintf(stateTransitionFailedForExtesion, ext.state, target, ext.id))
+				fmt.Sprintf(stateTransitionFailedForExtension, ext.state, target, ext.id))
 			return
 		}
 		ext.state = target
