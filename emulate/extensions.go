@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lambdoctor/lambdoctor/runtimeapi"
@@ -24,43 +25,87 @@ const maxExtensions = 10
 
 // listExtensions lists the external extensions of the unpacked root as
 // Lambda does (the emulator's agents.ListExternalAgentPaths): every entry
-// of /opt/extensions that is not a directory, in name order (os.ReadDir's),
-// as paths inside the root. None when there is no such directory. Symbolic
-// links resolve inside the root (os.Root), as they do in the sandbox.
+// of /opt/extensions that is not a directory, in name order, as paths
+// inside the root. None when there is no such directory. Symbolic links on
+// the way resolve inside the root, as they do in the sandbox (an absolute
+// target starts again from the root; ".." stops at it).
 func listExtensions(root string) ([]string, error) {
+	dir, err := resolveInRoot(root, extensionsDir)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	d, err := r.Open(strings.TrimPrefix(extensionsDir, "/"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	d, err := r.Open(strings.TrimPrefix(dir, "/"))
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	fi, err := d.Stat()
-	if err != nil {
+	if fi, err := d.Stat(); err != nil || !fi.IsDir() {
 		return nil, err
-	}
-	if !fi.IsDir() {
-		return nil, nil
 	}
 	ents, err := d.ReadDir(-1)
 	if err != nil {
 		return nil, err
 	}
-	// File.ReadDir does not sort; os.ReadDir (the emulator's) does.
 	var paths []string
 	for _, e := range ents {
 		if !e.IsDir() {
 			paths = append(paths, path.Join(extensionsDir, e.Name()))
 		}
 	}
-	slices.Sort(paths)
+	slices.Sort(paths) // File.ReadDir does not sort; os.ReadDir (the emulator's) does
 	return paths, nil
+}
+
+// resolveInRoot resolves the symbolic links of p (absolute, inside root)
+// the way the kernel does after a chroot to root: it returns the path
+// inside root with no link left. The files themselves are only read with
+// Lstat and Readlink under root, never followed on the host.
+func resolveInRoot(root, p string) (string, error) {
+	todo := strings.Split(strings.Trim(path.Clean(p), "/"), "/")
+	cur := "/"
+	for hops := 0; len(todo) > 0; {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, c)
+		fi, err := os.Lstat(root + next)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			if len(todo) > 0 && !fi.IsDir() {
+				return "", syscall.ENOTDIR
+			}
+			cur = next
+			continue
+		}
+		if hops++; hops > 40 {
+			return "", syscall.ELOOP
+		}
+		target, err := os.Readlink(root + next)
+		if err != nil {
+			return "", err
+		}
+		if path.IsAbs(target) {
+			cur = "/"
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	return cur, nil
 }
 
 // pumpExtensionEvents hands the starts, launch errors and exits of the

@@ -38,8 +38,10 @@ func TestListExtensions(t *testing.T) {
 	}
 }
 
-// A /opt that leads out of the root is not followed on the host.
-func TestListExtensionsStaysInRoot(t *testing.T) {
+// Links resolve inside the root, as in the sandbox: an /opt that is an
+// absolute link to /var/opt lists the image's /var/opt/extensions, and
+// one that points out of the root by ".." stays in it.
+func TestListExtensionsLinksStayInRoot(t *testing.T) {
 	outside := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(outside, "extensions"), 0o755); err != nil {
 		t.Fatal(err)
@@ -48,11 +50,37 @@ func TestListExtensionsStaysInRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "var", "opt", "extensions"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "var", "opt", "extensions", "ext"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"/var/opt", "var/opt", "../../../../../../var/opt"} {
+		os.Remove(filepath.Join(root, "opt"))
+		if err := os.Symlink(target, filepath.Join(root, "opt")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := listExtensions(root)
+		if err != nil || !slices.Equal(got, []string{"/opt/extensions/ext"}) {
+			t.Errorf("/opt -> %s: %v, %v; want /opt/extensions/ext", target, got, err)
+		}
+	}
+	// A link to the host's directory names a path inside the root, which
+	// does not exist there.
+	os.Remove(filepath.Join(root, "opt"))
 	if err := os.Symlink(outside, filepath.Join(root, "opt")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := listExtensions(root)
-	if len(got) != 0 || err == nil {
-		t.Errorf("listExtensions through a link out of the root = %v, %v; want an error and nothing", got, err)
+	if got, err := listExtensions(root); len(got) != 0 || err != nil {
+		t.Errorf("/opt -> %s (the host's): %v, %v; want nothing", outside, got, err)
+	}
+	// A loop is an error, not a hang.
+	os.Remove(filepath.Join(root, "opt"))
+	if err := os.Symlink("/opt", filepath.Join(root, "opt")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listExtensions(root); err == nil {
+		t.Error("a link loop: no error")
 	}
 }
