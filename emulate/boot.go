@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,7 @@ const (
 	ResultExitedDuringInvoke = "exited-during-invoke" // it exited with the event in hand
 	ResultInvokeTimeout      = "invoke-timeout"       // no answer within the function timeout
 	ResultInterrupted        = "interrupted"          // Ctrl-C or SIGTERM
+	ResultExtensionFailed    = "extension-failed"     // an extension of /opt/extensions could not launch, crashed or reported an error
 )
 
 // Spec is what boot starts.
@@ -108,9 +110,11 @@ type Outcome struct {
 	RootFS string `json:"rootfs,omitempty"`
 
 	// Not reported as such: what diagnose reads.
-	execErr    error
-	initDied   bool
-	logMatches []logMatch
+	execErr  error
+	initDied bool
+	// failedExtension names the extension of ResultExtensionFailed.
+	failedExtension string
+	logMatches      []logMatch
 }
 
 // RunError is an error the function reported, or why it could not start.
@@ -254,8 +258,18 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 	// The host side listens on a free loopback port: the function reaches
 	// it there with --network host, else through the port forwarded into
 	// its network namespace.
+	handler := ""
+	if len(s.Argv.Cmd) > 0 {
+		handler = s.Argv.Cmd[0]
+	}
+	exts, extErr := listExtensions(s.Root)
+	names := make([]string, len(exts))
+	for i, p := range exts {
+		names[i] = path.Base(p)
+	}
 	srv, err := runtimeapi.New(runtimeapi.Options{
 		Addr: "127.0.0.1:0", FunctionName: FunctionName, MemoryMB: s.MemoryMB, Region: runRegion,
+		Handler: handler, Extensions: names,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the Runtime API server: %w", err)
@@ -263,11 +277,6 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 	defer srv.Close()
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("starting the Runtime API server: %w", err)
-	}
-
-	handler := ""
-	if len(s.Argv.Cmd) > 0 {
-		handler = s.Argv.Cmd[0]
 	}
 	out := &Outcome{
 		Command: s.Argv.Args(), WorkingDir: s.Argv.WorkingDir,
@@ -286,6 +295,17 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 		out.Error = &RunError{Phase: "start", Type: "Runtime.InvalidEntrypoint", Message: "the image has no ENTRYPOINT and no CMD: there is nothing to start"}
 		return out, nil
 	}
+	if extErr != nil {
+		out.Notes = append(out.Notes, fmt.Sprintf("%s could not be listed, so no extension was started: %v", extensionsDir, extErr))
+	}
+	if len(exts) > maxExtensions {
+		// The emulator fails the init at the 11th (core.MaxAgentsAllowed).
+		out.Started = time.Now()
+		out.Result = ResultExtensionFailed
+		out.Error = &RunError{Phase: "init", Type: runtimeapi.ErrorTypeExtensionLaunchError,
+			Message: fmt.Sprintf("%s holds %d extensions: Lambda launches at most %d (TooManyExtensions), so extension %s fails to launch", extensionsDir, len(exts), maxExtensions, names[maxExtensions])}
+		return out, nil
+	}
 	stdout, stderr := newTailWriter("stdout", tailLines), newTailWriter("stderr", tailLines)
 	spec := sandbox.Spec{
 		Root: s.Root, Argv: s.Argv.Args(), Dir: s.Argv.WorkingDir,
@@ -294,6 +314,7 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 		TmpSizeMB: s.TmpSizeMB, MemoryMB: s.MemoryMB, MaxProcs: sandbox.MaxProcsLambda,
 		HostNetwork: s.HostNetwork, Hostname: out.Hostname,
 		Stdout: stdout, Stderr: stderr,
+		Extensions: exts,
 	}
 	if s.Log != nil {
 		// A listen session shows the function's output as it comes, as
@@ -317,6 +338,9 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 			return nil, fmt.Errorf("serving the Runtime API in the sandbox: %w", err)
 		}
 	}
+	if len(exts) > 0 {
+		go pumpExtensionEvents(proc, srv)
+	}
 	w := watch(proc)
 	var killedByUs bool
 	var once sync.Once
@@ -331,8 +355,14 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 	}
 	defer stop()
 
-	b := &booter{ctx: ctx, srv: srv, w: w, s: s, out: out}
-	b.initPhase()
+	b := &booter{ctx: ctx, srv: srv, w: w, s: s, out: out, proc: proc, extensions: names,
+		initDeadline: out.Started.Add(s.InitTimeout)}
+	if len(exts) > 0 {
+		b.extensionsPhase()
+	}
+	if out.Result == "" {
+		b.initPhase()
+	}
 	switch {
 	case out.Result != "":
 	case invokes != nil:
@@ -340,6 +370,7 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 	default:
 		b.invokePhase()
 	}
+	b.shutdownPhase()
 	stop()
 	srv.Close()
 
@@ -390,23 +421,44 @@ func memoryOutcome(sizeMB int, st *sandbox.MemoryStats) *Memory {
 
 // booter carries one boot's state through its phases.
 type booter struct {
-	ctx context.Context
-	srv *runtimeapi.Server
-	w   *procWatch
-	s   Spec
-	out *Outcome
+	ctx  context.Context
+	srv  *runtimeapi.Server
+	w    *procWatch
+	s    Spec
+	out  *Outcome
+	proc *sandbox.Process
+	// extensions are the names of the external extensions started.
+	extensions []string
+	// initDeadline ends the init phase, extensions' registration included.
+	initDeadline time.Time
 }
 
-// initPhase waits for the first /next; anything else ends the run.
+// initPhase waits until init is complete: the runtime's first /next and,
+// with extensions, each one's first event/next. Anything else ends the run.
 func (b *booter) initPhase() {
-	timer := time.NewTimer(b.s.InitTimeout)
+	timer := time.NewTimer(time.Until(b.initDeadline))
 	defer timer.Stop()
+	ictx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	complete := make(chan error, 1)
+	go func() { complete <- b.srv.WaitInitComplete(ictx) }()
+	var xe *runtimeapi.ExtensionError
 	select {
-	case <-b.srv.InitDone():
+	case err := <-complete:
+		if errors.As(err, &xe) {
+			b.extensionFailed("init", xe)
+			return
+		}
+		if err != nil { // only ctx's end: interrupted
+			b.out.Result = ResultInterrupted
+			return
+		}
 		ms := time.Since(b.out.Started).Milliseconds()
-		for _, e := range b.srv.Events() {
-			if e.Kind == runtimeapi.KindInitDone {
-				ms = e.At.Sub(b.out.Started).Milliseconds()
+		if len(b.extensions) == 0 {
+			for _, e := range b.srv.Events() {
+				if e.Kind == runtimeapi.KindInitDone {
+					ms = e.At.Sub(b.out.Started).Milliseconds()
+				}
 			}
 		}
 		b.out.InitMs = &ms
@@ -432,8 +484,15 @@ func (b *booter) initPhase() {
 	case <-timer.C:
 		b.srv.Mark(runtimeapi.KindInitTimeout, "", nil)
 		b.out.Result = ResultInitTimeout
+		why := "no call to /runtime/invocation/next"
+		select {
+		case <-b.srv.InitDone():
+			b.out.failedExtension = strings.Join(b.notReady(), ", ")
+			why = "the runtime called /runtime/invocation/next, but extension " + strings.Join(b.notReady(), ", ") + " never called /extension/event/next"
+		default:
+		}
 		b.out.Error = &RunError{Phase: "init", Type: "Sandbox.Timedout",
-			Message: fmt.Sprintf("INIT_REPORT Init Duration: %d ms Phase: init Status: timeout (no call to /runtime/invocation/next within %s)", b.s.InitTimeout.Milliseconds(), b.s.InitTimeout)}
+			Message: fmt.Sprintf("INIT_REPORT Init Duration: %d ms Phase: init Status: timeout (%s within %s)", b.s.InitTimeout.Milliseconds(), why, b.s.InitTimeout)}
 	case <-b.ctx.Done():
 		b.out.Result = ResultInterrupted
 	}
@@ -481,6 +540,15 @@ func (b *booter) invokePhase() {
 		case <-ictx.Done():
 		}
 	}()
+	if len(b.extensions) > 0 {
+		// An extension that crashes or reports an error fails the invoke.
+		go func() {
+			var xe *runtimeapi.ExtensionError
+			if err := b.srv.WaitExtensionFailure(ictx); errors.As(err, &xe) {
+				cancel(xe)
+			}
+		}()
+	}
 	start := time.Now()
 	res, err := b.srv.Invoke(ictx, runtimeapi.Invocation{
 		Payload:     b.s.Event,
@@ -497,7 +565,23 @@ func (b *booter) invokePhase() {
 			}
 		}
 	}
+	if err == nil && len(b.extensions) > 0 {
+		// The invoke is complete when every extension subscribed to
+		// INVOKE asks for its next event, within the same deadline.
+		err = b.srv.WaitExtensionsIdle(ictx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			b.srv.Mark(runtimeapi.KindInvokeTimeout, res.RequestID, nil)
+		}
+		if err != nil {
+			res = runtimeapi.Result{RequestID: res.RequestID}
+		}
+		d := time.Since(start).Milliseconds()
+		b.out.DurationMs = &d
+	}
+	var xe *runtimeapi.ExtensionError
 	switch {
+	case errors.As(err, &xe) || errors.As(context.Cause(ictx), &xe):
+		b.extensionFailed("invoke", xe)
 	case err == nil && res.Kind == "response":
 		b.out.Result = ResultSuccess
 		b.out.Response = jsonOrString(res.Response)
@@ -517,6 +601,9 @@ func (b *booter) invokePhase() {
 	case errors.Is(err, context.DeadlineExceeded):
 		b.out.Result = ResultInvokeTimeout
 		b.out.Error = &RunError{Phase: "invoke", Type: "Sandbox.Timedout", Message: fmt.Sprintf("Task timed out after %.2f seconds", b.s.Timeout.Seconds())}
+		if res.Kind == "" && b.runtimeAnswered(b.out.RequestID) {
+			b.out.Error.Message += " (the runtime answered; extension " + strings.Join(b.notReady(), ", ") + " did not call /extension/event/next again)"
+		}
 	default:
 		b.out.Result = ResultFunctionError
 		b.out.Error = &RunError{Phase: "invoke", Type: "Runtime.Unknown", Message: err.Error()}
@@ -550,6 +637,33 @@ func timeline(started time.Time, events []runtimeapi.Event, out *Outcome, w *pro
 			ev.Detail = fmt.Sprintf("%d bytes", len(e.Body))
 		case runtimeapi.KindError, runtimeapi.KindInitError, runtimeapi.KindRejected:
 			ev.Detail = termsafe.Clip(strings.TrimSpace(string(e.Body)), 200)
+		case runtimeapi.KindExtStart:
+			ev.Detail = e.Extension + " started"
+		case runtimeapi.KindExtLaunchErr:
+			ev.Detail = termsafe.Clip(e.Extension+": "+string(e.Body), 200)
+		case runtimeapi.KindExtRegister:
+			ev.Detail = e.Extension + " registered for " + strings.ReplaceAll(string(e.Body), ",", ", ")
+			if len(e.Body) == 0 {
+				ev.Detail = e.Extension + " registered for no events"
+			}
+		case runtimeapi.KindExtNext:
+			ev.Detail = e.Extension + " called /extension/event/next"
+		case runtimeapi.KindExtEvent:
+			var x struct {
+				EventType      string `json:"eventType"`
+				ShutdownReason string `json:"shutdownReason"`
+			}
+			_ = json.Unmarshal(e.Body, &x)
+			ev.Detail = x.EventType + " sent to " + e.Extension
+			if x.ShutdownReason != "" {
+				ev.Detail += " (" + x.ShutdownReason + ")"
+			}
+		case runtimeapi.KindExtInitError, runtimeapi.KindExtExitError:
+			ev.Detail = termsafe.Clip(e.Extension+": "+string(e.Body), 200)
+		case runtimeapi.KindExtExit:
+			ev.Detail = termsafe.Clip(e.Extension+" exited: "+string(e.Body), 200)
+		case runtimeapi.KindShutdown:
+			ev.Detail = "SHUTDOWN (" + string(e.Body) + "), " + runtimeapi.ShutdownBudget.String() + " budget"
 		}
 		tl = append(tl, ev)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 	"github.com/lambdoctor/lambdoctor/lambda"
 	"github.com/lambdoctor/lambdoctor/report"
+	"github.com/lambdoctor/lambdoctor/runtimeapi"
 	"github.com/lambdoctor/lambdoctor/sandbox"
 	"github.com/lambdoctor/lambdoctor/triage"
 )
@@ -209,6 +210,11 @@ func startDiagnosis(run *Outcome, fsys *imagefs.FS) (Diagnosis, bool) {
 func endDiagnosis(run *Outcome, oom bool) (Diagnosis, bool) {
 	switch run.Result {
 	case ResultInitTimeout:
+		if run.failedExtension != "" {
+			return Diagnosis{Key: "extension-init-timeout", Failure: "extension " + run.failedExtension + " did not finish its init within the init limit",
+				Detail:   "Lambda starts the extensions of /opt/extensions before the runtime and waits, within the init limit, for each to call /extension/register and then /extension/event/next. This one never did: it is stuck in its own init, waits for something unreachable, or is not an extension at all (a program or library dropped in /opt/extensions). The function fails its init the same way on Lambda.",
+				Evidence: run.Error.Message, Checks: []string{"LD504"}}, true
+		}
 		return Diagnosis{Key: "init-timeout", Failure: "init did not finish within the init limit",
 			Detail:   "the process kept running but never called /runtime/invocation/next: nothing in the image talks to the Runtime API (a web server without the Lambda Web Adapter, a missing runtime interface client), or init is too slow (heavy imports, model loading). On Lambda, init is retried inside the first invoke with the function timeout, and fails the same way.",
 			Evidence: run.Error.Message, Checks: []string{"LD401"}}, true
@@ -229,12 +235,39 @@ func endDiagnosis(run *Outcome, oom bool) (Diagnosis, bool) {
 			d.Detail += " A SIGKILL is what the kernel's out-of-memory killer sends (Runtime.OutOfMemory); the memory limit was not enforced here, so this was not it."
 		}
 		return d, true
+	case ResultExtensionFailed:
+		return extensionDiagnosis(run), true
 	case ResultInvokeTimeout:
 		return Diagnosis{Key: "invoke-timeout", Failure: "the function did not answer within its timeout",
 			Detail:   "the handler ran past the function timeout (or waits on something that never answers, such as a network call without a timeout). Raise --timeout, or look at what the handler waits for.",
 			Evidence: run.Error.Message, Checks: []string{}}, true
 	}
 	return Diagnosis{}, false
+}
+
+// extensionDiagnosis explains an extension's failure, named after the
+// emulator's error type: Extension.LaunchError, Extension.Crash,
+// Extension.InitError, Extension.ExitError.
+func extensionDiagnosis(run *Outcome) Diagnosis {
+	name := run.failedExtension
+	d := Diagnosis{Key: strings.ToLower(strings.ReplaceAll(run.Error.Type, ".", "-")), Evidence: run.Error.Message, Checks: []string{}}
+	switch run.Error.Type {
+	case runtimeapi.ErrorTypeExtensionLaunchError:
+		d.Failure = "extension " + name + " could not be launched"
+		d.Detail = "Lambda starts every file of /opt/extensions before the runtime; this one could not be executed (not executable by the sandbox user, a missing interpreter, the wrong architecture, or more than 10 extensions), so init fails with Extension.LaunchError and the runtime never starts."
+		d.Checks = []string{"LD504", "LD301"}
+	case runtimeapi.ErrorTypeExtensionInitError:
+		d.Failure = "extension " + name + " reported an init error"
+		d.Detail = "the extension called /extension/init/error: it could not initialise (a missing configuration or credential, usually); its output says why. Lambda fails init with Extension.InitError."
+	case runtimeapi.ErrorTypeExtensionExitError:
+		d.Failure = "extension " + name + " reported an exit error"
+		d.Detail = "the extension called /extension/exit/error; Lambda fails the environment with Extension.ExitError. Its output says why."
+	default:
+		d.Failure = "extension " + name + " exited before the environment shut down"
+		d.Detail = "an extension must register with /extension/register and then loop on /extension/event/next until SHUTDOWN; this one exited first (it crashed, or it is not an extension: a plain program or library dropped in /opt/extensions). Lambda reports Extension.Crash and the function fails with it. Its output says why; remove it from /opt/extensions if it is not an extension."
+		d.Checks = []string{"LD504"}
+	}
+	return d
 }
 
 // located fills each diagnosis's FoundBy: its checks that have a finding

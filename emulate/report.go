@@ -44,6 +44,7 @@ var runResultText = map[string]string{
 	ResultExitedDuringInvoke: "the process died during the invoke",
 	ResultInvokeTimeout:      "the invoke timed out",
 	ResultInterrupted:        "interrupted",
+	ResultExtensionFailed:    "an extension in /opt/extensions failed",
 }
 
 // textStyles are the colours of the run's text report.
@@ -92,8 +93,12 @@ func WriteText(w io.Writer, doc *Doc, opts report.Options) error {
 
 func writeTimeline(b *strings.Builder, st textStyles, events []Event) {
 	b.WriteString(st.bold.Sprint("Timeline") + "\n")
+	width := 14 // the extensions' kinds are longer
 	for _, e := range events {
-		line := fmt.Sprintf("  %6d ms  %-14s", e.AtMs, termsafe.Line(e.Kind))
+		width = max(width, len(termsafe.Line(e.Kind)))
+	}
+	for _, e := range events {
+		line := fmt.Sprintf("  %6d ms  %-*s", e.AtMs, width, termsafe.Line(e.Kind))
 		if e.Detail != "" {
 			line += " " + termsafe.Line(e.Detail)
 		}
@@ -106,6 +111,9 @@ func writeTimeline(b *strings.Builder, st textStyles, events []Event) {
 // answer or error.
 func writeVerdict(b *strings.Builder, st textStyles, r *Outcome) {
 	verdict := runResultText[r.Result]
+	if r.Result == ResultInitTimeout && r.failedExtension != "" {
+		verdict = "init timed out: extension " + r.failedExtension + " did not finish its init"
+	}
 	if r.Result == ResultSuccess {
 		fmt.Fprintf(b, "%s %s", st.green.Sprint("✓ SUCCESS"), verdict)
 	} else {

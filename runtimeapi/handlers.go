@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+p+"/invocation/{id}/response", s.handleResponse)
 	mux.HandleFunc("POST "+p+"/invocation/{id}/error", s.handleError)
 	mux.HandleFunc("POST "+p+"/init/error", s.handleInitError)
+	s.extensionRoutes(mux)
 	mux.HandleFunc("/", s.handleUnknown)
 	return mux
 }
@@ -52,6 +53,10 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 	if s.state == stateStarted {
 		close(s.initDone)
 		s.recordLocked(KindInitDone, "", nil)
+		// Registration closes when the runtime is ready (the RIE's
+		// registrationService.TurnOff in doRuntimeDomainInit).
+		s.regClosed = true
+		s.changedLocked()
 	}
 	s.state = stateReady
 	s.mu.Unlock()
@@ -67,6 +72,7 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 			c.status = callDelivered
 			inv := c.inv
 			s.recordLocked(KindInvoke, inv.RequestID, inv.Payload)
+			s.deliverInvokeLocked(inv)
 			s.mu.Unlock()
 
 			h := w.Header()

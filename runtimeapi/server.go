@@ -103,6 +103,8 @@ type Event struct {
 	Kind      string
 	RequestID string
 	Body      []byte
+	// Extension is the extension's name, for the Extensions API's kinds.
+	Extension string
 }
 
 // Invocation is one event sent to the function. Empty fields get defaults in
@@ -141,6 +143,13 @@ type Options struct {
 	// (Options()); the API itself does not use it. Default 128.
 	MemoryMB int
 	Region   string
+	// FunctionVersion and Handler are answered to an extension's register
+	// (defaults "$LATEST" and "").
+	FunctionVersion string
+	Handler         string
+	// Extensions are the names (base names) of the external extensions,
+	// the executables of /opt/extensions.
+	Extensions []string
 }
 
 // runtime states, named as in the RIE (lambda/core/runtime_state_names.go)
@@ -193,6 +202,16 @@ type Server struct {
 	calls      map[string]*call
 	initResult *Result
 	events     []Event
+
+	// Extensions API (extensions.go)
+	exts               []*extension
+	extByName          map[string]*extension
+	extByID            map[string]*extension
+	extChanged         chan struct{}
+	regClosed          bool
+	shuttingDown       bool
+	exitedUnregistered map[string]string
+	launchErrs         map[string]string
 }
 
 // New binds the listener (so Addr is known at once) but does not serve until
@@ -206,6 +225,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
+	}
+	if opts.FunctionVersion == "" {
+		opts.FunctionVersion = "$LATEST"
 	}
 	if opts.MemoryMB <= 0 {
 		opts.MemoryMB = 128
@@ -224,6 +246,12 @@ func New(opts Options) (*Server, error) {
 		initErr:  make(chan Result, 1),
 		state:    stateStarted,
 		calls:    map[string]*call{},
+
+		extByName:          map[string]*extension{},
+		extByID:            map[string]*extension{},
+		extChanged:         make(chan struct{}),
+		exitedUnregistered: map[string]string{},
+		launchErrs:         map[string]string{},
 	}
 	s.srv = &http.Server{
 		Handler:           s.routes(),

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bufio"
 	"bytes"
 	"debug/elf"
 	"encoding/json"
@@ -51,9 +52,15 @@ func runInit() int {
 		status.Write(append(b, '\n'))
 	}
 	var cfg initConfig
-	blob, err := io.ReadAll(os.NewFile(configFD, "config"))
+	// The configuration is one JSON line; with extensions, one more byte
+	// on the same pipe starts the runtime (Process.StartRuntime).
+	cfgR := bufio.NewReader(os.NewFile(configFD, "config"))
+	line, err := cfgR.ReadBytes('\n')
+	if err == io.EOF && len(line) > 0 {
+		err = nil
+	}
 	if err == nil {
-		err = json.Unmarshal(blob, &cfg)
+		err = json.Unmarshal(line, &cfg)
 	}
 	if err != nil {
 		send(message{Kind: "setup-error", Msg: fmt.Sprintf("reading the configuration: %v", err)})
@@ -76,36 +83,102 @@ func runInit() int {
 	// only be raised (and lowered back to where it was): the function then
 	// gets 1000 (chosen first) and the init stays at 0.
 	protect := writeOOMScoreAdj("-1000") == nil
-	if protect {
-		_ = writeOOMScoreAdj("0")
-	} else {
-		_ = writeOOMScoreAdj("1000")
+	childScore := func() {
+		if protect {
+			_ = writeOOMScoreAdj("0")
+		} else {
+			_ = writeOOMScoreAdj("1000")
+		}
 	}
+	initScore := func() {
+		if protect {
+			_ = writeOOMScoreAdj("-1000")
+		} else {
+			_ = writeOOMScoreAdj("0")
+		}
+	}
+	limit := func(pid int) bool {
+		if cfg.NprocLimit <= 0 {
+			return true
+		}
+		if err := setNprocLimit(pid, cfg.NprocLimit); err != nil {
+			send(message{Kind: "setup-error", Msg: fmt.Sprintf("limiting the function to %d processes (RLIMIT_NPROC): %v", cfg.NprocLimit, err)})
+			return false
+		}
+		return true
+	}
+	exits, forked := startReaper()
+	// Extensions start first, as on Lambda: the host starts the runtime
+	// once they registered. Their exits are reported until the end.
+	exts := map[int]string{}
+	if len(cfg.Extensions) > 0 {
+		childScore()
+		for _, p := range cfg.Extensions {
+			pid, m := startExtension(cfg, p)
+			if pid > 0 {
+				forked()
+				if !limit(pid) {
+					return 1 // the PID namespace dies with its init
+				}
+				exts[pid] = p
+			}
+			send(m)
+		}
+		initScore()
+		start := make(chan bool, 1)
+		go func() {
+			b, err := cfgR.ReadByte()
+			start <- err == nil && b == startRuntimeByte
+		}()
+	wait:
+		for {
+			select {
+			case ok := <-start:
+				if !ok {
+					// The host is gone or gave up: nothing more to start.
+					return 0
+				}
+				break wait
+			case e := <-exits:
+				if p, ok := exts[e.pid]; ok {
+					delete(exts, e.pid)
+					send(message{Kind: "ext-exit", Path: p, Code: e.code, Signal: e.sig})
+				}
+			}
+		}
+	}
+	childScore()
 	pid, m := startFunction(cfg)
 	if m.Kind == "exec" {
 		m.OOMScoreAdj = readOOMScoreAdj()
 	}
-	if pid > 0 && cfg.NprocLimit > 0 {
-		if err := setNprocLimit(pid, cfg.NprocLimit); err != nil {
-			syscall.Kill(pid, syscall.SIGKILL)
-			reap(pid)
-			send(message{Kind: "setup-error", Msg: fmt.Sprintf("limiting the function to %d processes (RLIMIT_NPROC): %v", cfg.NprocLimit, err)})
+	initScore()
+	if pid > 0 {
+		forked()
+		if !limit(pid) {
 			return 1
 		}
-	}
-	if protect {
-		_ = writeOOMScoreAdj("-1000")
-	} else {
-		_ = writeOOMScoreAdj("0")
 	}
 	send(m)
 	if pid <= 0 {
 		return 0
 	}
-	code, sig := reap(pid)
-	send(message{Kind: "exit", Code: code, Signal: sig})
+	for e := range exits {
+		switch {
+		case e.pid == pid || e.pid == 0:
+			send(message{Kind: "exit", Code: e.code, Signal: e.sig})
+			return 0
+		case exts[e.pid] != "":
+			send(message{Kind: "ext-exit", Path: exts[e.pid], Code: e.code, Signal: e.sig})
+			delete(exts, e.pid)
+		}
+	}
 	return 0
 }
+
+// startRuntimeByte, written on the configuration pipe, starts the runtime
+// of a sandbox with extensions.
+const startRuntimeByte = 'g'
 
 // readOOMScoreAdj is the init's own score (what the function inherited
 // at fork), 0 when unknown.
@@ -305,6 +378,45 @@ func startFunction(cfg initConfig) (int, message) {
 	return pid, message{Kind: "exec", Path: absIn(dir, prog)}
 }
 
+// startExtension starts the extension at path p (inside the root) as
+// Lambda does: no arguments, the function's user, the root directory as the
+// working directory (the emulator's supervisor starts extensions with no
+// working directory: "If nil, root of the domain"), and the function's
+// environment without the variables the emulator keeps from extensions
+// (rapidcore/env: AWS_XRAY_CONTEXT_MISSING and every name starting with
+// "_"). It returns the PID and an "ext-start" message, or 0 and an
+// "ext-error" message.
+func startExtension(cfg initConfig, p string) (int, message) {
+	var env []string
+	for _, kv := range cfg.Env {
+		if strings.HasPrefix(kv, "_") || strings.HasPrefix(kv, "AWS_XRAY_CONTEXT_MISSING=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	devnull, err := os.Open("/dev/null")
+	if err != nil {
+		return 0, message{Kind: "setup-error", Msg: fmt.Sprintf("opening /dev/null: %v", err)}
+	}
+	defer devnull.Close()
+	pid, err := syscall.ForkExec(p, []string{p}, &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   env,
+		Files: []uintptr{devnull.Fd(), 1, 2},
+		Sys: &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}},
+			Pdeathsig:  syscall.SIGKILL,
+		},
+	})
+	if err != nil {
+		_, serr := os.Stat(p)
+		m := execErrorMessage("execve", p, err, serr == nil)
+		m.Kind = "ext-error"
+		return 0, m
+	}
+	return pid, message{Kind: "ext-start", Path: p}
+}
+
 // absIn is p made absolute from dir.
 func absIn(dir, p string) string {
 	if path.IsAbs(p) {
@@ -424,24 +536,44 @@ func lookPath(name, dir string, env []string) (string, error) {
 	return "", syscall.ENOENT
 }
 
-// reap waits for the function, reaping every orphan meanwhile, and
-// returns its exit code or the name of the signal that killed it.
-func reap(pid int) (int, string) {
-	for {
-		var ws syscall.WaitStatus
-		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
-		if err == syscall.EINTR {
-			continue
+// exitStatus is how a child of the init ended; pid 0 when waiting failed
+// (sig then says why).
+type exitStatus struct {
+	pid, code int
+	sig       string
+}
+
+// startReaper waits for every child of the init, the orphans of the PID
+// namespace included, and hands each exit to the channel. forked must be
+// called after each fork: with no children left the reaper waits for it.
+func startReaper() (exits <-chan exitStatus, forked func()) {
+	ch := make(chan exitStatus, 64)
+	kick := make(chan struct{}, 1)
+	go func() {
+		for {
+			var ws syscall.WaitStatus
+			wpid, err := syscall.Wait4(-1, &ws, 0, nil)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.ECHILD:
+				<-kick
+				continue
+			case err != nil:
+				ch <- exitStatus{code: -1, sig: "lost: " + err.Error()}
+				return
+			}
+			e := exitStatus{pid: wpid, code: ws.ExitStatus()}
+			if ws.Signaled() {
+				e.code, e.sig = -1, signalName(ws.Signal())
+			}
+			ch <- e
 		}
-		if err != nil {
-			return -1, "lost: " + err.Error()
+	}()
+	return ch, func() {
+		select {
+		case kick <- struct{}{}:
+		default:
 		}
-		if wpid != pid {
-			continue
-		}
-		if ws.Signaled() {
-			return -1, signalName(ws.Signal())
-		}
-		return ws.ExitStatus(), ""
 	}
 }

@@ -91,9 +91,31 @@ type Spec struct {
 	// Hostname is the sandbox's hostname, in a UTS namespace of its own
 	// (LambdaHostname() when empty).
 	Hostname string
+	// Extensions are the external extensions to start before the function
+	// (paths inside Root, in the order to start them: Lambda's order is
+	// the name order of /opt/extensions). Each runs like the function (its
+	// user, stdout and stderr, no stdin) with no arguments, in /, with the
+	// function's environment less AWS_XRAY_CONTEXT_MISSING and the names
+	// starting with "_". With extensions the function (the runtime) starts
+	// only at Process.StartRuntime: Lambda starts it once the extensions
+	// registered. Process.ExtensionEvents reports their starts and exits.
+	Extensions []string
 	// Stdout and Stderr receive the function's output (discarded when nil).
 	// Its stdin is /dev/null.
 	Stdout, Stderr io.Writer
+}
+
+// ExtensionEvent is a start, a failed start or an exit of an extension's
+// process.
+type ExtensionEvent struct {
+	// Path is the extension's path inside the root.
+	Path string
+	// Kind is "start", "launch-error" (Err says why) or "exit" (Code and
+	// Signal say how).
+	Kind   string
+	Err    *ExecError
+	Code   int
+	Signal string
 }
 
 // MaxProcsLambda is Lambda's limit on processes and threads per execution

@@ -51,6 +51,9 @@ type initConfig struct {
 	// 127.0.0.1:ForwardPort (when not 0) for the host (forward_linux.go).
 	OwnNetwork  bool
 	ForwardPort int
+	// Extensions are started first; the runtime then waits for the
+	// start byte (startRuntimeByte) on the configuration pipe.
+	Extensions []string `json:",omitempty"`
 	// NprocLimit, when not 0, is the RLIMIT_NPROC the function gets (where
 	// no pids cgroup limits the sandbox).
 	NprocLimit int
@@ -58,7 +61,9 @@ type initConfig struct {
 
 // message is one JSON line the init writes on fd 4.
 type message struct {
-	Kind string `json:"kind"` // "exec", "exec-error", "exit", "setup-error"
+	// "exec", "exec-error", "exit", "setup-error"; for extensions
+	// "ext-start", "ext-error" (as exec-error) and "ext-exit" (as exit)
+	Kind string `json:"kind"`
 	Path string `json:"path,omitempty"`
 	// exec: the function's oom_score_adj
 	OOMScoreAdj int `json:"oomScoreAdj,omitempty"`
@@ -95,6 +100,50 @@ type Process struct {
 	procs *ProcessStats
 	// fwd accepts the connections made to Spec.ForwardPort (nil without).
 	fwd *forwardListener
+
+	// With extensions: cfgW stays open for StartRuntime once cfgSent is
+	// closed; extEvents carries ExtensionEvents.
+	cfgW      *os.File
+	cfgSent   chan struct{}
+	extEvents chan ExtensionEvent
+}
+
+// ExtensionEvents delivers the starts and exits of Spec.Extensions, in
+// order; it is closed when the sandbox is gone (nil without extensions).
+func (p *Process) ExtensionEvents() <-chan ExtensionEvent { return p.extEvents }
+
+// StartRuntime starts the function of a sandbox with Spec.Extensions (the
+// others start it at once). It may be called once.
+func (p *Process) StartRuntime() error {
+	if p.cfgSent == nil {
+		return errors.New("starting the runtime: the sandbox has no extensions, its runtime started with it")
+	}
+	<-p.cfgSent
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cfgW == nil {
+		return errors.New("starting the runtime: already started, or the sandbox is gone")
+	}
+	_, err := p.cfgW.Write([]byte{startRuntimeByte})
+	p.cfgW.Close()
+	p.cfgW = nil
+	if err != nil {
+		return fmt.Errorf("starting the runtime: %w", err)
+	}
+	return nil
+}
+
+func (p *Process) closeCfg() {
+	if p.cfgSent == nil {
+		return
+	}
+	<-p.cfgSent
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cfgW != nil {
+		p.cfgW.Close()
+		p.cfgW = nil
+	}
 }
 
 // Forwarded accepts the connections the function makes to
@@ -134,7 +183,7 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	}
 	cfg := initConfig{Root: filepath.Clean(s.Root), Argv: s.Argv, Env: s.Env, Dir: s.Dir,
 		UID: s.UID, GID: s.GID, TmpSizeMB: s.TmpSizeMB, Userns: unprivileged(),
-		Hostname: s.Hostname, OwnNetwork: !s.HostNetwork}
+		Hostname: s.Hostname, OwnNetwork: !s.HostNetwork, Extensions: s.Extensions}
 	if cfg.Hostname == "" {
 		cfg.Hostname = LambdaHostname()
 	}
@@ -291,10 +340,19 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 			return nil, fmt.Errorf("starting the sandbox: %w", err)
 		}
 	}
+	if len(cfg.Extensions) > 0 {
+		p.cfgW, p.cfgSent = cfgW, make(chan struct{})
+		p.extEvents = make(chan ExtensionEvent, 2*len(cfg.Extensions))
+	}
 	go p.readStatus(statR)
 	go func() {
-		defer cfgW.Close()
-		cfgW.Write(blob) // a failure shows as a setup error of the init
+		// A failure shows as a setup error of the init.
+		cfgW.Write(append(blob, '\n'))
+		if p.cfgSent == nil {
+			cfgW.Close()
+		} else {
+			close(p.cfgSent)
+		}
 	}()
 	if ctx.Done() != nil {
 		go func() {
@@ -361,6 +419,9 @@ func mountPoints(root string) error {
 func (p *Process) readStatus(r *os.File) {
 	defer close(p.msgs)
 	defer r.Close()
+	if p.extEvents != nil {
+		defer close(p.extEvents)
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -371,6 +432,26 @@ func (p *Process) readStatus(r *os.File) {
 		p.mu.Lock()
 		p.history = append(p.history, m)
 		p.mu.Unlock()
+		if p.extEvents == nil {
+			continue
+		}
+		ev := ExtensionEvent{Path: m.Path}
+		switch m.Kind {
+		case "ext-start":
+			ev.Kind = "start"
+		case "ext-error":
+			ev.Kind = "launch-error"
+			ev.Err = &ExecError{Op: m.Op, Path: m.Path, Err: syscall.Errno(m.Errno),
+				Exists: m.Exists, Interpreter: m.Interpreter, InterpreterExists: m.InterpreterExists}
+		case "ext-exit":
+			ev.Kind, ev.Code, ev.Signal = "exit", m.Code, m.Signal
+		default:
+			continue
+		}
+		select { // two events per extension at most: never blocks
+		case p.extEvents <- ev:
+		default:
+		}
 	}
 	io.Copy(io.Discard, r)
 }
@@ -414,6 +495,7 @@ func (p *Process) Wait() (ExitInfo, error) {
 		if p.fwd != nil {
 			p.fwd.Close()
 		}
+		p.closeCfg()
 		close(p.exited)
 		<-p.msgs
 		p.info, p.err = p.result(werr)

@@ -179,6 +179,8 @@ func TestUnprivilegedChild(t *testing.T) {
 		owned(testimage.Reg("var/task/app/app.py", 0o640, "print(1)\n"), 1000, 1001),
 		owned(testimage.Reg("var/task/mine", 0o600, "lambda's own\n"), sandbox.LambdaUID, sandbox.LambdaGID),
 		owned(testimage.Dir("var/secret", 0o700), 0, 0),
+		testimage.Dir("opt", 0o755), testimage.Dir("opt/extensions", 0o755),
+		testimage.Reg("opt/extensions/ext", 0o755, "#!/bin/sh\necho \"ext $(id -u)\"\n"),
 	)
 	// On the host: image root is the user, image uids are shifted into its
 	// subordinate range.
@@ -251,6 +253,29 @@ df -k /tmp | tail -1 | awk '{print $2}'
 	info, _, _ = run(t, root, sandbox.Spec{Argv: []string{"/bin/sh", "-c", "exit 3"}})
 	if info.Code != 3 {
 		t.Errorf("exit 3: got %+v", info)
+	}
+
+	// Extensions start through the shim too, before the runtime.
+	var xout syncBuffer
+	xctx, xcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer xcancel()
+	xp, err := sandbox.Start(xctx, sandbox.Spec{Root: root, Dir: "/var/task", Stdout: &xout, Stderr: &xout,
+		Env: []string{"PATH=/bin", marker()}, Argv: []string{"/bin/sh", "-c", "echo runtime"},
+		Extensions: []string{"/opt/extensions/ext"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, xp); ev.Kind != "start" {
+		t.Errorf("first extension event %+v", ev)
+	}
+	if ev := nextEvent(t, xp); ev.Kind != "exit" || ev.Code != 0 {
+		t.Errorf("second extension event %+v", ev)
+	}
+	if err := xp.StartRuntime(); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := xp.Wait(); err != nil || info.Code != 0 || xout.String() != "ext 993\nruntime\n" {
+		t.Errorf("with an extension: %+v, %v, output %q", info, err, xout.String())
 	}
 
 	// A network namespace of its own, with the forwarded port, and the

@@ -1,0 +1,3 @@
+module lambdoctor.test/goext
+
+go 1.26
