@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/lambdoctor/lambdoctor/internal/history"
 )
@@ -421,17 +422,63 @@ func pattern(word string, vars map[string]string) *regexp.Regexp {
 	return regexp.MustCompile(b.String())
 }
 
-// expand substitutes the known variables of a word.
+// expand substitutes the known variables of a word the way the builder
+// does, with buildkit's own lexer (shell.Lex: ${NAME:-default},
+// ${NAME:+alt}, ${NAME%suffix} ...). A variable the Dockerfile does not
+// set may come from the base image (LAMBDA_TASK_ROOT), so it is left as
+// written (pattern matches it as any text), unless every such variable of
+// the word has a default, which the builder then uses as this does.
 func expand(word string, vars map[string]string) string {
-	return varRE.ReplaceAllStringFunc(word, func(m string) string {
-		name := strings.Trim(m, "${}")
-		name, _, _ = strings.Cut(name, ":")
-		name, _, _ = strings.Cut(name, "-")
-		if v, ok := vars[name]; ok {
-			return v
+	lex := shell.NewLex('\\')
+	lex.SkipProcessQuotes, lex.RawEscapes = true, true
+	env := varEnv(vars)
+	if unknownHaveDefaults(word, vars) {
+		if r, _, err := lex.ProcessWord(word, env); err == nil {
+			return r
 		}
-		return m
-	})
+	}
+	lex.SkipUnsetEnv = true
+	if r, _, err := lex.ProcessWord(word, env); err == nil {
+		return r
+	}
+	return word
+}
+
+// unknownHaveDefaults reports whether every variable of word that vars
+// does not hold is written with a default or alternative (${X:-d},
+// ${X-d}, ${X:+a}, ${X+a}).
+func unknownHaveDefaults(word string, vars map[string]string) bool {
+	for _, m := range varRE.FindAllString(word, -1) {
+		name := strings.TrimLeft(m, "${")
+		name = strings.TrimSuffix(name, "}")
+		n, rest := name, ""
+		if i := strings.IndexAny(name, ":-+"); i >= 0 {
+			n, rest = name[:i], name[i:]
+		}
+		if _, ok := vars[n]; ok {
+			continue
+		}
+		if !strings.HasPrefix(rest, ":-") && !strings.HasPrefix(rest, "-") && !strings.HasPrefix(rest, ":+") && !strings.HasPrefix(rest, "+") {
+			return false
+		}
+	}
+	return true
+}
+
+// varEnv is vars as buildkit's lexer reads them.
+type varEnv map[string]string
+
+func (v varEnv) Get(k string) (string, bool) {
+	s, ok := v[k]
+	return s, ok
+}
+
+func (v varEnv) Keys() []string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // assignments returns the NAME=value pairs of an ENV or ARG instruction.

@@ -208,3 +208,34 @@ func TestParseErrors(t *testing.T) {
 		t.Errorf("missing file: err = %v", err)
 	}
 }
+
+// TestForLayerShellExpansion: destinations are expanded as the builder
+// expands them (buildkit's lexer), defaults and suffix trims included,
+// while a variable only the base image sets still matches any text.
+func TestForLayerShellExpansion(t *testing.T) {
+	f := parse(t, `FROM public.ecr.aws/lambda/provided:al2023
+ENV TASKDIR=${TASKDIR:-/var/task}
+ARG BIN=bootstrap.exe
+COPY bootstrap ${TASKDIR}/bootstrap
+COPY lib ${TASKDIR}/${BIN%.exe}-lib/
+COPY conf ${LAMBDA_TASK_ROOT}/conf/
+`)
+	layers := []string{
+		"ADD file:0123abcd in / ",
+		"COPY bootstrap /var/task/bootstrap # buildkit",
+		"COPY lib /var/task/bootstrap-lib/ # buildkit",
+		"COPY conf /var/task/conf/ # buildkit",
+	}
+	for i, want := range []int{0, 4, 5, 6} {
+		in, ok := f.ForLayer(layers, i)
+		if want == 0 {
+			if ok {
+				t.Errorf("layer %d: matched line %d, want none", i, in.Line)
+			}
+			continue
+		}
+		if !ok || in.Line != want {
+			t.Errorf("layer %d (%s): line %d (ok=%v), want %d", i, layers[i], in.Line, ok, want)
+		}
+	}
+}
