@@ -34,6 +34,30 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// startListen starts `lambdoctor run --listen 127.0.0.1:0 ... ref` in the
+// background and returns the invoke URL it prints, its stderr, and the
+// channel its exit code arrives on.
+func startListen(t *testing.T, ctx context.Context, ref string, args ...string) (string, *lockedBuffer, chan int) {
+	t.Helper()
+	errb := &lockedBuffer{}
+	s := &IOStreams{In: strings.NewReader(""), Out: io.Discard, Err: errb, Getenv: func(string) string { return "" }}
+	s.Getwd = func() (string, error) { return t.TempDir(), nil }
+	done := make(chan int, 1)
+	argv := append(append([]string{"run", "--listen", "127.0.0.1:0"}, args...), ref)
+	go func() { done <- Run(ctx, argv, s) }()
+	addrRE := regexp.MustCompile(`listening on (http://\S+)`)
+	for {
+		select {
+		case code := <-done:
+			t.Fatalf("run exited %d before listening:\n%s", code, errb.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if m := addrRE.FindStringSubmatch(errb.String()); m != nil {
+			return m[1], errb, done
+		}
+	}
+}
+
 // TestRunListen drives `lambdoctor run --listen` the way people drive the
 // Runtime Interface Emulator: several events posted to the invoke
 // endpoint of one warm environment, a function error, a timeout after
@@ -45,24 +69,7 @@ func TestRunListen(t *testing.T) {
 	ref := writeArchive(t, goImage(t, goFunction(t, runtime.GOARCH), 0o755))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	errb := &lockedBuffer{}
-	s := &IOStreams{In: strings.NewReader(""), Out: io.Discard, Err: errb, Getenv: func(string) string { return "" }}
-	s.Getwd = func() (string, error) { return t.TempDir(), nil }
-	done := make(chan int, 1)
-	go func() { done <- Run(ctx, []string{"run", "--listen", "127.0.0.1:0", "--timeout", "2s", ref}, s) }()
-
-	addrRE := regexp.MustCompile(`listening on (http://\S+)`)
-	var url string
-	for url == "" {
-		select {
-		case code := <-done:
-			t.Fatalf("run exited %d before listening:\n%s", code, errb.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if m := addrRE.FindStringSubmatch(errb.String()); m != nil {
-			url = m[1]
-		}
-	}
+	url, errb, done := startListen(t, ctx, ref, "--timeout", "2s")
 	if !strings.HasSuffix(url, emulate.InvokePath) {
 		t.Fatalf("listening on %s, want the emulator's invoke path", url)
 	}

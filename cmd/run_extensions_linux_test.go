@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -209,23 +208,7 @@ func TestRunListenWithExtension(t *testing.T) {
 	ref := writeArchive(t, goImageWithExtensions(t, map[string][]byte{"good-ext": goExtension(t, "register")}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	errb := &lockedBuffer{}
-	s := &IOStreams{In: strings.NewReader(""), Out: io.Discard, Err: errb, Getenv: func(string) string { return "" }}
-	s.Getwd = func() (string, error) { return t.TempDir(), nil }
-	done := make(chan int, 1)
-	go func() { done <- Run(ctx, []string{"run", "--listen", "127.0.0.1:0", ref}, s) }()
-	addrRE := regexp.MustCompile(`listening on (http://\S+)`)
-	var url string
-	for url == "" {
-		select {
-		case code := <-done:
-			t.Fatalf("run exited %d before listening:\n%s", code, errb.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if m := addrRE.FindStringSubmatch(errb.String()); m != nil {
-			url = m[1]
-		}
-	}
+	url, errb, done := startListen(t, ctx, ref)
 	for _, name := range []string{"a", "b", "c"} {
 		resp, err := http.Post(url, "application/json", strings.NewReader(`{"name":"`+name+`"}`))
 		if err != nil {
