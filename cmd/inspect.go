@@ -211,7 +211,7 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 		}
 		reports = append(reports, r)
 	}
-	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, FailOn: failOn}
+	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, FailOn: failOn, Width: streams.TextWidth()}
 	if err := writeOutputs(streams, outs, reports, wopts); err != nil {
 		return writeError(err)
 	}

@@ -3,6 +3,7 @@ package cmd
 import (
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/mattn/go-isatty"
 )
@@ -14,6 +15,9 @@ type IOStreams struct {
 	Out, Err io.Writer
 	// OutTTY and ErrTTY say whether Out and Err are terminals.
 	OutTTY, ErrTTY bool
+	// OutWidth is Out's width in columns when it is a terminal, 0
+	// otherwise: the text report wraps to it.
+	OutWidth int
 	// Getenv reads the environment (os.Getenv outside tests).
 	Getenv func(string) string
 	// Getwd returns the working directory, where the search for
@@ -24,17 +28,31 @@ type IOStreams struct {
 // System returns the process's streams.
 func System() *IOStreams {
 	return &IOStreams{
-		In:     os.Stdin,
-		Out:    os.Stdout,
-		Err:    os.Stderr,
-		OutTTY: isTerminal(os.Stdout),
-		ErrTTY: isTerminal(os.Stderr),
-		Getenv: os.Getenv,
+		In:       os.Stdin,
+		Out:      os.Stdout,
+		Err:      os.Stderr,
+		OutTTY:   isTerminal(os.Stdout),
+		ErrTTY:   isTerminal(os.Stderr),
+		OutWidth: terminalWidth(os.Stdout),
+		Getenv:   os.Getenv,
 	}
 }
 
 func isTerminal(f *os.File) bool {
 	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// TextWidth is the width the text report wraps to: COLUMNS when set (as
+// shells export it), else the terminal's, 0 when Out is not a terminal
+// (a pipe or a file is never wrapped).
+func (s *IOStreams) TextWidth() int {
+	if !s.OutTTY {
+		return 0
+	}
+	if n, err := strconv.Atoi(s.getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return s.OutWidth
 }
 
 // ColorOut reports whether text on Out should be coloured: only on a

@@ -299,3 +299,21 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Errorf("file = %q, want new", b)
 	}
 }
+
+// TestTextWidth: the text report wraps only on a terminal, to COLUMNS when
+// the shell exports it, else to the terminal's width.
+func TestTextWidth(t *testing.T) {
+	env := map[string]string{}
+	s := &IOStreams{OutTTY: true, OutWidth: 120, Getenv: func(k string) string { return env[k] }}
+	if w := s.TextWidth(); w != 120 {
+		t.Errorf("terminal of 120 columns: width %d", w)
+	}
+	env["COLUMNS"] = "80"
+	if w := s.TextWidth(); w != 80 {
+		t.Errorf("COLUMNS=80: width %d", w)
+	}
+	s.OutTTY = false
+	if w := s.TextWidth(); w != 0 {
+		t.Errorf("a pipe: width %d, want no wrapping", w)
+	}
+}

@@ -328,7 +328,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	}
 
 	doc := emulate.NewDoc(tool(), static, run)
-	if err := plan.write(streams.Out, doc, report.Options{Color: streams.ColorOut(opts.noColor), FailOn: plan.failOn}); err != nil {
+	if err := plan.write(streams.Out, doc, report.Options{Color: streams.ColorOut(opts.noColor), FailOn: plan.failOn, Width: streams.TextWidth()}); err != nil {
 		return writeError(fmt.Errorf("writing the report: %w", err))
 	}
 	printWarnings(streams, session.Warnings(true))

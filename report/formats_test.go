@@ -60,6 +60,9 @@ func TestFormatGolden(t *testing.T) {
 		{"github", "github", []*Report{broken()}, Options{}},
 		{"github_suppressed", "github", []*Report{suppressed()}, Options{}},
 		{"github_multi", "github", []*Report{broken(), loadFailure(), checkError(), clean()}, Options{}},
+		// The text report on an 80-column terminal: prose wrapped under the
+		// label column, URLs and paths whole.
+		{"text_80", "text", []*Report{broken(), catalogued()}, Options{Width: 80}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

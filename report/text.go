@@ -19,6 +19,8 @@ import (
 // fold.
 type textWriter struct {
 	verbose bool
+	// wrap is the terminal's width (Options.Width), 0 for no wrapping.
+	wrap int
 	// width of the label column of the finding being written.
 	width int
 
@@ -45,6 +47,7 @@ func newTextWriter(opts Options) writer {
 	yellow := mk(color.FgYellow)
 	return &textWriter{
 		verbose: opts.Verbose,
+		wrap:    opts.Width,
 		bold:    mk(color.Bold),
 		faint:   mk(color.Faint),
 		sev: map[checks.Severity]*color.Color{
@@ -179,7 +182,7 @@ func (t *textWriter) finding(b *strings.Builder, f Finding) {
 		msg = f.Title
 	}
 	if msg != "" {
-		fmt.Fprintf(b, "  %s\n", indent(shortenDigests(msg), "  "))
+		fmt.Fprintf(b, "  %s\n", indent(t.fill(shortenDigests(msg), 2), "  "))
 	}
 	t.width = labelWidth
 	if l := f.Location; l != nil {
@@ -230,7 +233,39 @@ func (t *textWriter) line(b *strings.Builder, label, value string) {
 	if label != "" {
 		label = t.faint.Sprint(label)
 	}
-	fmt.Fprintf(b, "  %s%s  %s\n", label, pad, indent(value, strings.Repeat(" ", 2+width+2)))
+	fmt.Fprintf(b, "  %s%s  %s\n", label, pad, indent(t.fill(value, 2+width+2), strings.Repeat(" ", 2+width+2)))
+}
+
+// fill wraps each line of s to the terminal's width when it starts at
+// column at (the caller indents the continuation lines to it): between
+// words only, so a word longer than the room (a URL, a path) stands alone
+// on its line, whole. Without a width, s is returned as it is.
+func (t *textWriter) fill(s string, at int) string {
+	room := t.wrap - at
+	if t.wrap <= 0 || room < 20 {
+		return s
+	}
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		var cur strings.Builder
+		n := 0
+		for _, w := range strings.Fields(line) {
+			l := utf8.RuneCountInString(w)
+			if n > 0 && n+1+l > room {
+				out = append(out, cur.String())
+				cur.Reset()
+				n = 0
+			}
+			if n > 0 {
+				cur.WriteByte(' ')
+				n++
+			}
+			cur.WriteString(w)
+			n += l
+		}
+		out = append(out, cur.String())
+	}
+	return strings.Join(out, "\n")
 }
 
 // checkErrors lists the checks that could not run; they are shown whatever
@@ -243,7 +278,10 @@ func (t *textWriter) checkErrors(b *strings.Builder, results []CheckResult) bool
 			continue
 		}
 		msg, rest, _ := strings.Cut(c.Error, "\n")
-		fmt.Fprintf(b, "%s check %s %s could not run: %s\n", t.warn.Sprint("!"), t.bold.Sprint(c.ID), c.Name, msg)
+		// "! check " is 8 columns; the text after it wraps under itself.
+		text := t.fill(fmt.Sprintf("%s %s could not run: %s", c.ID, c.Name, msg), 8)
+		id, rest2, _ := strings.Cut(text, " ")
+		fmt.Fprintf(b, "%s check %s %s\n", t.warn.Sprint("!"), t.bold.Sprint(id), indent(rest2, "        "))
 		if t.verbose && strings.TrimSpace(rest) != "" {
 			fmt.Fprintf(b, "    %s\n", indent(strings.TrimRight(rest, "\n"), "    "))
 		}

@@ -75,3 +75,9 @@ func (d *RunDir) Keep() {}
 
 // ReapStale has nothing to do outside Linux.
 func ReapStale() ([]string, error) { return nil, nil }
+
+// ExtensionEvents is a channel that never delivers: no sandbox runs here.
+func (p *Process) ExtensionEvents() <-chan ExtensionEvent { return nil }
+
+// StartRuntime reports that this platform runs no sandbox.
+func (p *Process) StartRuntime() error { return Supported() }
