@@ -25,6 +25,7 @@ type inspectOptions struct {
 	failOn  string
 	noColor bool
 	verbose bool
+	compact bool // --compact
 	quiet   bool // no progress on stderr
 
 	// transport carries registry requests: the progress reporter on a
@@ -113,6 +114,7 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 	f.StringVar(&opts.failOn, "fail-on", opts.failOn, "exit 1 when a finding is at or above this severity: error, warning, info or none")
 	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "also list the checks that passed or did not apply")
+	f.BoolVar(&opts.compact, "compact", false, "text format: one line a finding (severity, ID, name, path, the first sentence of the message)")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
 	f.StringVar(&opts.entrypoint, "entrypoint", "", `the function's ImageConfig EntryPoint, as a JSON list ('["/bin/app","--flag"]') or one path`)
 	f.StringVar(&opts.command, "cmd", "", `the function's ImageConfig Command, as a JSON list ('["app.handler"]') or one string`)
@@ -211,7 +213,7 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 		}
 		reports = append(reports, r)
 	}
-	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, FailOn: failOn, Width: streams.TextWidth()}
+	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, Compact: opts.compact, FailOn: failOn, Width: streams.TextWidth()}
 	if err := writeOutputs(streams, outs, reports, wopts); err != nil {
 		return writeError(err)
 	}

@@ -63,6 +63,8 @@ func TestFormatGolden(t *testing.T) {
 		// The text report on an 80-column terminal: prose wrapped under the
 		// label column, URLs and paths whole.
 		{"text_80", "text", []*Report{broken(), catalogued()}, Options{Width: 80}},
+		// One line a finding.
+		{"text_compact", "text", []*Report{broken(), suppressed()}, Options{Compact: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"regexp"
@@ -21,6 +22,8 @@ type textWriter struct {
 	verbose bool
 	// wrap is the terminal's width (Options.Width), 0 for no wrapping.
 	wrap int
+	// compact writes a finding per line (Options.Compact).
+	compact bool
 	// width of the label column of the finding being written.
 	width int
 
@@ -48,6 +51,7 @@ func newTextWriter(opts Options) writer {
 	return &textWriter{
 		verbose: opts.Verbose,
 		wrap:    opts.Width,
+		compact: opts.Compact,
 		bold:    mk(color.Bold),
 		faint:   mk(color.Faint),
 		sev: map[checks.Severity]*color.Color{
@@ -104,7 +108,14 @@ func (t *textWriter) report(b *strings.Builder, r *Report) {
 		b.WriteString("\n")
 	}
 	for _, f := range active {
+		if t.compact {
+			t.compactFinding(b, f)
+			continue
+		}
 		t.finding(b, f)
+		b.WriteString("\n")
+	}
+	if t.compact && len(active) > 0 {
 		b.WriteString("\n")
 	}
 	if len(suppressed) > 0 {
@@ -203,6 +214,20 @@ func (t *textWriter) finding(b *strings.Builder, f Finding) {
 	}
 	t.field(b, "fix", f.Fix)
 	t.field(b, "docs", f.Docs)
+}
+
+// compactFinding is a finding on one line: severity, ID, name, path and
+// the first sentence of the message (--compact).
+func (t *textWriter) compactFinding(b *strings.Builder, f Finding) {
+	c, ok := t.sev[f.Severity]
+	if !ok {
+		c = t.faint
+	}
+	msg := firstLine(cmp.Or(f.Message, f.Title))
+	if i := strings.Index(msg, ". "); i > 0 {
+		msg = msg[:i+1]
+	}
+	fmt.Fprintf(b, "%s %s %s\n", c.Sprint(marker(f.Severity)+" "+f.ID), join(" ", f.Name, f.Path)+":", shortenDigests(msg))
 }
 
 // suppressed is the one dimmed line of a finding an ignore entry matched.

@@ -20,6 +20,9 @@ type Options struct {
 	// FailOn is the run's --fail-on threshold, 0 for none: JUnit fails a
 	// check's test case only for findings at or above it.
 	FailOn checks.Severity
+	// Compact writes each finding of the text format on one line: its
+	// severity, ID, name and path, and the first sentence of its message.
+	Compact bool
 	// Width wraps the text format's prose to that many columns, with a
 	// hanging indent under the label column; 0 does not wrap (a pipe, a
 	// file). Words, URLs and paths are never split.
