@@ -347,11 +347,7 @@ func rootsNode(t *Target, hs *HandlerSpec, taskRoot, wd string) error {
 		hs.RootsWhy = "LAMBDA_TASK_ROOT and the working directory"
 	}
 	if np, ok := Getenv(cfg.Env, "NODE_PATH"); ok {
-		for _, d := range strings.Split(np, ":") {
-			if strings.HasPrefix(d, "/") {
-				hs.NodePath = append(hs.NodePath, path.Clean(d))
-			}
-		}
+		hs.NodePath = append(hs.NodePath, absDirs(np, ":")...)
 	}
 	return nil
 }

@@ -158,11 +158,7 @@ func rootsRuby(t *Target, hs *HandlerSpec, taskRoot, wd string) error {
 		hs.RootsWhy = "LAMBDA_TASK_ROOT, the working directory and RUBYLIB"
 	}
 	if rl, ok := Getenv(cfg.Env, "RUBYLIB"); ok {
-		for _, d := range strings.Split(rl, ":") {
-			if strings.HasPrefix(d, "/") {
-				hs.Roots = uniq(append(hs.Roots, path.Clean(d))...)
-			}
-		}
+		hs.Roots = uniq(append(hs.Roots, absDirs(rl, ":")...)...)
 	}
 	return nil
 }

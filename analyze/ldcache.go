@@ -348,8 +348,15 @@ func expandDST(dir string, origins []string, arch string) []string {
 // splitPathList splits a colon (or semicolon) separated list of
 // directories, dropping empty and relative entries.
 func splitPathList(s string) []string {
+	return absDirs(s, ":;")
+}
+
+// absDirs returns the absolute directories of a list separated by any of
+// seps, cleaned; relative entries (which resolve against a working
+// directory only known at run time) are left out.
+func absDirs(s, seps string) []string {
 	var out []string
-	for _, d := range strings.FieldsFunc(s, func(r rune) bool { return r == ':' || r == ';' }) {
+	for _, d := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(seps, r) }) {
 		if strings.HasPrefix(d, "/") {
 			out = append(out, path.Clean(d))
 		}
