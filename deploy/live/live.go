@@ -179,13 +179,13 @@ func (c *Client) Functions(ctx context.Context) ([]Entry, error) {
 		}
 	}
 	slices.Sort(names)
-	names = slices.Compact(names)
-	return c.functions(ctx, names)
+	return c.Named(ctx, slices.Compact(names))
 }
 
-// functions reads names, c.parallel at a time, in their order. The first
-// setup error stops the others.
-func (c *Client) functions(ctx context.Context, names []string) ([]Entry, error) {
+// Named reads the functions names (as Function takes them),
+// Options.Parallel at a time; entries are in the order of names. The
+// first setup error stops the others and is returned.
+func (c *Client) Named(ctx context.Context, names []string) ([]Entry, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	entries := make([]Entry, len(names))
