@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -65,9 +66,13 @@ func runFunctions(ctx context.Context, streams *IOStreams, opts *inspectOptions,
 	case opts.dockerfile != "" && (fl.all || len(fl.names) > 1):
 		return usageError("--dockerfile maps the findings of one image: give it with one --function")
 	}
+	var names []string
 	for _, n := range fl.names {
 		if strings.TrimSpace(n) == "" {
 			return usageError("--function needs a function name or ARN")
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
 		}
 	}
 	if err := opts.net.check(); err != nil {
@@ -97,7 +102,7 @@ func runFunctions(ctx context.Context, streams *IOStreams, opts *inspectOptions,
 	if fl.all {
 		entries, err = client.Functions(ctx)
 	} else {
-		entries, err = client.Named(ctx, fl.names)
+		entries, err = client.Named(ctx, names)
 	}
 	if err != nil {
 		return awsFailure(ctx, err)

@@ -253,6 +253,7 @@ func TestFunctionExitCodes(t *testing.T) {
 		{"no such function", []string{"--function", "nope"}, ExitLoad, ""},
 		{"a .zip function", []string{"--function", "legacy"}, ExitLoad, ""},
 		{"two functions, worst wins", []string{"--function", "orders-api", "--function", "reports"}, ExitFindings, ""},
+		{"the same function twice", []string{"--function", "billing", "--function", "billing"}, ExitOK, ""},
 		{"fail-on none", []string{"--function", "reports", "--fail-on", "none"}, ExitOK, ""},
 		{"with an image", []string{"--function", "billing", "registry:" + good}, ExitUsage, "drop IMAGE"},
 		{"with --cmd", []string{"--function", "billing", "--cmd", "app.handler"}, ExitUsage, "ImageConfig"},
@@ -301,5 +302,19 @@ func TestFunctionExitCodes(t *testing.T) {
 				t.Errorf("stdout %q stderr %q, want one line starting %q", out, errb, tc.msg)
 			}
 		})
+	}
+}
+
+// A Region without image functions: the table alone, a line on stderr,
+// an empty document, exit 0.
+func TestAllFunctionsNone(t *testing.T) {
+	srv := fakelambda.New(t, fnRegion, fakelambda.Function{Name: "zip-a", PackageType: "Zip"}, fakelambda.Function{Name: "zip-b", PackageType: "Zip"}, fakelambda.Function{Name: "zip-c", PackageType: "Zip"})
+	hermeticAWS(t, srv.URL)
+	code, reports, stderr := runJSON(t, "--all-functions", "--region", fnRegion)
+	if code != ExitOK || len(reports) != 0 || !strings.Contains(stderr, "lambdoctor: no container-image function in eu-west-1\n") {
+		t.Errorf("exit %d, %d reports, stderr\n%s", code, len(reports), stderr)
+	}
+	if len(srv.Gets()) != 0 || len(srv.Lists()) != 2 {
+		t.Errorf("GetFunction %q, ListFunctions %q", srv.Gets(), srv.Lists())
 	}
 }
