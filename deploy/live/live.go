@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/lambdoctor/lambdoctor/deploy"
 )
@@ -70,7 +71,9 @@ func (e *SetupError) Error() string { return e.Msg }
 // New resolves the Region and the credentials and returns a client. A
 // missing Region or credentials is a *SetupError.
 func New(ctx context.Context, o Options) (*Client, error) {
-	var lo []func(*config.LoadOptions) error
+	// The SDK logs warnings (an IMDSv1 fallback) on stderr by default:
+	// every error here is returned, and printed once, by the caller.
+	lo := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
 	if o.Region != "" {
 		lo = append(lo, config.WithRegion(o.Region))
 	}

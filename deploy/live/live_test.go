@@ -3,6 +3,10 @@ package live
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -207,6 +211,33 @@ func TestSetupErrors(t *testing.T) {
 		var se *SetupError
 		if !errors.As(err, &se) || !strings.HasPrefix(se.Msg, "no AWS credentials") || strings.Contains(se.Msg, "\n") {
 			t.Errorf("%v", err)
+		}
+	})
+	t.Run("no credentials, instance metadata refusing: nothing logged", func(t *testing.T) {
+		hermetic(t)
+		imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "forbidden", http.StatusForbidden)
+		}))
+		defer imds.Close()
+		t.Setenv("AWS_EC2_METADATA_DISABLED", "")
+		t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.URL)
+		// The SDK's default logger writes to the process's stderr.
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stderr := os.Stderr
+		os.Stderr = w
+		_, err = New(ctx, Options{Region: region})
+		os.Stderr = stderr
+		w.Close()
+		logged, _ := io.ReadAll(r)
+		var se *SetupError
+		if !errors.As(err, &se) || !strings.Contains(se.Msg, "no EC2 IMDS role found") {
+			t.Errorf("%v", err)
+		}
+		if len(logged) != 0 {
+			t.Errorf("the SDK wrote to stderr: %q", logged)
 		}
 	})
 	t.Run("credentials from the environment, endpoint from AWS_ENDPOINT_URL_LAMBDA", func(t *testing.T) {
