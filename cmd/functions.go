@@ -68,7 +68,7 @@ func runFunctions(ctx context.Context, streams *IOStreams, opts *inspectOptions,
 	}
 	var names []string
 	for _, n := range fl.names {
-		if strings.TrimSpace(n) == "" {
+		if n = strings.TrimSpace(n); n == "" {
 			return usageError("--function needs a function name or ARN")
 		}
 		if !slices.Contains(names, n) {
