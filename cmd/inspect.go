@@ -54,6 +54,9 @@ type inspectOptions struct {
 	// noCache is --no-cache.
 	noCache bool
 
+	// fn are --function, --all-functions and --region (functions.go).
+	fn functionFlags
+
 	// load is source.Load outside tests.
 	load inspect.LoadFunc
 }
@@ -72,9 +75,17 @@ IMAGE is any of:
   NAME[:TAG]                the local daemon when one answers, else the registry
 
 When IMAGE is an image index (multi-arch, or buildx attestations), the image
-for --arch is inspected, and the index itself is reported: Lambda rejects it.`
+for --arch is inspected, and the index itself is reported: Lambda rejects it.
+
+With --function NAME|ARN (repeatable) or --all-functions, the images are
+those deployed functions run: each function's configuration is read from the
+Lambda API (lambda:GetFunction), the exact digest it runs is pulled from ECR,
+and it is inspected with the function's ImageConfig and architecture; one
+report per function (docs/deploy/live.md).`
 
 const inspectExample = `  lambdoctor inspect 123456789012.dkr.ecr.eu-west-1.amazonaws.com/fn:latest
+  lambdoctor inspect --function orders-api --region eu-west-1
+  lambdoctor inspect --all-functions --format json --output sarif=lambdoctor.sarif
   lambdoctor inspect --arch arm64 docker:my-fn:dev
   docker save my-fn:dev -o fn.tar && lambdoctor inspect fn.tar --format json
   lambdoctor inspect fn.tar --output sarif=lambdoctor.sarif --output junit=lambdoctor.xml`
@@ -121,6 +132,7 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 	f.StringVar(&opts.workdir, "workdir", "", "the function's ImageConfig WorkingDirectory")
 	f.StringVar(&opts.dockerfile, "dockerfile", "", "the Dockerfile that built the image: findings name the instruction that caused them (its last stage)")
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
+	addFunctionFlags(f, &opts.fn)
 	addNetFlags(f, &opts.net)
 	addNoCacheFlag(f, &opts.noCache)
 	return c
@@ -153,6 +165,12 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 		return err
 	}
 	fromConfig(cfg, &opts.arch, opts.archSet, &opts.failOn, opts.failOnSet)
+	if opts.fn.active() {
+		return runFunctions(ctx, streams, opts, cfg, refs)
+	}
+	if opts.fn.region != "" {
+		return usageError("--region goes with --function or --all-functions")
+	}
 	if cfg != nil && len(refs) == 0 {
 		refs = cfg.ImageRefs()
 	}

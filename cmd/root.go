@@ -58,7 +58,9 @@ Exit codes (every command; see docs/exit-codes.md):
   2  usage or configuration error
   3  an image could not be loaded or read, or the command was interrupted
   4  output could not be written (stdout, an --output file, the git hook)
-  5  run: this machine cannot run the sandbox, or the sandbox failed`
+  5  run: this machine cannot run the sandbox, or the sandbox failed
+  6  inspect --function/--all-functions: the AWS API could not be used
+     (no Region, no credentials, credentials rejected, listing refused)`
 
 func newRootCmd(streams *IOStreams) *cobra.Command {
 	root := &cobra.Command{

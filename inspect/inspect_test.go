@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/config"
 	"github.com/lambdoctor/lambdoctor/dockerfile"
@@ -135,6 +137,70 @@ ignore:
 	// nothing" then.
 	if got := s.Warnings(false); len(got) != 1 || !strings.Contains(got[0], "expired") {
 		t.Errorf("warnings when an image failed: %q", got)
+	}
+}
+
+// One session inspects each image as its function runs it: the
+// function's ImageConfig and architecture, not the session's, and the
+// ignores' use counted across all of them, from several goroutines.
+func TestSessionInspectAs(t *testing.T) {
+	ref := missingEntrypoint(t)
+	cfg, err := config.Parse(".lambdoctor.yaml", []byte(`ignore:
+  - id: LD102
+    reason: the arm64 function is being moved
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Policy: cfg, Name: "session-name"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	runs := []As{
+		{Name: "image-as-built"},
+		{Name: "fixed-by-config", Overrides: analyze.ImageConfig{EntryPoint: []string{"/var/task/other"}}},
+		{Name: "on-arm64", Arch: "arm64", Overrides: analyze.ImageConfig{EntryPoint: []string{"/var/task/other"}}},
+	}
+	reports := make([]*report.Report, len(runs))
+	var wg sync.WaitGroup
+	for i, as := range runs {
+		wg.Go(func() {
+			r, err := s.InspectAs(context.Background(), ref, as)
+			if err != nil {
+				t.Error(err)
+			}
+			reports[i] = r
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for i, r := range reports {
+		if r.Image.Name != runs[i].Name {
+			t.Errorf("report %d named %q, want %q", i, r.Image.Name, runs[i].Name)
+		}
+	}
+	if finding(reports[0], "LD202") == nil {
+		t.Errorf("the image's own ENTRYPOINT: no LD202 in %+v", reports[0].Findings)
+	}
+	if f := finding(reports[1], "LD202"); f != nil {
+		t.Errorf("ImageConfig.EntryPoint names a present file, yet %+v", f)
+	}
+	if f := finding(reports[1], "LD102"); f != nil {
+		t.Errorf("amd64 function on an amd64 image: %+v", f)
+	}
+	if f := finding(reports[2], "LD102"); f == nil || !f.Suppressed {
+		t.Errorf("arm64 function on an amd64 image: LD102 %+v, want it (suppressed)", f)
+	}
+	if w := s.Warnings(true); len(w) != 0 {
+		t.Errorf("the ignore matched in one image of three, yet %q", w)
+	}
+	// Open (the session's own settings) is unchanged.
+	r, err := s.Inspect(context.Background(), ref)
+	if err != nil || r.Image.Name != "session-name" || finding(r, "LD202") == nil {
+		t.Errorf("Inspect: %v, name %q, findings %+v", err, r.Image.Name, r.Findings)
 	}
 }
 

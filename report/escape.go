@@ -23,6 +23,7 @@ func forTerminal(r *Report) *Report {
 	c := *r
 	c.Tool = Tool{Name: termsafe.Line(r.Tool.Name), Version: termsafe.Line(r.Tool.Version)}
 	c.Image = escapeImage(r.Image)
+	c.Function = escapeFunction(r.Function)
 	c.Findings = make([]Finding, len(r.Findings))
 	for i, f := range r.Findings {
 		c.Findings[i] = escapeFinding(f)
