@@ -184,7 +184,7 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	var df *dockerfile.File
 	var dfPath string
 	if opts.dockerfile != "" {
-		if df, dfPath, err = inspect.LoadDockerfile(opts.dockerfile); err != nil {
+		if df, dfPath, err = inspect.LoadDockerfile(opts.dockerfile, dockerfile.Options{}); err != nil {
 			return usageError("%v", err)
 		}
 	}
