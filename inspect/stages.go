@@ -87,7 +87,7 @@ func dockerfileIgnores(df *dockerfile.File, file string) ([]stageIgnore, error) 
 				return nil, fail("ignore: %v", err)
 			}
 			out = append(out, stageIgnore{
-				Ignore: report.Ignore{ID: id, Paths: sup.Paths, Reason: sup.Reason, Expires: sup.Expires, Line: sup.Instruction.Line, By: report.SuppressedByDockerfile},
+				Ignore: report.Ignore{ID: id, Paths: sup.Paths, Reason: sup.Reason, Expires: sup.Expires, DockerfileLine: sup.Instruction.Line, By: report.SuppressedByDockerfile},
 				label:  fmt.Sprintf("%s:%d: ignore %s", file, sup.Line, written),
 			})
 		}

@@ -49,10 +49,10 @@ type Ignore struct {
 	Reason string
 	// Expires is the last day (UTC) the ignore applies; zero for never.
 	Expires time.Time
-	// Line, when not 0, narrows the ignore to the findings located
-	// (Location, from --dockerfile) at the Dockerfile instruction that
-	// starts on this line: an inline `# lambdoctor ignore=` comment.
-	Line int
+	// DockerfileLine, when not 0, narrows the ignore to the findings
+	// located (Location, from --dockerfile) at the Dockerfile instruction
+	// that starts on this line: an inline `# lambdoctor ignore=` comment.
+	DockerfileLine int
 	// By says where the ignore was written, for the findings it
 	// suppresses (Finding.SuppressedBy): SuppressedByConfig,
 	// SuppressedByDockerfile or SuppressedByCommandLine.
@@ -77,7 +77,7 @@ func (ig Ignore) Matches(f Finding) bool {
 	if f.ID != ig.ID {
 		return false
 	}
-	if ig.Line != 0 && (f.Location == nil || f.Location.Line != ig.Line) {
+	if ig.DockerfileLine != 0 && (f.Location == nil || f.Location.Line != ig.DockerfileLine) {
 		return false
 	}
 	if len(ig.Paths) == 0 {

@@ -167,14 +167,14 @@ func TestApplyIgnoresAtLine(t *testing.T) {
 		}
 	}
 	unused, _ := ApplyIgnores(r, []Ignore{
-		{ID: "LD203", Line: 5, Reason: "another instruction", By: SuppressedByDockerfile},
-		{ID: "LD202", Line: 7, Reason: "not located", By: SuppressedByDockerfile},
-		{ID: "LD203", Line: 7, Reason: "here", By: SuppressedByDockerfile},
+		{ID: "LD203", DockerfileLine: 5, Reason: "another instruction", By: SuppressedByDockerfile},
+		{ID: "LD202", DockerfileLine: 7, Reason: "not located", By: SuppressedByDockerfile},
+		{ID: "LD203", DockerfileLine: 7, Reason: "here", By: SuppressedByDockerfile},
 	}, day)
 	if want := []string{"error LD202", "warning LD203 suppressed(here)", "info LD150"}; !slices.Equal(findingIDs(r), want) {
 		t.Errorf("findings = %q, want %q", findingIDs(r), want)
 	}
-	if len(unused) != 2 || unused[0].Line != 5 || unused[1].ID != "LD202" {
+	if len(unused) != 2 || unused[0].DockerfileLine != 5 || unused[1].ID != "LD202" {
 		t.Errorf("unused = %+v, want the other two", unused)
 	}
 	for _, f := range r.Findings {
