@@ -130,3 +130,82 @@ COPY libs ${TASKDIR}/${SUB}/
 		})
 	}
 }
+
+// TestBuildArgsMeasured compares the destinations of COPYs, as this
+// package expands them, with where buildkit put the file: the Dockerfiles
+// below were built with dockerd 20.10.24's buildkit (the dockerfile.v0
+// frontend, linux/amd64, exporting the result as a tar) with each set of
+// build args, and the paths of the result's files written down here.
+func TestBuildArgsMeasured(t *testing.T) {
+	one := `ARG G=/g
+ARG A=1
+ARG B=${A}0
+FROM scratch
+ENV V=/env
+COPY f ${V}/f1
+ARG V=/argdefault
+COPY f ${V}/f2
+ARG G
+COPY f ${G}/f3
+ARG U
+COPY f /u2${U:-dflt}/f5
+ARG B
+COPY f /b${B}/f6
+ENV W=/w
+ARG W
+COPY f ${W}/f7
+ARG X=/xdef
+ENV X=/xenv
+COPY f ${X}/f8
+COPY f /notdeclared${NOPE:-none}/f9
+`
+	two := `ARG BUILDER=one
+FROM scratch AS one
+ARG S=/s1
+ENV E=/e1
+FROM scratch AS two
+ENV E=/e2
+FROM ${BUILDER}
+COPY f ${E}/g1
+COPY f /t${TARGETARCH}/g2
+ARG TARGETARCH
+COPY f /t${TARGETARCH}/g3
+COPY f ${S}/g4
+ARG Q="a b"
+COPY f /q${Q}/g5
+`
+	tests := []struct {
+		src  string
+		args map[string]string
+		want []string // the COPYs' destinations, in order
+	}{
+		{one, nil, []string{"/env/f1", "/argdefault/f2", "/g/f3", "/u2dflt/f5", "/b10/f6", "/w/f7", "/xenv/f8", "/notdeclarednone/f9"}},
+		{one, map[string]string{"U": ""}, []string{"/env/f1", "/argdefault/f2", "/g/f3", "/u2dflt/f5", "/b10/f6", "/w/f7", "/xenv/f8", "/notdeclarednone/f9"}},
+		{one, map[string]string{"U": "/given"}, []string{"/env/f1", "/argdefault/f2", "/g/f3", "/u2/given/f5", "/b10/f6", "/w/f7", "/xenv/f8", "/notdeclarednone/f9"}},
+		{one, map[string]string{"G": "/gb", "A": "2"}, []string{"/env/f1", "/argdefault/f2", "/gb/f3", "/u2dflt/f5", "/b20/f6", "/w/f7", "/xenv/f8", "/notdeclarednone/f9"}},
+		{one, map[string]string{"B": "/bb", "V": "/vb", "W": "/wb", "X": "/xb", "NOPE": "/n"}, []string{"/env/f1", "/vb/f2", "/g/f3", "/u2dflt/f5", "/b/bb/f6", "/wb/f7", "/xenv/f8", "/notdeclarednone/f9"}},
+		// ${TARGETARCH} before its ARG, and ${S} in a stage that
+		// declares no S, were empty for buildkit; this package leaves a
+		// variable it cannot know (the base image might set it) as
+		// written, to match any text.
+		{two, nil, []string{"/e1/g1", "/t${TARGETARCH}/g2", "/tamd64/g3", "/s1/g4", "/qa b/g5"}},
+		{two, map[string]string{"BUILDER": "two"}, []string{"/e2/g1", "/t${TARGETARCH}/g2", "/tamd64/g3", "${S}/g4", "/qa b/g5"}},
+		{two, map[string]string{"TARGETARCH": "arm64", "S": "/sb"}, []string{"/e1/g1", "/t${TARGETARCH}/g2", "/tarm64/g3", "/sb/g4", "/qa b/g5"}},
+	}
+	for i, tt := range tests {
+		f, err := Parse("Dockerfile", strings.NewReader(tt.src), Options{BuildArgs: tt.args, Arch: "amd64"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, in := range f.lineage() {
+			if in.Cmd == "COPY" {
+				args := nextValues(in.node)
+				got = append(got, expand(args[len(args)-1], in.vars))
+			}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("case %d (%v):\n got %q\nwant %q", i, tt.args, got, tt.want)
+		}
+	}
+}
