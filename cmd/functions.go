@@ -17,7 +17,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/config"
 	"github.com/lambdoctor/lambdoctor/deploy"
 	"github.com/lambdoctor/lambdoctor/deploy/live"
-	"github.com/lambdoctor/lambdoctor/dockerfile"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
@@ -86,13 +85,16 @@ func runFunctions(ctx context.Context, streams *IOStreams, opts *inspectOptions,
 	if err != nil {
 		return usageError("%v", err)
 	}
-	var df *dockerfile.File
-	var dfPath string
-	if opts.dockerfile != "" {
-		if df, dfPath, err = inspect.LoadDockerfile(opts.dockerfile); err != nil {
-			return usageError("%v", err)
-		}
+	if err := opts.policy.apply(&inspect.Options{}); err != nil {
+		return usageError("%v", err)
 	}
+	// TARGETARCH is amd64 here: the function's architecture is known only
+	// once its configuration is read.
+	df, dfPath, dfWarnings, err := loadDockerfile(streams, opts.dockerfile, opts.buildArgs, "")
+	if err != nil {
+		return usageError("%v", err)
+	}
+	printWarnings(streams, dfWarnings)
 
 	client, err := live.New(ctx, live.Options{Region: fl.region})
 	if err != nil {
@@ -119,6 +121,7 @@ func runFunctions(ctx context.Context, streams *IOStreams, opts *inspectOptions,
 	}
 	iopts.Policy, iopts.Load = cfg, opts.load
 	iopts.Dockerfile, iopts.DockerfilePath = df, dfPath
+	_ = opts.policy.apply(&iopts) // checked above
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return loadError(err)

@@ -58,7 +58,8 @@ type hookOptions struct {
 	configPath string // --config of hook run
 	dir        string // where git runs; "" is the working directory
 	net        netFlags
-	noCache    bool // --no-cache of hook run
+	noCache    bool        // --no-cache of hook run
+	policy     policyFlags // --ignore, --disable of hook run
 }
 
 func newHookCmd(streams *IOStreams) *cobra.Command {
@@ -144,6 +145,7 @@ With no images listed it prints a note and exits 0. Exit codes are those of
 	c.Flags().StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
 	addNetFlags(c.Flags(), &opts.net)
 	addNoCacheFlag(c.Flags(), &opts.noCache)
+	addPolicyFlags(c.Flags(), &opts.policy)
 	return c
 }
 
@@ -296,6 +298,7 @@ func runHookRun(ctx context.Context, streams *IOStreams, opts *hookOptions) erro
 	iopts.configPath = opts.configPath
 	iopts.net = opts.net
 	iopts.noCache = opts.noCache
+	iopts.policy = opts.policy
 	// With no IMAGE arguments inspect reads the images, and everything
 	// else (arch, fail-on, disable, severity, ignore), from the config.
 	return runInspect(ctx, &io, iopts, nil)

@@ -29,7 +29,11 @@ func Main() int {
 func Run(ctx context.Context, args []string, io *IOStreams) int {
 	root := newRootCmd(io)
 	root.SetArgs(args)
-	code, msg := exitCode(root.ExecuteContext(ctx))
+	c, err := root.ExecuteContextC(ctx)
+	code, msg := exitCode(err)
+	if code == ExitUsage {
+		msg = envNote(c, msg)
+	}
 	if msg != nil {
 		printErr(io.Err, msg)
 	}
@@ -70,7 +74,14 @@ func newRootCmd(streams *IOStreams) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version(),
+		// The flags the command line did not give come from their
+		// LAMBDOCTOR_ variables (env.go).
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			return applyEnv(c, streams.getenv)
+		},
 	}
+	// A subcommand's own PersistentPreRunE must not skip the root's.
+	cobra.EnableTraverseRunHooks = true
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
 	root.SetIn(streams.In)
@@ -89,5 +100,6 @@ func newRootCmd(streams *IOStreams) *cobra.Command {
 		newRunCmd(streams, nil),
 	)
 	registerCompletions(root)
+	envHelp(root)
 	return root
 }

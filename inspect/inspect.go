@@ -47,8 +47,17 @@ type Options struct {
 	Checks []checks.Check
 	// Policy is the decoded .lambdoctor.yaml; nil for none.
 	Policy *config.Config
+	// Disable are the IDs of the checks the command line disables
+	// (--disable), besides the policy's; DisabledBy says how, for the
+	// skipped checks' message ("with --disable" when empty).
+	Disable    []string
+	DisabledBy string
+	// Ignore are the command line's ignores (--ignore), applied after the
+	// Dockerfile's comments and the policy's.
+	Ignore []Ignore
 	// Dockerfile, when set, gives findings the instruction that caused
-	// them; DockerfilePath is how reports name it.
+	// them, and its `# lambdoctor ignore=` comments apply; DockerfilePath
+	// is how reports name it.
 	Dockerfile     *dockerfile.File
 	DockerfilePath string
 	// Source carries the loader's settings: network limits, the transport.
@@ -115,7 +124,11 @@ func New(opts Options) (*Session, error) {
 	if list == nil {
 		list = checks.All()
 	}
-	s := &Session{opts: opts, list: withoutDisabled(list, opts.Policy), stages: newStages(opts.Policy, opts.Now), tmp: opts.TempDir}
+	st, err := newStages(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{opts: opts, list: withoutDisabled(list, opts), stages: st, tmp: opts.TempDir}
 	if s.tmp == "" {
 		tmp, err := os.MkdirTemp("", "lambdoctor-")
 		if err != nil {

@@ -105,6 +105,7 @@ func escapeFinding(f Finding) Finding {
 	f.Fix = termsafe.Text(f.Fix)
 	f.Docs = termsafe.Line(f.Docs)
 	f.SuppressionReason = termsafe.Text(f.SuppressionReason)
+	f.SuppressedBy = termsafe.Line(f.SuppressedBy)
 	if f.Location != nil {
 		l := *f.Location
 		l.File = termsafe.Line(l.File)
