@@ -5,8 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
 // TestInspectStdin: `docker save fn | lambdoctor inspect -` inspects the
@@ -51,5 +57,33 @@ func TestRunStdinTwice(t *testing.T) {
 	s, out, errb = streams(nil)
 	if got := Run(context.Background(), []string{"why", "--image", "-"}, s); got != ExitUsage || !strings.Contains(errb.String(), "--image - reads the image from standard input") {
 		t.Errorf("why: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", got, ExitUsage, out, errb)
+	}
+}
+
+// TestInspectIndexWithoutArch: --arch arm64 on an amd64-only index exits 1
+// with the LD102 finding listing the index's platforms, not 3.
+func TestInspectIndexWithoutArch(t *testing.T) {
+	img := goodImage(t)
+	idx, err := testimage.AttestedIndex(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "layout")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+	s, out, errb := streams(nil)
+	if got := Run(context.Background(), []string{"inspect", "--no-cache", "--arch", "arm64", "oci:" + dir}, s); got != ExitFindings {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", got, ExitFindings, out, errb)
+	}
+	t.Logf("%s", out)
+	for _, want := range []string{"LD102", "no linux/arm64 image", "images for linux/amd64", "manifest[1] unknown/unknown"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -163,6 +163,9 @@ func loadBare(ctx context.Context, ref string, opts Options) (*Image, error) {
 	if err != nil {
 		var le *LoadError
 		if errors.As(err, &le) {
+			if le.Kind == PlatformNotFound {
+				return nil, err // the registry has it: the daemon is beside the point
+			}
 			return nil, &LoadError{Kind: le.Kind, Err: fmt.Errorf("%w; %s", le.Err, daemonHalf)}
 		}
 		return nil, fmt.Errorf("%w; %s", err, daemonHalf)

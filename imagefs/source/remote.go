@@ -112,7 +112,7 @@ func loadRegistry(ctx context.Context, refStr string, opts Options) (*Image, err
 		i, err := idx.selectPlatform(opts.Arch)
 		if err != nil {
 			cancel()
-			return nil, err
+			return nil, withSource(err, Registry)
 		}
 		child := ref.Context().Digest(manifest.Manifests[i].Digest.String())
 		img, err = remote.Image(child, ropts...)

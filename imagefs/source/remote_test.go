@@ -91,8 +91,15 @@ func TestRegistry(t *testing.T) {
 			}
 			checkLayers(t, got)
 		}
-		loadErr(t, "registry:"+host+"/fn:multi", Options{Arch: "riscv64"}, PlatformNotFound,
+		le := loadErr(t, "registry:"+host+"/fn:multi", Options{Arch: "riscv64"}, PlatformNotFound,
 			"no linux/riscv64 image", "linux/amd64", "linux/arm64", "(attestation)")
+		missing, ok := PlatformMissing(le)
+		if !ok || missing.Source != Registry || missing.Ref != "registry:"+host+"/fn:multi" || missing.Index.Selected != -1 || missing.Index.Digest == "" {
+			t.Errorf("PlatformMissing = %+v, %v", missing, ok)
+		}
+		if _, ok := PlatformMissing(loadErr(t, "registry:"+host+"/fn:nope", Options{}, NotFound)); ok {
+			t.Error("PlatformMissing of a NotFound error")
+		}
 	})
 	t.Run("unknown tag", func(t *testing.T) {
 		loadErr(t, "registry:"+host+"/fn:nope", Options{}, NotFound, "image not found in registry "+host+"/fn", "MANIFEST_UNKNOWN")
