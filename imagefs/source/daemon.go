@@ -2,6 +2,8 @@ package source
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"os"
@@ -184,9 +186,28 @@ func (g *guardedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// tlsFailure is the certificate error within err, or nil.
+func tlsFailure(err error) error {
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) {
+		return cv.Err
+	}
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return ua
+	}
+	var hn x509.HostnameError
+	if errors.As(err, &hn) {
+		return hn
+	}
+	return nil
+}
+
 // daemonError classifies a Docker API error.
 func daemonError(err error, ref, where string) error {
 	switch {
+	case client.IsErrConnectionFailed(err) && tlsFailure(err) != nil:
+		return errorf(DaemonUnreachable, "cannot connect to the Docker daemon at %s: its TLS certificate was refused (%v): check the CA (ca.pem of the context, or in DOCKER_CERT_PATH)", where, tlsFailure(err))
 	case client.IsErrConnectionFailed(err):
 		return errorf(DaemonUnreachable, "cannot connect to the Docker daemon at %s: is it running, and may this user use its socket?", where)
 	case cerrdefs.IsNotFound(err):

@@ -333,11 +333,40 @@ func dialReason(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// findDaemon picks the daemon to use: the first endpoint of
-// resolveDaemons that answers a ping, in order. When the user chose one
-// endpoint (or probe is false and there is only one), it is used without
-// a ping, and its own errors say what failed. tried lists the endpoints
-// that did not answer, in order; the error names them all.
+// dialDaemon reports why nothing listens at e's address ("" when
+// something does), dialling it within connect. Schemes other than unix
+// and tcp are left to the client.
+func dialDaemon(ctx context.Context, e daemonEndpoint, connect time.Duration) string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	u, err := client.ParseHostURL(e.Host)
+	if err != nil {
+		return err.Error()
+	}
+	if u.Scheme != "unix" && u.Scheme != "tcp" {
+		return ""
+	}
+	if connect <= 0 {
+		connect = DefaultConnectTimeout
+	}
+	d := &net.Dialer{Timeout: connect}
+	conn, err := d.DialContext(ctx, u.Scheme, u.Host)
+	if err != nil {
+		return dialReason(err)
+	}
+	conn.Close()
+	return ""
+}
+
+// findDaemon picks the daemon to use among the endpoints of
+// resolveDaemons, in order. With probe (a bare reference, which falls back
+// to the registry), the first that answers a ping within
+// daemonPingTimeout; without (docker:), the first where something listens,
+// so that a busy daemon is not passed over for a slow ping, and a single
+// endpoint (the user's choice) is used as it is, its own errors saying
+// what failed. tried lists the endpoints that did not answer, in order;
+// the error names them all.
 func findDaemon(ctx context.Context, explicit string, connect time.Duration, probe bool) (*client.Client, daemonEndpoint, []daemonAttempt, error) {
 	cands := resolveDaemons(explicit)
 	if len(cands) == 1 && !probe {
@@ -349,6 +378,14 @@ func findDaemon(ctx context.Context, explicit string, connect time.Duration, pro
 	}
 	var tried []daemonAttempt
 	for _, e := range cands {
+		if !probe {
+			if why := dialDaemon(ctx, e, connect); why != "" {
+				tried = append(tried, daemonAttempt{e, why})
+				continue
+			}
+			cli, err := e.client(connect)
+			return cli, e, tried, err
+		}
 		cli, why := pingDaemon(ctx, e, connect)
 		if cli != nil {
 			// The ping's client has the ping's short connect limit.

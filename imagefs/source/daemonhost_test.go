@@ -1,11 +1,21 @@
 package source
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log"
+	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,4 +237,61 @@ func TestPodmanSocketAnswers(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %s", d)
 	}
+}
+
+// TestContextTLSDaemon: a context whose endpoint is TLS (tcp:// with the
+// CA docker context create stored) is reached over TLS.
+func TestContextTLSDaemon(t *testing.T) {
+	var sawTLS bool
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sawTLS = r.TLS != nil
+		w.Header().Set("Api-Version", "1.41")
+		if strings.HasSuffix(r.URL.Path, "/_ping") {
+			w.Write([]byte("OK"))
+			return
+		}
+		http.Error(w, `{"message":"no such image: fn"}`, http.StatusNotFound)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	srv.StartTLS()
+	defer srv.Close()
+	host := "tcp://" + strings.TrimPrefix(srv.URL, "https://")
+
+	dir := cleanDaemonEnv(t)
+	writeContext(t, dir, "tls", host)
+	sum := sha256.Sum256([]byte("tls"))
+	tlsDir := filepath.Join(dir, "contexts", "tls", hex.EncodeToString(sum[:]), "docker")
+	os.MkdirAll(tlsDir, 0o700)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	os.WriteFile(filepath.Join(tlsDir, "ca.pem"), ca, 0o600)
+	useCurrentContext(t, dir, "tls")
+	loadErr(t, "docker:fn", Options{}, NotFound, `not found in the local Docker daemon at `+host+` (context "tls" from currentContext`)
+	if !sawTLS {
+		t.Error("the daemon was not reached over TLS")
+	}
+
+	// Without the CA, the server's certificate is refused.
+	os.Remove(filepath.Join(tlsDir, "ca.pem"))
+	os.WriteFile(filepath.Join(tlsDir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: otherCert(t)}), 0o600)
+	loadErr(t, "docker:fn", Options{}, DaemonUnreachable, host, "its TLS certificate was refused", "certificate signed by unknown authority")
+}
+
+// otherCert is a self-signed CA certificate that did not sign the test
+// server's (httptest's servers all share one certificate).
+func otherCert(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lambdoctor test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
