@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-
 	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 )
@@ -48,44 +45,6 @@ func (c imageIsIndex) Run(_ context.Context, t *analyze.Target) ([]Finding, erro
 		return nil, fmt.Errorf("%w: a %s source holds one image but not the form it will have once pushed (manifest or index); check the registry reference after pushing", ErrSkip, img.Source)
 	}
 	return nil, nil
-}
-
-// childKind classifies an index entry.
-type childKind int
-
-const (
-	childImage childKind = iota
-	childAttestation
-	childSOCI
-	childArtifact
-)
-
-func classifyChild(ch source.IndexChild) childKind {
-	switch {
-	case ch.Attestation || ch.Annotations["vnd.docker.reference.type"] == "attestation-manifest":
-		return childAttestation
-	case strings.Contains(strings.ToLower(ch.ArtifactType), "soci"):
-		return childSOCI
-	}
-	// OCI 1.1 lets an index descriptor of an image manifest carry its
-	// config media type as artifactType: that is still an image.
-	switch types.MediaType(ch.ArtifactType) {
-	case "", types.OCIConfigJSON, types.DockerConfigJSON:
-	default:
-		return childArtifact
-	}
-	switch types.MediaType(ch.MediaType) {
-	case "", types.OCIManifestSchema1, types.DockerManifestSchema2:
-		return childImage
-	}
-	return childArtifact
-}
-
-func platformString(p *v1.Platform) string {
-	if p == nil || p.String() == "" {
-		return "no platform"
-	}
-	return p.String()
 }
 
 func (c imageIsIndex) index(t *analyze.Target) Finding {
@@ -204,11 +163,4 @@ func repoOf(ref string) string {
 		r = r[:i]
 	}
 	return r
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "(unknown)"
-	}
-	return s
 }

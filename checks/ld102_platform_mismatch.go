@@ -41,6 +41,9 @@ func (c platformMismatch) Run(_ context.Context, t *analyze.Target) ([]Finding, 
 	if t.Image == nil {
 		return nil, fmt.Errorf("%w: no image config was loaded", ErrSkip)
 	}
+	if ix := t.Image.Index; ix != nil && ix.Selected < 0 {
+		return []Finding{c.indexWithoutArch(t)}, nil
+	}
 	osName, arch, variant := t.Image.Platform.OS, t.Image.Platform.Architecture, t.Image.Platform.Variant
 	if cf := t.Image.Config; cf != nil {
 		osName, arch, variant = cf.OS, cf.Architecture, cf.Variant
@@ -105,4 +108,55 @@ func platformName(osName, arch, variant string) string {
 		s += "/" + variant
 	}
 	return s
+}
+
+// indexWithoutArch is the finding for an image index that has no image for
+// the function's architecture (source.PlatformMissing): nothing of the
+// function's platform can be deployed from it.
+func (c platformMismatch) indexWithoutArch(t *analyze.Target) Finding {
+	img, idx := t.Image, t.Image.Index
+	fnArch := source.NormalizeArch(t.Arch)
+	if fnArch == "" {
+		fnArch = "amd64"
+	}
+	var plats, others []string
+	ev := []string{fmt.Sprintf("reference %s resolved to index %s (mediaType %s) with %d manifests", img.Ref, orUnknown(idx.Digest), orUnknown(idx.MediaType), len(idx.Manifests))}
+	for i, ch := range idx.Manifests {
+		p := platformString(ch.Platform)
+		kind := classifyChild(ch)
+		what := "image"
+		switch kind {
+		case childAttestation:
+			what = "attestation-manifest"
+		case childSOCI:
+			what = "SOCI index"
+		case childArtifact:
+			what = "non-image artifact"
+		}
+		ev = append(ev, fmt.Sprintf("manifest[%d] %s %s (%s)", i, p, orUnknown(ch.Digest), what))
+		if kind == childImage {
+			plats = append(plats, p)
+			if ch.Platform != nil && ch.Platform.OS == "linux" {
+				if a := source.NormalizeArch(ch.Platform.Architecture); a == "amd64" || a == "arm64" {
+					others = append(others, a)
+				}
+			}
+		}
+	}
+	ev = append(ev, "function architecture="+archLabel(fnArch))
+	has := "no image at all, only attestations or artifacts"
+	if len(plats) > 0 {
+		has = "images for " + strings.Join(plats, ", ")
+	}
+	msg := fmt.Sprintf("the image index has no linux/%s image, the function's architecture (%s); it has %s. Nothing in it can start on this function: an image for another architecture fails at its first invoke with \"IMAGE Launch error: fork/exec <entrypoint>: exec format error\" (errorType Runtime.InvalidEntrypoint).",
+		fnArch, archLabel(fnArch), has)
+	fix := fmt.Sprintf("build for the function's architecture: docker buildx build --platform linux/%s … (or add it to a multi-platform build: --platform linux/amd64,linux/arm64)", fnArch)
+	if len(others) > 0 {
+		o := others[0]
+		fix += fmt.Sprintf("; or, if %s is intended, set the function's Architectures to [%q] (and inspect with --arch %s)", o, lambdaArch(o), o)
+	}
+	f := NewFinding(c.Meta(), msg)
+	f.Evidence = ev
+	f.Fix = fix
+	return f
 }

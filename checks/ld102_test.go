@@ -1,9 +1,15 @@
 package checks
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	"github.com/lambdoctor/lambdoctor/analyze"
+	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/internal/fixtures"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
@@ -72,9 +78,39 @@ var ld102Cases = []checkCase{
 		},
 		verify: expect(Error, []string{"fork/exec <entrypoint>: exec format error"}, nil, nil),
 	},
+	{
+		name:   "index with only an amd64 image, arm64 function",
+		kind:   catches,
+		target: indexOnlyTarget("arm64", "amd64"),
+		verify: expect(Error,
+			[]string{"the image index has no linux/arm64 image, the function's architecture (arm64); it has images for linux/amd64.", "exec format error"},
+			[]string{"manifest[0] linux/amd64", "manifest[1] unknown/unknown", "(attestation-manifest)", "function architecture=arm64"},
+			[]string{"--platform linux/arm64", `set the function's Architectures to ["x86_64"] (and inspect with --arch amd64)`}),
+	},
+	{
+		name:   "index with only an arm64 image, x86_64 function",
+		kind:   catches,
+		target: indexOnlyTarget("x86_64", "arm64"),
+		verify: expect(Error, []string{"no linux/amd64 image", "x86_64 (amd64)", "images for linux/arm64"}, nil, []string{`["arm64"]`}),
+	},
 	{name: "amd64 image on an x86_64 function", kind: clean, target: platformTarget("linux", "amd64", "", "amd64")},
 	{name: "arm64/v8 image on an arm64 function", kind: clean, target: platformTarget("linux", "arm64", "v8", "arm64")},
 	{name: "arm64 image without variant on an arm64 function", kind: clean, target: platformTarget("linux", "arm64", "", "arm64")},
 	{name: "aarch64 spelling of the function architecture", kind: clean, target: platformTarget("linux", "arm64", "", "aarch64")},
 	{name: "arm64 image, function architecture unknown", kind: clean, target: platformTarget("linux", "arm64", "", "")},
+}
+
+// indexOnlyTarget is what the pipeline has for an index that lacks the
+// function's architecture (source.PlatformMissing): the index, no image.
+func indexOnlyTarget(fnArch string, archs ...string) func(t *testing.T) *analyze.Target {
+	return func(t *testing.T) *analyze.Target {
+		idx := &source.Index{Digest: "sha256:" + strings.Repeat("ab", 32), MediaType: string(types.OCIImageIndex), Selected: -1}
+		for i, a := range archs {
+			idx.Manifests = append(idx.Manifests,
+				source.IndexChild{Digest: "sha256:" + strings.Repeat(fmt.Sprint(i), 64), MediaType: string(types.OCIManifestSchema1), Platform: &v1.Platform{OS: "linux", Architecture: a}},
+				source.IndexChild{Digest: "sha256:" + strings.Repeat("f", 63) + fmt.Sprint(i), MediaType: string(types.OCIManifestSchema1), Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"},
+					Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest"}, Attestation: true})
+		}
+		return &analyze.Target{Image: &source.Image{Ref: "registry:example.com/fn:v1", Source: source.Registry, Index: idx}, Arch: fnArch}
+	}
 }

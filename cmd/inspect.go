@@ -73,10 +73,17 @@ IMAGE is any of:
   docker-archive:PATH       a docker save tarball (legacy or containerd store)
   oci:DIR[:TAG|@DIGEST]     an OCI image layout directory
   oci-archive:PATH          an OCI layout packed in a tar (buildx type=oci)
-  docker:NAME[:TAG]         an image in the local Docker daemon (DOCKER_HOST)
+  docker:NAME[:TAG]         an image in the local Docker daemon, found as the
+                            docker CLI finds it (DOCKER_HOST, DOCKER_CONTEXT,
+                            the current context), else podman's socket
   registry:REF              an image in a registry (Docker config credentials,
                             credential helpers, and Amazon ECR)
+  -                         a docker save or OCI archive on standard input
   NAME[:TAG]                the local daemon when one answers, else the registry
+
+A name that looks like a path (starts with . / or ~, ends in .tar, .tar.gz or
+.tgz, or has a / after a directory that exists here) is always a file: a typo
+gets "no such file", never a registry lookup.
 
 When IMAGE is an image index (multi-arch, or buildx attestations), the image
 for --arch is inspected, and the index itself is reported: Lambda rejects it.
@@ -92,6 +99,7 @@ const inspectExample = `  lambdoctor inspect 123456789012.dkr.ecr.eu-west-1.amaz
   lambdoctor inspect --all-functions --format json --output sarif=lambdoctor.sarif
   lambdoctor inspect --arch arm64 docker:my-fn:dev
   docker save my-fn:dev -o fn.tar && lambdoctor inspect fn.tar --format json
+  docker save my-fn:dev | lambdoctor inspect -
   lambdoctor inspect fn.tar --output sarif=lambdoctor.sarif --output junit=lambdoctor.xml`
 
 // defaultInspectOptions are inspect's options when no flag is given: the
@@ -202,6 +210,9 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if err != nil {
 		return usageError("%v", err)
 	}
+	if err := stdinOnce(refs, ""); err != nil {
+		return usageError("%v", err)
+	}
 	if opts.name != "" && len(refs) > 1 {
 		return usageError("--name names one image, and %d were given", len(refs))
 	}
@@ -275,7 +286,35 @@ func loadingOptions(streams *IOStreams, noCache, quiet bool, net netFlags, trans
 	}
 	o.Source.Transport = transport
 	net.apply(&o.Source)
+	o.Source.Stdin = streams.In
+	o.Source.Notef = notef(streams)
 	return o, nil
+}
+
+// notef writes the loader's notes (the size of an image read from stdin)
+// to stderr, one line each.
+func notef(streams *IOStreams) func(format string, a ...any) {
+	return func(format string, a ...any) {
+		fmt.Fprintf(streams.Err, "lambdoctor: "+format+"\n", a...)
+	}
+}
+
+// stdinOnce refuses a command line that reads standard input twice: the
+// image - more than once, or - with another use of stdin (what).
+func stdinOnce(refs []string, what string) error {
+	n := 0
+	for _, r := range refs {
+		if r == "-" || r == "docker-archive:-" || r == "oci-archive:-" {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return fmt.Errorf("the image - (standard input) is given %d times: stdin can be read once", n)
+	case n == 1 && what != "":
+		return fmt.Errorf("the image - and %s both read standard input: stdin can be read once", what)
+	}
+	return nil
 }
 
 // inspectVerdict is the outcome of an inspection: a load failure, findings

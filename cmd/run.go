@@ -281,6 +281,11 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return err
 	}
 	fromConfig(cfg, &opts.arch, opts.archSet, &opts.failOn, opts.failOnSet)
+	if opts.event == "-" {
+		if err := stdinOnce([]string{ref}, "--event -"); err != nil {
+			return usageError("%v", err)
+		}
+	}
 	plan, err := opts.plan(streams)
 	if err != nil {
 		return usageError("%v", err)

@@ -113,6 +113,9 @@ func runWhy(ctx context.Context, streams *IOStreams, opts *whyOptions, args []st
 	if err := opts.net.check(); err != nil {
 		return usageError("%v", err)
 	}
+	if opts.image == "-" && len(args) == 0 && (opts.file == "" || opts.file == "-") {
+		return usageError("--image - reads the image from standard input, which the log is read from too: give the log as arguments or with --file PATH")
+	}
 	in, closeIn, err := whyInput(streams, opts.file, args)
 	if err != nil {
 		return err
@@ -193,6 +196,8 @@ func whyImageChecks(ctx context.Context, streams *IOStreams, opts *whyOptions, c
 		return fail(err)
 	}
 	opts.net.apply(&iopts.Source)
+	iopts.Source.Stdin = streams.In
+	iopts.Source.Notef = notef(streams)
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return fail(err)

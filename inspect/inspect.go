@@ -216,6 +216,11 @@ func (s *Session) OpenAs(ctx context.Context, ref string, as As) (*Image, error)
 // Inspect is Open without the image: the report, or, when the image could
 // not be loaded, a failed report (its kind from source.KindOf, "load" when
 // unclassified) and the load error.
+//
+// An image index without an image for the function's architecture is not
+// a load failure but a finding (LD102): its report has the index and the
+// results of the checks that read only the index (indexChecks); the others
+// end skipped, as there is no image to read.
 func (s *Session) Inspect(ctx context.Context, ref string) (*report.Report, error) {
 	return s.InspectAs(ctx, ref, s.as())
 }
@@ -225,10 +230,47 @@ func (s *Session) Inspect(ctx context.Context, ref string) (*report.Report, erro
 func (s *Session) InspectAs(ctx context.Context, ref string, as As) (*report.Report, error) {
 	im, err := s.OpenAs(ctx, ref, as)
 	if err != nil {
+		if missing, ok := source.PlatformMissing(err); ok {
+			return s.indexReport(ctx, ref, missing, as), nil
+		}
 		return Failed(s.opts.Tool, ref, as.Name, err), err
 	}
 	im.Close()
 	return im.Report, nil
+}
+
+// indexChecks are the checks that need only the image index, not an image:
+// they run on an index that lacks the function's architecture.
+var indexChecks = map[string]bool{
+	"LD101": true, // image-is-index
+	"LD102": true, // platform-mismatch
+}
+
+// indexReport is the staged report of an index without an image for the
+// session's architecture.
+func (s *Session) indexReport(ctx context.Context, ref string, img *source.Image, as As) *report.Report {
+	img.Ref = ref
+	arch := cmp.Or(as.Arch, "amd64")
+	t := &analyze.Target{Image: img, Arch: arch, Overrides: as.Overrides}
+	why := fmt.Sprintf("the image index has no linux/%s image: there is no image to read (see LD102)", source.NormalizeArch(arch))
+	results := make([]checks.Result, 0, len(s.list))
+	for _, c := range s.list {
+		if indexChecks[c.Meta().ID] {
+			results = append(results, checks.Run(ctx, []checks.Check{c}, t)...)
+			continue
+		}
+		results = append(results, checks.Result{Meta: c.Meta(), Status: checks.StatusSkipped, Err: why})
+	}
+	ri := reportImage(img, t)
+	ri.Name = cmp.Or(as.Name, source.StableName(ref, img.Source))
+	r := report.New(s.opts.Tool, ri, results)
+	if s.opts.Dockerfile != nil {
+		locateFindings(r, s.opts.Dockerfile, s.opts.DockerfilePath)
+	}
+	s.stageMu.Lock()
+	s.stages.apply(r)
+	s.stageMu.Unlock()
+	return r
 }
 
 // Failed is the report of an image that could not be loaded; name is its
@@ -345,6 +387,9 @@ func reportImage(img *source.Image, t *analyze.Target) report.Image {
 			rix.Manifests = append(rix.Manifests, report.IndexManifest{Digest: m.Digest, MediaType: m.MediaType, Platform: p, Attestation: m.Attestation})
 		}
 		ri.Index = rix
+	}
+	if t.FS == nil { // an index without the function's architecture
+		return ri
 	}
 	for _, l := range t.FS.Layers() {
 		if l.Digest == "" {

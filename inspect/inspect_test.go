@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/lambdoctor/lambdoctor/analyze"
@@ -366,4 +368,78 @@ func TestLoadDockerfileBadComment(t *testing.T) {
 			t.Errorf("%q: err %v, want %q", src, err, want)
 		}
 	}
+}
+
+// TestSessionIndexWithoutArch: --arch arm64 on an amd64-only index is a
+// finding (LD102) listing the index's platforms, not a load failure.
+func TestSessionIndexWithoutArch(t *testing.T) {
+	dir := amd64OnlyLayout(t)
+	s, err := New(Options{Arch: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.Inspect(context.Background(), "oci:"+dir)
+	if err != nil || r.Error != nil {
+		t.Fatalf("error %v, report error %+v", err, r.Error)
+	}
+	f := finding(r, "LD102")
+	if f == nil || f.Severity != checks.Error {
+		t.Fatalf("no LD102 error finding: %+v", r.Findings)
+	}
+	for _, want := range []string{"no linux/arm64 image", "images for linux/amd64"} {
+		if !strings.Contains(f.Message, want) {
+			t.Errorf("LD102 message %q lacks %q", f.Message, want)
+		}
+	}
+	if !strings.Contains(strings.Join(f.Evidence, "\n"), "unknown/unknown") {
+		t.Errorf("evidence does not list the attestation: %q", f.Evidence)
+	}
+	if r.Max() != checks.Error || !r.Image.IsIndex || r.Image.Index == nil || r.Image.Index.Selected != -1 || r.Image.Source != "oci" {
+		t.Errorf("report image %+v", r.Image)
+	}
+	for _, c := range r.Checks {
+		switch c.ID {
+		case "LD101", "LD102":
+		default:
+			if c.Status != string(checks.StatusSkipped) || !strings.Contains(c.Error, "no linux/arm64 image") {
+				t.Errorf("%s: status %s (%s), want skipped", c.ID, c.Status, c.Error)
+			}
+		}
+	}
+	// The amd64 image of the same index inspects as usual.
+	s2, err := New(Options{Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	r2, err := s2.Inspect(context.Background(), "oci:"+dir)
+	if err != nil || finding(r2, "LD102") != nil || r2.Image.Index.Selected != 0 {
+		t.Errorf("amd64: error %v, LD102 %+v", err, finding(r2, "LD102"))
+	}
+}
+
+// amd64OnlyLayout writes an OCI layout holding an index with one
+// linux/amd64 image and its attestation, as buildx --output type=oci
+// makes for --platform linux/amd64.
+func amd64OnlyLayout(t *testing.T) string {
+	t.Helper()
+	img := testimage.Image(t, testimage.Spec{
+		OCI: true, Arch: "amd64",
+		Config: v1.Config{Entrypoint: []string{"/var/task/app"}},
+		Layers: [][]testimage.File{{testimage.Dir("var/task", 0), testimage.Reg("var/task/app", 0o755, "\x7fELF")}},
+	})
+	idx, err := testimage.AttestedIndex(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "layout")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "v1"})); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what lambdoctor's tests need on a fresh Debian machine: Go modules,
 # and Debian's docker.io for the real-daemon tests (they start their own
-# private dockerd and stop it), and busybox-static for the sandbox tests of
+# private dockerd and stop it), docker-registry and apache2-utils for the
+# registry authentication test (it starts its own registry with htpasswd
+# and stops it), and busybox-static for the sandbox tests of
 # `lambdoctor run` (a static /bin/busybox they copy into test images), with
 # uidmap (newuidmap/newgidmap) for its unprivileged path, and debootstrap and
 # python3 to build the real-shaped test images (make realimages). Safe to run
@@ -34,6 +36,16 @@ if ! dpkg -s busybox-static uidmap >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static uidmap >/dev/null
   else
     echo "setup: /bin/busybox not found and cannot install busybox-static and uidmap (need root and apt-get); sandbox tests will be skipped" >&2
+  fi
+fi
+
+if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's docker-registry and apache2-utils (htpasswd) for the registry authentication tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry apache2-utils >/dev/null
+  else
+    echo "setup: docker-registry or htpasswd not found and cannot install them (need root and apt-get); the real-registry test will be skipped" >&2
   fi
 fi
 

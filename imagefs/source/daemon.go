@@ -2,10 +2,10 @@ package source
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync/atomic"
 	"time"
@@ -18,69 +18,15 @@ import (
 // is looked up in the local daemon before the registry.
 const daemonPingTimeout = 1500 * time.Millisecond
 
-// dockerClient connects to the daemon named by host, DOCKER_HOST or the
-// default socket. connect, when > 0, bounds establishing the connection.
-func dockerClient(host string, connect time.Duration) (*client.Client, error) {
-	copts := []client.Opt{client.FromEnv}
-	if host != "" {
-		copts = append(copts, client.WithHost(host))
-	}
-	if connect > 0 {
-		if dial := daemonDialer(host, connect); dial != nil {
-			copts = append(copts, client.WithDialContext(dial))
-		}
-	}
-	cli, err := client.New(copts...)
+// daemonAnswers finds a daemon that answers a ping quickly, trying the
+// endpoints of resolveDaemons in order; tried lists those that did not.
+func daemonAnswers(ctx context.Context, explicit string) (daemonEndpoint, []daemonAttempt, bool) {
+	cli, e, tried, err := findDaemon(ctx, explicit, 0, true)
 	if err != nil {
-		return nil, errorf(DaemonUnreachable, "configuring the Docker client for %s: %v", daemonWhere(host), err)
+		return e, tried, false
 	}
-	return cli, nil
-}
-
-// daemonDialer dials the daemon's unix socket or TCP address with connect
-// as its timeout; nil for other schemes, which keep the client's dialer.
-func daemonDialer(host string, connect time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	if host == "" {
-		host = os.Getenv("DOCKER_HOST")
-	}
-	if host == "" {
-		host = client.DefaultDockerHost
-	}
-	u, err := client.ParseHostURL(host)
-	if err != nil {
-		return nil
-	}
-	d := &net.Dialer{Timeout: connect}
-	switch u.Scheme {
-	case "unix", "tcp": // Host is the socket's path for unix
-		return func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, u.Scheme, u.Host) }
-	}
-	return nil
-}
-
-// daemonWhere says which daemon address was used, for messages.
-func daemonWhere(host string) string {
-	switch {
-	case host != "":
-		return host
-	case os.Getenv("DOCKER_HOST") != "":
-		return fmt.Sprintf("%s (DOCKER_HOST)", os.Getenv("DOCKER_HOST"))
-	default:
-		return client.DefaultDockerHost + " (DOCKER_HOST is unset)"
-	}
-}
-
-// daemonAnswers reports whether a daemon answers a ping quickly.
-func daemonAnswers(ctx context.Context, host string) bool {
-	cli, err := dockerClient(host, 0)
-	if err != nil {
-		return false
-	}
-	defer cli.Close()
-	ctx, cancel := context.WithTimeout(ctx, daemonPingTimeout)
-	defer cancel()
-	_, err = cli.Ping(ctx, client.PingOptions{})
-	return err == nil
+	cli.Close()
+	return e, tried, true
 }
 
 // loadDaemon exports ref from the local Docker daemon with `docker save`
@@ -97,12 +43,22 @@ func loadDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 		return nil, errorf(Usage, "docker: needs an image name, as in docker:NAME[:TAG]")
 	}
 	lim := limitsOf(opts)
-	cli, err := dockerClient(opts.DockerHost, lim.connect)
+	var (
+		cli      *client.Client
+		endpoint daemonEndpoint
+		err      error
+	)
+	if opts.endpoint != nil {
+		endpoint = *opts.endpoint
+		cli, err = endpoint.client(lim.connect)
+	} else {
+		cli, endpoint, _, err = findDaemon(ctx, opts.DockerHost, lim.connect, false)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer cli.Close()
-	where := daemonWhere(opts.DockerHost)
+	where := endpoint.String()
 	peer := "the Docker daemon at " + where
 	ctx, cancelDeadline := lim.withDeadline(ctx, peer)
 	defer cancelDeadline()
@@ -230,9 +186,28 @@ func (g *guardedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// tlsFailure is the certificate error within err, or nil.
+func tlsFailure(err error) error {
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) {
+		return cv.Err
+	}
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return ua
+	}
+	var hn x509.HostnameError
+	if errors.As(err, &hn) {
+		return hn
+	}
+	return nil
+}
+
 // daemonError classifies a Docker API error.
 func daemonError(err error, ref, where string) error {
 	switch {
+	case client.IsErrConnectionFailed(err) && tlsFailure(err) != nil:
+		return errorf(DaemonUnreachable, "cannot connect to the Docker daemon at %s: its TLS certificate was refused (%v): check the CA (ca.pem of the context, or in DOCKER_CERT_PATH)", where, tlsFailure(err))
 	case client.IsErrConnectionFailed(err):
 		return errorf(DaemonUnreachable, "cannot connect to the Docker daemon at %s: is it running, and may this user use its socket?", where)
 	case cerrdefs.IsNotFound(err):

@@ -248,6 +248,32 @@ func TestDaemon(t *testing.T) {
 		})
 	}
 
+	// Docker Desktop, Colima, OrbStack and Rancher Desktop leave
+	// DOCKER_HOST unset and select their engine with a context.
+	t.Run("reached only through a context", func(t *testing.T) {
+		for _, how := range []string{"currentContext", "DOCKER_CONTEXT"} {
+			t.Run(how, func(t *testing.T) {
+				dir := cleanDaemonEnv(t)
+				writeContext(t, dir, "lambdoctor-ctx", host)
+				if how == "currentContext" {
+					useCurrentContext(t, dir, "lambdoctor-ctx")
+				} else {
+					useCurrentContext(t, dir, "default")
+					t.Setenv("DOCKER_CONTEXT", "lambdoctor-ctx")
+				}
+				for _, ref := range []string{"docker:lambdoctor-test/hello:v1", "lambdoctor-test/hello:v1"} {
+					got := mustLoad(t, ref, Options{TempDir: t.TempDir()})
+					if got.Source != Daemon || got.ImageID != sha256Of(rawConfig) {
+						t.Errorf("%s: Source %s ImageID %s", ref, got.Source, got.ImageID)
+					}
+					checkLayers(t, got)
+				}
+				loadErr(t, "docker:lambdoctor-test/nope:1", Options{}, NotFound,
+					"not found in the local Docker daemon at "+host+` (context "lambdoctor-ctx" from `+how)
+			})
+		}
+	})
+
 	t.Run("unknown image", func(t *testing.T) {
 		loadErr(t, "docker:lambdoctor-test/nope:1", Options{DockerHost: host}, NotFound, "not found in the local Docker daemon", host)
 	})
@@ -255,7 +281,7 @@ func TestDaemon(t *testing.T) {
 		hermeticDockerConfig(t)
 		reg := startRegistry(t)
 		loadErr(t, reg+"/nope:1", Options{DockerHost: host}, NotFound,
-			"image not found in registry "+reg+"/nope", "nor in the local Docker daemon at "+host)
+			"image not found in registry "+reg+"/nope", "nor is it in the local Docker daemon at "+host)
 	})
 }
 

@@ -46,6 +46,12 @@ type LoadError struct {
 	Kind ErrorKind
 	Err  error
 
+	// Index is, for PlatformNotFound, the index that has no image for the
+	// architecture, and Source where it was read from: enough to report
+	// the mismatch as a finding (see PlatformMissing).
+	Index  *Index
+	Source Kind
+
 	// named is set by Load: its errors name the reference even when it is
 	// "". Without it and without a Ref (an error nested in another, or met
 	// reading a layer after Load, whose caller names the image), Error
@@ -108,7 +114,7 @@ func withRef(ref string, err error, fallback ErrorKind) error {
 func reclassify(kind ErrorKind, err error, format string, a ...any) error {
 	var le *LoadError
 	if errors.As(err, &le) {
-		return &LoadError{Kind: le.Kind, Err: fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), le.Err)}
+		return &LoadError{Kind: le.Kind, Err: fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), le.Err), Index: le.Index, Source: le.Source}
 	}
 	return &LoadError{Kind: kind, Err: fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), err)}
 }
@@ -163,4 +169,31 @@ func isNetworkError(err error) bool {
 	}
 	var de *net.DNSError
 	return errors.As(err, &de)
+}
+
+// withSource records where an index that lacks the platform was read
+// from, on a PlatformNotFound error; other errors pass through.
+func withSource(err error, kind Kind) error {
+	var le *LoadError
+	if errors.As(err, &le) && le.Kind == PlatformNotFound && le.Index != nil && le.Source == "" {
+		out := *le
+		out.Source = kind
+		return &out
+	}
+	return err
+}
+
+// PlatformMissing reports whether err is an image index without an image
+// for the requested architecture, and if so returns what was read of it:
+// an Image with Ref, Source and Index (Index.Selected is -1) and no
+// config, manifest or layers. The checks that read only the index can
+// still run on it, and report the mismatch as a finding.
+func PlatformMissing(err error) (*Image, bool) {
+	var le *LoadError
+	if !errors.As(err, &le) || le.Kind != PlatformNotFound || le.Index == nil {
+		return nil, false
+	}
+	idx := *le.Index
+	idx.Selected = -1
+	return &Image{Ref: le.Ref, Source: le.Source, Index: &idx}, true
 }

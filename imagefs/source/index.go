@@ -93,7 +93,7 @@ func (x *Index) selectPlatform(arch string) (int, error) {
 	if x.Digest != "" {
 		what = "index " + x.Digest
 	}
-	return -1, errorf(PlatformNotFound, "%s has no linux/%s image; it has: %s", what, arch, x.platforms())
+	return -1, &LoadError{Kind: PlatformNotFound, Err: fmt.Errorf("%s has no linux/%s image; it has: %s", what, arch, x.platforms()), Index: x}
 }
 
 // platforms lists the children as os/arch[/variant], marking attestations.

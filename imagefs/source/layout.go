@@ -80,7 +80,7 @@ func loadLayout(st blobStore, sel selector, arch, where string, kind Kind) (*Ima
 	top := &storeIndex{st: st, mt: types.OCIImageIndex, raw: raw}
 	img, idx, err := resolveLayout(top, sel, arch, where)
 	if err != nil {
-		return nil, err
+		return nil, withSource(err, kind)
 	}
 	out, err := fromV1(kind, img, st.checkBlob)
 	if err != nil {

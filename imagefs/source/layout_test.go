@@ -124,7 +124,10 @@ func TestOCILayoutIndex(t *testing.T) {
 			loadErr(t, base+"@sha256:"+d.Hex[:60]+"abcd", Options{}, NotFound, "no manifest")
 			le := loadErr(t, base, Options{Arch: "s390x"}, PlatformNotFound,
 				"no linux/s390x image", "linux/amd64", "linux/arm64", "unknown/unknown (attestation)")
-			_ = le
+			missing, ok := PlatformMissing(le)
+			if !ok || missing.Ref != base || missing.Index == nil || missing.Index.Selected != -1 || len(missing.Index.Manifests) != 4 || missing.Source == "" {
+				t.Errorf("PlatformMissing = %+v, %v", missing, ok)
+			}
 		})
 	}
 }

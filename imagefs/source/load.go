@@ -3,8 +3,11 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
+	"github.com/lambdoctor/lambdoctor/internal/suggest/nearest"
 )
 
 // Options tune how Load finds and reads an image.
@@ -25,8 +29,15 @@ type Options struct {
 	// Keychain resolves registry credentials; nil means DefaultKeychain().
 	Keychain authn.Keychain
 	// DockerHost is the daemon address ("unix:///var/run/docker.sock",
-	// "tcp://host:2376"); empty means $DOCKER_HOST, then the default socket.
+	// "tcp://host:2376"); empty finds it as the docker CLI does
+	// ($DOCKER_HOST, $DOCKER_CONTEXT, the Docker config's current context,
+	// the default socket), then tries podman's sockets (daemonhost.go).
 	DockerHost string
+	// Stdin is what the image "-" is read from; nil means os.Stdin.
+	Stdin io.Reader
+	// Notef, when set, receives one-line notes for the user (the size of
+	// an archive read from stdin).
+	Notef func(format string, a ...any)
 	// TempDir receives daemon exports and decompressed archives; empty
 	// means os.TempDir(). Image.Close removes what was written there.
 	TempDir string
@@ -51,6 +62,9 @@ type Options struct {
 	// image it exported before: the layers are then exported only if a
 	// read needs them (the Build using the same cache has their indexes).
 	Cache *imagefs.Cache
+
+	// endpoint, when set, is the daemon a bare reference found answering.
+	endpoint *daemonEndpoint
 }
 
 // The reference prefixes Load understands.
@@ -67,10 +81,14 @@ const (
 //	docker-archive:PATH[:TAG]    docker save output (legacy or Docker ≥ 25, optionally gzip/zstd/bzip2)
 //	oci:DIR[:TAG|@sha256:...]    OCI image layout directory
 //	oci-archive:PATH[:TAG|@...]  OCI image layout in a tar (buildx --output type=oci)
-//	docker:NAME[:TAG]            the local Docker daemon (DOCKER_HOST honoured)
+//	docker:NAME[:TAG]            the local Docker daemon (found as the docker CLI finds it, then podman's)
 //	registry:REF                 a registry, with the keychain
 //	PATH[:TAG|@sha256:...]       an existing file or directory, recognised by content
+//	-                            a docker save or OCI archive read from stdin (Options.Stdin)
 //	REF                          the daemon when one answers within 1.5 s and has it, else the registry
+//
+// A reference that looks like a path (see looksLikePath) is a file or a
+// "no such file" error, never a registry lookup.
 //
 // Prefixed paths are recognised by content too: an OCI archive given as
 // docker-archive: loads (Source says what it was). An index (multi-platform
@@ -98,6 +116,8 @@ func load(ctx context.Context, ref string, opts Options) (*Image, error) {
 		return nil, errorf(Usage, "empty image reference")
 	}
 	switch {
+	case ref == stdinRef:
+		return loadStdin(opts, "")
 	case strings.HasPrefix(ref, prefixDockerArchive):
 		return loadPathRef(strings.TrimPrefix(ref, prefixDockerArchive), DockerArchive, opts)
 	case strings.HasPrefix(ref, prefixOCIArchive):
@@ -112,43 +132,158 @@ func load(ctx context.Context, ref string, opts Options) (*Image, error) {
 	if p, sel, ok := splitPathSelector(ref); ok {
 		return loadPath(p, sel, "", opts)
 	}
-	if looksLikePath(ref) {
-		return nil, errorf(NotFound, "no such file or directory: %s", ref)
+	if why := looksLikePath(ref); why != "" {
+		return nil, noSuchPath(ref, why)
 	}
 	if _, err := name.ParseReference(ref); err != nil {
 		return nil, errorf(Usage, "%q is neither an existing file or directory nor an image reference (%v); prefixes: docker-archive:, oci:, oci-archive:, docker:, registry:", ref, err)
 	}
-	if daemonAnswers(ctx, opts.DockerHost) {
-		img, err := loadDaemon(ctx, ref, opts)
+	return loadBare(ctx, ref, opts)
+}
+
+// loadBare loads a reference without a prefix that is not a path: from
+// the local daemon when one answers and has it, else from the registry.
+// When both fail, the error gives both halves: what the registry said, and
+// that the daemon does not have the image or that none answered (and
+// which were tried).
+func loadBare(ctx context.Context, ref string, opts Options) (*Image, error) {
+	endpoint, tried, ok := daemonAnswers(ctx, opts.DockerHost)
+	daemonHalf := fmt.Sprintf("no local Docker daemon answered to look for it there (tried %s)", triedList(tried))
+	if ok {
+		img, err := loadDaemon(ctx, ref, withEndpoint(opts, endpoint))
 		if err == nil {
 			return img, nil
 		}
 		if KindOf(err) != NotFound {
 			return nil, err
 		}
-		img, rerr := loadRegistry(ctx, ref, opts)
-		var le *LoadError
-		if errors.As(rerr, &le) && le.Kind == NotFound {
-			return nil, errorf(NotFound, "%v, nor in the local Docker daemon at %s", le.Err, daemonWhere(opts.DockerHost))
-		}
-		return img, rerr
+		daemonHalf = "nor is it in the local Docker daemon at " + endpoint.String()
 	}
-	return loadRegistry(ctx, ref, opts)
+	img, err := loadRegistry(ctx, ref, opts)
+	if err != nil {
+		var le *LoadError
+		if errors.As(err, &le) {
+			if le.Kind == PlatformNotFound {
+				return nil, err // the registry has it: the daemon is beside the point
+			}
+			return nil, &LoadError{Kind: le.Kind, Err: fmt.Errorf("%w; %s", le.Err, daemonHalf)}
+		}
+		return nil, fmt.Errorf("%w; %s", err, daemonHalf)
+	}
+	return img, nil
 }
 
-// looksLikePath reports references that can only be meant as paths.
-func looksLikePath(ref string) bool {
-	for _, p := range []string{"/", "./", "../", "~"} {
+// withEndpoint pins opts to the daemon endpoint found for a bare
+// reference, so that the load talks to the daemon that answered the ping.
+func withEndpoint(opts Options, e daemonEndpoint) Options {
+	opts.endpoint = &e
+	return opts
+}
+
+// looksLikePath says why ref can only be meant as a local path ("" when
+// it can be an image name): it starts with /, ./, ../ or ~, ends like an
+// archive (.tar, .tar.gz, .tgz, .tar.zst) or a JSON file, or has a '/'
+// after a first segment that exists here (testdata/images/fn, when
+// ./testdata exists). Such a name is never looked up in a daemon or a
+// registry: a typo in a path must not become a Docker Hub lookup.
+func looksLikePath(ref string) string {
+	for _, p := range []string{"/", "./", "../", "~", "."} {
 		if strings.HasPrefix(ref, p) {
-			return true
+			return fmt.Sprintf("it starts with %s", p)
 		}
 	}
+	base := ref
+	if i := strings.LastIndex(base, "@"); i > 0 {
+		base = base[:i]
+	}
+	bases := []string{base}
+	if i := strings.LastIndex(base, ":"); i > strings.LastIndex(base, "/") {
+		bases = append(bases, base[:i]) // PATH:TAG
+	}
+	for _, b := range bases {
+		if s := archiveSuffix(b); s != "" {
+			return fmt.Sprintf("it ends in %s", s)
+		}
+	}
+	if first, _, ok := strings.Cut(ref, "/"); ok && first != "" && exists(first) {
+		return fmt.Sprintf("%s exists here", first)
+	}
+	return ""
+}
+
+// archiveSuffix is the file-name ending of p that marks it as an archive
+// or a JSON file, or "".
+func archiveSuffix(p string) string {
 	for _, s := range []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".json"} {
-		if strings.HasSuffix(ref, s) {
-			return true
+		if strings.HasSuffix(p, s) {
+			return s
 		}
 	}
-	return false
+	return ""
+}
+
+// noSuchPath is the error for a path-like reference that names nothing:
+// which part is missing, the nearest names there, and how to name an
+// image that really is called so.
+func noSuchPath(ref, why string) error {
+	p := ref
+	if i := strings.LastIndex(p, "@"); i > 0 {
+		if _, err := v1.NewHash(p[i+1:]); err == nil {
+			p = p[:i] // PATH@sha256:...
+		}
+	}
+	if i := strings.LastIndex(p, ":"); i > strings.LastIndex(p, "/") && archiveSuffix(p[:i]) != "" {
+		p = p[:i] // PATH:TAG
+	}
+	msg := "no such file or directory: " + ref
+	if hint := nearPaths(p); hint != "" {
+		msg += " (" + hint + ")"
+	}
+	msg += "; it is read as a path because " + why
+	if _, err := name.ParseReference(ref); err == nil && !strings.ContainsAny(ref[:1], "./~") {
+		msg += fmt.Sprintf(", and never looked up in a registry: write registry:%s or docker:%s for an image named so", ref, ref)
+	}
+	return errorf(NotFound, "%s", msg)
+}
+
+// nearPaths finds the first component of p that does not exist and the
+// names nearest to it in its directory: "did you mean fn.tar?".
+func nearPaths(p string) string {
+	clean := filepath.Clean(p)
+	parts := strings.Split(clean, string(filepath.Separator))
+	dir := "."
+	if filepath.IsAbs(clean) {
+		dir, parts = string(filepath.Separator), parts[1:]
+	}
+	for i, part := range parts {
+		next := filepath.Join(dir, part)
+		if exists(next) {
+			dir = next
+			continue
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return ""
+		}
+		names := make([]string, 0, len(entries))
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		near := nearest.Of(part, names)
+		if len(near) == 0 {
+			if i == 0 && dir == "." {
+				return ""
+			}
+			return fmt.Sprintf("%s has no %s", dir, part)
+		}
+		rest := parts[i+1:]
+		var sugg []string
+		for _, n := range near {
+			sugg = append(sugg, filepath.Join(append([]string{dir, n}, rest...)...))
+		}
+		return "did you mean " + strings.Join(sugg, " or ") + "?"
+	}
+	return ""
 }
 
 // splitPathSelector splits "PATH", "PATH:TAG" and "PATH@sha256:..." where
@@ -181,9 +316,16 @@ func loadPathRef(rest string, want Kind, opts Options) (*Image, error) {
 	if rest == "" {
 		return nil, errorf(Usage, "%s needs a path", want)
 	}
+	if rest == stdinRef && (want == DockerArchive || want == OCIArchive) {
+		return loadStdin(opts, want)
+	}
 	p, sel, ok := splitPathSelector(rest)
 	if !ok {
-		return nil, errorf(NotFound, "no such file or directory: %s", rest)
+		msg := "no such file or directory: " + rest
+		if hint := nearPaths(rest); hint != "" {
+			msg += " (" + hint + ")"
+		}
+		return nil, errorf(NotFound, "%s", msg)
 	}
 	return loadPath(p, sel, want, opts)
 }
@@ -208,20 +350,26 @@ func loadPath(p string, sel selector, want Kind, opts Options) (*Image, error) {
 		return loadLayoutDir(p, sel, opts.Arch)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, errorf(NotAnImage, "%s is a %s, not a regular file: refused (an image is a tar file or an OCI layout directory)", p, fileKind(fi.Mode()))
+		return nil, errorf(NotAnImage, "%s is a %s, not a regular file: refused (an image is a tar file or an OCI layout directory; to read an archive from a pipe, give - as the image: docker save fn | lambdoctor inspect -)", p, fileKind(fi.Mode()))
 	}
-	tf, cleanup, err := openArchive(p, opts.TempDir)
+	return loadArchiveFile(p, p, sel, want, opts)
+}
+
+// loadArchiveFile loads the tar archive (possibly compressed) at p, named
+// label in messages. The content decides the format, as in loadPath.
+func loadArchiveFile(p, label string, sel selector, want Kind, opts Options) (*Image, error) {
+	tf, cleanup, err := openArchive(p, label, opts.TempDir)
 	if err != nil {
 		return nil, err
 	}
 	var img *Image
 	switch {
 	case tf.has("manifest.json") && (want != OCIArchive && want != OCILayout || !tf.has("index.json")):
-		img, err = loadDockerArchive(tf, sel, p)
+		img, err = loadDockerArchive(tf, sel, label)
 	case tf.has("index.json"):
-		img, err = loadLayoutArchive(tf, sel, opts.Arch, p, OCIArchive)
+		img, err = loadLayoutArchive(tf, sel, opts.Arch, label, OCIArchive)
 	default:
-		err = errorf(NotAnImage, "%s is a tar archive with neither manifest.json (docker save) nor index.json (OCI layout)", p)
+		err = errorf(NotAnImage, "%s is a tar archive with neither manifest.json (docker save) nor index.json (OCI layout)", label)
 	}
 	if err != nil {
 		cleanup()

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // ecrHostRE matches private ECR registry hosts, where the ECR credential
@@ -41,8 +42,13 @@ func (e ecrOnly) Resolve(r authn.Resource) (authn.Authenticator, error) {
 // credential helpers), then, for *.dkr.ecr.*.amazonaws.com hosts only, the
 // ECR credential helper with the AWS SDK's default credential chain.
 func DefaultKeychain() authn.Keychain {
-	helper := ecr.NewECRHelper(ecr.WithLogger(io.Discard))
-	return authn.NewMultiKeychain(authn.DefaultKeychain, ecrOnly{authn.NewKeychainFromHelper(helper)})
+	return authn.NewMultiKeychain(authn.DefaultKeychain, ecrOnly{ecrKeychain()})
+}
+
+// ecrKeychain is the ECR credential helper with the AWS SDK's default
+// credential chain.
+func ecrKeychain() authn.Keychain {
+	return authn.NewKeychainFromHelper(ecr.NewECRHelper(ecr.WithLogger(io.Discard)))
 }
 
 // loadRegistry loads ref from its registry. An index (OCI image index or
@@ -57,10 +63,7 @@ func loadRegistry(ctx context.Context, refStr string, opts Options) (*Image, err
 	if err != nil {
 		return nil, errorf(Usage, "not an image reference: %v", err)
 	}
-	kc := opts.Keychain
-	if kc == nil {
-		kc = DefaultKeychain()
-	}
+	kc, rec := recordedKeychain(opts.Keychain)
 	lim := limitsOf(opts)
 	peer := "registry " + ref.Context().RegistryStr()
 	ctx, cancel := lim.withDeadline(ctx, peer)
@@ -78,7 +81,7 @@ func loadRegistry(ctx context.Context, refStr string, opts Options) (*Image, err
 		remote.WithRetryStatusCodes(retryStatusCodes...),
 	}
 	fail := func(r name.Reference, err error) (*Image, error) {
-		err = registryError(ctx, r, err, opts.Keychain != nil, stats)
+		err = registryError(ctx, r, err, rec, stats)
 		cancel()
 		return nil, err
 	}
@@ -109,7 +112,7 @@ func loadRegistry(ctx context.Context, refStr string, opts Options) (*Image, err
 		i, err := idx.selectPlatform(opts.Arch)
 		if err != nil {
 			cancel()
-			return nil, err
+			return nil, withSource(err, Registry)
 		}
 		child := ref.Context().Digest(manifest.Manifests[i].Digest.String())
 		img, err = remote.Image(child, ropts...)
@@ -191,8 +194,10 @@ func netReadError(ctx context.Context, err error) error {
 
 // registryError turns a go-containerregistry error into a LoadError with
 // the registry, the repository and what to do. A network limit that fired
-// is named, whatever error carried it up.
-func registryError(ctx context.Context, ref name.Reference, err error, customKeychain bool, stats *retryStats) error {
+// is named, whatever error carried it up. rec says which credentials were
+// sent, and from where: a refusal says whether none were found or the ones
+// found were refused.
+func registryError(ctx context.Context, ref name.Reference, err error, rec *credRecord, stats *retryStats) error {
 	var lim *limitError
 	if errors.As(err, &lim) || errors.As(context.Cause(ctx), &lim) {
 		return &LoadError{Kind: Network, Err: lim}
@@ -201,18 +206,21 @@ func registryError(ctx context.Context, ref name.Reference, err error, customKey
 	if errors.As(err, &se) {
 		return &LoadError{Kind: Corrupt, Err: se}
 	}
-	kind, code, ok := transportKind(err)
-	if !ok {
-		return errorf(Corrupt, "reading %s: %v", ref, err)
-	}
 	repo := ref.Context().Name()
 	host := ref.Context().RegistryStr()
+	creds := rec.get()
+	kind, code, ok := transportKind(err)
+	if !ok {
+		if creds.err != nil {
+			return &LoadError{Kind: Unauthorized, Err: fmt.Errorf("cannot get the credentials for %s from %s: %v", host, creds.errSrc, creds.err)}
+		}
+		return errorf(Corrupt, "reading %s: %v", ref, err)
+	}
 	switch kind {
 	case NotFound:
 		return &LoadError{Kind: NotFound, Err: fmt.Errorf("image not found in registry %s (%s)", repo, code)}
 	case Unauthorized:
-		return &LoadError{Kind: Unauthorized, Err: fmt.Errorf("registry %s refused access to %s (%s); credentials tried: %s; %s",
-			host, repo, code, triedCredentials(host, customKeychain), loginHint(host))}
+		return &LoadError{Kind: Unauthorized, Err: refusal(host, repo, code, creds.found, creds.source, creds.custom)}
 	default:
 		if code != "" {
 			return &LoadError{Kind: Network, Err: fmt.Errorf("registry %s failed (%s)%s: %v", host, code, stats.summary(), err)}
@@ -221,16 +229,36 @@ func registryError(ctx context.Context, ref name.Reference, err error, customKey
 	}
 }
 
-// triedCredentials says which keychain was consulted for host.
-func triedCredentials(host string, custom bool) string {
+// refusal words a 401 or 403: with credentials, that they were refused
+// and where they came from; without, where none were found, and that the
+// repository may not exist, since registries (Docker Hub among them)
+// answer an anonymous pull of a repository that does not exist as they
+// answer one of a private repository.
+func refusal(host, repo, code string, found bool, source string, custom bool) error {
+	if found {
+		if code == string(transport.DeniedErrorCode) || code == "HTTP 403" {
+			return fmt.Errorf("registry %s denied access to %s (%s) to the credentials for %s from %s: the account may not pull this repository, or it does not exist; %s",
+				host, repo, code, host, source, checkHint(host))
+		}
+		return fmt.Errorf("registry %s refused the credentials for %s from %s (%s, pulling %s): they are wrong or expired; %s",
+			host, host, source, code, repo, loginHint(host))
+	}
+	none := dockerConfigFor(host).none(host)
 	if custom {
-		return "the keychain given by the caller"
+		none = fmt.Sprintf("no credentials found for %s: the keychain given by the caller has none for it", host)
+	} else if isECRHost(host) {
+		none += ", and the ECR credential helper found no AWS credentials (AWS_PROFILE, AWS_* variables, SSO, instance role)"
 	}
-	s := "the Docker config ($DOCKER_CONFIG or ~/.docker/config.json, with its credsStore/credHelpers)"
+	return fmt.Errorf("registry %s refused anonymous access to %s (%s): %s. The repository may not exist (registries such as Docker Hub answer an anonymous pull of a missing repository as they answer one of a private repository): check the name; if it is private, %s",
+		host, repo, code, none, loginHint(host))
+}
+
+// checkHint is what to check when credentials were accepted but denied.
+func checkHint(host string) string {
 	if isECRHost(host) {
-		s += " and the ECR credential helper (AWS SDK default credentials: AWS_PROFILE, AWS_* variables, SSO, instance role)"
+		return "check the repository policy and the IAM permissions (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer)"
 	}
-	return s
+	return "check the repository's name and the account's permissions"
 }
 
 // loginHint is the command that fixes missing credentials for host.

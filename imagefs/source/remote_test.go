@@ -91,8 +91,15 @@ func TestRegistry(t *testing.T) {
 			}
 			checkLayers(t, got)
 		}
-		loadErr(t, "registry:"+host+"/fn:multi", Options{Arch: "riscv64"}, PlatformNotFound,
+		le := loadErr(t, "registry:"+host+"/fn:multi", Options{Arch: "riscv64"}, PlatformNotFound,
 			"no linux/riscv64 image", "linux/amd64", "linux/arm64", "(attestation)")
+		missing, ok := PlatformMissing(le)
+		if !ok || missing.Source != Registry || missing.Ref != "registry:"+host+"/fn:multi" || missing.Index.Selected != -1 || missing.Index.Digest == "" {
+			t.Errorf("PlatformMissing = %+v, %v", missing, ok)
+		}
+		if _, ok := PlatformMissing(loadErr(t, "registry:"+host+"/fn:nope", Options{}, NotFound)); ok {
+			t.Error("PlatformMissing of a NotFound error")
+		}
 	})
 	t.Run("unknown tag", func(t *testing.T) {
 		loadErr(t, "registry:"+host+"/fn:nope", Options{}, NotFound, "image not found in registry "+host+"/fn", "MANIFEST_UNKNOWN")
@@ -121,7 +128,7 @@ func TestRegistryUnauthorized(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	loadErr(t, "registry:"+host+"/private/fn:1", Options{}, Unauthorized,
-		"refused access", "UNAUTHORIZED", "Docker config", "docker login "+host)
+		"refused anonymous access to "+host+"/private/fn (UNAUTHORIZED)", "no credentials found for "+host+": there is no Docker config file (looked for ", "The repository may not exist", "docker login "+host)
 	loadErr(t, "registry:"+host+"/private/fn:1", Options{Keychain: authn.NewMultiKeychain()}, Unauthorized,
 		"keychain given by the caller")
 	if sawAuth {
@@ -137,7 +144,7 @@ func TestRegistryUnauthorized(t *testing.T) {
 		w.WriteHeader(http.StatusForbidden)
 	}))
 	defer forbidden.Close()
-	loadErr(t, "registry:"+strings.TrimPrefix(forbidden.URL, "http://")+"/fn:1", Options{}, Unauthorized, "refused access")
+	loadErr(t, "registry:"+strings.TrimPrefix(forbidden.URL, "http://")+"/fn:1", Options{}, Unauthorized, "refused anonymous access", "(HTTP 403)")
 }
 
 func TestRegistryNetwork(t *testing.T) {
@@ -201,8 +208,9 @@ func TestECRHosts(t *testing.T) {
 	if !strings.Contains(hint, "aws ecr get-login-password --region eu-west-1") {
 		t.Errorf("ECR hint = %q", hint)
 	}
-	if tried := triedCredentials("123456789012.dkr.ecr.eu-west-1.amazonaws.com", false); !strings.Contains(tried, "ECR credential helper") {
-		t.Errorf("tried = %q", tried)
+	hermeticDockerConfig(t)
+	if msg := refusal("123456789012.dkr.ecr.eu-west-1.amazonaws.com", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/fn", "HTTP 401", false, "", false).Error(); !strings.Contains(msg, "the ECR credential helper found no AWS credentials") {
+		t.Errorf("refusal = %q", msg)
 	}
 	// The ECR helper is never asked about other registries.
 	kc := ecrOnly{kc: authn.NewKeychainFromHelper(panicHelper{})}

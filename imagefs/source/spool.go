@@ -44,16 +44,18 @@ func sniffCompression(head []byte) compression {
 // compressed archive (`docker save | gzip`) is first decompressed into a
 // temporary file in tempDir so that members can be served by offset; the
 // returned cleanup closes the archive and removes that file.
-func openArchive(p, tempDir string) (*tarFile, func() error, error) {
+//
+// label names the archive in messages: p, or "stdin" for a spooled pipe.
+func openArchive(p, label, tempDir string) (*tarFile, func() error, error) {
 	// O_NONBLOCK: a FIFO put in place after loadPath's check must not
 	// block the open; it is refused by the check that follows.
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, nil, errorf(NotFound, "opening %s: %v", p, err)
+		return nil, nil, errorf(NotFound, "opening %s: %v", label, err)
 	}
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, errorf(NotAnImage, "%s is not a regular file", p)
+		return nil, nil, errorf(NotAnImage, "%s is not a regular file", label)
 	}
 	head := make([]byte, 8)
 	n, _ := io.ReadFull(f, head)
@@ -61,13 +63,13 @@ func openArchive(p, tempDir string) (*tarFile, func() error, error) {
 	cleanup := f.Close
 	if comp == compressXz {
 		f.Close()
-		return nil, nil, errorf(NotAnImage, "%s is xz-compressed: decompress it first (xz -d)", p)
+		return nil, nil, errorf(NotAnImage, "%s is xz-compressed: decompress it first (xz -d)", label)
 	}
 	if comp != compressNone {
-		spooled, err := spoolDecompressed(f, comp, tempDir)
+		spooled, err := spoolDecompressed(f, label, comp, tempDir)
 		f.Close()
 		if errors.Is(err, errNotTar) {
-			return nil, nil, errorf(NotAnImage, "%s is a %s-compressed file but not a tar archive: expected a docker save archive or an OCI archive", p, comp)
+			return nil, nil, errorf(NotAnImage, "%s is a %s-compressed file but not a tar archive: expected a docker save archive or an OCI archive", label, comp)
 		}
 		if err != nil {
 			return nil, nil, err
@@ -90,9 +92,9 @@ func openArchive(p, tempDir string) (*tarFile, func() error, error) {
 			if comp != compressNone {
 				what = string(comp) + "-compressed file"
 			}
-			return nil, nil, errorf(NotAnImage, "%s is a %s but not a tar archive: expected a docker save archive or an OCI archive", p, what)
+			return nil, nil, errorf(NotAnImage, "%s is a %s but not a tar archive: expected a docker save archive or an OCI archive", label, what)
 		}
-		return nil, nil, reclassify(Corrupt, err, "reading %s", p)
+		return nil, nil, reclassify(Corrupt, err, "reading %s", label)
 	}
 	return tf, cleanup, nil
 }
@@ -100,9 +102,10 @@ func openArchive(p, tempDir string) (*tarFile, func() error, error) {
 // spoolDecompressed decompresses f into a new temporary file in tempDir,
 // up to the end of the tar archive it holds. The archive may take at most
 // maxImageBytes, and for gzip at most maxDeflateRatio times f's size.
-func spoolDecompressed(f *os.File, comp compression, tempDir string) (*os.File, error) {
+// label names f in messages.
+func spoolDecompressed(f *os.File, label string, comp compression, tempDir string) (*os.File, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, errorf(Corrupt, "seeking %s: %v", f.Name(), err)
+		return nil, errorf(Corrupt, "seeking %s: %v", label, err)
 	}
 	limit := spoolLimit{bytes: maxImageBytes, name: "maxImageBytes", why: "Lambda images are at most 10 GB uncompressed"}
 	var r io.Reader
@@ -110,7 +113,7 @@ func spoolDecompressed(f *os.File, comp compression, tempDir string) (*os.File, 
 	case compressGzip:
 		zr, err := gzip.NewReader(f)
 		if err != nil {
-			return nil, errorf(Corrupt, "%s: bad gzip header: %v", f.Name(), err)
+			return nil, errorf(Corrupt, "%s: bad gzip header: %v", label, err)
 		}
 		defer zr.Close()
 		r = zr
@@ -124,7 +127,7 @@ func spoolDecompressed(f *os.File, comp compression, tempDir string) (*os.File, 
 		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow))
 		if err != nil {
-			return nil, errorf(Corrupt, "%s: bad zstd stream: %v", f.Name(), err)
+			return nil, errorf(Corrupt, "%s: bad zstd stream: %v", label, err)
 		}
 		defer zr.Close()
 		r = zr
@@ -139,7 +142,7 @@ func spoolDecompressed(f *os.File, comp compression, tempDir string) (*os.File, 
 	}
 	out, err := spoolTar(r, tempDir, "lambdoctor-archive-*.tar", limit, "the archive")
 	if err != nil {
-		return nil, reclassify(Corrupt, err, "decompressing %s (%s)", f.Name(), comp)
+		return nil, reclassify(Corrupt, err, "decompressing %s (%s)", label, comp)
 	}
 	return out, nil
 }
