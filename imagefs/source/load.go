@@ -51,6 +51,13 @@ type Options struct {
 	// image it exported before: the layers are then exported only if a
 	// read needs them (the Build using the same cache has their indexes).
 	Cache *imagefs.Cache
+
+	// Progress, when set, is told how the transfers of a load advance:
+	// every read of a registry layer's blob (a pull happens when the layer
+	// is read, after Load returns) and of a daemon's export. It may be
+	// called from several goroutines at once (layers are read in
+	// parallel), and must be quick.
+	Progress func(Progress)
 }
 
 // The reference prefixes Load understands.
