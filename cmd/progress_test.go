@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
+	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 )
@@ -144,5 +148,56 @@ func TestRegistryPullProgress(t *testing.T) {
 				t.Errorf("progress left a line on the terminal: %q", stderr)
 			}
 		})
+	}
+}
+
+// TestDaemonExportProgress loads docker:fn from a fake Docker daemon (the
+// API on a unix socket, answering _ping, image inspect and image save with
+// a docker save archive): on a terminal stderr the export's bytes show on
+// one line, erased at the end.
+func TestDaemonExportProgress(t *testing.T) {
+	var archive bytes.Buffer
+	tag, err := name.NewTag("fn:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tarball.Write(tag, goodImage(t), &archive); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Api-Version", "1.47")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/_ping"):
+			w.Write([]byte("OK"))
+		case strings.HasSuffix(r.URL.Path, "/images/fn/json"):
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"Id":"sha256:` + strings.Repeat("0", 64) + `","RepoTags":["fn:latest"]}`))
+		case strings.HasSuffix(r.URL.Path, "/images/get"):
+			w.Header().Set("Content-Type", "application/x-tar")
+			w.Write(archive.Bytes())
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+
+	s, out, errb := streams(nil)
+	s.ErrTTY = true
+	if code := Run(context.Background(), []string{"inspect", "--fail-on", "none", "--no-cache", "docker:fn"}, s); code != ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errb)
+	}
+	stderr := errb.String()
+	if !strings.Contains(stderr, "\r\x1b[Kexporting from the Docker daemon  0 B") || strings.Contains(stderr, "\n") || !strings.HasSuffix(stderr, "\r\x1b[K") {
+		t.Errorf("want the export's progress, erased at the end: %q", stderr)
+	}
+	if strings.Contains(out.String(), "exporting") {
+		t.Errorf("progress on stdout:\n%s", out)
 	}
 }
