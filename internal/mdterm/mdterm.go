@@ -289,15 +289,31 @@ func (r *renderer) fill(words []word, room int) []line {
 	var out []line
 	start := 0
 	for _, b := range append(wrap.Breaks(widths, room), len(words)) {
-		var sb strings.Builder
+		// The line's pieces, a space between words styled as both sides
+		// when they agree, so that a styled run is one SGR sequence.
+		var runs []piece
 		n := 0
 		for k := start; k < b; k++ {
 			if k > start {
-				sb.WriteByte(' ')
+				space := piece{" ", 0}
+				if prev, next := runs[len(runs)-1].style, words[k][0].style; prev == next {
+					space.style = prev
+				}
+				runs = append(runs, space)
 				n++
 			}
-			sb.WriteString(r.render(words[k]))
+			runs = append(runs, words[k]...)
 			n += widths[k]
+		}
+		var sb strings.Builder
+		for k := 0; k < len(runs); {
+			j := k
+			var text strings.Builder
+			for ; j < len(runs) && runs[j].style == runs[k].style; j++ {
+				text.WriteString(runs[j].text)
+			}
+			sb.WriteString(r.style(runs[k].style, text.String()))
+			k = j
 		}
 		out = append(out, line{sb.String(), n})
 		start = b
@@ -521,15 +537,6 @@ func (w word) width() int {
 		n += utf8.RuneCountInString(p.text)
 	}
 	return n
-}
-
-// render writes w with its styles.
-func (r *renderer) render(w word) string {
-	var sb strings.Builder
-	for _, p := range w {
-		sb.WriteString(r.style(p.style, p.text))
-	}
-	return sb.String()
 }
 
 // style wraps s in the SGR sequences of style, when colour is allowed.

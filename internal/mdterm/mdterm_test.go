@@ -65,8 +65,8 @@ func TestRender(t *testing.T) {
 // TestRenderColor: with colour, styles are SGR sequences and code spans
 // lose their backticks; widths still count only the visible text.
 func TestRenderColor(t *testing.T) {
-	got := Render([]byte("## Fix\n\nUse `x` **now**, see [a](https://a.example).\n"), Options{Width: 72, Color: true})
-	want := "\x1b[1mFix\x1b[0m\n\x1b[2m───\x1b[0m\n\n  Use \x1b[36mx\x1b[0m \x1b[1mnow\x1b[0m, see a (\x1b[4;34mhttps://a.example\x1b[0m).\n"
+	got := Render([]byte("## How to fix\n\nUse `x y` **right now**, see [a](https://a.example).\n"), Options{Width: 72, Color: true})
+	want := "\x1b[1mHow to fix\x1b[0m\n\x1b[2m──────────\x1b[0m\n\n  Use \x1b[36mx y\x1b[0m \x1b[1mright now\x1b[0m, see a (\x1b[4;34mhttps://a.example\x1b[0m).\n"
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
