@@ -245,9 +245,7 @@ func loadingOptions(streams *IOStreams, noCache, quiet bool, net netFlags, trans
 	if o.Cache, err = openLayerCache(streams.Err, noCache, streams.getenv); err != nil {
 		return o, err
 	}
-	if streams.ErrTTY && !quiet && streams.getenv("TERM") != "dumb" {
-		o.Source.Progress = newProgressLine(streams.Err, streams.errWidth()).update
-	}
+	o.Source.Progress = progressFor(streams, quiet)
 	o.Source.Transport = transport
 	net.apply(&o.Source)
 	return o, nil

@@ -32,6 +32,16 @@ type progressLine struct {
 	shown  bool                    // a line is on the terminal
 }
 
+// progressFor returns the Progress of a load's source options: the
+// progress line on stderr when it is a terminal that can erase a line,
+// unless quiet; nil otherwise.
+func progressFor(streams *IOStreams, quiet bool) func(source.Progress) {
+	if !streams.ErrTTY || quiet || streams.getenv("TERM") == "dumb" {
+		return nil
+	}
+	return newProgressLine(streams.Err, streams.errWidth()).update
+}
+
 // progressEvery is the pause between redraws: often enough to look live,
 // rarely enough to cost nothing.
 const progressEvery = 100 * time.Millisecond

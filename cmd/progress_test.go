@@ -149,6 +149,23 @@ func TestRegistryPullProgress(t *testing.T) {
 			}
 		})
 	}
+	// why --image loads the image as inspect does, and shows the same.
+	for _, quiet := range []bool{false, true} {
+		s, out, errb := streams(nil)
+		s.ErrTTY = true
+		s.In = strings.NewReader("IMAGE Launch error: fork/exec /usr/local/bin/aws_lambda_ric: no such file or directory\n")
+		args := []string{"why", "--no-cache", "--image", "registry:" + ref.String()}
+		if quiet {
+			args = append(args, "-q")
+		}
+		if code := Run(context.Background(), args, s); code != ExitOK {
+			t.Fatalf("why: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errb)
+		}
+		shown := strings.Contains(errb.String(), "\r\x1b[Kpulling layer 1/2  ") && strings.HasSuffix(errb.String(), "\r\x1b[K")
+		if shown == quiet {
+			t.Errorf("why --image (quiet %v): progress %q", quiet, errb)
+		}
+	}
 }
 
 // TestDaemonExportProgress loads docker:fn from a fake Docker daemon (the

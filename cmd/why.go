@@ -29,6 +29,8 @@ type whyOptions struct {
 	net        netFlags
 	// noCache is --no-cache.
 	noCache bool
+	// quiet is --quiet: no progress line.
+	quiet bool
 
 	// load is source.Load outside tests.
 	load inspect.LoadFunc
@@ -79,6 +81,7 @@ func newWhyCmd(streams *IOStreams) *cobra.Command {
 	f.StringVar(&opts.arch, "arch", "amd64", "with --image: the function's architecture, amd64 (x86_64) or arm64")
 	f.StringVar(&opts.format, "format", "text", "output format: "+strings.Join(formatsOf("why"), ", "))
 	f.StringVar(&opts.configPath, "config", "", "with --image: the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root); its arch, disable, severity and ignore apply")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "with --image: no progress line on stderr for registry pulls and Docker daemon exports (shown only when stderr is a terminal)")
 	addNetFlags(f, &opts.net)
 	addNoCacheFlag(f, &opts.noCache)
 	return c
@@ -182,6 +185,7 @@ func whyImageChecks(ctx context.Context, streams *IOStreams, opts *whyOptions, c
 		return fail(err)
 	}
 	opts.net.apply(&iopts.Source)
+	iopts.Source.Progress = progressFor(streams, opts.quiet)
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return fail(err)
