@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/emulate"
+	"github.com/lambdoctor/lambdoctor/internal/mdterm"
 	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/triage"
 )
@@ -37,6 +39,16 @@ func docFormats() map[string]map[string]docWriter {
 		"why": {
 			"text": func(w io.Writer, doc any, _ report.Options) error { return triage.WriteText(w, doc.(*triage.Doc)) },
 			"json": jsonWriter(true),
+		},
+		"explain": {
+			"text": func(w io.Writer, doc any, opts report.Options) error {
+				_, err := io.WriteString(w, mdterm.Render(doc.([]byte), mdterm.Options{Width: opts.Width, Color: opts.Color, Base: checks.DocsBase}))
+				return err
+			},
+			"markdown": func(w io.Writer, doc any, _ report.Options) error {
+				_, err := w.Write(doc.([]byte))
+				return err
+			},
 		},
 		"checks": {
 			"table": checksTable,

@@ -19,6 +19,7 @@ func TestFormatsOfferedAreAccepted(t *testing.T) {
 		"run":     {"--memory", "1", "fn.tar"},
 		"why":     {"--arch", "sparc", "x"},
 		"checks":  nil,
+		"explain": {"LD202"}, // prints the page: nothing is loaded
 	}
 	var universe []string
 	for _, byFormat := range docFormats() {
@@ -37,7 +38,7 @@ func TestFormatsOfferedAreAccepted(t *testing.T) {
 		}
 	}
 	slices.Sort(withFormat)
-	if want := []string{"checks", "inspect", "run", "why"}; !slices.Equal(withFormat, want) {
+	if want := []string{"checks", "explain", "inspect", "run", "why"}; !slices.Equal(withFormat, want) {
 		t.Fatalf("commands with --format: %v, want %v (give a new one a probe)", withFormat, want)
 	}
 
@@ -55,7 +56,7 @@ func TestFormatsOfferedAreAccepted(t *testing.T) {
 				}
 				if !refused {
 					accepted = append(accepted, f)
-					if name == "checks" && (code != ExitOK || out.Len() == 0) {
+					if (name == "checks" || name == "explain") && (code != ExitOK || out.Len() == 0) {
 						t.Errorf("checks --format %q: exit %d, %d bytes out: %s", f, code, out.Len(), errb)
 					}
 				}

@@ -27,8 +27,8 @@ type inspectOptions struct {
 	compact bool // --compact
 	quiet   bool // no progress on stderr
 
-	// transport carries registry requests: the progress reporter on a
-	// terminal, else nil (ggcr's default).
+	// transport carries registry requests in tests; nil outside them
+	// (the network's transport).
 	transport http.RoundTripper
 
 	// formatSet says --format was given (an --output to stdout may then
@@ -138,7 +138,7 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "also list the checks that passed or did not apply")
 	f.BoolVar(&opts.compact, "compact", false, "text format: one line a finding (severity, ID, name, path, the first sentence of the message)")
-	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress line on stderr for registry pulls and Docker daemon exports (shown only when stderr is a terminal)")
 	f.StringVar(&opts.entrypoint, "entrypoint", "", `the function's ImageConfig EntryPoint, as a JSON list ('["/bin/app","--flag"]') or one path`)
 	f.StringVar(&opts.command, "cmd", "", `the function's ImageConfig Command, as a JSON list ('["app.handler"]') or one string`)
 	f.StringVar(&opts.workdir, "workdir", "", "the function's ImageConfig WorkingDirectory")
@@ -273,17 +273,16 @@ func fromConfig(cfg *config.Config, arch *string, archSet bool, failOn *string, 
 }
 
 // loadingOptions are the session options every command that loads images
-// shares: the layer cache, the pull progress on a terminal (unless quiet;
-// transport, when set, replaces it) and the network limits.
+// shares: the layer cache, the progress of pulls and daemon exports on a
+// terminal that can erase a line (unless quiet), the registry transport
+// (nil: the network's) and the network limits.
 func loadingOptions(streams *IOStreams, noCache, quiet bool, net netFlags, transport http.RoundTripper) (inspect.Options, error) {
 	o := inspect.Options{Tool: tool()}
 	var err error
 	if o.Cache, err = openLayerCache(streams.Err, noCache, streams.getenv); err != nil {
 		return o, err
 	}
-	if transport == nil && streams.ErrTTY && !quiet {
-		transport = newProgressTransport(streams.Err, net.connect)
-	}
+	o.Source.Progress = progressFor(streams, quiet)
 	o.Source.Transport = transport
 	net.apply(&o.Source)
 	o.Source.Stdin = streams.In

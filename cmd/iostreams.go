@@ -18,6 +18,9 @@ type IOStreams struct {
 	// OutWidth is Out's width in columns when it is a terminal, 0
 	// otherwise: the text report wraps to it.
 	OutWidth int
+	// ErrWidth is Err's width in columns when it is a terminal, 0
+	// otherwise: the progress line is cut to it.
+	ErrWidth int
 	// Getenv reads the environment (os.Getenv outside tests).
 	Getenv func(string) string
 	// Getwd returns the working directory, where the search for
@@ -34,6 +37,7 @@ func System() *IOStreams {
 		OutTTY:   isTerminal(os.Stdout),
 		ErrTTY:   isTerminal(os.Stderr),
 		OutWidth: terminalWidth(os.Stdout),
+		ErrWidth: terminalWidth(os.Stderr),
 		Getenv:   os.Getenv,
 	}
 }
@@ -53,6 +57,15 @@ func (s *IOStreams) TextWidth() int {
 		return n
 	}
 	return s.OutWidth
+}
+
+// errWidth is the width of Err, a terminal: COLUMNS when set, else the
+// terminal's (0 when unknown).
+func (s *IOStreams) errWidth() int {
+	if n, err := strconv.Atoi(s.getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return s.ErrWidth
 }
 
 // ColorOut reports whether text on Out should be coloured: only on a

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -86,8 +87,15 @@ func newRootCmd(streams *IOStreams) *cobra.Command {
 	root.SetErr(streams.Err)
 	root.SetIn(streams.In)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if strings.Contains(err.Error(), "shorthand flag: 'v' in -v") {
+			// -v was --version here until lambdoctor followed Go's tools.
+			return usageError("-v is --verbose (inspect's), not --version: the version is 'lambdoctor --version' or 'lambdoctor version' (see '%s --help')", c.CommandPath())
+		}
 		return usageError("%v (see '%s --help')", err, c.CommandPath())
 	})
+	// --version has no -v: as with the go command's tools (go build -v,
+	// go test -v), -v means --verbose (inspect's).
+	root.Flags().Bool("version", false, "print lambdoctor's version (the version command says more)")
 	root.SetVersionTemplate("lambdoctor {{.Version}}\n")
 	root.AddCommand(
 		newInspectCmd(streams, nil),

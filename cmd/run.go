@@ -155,7 +155,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.StringVar(&opts.failOn, "fail-on", "error", "also exit 1 when a static finding is at or above this severity: error, warning, info or none")
 	addNetFlags(f, &opts.net)
 	f.BoolVar(&opts.noColor, "no-color", false, "never colour the output (NO_COLOR is honoured too)")
-	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress line on stderr for registry pulls and Docker daemon exports (shown only when stderr is a terminal)")
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
 	addNoCacheFlag(f, &opts.noCache)
 	addPolicyFlags(f, &opts.policy)

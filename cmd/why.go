@@ -31,6 +31,8 @@ type whyOptions struct {
 	noCache bool
 	// policy are --ignore and --disable, for --image.
 	policy policyFlags
+	// quiet is --quiet: no progress line.
+	quiet bool
 
 	// load is source.Load outside tests.
 	load inspect.LoadFunc
@@ -81,6 +83,7 @@ func newWhyCmd(streams *IOStreams) *cobra.Command {
 	f.StringVar(&opts.arch, "arch", "amd64", "with --image: the function's architecture, amd64 (x86_64) or arm64")
 	f.StringVar(&opts.format, "format", "text", "output format: "+strings.Join(formatsOf("why"), ", "))
 	f.StringVar(&opts.configPath, "config", "", "with --image: the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root); its arch, disable, severity and ignore apply")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "with --image: no progress line on stderr for registry pulls and Docker daemon exports (shown only when stderr is a terminal)")
 	addNetFlags(f, &opts.net)
 	addNoCacheFlag(f, &opts.noCache)
 	addPolicyFlags(f, &opts.policy)
@@ -198,6 +201,7 @@ func whyImageChecks(ctx context.Context, streams *IOStreams, opts *whyOptions, c
 	opts.net.apply(&iopts.Source)
 	iopts.Source.Stdin = streams.In
 	iopts.Source.Notef = notef(streams)
+	iopts.Source.Progress = progressFor(streams, opts.quiet)
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return fail(err)

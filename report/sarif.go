@@ -197,7 +197,7 @@ func sarifRunFor(r *Report) sarifRun {
 	run := sarifRun{
 		Tool: sarifTool{Driver: sarifDriver{
 			Name:           cmp.Or(r.Tool.Name, "lambdoctor"),
-			Version:        r.Tool.Version,
+			Version:        sarifToolVersion(r.Tool.Version),
 			InformationURI: sarifInformationURI,
 			Rules:          []sarifRule{},
 		}},
@@ -278,7 +278,37 @@ func sarifRuleFor(c CheckResult) sarifRule {
 		}
 		rule.Help = &sarifHelp{Text: string(page), Markdown: string(page)}
 	}
+	// A check without a page (one of a test, or a page without a "What it
+	// checks"): code scanning still requires both properties.
+	if rule.FullDescription == nil {
+		rule.FullDescription = &sarifMessage{Text: rule.ShortDescription.Text}
+	}
+	if rule.Help == nil {
+		help := rule.ShortDescription.Text
+		if c.Docs != "" {
+			help += "\n\nSee " + c.Docs
+		}
+		rule.Help = &sarifHelp{Text: help, Markdown: help}
+	}
 	return rule
+}
+
+// sarifToolVersion is the driver's version as SARIF readers compare it
+// (the Multitool's rule SARIF2005 wants it to start with a number): a
+// release's "v1.2.3" is "1.2.3", and a build with no release version
+// ("dev") is "0.0.0-dev", a pre-release of nothing, as Go's pseudo-versions
+// are.
+func sarifToolVersion(v string) string {
+	if v == "" {
+		return ""
+	}
+	if t, ok := strings.CutPrefix(v, "v"); ok && t != "" && t[0] >= '0' && t[0] <= '9' {
+		return t
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		return v
+	}
+	return "0.0.0-" + v
 }
 
 // sarifLevel maps a severity to a SARIF level: error→error,
@@ -363,7 +393,13 @@ func sarifLocationFor(ref string, f Finding) sarifLocation {
 		uri = "."
 	}
 	loc := sarifLocation{
-		PhysicalLocation: &sarifPhysical{ArtifactLocation: sarifArtifactLocation{URI: uri, URIBaseID: sarifImageRoot}},
+		PhysicalLocation: &sarifPhysical{
+			ArtifactLocation: sarifArtifactLocation{URI: uri, URIBaseID: sarifImageRoot},
+			// The finding is about the whole file (or image), which SARIF
+			// says by leaving region out; GitHub code scanning requires
+			// region.startLine of every location, so line 1 stands for it.
+			Region: &sarifRegion{StartLine: 1},
+		},
 		LogicalLocations: []sarifLogical{{Name: ref, FullyQualifiedName: ref, Kind: "module"}},
 	}
 	if l := f.Layer; l != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/internal/bytesize"
 	"github.com/lambdoctor/lambdoctor/internal/history"
+	"github.com/lambdoctor/lambdoctor/internal/wrap"
 )
 
 // textWriter writes reports for people, readable in one pass. Nothing is
@@ -312,27 +313,7 @@ func (t *textWriter) fill(s string, at int) string {
 	if t.wrap <= 0 || room < 20 {
 		return s
 	}
-	var out []string
-	for _, line := range strings.Split(s, "\n") {
-		var cur strings.Builder
-		n := 0
-		for _, w := range strings.Fields(line) {
-			l := utf8.RuneCountInString(w)
-			if n > 0 && n+1+l > room {
-				out = append(out, cur.String())
-				cur.Reset()
-				n = 0
-			}
-			if n > 0 {
-				cur.WriteByte(' ')
-				n++
-			}
-			cur.WriteString(w)
-			n += l
-		}
-		out = append(out, cur.String())
-	}
-	return strings.Join(out, "\n")
+	return wrap.String(s, room)
 }
 
 // checkErrors lists the checks that could not run; they are shown whatever

@@ -59,6 +59,26 @@ if ! command -v xmllint >/dev/null 2>&1; then
   fi
 fi
 
+# Microsoft's SARIF Multitool validates the SARIF goldens with GitHub's rules
+# (report/sarif_multitool_test.go). npm ships it as a self-contained
+# linux-x64 program; it is installed under build/, once.
+multitool=build/sarif-multitool/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
+if [ ! -x "$multitool" ] && [ "$(uname -sm)" = "Linux x86_64" ] && ! command -v npm >/dev/null 2>&1 &&
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing Debian's npm to install the SARIF Multitool"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+fi
+if [ ! -x "$multitool" ]; then
+  if [ "$(uname -sm)" = "Linux x86_64" ] && command -v npm >/dev/null 2>&1; then
+    echo "setup: installing Microsoft's SARIF Multitool (npm @microsoft/sarif-multitool) under build/ to validate the SARIF reports"
+    npm install --silent --no-audit --no-fund --ignore-scripts --prefix build/sarif-multitool @microsoft/sarif-multitool@5.7.0 >/dev/null
+    chmod u+x "$multitool"
+  else
+    echo "setup: cannot install the SARIF Multitool (needs npm, or root and apt-get to install it, on linux/amd64); the SARIF validation test will be skipped" >&2
+  fi
+fi
+
 if ! command -v debootstrap >/dev/null 2>&1 || [ ! -x /usr/bin/python3.11 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian's debootstrap and python3 for the real-shaped test images"

@@ -125,7 +125,12 @@ func loadDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 		return nil, daemonError(err, ref, where)
 	}
 	answered.Store(true)
-	body := &guardedReader{r: rc, guard: guard, read: &read}
+	var body io.Reader = &guardedReader{r: rc, guard: guard, read: &read}
+	if opts.Progress != nil {
+		pr := newProgressReader(body, Progress{Total: -1}, opts.Progress)
+		defer pr.finish() // the export ended: spooled or failed
+		body = pr
+	}
 	f, err := spoolTar(body, opts.TempDir, "lambdoctor-docker-save-*.tar",
 		spoolLimit{bytes: maxImageBytes, name: "maxImageBytes", why: "Lambda images are at most 10 GB uncompressed"}, "the export of "+ref)
 	rc.Close()

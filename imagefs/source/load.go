@@ -65,6 +65,13 @@ type Options struct {
 
 	// endpoint, when set, is the daemon a bare reference found answering.
 	endpoint *daemonEndpoint
+
+	// Progress, when set, is told how the transfers of a load advance:
+	// every read of a registry layer's blob (a pull happens when the layer
+	// is read, after Load returns) and of a daemon's export. It may be
+	// called from several goroutines at once (layers are read in
+	// parallel), and must be quick.
+	Progress func(Progress)
 }
 
 // The reference prefixes Load understands.

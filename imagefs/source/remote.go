@@ -138,8 +138,11 @@ func loadRegistry(ctx context.Context, refStr string, opts Options) (*Image, err
 		return nil, err
 	}
 	out.Index = idx
-	for i := range out.Layers {
-		out.Layers[i].Open = netOpener(ctx, out.Layers[i].Open)
+	for i, l := range out.Layers {
+		out.Layers[i].Open = netOpener(ctx, l.Open)
+		if opts.Progress != nil {
+			out.Layers[i].Open = progressOpener(out.Layers[i].Open, i+1, len(out.Layers), l.Size, opts.Progress)
+		}
 	}
 	out.cleanup = func() error {
 		cancel()
