@@ -180,7 +180,7 @@ func TestEnvHelp(t *testing.T) {
 		}
 		n := 0
 		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
-			if f.Name == "config" || f.Name == "help" {
+			if f.Name == "config" || slices.Contains(envSkip, f.Name) {
 				return
 			}
 			n++
