@@ -54,6 +54,9 @@ type inspectOptions struct {
 	// noCache is --no-cache.
 	noCache bool
 
+	// deploy is --deploy and --function-id (cmd/deploy.go).
+	deploy deployFlags
+
 	// load is source.Load outside tests.
 	load inspect.LoadFunc
 }
@@ -72,12 +75,22 @@ IMAGE is any of:
   NAME[:TAG]                the local daemon when one answers, else the registry
 
 When IMAGE is an image index (multi-arch, or buildx attestations), the image
-for --arch is inspected, and the index itself is reported: Lambda rejects it.`
+for --arch is inspected, and the index itself is reported: Lambda rejects it.
+
+--deploy PATH judges the image functions of a deployment definition (an AWS
+SAM or CloudFormation template, a CDK cdk.out, a serverless.yml, or the JSON
+of terraform show -json) as they will be deployed: each function's image with
+its ImageConfig, architecture and environment, its findings mapped to the
+Dockerfile the definition builds from, one report per function named by its
+ID. Without IMAGE or --deploy, a template.yaml, cdk.out/ or serverless.yml in
+the working directory is read the same way. Flags given (--arch, --cmd,
+--entrypoint, --workdir, --dockerfile) win over the definition.`
 
 const inspectExample = `  lambdoctor inspect 123456789012.dkr.ecr.eu-west-1.amazonaws.com/fn:latest
   lambdoctor inspect --arch arm64 docker:my-fn:dev
   docker save my-fn:dev -o fn.tar && lambdoctor inspect fn.tar --format json
-  lambdoctor inspect fn.tar --output sarif=lambdoctor.sarif --output junit=lambdoctor.xml`
+  lambdoctor inspect fn.tar --output sarif=lambdoctor.sarif --output junit=lambdoctor.xml
+  lambdoctor inspect --deploy template.yaml --function-id HelloWorldFunction`
 
 // defaultInspectOptions are inspect's options when no flag is given: the
 // flags' defaults, and what the git hook runs with.
@@ -123,6 +136,7 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
 	addNetFlags(f, &opts.net)
 	addNoCacheFlag(f, &opts.noCache)
+	addDeployFlags(f, &opts.deploy)
 	return c
 }
 
@@ -153,6 +167,13 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 		return err
 	}
 	fromConfig(cfg, &opts.arch, opts.archSet, &opts.failOn, opts.failOnSet)
+	fns, err := opts.deploy.functions(streams, len(refs) > 0 || (cfg != nil && len(cfg.ImageRefs()) > 0))
+	if err != nil {
+		return err
+	}
+	if fns != nil {
+		return runInspectFunctions(ctx, streams, opts, cfg, fns, refs)
+	}
 	if cfg != nil && len(refs) == 0 {
 		refs = cfg.ImageRefs()
 	}

@@ -48,6 +48,11 @@ type runOptions struct {
 	noCache     bool   // --no-cache
 	listen      string // --listen ADDR: serve the emulator's invoke endpoint
 
+	// deploy is --deploy and --function-id (cmd/deploy.go); changed says
+	// whether a flag was given, which beats the definition.
+	deploy  deployFlags
+	changed func(string) bool
+
 	// load is source.Load outside tests.
 	load inspect.LoadFunc
 }
@@ -123,17 +128,22 @@ const runExample = `  lambdoctor run fn.tar
 func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, string) error) *cobra.Command {
 	opts := &runOptions{load: source.Load}
 	c := &cobra.Command{
-		Use:     "run IMAGE",
+		Use:     "run [IMAGE]",
 		Short:   "Boot an image like Lambda does, invoke it once, and say why it fails",
 		Long:    runLong,
 		Example: runExample,
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.archSet, opts.failOnSet = c.Flags().Changed("arch"), c.Flags().Changed("fail-on")
-			if runF != nil {
-				return runF(c.Context(), opts, args[0])
+			opts.changed = c.Flags().Changed
+			ref := ""
+			if len(args) > 0 {
+				ref = args[0]
 			}
-			return runRun(c.Context(), streams, opts, args[0])
+			if runF != nil {
+				return runF(c.Context(), opts, ref)
+			}
+			return runRun(c.Context(), streams, opts, ref)
 		},
 	}
 	f := c.Flags()
@@ -157,6 +167,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
 	addNoCacheFlag(f, &opts.noCache)
+	addDeployFlags(f, &opts.deploy)
 	_ = c.RegisterFlagCompletionFunc("network", cobra.FixedCompletions([]string{"none", "host"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
@@ -279,6 +290,10 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return err
 	}
 	fromConfig(cfg, &opts.arch, opts.archSet, &opts.failOn, opts.failOnSet)
+	dfn, ref, err := opts.applyDeploy(streams, ref)
+	if err != nil {
+		return err
+	}
 	plan, err := opts.plan(streams)
 	if err != nil {
 		return usageError("%v", err)
@@ -298,6 +313,14 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	}
 	iopts.Arch, iopts.Overrides, iopts.Policy, iopts.Load, iopts.TempDir = plan.arch, plan.overrides, cfg, opts.load, ws.LoadDir
 	iopts.Unpack = true
+	if dfn != nil {
+		iopts.Env, iopts.Name = plan.env, dfn.ID
+		if dfn.Dockerfile != "" {
+			if df, dfPath, err := inspect.LoadDockerfile(dfn.Dockerfile); err == nil {
+				iopts.Dockerfile, iopts.DockerfilePath = df, dfPath
+			}
+		}
+	}
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return loadError(err)

@@ -64,6 +64,11 @@ type Options struct {
 	// Name identifies the image across builds in the reports (--name);
 	// "" derives it from the reference (source.StableName).
 	Name string
+	// Env is the function's environment (KEY=value), from its
+	// deployment definition: Lambda sets it over the image's ENV, so the
+	// checks see it there. A name Lambda reserves is not applied: it is
+	// reported (LD602), since Lambda refuses it in the configuration.
+	Env []string
 	// Unpack builds the filesystem for an unpack (run): the pass keeps the
 	// decompressed layers so that the unpack does not decompress them
 	// again (imagefs.Options.Unpacking).
@@ -145,6 +150,7 @@ func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	reserved := applyEnv(img, s.opts.Env)
 	bo := BuildOptions(s.list, s.tmp, s.opts.Cache)
 	if s.opts.Unpack {
 		bo = bo.Unpacking()
@@ -156,6 +162,7 @@ func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
 	}
 	t := &analyze.Target{Image: img, FS: fsys, Arch: s.opts.Arch, Overrides: s.opts.Overrides}
 	results := checks.Run(ctx, s.list, t)
+	results = reportReserved(results, reserved)
 	ri := reportImage(img, t)
 	ri.Name = cmp.Or(s.opts.Name, source.StableName(img.Ref, img.Source))
 	if rc := t.RuntimeClient(); rc.Name != "" {

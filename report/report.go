@@ -151,6 +151,9 @@ type Report struct {
 	// Error is set when the image could not be loaded; the report then has
 	// no findings and no checks.
 	Error *LoadFailure `json:"error,omitempty"`
+	// Function is the function the image was inspected as, when it was
+	// read from a deployment definition (inspect --deploy).
+	Function *Function `json:"function,omitempty"`
 }
 
 // Document holds the reports of several images inspected in one call.

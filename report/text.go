@@ -82,6 +82,9 @@ func (t *textWriter) write(w io.Writer, reports []*Report) error {
 
 func (t *textWriter) report(b *strings.Builder, r *Report) {
 	t.header(b, r)
+	if r.Function != nil {
+		t.function(b, r.Function)
+	}
 	if r.Error != nil {
 		// Ref is escaped already: %q would double its backslashes.
 		fmt.Fprintf(b, "%s cannot inspect \"%s\": %s\n", t.fail.Sprint("✗"), r.Image.Ref, indent(r.Error.Message, "  "))
