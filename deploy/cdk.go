@@ -193,6 +193,9 @@ func cdkStack(dir, name, env string, p cdkStackProps, images []cdkImage) ([]Func
 				}
 			}
 			fn.Unresolved = kept
+			if len(kept) == 0 {
+				fn.Unresolved = nil
+			}
 			break
 		}
 	}

@@ -56,10 +56,10 @@ func readTemplate(path string, opts Options) ([]Function, error) {
 
 // samConfig is what samconfig.toml says for `sam deploy`.
 type samConfig struct {
-	overrides        map[string]string
-	region, stack    string
-	imageRepos       map[string]string
-	imageRepoForAll  string
+	overrides       map[string]string
+	region, stack   string
+	imageRepos      map[string]string
+	imageRepoForAll string
 }
 
 // readSAMConfig reads dir/samconfig.toml; a missing file is no config.

@@ -264,16 +264,17 @@ func (s *slsVars) resolveString(str string) (any, error) {
 // the last may be a literal.
 func (s *slsVars) variable(expr string) (any, error) {
 	var unknown []string
-	for _, part := range strings.Split(expr, ",") {
+	for i, part := range strings.Split(expr, ",") {
 		part = strings.TrimSpace(part)
 		if q, err := strconv.Unquote(strings.ReplaceAll(part, "'", `"`)); err == nil && len(part) >= 2 && (part[0] == '\'' || part[0] == '"') {
 			return q, nil
 		}
 		src, addr, ok := strings.Cut(part, ":")
 		if !ok {
-			if part != "" {
+			if i > 0 && part != "" {
 				return part, nil // a bare literal fallback
 			}
+			unknown = append(unknown, part+" (known at deploy time)")
 			continue
 		}
 		switch src {
