@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -43,19 +42,15 @@ func (d deployFlags) functions(streams *IOStreams, haveImages bool) ([]deploy.Fu
 			}
 			return nil, nil
 		}
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, nil
-		}
-		found := deploy.Discover(wd)
+		found := deploy.Discover(".")
 		if len(found) == 0 {
 			if d.functionID != "" {
 				return nil, usageError("--function-id %s: no --deploy PATH given and no deployment definition (template.yaml, cdk.out/, serverless.yml) in the working directory", d.functionID)
 			}
 			return nil, nil
 		}
-		fmt.Fprintf(streams.Err, "lambdoctor: judging the image functions of %s (found in the working directory)\n", strings.Join(relPaths(wd, found), ", "))
-		path = wd
+		fmt.Fprintf(streams.Err, "lambdoctor: judging the image functions of %s (found in the working directory)\n", strings.Join(found, ", "))
+		path = "."
 	}
 	fns, err := deploy.Read(path, deploy.Options{Getenv: streams.getenv})
 	if err != nil {
@@ -75,14 +70,6 @@ func (d deployFlags) functions(streams *IOStreams, haveImages bool) ([]deploy.Fu
 		ids = append(ids, fn.ID)
 	}
 	return nil, usageError("--function-id %s: %s defines no such image function (it defines %s)", d.functionID, path, strings.Join(ids, ", "))
-}
-
-func relPaths(wd string, paths []string) []string {
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = strings.TrimPrefix(strings.TrimPrefix(p, wd), string(os.PathSeparator))
-	}
-	return out
 }
 
 // functionSettings are the values a function gives the pipeline, with the
@@ -243,6 +230,9 @@ func runInspectFunctions(ctx context.Context, streams *IOStreams, opts *inspectO
 					return loadError(fmt.Errorf("interrupted while inspecting %q (function %s)", ref, fn.ID))
 				}
 				loadFailed = true
+				if r.Error != nil && len(refs) == 0 && fn.Dockerfile != "" {
+					r.Error.Message += "; if the image is not built yet, " + buildHint(fn)
+				}
 			}
 		}
 		r.Function = reportFunction(fn, p.arch)
@@ -257,6 +247,16 @@ func runInspectFunctions(ctx context.Context, streams *IOStreams, opts *inspectO
 	}
 	printWarnings(streams, session.Warnings(!loadFailed))
 	return inspectVerdict(reports, failOn, loadFailed)
+}
+
+// buildHint says how to build the local image a definition names.
+func buildHint(fn deploy.Function) string {
+	tag := strings.TrimPrefix(fn.Image, "docker:")
+	build := fmt.Sprintf("docker build -t %s -f %s %s", tag, fn.Dockerfile, fn.DockerContext)
+	if fn.Tool == "sam" {
+		return fmt.Sprintf("build it with sam build %s (it runs %s)", fn.ID, build)
+	}
+	return "build it as " + fn.Tool + " does: " + build
 }
 
 // imageWhy says why a function's image is not known.

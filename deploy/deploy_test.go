@@ -142,7 +142,7 @@ func TestDeployServerless(t *testing.T) {
 		Dockerfile:    filepath.Join(dir, "api", "Dockerfile"),
 		DockerContext: filepath.Join(dir, "api"),
 		Repository:    "serverless-orders-prod",
-		Unresolved:    []string{"environment.QUEUE_URL: ${ssm:/orders/queue-url}: ssm:/orders/queue-url (known at deploy time)"},
+		Unresolved:    []string{"environment.QUEUE_URL: ${ssm:/orders/queue-url} (known at deploy time)"},
 	})
 	w := fns["worker"]
 	if !slices.Equal(w.ImageConfig.Command, []string{"missing.handler"}) || w.ImageConfig.WorkingDirectory != "/var/task" ||

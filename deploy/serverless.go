@@ -263,7 +263,8 @@ func (s *slsVars) resolveString(str string) (any, error) {
 // variable resolves the inside of one ${...}: sources tried in order,
 // the last may be a literal.
 func (s *slsVars) variable(expr string) (any, error) {
-	var unknown []string
+	type miss struct{ part, why string }
+	var unknown []miss
 	for i, part := range strings.Split(expr, ",") {
 		part = strings.TrimSpace(part)
 		if q, err := strconv.Unquote(strings.ReplaceAll(part, "'", `"`)); err == nil && len(part) >= 2 && (part[0] == '\'' || part[0] == '"') {
@@ -274,7 +275,7 @@ func (s *slsVars) variable(expr string) (any, error) {
 			if i > 0 && part != "" {
 				return part, nil // a bare literal fallback
 			}
-			unknown = append(unknown, part+" (known at deploy time)")
+			unknown = append(unknown, miss{part, "known at deploy time"})
 			continue
 		}
 		switch src {
@@ -283,29 +284,31 @@ func (s *slsVars) variable(expr string) (any, error) {
 			if found {
 				return s.resolve(v)
 			}
-			unknown = append(unknown, part+" (not in this file)")
-		case "sls":
+			unknown = append(unknown, miss{part, "not in this file"})
+		case "sls", "opt":
 			if addr == "stage" && s.stage != "" {
 				return s.stage, nil
 			}
-			unknown = append(unknown, part)
-		case "opt":
-			if addr == "stage" && s.stage != "" {
-				return s.stage, nil
-			}
-			unknown = append(unknown, part+" (a command-line option)")
+			unknown = append(unknown, miss{part, "a command-line option"})
 		case "env":
 			if s.getenv != nil {
 				if v := s.getenv(addr); v != "" {
 					return v, nil
 				}
 			}
-			unknown = append(unknown, part+" (not set here)")
+			unknown = append(unknown, miss{part, "not set here"})
 		default:
-			unknown = append(unknown, part+" (known at deploy time)")
+			unknown = append(unknown, miss{part, "known at deploy time"})
 		}
 	}
-	return nil, &unresolved{expr: "${" + expr + "}: " + strings.Join(unknown, ", ")}
+	if len(unknown) == 1 {
+		return nil, &unresolved{expr: "${" + expr + "} (" + unknown[0].why + ")"}
+	}
+	var why []string
+	for _, u := range unknown {
+		why = append(why, u.part+": "+u.why)
+	}
+	return nil, &unresolved{expr: "${" + expr + "} (" + strings.Join(why, "; ") + ")"}
 }
 
 // lookupPath finds a.b.c in a document.
