@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -42,7 +43,16 @@ func (d deployFlags) functions(streams *IOStreams, haveImages bool) ([]deploy.Fu
 			}
 			return nil, nil
 		}
-		found := deploy.Discover(".")
+		// The working directory, as a relative path when it is the
+		// process's, so that reports name files as the user sees them.
+		dir, err := workDir(streams)
+		if err != nil {
+			return nil, nil
+		}
+		if cwd, err := os.Getwd(); err == nil && cwd == dir {
+			dir = "."
+		}
+		found := deploy.Discover(dir)
 		if len(found) == 0 {
 			if d.functionID != "" {
 				return nil, usageError("--function-id %s: no --deploy PATH given and no deployment definition (template.yaml, cdk.out/, serverless.yml) in the working directory", d.functionID)
@@ -50,7 +60,7 @@ func (d deployFlags) functions(streams *IOStreams, haveImages bool) ([]deploy.Fu
 			return nil, nil
 		}
 		fmt.Fprintf(streams.Err, "lambdoctor: judging the image functions of %s (found in the working directory)\n", strings.Join(found, ", "))
-		path = "."
+		path = dir
 	}
 	fns, err := deploy.Read(path, deploy.Options{Getenv: streams.getenv})
 	if err != nil {

@@ -109,7 +109,10 @@ the report says so. The function runs on this machine's CPU: an
 image for the other architecture fails with exec format error unless
 binfmt_misc emulation is installed.
 
-IMAGE is any reference 'lambdoctor inspect' accepts.
+IMAGE is any reference 'lambdoctor inspect' accepts. With --deploy PATH
+--function-id ID, the function's image, ImageConfig, architecture, memory,
+timeout, /tmp size and environment come from its deployment definition (see
+docs/deploy.md); an IMAGE given replaces its image, and the flags given win.
 
 Exit codes:
   0  the function started, took the event and answered, and no finding is
@@ -123,7 +126,8 @@ Exit codes:
 
 const runExample = `  lambdoctor run fn.tar
   echo '{"name":"x"}' | lambdoctor run --event - docker:my-fn:dev
-  lambdoctor run --cmd app.handler --env LOG_LEVEL=debug --timeout 10s fn.tar --format json`
+  lambdoctor run --cmd app.handler --env LOG_LEVEL=debug --timeout 10s fn.tar --format json
+  lambdoctor run --deploy template.yaml --function-id HelloWorldFunction`
 
 func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, string) error) *cobra.Command {
 	opts := &runOptions{load: source.Load}

@@ -308,6 +308,8 @@ func TestDeployErrors(t *testing.T) {
 	}
 	for name, tc := range map[string]struct{ file, body, want string }{
 		"not yaml":        {"template.yaml", "a: [", "template.yaml"},
+		"no condition":    {"t4.yaml", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      PackageType: Image\n      ImageUri: x\n      Timeout: !If [Nope, 1, 2]\n", "F: Timeout: condition Nope is not in Conditions"},
+		"undeclared ref":  {"t5.yaml", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      PackageType: Image\n      ImageUri: !Ref Nope\n", "ImageUri: !Ref Nope: no parameter or resource has this name"},
 		"no resources":    {"t.yaml", "Description: x\n", "no Resources section"},
 		"two arches":      {"t2.yaml", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      PackageType: Image\n      Architectures: [x86_64, arm64]\n", "list of one"},
 		"bad arch":        {"t3.yaml", "Resources:\n  F:\n    Type: AWS::Lambda::Function\n    Properties:\n      PackageType: Image\n      Code: {ImageUri: x}\n      Architectures: [sparc]\n", `"sparc" is not x86_64 or arm64`},

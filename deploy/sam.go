@@ -247,7 +247,7 @@ func templateFunctions(tmpl map[string]any, path, dir string, cfg *samConfig) ([
 			continue
 		}
 		fn := Function{ID: id, Tool: tool, Source: path}
-		r := propReader{c: c, fn: &fn}
+		r := &propReader{c: c, fn: &fn}
 		pt, ok := r.get(props, "PackageType")
 		if !ok && imageURI == nil {
 			continue
@@ -261,11 +261,14 @@ func templateFunctions(tmpl map[string]any, path, dir string, cfg *samConfig) ([
 				continue // the resource is not created
 			}
 			if err != nil {
-				fn.Unresolved = append(fn.Unresolved, "Condition: "+err.Error())
+				r.record("Condition", err)
 			}
 		}
 		if err := templateFunction(c, &fn, props); err != nil {
 			return nil, fmt.Errorf("%s: %s: %v", path, id, err)
+		}
+		if r.bad != nil {
+			return nil, fmt.Errorf("%s: %s: %v", path, id, r.bad)
 		}
 		meta, _ := res["Metadata"].(map[string]any)
 		if df, ok := meta["Dockerfile"].(string); ok && typ == "AWS::Serverless::Function" {
@@ -280,6 +283,9 @@ func templateFunctions(tmpl map[string]any, path, dir string, cfg *samConfig) ([
 		} else if imageURI != nil {
 			if v, err := r.resolve("ImageUri", imageURI); err == nil {
 				fn.Image = scalarString(v)
+			}
+			if r.bad != nil {
+				return nil, fmt.Errorf("%s: %s: %v", path, id, r.bad)
 			}
 		}
 		if cfg != nil {

@@ -19,7 +19,15 @@ import (
 // value is resolved on its own, so that one that cannot be known leaves
 // only itself unset (named in fn.Unresolved).
 func templateFunction(c *cfnContext, fn *Function, props map[string]any) error {
-	r := propReader{c: c, fn: fn}
+	r := &propReader{c: c, fn: fn}
+	if err := r.read(props); err != nil {
+		return err
+	}
+	return r.bad
+}
+
+func (r *propReader) read(props map[string]any) error {
+	fn := r.fn
 	if v, ok := r.get(props, "FunctionName"); ok {
 		fn.Name = scalarString(v)
 	}
@@ -87,19 +95,21 @@ func templateFunction(c *cfnContext, fn *Function, props map[string]any) error {
 }
 
 // propReader resolves properties one at a time, recording what cannot be
-// resolved in fn.Unresolved.
+// resolved in fn.Unresolved; bad is the first error of a malformed
+// template (an !If on a condition that does not exist).
 type propReader struct {
-	c  *cfnContext
-	fn *Function
+	c   *cfnContext
+	fn  *Function
+	bad error
 }
 
 // get resolves props[key]; false when it is absent, AWS::NoValue or
 // unresolved (then recorded).
-func (r propReader) get(props map[string]any, key string) (any, bool) {
+func (r *propReader) get(props map[string]any, key string) (any, bool) {
 	return r.getAs(props, key, key)
 }
 
-func (r propReader) getAs(props map[string]any, label, key string) (any, bool) {
+func (r *propReader) getAs(props map[string]any, label, key string) (any, bool) {
 	raw, ok := props[key]
 	if !ok || raw == nil {
 		return nil, false
@@ -113,7 +123,7 @@ func (r propReader) getAs(props map[string]any, label, key string) (any, bool) {
 
 // resolveShallow resolves v when it is itself an intrinsic function (an
 // !If choosing a mapping), leaving what it contains for the caller.
-func (r propReader) resolveShallow(label string, v any) (any, error) {
+func (r *propReader) resolveShallow(label string, v any) (any, error) {
 	for {
 		m, ok := v.(map[string]any)
 		if !ok || len(m) != 1 {
@@ -151,7 +161,7 @@ func (r propReader) resolveShallow(label string, v any) (any, error) {
 }
 
 // resolve fully resolves v, recording an unresolved value under label.
-func (r propReader) resolve(label string, v any) (any, error) {
+func (r *propReader) resolve(label string, v any) (any, error) {
 	out, err := r.c.resolve(v)
 	if err != nil {
 		r.record(label, err)
@@ -160,12 +170,18 @@ func (r propReader) resolve(label string, v any) (any, error) {
 	return out, nil
 }
 
-func (r propReader) record(label string, err error) {
+func (r *propReader) record(label string, err error) {
+	if _, ok := err.(*unresolved); !ok {
+		if r.bad == nil {
+			r.bad = fmt.Errorf("%s: %v", label, err)
+		}
+		return
+	}
 	r.fn.Unresolved = append(r.fn.Unresolved, label+": "+err.Error())
 }
 
 // list resolves a list of strings (ImageConfig's EntryPoint, Command).
-func (r propReader) list(m map[string]any, label, key string) ([]string, error) {
+func (r *propReader) list(m map[string]any, label, key string) ([]string, error) {
 	raw, ok := m[key]
 	if !ok {
 		return nil, nil
@@ -185,11 +201,11 @@ func (r propReader) list(m map[string]any, label, key string) ([]string, error) 
 	return out, nil
 }
 
-func (r propReader) int(props map[string]any, key string) (int, error) {
+func (r *propReader) int(props map[string]any, key string) (int, error) {
 	return r.intAs(props, key, key)
 }
 
-func (r propReader) intAs(props map[string]any, label, key string) (int, error) {
+func (r *propReader) intAs(props map[string]any, label, key string) (int, error) {
 	raw, ok := props[key]
 	if !ok {
 		return 0, nil
