@@ -347,6 +347,9 @@ func (o *runOptions) applyDeploy(streams *IOStreams, ref string) (*deploy.Functi
 		if lambda.IsReserved(k) {
 			return nil, "", usageError("function %s: its environment sets %s, a name Lambda reserves: Lambda refuses the configuration, so the deploy fails (remove it from %s)", fn.ID, k, fn.Source)
 		}
+		if !lambda.ValidEnvName(k) {
+			return nil, "", usageError("function %s: its environment variable %q is not a name Lambda accepts (letters, digits and _, starting with a letter): the deploy fails (fix it in %s)", fn.ID, k, fn.Source)
+		}
 		env = append(env, kv)
 	}
 	o.env = append(env, o.env...) // --env comes last and wins

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,7 +43,12 @@ func readTemplate(path string, opts Options) ([]Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := decodeYAMLTemplate(data) // JSON is YAML
+	var tmpl map[string]any
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		err = json.Unmarshal(data, &tmpl)
+	} else {
+		tmpl, err = decodeYAMLTemplate(data)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
