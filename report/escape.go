@@ -41,7 +41,32 @@ func forTerminal(r *Report) *Report {
 	if r.Error != nil {
 		c.Error = &LoadFailure{Kind: termsafe.Line(r.Error.Kind), Message: termsafe.Text(r.Error.Message)}
 	}
+	if r.Function != nil {
+		c.Function = escapeFunction(*r.Function)
+	}
 	return &c
+}
+
+// escapeFunction escapes a copy of every string of f: its values come
+// from a deployment definition, which may hold anything.
+func escapeFunction(f Function) *Function {
+	l := termsafe.Line
+	lines := func(v []string) []string {
+		if v == nil {
+			return nil
+		}
+		out := make([]string, len(v))
+		for i, s := range v {
+			out[i] = l(s)
+		}
+		return out
+	}
+	f.ID, f.Name, f.Tool, f.Source, f.Image, f.Repository = l(f.ID), l(f.Name), l(f.Tool), l(f.Source), l(f.Image), l(f.Repository)
+	f.ImageConfig = FunctionImageConfig{EntryPoint: lines(f.ImageConfig.EntryPoint), Command: lines(f.ImageConfig.Command), WorkingDirectory: l(f.ImageConfig.WorkingDirectory)}
+	f.Architecture = l(f.Architecture)
+	f.Environment, f.Reserved, f.Unresolved = lines(f.Environment), lines(f.Reserved), lines(f.Unresolved)
+	f.Dockerfile, f.DockerContext = l(f.Dockerfile), l(f.DockerContext)
+	return &f
 }
 
 func escapeImage(img Image) Image {

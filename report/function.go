@@ -1,12 +1,9 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 )
 
 // Function identifies the function a report judges its image for, and
@@ -56,32 +53,33 @@ type FunctionImageConfig struct {
 }
 
 // function writes the header of a report inspected as a deployed
-// function: its identity and the configuration applied.
+// function: its identity and the configuration applied (escaped by
+// forTerminal).
 func (t *textWriter) function(b *strings.Builder, f *Function) {
-	l := termsafe.Line
-	id := l(f.ID)
+	id := f.ID
 	if f.Name != "" && f.Name != f.ID {
-		id += " (" + l(f.Name) + ")"
+		id += " (" + f.Name + ")"
 	}
-	fmt.Fprintf(b, "%s %s · %s %s\n", t.faint.Sprint("function"), t.bold.Sprint(id), l(f.Tool), t.faint.Sprint(l(f.Source)))
+	fmt.Fprintf(b, "%s %s · %s %s\n", t.faint.Sprint("function"), t.bold.Sprint(id), f.Tool, t.faint.Sprint(f.Source))
 	var cfg []string
 	list := func(label string, v []string) {
 		if len(v) > 0 {
-			j, _ := json.Marshal(v)
-			cfg = append(cfg, label+" "+l(string(j)))
+			// As the JSON list a template holds; the values are
+			// escaped already, so they are quoted, not re-encoded.
+			cfg = append(cfg, label+` ["`+strings.Join(v, `", "`)+`"]`)
 		}
 	}
 	list("entrypoint", f.ImageConfig.EntryPoint)
 	list("cmd", f.ImageConfig.Command)
 	if f.ImageConfig.WorkingDirectory != "" {
-		cfg = append(cfg, "workdir "+l(f.ImageConfig.WorkingDirectory))
+		cfg = append(cfg, "workdir "+f.ImageConfig.WorkingDirectory)
 	}
-	cfg = append(cfg, l(f.Architecture), fmt.Sprintf("%d MB", f.MemoryMB), fmt.Sprintf("%d s", f.TimeoutSeconds), fmt.Sprintf("/tmp %d MB", f.EphemeralStorageMB))
+	cfg = append(cfg, f.Architecture, fmt.Sprintf("%d MB", f.MemoryMB), fmt.Sprintf("%d s", f.TimeoutSeconds), fmt.Sprintf("/tmp %d MB", f.EphemeralStorageMB))
 	t.line(b, "config", strings.Join(cfg, " · "))
 	if len(f.Environment) > 0 {
 		names := make([]string, len(f.Environment))
 		for i, n := range f.Environment {
-			names[i] = l(n)
+			names[i] = n
 			if slices.Contains(f.Reserved, n) {
 				names[i] += " (reserved)"
 			}
@@ -89,13 +87,13 @@ func (t *textWriter) function(b *strings.Builder, f *Function) {
 		t.line(b, "env", strings.Join(names, ", "))
 	}
 	if f.Dockerfile != "" {
-		t.line(b, "build", l(f.Dockerfile))
+		t.line(b, "build", f.Dockerfile)
 	}
 	for i, u := range f.Unresolved {
 		label := ""
 		if i == 0 {
 			label = "unknown"
 		}
-		t.line(b, label, l(u))
+		t.line(b, label, u)
 	}
 }
