@@ -35,7 +35,7 @@ func addDeployFlags(f *pflag.FlagSet, d *deployFlags) {
 // nor an image is given, the definitions found in the working directory.
 // It returns nil (and no error) when there is nothing to read.
 func (d deployFlags) functions(streams *IOStreams, haveImages bool) ([]deploy.Function, error) {
-	path := d.path
+	path, label := d.path, "--deploy "+d.path
 	if path == "" {
 		if haveImages {
 			if d.functionID != "" {
@@ -60,14 +60,17 @@ func (d deployFlags) functions(streams *IOStreams, haveImages bool) ([]deploy.Fu
 			return nil, nil
 		}
 		fmt.Fprintf(streams.Err, "lambdoctor: judging the image functions of %s (found in the working directory)\n", strings.Join(found, ", "))
-		path = dir
+		path, label = dir, strings.Join(found, ", ")
 	}
 	fns, err := deploy.Read(path, deploy.Options{Getenv: streams.getenv})
 	if err != nil {
+		if d.path == "" {
+			return nil, usageError("%v", err)
+		}
 		return nil, usageError("--deploy: %v", err)
 	}
 	if len(fns) == 0 {
-		return nil, usageError("--deploy %s defines no image function (PackageType Image, functions.*.image, package_type = \"Image\"); lambdoctor judges container images", path)
+		return nil, usageError("%s defines no image function (PackageType Image, functions.*.image, package_type = \"Image\"); lambdoctor judges container images", label)
 	}
 	if d.functionID == "" {
 		return fns, nil
@@ -79,7 +82,7 @@ func (d deployFlags) functions(streams *IOStreams, haveImages bool) ([]deploy.Fu
 		}
 		ids = append(ids, fn.ID)
 	}
-	return nil, usageError("--function-id %s: %s defines no such image function (it defines %s)", d.functionID, path, strings.Join(ids, ", "))
+	return nil, usageError("--function-id %s: %s defines no such image function (it defines %s)", d.functionID, label, strings.Join(ids, ", "))
 }
 
 // functionSettings are the values a function gives the pipeline, with the
