@@ -337,3 +337,64 @@ func TestDeployErrors(t *testing.T) {
 		})
 	}
 }
+
+// A stage's stacks live in a nested assembly (cdk:cloud-assembly) whose
+// directory holds its own manifest, templates and assets.
+func TestDeployCDKNestedAssembly(t *testing.T) {
+	root := t.TempDir()
+	nested := filepath.Join(root, "assembly-Prod")
+	if err := os.CopyFS(nested, os.DirFS(filepath.Join("testdata", "cdk", "cdk.out"))); err != nil {
+		t.Fatal(err)
+	}
+	manifest := `{"version": "36.0.0", "artifacts": {
+  "assembly-Prod": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "assembly-Prod", "displayName": "Prod"}},
+  "Tree": {"type": "cdk:tree", "properties": {"file": "tree.json"}}}}`
+	if err := os.WriteFile(filepath.Join(root, "manifest.json"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fns := read(t, root, Options{})
+	api := fns["ApiFunctionCE271BD4"]
+	if len(fns) != 2 || api.Image != "docker:cdkasset-"+cdkA+":latest" || api.Dockerfile != filepath.Join(nested, "asset."+cdkA, "Dockerfile") {
+		t.Errorf("nested assembly: %v", fns)
+	}
+}
+
+// A CloudFormation template in JSON, read on its own: without the asset
+// manifest, the ImageUri built from the account and region stays unknown.
+func TestDeployCloudFormationJSON(t *testing.T) {
+	path := filepath.Join("testdata", "cdk", "cdk.out", "LambdaStack.template.json")
+	fns := read(t, path, Options{})
+	api := fns["ApiFunctionCE271BD4"]
+	if api.Tool != "cloudformation" || api.Image != "" || len(api.Unresolved) != 1 || !strings.HasPrefix(api.Unresolved[0], "ImageUri: !Sub ") ||
+		!strings.Contains(api.Unresolved[0], "${AWS::AccountId}: !Ref AWS::AccountId (a pseudo parameter known at deploy time)") {
+		t.Errorf("ApiFunction: %#v", api)
+	}
+	if !slices.Equal(api.ImageConfig.Command, []string{"app.handler"}) || api.MemoryMB != 1024 {
+		t.Errorf("ApiFunction's properties: %#v", api)
+	}
+}
+
+// terraform show -json of a state: values.root_module, no
+// resource_changes.
+func TestDeployTerraformState(t *testing.T) {
+	state := `{"format_version": "1.0", "terraform_version": "1.9.5", "values": {"root_module": {"child_modules": [{"address": "module.fn", "resources": [
+  {"address": "module.fn.aws_lambda_function.this", "mode": "managed", "type": "aws_lambda_function", "name": "this", "values": {
+    "function_name": "fn", "package_type": "Image", "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/fn@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "architectures": ["arm64"], "image_config": [{"command": null, "entry_point": ["/bin/app"], "working_directory": ""}],
+    "environment": [], "memory_size": 2048, "timeout": 900, "ephemeral_storage": [{"size": 10240}]}},
+  {"address": "data.aws_lambda_function.other", "mode": "data", "type": "aws_lambda_function", "name": "other", "values": {"package_type": "Image", "image_uri": "x"}}]}]}}}`
+	p := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(p, []byte(state), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fns := read(t, p, Options{})
+	wantFn(t, fns["module.fn.aws_lambda_function.this"], Function{
+		ID: "module.fn.aws_lambda_function.this", Name: "fn", Tool: "terraform", Source: p,
+		Image:        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/fn@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		ImageConfig:  ImageConfig{EntryPoint: []string{"/bin/app"}},
+		Architecture: "arm64", MemoryMB: 2048, TimeoutSeconds: 900, EphemeralStorageMB: 10240,
+	})
+	if len(fns) != 1 {
+		t.Errorf("a data source was read as a function: %v", fns)
+	}
+}
