@@ -122,9 +122,6 @@ func settings(fn deploy.Function, flagArch string, archSet bool, flags analyze.I
 	if flags.WorkingDirectory != "" {
 		s.overrides.WorkingDirectory = flags.WorkingDirectory
 	}
-	if wd := s.overrides.WorkingDirectory; wd != "" && !strings.HasPrefix(wd, "/") {
-		return s, fmt.Errorf("%s: ImageConfig.WorkingDirectory %q is not an absolute path; Lambda refuses it", fn.ID, wd)
-	}
 	if s.df == nil && fn.Dockerfile != "" {
 		if s.df, s.dfPath, err = inspect.LoadDockerfile(fn.Dockerfile); err != nil {
 			s.df, s.warning = nil, fmt.Sprintf("%s: the Dockerfile its definition names cannot be read, so findings are not mapped to its lines: %v", fn.ID, strings.TrimPrefix(err.Error(), "--dockerfile"))
