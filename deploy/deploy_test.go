@@ -154,7 +154,7 @@ func TestDeployServerless(t *testing.T) {
 
 func TestDeployServerlessVariables(t *testing.T) {
 	doc := map[string]any{"custom": map[string]any{"n": 3, "name": "x-${sls:stage}"}}
-	sv := &slsVars{doc: doc, stage: "qa", getenv: func(k string) string {
+	sv := &slsVars{doc: doc, stage: "qa", region: "eu-north-1", getenv: func(k string) string {
 		if k == "HOME_REGION" {
 			return "eu-west-3"
 		}
@@ -166,13 +166,14 @@ func TestDeployServerlessVariables(t *testing.T) {
 		"${env:HOME_REGION}":                "eu-west-3",
 		"${env:NOPE, 'us-east-1'}":          "us-east-1",
 		"${opt:region, ${env:HOME_REGION}}": "eu-west-3",
+		"q-${aws:region}":                   "q-eu-north-1",
 	} {
 		got, err := sv.resolve(in)
 		if err != nil || got != want {
 			t.Errorf("%s = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"${env:NOPE}", "${self:custom.missing}", "${file(./x.yml)}", "${cf:stack.output}"} {
+	for _, in := range []string{"${env:NOPE}", "${self:custom.missing}", "${file(./x.yml)}", "${cf:stack.output}", "${aws:accountId}"} {
 		if _, err := sv.resolve(in); err == nil {
 			t.Errorf("%s resolved; want unresolved", in)
 		}

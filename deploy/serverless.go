@@ -29,7 +29,8 @@ import (
 // lib/plugins/aws/lib/naming.js, getEcrRepositoryName). That local image
 // is what is inspected. The stage is provider.stage, else "dev".
 //
-// Variables: ${self:a.b} (this file), ${sls:stage}, ${opt:NAME, default}
+// Variables: ${self:a.b} (this file), ${sls:stage}, ${aws:region} (from
+// provider.region), ${opt:NAME, default}
 // (no command-line options here: the default applies) and ${env:NAME}
 // (lambdoctor's environment, as `serverless deploy` would read its own)
 // are resolved; other sources (ssm, file, cf, s3, aws ...) are known at
@@ -66,6 +67,11 @@ func readServerless(path string, opts Options) ([]Function, error) {
 		stage = scalarString(v)
 	}
 	sv.stage = stage
+	if r, ok := provider["region"]; ok {
+		if v, err := sv.resolve(r); err == nil {
+			sv.region = scalarString(v)
+		}
+	}
 	dir := filepath.Dir(path)
 	repo := strings.ToLower("serverless-" + service + "-" + stage)
 	repo = regexp.MustCompile(`-+`).ReplaceAllString(repo, "-")
@@ -200,6 +206,7 @@ type slsVars struct {
 	doc    map[string]any
 	getenv func(string) string
 	stage  string
+	region string // provider.region, for ${aws:region}
 	depth  int
 }
 
@@ -290,6 +297,11 @@ func (s *slsVars) variable(expr string) (any, error) {
 				return s.stage, nil
 			}
 			unknown = append(unknown, miss{part, "a command-line option"})
+		case "aws":
+			if addr == "region" && s.region != "" {
+				return s.region, nil
+			}
+			unknown = append(unknown, miss{part, "known at deploy time"})
 		case "env":
 			if s.getenv != nil {
 				if v := s.getenv(addr); v != "" {
