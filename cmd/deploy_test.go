@@ -277,8 +277,23 @@ Resources:
 		}
 	}
 	im := newDeployImages(t)
+	sam, err := filepath.Abs("../deploy/testdata/sam")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The SAM testdata project, whose template overrides CMD: every image
+	// function is judged with its override.
+	t.Chdir(sam)
+	code, out, errb := inspectDeploy(t, map[string]string{"docker:helloworldfunction:python3.12-v1": im.missing, "docker:workerfunction:latest": im.present}, "--format", "json")
+	doc := parseDeployDoc(t, out, errb)
+	if code != ExitFindings || len(doc.Reports) != 2 || doc.Reports[0].Function.ID != "HelloWorldFunction" || hasFinding(doc.Reports[0].seedReport, "handler-not-found") ||
+		doc.Reports[1].Function.ID != "WorkerFunction" || !hasFinding(doc.Reports[1].seedReport, "handler-not-found") || doc.Reports[0].Function.Source != "template.yaml" {
+		t.Errorf("inspect in the SAM project: exit %d\n%s\n%s", code, out, errb)
+	}
+
 	t.Chdir(dir)
-	code, out, errb := inspectDeploy(t, map[string]string{"docker:helloworldfunction:python3.12-v1": im.missing}, "--format", "json")
+	code, out, errb = inspectDeploy(t, map[string]string{"docker:helloworldfunction:python3.12-v1": im.missing}, "--format", "json")
 	if code != ExitFindings {
 		t.Fatalf("exit %d, want %d\n%s%s", code, ExitFindings, out, errb)
 	}
