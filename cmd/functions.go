@@ -15,7 +15,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/config"
-	"github.com/lambdoctor/lambdoctor/deploy"
 	"github.com/lambdoctor/lambdoctor/deploy/live"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/inspect"
@@ -201,7 +200,7 @@ func inspectFunction(ctx context.Context, session *inspect.Session, e live.Entry
 		r = report.Failed(tool(), f.Image, "unsupported", fmt.Sprintf("function %s: architecture %q: %v", f.ID, f.Architecture, err))
 		r.Image.Name = f.ID
 	} else {
-		as := inspect.As{Arch: arch, Name: f.ID, Overrides: analyze.ImageConfig{
+		as := inspect.As{Arch: arch, Name: f.ID, Env: f.EnvList(), Overrides: analyze.ImageConfig{
 			EntryPoint:       f.ImageConfig.EntryPoint,
 			Command:          f.ImageConfig.Command,
 			WorkingDirectory: f.ImageConfig.WorkingDirectory,
@@ -216,8 +215,9 @@ func inspectFunction(ctx context.Context, session *inspect.Session, e live.Entry
 func unreadFunction(e live.Entry) *report.Report {
 	r := report.Failed(tool(), e.Name, e.Err.Kind, e.Err.Msg)
 	r.Image.Name = e.Name
-	r.Function = report.NewFunction(deploy.Function{ID: e.Name, Name: e.Name, Tool: "lambda", Source: e.ARN})
-	r.Function.ARN = e.ARN
+	// Its configuration was not read: no values, not Lambda's defaults.
+	r.Function = &report.Function{ID: e.Name, Name: e.Name, Tool: "lambda", Source: e.ARN, ARN: e.ARN,
+		Environment: []string{}, Unresolved: []string{}, Problems: []string{}}
 	return r
 }
 

@@ -165,7 +165,7 @@ func TestFunctionAppliesTheLiveConfiguration(t *testing.T) {
 		if code := Run(context.Background(), []string{"inspect", "--no-cache", "--function", asked, "--region", fnRegion}, s); code != ExitFindings {
 			t.Fatalf("%s: exit %d, want %d\n%s%s", asked, code, ExitFindings, out, errb)
 		}
-		for _, want := range []string{"\nlambda reports · x86_64 · 128 MB memory · 3 s timeout · 512 MB /tmp\n", `ImageConfig Command ["gone.handler"]`, "gone"} {
+		for _, want := range []string{"\nfunction reports · lambda\n", `  config    cmd ["gone.handler"] · x86_64 · 128 MB · 3 s · /tmp 512 MB` + "\n", "gone"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("%s: no %q in\n%s", asked, want, out)
 			}
@@ -198,7 +198,7 @@ func TestAllFunctions(t *testing.T) {
 	if strings.Contains(out.String(), "legacy") {
 		t.Errorf("the .zip function was inspected:\n%s", out)
 	}
-	if got := strings.Count(out.String(), "\nlambda "); got != 6 {
+	if got := strings.Count(out.String(), "\nfunction "); got != 6 {
 		t.Errorf("%d function reports after the table, want 6:\n%s", got, out)
 	}
 	if strings.Contains(out.String(), "s3cr3t-value") {

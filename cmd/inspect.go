@@ -61,6 +61,9 @@ type inspectOptions struct {
 	// fn are --function, --all-functions and --region (functions.go).
 	fn functionFlags
 
+	// deploy is --deploy and --function-id (cmd/deploy.go).
+	deploy deployFlags
+
 	// load is source.Load outside tests.
 	load inspect.LoadFunc
 }
@@ -92,7 +95,16 @@ With --function NAME|ARN (repeatable) or --all-functions, the images are
 those deployed functions run: each function's configuration is read from the
 Lambda API (lambda:GetFunction), the exact digest it runs is pulled from ECR,
 and it is inspected with the function's ImageConfig and architecture; one
-report per function (docs/deploy/live.md).`
+report per function (docs/deploy/live.md).
+
+--deploy PATH judges the image functions of a deployment definition (an AWS
+SAM or CloudFormation template, a CDK cdk.out, a serverless.yml, or the JSON
+of terraform show -json) as they will be deployed: each function's image with
+its ImageConfig, architecture and environment, its findings mapped to the
+Dockerfile the definition builds from, one report per function named by its
+ID. Without IMAGE or --deploy, a template.yaml, cdk.out/ or serverless.yml in
+the working directory is read the same way. Flags given (--arch, --cmd,
+--entrypoint, --workdir, --dockerfile) win over the definition.`
 
 const inspectExample = `  lambdoctor inspect 123456789012.dkr.ecr.eu-west-1.amazonaws.com/fn:latest
   lambdoctor inspect --function orders-api --region eu-west-1
@@ -100,7 +112,8 @@ const inspectExample = `  lambdoctor inspect 123456789012.dkr.ecr.eu-west-1.amaz
   lambdoctor inspect --arch arm64 docker:my-fn:dev
   docker save my-fn:dev -o fn.tar && lambdoctor inspect fn.tar --format json
   docker save my-fn:dev | lambdoctor inspect -
-  lambdoctor inspect fn.tar --output sarif=lambdoctor.sarif --output junit=lambdoctor.xml`
+  lambdoctor inspect fn.tar --output sarif=lambdoctor.sarif --output junit=lambdoctor.xml
+  lambdoctor inspect --deploy template.yaml --function-id HelloWorldFunction`
 
 // defaultInspectOptions are inspect's options when no flag is given: the
 // flags' defaults, and what the git hook runs with.
@@ -149,6 +162,7 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 	addFunctionFlags(f, &opts.fn)
 	addNetFlags(f, &opts.net)
 	addNoCacheFlag(f, &opts.noCache)
+	addDeployFlags(f, &opts.deploy)
 	return c
 }
 
@@ -180,10 +194,20 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	}
 	fromConfig(cfg, &opts.arch, opts.archSet, &opts.failOn, opts.failOnSet)
 	if opts.fn.active() {
+		if opts.deploy.path != "" || opts.deploy.functionID != "" {
+			return usageError("--deploy and --function-id read a deployment definition, --function and --all-functions the deployed functions: give one or the other")
+		}
 		return runFunctions(ctx, streams, opts, cfg, refs)
 	}
 	if opts.fn.region != "" {
 		return usageError("--region goes with --function or --all-functions")
+	}
+	fns, err := opts.deploy.functions(streams, len(refs) > 0 || (cfg != nil && len(cfg.ImageRefs()) > 0))
+	if err != nil {
+		return err
+	}
+	if fns != nil {
+		return runInspectFunctions(ctx, streams, opts, cfg, fns, refs)
 	}
 	if cfg != nil && len(refs) == 0 {
 		refs = cfg.ImageRefs()

@@ -49,6 +49,11 @@ type runOptions struct {
 	noCache     bool   // --no-cache
 	listen      string // --listen ADDR: serve the emulator's invoke endpoint
 
+	// deploy is --deploy and --function-id (cmd/deploy.go); changed says
+	// whether a flag was given, which beats the definition.
+	deploy  deployFlags
+	changed func(string) bool
+
 	// load is source.Load outside tests.
 	load inspect.LoadFunc
 }
@@ -105,7 +110,10 @@ the report says so. The function runs on this machine's CPU: an
 image for the other architecture fails with exec format error unless
 binfmt_misc emulation is installed.
 
-IMAGE is any reference 'lambdoctor inspect' accepts.
+IMAGE is any reference 'lambdoctor inspect' accepts. With --deploy PATH
+--function-id ID, the function's image, ImageConfig, architecture, memory,
+timeout, /tmp size and environment come from its deployment definition (see
+docs/deploy.md); an IMAGE given replaces its image, and the flags given win.
 
 Exit codes:
   0  the function started, took the event and answered, and no finding is
@@ -119,22 +127,28 @@ Exit codes:
 
 const runExample = `  lambdoctor run fn.tar
   echo '{"name":"x"}' | lambdoctor run --event - docker:my-fn:dev
-  lambdoctor run --cmd app.handler --env LOG_LEVEL=debug --timeout 10s fn.tar --format json`
+  lambdoctor run --cmd app.handler --env LOG_LEVEL=debug --timeout 10s fn.tar --format json
+  lambdoctor run --deploy template.yaml --function-id HelloWorldFunction`
 
 func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, string) error) *cobra.Command {
 	opts := &runOptions{load: source.Load}
 	c := &cobra.Command{
-		Use:     "run IMAGE",
+		Use:     "run [IMAGE]",
 		Short:   "Boot an image like Lambda does, invoke it once, and say why it fails",
 		Long:    runLong,
 		Example: runExample,
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.archSet, opts.failOnSet = c.Flags().Changed("arch"), c.Flags().Changed("fail-on")
-			if runF != nil {
-				return runF(c.Context(), opts, args[0])
+			opts.changed = c.Flags().Changed
+			ref := ""
+			if len(args) > 0 {
+				ref = args[0]
 			}
-			return runRun(c.Context(), streams, opts, args[0])
+			if runF != nil {
+				return runF(c.Context(), opts, ref)
+			}
+			return runRun(c.Context(), streams, opts, ref)
 		},
 	}
 	f := c.Flags()
@@ -159,6 +173,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
 	addNoCacheFlag(f, &opts.noCache)
 	addPolicyFlags(f, &opts.policy)
+	addDeployFlags(f, &opts.deploy)
 	_ = c.RegisterFlagCompletionFunc("network", cobra.FixedCompletions([]string{"none", "host"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
@@ -281,6 +296,10 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		return err
 	}
 	fromConfig(cfg, &opts.arch, opts.archSet, &opts.failOn, opts.failOnSet)
+	dfn, ref, err := opts.applyDeploy(streams, ref)
+	if err != nil {
+		return err
+	}
 	if opts.event == "-" {
 		if err := stdinOnce([]string{ref}, "--event -"); err != nil {
 			return usageError("%v", err)
@@ -309,6 +328,19 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	_ = opts.policy.apply(&iopts) // checked above
 	iopts.Arch, iopts.Overrides, iopts.Policy, iopts.Load, iopts.TempDir = plan.arch, plan.overrides, cfg, opts.load, ws.LoadDir
 	iopts.Unpack = true
+	if dfn != nil {
+		iopts.Env, iopts.Name = plan.env, dfn.ID
+		if dfn.Dockerfile != "" {
+			// The definition's Dockerfile maps the static findings, and
+			// its lambdoctor ignore= comments apply.
+			df, dfPath, warnings, err := loadDockerfile(streams, dfn.Dockerfile, nil, plan.arch)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			printWarnings(streams, warnings)
+			iopts.Dockerfile, iopts.DockerfilePath = df, dfPath
+		}
+	}
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return loadError(err)

@@ -41,7 +41,7 @@ func TestRunUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"run"}, "accepts 1 arg"},
+		{[]string{"run"}, "run takes one IMAGE, or --deploy PATH --function-id ID"},
 		{[]string{"run", "--format", "sarif", "x.tar"}, "unknown --format"},
 		{[]string{"run", "--arch", "mips", "x.tar"}, "unknown --arch"},
 		{[]string{"run", "--memory", "64", "x.tar"}, "--memory 64"},

@@ -25,7 +25,8 @@ type Function struct {
 	ID string
 	// Name is the function's FunctionName when the definition gives one.
 	Name string
-	// Tool is what defined it: "sam", "cdk", "serverless", "terraform" or
+	// Tool is what defined it: "sam", "cloudformation" (a template
+	// without the SAM transform), "cdk", "serverless", "terraform" or
 	// "lambda" (the live configuration).
 	Tool string
 	// Source is where it was read: the definition file's path, or the
@@ -50,6 +51,10 @@ type Function struct {
 	// provider.ecr.images); Dockerfile is a path to the file.
 	Dockerfile    string
 	DockerContext string
+	// Repository is the ECR repository the tool pushes the image to on
+	// deploy, when the definition names one (samconfig.toml
+	// image_repositories); the tag it pushes is chosen at deploy time.
+	Repository string
 	// Unresolved names each value the definition sets but that cannot be
 	// known without deploying (an import, a resource attribute, a
 	// parameter without a default): "ImageConfig.Command: !GetAtt
@@ -63,4 +68,41 @@ type ImageConfig struct {
 	EntryPoint       []string `json:"entryPoint,omitempty"`
 	Command          []string `json:"command,omitempty"`
 	WorkingDirectory string   `json:"workingDirectory,omitempty"`
+}
+
+// Lambda's defaults for what a definition leaves unset
+// (https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html).
+const (
+	DefaultArchitecture       = "x86_64"
+	DefaultMemoryMB           = 128
+	DefaultTimeoutSeconds     = 3
+	DefaultEphemeralStorageMB = 512
+)
+
+// Applied is f with Lambda's defaults in place of what it leaves unset:
+// the configuration the function runs with.
+func (f Function) Applied() Function {
+	if f.Architecture == "" {
+		f.Architecture = DefaultArchitecture
+	}
+	if f.MemoryMB == 0 {
+		f.MemoryMB = DefaultMemoryMB
+	}
+	if f.TimeoutSeconds == 0 {
+		f.TimeoutSeconds = DefaultTimeoutSeconds
+	}
+	if f.EphemeralStorageMB == 0 {
+		f.EphemeralStorageMB = DefaultEphemeralStorageMB
+	}
+	return f
+}
+
+// EnvList is the function's environment as KEY=value lines, sorted by
+// name.
+func (f Function) EnvList() []string {
+	out := make([]string, 0, len(f.Environment))
+	for _, k := range sortedKeys(f.Environment) {
+		out = append(out, k+"="+f.Environment[k])
+	}
+	return out
 }

@@ -74,6 +74,11 @@ type Options struct {
 	// Name identifies the image across builds in the reports (--name);
 	// "" derives it from the reference (source.StableName).
 	Name string
+	// Env is the function's environment (KEY=value), from its
+	// deployment definition: Lambda sets it over the image's ENV, so the
+	// checks see it there. A name Lambda reserves is not applied: it is
+	// reported (LD602), since Lambda refuses it in the configuration.
+	Env []string
 	// Unpack builds the filesystem for an unpack (run): the pass keeps the
 	// decompressed layers so that the unpack does not decompress them
 	// again (imagefs.Options.Unpacking).
@@ -101,6 +106,12 @@ type As struct {
 	Arch string
 	// Overrides is the function's ImageConfig.
 	Overrides analyze.ImageConfig
+	// Env is the function's environment, KEY=value, set over the image's
+	// ENV as Lambda does; nil keeps the session's (Options.Env).
+	Env []string
+	// Dockerfile maps findings to its lines; nil keeps the session's.
+	Dockerfile     *dockerfile.File
+	DockerfilePath string
 	// Name is the report's stable name (Options.Name); "" derives it
 	// from the reference.
 	Name string
@@ -108,7 +119,7 @@ type As struct {
 
 // as are the session's own settings.
 func (s *Session) as() As {
-	return As{Arch: s.opts.Arch, Overrides: s.opts.Overrides, Name: s.opts.Name}
+	return As{Arch: s.opts.Arch, Overrides: s.opts.Overrides, Env: s.opts.Env, Dockerfile: s.opts.Dockerfile, DockerfilePath: s.opts.DockerfilePath, Name: s.opts.Name}
 }
 
 // New starts a session.
@@ -177,16 +188,24 @@ func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
 	return s.OpenAs(ctx, ref, s.as())
 }
 
-// OpenAs is Open with the architecture, ImageConfig and name of as in
-// place of the session's.
+// OpenAs is Open with the architecture, ImageConfig, environment,
+// Dockerfile and name of as in place of the session's. It is safe to call
+// from several goroutines at once.
 func (s *Session) OpenAs(ctx context.Context, ref string, as As) (*Image, error) {
 	as.Arch = cmp.Or(as.Arch, "amd64")
+	if as.Env == nil {
+		as.Env = s.opts.Env
+	}
+	if as.Dockerfile == nil {
+		as.Dockerfile, as.DockerfilePath = s.opts.Dockerfile, s.opts.DockerfilePath
+	}
 	sopts := s.opts.Source
 	sopts.Arch, sopts.TempDir, sopts.Cache = as.Arch, s.tmp, s.opts.Cache
 	img, err := s.opts.Load(ctx, ref, sopts)
 	if err != nil {
 		return nil, err
 	}
+	reserved := applyEnv(img, as.Env)
 	bo := BuildOptions(s.list, s.tmp, s.opts.Cache)
 	if s.opts.Unpack {
 		bo = bo.Unpacking()
@@ -198,14 +217,15 @@ func (s *Session) OpenAs(ctx context.Context, ref string, as As) (*Image, error)
 	}
 	t := &analyze.Target{Image: img, FS: fsys, Arch: as.Arch, Overrides: as.Overrides}
 	results := checks.Run(ctx, s.list, t)
+	results = reportReserved(results, reserved)
 	ri := reportImage(img, t)
 	ri.Name = cmp.Or(as.Name, source.StableName(img.Ref, img.Source))
 	if rc := t.RuntimeClient(); rc.Name != "" {
 		ri.RuntimeClient = &rc
 	}
 	r := report.New(s.opts.Tool, ri, results)
-	if s.opts.Dockerfile != nil {
-		locateFindings(r, s.opts.Dockerfile, s.opts.DockerfilePath)
+	if as.Dockerfile != nil {
+		locateFindings(r, as.Dockerfile, as.DockerfilePath)
 	}
 	s.stageMu.Lock()
 	s.stages.apply(r)
@@ -264,8 +284,12 @@ func (s *Session) indexReport(ctx context.Context, ref string, img *source.Image
 	ri := reportImage(img, t)
 	ri.Name = cmp.Or(as.Name, source.StableName(ref, img.Source))
 	r := report.New(s.opts.Tool, ri, results)
-	if s.opts.Dockerfile != nil {
-		locateFindings(r, s.opts.Dockerfile, s.opts.DockerfilePath)
+	df, dfPath := as.Dockerfile, as.DockerfilePath
+	if df == nil {
+		df, dfPath = s.opts.Dockerfile, s.opts.DockerfilePath
+	}
+	if df != nil {
+		locateFindings(r, df, dfPath)
 	}
 	s.stageMu.Lock()
 	s.stages.apply(r)

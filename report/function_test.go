@@ -52,7 +52,8 @@ func TestFunctionJSON(t *testing.T) {
 		"architecture": "arm64",
 		"environment":  []any{"API_KEY", "TABLE"},
 		"memoryMB":     1024.0, "timeoutSeconds": 30.0, "ephemeralStorageMB": 2048.0,
-		"problems": []any{"Environment.Error: KMSAccessDeniedException: Lambda was unable to decrypt the environment variables"},
+		"unresolved": []any{},
+		"problems":   []any{"Environment.Error: KMSAccessDeniedException: Lambda was unable to decrypt the environment variables"},
 	}
 	if !reflect.DeepEqual(doc.Function, want) {
 		t.Errorf("function\n%v\nwant\n%v", doc.Function, want)
@@ -91,11 +92,12 @@ func TestFunctionText(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{
-		"\nlambda orders-api · arm64 · 1024 MB memory · 30 s timeout · 2048 MB /tmp · 2 environment variables\n" +
-			`       ImageConfig Command ["app.handler"] · WorkingDirectory /var/task` + "\n" +
-			"       ! Environment.Error: KMSAccessDeniedException: Lambda was unable to decrypt the environment variables\n" +
+		"\nfunction orders-api · lambda\n" +
+			`  config    cmd ["app.handler"] · workdir /var/task · arm64 · 1024 MB · 30 s · /tmp 2048 MB` + "\n" +
+			"  env       API_KEY, TABLE\n" +
+			"  !         Environment.Error: KMSAccessDeniedException: Lambda was unable to decrypt the environment variables\n" +
 			"image ",
-		"\nlambda billing · x86_64\n✗ cannot inspect",
+		"\nfunction billing · lambda\n  config    x86_64 · 128 MB · 3 s · /tmp 512 MB\n✗ cannot inspect",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no\n%s\nin\n%s", want, out)
