@@ -103,6 +103,10 @@ type Spec struct {
 	// Stdout and Stderr receive the function's output (discarded when nil).
 	// Its stdin is /dev/null.
 	Stdout, Stderr io.Writer
+	// ExtStdout and ExtStderr receive the extensions' output, a line per
+	// Write (Stdout and Stderr when nil). The sandbox's init reads it from
+	// pipes of its own, so that it is told from the function's.
+	ExtStdout, ExtStderr io.Writer
 }
 
 // ExtensionEvent is a start, a failed start or an exit of an extension's
