@@ -419,8 +419,8 @@ var logsAPITypes = map[string]bool{
 }
 
 func (s *Server) emitLocked(category, typ string, at time.Time, record any) {
-	if s.isClosed() {
-		return
+	if s.isClosed() || len(s.subOrder) == 0 && (s.initComplete || s.shuttingDown) {
+		return // nobody subscribed, and nobody can any more
 	}
 	b, err := json.Marshal(telemetryEvent{Time: at.UTC().Format(telemetryTimeFormat), Type: typ, Record: record})
 	if err != nil {
