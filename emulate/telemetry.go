@@ -119,7 +119,7 @@ func (b *booter) report(first bool, d time.Duration) {
 		status = "failure"
 	}
 	ms := float64(d.Microseconds()) / 1000
-	metrics := map[string]any{"durationMs": ms, "billedDurationMs": d.Milliseconds() + 1, "memorySizeMB": b.s.MemoryMB}
+	metrics := map[string]any{"durationMs": ms, "billedDurationMs": int64((d + time.Millisecond - 1) / time.Millisecond), "memorySizeMB": b.s.MemoryMB}
 	if first && b.out.InitMs != nil {
 		metrics["initDurationMs"] = float64(*b.out.InitMs)
 	}
