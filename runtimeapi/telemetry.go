@@ -537,6 +537,22 @@ func (sub *subscriber) deliver(all bool) bool {
 	} else {
 		err = sub.sendHTTP(ctx, conf, batch)
 	}
+	if err != nil {
+		// Once SHUTDOWN is sent (or the extension exited) the listener
+		// may be gone with the environment: such a batch is dropped, not
+		// counted as a failure.
+		sub.s.mu.Lock()
+		e := sub.s.extByName[conf.Extension]
+		teardown := sub.s.shuttingDown || sub.s.isClosed() || e != nil && e.state == extStateExited
+		if !teardown {
+			sub.s.recordExtLocked(KindTelemetryUndelivered, conf.Extension, "",
+				[]byte(fmt.Sprintf("%d events not delivered to %s: %v", n, destination(conf), err)))
+		}
+		sub.s.mu.Unlock()
+		if teardown {
+			return true
+		}
+	}
 	sub.mu.Lock()
 	if err != nil {
 		sub.conf.Failed++
@@ -546,12 +562,6 @@ func (sub *subscriber) deliver(all bool) bool {
 		sub.conf.Events += n
 	}
 	sub.mu.Unlock()
-	if err != nil && sub.s.deliveryCtx.Err() == nil {
-		sub.s.mu.Lock()
-		sub.s.recordExtLocked(KindTelemetryUndelivered, conf.Extension, "",
-			[]byte(fmt.Sprintf("%d events not delivered to %s: %v", n, destination(conf), err)))
-		sub.s.mu.Unlock()
-	}
 	return true
 }
 
