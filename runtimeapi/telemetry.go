@@ -60,21 +60,34 @@ const (
 
 // Error types of the subscription endpoints.
 const (
-	ErrorTypeValidation             = "ValidationError"
-	ErrorTypeTelemetryClosed        = "Telemetry.SubscriptionClosed"
-	ErrorTypeLogsClosed             = "Logs.SubscriptionClosed"
-	apiTelemetry                    = "telemetry"
-	apiLogs                         = "logs"
-	sandboxDomain                   = "sandbox.localdomain"
-	reservedPort                    = 9001
-	backlogMaxEvents                = 10000
-	backlogMaxBytes                 = 4 << 20
-	deliveryTimeout                 = 5 * time.Second
-	telemetryTimeFormat             = "2006-01-02T15:04:05.000Z"
-	maxSubscriptionBody             = 64 << 10
-	KindSubscribe                   = "telemetry-subscribe"   // an extension subscribed; Body describes the subscription
-	KindTelemetryUndelivered        = "telemetry-undelivered" // a batch could not be delivered; Body says why
-	telemetrySchemaVersionsAccepted = "2022-07-01, 2022-12-13, 2025-01-29"
+	ErrorTypeValidation      = "ValidationError"
+	ErrorTypeTelemetryClosed = "Telemetry.SubscriptionClosed"
+	ErrorTypeLogsClosed      = "Logs.SubscriptionClosed"
+)
+
+// Timeline kinds of the subscriptions. Event.Extension names the
+// extension.
+const (
+	KindSubscribe            = "telemetry-subscribe"   // an extension subscribed; Body describes the subscription
+	KindTelemetryUndelivered = "telemetry-undelivered" // a batch could not be delivered; Body says why
+)
+
+const (
+	apiTelemetry = "telemetry"
+	apiLogs      = "logs"
+	// sandboxDomain is the only host an HTTP destination may name.
+	sandboxDomain = "sandbox.localdomain"
+	// reservedPort is the Runtime API's port in the execution environment
+	// ("Lambda reserves port 9001", the Logs API reference).
+	reservedPort = 9001
+	// The events of init kept for subscribers still to come.
+	backlogMaxEvents = 10000
+	backlogMaxBytes  = 4 << 20
+	// deliveryTimeout bounds one batch's delivery.
+	deliveryTimeout     = 5 * time.Second
+	telemetryTimeFormat = "2006-01-02T15:04:05.000Z"
+	maxSubscriptionBody = 64 << 10
+	schemaVersions      = "2022-07-01, 2022-12-13, 2025-01-29"
 )
 
 // Buffering limits and defaults of the two APIs (the references'
@@ -192,9 +205,9 @@ func parseSubscription(api string, body []byte) (Subscription, string) {
 	if api == apiTelemetry {
 		switch {
 		case req.SchemaVersion == nil:
-			return sub, "schemaVersion is required (one of " + telemetrySchemaVersionsAccepted + ")"
+			return sub, "schemaVersion is required (one of " + schemaVersions + ")"
 		case !slices.Contains([]string{"2022-07-01", "2022-12-13", "2025-01-29"}, *req.SchemaVersion):
-			return sub, fmt.Sprintf("schemaVersion %q is not one of %s", *req.SchemaVersion, telemetrySchemaVersionsAccepted)
+			return sub, fmt.Sprintf("schemaVersion %q is not one of %s", *req.SchemaVersion, schemaVersions)
 		}
 	}
 	if req.Types == nil {
