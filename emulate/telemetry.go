@@ -45,11 +45,12 @@ func subscriptionsOutcome(subs []runtimeapi.Subscription) []Subscription {
 
 // Shutdown is how the execution environment was shut down, as Lambda
 // does (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html#runtimes-lifecycle-shutdown,
+// AWS's graceful-shutdown sample https://github.com/aws-samples/graceful-shutdown-with-aws-lambda,
 // and the emulator's rapid/shutdown.go): with no extension the runtime is
-// killed at once; with extensions the runtime gets SIGTERM and a share of
-// the budget (the emulator's 30 %) to exit before SIGKILL, then the
-// extensions subscribed to SHUTDOWN get it, and whatever is left when the
-// budget is spent is killed.
+// killed at once; with extensions the runtime gets SIGTERM and its share
+// of the budget to exit before SIGKILL, then the extensions subscribed to
+// SHUTDOWN get it, and whatever is left when the budget is spent is
+// killed.
 type Shutdown struct {
 	// Reason is the SHUTDOWN event's: "spindown", "timeout" or "failure".
 	Reason string `json:"reason"`
@@ -71,9 +72,15 @@ type Shutdown struct {
 	start time.Time
 }
 
-// runtimeShutdownShare is the runtime's share of the shutdown budget
-// between SIGTERM and SIGKILL (the emulator's runtimeDeadlineShare).
-const runtimeShutdownShare = 0.3
+// The runtime's time between SIGTERM and SIGKILL: "For a function with
+// external extensions, Lambda reserves up to 300 ms (500 ms for a runtime
+// with an internal extension) for the runtime process to perform a
+// graceful shutdown" (the sources of Shutdown); with internal extensions
+// only, the whole 500 ms budget.
+const (
+	runtimeShutdownShare         = 300 * time.Millisecond
+	runtimeShutdownShareInternal = 500 * time.Millisecond
+)
 
 // telemetryLines sends each line written to it to the Telemetry and Logs
 // API subscribers as a line of category ("function" or "extension"). It is
@@ -156,10 +163,16 @@ func (b *booter) shutdownPhase() {
 		}
 		return
 	}
-	budget := runtimeapi.ShutdownBudgetInternal
+	external, internal := false, false
 	for _, e := range exts {
-		if e.External {
-			budget = runtimeapi.ShutdownBudget
+		external = external || e.External
+		internal = internal || !e.External
+	}
+	budget, share := runtimeapi.ShutdownBudgetInternal, runtimeShutdownShareInternal
+	if external {
+		budget = runtimeapi.ShutdownBudget
+		if !internal {
+			share = runtimeShutdownShare
 		}
 	}
 	sd.BudgetMs = budget.Milliseconds()
@@ -172,19 +185,19 @@ func (b *booter) shutdownPhase() {
 				b.killedByUs = true
 				sd.Runtime = "SIGTERM"
 				b.srv.Mark(KindRuntimeSignal, "", []byte("SIGTERM"))
-				share := time.NewTimer(time.Duration(float64(budget) * runtimeShutdownShare))
+				timer := time.NewTimer(share)
 				select {
 				case <-b.proc.RuntimeExited():
 					ms := time.Since(start).Milliseconds()
 					sd.RuntimeExitMs = &ms
-				case <-share.C:
+				case <-timer.C:
 					sd.Runtime = "SIGTERM, then SIGKILL"
 					b.srv.Mark(KindRuntimeSignal, "", []byte("SIGKILL (the runtime did not exit within its share of the budget)"))
 					_ = b.proc.KillRuntime()
 				case <-b.w.done:
 				case <-b.ctx.Done():
 				}
-				share.Stop()
+				timer.Stop()
 			}
 		}
 	}
