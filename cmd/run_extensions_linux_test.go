@@ -19,6 +19,7 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
+	"github.com/lambdoctor/lambdoctor/report"
 	"github.com/lambdoctor/lambdoctor/runtimeapi"
 )
 
@@ -236,4 +237,170 @@ func TestRunListenWithExtension(t *testing.T) {
 	if !strings.Contains(log, "1 execution environment(s) started") {
 		t.Errorf("stderr:\n%s", log)
 	}
+}
+
+// An extension subscribed to the Telemetry API (HTTP) or the Logs API
+// (TCP) gets, at its listener inside the sandbox (sandbox.localdomain),
+// the platform's events, the function's log lines and its own; the run
+// shows the subscription, shuts down with SIGTERM to the runtime, and
+// counts the init until the extension called next.
+func TestRunTelemetryExtension(t *testing.T) {
+	requireSandbox(t)
+	isolate(t)
+	for _, mode := range []string{"telemetry", "logs"} {
+		t.Run(mode, func(t *testing.T) {
+			img := goImageWithExtensions(t, map[string][]byte{"tel-ext": goExtension(t, mode)})
+			r := runImage(t, context.Background(), img, "--event", writeEvent(t, `{"name":"x","sleepMs":1}`))
+			run := r.doc.Run
+			if r.code != ExitOK || run.Result != emulate.ResultSuccess {
+				t.Fatalf("exit %d, result %q, want 0 and success; error %+v\ntimeline %+v\nstdout %q\nstderr %q", r.code, run.Result, run.Error, run.Timeline, run.StdoutTail, run.StderrTail)
+			}
+			out := strings.Join(run.StdoutTail, "\n")
+			if !strings.Contains(out, `tel-ext: subscribed: 200 "OK"`) {
+				t.Fatalf("the subscription failed:\n%s\nstderr %q", out, run.StderrTail)
+			}
+			id := run.RequestID
+			want := []string{
+				"tel-ext: TELEMETRY platform.start " + id,
+				"tel-ext: TELEMETRY platform.runtimeDone " + id + " success",
+				"tel-ext: TELEMETRY platform.report " + id + " success",
+				"tel-ext: TELEMETRY function sleeping",
+				"tel-ext: TELEMETRY extension tel-ext: registered",
+			}
+			if mode == "telemetry" {
+				want = append(want,
+					"tel-ext: TELEMETRY platform.initStart init",
+					"tel-ext: TELEMETRY platform.initRuntimeDone init success",
+					"tel-ext: TELEMETRY platform.initReport init success",
+					"tel-ext: TELEMETRY platform.telemetrySubscription tel-ext",
+					"tel-ext: TELEMETRY platform.extension tel-ext")
+			} else {
+				want = append(want, "tel-ext: TELEMETRY platform.end "+id, "tel-ext: TELEMETRY platform.logsSubscription tel-ext")
+			}
+			for _, w := range want {
+				if !strings.Contains(out, w) {
+					t.Errorf("the extension did not receive %q:\n%s\nsubscriptions %+v", w, out, run.Subscriptions)
+				}
+			}
+			if strings.Contains(out, "(bad time") {
+				t.Errorf("an event's time is not Lambda's format:\n%s", out)
+			}
+			if mode == "logs" && strings.Contains(out, "TELEMETRY platform.initStart") {
+				t.Errorf("the Logs API delivered a Telemetry API event:\n%s", out)
+			}
+			if len(run.Subscriptions) != 1 {
+				t.Fatalf("subscriptions %+v, want one", run.Subscriptions)
+			}
+			sub := run.Subscriptions[0]
+			wantDst := "http://sandbox.localdomain:4243/telemetry"
+			if mode == "logs" {
+				wantDst = "tcp://sandbox.localdomain:4243"
+			}
+			if sub.Extension != "tel-ext" || sub.API != mode || sub.Destination != wantDst || sub.Events < len(want) || sub.FailedBatches != 0 || sub.TimeoutMs != 25 {
+				t.Errorf("subscription %+v", sub)
+			}
+			if !timelineHas(run, runtimeapi.KindSubscribe, "tel-ext subscribed to the ") {
+				t.Errorf("timeline lacks the subscription: %+v", run.Timeline)
+			}
+			// Lambda's shutdown with an extension: SIGTERM to the runtime
+			// (which aws-lambda-go does not catch), then SHUTDOWN.
+			sd := run.Shutdown
+			if sd == nil || sd.Runtime != "SIGTERM" || sd.RuntimeExitMs == nil || sd.BudgetMs != 2000 || sd.Reason != "spindown" || len(sd.Unfinished) != 0 {
+				t.Errorf("shutdown %+v", sd)
+			}
+			if run.Exit == nil || run.Exit.Signal != "SIGTERM" || !run.Exit.StoppedByLambdoctor {
+				t.Errorf("exit %+v, want SIGTERM by lambdoctor", run.Exit)
+			}
+			if !timelineHas(run, emulate.KindRuntimeSignal, "the runtime was sent SIGTERM") || !timelineHas(run, runtimeapi.KindExtExit, "tel-ext exited: exit status 0") {
+				t.Errorf("timeline %+v", run.Timeline)
+			}
+			// The text report says it too.
+			var text strings.Builder
+			doc := emulate.NewDoc(r.doc.Tool, &report.Report{Tool: r.doc.Tool, Image: r.doc.Image, Findings: r.doc.Findings, Checks: r.doc.Checks, Summary: r.doc.Summary}, run)
+			if err := emulate.WriteText(&text, doc, report.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			api := map[string]string{"telemetry": "Telemetry API", "logs": "Logs API"}[mode]
+			for _, w := range []string{
+				"  telemetry tel-ext: " + api + ", platform, function, extension to " + wantDst + ": ",
+				"  shutdown  spindown, 2000 ms budget; the runtime got SIGTERM and exited after ",
+			} {
+				if !strings.Contains(text.String(), w) {
+					t.Errorf("the text report lacks %q:\n%s", w, text.String())
+				}
+			}
+			// The init lasts until the extension's first next, which comes
+			// after its subscription.
+			var complete, subscribed int64 = -1, -1
+			for _, e := range run.Timeline {
+				switch e.Kind {
+				case runtimeapi.KindInitComplete:
+					complete = e.AtMs
+				case runtimeapi.KindSubscribe:
+					subscribed = e.AtMs
+				}
+			}
+			if run.InitMs == nil || complete < 0 || *run.InitMs != complete || complete < subscribed {
+				t.Errorf("initMs %v, init-complete at %d ms, subscribed at %d ms", run.InitMs, complete, subscribed)
+			}
+		})
+	}
+}
+
+// A runtime that ignores SIGTERM is killed after its share of the shutdown
+// budget (300 ms with an external extension), and the extension still gets
+// SHUTDOWN; a function
+// without extensions has no Shutdown phase: SIGKILL at once.
+func TestRunShutdownSignals(t *testing.T) {
+	requireSandbox(t)
+	isolate(t)
+	t.Run("runtime ignores SIGTERM", func(t *testing.T) {
+		img := goImageWithExtensions(t, map[string][]byte{"good-ext": goExtension(t, "register")})
+		r := runImage(t, context.Background(), img, "--env", "GOFN_MODE=nosigterm", "--event", writeEvent(t, `{"name":"x"}`))
+		run := r.doc.Run
+		if r.code != ExitOK || run.Result != emulate.ResultSuccess {
+			t.Fatalf("exit %d, result %q; error %+v", r.code, run.Result, run.Error)
+		}
+		sd := run.Shutdown
+		if sd == nil || sd.Runtime != "SIGTERM, then SIGKILL" || sd.RuntimeExitMs != nil || sd.BudgetMs != 2000 || len(sd.Unfinished) != 0 {
+			t.Fatalf("shutdown %+v", sd)
+		}
+		// 300 ms between SIGTERM and SIGKILL, and SHUTDOWN only after.
+		var term, kill, shut int64 = -1, -1, -1
+		for _, e := range run.Timeline {
+			switch {
+			case e.Kind == emulate.KindRuntimeSignal && e.Detail == "the runtime was sent SIGTERM":
+				term = e.AtMs
+			case e.Kind == emulate.KindRuntimeSignal && strings.HasPrefix(e.Detail, "the runtime was sent SIGKILL (the runtime did not exit within its share"):
+				kill = e.AtMs
+			case e.Kind == runtimeapi.KindShutdown:
+				shut = e.AtMs
+			}
+		}
+		if term < 0 || kill-term < 290 || kill-term > 1200 || shut < kill {
+			t.Errorf("SIGTERM at %d ms, SIGKILL at %d ms, SHUTDOWN at %d ms: %+v", term, kill, shut, run.Timeline)
+		}
+		if run.Exit == nil || run.Exit.Signal != "SIGKILL" || !run.Exit.StoppedByLambdoctor {
+			t.Errorf("exit %+v", run.Exit)
+		}
+		if !timelineHas(run, runtimeapi.KindExtExit, "good-ext exited: exit status 0") {
+			t.Errorf("the extension did not finish SHUTDOWN: %+v", run.Timeline)
+		}
+	})
+	t.Run("no extension", func(t *testing.T) {
+		r := runImage(t, context.Background(), goImage(t, goFunction(t, runtime.GOARCH), 0o755), "--event", writeEvent(t, `{"name":"x"}`))
+		run := r.doc.Run
+		if r.code != ExitOK || run.Result != emulate.ResultSuccess {
+			t.Fatalf("exit %d, result %q; error %+v", r.code, run.Result, run.Error)
+		}
+		if sd := run.Shutdown; sd == nil || sd.Runtime != "SIGKILL" || sd.BudgetMs != 0 {
+			t.Errorf("shutdown %+v", sd)
+		}
+		if !timelineHas(run, emulate.KindRuntimeSignal, "SIGKILL (no extension registered") || timelineHas(run, runtimeapi.KindInitComplete, "") {
+			t.Errorf("timeline %+v", run.Timeline)
+		}
+		if run.Exit == nil || run.Exit.Signal != "SIGKILL" {
+			t.Errorf("exit %+v", run.Exit)
+		}
+	})
 }

@@ -76,8 +76,9 @@ type Outcome struct {
 	UID        int       `json:"uid"`
 	GID        int       `json:"gid"`
 	Started    time.Time `json:"started"`
-	// InitMs is the time from the start to the first call to /next; nil
-	// (null) when init never finished.
+	// InitMs is the Init phase's duration, Lambda's Init Duration: from
+	// the start until the runtime and every registered extension called
+	// next; nil (null) when init never finished.
 	InitMs *int64 `json:"initMs"`
 	Result string `json:"result"`
 	// RequestID and DurationMs describe the invoke, when there was one.
@@ -108,6 +109,12 @@ type Outcome struct {
 	Hostname string `json:"hostname"`
 	// RootFS is the kept root filesystem (--keep).
 	RootFS string `json:"rootfs,omitempty"`
+	// Subscriptions are the extensions' Telemetry and Logs API
+	// subscriptions and what was delivered to them.
+	Subscriptions []Subscription `json:"subscriptions"`
+	// Shutdown is how the environment was shut down; nil when the
+	// function had ended by itself or the run was interrupted.
+	Shutdown *Shutdown `json:"shutdown"`
 
 	// Not reported as such: what diagnose reads.
 	execErr  error
@@ -282,7 +289,7 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 		Command: s.Argv.Args(), WorkingDir: s.Argv.WorkingDir,
 		UID: lambda.UID, GID: lambda.GID,
 		StdoutTail: []string{}, StderrTail: []string{},
-		Timeline: []Event{}, Diagnosis: []Diagnosis{}, Notes: []string{},
+		Timeline: []Event{}, Diagnosis: []Diagnosis{}, Notes: []string{}, Subscriptions: []Subscription{},
 		Network: "none", Hostname: sandbox.LambdaHostname(),
 	}
 	apiAddr := fmt.Sprintf("127.0.0.1:%d", runtimeAPIPort)
@@ -307,6 +314,14 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 		return out, nil
 	}
 	stdout, stderr := newTailWriter("stdout", tailLines), newTailWriter("stderr", tailLines)
+	// The Telemetry and Logs API subscribers get the function's lines and
+	// the extensions', told apart.
+	fnLog := func(w io.Writer) io.Writer {
+		return io.MultiWriter(w, &telemetryLines{srv: srv, category: runtimeapi.TypeFunction})
+	}
+	extLog := func(w io.Writer) io.Writer {
+		return io.MultiWriter(w, &telemetryLines{srv: srv, category: runtimeapi.TypeExtension})
+	}
 	spec := sandbox.Spec{
 		Root: s.Root, Argv: s.Argv.Args(), Dir: s.Argv.WorkingDir,
 		Env: lambdaEnv(s.ImageEnv, s.Env, apiAddr, handler, s.MemoryMB),
@@ -322,15 +337,24 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 		mu := &sync.Mutex{}
 		spec.Stdout = io.MultiWriter(stdout, &lineLog{mu: mu, w: s.Log})
 		spec.Stderr = io.MultiWriter(stderr, &lineLog{mu: mu, w: s.Log, prefix: "stderr: "})
+		spec.ExtStdout = io.MultiWriter(stdout, &lineLog{mu: mu, w: s.Log})
+		spec.ExtStderr = io.MultiWriter(stderr, &lineLog{mu: mu, w: s.Log, prefix: "stderr: "})
+	} else {
+		spec.ExtStdout, spec.ExtStderr = stdout, stderr
 	}
+	spec.Stdout, spec.Stderr = fnLog(spec.Stdout), fnLog(spec.Stderr)
+	spec.ExtStdout, spec.ExtStderr = extLog(spec.ExtStdout), extLog(spec.ExtStderr)
 	if !s.HostNetwork {
 		spec.ForwardPort = runtimeAPIPort
 	}
 	out.Started = time.Now()
+	srv.InitStarted(out.Started)
 	proc, err := sandbox.Start(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
+	// The extensions' telemetry listeners are in the sandbox's network.
+	srv.SetDialer(proc.Dial)
 	if ln := proc.Forwarded(); ln != nil {
 		if err := srv.Serve(ln); err != nil {
 			proc.Kill()
@@ -356,7 +380,7 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 	defer stop()
 
 	b := &booter{ctx: ctx, srv: srv, w: w, s: s, out: out, proc: proc, extensions: names,
-		initDeadline: out.Started.Add(s.InitTimeout)}
+		initDeadline: out.Started.Add(s.InitTimeout), runtimeRunning: len(exts) == 0}
 	if len(exts) > 0 {
 		b.extensionsPhase()
 	}
@@ -372,14 +396,18 @@ func boot(ctx context.Context, s Spec, invokes <-chan *invokeRequest) (*Outcome,
 	}
 	b.shutdownPhase()
 	stop()
+	out.Subscriptions = subscriptionsOutcome(srv.Subscriptions())
 	srv.Close()
+	if sd := out.Shutdown; sd != nil {
+		sd.DurationMs = w.at.Sub(sd.start).Milliseconds()
+	}
 
 	// The process is gone and its pipes drained: the output is complete.
 	out.StdoutTail, out.StdoutLines = stdout.tail()
 	out.StderrTail, out.StderrLines = stderr.tail()
 	out.logMatches = append(stdout.matches(), stderr.matches()...)
 	info := w.info
-	ex := &Exit{Code: info.Code, Signal: info.Signal, StoppedByLambdoctor: killedByUs || (info.Killed && ctx.Err() != nil)}
+	ex := &Exit{Code: info.Code, Signal: info.Signal, StoppedByLambdoctor: killedByUs || b.killedByUs || (info.Killed && ctx.Err() != nil)}
 	if info.ExecErr != nil {
 		out.execErr = info.ExecErr
 		ex.ExecError = info.ExecErr.Error()
@@ -431,6 +459,12 @@ type booter struct {
 	extensions []string
 	// initDeadline ends the init phase, extensions' registration included.
 	initDeadline time.Time
+	// runtimeRunning is set once the runtime was started; killedByUs when
+	// the shutdown sent it SIGTERM.
+	runtimeRunning bool
+	killedByUs     bool
+	// invokes counts the invocations sent.
+	invokes int
 }
 
 // initPhase waits until init is complete: the runtime's first /next and,
@@ -453,12 +487,12 @@ func (b *booter) initPhase() {
 			b.out.Result = ResultInterrupted
 			return
 		}
+		// Init ends when the runtime and every registered extension
+		// called next (KindInitComplete), not at the runtime's /next.
 		ms := time.Since(b.out.Started).Milliseconds()
-		if len(b.extensions) == 0 {
-			for _, e := range b.srv.Events() {
-				if e.Kind == runtimeapi.KindInitDone {
-					ms = e.At.Sub(b.out.Started).Milliseconds()
-				}
+		for _, e := range b.srv.Events() {
+			if e.Kind == runtimeapi.KindInitComplete {
+				ms = e.At.Sub(b.out.Started).Milliseconds()
 			}
 		}
 		b.out.InitMs = &ms
@@ -579,6 +613,8 @@ func (b *booter) invokePhase() {
 		b.out.DurationMs = &d
 	}
 	var xe *runtimeapi.ExtensionError
+	b.invokes++
+	defer func() { b.report(b.invokes == 1, time.Since(start)) }()
 	switch {
 	case errors.As(err, &xe) || errors.As(context.Cause(ictx), &xe):
 		b.extensionFailed("invoke", xe)
@@ -663,7 +699,21 @@ func timeline(started time.Time, events []runtimeapi.Event, out *Outcome, w *pro
 		case runtimeapi.KindExtExit:
 			ev.Detail = termsafe.Clip(e.Extension+" exited: "+string(e.Body), 200)
 		case runtimeapi.KindShutdown:
-			ev.Detail = "SHUTDOWN (" + string(e.Body) + "), " + runtimeapi.ShutdownBudget.String() + " budget"
+			ev.Detail = "SHUTDOWN (" + string(e.Body) + ")"
+			if out.Shutdown != nil {
+				ev.Detail += fmt.Sprintf(", %d ms budget", out.Shutdown.BudgetMs)
+			}
+		case runtimeapi.KindInitComplete:
+			if !hasExtensionEvents(events) {
+				continue // the same moment as init-done
+			}
+			ev.Detail = "the runtime and every registered extension called next: init is complete"
+		case runtimeapi.KindSubscribe:
+			ev.Detail = termsafe.Clip(e.Extension+" subscribed to the "+string(e.Body), 300)
+		case runtimeapi.KindTelemetryUndelivered:
+			ev.Detail = termsafe.Clip(e.Extension+": "+string(e.Body), 300)
+		case KindRuntimeSignal:
+			ev.Detail = "the runtime was sent " + string(e.Body)
 		}
 		tl = append(tl, ev)
 	}
@@ -678,6 +728,16 @@ func timeline(started time.Time, events []runtimeapi.Event, out *Outcome, w *pro
 		end.Detail = strings.TrimPrefix(exitPhrase(w.info), "with ")
 	}
 	return append(tl, end)
+}
+
+// hasExtensionEvents tells whether an extension registered.
+func hasExtensionEvents(events []runtimeapi.Event) bool {
+	for _, e := range events {
+		if e.Kind == runtimeapi.KindExtRegister {
+			return true
+		}
+	}
+	return false
 }
 
 func quoteArgs(args []string) []string {

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/lambdoctor/lambdoctor/runtimeapi"
 	"github.com/lambdoctor/lambdoctor/sandbox"
@@ -154,6 +153,8 @@ func (b *booter) extensionsPhase() {
 		if err := b.proc.StartRuntime(); err != nil {
 			b.out.Result = ResultStartFailed
 			b.out.Error = &RunError{Phase: "start", Type: "Runtime.Unknown", Message: err.Error()}
+		} else {
+			b.runtimeRunning = true
 		}
 	case errors.As(err, &xe):
 		b.extensionFailed("init", xe)
@@ -217,26 +218,4 @@ func (b *booter) runtimeAnswered(id string) bool {
 		}
 	}
 	return false
-}
-
-// shutdownPhase sends SHUTDOWN to the extensions subscribed to it, with
-// Lambda's reason ("spindown" after a good run, "timeout" after one,
-// "failure" otherwise), and gives them ShutdownBudget to finish; the
-// sandbox is then killed.
-func (b *booter) shutdownPhase() {
-	if len(b.srv.Extensions()) == 0 || b.w.exited() || b.ctx.Err() != nil {
-		return
-	}
-	reason := "failure"
-	switch b.out.Result {
-	case ResultSuccess, ResultFunctionError:
-		reason = "spindown"
-	case ResultInitTimeout, ResultInvokeTimeout:
-		reason = "timeout"
-	}
-	start := time.Now()
-	if left := b.srv.Shutdown(b.ctx, reason); len(left) > 0 {
-		b.out.Notes = append(b.out.Notes, fmt.Sprintf("extension %s did not finish handling SHUTDOWN within Lambda's %s budget (%d ms): Lambda kills it then, as run did",
-			strings.Join(left, ", "), runtimeapi.ShutdownBudget, time.Since(start).Milliseconds()))
-	}
 }

@@ -147,6 +147,8 @@ func writeProcess(b *strings.Builder, r *Outcome) {
 		switch {
 		case x.ExecError != "":
 			fmt.Fprintf(b, "  exit      not started: %s\n", termsafe.Text(x.ExecError))
+		case x.StoppedByLambdoctor && x.Signal != "" && x.Signal != "SIGKILL":
+			fmt.Fprintf(b, "  exit      stopped by lambdoctor (%s)\n", termsafe.Line(x.Signal))
 		case x.StoppedByLambdoctor:
 			b.WriteString("  exit      stopped by lambdoctor\n")
 		case x.Signal != "":
@@ -168,9 +170,53 @@ func writeProcess(b *strings.Builder, r *Outcome) {
 		}
 		fmt.Fprintf(b, "  network   %s; hostname %s\n", net, termsafe.Line(r.Hostname))
 	}
+	for _, sub := range r.Subscriptions {
+		api := "Telemetry API"
+		if sub.API == "logs" {
+			api = "Logs API"
+		}
+		line := fmt.Sprintf("%s: %s, %s to %s: %s in %s", sub.Extension, api, strings.Join(sub.Types, ", "), sub.Destination,
+			count(sub.Events, "event", "events"), count(sub.Batches, "batch", "batches"))
+		if sub.FailedBatches > 0 {
+			line += fmt.Sprintf(", %s undelivered (%s)", count(sub.FailedBatches, "batch", "batches"), sub.LastError)
+		}
+		fmt.Fprintf(b, "  telemetry %s\n", termsafe.Text(line))
+	}
+	if sd := r.Shutdown; sd != nil {
+		fmt.Fprintf(b, "  shutdown  %s\n", termsafe.Text(shutdownLine(sd)))
+	}
 	if r.RootFS != "" {
 		fmt.Fprintf(b, "  rootfs    %s (kept: remove it when done)\n", termsafe.Line(r.RootFS))
 	}
+}
+
+// count is "1 event", "2 events".
+func count(n int, one, many string) string {
+	return fmt.Sprintf("%d %s", n, plural(n, one, many))
+}
+
+// shutdownLine says how the environment was shut down.
+func shutdownLine(sd *Shutdown) string {
+	var parts []string
+	switch {
+	case sd.BudgetMs == 0 && sd.Runtime != "":
+		parts = append(parts, "no extension: the runtime got "+sd.Runtime+" at once")
+	case sd.BudgetMs == 0:
+		parts = append(parts, "no extension")
+	default:
+		parts = append(parts, fmt.Sprintf("%s, %d ms budget", sd.Reason, sd.BudgetMs))
+		switch {
+		case sd.Runtime == "SIGTERM" && sd.RuntimeExitMs != nil:
+			parts = append(parts, fmt.Sprintf("the runtime got SIGTERM and exited after %d ms", *sd.RuntimeExitMs))
+		case sd.Runtime != "":
+			parts = append(parts, "the runtime got "+sd.Runtime)
+		}
+		if len(sd.Unfinished) > 0 {
+			parts = append(parts, "extension "+strings.Join(sd.Unfinished, ", ")+" unfinished")
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d ms", sd.DurationMs))
+	return strings.Join(parts, "; ")
 }
 
 func writeDiagnosis(b *strings.Builder, st textStyles, ds []Diagnosis) {

@@ -78,9 +78,15 @@ const (
 	KindExtLaunchErr = "extension-launch-error" // recorded by ExtensionLaunchFailed; Body says why
 )
 
-// ShutdownBudget is how long extensions get to handle SHUTDOWN: 2 s when
-// extensions are registered (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html#runtimes-lifecycle-shutdown).
-const ShutdownBudget = 2 * time.Second
+// ShutdownBudget is how long the Shutdown phase lasts with external
+// extensions registered, and ShutdownBudgetInternal with internal ones only
+// (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html#runtimes-lifecycle-shutdown:
+// 2,000 ms and 500 ms; with no extension there is no Shutdown phase, the
+// runtime is killed at once).
+const (
+	ShutdownBudget         = 2 * time.Second
+	ShutdownBudgetInternal = 500 * time.Millisecond
+)
 
 // Extension states, named as in the RIE (core/externalagent_states.go).
 const (
@@ -301,6 +307,11 @@ func (s *Server) handleExtNext(w http.ResponseWriter, r *http.Request) {
 		ext.shutdownDone = true
 	}
 	s.recordExtLocked(KindExtNext, ext.name, "", nil)
+	if ext.nexts == 1 {
+		s.emitLocked(TypePlatform, "platform.extension", time.Now(), map[string]any{
+			"name": ext.name, "state": "Ready", "events": ext.events()})
+	}
+	s.checkInitCompleteLocked()
 	s.changedLocked()
 	s.mu.Unlock()
 
@@ -504,7 +515,17 @@ func (s *Server) deliverInvokeLocked(inv Invocation) {
 // ShutdownBudget or until ctx ends. It returns the names of the extensions
 // that had not finished. Registration closes.
 func (s *Server) Shutdown(ctx context.Context, reason string) []string {
-	deadline := time.Now().Add(ShutdownBudget)
+	return s.ShutdownBy(ctx, reason, time.Now().Add(ShutdownBudget))
+}
+
+// ShutdownBy is Shutdown with the deadline given. The events the
+// Telemetry and Logs API subscribers have buffered are delivered first
+// (platform.report of the last invocation among them), as Lambda flushes
+// them at shutdown.
+func (s *Server) ShutdownBy(ctx context.Context, reason string, deadline time.Time) []string {
+	fctx, cancel := context.WithDeadline(ctx, deadline)
+	s.FlushTelemetry(fctx)
+	cancel()
 	s.mu.Lock()
 	s.regClosed = true
 	s.shuttingDown = true
@@ -524,7 +545,7 @@ func (s *Server) Shutdown(ctx context.Context, reason string) []string {
 	s.changedLocked()
 	s.mu.Unlock()
 
-	ctx, cancel := context.WithDeadline(ctx, deadline)
+	ctx, cancel = context.WithDeadline(ctx, deadline)
 	defer cancel()
 	for {
 		s.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // stateTransitionFailed is the RIE's 403 message
@@ -30,6 +31,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+p+"/invocation/{id}/error", s.handleError)
 	mux.HandleFunc("POST "+p+"/init/error", s.handleInitError)
 	s.extensionRoutes(mux)
+	s.telemetryRoutes(mux)
 	mux.HandleFunc("/", s.handleUnknown)
 	return mux
 }
@@ -56,6 +58,9 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 		// Registration closes when the runtime is ready (the RIE's
 		// registrationService.TurnOff in doRuntimeDomainInit).
 		s.regClosed = true
+		s.emitLocked(TypePlatform, "platform.initRuntimeDone", time.Now(), map[string]any{
+			"initializationType": "on-demand", "phase": "init", "status": "success"})
+		s.checkInitCompleteLocked()
 		s.changedLocked()
 	}
 	s.state = stateReady
@@ -70,8 +75,12 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			c.status = callDelivered
+			c.deliveredAt = time.Now()
 			inv := c.inv
 			s.recordLocked(KindInvoke, inv.RequestID, inv.Payload)
+			s.emitLocked(TypePlatform, "platform.start", c.deliveredAt, map[string]any{
+				"requestId": inv.RequestID, "version": s.opts.FunctionVersion,
+				"tracing": map[string]string{"type": "X-Amzn-Trace-Id", "value": inv.TraceID}})
 			s.deliverInvokeLocked(inv)
 			s.mu.Unlock()
 
@@ -193,6 +202,8 @@ func (s *Server) handleInitError(w http.ResponseWriter, r *http.Request) {
 	s.state = stateInitError
 	s.initResult = &res
 	s.recordLocked(KindInitError, "", body)
+	s.emitLocked(TypePlatform, "platform.initRuntimeDone", time.Now(), map[string]any{
+		"initializationType": "on-demand", "phase": "init", "status": "error", "errorType": res.ErrorType})
 	// Invocations waiting for a /next will never get one.
 	for id, c := range s.calls {
 		if c.status == callQueued {
@@ -236,11 +247,17 @@ func (s *Server) answerableLocked(w http.ResponseWriter, id, target string) (*ca
 func (s *Server) finishLocked(c *call, res Result) {
 	c.status = callAnswered
 	s.state = stateResponseSent
+	now := time.Now()
+	rec := map[string]any{"requestId": res.RequestID, "status": "success",
+		"metrics": map[string]any{"durationMs": durationMs(now.Sub(c.deliveredAt)), "producedBytes": len(res.Response)}}
 	if res.Kind == "response" {
 		s.recordLocked(KindResponse, res.RequestID, res.Response)
 	} else {
 		s.recordLocked(KindError, res.RequestID, res.ErrorBody)
+		rec["status"], rec["errorType"] = "error", res.ErrorType
 	}
+	s.emitLocked(TypePlatform, "platform.runtimeDone", now, rec)
+	s.emitLocked(TypePlatform, "platform.end", now, map[string]any{"requestId": res.RequestID})
 	c.done <- outcome{res: res}
 }
 
@@ -284,7 +301,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	// Never append to b: it may be shared (one INVOKE event for every
+	// extension).
+	out := make([]byte, len(b)+1)
+	copy(out, b)
+	out[len(b)] = '\n'
+	_, _ = w.Write(out)
 }
 
 // readLimited reads up to limit bytes of r; past that it only counts (up to

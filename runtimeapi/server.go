@@ -81,6 +81,9 @@ const (
 	KindInitTimeout   = "init-timeout"   // recorded by the caller through Mark
 	KindInvokeTimeout = "invoke-timeout" // Invoke's deadline passed before the runtime answered
 	KindRejected      = "rejected"       // a request the API refused; Body is the error body it answered
+	// KindInitComplete: the runtime and every registered extension called
+	// next; the init phase ends here (Lambda's Init Duration).
+	KindInitComplete = "init-complete"
 )
 
 // Sentinel errors of Invoke.
@@ -175,9 +178,10 @@ type outcome struct {
 }
 
 type call struct {
-	inv    Invocation
-	status int
-	done   chan outcome // buffered, one send
+	inv         Invocation
+	status      int
+	deliveredAt time.Time
+	done        chan outcome // buffered, one send
 }
 
 // Server is a Runtime API endpoint for one execution environment. It is safe
@@ -212,6 +216,20 @@ type Server struct {
 	shuttingDown       bool
 	exitedUnregistered map[string]string
 	launchErrs         map[string]string
+	// initComplete is set when the runtime and every registered extension
+	// called next (KindInitComplete); initStart when InitStarted was called.
+	initComplete bool
+	initStart    time.Time
+
+	// Telemetry and Logs API (telemetry.go)
+	dial           Dialer
+	subs           map[string]*subscriber
+	subOrder       []string
+	subWG          sync.WaitGroup
+	backlog        []queued
+	backlogBytes   int
+	deliveryCtx    context.Context
+	deliveryCancel context.CancelFunc
 }
 
 // New binds the listener (so Addr is known at once) but does not serve until
@@ -252,7 +270,9 @@ func New(opts Options) (*Server, error) {
 		extChanged:         make(chan struct{}),
 		exitedUnregistered: map[string]string{},
 		launchErrs:         map[string]string{},
+		subs:               map[string]*subscriber{},
 	}
+	s.deliveryCtx, s.deliveryCancel = context.WithCancel(context.Background())
 	s.srv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -327,6 +347,9 @@ func (s *Server) Close() error {
 		close(s.closed)
 		started := s.started
 		s.mu.Unlock()
+		// The telemetry deliveries end with the server.
+		s.deliveryCancel()
+		defer s.subWG.Wait()
 		if !started {
 			err = s.ln.Close()
 			return
@@ -360,6 +383,42 @@ func (s *Server) Events() []Event {
 		out[i] = e
 	}
 	return out
+}
+
+// InitStarted records when the execution environment's init began (the
+// sandbox started): it is sent as platform.initStart, and the init's
+// duration (platform.initReport) counts from it.
+func (s *Server) InitStarted(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initStart = at
+	s.emitLocked(TypePlatform, "platform.initStart", at, map[string]any{
+		"initializationType": "on-demand", "phase": "init",
+		"functionName": s.opts.FunctionName, "functionVersion": s.opts.FunctionVersion})
+}
+
+// checkInitCompleteLocked records KindInitComplete (and sends
+// platform.initReport) the moment init is complete.
+func (s *Server) checkInitCompleteLocked() {
+	if s.initComplete || !s.initCompleteLocked() {
+		return
+	}
+	now := time.Now()
+	s.recordLocked(KindInitComplete, "", nil)
+	rec := map[string]any{"initializationType": "on-demand", "phase": "init", "status": "success"}
+	if !s.initStart.IsZero() {
+		rec["metrics"] = map[string]any{"durationMs": durationMs(now.Sub(s.initStart))}
+	}
+	s.emitLocked(TypePlatform, "platform.initReport", now, rec)
+	// Subscriptions are closed from now on: the backlog has no more use.
+	s.initComplete = true
+	s.backlog, s.backlogBytes = nil, 0
+}
+
+// durationMs is d in milliseconds with three decimals, as Lambda's
+// telemetry metrics give it.
+func durationMs(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
 }
 
 // Mark records an event the caller observed (KindInitTimeout, for one) in the

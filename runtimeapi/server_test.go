@@ -172,11 +172,11 @@ func TestHappyPath(t *testing.T) {
 	if o.res.Kind != "response" || string(o.res.Response) != `"hello world"` || o.res.RequestID != id {
 		t.Errorf("result = %+v", o.res)
 	}
-	if got, want := kinds(s.Events()), "listening,next,init-done,invoke,response"; got != want {
+	if got, want := kinds(s.Events()), "listening,next,init-done,init-complete,invoke,response"; got != want {
 		t.Errorf("timeline = %s, want %s", got, want)
 	}
 	ev := s.Events()
-	if string(ev[0].Body) != s.Addr() || ev[3].RequestID != id || string(ev[4].Body) != `"hello world"` {
+	if string(ev[0].Body) != s.Addr() || ev[4].RequestID != id || string(ev[5].Body) != `"hello world"` {
 		t.Errorf("events = %+v", ev)
 	}
 	for i := 1; i < len(ev); i++ {
@@ -230,7 +230,7 @@ func TestErrorPost(t *testing.T) {
 			if o.res.Kind != "error" || o.res.ErrorType != tt.wantType || string(o.res.ErrorBody) != tt.body || o.res.Response != nil {
 				t.Errorf("result = %+v", o.res)
 			}
-			if got, want := kinds(s.Events()), "listening,next,init-done,invoke,error"; got != want {
+			if got, want := kinds(s.Events()), "listening,next,init-done,init-complete,invoke,error"; got != want {
 				t.Errorf("timeline = %s, want %s", got, want)
 			}
 		})
@@ -513,7 +513,7 @@ func TestInvokeTimeout(t *testing.T) {
 	if got := r.respond("slow", []byte(`1`)); got.status != http.StatusBadRequest {
 		t.Errorf("late response: %d", got.status)
 	}
-	if got, want := kinds(s.Events()), "listening,next,init-done,invoke,invoke-timeout,rejected"; got != want {
+	if got, want := kinds(s.Events()), "listening,next,init-done,init-complete,invoke,invoke-timeout,rejected"; got != want {
 		t.Errorf("timeline = %s, want %s", got, want)
 	}
 

@@ -130,3 +130,78 @@ func TestKillBeforeStartRuntime(t *testing.T) {
 	}
 	takeSnapshot(t).check(t, before)
 }
+
+// The extensions' output goes to ExtStdout and ExtStderr, not the
+// function's; TerminateRuntime sends the runtime SIGTERM and the
+// extensions outlive its exit until Kill.
+func TestTerminateRuntimeKeepsExtensions(t *testing.T) {
+	requireSandbox(t)
+	root := functionRoot(t,
+		testimage.Dir("opt", 0o755),
+		testimage.Dir("opt/extensions", 0o755),
+		testimage.Reg("opt/extensions/a", 0o755, "#!/bin/sh\necho ext a says hi\necho ext a complains >&2\nexec sleep 1000\n"),
+	)
+	before := takeSnapshot(t)
+	var out, extOut, extErr syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := sandbox.Start(ctx, sandbox.Spec{
+		Root: root, Dir: "/var/task", Stdout: &out, Stderr: &out, ExtStdout: &extOut, ExtStderr: &extErr,
+		Env:        []string{"PATH=/bin", marker()},
+		Argv:       []string{"/bin/sh", "-c", "trap 'echo got TERM; exit 3' TERM; echo runtime; while :; do sleep 0.05; done"},
+		Extensions: []string{"/opt/extensions/a"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, p); ev.Kind != "start" {
+		t.Fatalf("event %+v", ev)
+	}
+	if err := p.TerminateRuntime(); err == nil {
+		t.Error("TerminateRuntime before StartRuntime succeeded")
+	}
+	if err := p.StartRuntime(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		return strings.Contains(out.String(), "runtime\n") && strings.Contains(extErr.String(), "complains")
+	})
+	if err := p.TerminateRuntime(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.RuntimeExited():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the runtime did not exit on SIGTERM: %q", out.String())
+	}
+	waited := make(chan struct{})
+	go func() { p.Wait(); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("the sandbox ended with its runtime: the extension did not outlive it")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-waited
+	info, _ := p.Wait()
+	if info.Code != 3 || !strings.Contains(out.String(), "got TERM") {
+		t.Errorf("runtime %+v, output %q", info, out.String())
+	}
+	if extOut.String() != "ext a says hi\n" || extErr.String() != "ext a complains\n" || strings.Contains(out.String(), "ext a") {
+		t.Errorf("extension stdout %q, stderr %q, function output %q", extOut.String(), extErr.String(), out.String())
+	}
+	takeSnapshot(t).check(t, before)
+	for range p.ExtensionEvents() {
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+	}
+}

@@ -11,12 +11,16 @@ package sandbox
 // the user namespace of the unprivileged path.
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -157,6 +161,8 @@ func setupNetwork(cfg initConfig) error {
 		return fmt.Errorf("listening on 127.0.0.1:%d: %w", cfg.ForwardPort, err)
 	}
 	go relay(ln, forwardFD)
+	syscall.CloseOnExec(dialFD)
+	go serveDials(dialFD)
 	return nil
 }
 
@@ -204,3 +210,143 @@ func loopbackUp() error {
 	}
 	return nil
 }
+
+// Dialing into the sandbox: the extensions' telemetry listeners are on the
+// loopback of the sandbox's network namespace, which the host cannot
+// reach. A second socketpair carries requests the other way: the host
+// sends a port, the init (lambdoctor's own code, never the image's)
+// connects to 127.0.0.1:port inside the namespace and hands the connected
+// socket back (SCM_RIGHTS), or why it could not.
+
+// dialFD is the init's descriptor of the dialing socketpair.
+const dialFD = 6
+
+// dialRequest is a request on the dialing socket: a sequence number and a
+// port; the answer repeats the number and holds the socket or an error.
+type dialRequest struct {
+	Seq  uint32 `json:"seq"`
+	Port int    `json:"port,omitempty"`
+	Err  string `json:"err,omitempty"`
+}
+
+// serveDials answers the host's dial requests on fd until it closes. It
+// runs as long as the init.
+func serveDials(fd int) {
+	buf := make([]byte, 512)
+	for {
+		n, _, _, _, err := syscall.Recvmsg(fd, buf, nil, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return
+		}
+		var req dialRequest
+		if json.Unmarshal(buf[:n], &req) != nil {
+			continue
+		}
+		reply := dialRequest{Seq: req.Seq}
+		var rights []byte
+		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(req.Port)), 2*time.Second)
+		var f *os.File
+		if err == nil {
+			f, err = c.(*net.TCPConn).File()
+			c.Close()
+		}
+		if err != nil {
+			reply.Err = err.Error()
+		} else {
+			rights = syscall.UnixRights(int(f.Fd()))
+		}
+		b, _ := json.Marshal(reply)
+		err = syscall.Sendmsg(fd, b, rights, nil, 0)
+		if f != nil {
+			f.Close()
+		}
+		if err != nil && err != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// sandboxDialer is the host's end of the dialing socketpair.
+type sandboxDialer struct {
+	mu   sync.Mutex // one request at a time
+	conn *net.UnixConn
+	seq  uint32
+}
+
+func newSandboxDialer(host *os.File) (*sandboxDialer, error) {
+	c, err := net.FileConn(host)
+	host.Close()
+	if err != nil {
+		return nil, fmt.Errorf("dialing socket: %w", err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, errors.New("dialing socket: not a unix socket")
+	}
+	return &sandboxDialer{conn: uc}, nil
+}
+
+func (d *sandboxDialer) dial(ctx context.Context, port int) (net.Conn, error) {
+	if port < 1 || port > 65535 {
+		return nil, fmt.Errorf("port %d is not a TCP port", port)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.seq++
+	seq := d.seq
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(5 * time.Second)
+	}
+	_ = d.conn.SetDeadline(deadline)
+	defer d.conn.SetDeadline(time.Time{})
+	b, _ := json.Marshal(dialRequest{Seq: seq, Port: port})
+	if _, err := d.conn.Write(b); err != nil {
+		return nil, fmt.Errorf("connecting to 127.0.0.1:%d in the sandbox: %w", port, err)
+	}
+	buf := make([]byte, 4096)
+	oob := make([]byte, syscall.CmsgSpace(4*4))
+	for {
+		n, oobn, _, _, err := d.conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to 127.0.0.1:%d in the sandbox: %w", port, err)
+		}
+		if n == 0 && oobn == 0 {
+			return nil, fmt.Errorf("connecting to 127.0.0.1:%d in the sandbox: %w", port, errSandboxGone)
+		}
+		fds := receivedFDs(oob[:oobn])
+		var reply dialRequest
+		if json.Unmarshal(buf[:n], &reply) != nil || reply.Seq != seq {
+			// The late answer of a request given up on: drop it.
+			for _, fd := range fds {
+				syscall.Close(fd)
+			}
+			continue
+		}
+		if reply.Err != "" || len(fds) == 0 {
+			for _, fd := range fds {
+				syscall.Close(fd)
+			}
+			if reply.Err == "" {
+				reply.Err = "no socket in the answer"
+			}
+			return nil, fmt.Errorf("connecting to 127.0.0.1:%d in the sandbox: %s", port, reply.Err)
+		}
+		for _, fd := range fds[1:] {
+			syscall.Close(fd)
+		}
+		f := os.NewFile(uintptr(fds[0]), "dialed")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("connecting to 127.0.0.1:%d in the sandbox: %w", port, err)
+		}
+		return c, nil
+	}
+}
+
+func (d *sandboxDialer) close() { d.conn.Close() }

@@ -11,9 +11,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/lambdoctor/lambdoctor/lambda"
@@ -47,8 +50,11 @@ func runInit() int {
 	syscall.CloseOnExec(configFD)
 	syscall.CloseOnExec(statusFD)
 	status := os.NewFile(statusFD, "status")
+	var sendMu sync.Mutex // the extensions' output is sent from goroutines
 	send := func(m message) {
 		b, _ := json.Marshal(m)
+		sendMu.Lock()
+		defer sendMu.Unlock()
 		status.Write(append(b, '\n'))
 	}
 	var cfg initConfig
@@ -108,28 +114,59 @@ func runInit() int {
 		return true
 	}
 	exits, forked := startReaper()
+	// After the configuration the host sends commands, one byte each:
+	// startRuntimeByte, then terminateRuntimeByte.
+	start, terminate, kill := make(chan bool, 1), make(chan struct{}, 1), make(chan struct{}, 1)
+	go func() {
+		started := false
+		for {
+			b, err := cfgR.ReadByte()
+			switch {
+			case err != nil:
+				if !started {
+					start <- false
+				}
+				return
+			case b == startRuntimeByte && !started:
+				started = true
+				start <- true
+			case b == terminateRuntimeByte:
+				select {
+				case terminate <- struct{}{}:
+				default:
+				}
+			case b == killRuntimeByte:
+				select {
+				case kill <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
 	// Extensions start first, as on Lambda: the host starts the runtime
-	// once they registered. Their exits are reported until the end.
-	exts := map[int]string{}
+	// once they registered. Their exits are reported until the end, each
+	// after the rest of its output.
+	exts := map[int]*extProc{}
+	extExited := func(e exitStatus) {
+		x := exts[e.pid]
+		delete(exts, e.pid)
+		x.drained()
+		send(message{Kind: "ext-exit", Path: x.path, Code: e.code, Signal: e.sig})
+	}
 	if len(cfg.Extensions) > 0 {
 		childScore()
 		for _, p := range cfg.Extensions {
-			pid, m := startExtension(cfg, p)
-			if pid > 0 {
+			x, m := startExtension(cfg, p, send)
+			if x != nil {
 				forked()
-				if !limit(pid) {
+				if !limit(x.pid) {
 					return 1 // the PID namespace dies with its init
 				}
-				exts[pid] = p
+				exts[x.pid] = x
 			}
 			send(m)
 		}
 		initScore()
-		start := make(chan bool, 1)
-		go func() {
-			b, err := cfgR.ReadByte()
-			start <- err == nil && b == startRuntimeByte
-		}()
 	wait:
 		for {
 			select {
@@ -140,9 +177,8 @@ func runInit() int {
 				}
 				break wait
 			case e := <-exits:
-				if p, ok := exts[e.pid]; ok {
-					delete(exts, e.pid)
-					send(message{Kind: "ext-exit", Path: p, Code: e.code, Signal: e.sig})
+				if exts[e.pid] != nil {
+					extExited(e)
 				}
 			}
 		}
@@ -163,22 +199,52 @@ func runInit() int {
 	if pid <= 0 {
 		return 0
 	}
-	for e := range exits {
-		switch {
-		case e.pid == pid || e.pid == 0:
-			send(message{Kind: "exit", Code: e.code, Signal: e.sig})
-			return 0
-		case exts[e.pid] != "":
-			send(message{Kind: "ext-exit", Path: exts[e.pid], Code: e.code, Signal: e.sig})
-			delete(exts, e.pid)
+	// The runtime's exit ends the sandbox, unless the host is shutting it
+	// down (terminateRuntimeByte: SIGTERM to the runtime, as Lambda's
+	// shutdown does): the extensions then live on to handle SHUTDOWN,
+	// until they exit or the host kills the sandbox.
+	terminating, runtimeDone := false, false
+	for {
+		select {
+		case <-terminate:
+			if !terminating && !runtimeDone {
+				terminating = true
+				_ = syscall.Kill(pid, syscall.SIGTERM)
+			}
+		case <-kill:
+			if terminating && !runtimeDone {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		case e := <-exits:
+			switch {
+			case e.pid == 0:
+				send(message{Kind: "exit", Code: e.code, Signal: e.sig})
+				return 0
+			case e.pid == pid:
+				send(message{Kind: "exit", Code: e.code, Signal: e.sig})
+				if !terminating || len(exts) == 0 {
+					return 0
+				}
+				runtimeDone = true
+			case exts[e.pid] != nil:
+				extExited(e)
+				if runtimeDone && len(exts) == 0 {
+					return 0
+				}
+			}
 		}
 	}
-	return 0
 }
 
 // startRuntimeByte, written on the configuration pipe, starts the runtime
-// of a sandbox with extensions.
-const startRuntimeByte = 'g'
+// of a sandbox with extensions; terminateRuntimeByte sends the runtime
+// SIGTERM and keeps the extensions alive after it exits; killRuntimeByte
+// then sends it SIGKILL.
+const (
+	startRuntimeByte     = 'g'
+	terminateRuntimeByte = 't'
+	killRuntimeByte      = 'k'
+)
 
 // readOOMScoreAdj is the init's own score (what the function inherited
 // at fork), 0 when unknown.
@@ -242,6 +308,7 @@ func setupRoot(cfg initConfig) error {
 	if err := setupDev(filepath.Join(root, "dev"), cfg.Userns); err != nil {
 		return err
 	}
+	setupHosts(root)
 	var keep uintptr
 	if cfg.Userns {
 		// In a user namespace the flags of the host's mount are locked:
@@ -278,6 +345,73 @@ func setupRoot(cfg initConfig) error {
 		return fmt.Errorf("setting no_new_privs: %w", e)
 	}
 	return nil
+}
+
+// sandboxDomain is the name an extension's Telemetry API listener is
+// reached at (http://sandbox.localdomain:PORT,
+// https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html).
+const sandboxDomain = "sandbox.localdomain"
+
+// setupHosts makes sandboxDomain resolve to the loopback inside the
+// sandbox, where the extensions listen: /etc/hosts is the image's with the
+// line "127.0.0.1 sandbox.localdomain" added (unless it names it already),
+// bind-mounted read-only over the image's. An image without /etc/hosts gets
+// an empty one created as the mount point, with localhost too. Nothing is
+// done when /etc or /etc/hosts is a symbolic link or not what it should
+// be (a directory, a regular file): they would resolve outside the root.
+// It runs before the root is made read-only, with the /tmp tmpfs mounted.
+func setupHosts(root string) {
+	etc := filepath.Join(root, "etc")
+	if fi, err := os.Lstat(etc); err != nil || !fi.IsDir() {
+		return
+	}
+	hosts := filepath.Join(etc, "hosts")
+	var content []byte
+	fi, err := os.Lstat(hosts)
+	switch {
+	case err == nil && fi.Mode().IsRegular():
+		f, err := os.OpenFile(hosts, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			return
+		}
+		content, err = io.ReadAll(io.LimitReader(f, 1<<20))
+		f.Close()
+		if err != nil {
+			return
+		}
+	case errors.Is(err, os.ErrNotExist):
+		f, err := os.OpenFile(hosts, os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, 0o644)
+		if err != nil {
+			return
+		}
+		f.Close()
+		content = []byte("127.0.0.1\tlocalhost\n::1\tlocalhost\n")
+	default:
+		return
+	}
+	for _, line := range strings.Split(string(content), "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		if f := strings.Fields(line); len(f) > 1 && slices.Contains(f[1:], sandboxDomain) {
+			return
+		}
+	}
+	if len(content) > 0 && content[len(content)-1] != '\n' {
+		content = append(content, '\n')
+	}
+	content = append(content, "127.0.0.1\t"+sandboxDomain+"\n"...)
+	// The new file is made in the sandbox's /tmp, a tmpfs only this mount
+	// namespace sees, and unlinked once mounted: the function never sees it.
+	src := filepath.Join(root, "tmp", ".lambdoctor-hosts")
+	if err := os.WriteFile(src, content, 0o644); err != nil {
+		return
+	}
+	defer os.Remove(src)
+	if syscall.Mount(src, hosts, "", syscall.MS_BIND, "") != nil {
+		return
+	}
+	_ = syscall.Mount("", hosts, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|syscall.MS_NOSUID|syscall.MS_NODEV, "")
 }
 
 // lockedFlags are the mount flags of the mount holding dir that a
@@ -378,15 +512,54 @@ func startFunction(cfg initConfig) (int, message) {
 	return pid, message{Kind: "exec", Path: absIn(dir, prog)}
 }
 
+// extProc is a running extension: its PID, path, and the end of its
+// output (closed once its stdout and stderr are read to the end).
+type extProc struct {
+	pid  int
+	path string
+	done chan struct{}
+}
+
+// drained waits, briefly, until the output of an exited extension is
+// sent: a child it left behind may hold its pipes open.
+func (x *extProc) drained() {
+	select {
+	case <-x.done:
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// maxExtLine is the longest piece of an extension's line sent as one
+// message on the status pipe; longer lines are cut in pieces.
+const maxExtLine = 64 << 10
+
+// relayOutput sends every line read from r as an "ext-out" message of
+// extension p on stream ("stdout" or "stderr").
+func relayOutput(r *os.File, p, stream string, send func(message)) {
+	defer r.Close()
+	br := bufio.NewReaderSize(r, maxExtLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			send(message{Kind: "ext-out", Path: p, Stream: stream, Msg: strings.TrimSuffix(string(line), "\n")})
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return
+		}
+	}
+}
+
 // startExtension starts the extension at path p (inside the root) as
 // Lambda does: no arguments, the function's user, the root directory as the
 // working directory (the emulator's supervisor starts extensions with no
 // working directory: "If nil, root of the domain"), and the function's
 // environment without the variables the emulator keeps from extensions
 // (rapidcore/env: AWS_XRAY_CONTEXT_MISSING and every name starting with
-// "_"). It returns the PID and an "ext-start" message, or 0 and an
-// "ext-error" message.
-func startExtension(cfg initConfig, p string) (int, message) {
+// "_"). Its stdout and stderr are pipes of the init, whose lines go to
+// the host as "ext-out" messages, so that the host tells them from the
+// function's. It returns the running extension and an "ext-start" message,
+// or nil and an "ext-error" message.
+func startExtension(cfg initConfig, p string, send func(message)) (*extProc, message) {
 	var env []string
 	for _, kv := range cfg.Env {
 		if strings.HasPrefix(kv, "_") || strings.HasPrefix(kv, "AWS_XRAY_CONTEXT_MISSING=") {
@@ -396,25 +569,45 @@ func startExtension(cfg initConfig, p string) (int, message) {
 	}
 	devnull, err := os.Open("/dev/null")
 	if err != nil {
-		return 0, message{Kind: "setup-error", Msg: fmt.Sprintf("opening /dev/null: %v", err)}
+		return nil, message{Kind: "setup-error", Msg: fmt.Sprintf("opening /dev/null: %v", err)}
 	}
 	defer devnull.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, message{Kind: "setup-error", Msg: fmt.Sprintf("creating a pipe: %v", err)}
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, message{Kind: "setup-error", Msg: fmt.Sprintf("creating a pipe: %v", err)}
+	}
 	pid, err := syscall.ForkExec(p, []string{p}, &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   env,
-		Files: []uintptr{devnull.Fd(), 1, 2},
+		Files: []uintptr{devnull.Fd(), outW.Fd(), errW.Fd()},
 		Sys: &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}},
 			Pdeathsig:  syscall.SIGKILL,
 		},
 	})
+	outW.Close()
+	errW.Close()
 	if err != nil {
+		outR.Close()
+		errR.Close()
 		_, serr := os.Stat(p)
 		m := execErrorMessage("execve", p, err, serr == nil)
 		m.Kind = "ext-error"
-		return 0, m
+		return nil, m
 	}
-	return pid, message{Kind: "ext-start", Path: p}
+	x := &extProc{pid: pid, path: p, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); relayOutput(outR, p, "stdout", send) }()
+	go func() { defer wg.Done(); relayOutput(errR, p, "stderr", send) }()
+	go func() { wg.Wait(); close(x.done) }()
+	return x, message{Kind: "ext-start", Path: p}
 }
 
 // absIn is p made absolute from dir.

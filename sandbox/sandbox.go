@@ -94,15 +94,20 @@ type Spec struct {
 	// Extensions are the external extensions to start before the function
 	// (paths inside Root, in the order to start them: Lambda's order is
 	// the name order of /opt/extensions). Each runs like the function (its
-	// user, stdout and stderr, no stdin) with no arguments, in /, with the
-	// function's environment less AWS_XRAY_CONTEXT_MISSING and the names
-	// starting with "_". With extensions the function (the runtime) starts
+	// user, no stdin; its output goes to ExtStdout and ExtStderr) with no
+	// arguments, in /, with the function's environment less
+	// AWS_XRAY_CONTEXT_MISSING and the names starting with "_". With
+	// extensions the function (the runtime) starts
 	// only at Process.StartRuntime: Lambda starts it once the extensions
 	// registered. Process.ExtensionEvents reports their starts and exits.
 	Extensions []string
 	// Stdout and Stderr receive the function's output (discarded when nil).
 	// Its stdin is /dev/null.
 	Stdout, Stderr io.Writer
+	// ExtStdout and ExtStderr receive the extensions' output, a line per
+	// Write (Stdout and Stderr when nil). The sandbox's init reads it from
+	// pipes of its own, so that it is told from the function's.
+	ExtStdout, ExtStderr io.Writer
 }
 
 // ExtensionEvent is a start, a failed start or an exit of an extension's

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -888,4 +889,58 @@ func TestOOMScores(t *testing.T) {
 		t.Errorf("the function has Lambda's score 0 but the init %d, not -1000", initScore)
 	}
 	t.Logf("function oom_score_adj %d, init %d", fn, initScore)
+}
+
+// Process.Dial reaches a listener inside the sandbox's own network
+// namespace through its init, and sandbox.localdomain resolves to the
+// loopback there, without the image's /etc/hosts being changed.
+func TestDialIntoTheSandbox(t *testing.T) {
+	requireSandbox(t)
+	root := functionRoot(t, testimage.Dir("etc", 0o755), testimage.Reg("etc/hosts", 0o644, "127.0.0.1 localhost"),
+		testimage.Symlink("bin/nc", "busybox"), testimage.Symlink("bin/cat", "busybox"))
+	before := takeSnapshot(t)
+	var out, errb syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := sandbox.Start(ctx, sandbox.Spec{Root: root, Dir: "/", ForwardPort: 9001,
+		Env:    []string{"PATH=/bin", marker()},
+		Argv:   []string{"/bin/sh", "-c", "cat /etc/hosts; sleep 30 | nc -l -p 4243"},
+		Stdout: &out, Stderr: &errb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c net.Conn
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err = p.Dial(ctx, 4243); err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "connection refused") || time.Now().After(deadline) {
+			t.Fatalf("Dial: %v (output %q %q)", err, out.String(), errb.String())
+		}
+	}
+	if _, err := c.Write([]byte("through the init\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "through the init\n"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the listener got nothing: %q %q", out.String(), errb.String())
+		}
+	}
+	if !strings.HasPrefix(out.String(), "127.0.0.1 localhost\n127.0.0.1\tsandbox.localdomain\n") {
+		t.Errorf("/etc/hosts in the sandbox: %q", out.String())
+	}
+	// A port nothing listens on.
+	if _, err := p.Dial(ctx, 4244); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("Dial to a closed port: %v", err)
+	}
+	p.Kill()
+	p.Wait()
+	if _, err := p.Dial(ctx, 4243); err == nil {
+		t.Error("Dial after the sandbox ended succeeded")
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "etc/hosts")); err != nil || string(b) != "127.0.0.1 localhost" {
+		t.Errorf("the image's /etc/hosts: %q, %v", b, err)
+	}
+	takeSnapshot(t).check(t, before)
 }

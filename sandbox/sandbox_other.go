@@ -81,3 +81,15 @@ func (p *Process) ExtensionEvents() <-chan ExtensionEvent { return nil }
 
 // StartRuntime reports that this platform runs no sandbox.
 func (p *Process) StartRuntime() error { return Supported() }
+
+// Dial fails: there is no sandbox outside Linux.
+func (p *Process) Dial(ctx context.Context, port int) (net.Conn, error) { return nil, Supported() }
+
+// TerminateRuntime fails: there is no sandbox outside Linux.
+func (p *Process) TerminateRuntime() error { return Supported() }
+
+// RuntimeExited is nil: there is no sandbox outside Linux.
+func (p *Process) RuntimeExited() <-chan struct{} { return nil }
+
+// KillRuntime fails: there is no sandbox outside Linux.
+func (p *Process) KillRuntime() error { return Supported() }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -62,7 +63,8 @@ type initConfig struct {
 // message is one JSON line the init writes on fd 4.
 type message struct {
 	// "exec", "exec-error", "exit", "setup-error"; for extensions
-	// "ext-start", "ext-error" (as exec-error) and "ext-exit" (as exit)
+	// "ext-start", "ext-error" (as exec-error), "ext-exit" (as exit) and
+	// "ext-out" (a line of output)
 	Kind string `json:"kind"`
 	Path string `json:"path,omitempty"`
 	// exec: the function's oom_score_adj
@@ -76,8 +78,10 @@ type message struct {
 	// exit
 	Code   int    `json:"code"`
 	Signal string `json:"signal,omitempty"`
-	// setup-error
+	// setup-error; ext-out: the line
 	Msg string `json:"msg,omitempty"`
+	// ext-out: "stdout" or "stderr"
+	Stream string `json:"stream,omitempty"`
 }
 
 // Process is a function started in a sandbox.
@@ -98,14 +102,54 @@ type Process struct {
 	cg    *runCgroup
 	mem   *MemoryStats
 	procs *ProcessStats
-	// fwd accepts the connections made to Spec.ForwardPort (nil without).
-	fwd *forwardListener
+	// fwd accepts the connections made to Spec.ForwardPort (nil without);
+	// dialer connects to ports inside the sandbox (with fwd).
+	fwd    *forwardListener
+	dialer *sandboxDialer
 
-	// With extensions: cfgW stays open for StartRuntime once cfgSent is
-	// closed; extEvents carries ExtensionEvents.
-	cfgW      *os.File
-	cfgSent   chan struct{}
-	extEvents chan ExtensionEvent
+	// With extensions: cfgW stays open for StartRuntime and
+	// TerminateRuntime once cfgSent is closed; extEvents carries
+	// ExtensionEvents; extOut and extErr get the extensions' output.
+	cfgW           *os.File
+	cfgSent        chan struct{}
+	runtimeStarted bool
+	extEvents      chan ExtensionEvent
+	extOut, extErr io.Writer
+	// runtimeExited is closed when the function (the runtime) exited.
+	runtimeExited     chan struct{}
+	runtimeExitedOnce sync.Once
+}
+
+// RuntimeExited is closed once the function (the runtime) exited: with
+// extensions after TerminateRuntime, before the sandbox ends.
+func (p *Process) RuntimeExited() <-chan struct{} { return p.runtimeExited }
+
+// TerminateRuntime sends SIGTERM to the runtime of a sandbox with
+// extensions, as Lambda's shutdown does; once it exits, the extensions
+// live on until they exit or Kill.
+func (p *Process) TerminateRuntime() error {
+	return p.command(terminateRuntimeByte, "terminating the runtime")
+}
+
+// KillRuntime sends SIGKILL to a runtime TerminateRuntime did not end.
+func (p *Process) KillRuntime() error {
+	return p.command(killRuntimeByte, "killing the runtime")
+}
+
+func (p *Process) command(b byte, what string) error {
+	if p.cfgSent == nil {
+		return errors.New(what + ": the sandbox has no extensions")
+	}
+	<-p.cfgSent
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cfgW == nil || !p.runtimeStarted {
+		return errors.New(what + ": not started, or the sandbox is gone")
+	}
+	if _, err := p.cfgW.Write([]byte{b}); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // ExtensionEvents delivers the starts and exits of Spec.Extensions, in
@@ -121,15 +165,13 @@ func (p *Process) StartRuntime() error {
 	<-p.cfgSent
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cfgW == nil {
+	if p.cfgW == nil || p.runtimeStarted {
 		return errors.New("starting the runtime: already started, or the sandbox is gone")
 	}
-	_, err := p.cfgW.Write([]byte{startRuntimeByte})
-	p.cfgW.Close()
-	p.cfgW = nil
-	if err != nil {
+	if _, err := p.cfgW.Write([]byte{startRuntimeByte}); err != nil {
 		return fmt.Errorf("starting the runtime: %w", err)
 	}
+	p.runtimeStarted = true
 	return nil
 }
 
@@ -155,6 +197,19 @@ func (p *Process) Forwarded() net.Listener {
 		return nil
 	}
 	return p.fwd
+}
+
+// Dial connects to 127.0.0.1:port in the sandbox's network namespace,
+// where its processes listen (an extension's Telemetry API listener, for
+// one): the sandbox's init makes the connection and hands it over. Without
+// a namespace of its own (HostNetwork) the port is the host's. It fails
+// once the sandbox is gone.
+func (p *Process) Dial(ctx context.Context, port int) (net.Conn, error) {
+	if p.dialer == nil {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	}
+	return p.dialer.dial(ctx, port)
 }
 
 // Pid is the host PID of the sandbox's init, the function's parent (without
@@ -243,17 +298,24 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		cleanupCg()
 		return nil, err
 	}
-	var fwdHost, fwdInit *os.File
+	var fwdHost, fwdInit, dialHost, dialInit *os.File
 	if cfg.ForwardPort > 0 {
 		if fwdHost, fwdInit, err = newForwardPair(); err != nil {
 			cleanupCg()
 			return nil, err
 		}
 		defer fwdInit.Close()
+		if dialHost, dialInit, err = newForwardPair(); err != nil {
+			fwdHost.Close()
+			cleanupCg()
+			return nil, err
+		}
+		defer dialInit.Close()
 	}
 	closeFwd := func() {
 		if fwdHost != nil {
 			fwdHost.Close()
+			dialHost.Close()
 		}
 	}
 
@@ -278,14 +340,14 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	if us != nil {
 		extra := []*os.File{cfgR, statW}
 		if fwdInit != nil {
-			extra = append(extra, fwdInit)
+			extra = append(extra, fwdInit, dialInit)
 		}
 		sh, err = us.startShim(extra, s.Stdout, s.Stderr)
 		if sh != nil {
 			cmd = sh.cmd
 		}
 	} else {
-		cmd = initCommand(cfgR, statW, fwdInit, cfg.OwnNetwork, s.Stdout, s.Stderr)
+		cmd = initCommand(cfgR, statW, fwdInit, dialInit, cfg.OwnNetwork, s.Stdout, s.Stderr)
 		err = cmd.Start()
 	}
 	if err != nil {
@@ -329,9 +391,24 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		// Any failure shows as a setup error or an early exit of the shim.
 		_ = sh.send(shimOp{Op: "start", Root: cfg.Root, OwnNetwork: cfg.OwnNetwork, Forward: fwdInit != nil})
 	}
-	p := &Process{cmd: cmd, msgs: make(chan struct{}), exited: make(chan struct{}), cg: cg, mem: mem, procs: procs}
+	p := &Process{cmd: cmd, msgs: make(chan struct{}), exited: make(chan struct{}), cg: cg, mem: mem, procs: procs,
+		runtimeExited: make(chan struct{}), extOut: s.ExtStdout, extErr: s.ExtStderr}
+	if p.extOut == nil {
+		p.extOut = s.Stdout
+	}
+	if p.extErr == nil {
+		p.extErr = s.Stderr
+	}
 	if fwdHost != nil {
-		if p.fwd, err = newForwardListener(fwdHost, cfg.ForwardPort); err != nil {
+		if p.fwd, err = newForwardListener(fwdHost, cfg.ForwardPort); err == nil {
+			p.dialer, err = newSandboxDialer(dialHost)
+		} else {
+			dialHost.Close()
+		}
+		if err != nil {
+			if p.fwd != nil {
+				p.fwd.Close()
+			}
 			cmd.Process.Kill()
 			cmd.Wait()
 			cfgW.Close()
@@ -369,14 +446,14 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 // initCommand is the sandbox's init, to be started by root (of the host
 // or of the shim's user namespace), with the forwarding socket (nil
 // without) and in a network namespace of its own when ownNet.
-func initCommand(cfgR, statW, fwd *os.File, ownNet bool, stdout, stderr io.Writer) *exec.Cmd {
+func initCommand(cfgR, statW, fwd, dial *os.File, ownNet bool, stdout, stderr io.Writer) *exec.Cmd {
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"lambdoctor-sandbox-init"}
 	cmd.Env = []string{initEnv + "=1"}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.ExtraFiles = []*os.File{cfgR, statW}
 	if fwd != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, fwd)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, fwd, dial)
 	}
 	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS)
 	if ownNet {
@@ -428,6 +505,19 @@ func (p *Process) readStatus(r *os.File) {
 		var m message
 		if json.Unmarshal(sc.Bytes(), &m) != nil {
 			continue
+		}
+		switch m.Kind {
+		case "ext-out":
+			w := p.extOut
+			if m.Stream == "stderr" {
+				w = p.extErr
+			}
+			if w != nil {
+				w.Write([]byte(m.Msg + "\n"))
+			}
+			continue
+		case "exit":
+			p.runtimeExitedOnce.Do(func() { close(p.runtimeExited) })
 		}
 		p.mu.Lock()
 		p.history = append(p.history, m)
@@ -494,8 +584,10 @@ func (p *Process) Wait() (ExitInfo, error) {
 		}
 		if p.fwd != nil {
 			p.fwd.Close()
+			p.dialer.close()
 		}
 		p.closeCfg()
+		p.runtimeExitedOnce.Do(func() { close(p.runtimeExited) })
 		close(p.exited)
 		<-p.msgs
 		p.info, p.err = p.result(werr)

@@ -396,16 +396,18 @@ func shimRelease(dir string) error {
 }
 
 // shimStart starts the init as Start does as root, with descriptors 4
-// (configuration), 5 (status) and 6 (forwarding, with op.Forward), and
+// (configuration), 5 (status), 6 and 7 (forwarding and dialing, with
+// op.Forward), and
 // lives as long as it does.
 func shimStart(op shimOp) int {
 	cfgR, statW := os.NewFile(4, "config"), os.NewFile(5, "status")
 	syscall.CloseOnExec(4)
 	syscall.CloseOnExec(5)
-	var fwd *os.File
+	var fwd, dial *os.File
 	if op.Forward {
-		fwd = os.NewFile(6, "forward")
+		fwd, dial = os.NewFile(6, "forward"), os.NewFile(7, "dial")
 		syscall.CloseOnExec(6)
+		syscall.CloseOnExec(7)
 	}
 	fail := func(err error) int {
 		b, _ := json.Marshal(message{Kind: "setup-error", Msg: err.Error()})
@@ -415,7 +417,7 @@ func shimStart(op shimOp) int {
 	if err := mountPoints(op.Root); err != nil {
 		return fail(err)
 	}
-	cmd := initCommand(cfgR, statW, fwd, op.OwnNetwork, os.Stdout, os.Stderr)
+	cmd := initCommand(cfgR, statW, fwd, dial, op.OwnNetwork, os.Stdout, os.Stderr)
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("starting the init: %w", err))
 	}
@@ -423,6 +425,7 @@ func shimStart(op shimOp) int {
 	statW.Close()
 	if fwd != nil {
 		fwd.Close()
+		dial.Close()
 	}
 	err := cmd.Wait()
 	var ee *exec.ExitError

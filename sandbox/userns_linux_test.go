@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -276,6 +277,39 @@ df -k /tmp | tail -1 | awk '{print $2}'
 	}
 	if info, err := xp.Wait(); err != nil || info.Code != 0 || xout.String() != "ext 993\nruntime\n" {
 		t.Errorf("with an extension: %+v, %v, output %q", info, err, xout.String())
+	}
+
+	// Dialing into the network namespace goes through the shim too, and
+	// sandbox.localdomain resolves there.
+	dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer dcancel()
+	var dout, derr syncBuffer
+	dp, err := sandbox.Start(dctx, sandbox.Spec{Root: root, Dir: "/", ForwardPort: 9001,
+		Env: []string{"PATH=/bin", marker()}, Stdout: &dout, Stderr: &derr,
+		Argv: []string{"/bin/sh", "-c", "busybox grep sandbox.localdomain /etc/hosts; sleep 30 | busybox nc -l -p 4243"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dc net.Conn
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if dc, err = dp.Dial(dctx, 4243); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Dial: %v (output %q %q)", err, dout.String(), derr.String())
+		}
+	}
+	dc.Write([]byte("dialed\n"))
+	dc.Close()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(dout.String(), "dialed\n"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the listener got nothing: %q %q", dout.String(), derr.String())
+		}
+	}
+	dp.Kill()
+	dp.Wait()
+	if !strings.HasPrefix(dout.String(), "127.0.0.1\tsandbox.localdomain\n") {
+		t.Errorf("/etc/hosts: %q", dout.String())
 	}
 
 	// A network namespace of its own, with the forwarded port, and the

@@ -2,9 +2,10 @@
 // a real aws-lambda-go function (lambda.Start) that answers an event
 // {"name":"x"} with {"greeting":"hello x"}. GOFN_MODE picks a broken
 // variant: "erofs" writes outside /tmp during init, "x509" fails the way a
-// TLS call does without CA certificates. An event with "allocateMB": N makes
-// the handler allocate and touch N MB before it answers (to hit the memory
-// limit); "sleepMs": N makes it wait N ms first (to be caught mid-invoke).
+// TLS call does without CA certificates, "nosigterm" ignores SIGTERM. An
+// event with "allocateMB": N makes the handler allocate and touch N MB
+// before it answers (to hit the memory limit); "sleepMs": N makes it wait
+// N ms first (to be caught mid-invoke).
 package main
 
 import (
@@ -12,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -57,6 +60,10 @@ func main() {
 			fmt.Fprintf(os.Stderr, "init: %v\n", err)
 			os.Exit(1)
 		}
+	case "nosigterm":
+		// A runtime that ignores SIGTERM, as one busy in a cleanup might:
+		// Lambda's shutdown kills it after its share of the budget.
+		signal.Ignore(syscall.SIGTERM)
 	case "tmp":
 		// Writing to /tmp works on Lambda.
 		if err := os.WriteFile("/tmp/cache.json", []byte("{}"), 0o644); err != nil {
