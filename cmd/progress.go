@@ -54,8 +54,8 @@ func newProgressLine(w io.Writer, width int) *progressLine {
 }
 
 // update records p and redraws the line (at most every p.every, except
-// that a transfer's end always redraws, or erases the line when it was the
-// last one).
+// that a transfer's start and end always redraw, so that every layer shows
+// at least once; the end of the last one erases the line).
 func (l *progressLine) update(p source.Progress) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -79,7 +79,7 @@ func (l *progressLine) update(p source.Progress) {
 		return
 	}
 	l.active[p.Layer] = p
-	if !l.shown || now.Sub(l.drawn) >= l.every {
+	if !l.shown || !known || now.Sub(l.drawn) >= l.every {
 		l.draw(now)
 	}
 }

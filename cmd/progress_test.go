@@ -30,8 +30,8 @@ func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 // TestProgressLine drives the progress line as a terminal would see it:
 // each redraw returns to the start of the line and erases it, redraws are
-// spaced, parallel layers share the line, and the line is erased when the
-// last transfer ends.
+// spaced (except when a transfer starts or ends), parallel layers share the
+// line, and the line is erased when the last transfer ends.
 func TestProgressLine(t *testing.T) {
 	var term bytes.Buffer
 	clock := &fakeClock{t: time.Unix(1e9, 0)}
@@ -45,7 +45,9 @@ func TestProgressLine(t *testing.T) {
 	}{
 		{0, source.Progress{Layer: 1, Layers: 3, Total: 4 * mb}, "\r\x1b[Kpulling layer 1/3  0 B / 4.0 MB"},
 		{10 * time.Millisecond, source.Progress{Layer: 1, Layers: 3, Read: 1000, Total: 4 * mb}, ""}, // too soon
-		{0, source.Progress{Layer: 2, Layers: 3, Total: 2 * mb}, ""},
+		// A new layer always redraws, so that every layer shows at least
+		// once, however quickly it ends.
+		{0, source.Progress{Layer: 2, Layers: 3, Total: 2 * mb}, "\r\x1b[Kpulling layer 1/3  1.0 kB / 4.0 MB, layer 2/3  0 B / 2.0 MB"},
 		{990 * time.Millisecond, source.Progress{Layer: 1, Layers: 3, Read: 2 * mb, Total: 4 * mb},
 			"\r\x1b[Kpulling layer 1/3  2.0 MB / 4.0 MB, layer 2/3  0 B / 2.0 MB  (2.0 MB/s)"},
 		{500 * time.Millisecond, source.Progress{Layer: 2, Layers: 3, Read: 1 * mb, Total: 2 * mb},
