@@ -15,6 +15,7 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 	"github.com/lambdoctor/lambdoctor/lambda"
+	"github.com/lambdoctor/lambdoctor/runtimeapi"
 )
 
 // InvokePath is the Runtime Interface Emulator's invoke endpoint, the
@@ -111,6 +112,14 @@ func Listen(ctx context.Context, s Spec, ln net.Listener, log io.Writer) (*Sessi
 	var err error
 	select {
 	case <-ctx.Done():
+		// An invoke (or the init it waits for) in flight is interrupted;
+		// a warm environment between invokes is shut down as Lambda shuts
+		// one down (stopEnv).
+		l.busyMu.Lock()
+		if l.busy != nil {
+			l.busy.cancel()
+		}
+		l.busyMu.Unlock()
 	case err = <-done:
 	}
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -132,6 +141,11 @@ type listener struct {
 	mu   sync.Mutex // one invoke at a time, as in one environment
 	env  *environment
 	sess *Session
+
+	// busy is the environment an invoke is in flight in (or booting
+	// for), which the end of the session interrupts.
+	busyMu sync.Mutex
+	busy   *environment
 }
 
 // environment is a booted sandbox serving invokes.
@@ -146,9 +160,13 @@ type bootResult struct {
 	err error
 }
 
-// start boots a new environment.
+// start boots a new environment. Its context is not the session's: when
+// the session ends between invokes, the environment gets Lambda's Shutdown
+// phase (SIGTERM to the runtime, SHUTDOWN to the extensions, their budget)
+// before it is torn down, so that what they print as they finish is not
+// lost; an invoke in flight is interrupted instead (Listen).
 func (l *listener) start() *environment {
-	ctx, cancel := context.WithCancel(l.ctx)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(l.ctx))
 	e := &environment{invokes: make(chan *invokeRequest), done: make(chan bootResult, 1), cancel: cancel}
 	go func() {
 		out, err := boot(ctx, l.s, e.invokes)
@@ -157,17 +175,28 @@ func (l *listener) start() *environment {
 	return e
 }
 
-// stopEnv ends the environment, if any, and waits for it.
+// stopEnv ends the environment, if any, and waits for it: no more invokes,
+// then its Shutdown phase, bounded by stopGrace.
 func (l *listener) stopEnv() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e := l.env; e != nil {
 		close(e.invokes)
+		select {
+		case <-e.done:
+		case <-time.After(stopGrace):
+			e.cancel()
+			<-e.done
+		}
 		e.cancel()
-		<-e.done
 		l.env = nil
 	}
 }
+
+// stopGrace bounds the Shutdown phase of a session's last environment:
+// Lambda's budget (2 s with external extensions) and time to tear the
+// sandbox down.
+const stopGrace = runtimeapi.ShutdownBudget + 3*time.Second
 
 func (l *listener) invoke(w http.ResponseWriter, r *http.Request) {
 	payload, err := io.ReadAll(io.LimitReader(r.Body, lambda.MaxPayloadBytes+1))
@@ -184,6 +213,10 @@ func (l *listener) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.ctx.Err() != nil {
+		http.Error(w, "the lambdoctor run session is stopping", http.StatusServiceUnavailable)
+		return
+	}
 	l.sess.Invocations++
 	if e := l.env; e != nil {
 		select {
@@ -200,6 +233,17 @@ func (l *listener) invoke(w http.ResponseWriter, r *http.Request) {
 		l.sess.Inits++
 	}
 	e := l.env
+	l.busyMu.Lock()
+	l.busy = e
+	l.busyMu.Unlock()
+	defer func() {
+		l.busyMu.Lock()
+		l.busy = nil
+		l.busyMu.Unlock()
+	}()
+	if l.ctx.Err() != nil {
+		e.cancel() // the session ended as this invoke began
+	}
 	req := &invokeRequest{payload: payload, reply: make(chan invokeAnswer, 1)}
 	select {
 	case e.invokes <- req:
