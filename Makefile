@@ -52,6 +52,9 @@ demo: setup build
 	else \
 		echo "(lambdoctor run needs root: sudo ./$(BIN) run --event - $(DEMO_IMAGE))"; \
 	fi
+	@echo
+	@echo '### Its broken twins: the same image with one defect each. inspect and run'
+	@echo '### exit 1 on each (make says "Error 1 (ignored)") and name the cause.'
 	$(call demo-twin,debian-go-noexec,the same function COPYed without its execute bit (no --chmod=755))
 	$(call demo-twin,debian-go-wrongpath,ENTRYPOINT names /usr/local/bin/bootstrap; COPY put the function at /var/task/bootstrap)
 	$(call demo-twin,debian-go-arm64,the same function built for arm64 (GOARCH unset on an Apple silicon Mac) in an amd64 image)

@@ -103,7 +103,7 @@ func main() {
 		if cached {
 			how = fmt.Sprintf("cached (%s, built in %.1fs)", realimage.TwinsVersion, info.Seconds)
 		}
-		fmt.Printf("realimage: %-16s %s, %s (%s)\n", tw.Name, tw.Finding, info.ArchivePath(), how)
+		fmt.Printf("realimage: %-19s a broken twin (%s): %s, %s\n", tw.Name, tw.Finding, info.ArchivePath(), how)
 	}
 }
 
