@@ -19,16 +19,31 @@ build:
 setup:
 	./scripts/setup.sh
 
-# Inspect the bundled example images: a working one, then the seed story of
-# a Ruby runtime interface client installed where ENTRYPOINT does not look.
 # The demo: a real aws-lambda-go function on a Debian base (the debian-go
 # real-shaped image, built once), inspected and then run the way Lambda runs
-# it (as root: lambdoctor run needs namespaces), then the seed story of a
-# Ruby runtime interface client installed where ENTRYPOINT does not look.
-DEMO_IMAGE := build/realimages/debian-go/image.tar
+# it (as root: lambdoctor run needs namespaces), then its broken twins (the
+# same image with one defect each, see internal/realimage/twins.go), each
+# diagnosed by inspect and by run. A twin's commands exit 1: the leading -
+# lets the demo go on.
+REALIMAGES_DIR := $(or $(LAMBDOCTOR_REALIMAGES_DIR),build/realimages)
+DEMO_IMAGE     := $(REALIMAGES_DIR)/debian-go/image.tar
+
+# $(call demo-twin,NAME,WHAT): inspect and run one broken twin.
+define demo-twin
+	@echo
+	@echo '### Broken twin: $(2)'
+	-./$(BIN) inspect --compact $(REALIMAGES_DIR)/$(1)/image.tar
+	@echo
+	-@if [ "$$(id -u)" = 0 ]; then \
+		echo '$$ lambdoctor run $(REALIMAGES_DIR)/$(1)/image.tar'; \
+		./$(BIN) run $(REALIMAGES_DIR)/$(1)/image.tar; \
+	else \
+		echo "(lambdoctor run needs root: sudo ./$(BIN) run $(REALIMAGES_DIR)/$(1)/image.tar)"; \
+	fi
+endef
 
 demo: setup build
-	$(REALIMAGE) -q -only debian-go
+	$(REALIMAGE) -q -only debian-go -twins
 	./$(BIN) inspect $(DEMO_IMAGE)
 	@echo
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -38,7 +53,11 @@ demo: setup build
 		echo "(lambdoctor run needs root: sudo ./$(BIN) run --event - $(DEMO_IMAGE))"; \
 	fi
 	@echo
-	-./$(BIN) inspect testdata/images/broken-entrypoint.tar
+	@echo '### Its broken twins: the same image with one defect each. inspect and run'
+	@echo '### exit 1 on each (make says "Error 1 (ignored)") and name the cause.'
+	$(call demo-twin,debian-go-noexec,the same function COPYed without its execute bit (no --chmod=755))
+	$(call demo-twin,debian-go-wrongpath,ENTRYPOINT names /usr/local/bin/bootstrap; COPY put the function at /var/task/bootstrap)
+	$(call demo-twin,debian-go-arm64,the same function built for arm64 (GOARCH unset on an Apple silicon Mac) in an amd64 image)
 
 vet:
 	$(GO) vet ./...

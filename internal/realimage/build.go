@@ -286,8 +286,8 @@ func fnSource() (string, error) {
 }
 
 // goFunction compiles testdata/fn (aws-lambda-go's lambda.Start) for
-// linux/amd64 with the local toolchain, statically (CGO_ENABLED=0).
-func (b *Builder) goFunction(ctx context.Context) (string, error) {
+// linux/arch with the local toolchain, statically (CGO_ENABLED=0).
+func (b *Builder) goFunction(ctx context.Context, arch string) (string, error) {
 	src, err := fnSource()
 	if err != nil {
 		return "", err
@@ -296,13 +296,16 @@ func (b *Builder) goFunction(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("building the Go function needs the go command on PATH")
 	}
 	out := filepath.Join(b.work(), "fn", "bootstrap")
+	if arch != "amd64" {
+		out += "-" + arch
+	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", err
 	}
-	b.logf("$ go build -o %s (in %s)", out, src)
+	b.logf("$ GOARCH=%s go build -o %s (in %s)", arch, out, src)
 	c := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
 	c.Dir = src
-	c.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOWORK=off", "GOFLAGS=-mod=mod")
+	c.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch, "GOWORK=off", "GOFLAGS=-mod=mod")
 	if msg, err := c.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the Go function: %v\n%s", err, msg)
 	}
@@ -323,7 +326,7 @@ func (b *Builder) goLayers(ctx context.Context) (certs, app layerSpec, err error
 		return certs, app, err
 	}
 	certs.Extra = append(certs.Extra, extraFile{Path: "etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Content: bundle})
-	bin, err := b.goFunction(ctx)
+	bin, err := b.goFunction(ctx, "amd64")
 	if err != nil {
 		return certs, app, err
 	}

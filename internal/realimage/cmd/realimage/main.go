@@ -2,7 +2,10 @@
 // package realimage) under build/realimages/, skipping those already built
 // from the current recipe:
 //
-//	go run ./internal/realimage/cmd/realimage [-only debian-go,debian-python] [-dir DIR] [-mirror URL]
+//	go run ./internal/realimage/cmd/realimage [-only debian-go,debian-python] [-twins] [-dir DIR] [-mirror URL]
+//
+// With -twins it also makes the broken twins of debian-go (see
+// realimage.Twins) next to it, for `make demo`.
 //
 // It needs root, debootstrap and apt (Debian), and reaches only the Debian
 // mirror and the Go module proxy. With -if-possible it exits 0, saying
@@ -30,6 +33,7 @@ func main() {
 	mirror := flag.String("mirror", "", "Debian mirror (default: the one apt is configured with)")
 	ifPossible := flag.Bool("if-possible", false, "exit 0 with a note when this machine cannot build the images (not root, no debootstrap)")
 	quiet := flag.Bool("q", false, "print only the summary lines")
+	twins := flag.Bool("twins", false, "also make the broken twins of debian-go (one defect each) next to it")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "realimage: unexpected argument %q\n", flag.Arg(0))
@@ -79,6 +83,27 @@ func main() {
 		}
 		fmt.Printf("realimage: %-13s %d layers, %s compressed, %s uncompressed, %d entries: %s, %s\n",
 			n, info.Layers, mb(info.Compressed), mb(info.Uncompressed), info.Entries, info.ArchivePath(), how)
+	}
+	if !*twins {
+		return
+	}
+	for _, tw := range realimage.Twins {
+		start := time.Now()
+		info, cached, err := b.BuildTwin(ctx, tw.Name)
+		if err != nil {
+			var he *realimage.HostError
+			if *ifPossible && errors.As(err, &he) {
+				fmt.Printf("realimage: not building the broken twins here: %v\n", he)
+				return
+			}
+			fmt.Fprintf(os.Stderr, "realimage: %v\n", err)
+			os.Exit(1)
+		}
+		how := fmt.Sprintf("built in %.1fs", time.Since(start).Seconds())
+		if cached {
+			how = fmt.Sprintf("cached (%s, built in %.1fs)", realimage.TwinsVersion, info.Seconds)
+		}
+		fmt.Printf("realimage: %-19s a broken twin (%s): %s, %s\n", tw.Name, tw.Finding, info.ArchivePath(), how)
 	}
 }
 
