@@ -406,6 +406,7 @@ func TestPreCommitHooksYAML(t *testing.T) {
 		Stages        []string `yaml:"stages"`
 		PassFilenames *bool    `yaml:"pass_filenames"`
 		AlwaysRun     bool     `yaml:"always_run"`
+		MinVersion    string   `yaml:"minimum_pre_commit_version"`
 	}
 	if err := yaml.Unmarshal([]byte(repoFile(t, ".pre-commit-hooks.yaml")), &hooks); err != nil {
 		t.Fatalf(".pre-commit-hooks.yaml: %v", err)
@@ -414,9 +415,9 @@ func TestPreCommitHooksYAML(t *testing.T) {
 		t.Fatalf("want one hook, got %d", len(hooks))
 	}
 	h := hooks[0]
-	if h.ID != "lambdoctor" || h.Language != "golang" || !slices.Equal(h.Stages, []string{"pre-push"}) ||
-		h.PassFilenames == nil || *h.PassFilenames || !h.AlwaysRun {
-		t.Errorf("hook = %+v; want id lambdoctor, language golang, stages [pre-push], pass_filenames false, always_run true", h)
+	if h.ID != "lambdoctor" || h.Language != "golang" || !slices.Equal(h.Stages, []string{"push"}) ||
+		h.PassFilenames == nil || *h.PassFilenames || !h.AlwaysRun || h.MinVersion != "2.17.0" {
+		t.Errorf("hook = %+v; want id lambdoctor, language golang, stages [push] (pre-commit before 3.2 rejects pre-push), pass_filenames false, always_run true, minimum_pre_commit_version 2.17.0", h)
 	}
 	args := strings.Fields(h.Entry)
 	if len(args) == 0 || args[0] != "lambdoctor" {

@@ -3,7 +3,8 @@
 # and Debian's docker.io for the real-daemon tests (they start their own
 # private dockerd and stop it), and busybox-static for the sandbox tests of
 # `lambdoctor run` (a static /bin/busybox they copy into test images), with
-# uidmap (newuidmap/newgidmap) for its unprivileged path, and debootstrap and
+# uidmap (newuidmap/newgidmap) for its unprivileged path, pre-commit for the
+# test of .pre-commit-hooks.yaml, and debootstrap and
 # python3 to build the real-shaped test images (make realimages). Safe to run
 # again.
 set -euo pipefail
@@ -44,6 +45,16 @@ if ! command -v xmllint >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >/dev/null
   else
     echo "setup: xmllint not found and cannot install libxml2-utils (need root and apt-get); the JUnit schema test will be skipped" >&2
+  fi
+fi
+
+if ! command -v pre-commit >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's pre-commit to test .pre-commit-hooks.yaml (pre-commit try-repo)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pre-commit >/dev/null
+  else
+    echo "setup: pre-commit not found and cannot install it (need root and apt-get); the pre-commit framework test will be skipped" >&2
   fi
 fi
 
