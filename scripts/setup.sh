@@ -3,8 +3,9 @@
 # and Debian's docker.io for the real-daemon tests (they start their own
 # private dockerd and stop it), and busybox-static for the sandbox tests of
 # `lambdoctor run` (a static /bin/busybox they copy into test images), with
-# uidmap (newuidmap/newgidmap) for its unprivileged path, pre-commit for the
-# test of .pre-commit-hooks.yaml, and debootstrap and
+# uidmap (newuidmap/newgidmap) for its unprivileged path, pre-commit and
+# shellcheck for the tests of .pre-commit-hooks.yaml and action.yml, and
+# debootstrap and
 # python3 to build the real-shaped test images (make realimages). Safe to run
 # again.
 set -euo pipefail
@@ -48,13 +49,13 @@ if ! command -v xmllint >/dev/null 2>&1; then
   fi
 fi
 
-if ! command -v pre-commit >/dev/null 2>&1; then
+if ! command -v pre-commit >/dev/null 2>&1 || ! command -v shellcheck >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's pre-commit to test .pre-commit-hooks.yaml (pre-commit try-repo)"
+    echo "setup: installing Debian's pre-commit (pre-commit try-repo of .pre-commit-hooks.yaml) and shellcheck (actionlint runs it on the action's scripts)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pre-commit >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pre-commit shellcheck >/dev/null
   else
-    echo "setup: pre-commit not found and cannot install it (need root and apt-get); the pre-commit framework test will be skipped" >&2
+    echo "setup: pre-commit or shellcheck not found and cannot install them (need root and apt-get); the pre-commit and actionlint tests will be skipped" >&2
   fi
 fi
 
