@@ -42,11 +42,23 @@ func run(ctx context.Context, args []string) error {
 	version := fs.String("version", "", "the version stamped into the binaries and the archive names (default: git describe --tags --always --dirty)")
 	check := fs.Bool("check", false, "build into a temporary directory, verify, and remove it (what make release-check runs)")
 	certs := fs.String("ca-certificates", "/etc/ssl/certs/ca-certificates.crt", "the CA bundle copied into the container image")
+	publish := fs.String("publish-image", "", "push the image index of an earlier run in -out to `REPOSITORY`:VERSION (e.g. ghcr.io/lambdoctor/lambdoctor), and build nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags only; see -h)", fs.Args())
+	}
+	if *publish != "" {
+		if *check {
+			return errors.New("-publish-image pushes what -out holds; it does not go with -check")
+		}
+		tag, digest, err := publishImage(ctx, *out, *publish)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "release: pushed %s@%s\n", tag, digest)
+		return nil
 	}
 	root, err := moduleRoot(ctx)
 	if err != nil {

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // The full build (four go builds) is `make release-check`; these tests
@@ -260,5 +266,44 @@ func TestClearOut(t *testing.T) {
 	}
 	if _, err := os.Stat(prev); !os.IsNotExist(err) {
 		t.Error("a previous release was not removed")
+	}
+}
+
+// TestPublishImage pushes a fake release's image to an in-process
+// registry (go-containerregistry's pkg/registry) and reads it back: the
+// tag is the version and names the multi-arch index itself, with both
+// platforms.
+func TestPublishImage(t *testing.T) {
+	r := fakeRelease(t)
+	if err := r.writeImage(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/lambdoctor"
+	tag, digest, err := publishImage(context.Background(), r.out, repo, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag.TagStr() != "v1.2.3" {
+		t.Errorf("pushed as %s, want the version as the tag", tag)
+	}
+	idx, err := remote.Index(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := idx.Digest()
+	im, _ := idx.IndexManifest()
+	var platforms []string
+	for _, m := range im.Manifests {
+		if m.Platform != nil {
+			platforms = append(platforms, m.Platform.OS+"/"+m.Platform.Architecture)
+		}
+	}
+	if got != digest || strings.Join(platforms, ",") != "linux/amd64,linux/arm64" {
+		t.Errorf("the registry has %s with %q, want %s with linux/amd64,linux/arm64", got, platforms, digest)
+	}
+	if _, _, err := publishImage(context.Background(), t.TempDir(), repo, name.Insecure); err == nil || !strings.Contains(err.Error(), "run make release first") {
+		t.Errorf("publishing without a layout: %v", err)
 	}
 }
