@@ -112,10 +112,14 @@ type Finding struct {
 	Fix  string `json:"fix"`
 	Docs string `json:"docs"`
 	// Suppressed is set by the report's suppression stage when an ignore
-	// entry of the config matches; the finding stays in the report, marked.
+	// matches; the finding stays in the report, marked.
 	Suppressed bool `json:"suppressed,omitempty"`
 	// SuppressionReason is the matching ignore entry's reason.
 	SuppressionReason string `json:"suppressionReason,omitempty"`
+	// SuppressedBy says where the matching ignore was written: "config"
+	// (.lambdoctor.yaml), "dockerfile" (a `# lambdoctor ignore=` comment)
+	// or "command-line" (--ignore, or LAMBDOCTOR_IGNORE).
+	SuppressedBy string `json:"suppressedBy,omitempty"`
 	// Location is the Dockerfile instruction that caused the finding, set
 	// by the report's location stage when inspect was given --dockerfile.
 	Location *SourceLocation `json:"location,omitempty"`

@@ -14,6 +14,7 @@ const (
 	ExitLoad     = 3 // an image could not be loaded or read, or the command was interrupted
 	ExitWrite    = 4 // output could not be written: a report (stdout, --output) or the git hook
 	ExitSandbox  = 5 // run: this machine cannot run the sandbox, or the sandbox failed
+	ExitAWS      = 6 // inspect --function/--all-functions: no function could be read (no Region, no credentials, the listing refused)
 )
 
 // exitError is an error with the exit code it maps to. Commands return
@@ -45,6 +46,8 @@ func loadError(err error) error { return &exitError{code: ExitLoad, err: err} }
 func writeError(err error) error { return &exitError{code: ExitWrite, err: err} }
 
 func sandboxError(err error) error { return &exitError{code: ExitSandbox, err: err} }
+
+func awsError(err error) error { return &exitError{code: ExitAWS, err: err} }
 
 // silent exits with code without a message (what went wrong is in the
 // report already).

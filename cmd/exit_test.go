@@ -39,7 +39,7 @@ func TestWriteFailureExitCode(t *testing.T) {
 // Every exit code is distinct and documented, in --help and in
 // docs/exit-codes.md.
 func TestExitCodesDocumented(t *testing.T) {
-	codes := []int{ExitOK, ExitFindings, ExitUsage, ExitLoad, ExitWrite, ExitSandbox}
+	codes := []int{ExitOK, ExitFindings, ExitUsage, ExitLoad, ExitWrite, ExitSandbox, ExitAWS}
 	seen := map[int]bool{}
 	doc, err := os.ReadFile("../docs/exit-codes.md")
 	if err != nil {
@@ -63,7 +63,8 @@ func TestExitCodesDocumented(t *testing.T) {
 	}{
 		{nil, ExitOK}, {errVerdict, ExitFindings}, {usageError("x"), ExitUsage},
 		{loadError(errors.New("x")), ExitLoad}, {writeError(errors.New("x")), ExitWrite},
-		{sandboxError(errors.New("x")), ExitSandbox}, {errors.New("cobra: unknown flag"), ExitUsage},
+		{sandboxError(errors.New("x")), ExitSandbox}, {awsError(errors.New("x")), ExitAWS},
+		{errors.New("cobra: unknown flag"), ExitUsage},
 	} {
 		if got, _ := exitCode(tt.err); got != tt.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)

@@ -107,7 +107,8 @@ type hookOptions struct {
 	configPath string // --config of hook run
 	dir        string // where git runs; "" is the working directory
 	net        netFlags
-	noCache    bool // --no-cache of hook run
+	noCache    bool        // --no-cache of hook run
+	policy     policyFlags // --ignore, --disable of hook run
 	// executable is os.Executable outside tests: where the hook finds
 	// the binary that installed it.
 	executable func() (string, error)
@@ -205,6 +206,7 @@ standard error, which git shows.`,
 	c.Flags().StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
 	addNetFlags(c.Flags(), &opts.net)
 	addNoCacheFlag(c.Flags(), &opts.noCache)
+	addPolicyFlags(c.Flags(), &opts.policy)
 	return c
 }
 
@@ -385,6 +387,7 @@ func runHookRun(ctx context.Context, streams *IOStreams, opts *hookOptions) erro
 	iopts.configPath = opts.configPath
 	iopts.net = opts.net
 	iopts.noCache = opts.noCache
+	iopts.policy = opts.policy
 	iopts.outputs = []string{"json=" + jsonPath}
 	// With no IMAGE arguments inspect reads the images, and everything
 	// else (arch, fail-on, disable, severity, ignore), from the config.

@@ -12,7 +12,6 @@ import (
 	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/config"
-	"github.com/lambdoctor/lambdoctor/dockerfile"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/report"
@@ -45,14 +44,22 @@ type inspectOptions struct {
 	// The function's ImageConfig overrides, as given on the command line.
 	entrypoint, command, workdir string
 
-	// dockerfile is --dockerfile: findings are mapped to its lines.
+	// dockerfile is --dockerfile: findings are mapped to its lines;
+	// buildArgs are --build-arg, the values its ARGs had.
 	dockerfile string
+	buildArgs  []string
+
+	// policy are --ignore and --disable.
+	policy policyFlags
 
 	// net are the registry and daemon limits.
 	net netFlags
 
 	// noCache is --no-cache.
 	noCache bool
+
+	// fn are --function, --all-functions and --region (functions.go).
+	fn functionFlags
 
 	// load is source.Load outside tests.
 	load inspect.LoadFunc
@@ -72,9 +79,17 @@ IMAGE is any of:
   NAME[:TAG]                the local daemon when one answers, else the registry
 
 When IMAGE is an image index (multi-arch, or buildx attestations), the image
-for --arch is inspected, and the index itself is reported: Lambda rejects it.`
+for --arch is inspected, and the index itself is reported: Lambda rejects it.
+
+With --function NAME|ARN (repeatable) or --all-functions, the images are
+those deployed functions run: each function's configuration is read from the
+Lambda API (lambda:GetFunction), the exact digest it runs is pulled from ECR,
+and it is inspected with the function's ImageConfig and architecture; one
+report per function (docs/deploy/live.md).`
 
 const inspectExample = `  lambdoctor inspect 123456789012.dkr.ecr.eu-west-1.amazonaws.com/fn:latest
+  lambdoctor inspect --function orders-api --region eu-west-1
+  lambdoctor inspect --all-functions --format json --output sarif=lambdoctor.sarif
   lambdoctor inspect --arch arm64 docker:my-fn:dev
   docker save my-fn:dev -o fn.tar && lambdoctor inspect fn.tar --format json
   lambdoctor inspect fn.tar --output sarif=lambdoctor.sarif --output junit=lambdoctor.xml`
@@ -119,8 +134,11 @@ func newInspectCmd(streams *IOStreams, runF func(context.Context, *inspectOption
 	f.StringVar(&opts.entrypoint, "entrypoint", "", `the function's ImageConfig EntryPoint, as a JSON list ('["/bin/app","--flag"]') or one path`)
 	f.StringVar(&opts.command, "cmd", "", `the function's ImageConfig Command, as a JSON list ('["app.handler"]') or one string`)
 	f.StringVar(&opts.workdir, "workdir", "", "the function's ImageConfig WorkingDirectory")
-	f.StringVar(&opts.dockerfile, "dockerfile", "", "the Dockerfile that built the image: findings name the instruction that caused them (its last stage)")
+	f.StringVar(&opts.dockerfile, "dockerfile", "", "the Dockerfile that built the image: findings name the instruction that caused them (its last stage), and its lambdoctor ignore= comments apply")
+	f.StringArrayVar(&opts.buildArgs, "build-arg", nil, "with --dockerfile: a build argument the image was built with, `NAME=VALUE` (or NAME for its value in the environment), as docker build takes it; repeatable")
+	addPolicyFlags(f, &opts.policy)
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
+	addFunctionFlags(f, &opts.fn)
 	addNetFlags(f, &opts.net)
 	addNoCacheFlag(f, &opts.noCache)
 	return c
@@ -153,6 +171,12 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 		return err
 	}
 	fromConfig(cfg, &opts.arch, opts.archSet, &opts.failOn, opts.failOnSet)
+	if opts.fn.active() {
+		return runFunctions(ctx, streams, opts, cfg, refs)
+	}
+	if opts.fn.region != "" {
+		return usageError("--region goes with --function or --all-functions")
+	}
 	if cfg != nil && len(refs) == 0 {
 		refs = cfg.ImageRefs()
 	}
@@ -181,17 +205,19 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if opts.name != "" && len(refs) > 1 {
 		return usageError("--name names one image, and %d were given", len(refs))
 	}
-	var df *dockerfile.File
-	var dfPath string
-	if opts.dockerfile != "" {
-		if df, dfPath, err = inspect.LoadDockerfile(opts.dockerfile); err != nil {
-			return usageError("%v", err)
-		}
+	if err := opts.policy.apply(&inspect.Options{}); err != nil {
+		return usageError("%v", err)
 	}
+	df, dfPath, dfWarnings, err := loadDockerfile(streams, opts.dockerfile, opts.buildArgs, arch)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	printWarnings(streams, dfWarnings)
 	iopts, err := loadingOptions(streams, opts.noCache, opts.quiet, opts.net, opts.transport)
 	if err != nil {
 		return err
 	}
+	_ = opts.policy.apply(&iopts) // checked above
 	iopts.Arch, iopts.Overrides, iopts.Policy, iopts.Load = arch, overrides, cfg, opts.load
 	iopts.Dockerfile, iopts.DockerfilePath = df, dfPath
 	iopts.Name = opts.name

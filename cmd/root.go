@@ -29,7 +29,11 @@ func Main() int {
 func Run(ctx context.Context, args []string, io *IOStreams) int {
 	root := newRootCmd(io)
 	root.SetArgs(args)
-	code, msg := exitCode(root.ExecuteContext(ctx))
+	c, err := root.ExecuteContextC(ctx)
+	code, msg := exitCode(err)
+	if code == ExitUsage {
+		msg = envNote(c, msg)
+	}
 	if msg != nil {
 		printErr(io.Err, msg)
 	}
@@ -58,7 +62,9 @@ Exit codes (every command; see docs/exit-codes.md):
   2  usage or configuration error
   3  an image could not be loaded or read, or the command was interrupted
   4  output could not be written (stdout, an --output file, the git hook)
-  5  run: this machine cannot run the sandbox, or the sandbox failed`
+  5  run: this machine cannot run the sandbox, or the sandbox failed
+  6  inspect --function/--all-functions: the AWS API could not be used
+     (no Region, no credentials, credentials rejected, listing refused)`
 
 func newRootCmd(streams *IOStreams) *cobra.Command {
 	root := &cobra.Command{
@@ -68,7 +74,14 @@ func newRootCmd(streams *IOStreams) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version(),
+		// The flags the command line did not give come from their
+		// LAMBDOCTOR_ variables (env.go).
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			return applyEnv(c, streams.getenv)
+		},
 	}
+	// A subcommand's own PersistentPreRunE must not skip the root's.
+	cobra.EnableTraverseRunHooks = true
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
 	root.SetIn(streams.In)
@@ -87,5 +100,6 @@ func newRootCmd(streams *IOStreams) *cobra.Command {
 		newRunCmd(streams, nil),
 	)
 	registerCompletions(root)
+	envHelp(root)
 	return root
 }

@@ -32,6 +32,7 @@ type runOptions struct {
 
 	configPath         string
 	archSet, failOnSet bool
+	policy             policyFlags // --ignore, --disable
 
 	// The function's ImageConfig overrides.
 	entrypoint, command, workdir string
@@ -157,6 +158,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr for registry pulls (shown only when stderr is a terminal)")
 	f.StringVar(&opts.configPath, "config", "", "the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root)")
 	addNoCacheFlag(f, &opts.noCache)
+	addPolicyFlags(f, &opts.policy)
 	_ = c.RegisterFlagCompletionFunc("network", cobra.FixedCompletions([]string{"none", "host"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
@@ -286,6 +288,9 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	if err := opts.net.check(); err != nil {
 		return usageError("%v", err)
 	}
+	if err := opts.policy.apply(&inspect.Options{}); err != nil {
+		return usageError("%v", err)
+	}
 	ws, err := emulate.Prepare()
 	if err != nil {
 		return runError(err)
@@ -296,6 +301,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 	if err != nil {
 		return err
 	}
+	_ = opts.policy.apply(&iopts) // checked above
 	iopts.Arch, iopts.Overrides, iopts.Policy, iopts.Load, iopts.TempDir = plan.arch, plan.overrides, cfg, opts.load, ws.LoadDir
 	iopts.Unpack = true
 	session, err := inspect.New(iopts)

@@ -29,6 +29,8 @@ type whyOptions struct {
 	net        netFlags
 	// noCache is --no-cache.
 	noCache bool
+	// policy are --ignore and --disable, for --image.
+	policy policyFlags
 
 	// load is source.Load outside tests.
 	load inspect.LoadFunc
@@ -81,6 +83,7 @@ func newWhyCmd(streams *IOStreams) *cobra.Command {
 	f.StringVar(&opts.configPath, "config", "", "with --image: the config file (default: $LAMBDOCTOR_CONFIG, else .lambdoctor.yaml up to the git root); its arch, disable, severity and ignore apply")
 	addNetFlags(f, &opts.net)
 	addNoCacheFlag(f, &opts.noCache)
+	addPolicyFlags(f, &opts.policy)
 	return c
 }
 
@@ -100,6 +103,11 @@ func runWhy(ctx context.Context, streams *IOStreams, opts *whyOptions, args []st
 	}
 	arch, err := parseArch(opts.arch)
 	if err != nil {
+		return usageError("%v", err)
+	}
+	// --ignore and --disable matter only with --image, but a typo in them
+	// is said either way.
+	if err := opts.policy.apply(&inspect.Options{}); err != nil {
 		return usageError("%v", err)
 	}
 	if err := opts.net.check(); err != nil {
@@ -177,6 +185,9 @@ func whyImageChecks(ctx context.Context, streams *IOStreams, opts *whyOptions, c
 		return wi, nil, true
 	}
 	iopts := inspect.Options{Tool: tool(), Arch: arch, Checks: list, Policy: cfg, Load: opts.load}
+	if err := opts.policy.apply(&iopts); err != nil {
+		return fail(err)
+	}
 	var err error
 	if iopts.Cache, err = openLayerCache(io.Discard, opts.noCache, streams.getenv); err != nil {
 		return fail(err)

@@ -361,7 +361,7 @@ func cmpLine(e *keyError, fallback int) int {
 }
 
 func validateIgnore(r rawIgnore) (Ignore, *keyError) {
-	ig := Ignore{Line: r.line, Written: r.ID.V, Ignore: report.Ignore{Reason: strings.TrimSpace(r.Reason.V)}}
+	ig := Ignore{Line: r.line, Written: r.ID.V, Ignore: report.Ignore{Reason: strings.TrimSpace(r.Reason.V), By: report.SuppressedByConfig}}
 	if r.ID.V == "" {
 		return ig, &keyError{line: r.line, msg: "ignore entry without an id (a check ID or name)"}
 	}
@@ -477,6 +477,11 @@ func typeMessage(msg string) string {
 	}
 	return fmt.Sprintf("want %s, found %s", shape(m[3]), found)
 }
+
+// ResolveCheck returns the ID of the check named by an ID or name, or an
+// error with the closest check as a suggestion: how every list of checks
+// (the config file's, --ignore and --disable, Dockerfile comments) is read.
+func ResolveCheck(idOrName string) (string, error) { return resolve(idOrName) }
 
 // resolve returns the ID of the check named by an ID or name, or an error
 // with the closest check as a suggestion.

@@ -9,6 +9,7 @@
 package dockerfile
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"maps"
@@ -55,26 +56,64 @@ type File struct {
 	// Path is the file's name as given to Parse.
 	Path   string
 	stages []*stage
+	// all are the instructions of every stage, FROM included, in file
+	// order.
+	all []Instruction
+	// declared are the names of every ARG, before the first FROM or in a
+	// stage; unusedArgs the build args none declares.
+	declared   map[string]bool
+	unusedArgs []string
+	// suppressions are the `# lambdoctor ignore=` comments.
+	suppressions []Suppression
+}
+
+// Options are what a build is given besides the Dockerfile.
+type Options struct {
+	// BuildArgs are the values of --build-arg NAME=VALUE. As with
+	// buildkit, a value applies only where an ARG declares the name: it
+	// replaces that ARG's default, before the first FROM (the global ARGs
+	// FROM lines read) as in a stage; a stage's ARG without a default
+	// takes the build arg, else the global ARG's value.
+	BuildArgs map[string]string
+	// Arch is the target architecture ("amd64", "arm64"): buildkit
+	// predefines TARGETPLATFORM, TARGETOS, TARGETARCH and TARGETVARIANT
+	// from it for the global scope (a stage reads them after ARG
+	// TARGETARCH). "" leaves them undefined; build args override them.
+	Arch string
+}
+
+// predefinedArgs are the build args buildkit accepts without an ARG: the
+// platform ones and the proxy ones
+// (https://docs.docker.com/reference/dockerfile/#predefined-args).
+var predefinedArgs = []string{
+	"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
+	"BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT",
+	"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+	"FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+	"SOURCE_DATE_EPOCH",
 }
 
 // ParseFile reads and parses the Dockerfile at p.
-func ParseFile(p string) (*File, error) {
-	f, err := os.Open(p)
+func ParseFile(p string, opts Options) (*File, error) {
+	data, err := os.ReadFile(p)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return Parse(p, f)
+	return Parse(p, bytes.NewReader(data), opts)
 }
 
 // Parse parses a Dockerfile read from r; name is its path, for messages.
-func Parse(name string, r io.Reader) (*File, error) {
-	res, err := parser.Parse(r)
+func Parse(name string, r io.Reader, opts Options) (*File, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", name, err)
 	}
-	f := &File{Path: name}
-	global := map[string]string{}
+	f := &File{Path: name, declared: map[string]bool{}}
+	global := targetArgs(opts)
 	var cur *stage
 	for _, n := range res.AST.Children {
 		in := Instruction{
@@ -93,31 +132,46 @@ func Parse(name string, r io.Reader) (*File, error) {
 			if len(args) >= 3 && strings.EqualFold(args[1], "AS") {
 				s.name = strings.ToLower(args[2])
 			}
+			// FROM reads the global ARGs: FROM ${BUILDER} names a stage
+			// when the ARG's value does.
+			base := strings.ToLower(expandGlobal(s.base, global))
 			for i := len(f.stages) - 1; i >= 0; i-- {
-				if f.stages[i].name != "" && f.stages[i].name == strings.ToLower(s.base) {
+				if f.stages[i].name != "" && f.stages[i].name == base {
 					s.parent = f.stages[i]
 					break
 				}
 			}
-			// A stage built on another inherits its state.
-			in.vars, in.workdir, in.shell = copyVars(global), "/", []string{"/bin/sh", "-c"}
+			// A stage starts with the environment of its base: unknown
+			// for an image, the state of the stage it is built on.
+			// Global ARGs are not part of it: a stage sees one only
+			// after an ARG of that name.
+			in.vars, in.workdir, in.shell = map[string]string{}, "/", []string{"/bin/sh", "-c"}
 			if p := s.parent; p != nil && len(p.instrs) > 0 {
 				last := p.instrs[len(p.instrs)-1]
 				in.vars, in.workdir, in.shell = copyVars(last.vars), last.workdir, last.shell
 			}
 			s.from = in
 			f.stages = append(f.stages, s)
+			f.all = append(f.all, in)
 			cur = s
 			continue
 		}
 		if cur == nil {
-			// Global ARGs before the first FROM.
+			// Global ARGs before the first FROM: a build arg, else the
+			// default expanded with the global ARGs before it; one with
+			// neither stays undefined.
 			if in.Cmd == "ARG" {
 				for _, a := range args {
-					k, v, _ := strings.Cut(a, "=")
-					global[k] = unquote(v)
+					k, v, hasDefault := strings.Cut(a, "=")
+					f.declared[k] = true
+					if bv, ok := opts.BuildArgs[k]; ok {
+						global[k] = bv
+					} else if hasDefault {
+						global[k] = expandGlobal(v, global)
+					}
 				}
 			}
+			f.all = append(f.all, in)
 			continue
 		}
 		prev := cur.from
@@ -130,11 +184,26 @@ func Parse(name string, r io.Reader) (*File, error) {
 			if len(args) > 0 {
 				in.workdir = resolve(prev.workdir, expand(args[0], prev.vars))
 			}
-		case "ENV", "ARG":
+		case "ENV":
 			in.vars = copyVars(prev.vars)
-			for k, v := range assignments(in.Cmd, n) {
-				if _, set := in.vars[k]; in.Cmd == "ENV" || !set || v != "" {
-					in.vars[k] = expand(v, prev.vars)
+			for _, kv := range envPairs(n) {
+				in.vars[kv[0]] = expandValue(kv[1], prev.vars)
+			}
+		case "ARG":
+			// As buildkit's dispatchArg: the build arg, else the default
+			// (expanded), else the global ARG of that name; the value
+			// replaces an ENV of the same name from here on, and an ARG
+			// with none leaves the name as it was.
+			in.vars = copyVars(prev.vars)
+			for _, a := range args {
+				k, v, hasDefault := strings.Cut(a, "=")
+				f.declared[k] = true
+				if bv, ok := opts.BuildArgs[k]; ok {
+					in.vars[k] = bv
+				} else if hasDefault {
+					in.vars[k] = expandValue(v, in.vars)
+				} else if gv, ok := global[k]; ok {
+					in.vars[k] = gv
 				}
 			}
 		case "SHELL":
@@ -143,12 +212,45 @@ func Parse(name string, r io.Reader) (*File, error) {
 			}
 		}
 		cur.instrs = append(cur.instrs, in)
+		f.all = append(f.all, in)
 	}
 	if len(f.stages) == 0 {
 		return nil, fmt.Errorf("parsing %s: no FROM instruction", name)
 	}
+	for k := range opts.BuildArgs {
+		if !f.declared[k] && !slices.Contains(predefinedArgs, k) && !strings.HasPrefix(k, "BUILDKIT_") {
+			f.unusedArgs = append(f.unusedArgs, k)
+		}
+	}
+	slices.Sort(f.unusedArgs)
+	if f.suppressions, err = findSuppressions(name, data, f.all); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
+
+// targetArgs are the global ARGs buildkit predefines for the target
+// platform, with the build args that override them.
+func targetArgs(opts Options) map[string]string {
+	global := map[string]string{}
+	if opts.Arch != "" {
+		global["TARGETPLATFORM"] = "linux/" + opts.Arch
+		global["TARGETOS"] = "linux"
+		global["TARGETARCH"] = opts.Arch
+		global["TARGETVARIANT"] = ""
+	}
+	for _, k := range predefinedArgs {
+		if v, ok := opts.BuildArgs[k]; ok {
+			global[k] = v
+		}
+	}
+	return global
+}
+
+// UnusedBuildArgs are the build args that no ARG of the Dockerfile
+// declares (and that buildkit does not predefine): the build ignores
+// them, and "docker build" warns that they were not consumed.
+func (f *File) UnusedBuildArgs() []string { return slices.Clone(f.unusedArgs) }
 
 // Stages returns the number of build stages.
 func (f *File) Stages() int { return len(f.stages) }
@@ -424,13 +526,26 @@ func pattern(word string, vars map[string]string) *regexp.Regexp {
 
 // expand substitutes the known variables of a word the way the builder
 // does, with buildkit's own lexer (shell.Lex: ${NAME:-default},
-// ${NAME:+alt}, ${NAME%suffix} ...). A variable the Dockerfile does not
-// set may come from the base image (LAMBDA_TASK_ROOT), so it is left as
-// written (pattern matches it as any text), unless every such variable of
-// the word has a default, which the builder then uses as this does.
+// ${NAME:+alt}, ${NAME%suffix} ...), leaving quotes and escapes as written
+// (the word is compared with what the builder recorded). A variable the
+// Dockerfile does not set may come from the base image (LAMBDA_TASK_ROOT),
+// so it is left as written (pattern matches it as any text), unless every
+// such variable of the word has a default, which the builder then uses as
+// this does.
 func expand(word string, vars map[string]string) string {
+	return lexWord(word, vars, true)
+}
+
+// expandValue is the value of an ENV or ARG assignment as the builder
+// computes it: variables expanded as expand does, quotes and escapes
+// processed (ENV A="x y" is x y).
+func expandValue(word string, vars map[string]string) string {
+	return lexWord(word, vars, false)
+}
+
+func lexWord(word string, vars map[string]string, raw bool) string {
 	lex := shell.NewLex('\\')
-	lex.SkipProcessQuotes, lex.RawEscapes = true, true
+	lex.SkipProcessQuotes, lex.RawEscapes = raw, raw
 	env := varEnv(vars)
 	if unknownHaveDefaults(word, vars) {
 		if r, _, err := lex.ProcessWord(word, env); err == nil {
@@ -442,6 +557,18 @@ func expand(word string, vars map[string]string) string {
 		return r
 	}
 	return word
+}
+
+// expandGlobal expands a word in the global scope (a global ARG's
+// default, a FROM line): every variable there is known, so an undefined
+// one is empty, as for the builder. A word the lexer rejects stays as
+// written.
+func expandGlobal(word string, global map[string]string) string {
+	r, _, err := shell.NewLex('\\').ProcessWord(word, varEnv(global))
+	if err != nil {
+		return word
+	}
+	return r
 }
 
 // unknownHaveDefaults reports whether every variable of word that vars
@@ -481,20 +608,30 @@ func (v varEnv) Keys() []string {
 	return keys
 }
 
-// assignments returns the NAME=value pairs of an ENV or ARG instruction.
+// assignments returns the names an ENV or ARG instruction sets, with
+// their values as written.
 func assignments(cmd string, n *parser.Node) map[string]string {
 	out := map[string]string{}
-	args := nextValues(n)
 	if cmd == "ENV" {
-		// The parser gives name, value, separator triples.
-		for i := 0; i+1 < len(args); i += 3 {
-			out[args[i]] = unquote(args[i+1])
+		for _, kv := range envPairs(n) {
+			out[kv[0]] = kv[1]
 		}
 		return out
 	}
-	for _, a := range args {
+	for _, a := range nextValues(n) {
 		k, v, _ := strings.Cut(a, "=")
-		out[k] = unquote(v)
+		out[k] = v
+	}
+	return out
+}
+
+// envPairs returns the name, value pairs of an ENV instruction, in order,
+// values as written: the parser gives name, value, separator triples.
+func envPairs(n *parser.Node) [][2]string {
+	var out [][2]string
+	args := nextValues(n)
+	for i := 0; i+1 < len(args); i += 3 {
+		out = append(out, [2]string{args[i], args[i+1]})
 	}
 	return out
 }
@@ -505,13 +642,6 @@ func nextValues(n *parser.Node) []string {
 		out = append(out, x.Value)
 	}
 	return out
-}
-
-func unquote(s string) string {
-	if len(s) >= 2 && (s[0] == '"' && s[len(s)-1] == '"' || s[0] == '\'' && s[len(s)-1] == '\'') {
-		return s[1 : len(s)-1]
-	}
-	return s
 }
 
 func copyVars(m map[string]string) map[string]string {

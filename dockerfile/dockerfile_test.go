@@ -40,7 +40,7 @@ CMD ["handler"]
 
 func parse(t *testing.T, src string) *File {
 	t.Helper()
-	f, err := Parse("Dockerfile", strings.NewReader(src))
+	f, err := Parse("Dockerfile", strings.NewReader(src), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,12 +199,12 @@ func TestParseErrors(t *testing.T) {
 		"unterminated heredoc": "FROM alpine\nRUN <<EOF\necho\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := Parse("Dockerfile", strings.NewReader(src)); err == nil || !strings.Contains(err.Error(), "Dockerfile") {
+			if _, err := Parse("Dockerfile", strings.NewReader(src), Options{}); err == nil || !strings.Contains(err.Error(), "Dockerfile") {
 				t.Errorf("err = %v, want a parse error naming the file", err)
 			}
 		})
 	}
-	if _, err := ParseFile(filepath.Join(t.TempDir(), "missing")); !os.IsNotExist(err) {
+	if _, err := ParseFile(filepath.Join(t.TempDir(), "missing"), Options{}); !os.IsNotExist(err) {
 		t.Errorf("missing file: err = %v", err)
 	}
 }

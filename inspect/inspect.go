@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"crypto/sha256"
@@ -46,8 +47,17 @@ type Options struct {
 	Checks []checks.Check
 	// Policy is the decoded .lambdoctor.yaml; nil for none.
 	Policy *config.Config
+	// Disable are the IDs of the checks the command line disables
+	// (--disable), besides the policy's; DisabledBy says how, for the
+	// skipped checks' message ("with --disable" when empty).
+	Disable    []string
+	DisabledBy string
+	// Ignore are the command line's ignores (--ignore), applied after the
+	// Dockerfile's comments and the policy's.
+	Ignore []Ignore
 	// Dockerfile, when set, gives findings the instruction that caused
-	// them; DockerfilePath is how reports name it.
+	// them, and its `# lambdoctor ignore=` comments apply; DockerfilePath
+	// is how reports name it.
 	Dockerfile     *dockerfile.File
 	DockerfilePath string
 	// Source carries the loader's settings: network limits, the transport.
@@ -71,13 +81,34 @@ type Options struct {
 }
 
 // Session inspects one or more images with the same options and counts
-// which ignores of the policy were used across them.
+// which ignores of the policy were used across them. Open, Inspect and
+// their As forms may be called from several goroutines at once.
 type Session struct {
 	opts    Options
 	list    []checks.Check
 	stages  *stages
+	stageMu sync.Mutex // stages counts the ignores' use across images
 	tmp     string
 	ownsTmp bool
+}
+
+// As are the settings of one image of a session that differ from the
+// session's: the functions of a deployment (or of an account) each have
+// their own architecture, ImageConfig and name, and one session keeps
+// the use of the policy's ignores counted across all of them.
+type As struct {
+	// Arch is "amd64" or "arm64"; "" is amd64.
+	Arch string
+	// Overrides is the function's ImageConfig.
+	Overrides analyze.ImageConfig
+	// Name is the report's stable name (Options.Name); "" derives it
+	// from the reference.
+	Name string
+}
+
+// as are the session's own settings.
+func (s *Session) as() As {
+	return As{Arch: s.opts.Arch, Overrides: s.opts.Overrides, Name: s.opts.Name}
 }
 
 // New starts a session.
@@ -93,7 +124,11 @@ func New(opts Options) (*Session, error) {
 	if list == nil {
 		list = checks.All()
 	}
-	s := &Session{opts: opts, list: withoutDisabled(list, opts.Policy), stages: newStages(opts.Policy, opts.Now), tmp: opts.TempDir}
+	st, err := newStages(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{opts: opts, list: withoutDisabled(list, opts), stages: st, tmp: opts.TempDir}
 	if s.tmp == "" {
 		tmp, err := os.MkdirTemp("", "lambdoctor-")
 		if err != nil {
@@ -139,8 +174,15 @@ func (im *Image) Close() {
 // Open loads ref, builds its filesystem, runs the checks and stages the
 // report. An error is a load error: the image could not be loaded or read.
 func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
+	return s.OpenAs(ctx, ref, s.as())
+}
+
+// OpenAs is Open with the architecture, ImageConfig and name of as in
+// place of the session's.
+func (s *Session) OpenAs(ctx context.Context, ref string, as As) (*Image, error) {
+	as.Arch = cmp.Or(as.Arch, "amd64")
 	sopts := s.opts.Source
-	sopts.Arch, sopts.TempDir, sopts.Cache = s.opts.Arch, s.tmp, s.opts.Cache
+	sopts.Arch, sopts.TempDir, sopts.Cache = as.Arch, s.tmp, s.opts.Cache
 	img, err := s.opts.Load(ctx, ref, sopts)
 	if err != nil {
 		return nil, err
@@ -154,10 +196,10 @@ func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
 		img.Close()
 		return nil, fmt.Errorf("reading %q: %w", ref, err)
 	}
-	t := &analyze.Target{Image: img, FS: fsys, Arch: s.opts.Arch, Overrides: s.opts.Overrides}
+	t := &analyze.Target{Image: img, FS: fsys, Arch: as.Arch, Overrides: as.Overrides}
 	results := checks.Run(ctx, s.list, t)
 	ri := reportImage(img, t)
-	ri.Name = cmp.Or(s.opts.Name, source.StableName(img.Ref, img.Source))
+	ri.Name = cmp.Or(as.Name, source.StableName(img.Ref, img.Source))
 	if rc := t.RuntimeClient(); rc.Name != "" {
 		ri.RuntimeClient = &rc
 	}
@@ -165,7 +207,9 @@ func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
 	if s.opts.Dockerfile != nil {
 		locateFindings(r, s.opts.Dockerfile, s.opts.DockerfilePath)
 	}
+	s.stageMu.Lock()
 	s.stages.apply(r)
+	s.stageMu.Unlock()
 	return &Image{Source: img, FS: fsys, Target: t, Report: r}, nil
 }
 
@@ -173,9 +217,15 @@ func (s *Session) Open(ctx context.Context, ref string) (*Image, error) {
 // not be loaded, a failed report (its kind from source.KindOf, "load" when
 // unclassified) and the load error.
 func (s *Session) Inspect(ctx context.Context, ref string) (*report.Report, error) {
-	im, err := s.Open(ctx, ref)
+	return s.InspectAs(ctx, ref, s.as())
+}
+
+// InspectAs is Inspect with the architecture, ImageConfig and name of as
+// in place of the session's.
+func (s *Session) InspectAs(ctx context.Context, ref string, as As) (*report.Report, error) {
+	im, err := s.OpenAs(ctx, ref, as)
 	if err != nil {
-		return Failed(s.opts.Tool, ref, s.opts.Name, err), err
+		return Failed(s.opts.Tool, ref, as.Name, err), err
 	}
 	im.Close()
 	return im.Report, nil
@@ -205,7 +255,11 @@ func LoadKind(err error) string {
 // Warnings are the lines to print after the session: expired ignores, and
 // ignores that matched nothing in any image (only when allLoaded: an image
 // that could not be read might have matched).
-func (s *Session) Warnings(allLoaded bool) []string { return s.stages.warnings(allLoaded) }
+func (s *Session) Warnings(allLoaded bool) []string {
+	s.stageMu.Lock()
+	defer s.stageMu.Unlock()
+	return s.stages.warnings(allLoaded)
+}
 
 // BuildOptions are the imagefs options of an inspection running list: the
 // captures the checks need, and the cache.

@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/config"
 	"github.com/lambdoctor/lambdoctor/dockerfile"
@@ -138,6 +140,70 @@ ignore:
 	}
 }
 
+// One session inspects each image as its function runs it: the
+// function's ImageConfig and architecture, not the session's, and the
+// ignores' use counted across all of them, from several goroutines.
+func TestSessionInspectAs(t *testing.T) {
+	ref := missingEntrypoint(t)
+	cfg, err := config.Parse(".lambdoctor.yaml", []byte(`ignore:
+  - id: LD102
+    reason: the arm64 function is being moved
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Policy: cfg, Name: "session-name"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	runs := []As{
+		{Name: "image-as-built"},
+		{Name: "fixed-by-config", Overrides: analyze.ImageConfig{EntryPoint: []string{"/var/task/other"}}},
+		{Name: "on-arm64", Arch: "arm64", Overrides: analyze.ImageConfig{EntryPoint: []string{"/var/task/other"}}},
+	}
+	reports := make([]*report.Report, len(runs))
+	var wg sync.WaitGroup
+	for i, as := range runs {
+		wg.Go(func() {
+			r, err := s.InspectAs(context.Background(), ref, as)
+			if err != nil {
+				t.Error(err)
+			}
+			reports[i] = r
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for i, r := range reports {
+		if r.Image.Name != runs[i].Name {
+			t.Errorf("report %d named %q, want %q", i, r.Image.Name, runs[i].Name)
+		}
+	}
+	if finding(reports[0], "LD202") == nil {
+		t.Errorf("the image's own ENTRYPOINT: no LD202 in %+v", reports[0].Findings)
+	}
+	if f := finding(reports[1], "LD202"); f != nil {
+		t.Errorf("ImageConfig.EntryPoint names a present file, yet %+v", f)
+	}
+	if f := finding(reports[1], "LD102"); f != nil {
+		t.Errorf("amd64 function on an amd64 image: %+v", f)
+	}
+	if f := finding(reports[2], "LD102"); f == nil || !f.Suppressed {
+		t.Errorf("arm64 function on an amd64 image: LD102 %+v, want it (suppressed)", f)
+	}
+	if w := s.Warnings(true); len(w) != 0 {
+		t.Errorf("the ignore matched in one image of three, yet %q", w)
+	}
+	// Open (the session's own settings) is unchanged.
+	r, err := s.Inspect(context.Background(), ref)
+	if err != nil || r.Image.Name != "session-name" || finding(r, "LD202") == nil {
+		t.Errorf("Inspect: %v, name %q, findings %+v", err, r.Image.Name, r.Findings)
+	}
+}
+
 func TestSessionLoadFailure(t *testing.T) {
 	s, err := New(Options{})
 	if err != nil {
@@ -168,7 +234,7 @@ func TestSessionDockerfileLocations(t *testing.T) {
 	if err := os.WriteFile(p, []byte("FROM scratch\nADD rootfs.tar /\nCOPY other /var/task/\nENTRYPOINT [\"/var/task/app\"]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	df, err := dockerfile.ParseFile(p)
+	df, err := dockerfile.ParseFile(p, dockerfile.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +251,7 @@ func TestSessionDockerfileLocations(t *testing.T) {
 	if f == nil || f.Location == nil || f.Location.Line != 4 || f.Location.File != "Dockerfile" {
 		t.Fatalf("LD202 location %+v, want Dockerfile:4 (the ENTRYPOINT)", f)
 	}
-	if _, _, err := LoadDockerfile(filepath.Join(t.TempDir(), "none")); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, _, err := LoadDockerfile(filepath.Join(t.TempDir(), "none"), dockerfile.Options{}); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("LoadDockerfile of a missing file: %v", err)
 	}
 }
@@ -219,6 +285,85 @@ func TestCaptureForMatchesPathMatch(t *testing.T) {
 		}
 		if got := capture(n, 1); got != want {
 			t.Errorf("capture(%q) = %v, path.Match says %v", n, got, want)
+		}
+	}
+}
+
+// TestSessionIgnoreSources: the Dockerfile's comments, the config file
+// and the command line all suppress through the same stage; the first
+// that matches gives the reason, each one's use is counted, and the
+// command line disables checks too.
+func TestSessionIgnoreSources(t *testing.T) {
+	ref := missingEntrypoint(t)
+	p := filepath.Join(t.TempDir(), "Dockerfile")
+	src := `FROM scratch
+ADD rootfs.tar /
+# lambdoctor ignore=LD203 reason="nothing to suppress here"
+COPY other /var/task/
+# The entrypoint comes later.
+# lambdoctor ignore=entrypoint-not-found,LD603 reason="the platform layer adds it" expires=2099-01-01
+ENTRYPOINT ["/var/task/app"]
+`
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	df, file, err := LoadDockerfile(p, dockerfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(".lambdoctor.yaml", []byte("ignore:\n  - id: LD202\n    reason: from the config\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{
+		Dockerfile: df, DockerfilePath: file, Policy: cfg,
+		Disable: []string{"LD601"}, DisabledBy: "by LAMBDOCTOR_DISABLE",
+		Ignore: []Ignore{
+			{Ignore: report.Ignore{ID: "LD202", Reason: "ignored on the command line", By: report.SuppressedByCommandLine}, Label: "--ignore LD202"},
+			{Ignore: report.Ignore{ID: "LD203", Paths: []string{"/nope"}, Reason: "r", By: report.SuppressedByCommandLine}, Label: "--ignore LD203:/nope"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.Inspect(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := finding(r, "LD202")
+	if f == nil || !f.Suppressed || f.SuppressionReason != "the platform layer adds it" || f.SuppressedBy != report.SuppressedByDockerfile {
+		t.Fatalf("LD202 %+v, want suppressed by the Dockerfile comment", f)
+	}
+	for _, c := range r.Checks {
+		if c.ID == "LD601" && !strings.Contains(c.Error, "disabled by LAMBDOCTOR_DISABLE") {
+			t.Errorf("LD601 %+v, want disabled by the command line", c)
+		}
+	}
+	want := []string{
+		file + ":3: ignore LD203 matched nothing",
+		file + ":6: ignore LD603 matched nothing",
+		"--ignore LD203:/nope matched nothing",
+	}
+	if got := s.Warnings(true); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestLoadDockerfileBadComment(t *testing.T) {
+	for src, want := range map[string]string{
+		"FROM x\n# lambdoctor ignore=LD2O2 reason=x\nRUN true\n":                   "Dockerfile:2: lambdoctor comment: ignore: unknown check \"LD2O2\" (did you mean LD202",
+		"FROM x\nRUN true\n# lambdoctor ignore=LD202 reason=x paths=/a**\nRUN x\n": "Dockerfile:3: lambdoctor comment: paths: bad glob \"/a**\"",
+		"FROM x\n# lambdoctor ignore=LD202 reason=x\n\nRUN true\n":                 "Dockerfile:2: lambdoctor comment: not directly above an instruction",
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Chdir(dir)
+		_, _, err := LoadDockerfile("Dockerfile", dockerfile.Options{})
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: err %v, want %q", src, err, want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,36 +18,96 @@ import (
 	"github.com/lambdoctor/lambdoctor/report"
 )
 
-// stages applies a policy's post-processing stages to the reports of one
-// session and remembers which ignores were used, for the warnings.
+// stages applies the post-processing stages to the reports of one session
+// and remembers which ignores were used, for the warnings. The ignores
+// come from three places, applied in this order (a finding several match
+// shows the first one's reason): the Dockerfile's comments, the config
+// file, the command line.
 type stages struct {
-	cfg     *config.Config
-	now     time.Time
-	used    []bool
-	expired []bool
+	severity map[string]checks.Severity
+	ignores  []stageIgnore
+	now      time.Time
 }
 
-func newStages(cfg *config.Config, now time.Time) *stages {
-	s := &stages{cfg: cfg, now: now}
-	if cfg != nil {
-		s.used = make([]bool, len(cfg.Ignore))
-		s.expired = make([]bool, len(cfg.Ignore))
+// stageIgnore is one ignore with what the warnings say about it.
+type stageIgnore struct {
+	report.Ignore
+	// label names it in the warnings: ".lambdoctor.yaml:12: ignore LD202",
+	// "Dockerfile:7: ignore LD202", "--ignore LD202:/var/task/**".
+	label         string
+	used, expired bool
+}
+
+// Ignore is an ignore given to a session besides the config file's and
+// the Dockerfile's: the command line's --ignore.
+type Ignore struct {
+	report.Ignore
+	// Label names it in the warnings ("--ignore LD202:/var/task/**").
+	Label string
+}
+
+func newStages(opts Options) (*stages, error) {
+	s := &stages{now: opts.Now}
+	if df := opts.Dockerfile; df != nil {
+		igs, err := dockerfileIgnores(df, cmp.Or(opts.DockerfilePath, df.Path))
+		if err != nil {
+			return nil, err
+		}
+		s.ignores = append(s.ignores, igs...)
 	}
-	return s
+	if cfg := opts.Policy; cfg != nil {
+		s.severity = cfg.Severity
+		for _, ig := range cfg.Ignore {
+			s.ignores = append(s.ignores, stageIgnore{Ignore: ig.Ignore, label: fmt.Sprintf("%s:%d: ignore %s", cfg.File, ig.Line, ig.Written)})
+		}
+	}
+	for _, ig := range opts.Ignore {
+		s.ignores = append(s.ignores, stageIgnore{Ignore: ig.Ignore, label: ig.Label})
+	}
+	return s, nil
+}
+
+// dockerfileIgnores are the ignores of the `# lambdoctor ignore=` comments
+// of df, one a check, each narrowed to its instruction; a check or a glob
+// that is not one is an error at the comment's line.
+func dockerfileIgnores(df *dockerfile.File, file string) ([]stageIgnore, error) {
+	var out []stageIgnore
+	for _, sup := range df.Suppressions() {
+		fail := func(format string, a ...any) error {
+			return &dockerfile.Error{File: df.Path, Line: sup.Line, Msg: "lambdoctor comment: " + fmt.Sprintf(format, a...)}
+		}
+		for _, g := range sup.Paths {
+			if err := report.ValidGlob(g); err != nil {
+				return nil, fail("paths: bad glob %q: %v", g, err)
+			}
+		}
+		for _, written := range sup.Checks {
+			id, err := config.ResolveCheck(written)
+			if err != nil {
+				return nil, fail("ignore: %v", err)
+			}
+			out = append(out, stageIgnore{
+				Ignore: report.Ignore{ID: id, Paths: sup.Paths, Reason: sup.Reason, Expires: sup.Expires, DockerfileLine: sup.Instruction.Line, By: report.SuppressedByDockerfile},
+				label:  fmt.Sprintf("%s:%d: ignore %s", file, sup.Line, written),
+			})
+		}
+	}
+	return out, nil
 }
 
 // apply runs the severity-override then the suppression stage on r.
 func (s *stages) apply(r *report.Report) {
-	if s.cfg == nil || r.Error != nil {
+	if r.Error != nil {
 		return
 	}
-	report.ApplyOverrides(r, s.cfg.Severity)
-	for i, ig := range s.cfg.Ignore {
+	report.ApplyOverrides(r, s.severity)
+	for i := range s.ignores {
+		ig := &s.ignores[i]
 		// One ignore at a time, so each one's use is known.
 		unused, expired := report.ApplyIgnores(r, []report.Ignore{ig.Ignore}, s.now)
-		s.expired[i] = len(expired) > 0
+		ig.expired = len(expired) > 0
 		if len(unused) == 0 && len(expired) == 0 {
-			s.used[i] = true
+			ig.used = true
 		}
 	}
 }
@@ -55,17 +116,13 @@ func (s *stages) apply(r *report.Report) {
 // ignores, and ignores that matched nothing in any image (only said when
 // every image could be read: an unread image might have matched).
 func (s *stages) warnings(allLoaded bool) []string {
-	if s.cfg == nil {
-		return nil
-	}
 	var out []string
-	for i, ig := range s.cfg.Ignore {
-		at := fmt.Sprintf("%s:%d", s.cfg.File, ig.Line)
+	for _, ig := range s.ignores {
 		switch {
-		case s.expired[i]:
-			out = append(out, fmt.Sprintf("%s: ignore %s expired on %s; its findings are reported again", at, ig.Written, ig.Expires.Format(config.DateLayout)))
-		case !s.used[i] && allLoaded:
-			out = append(out, fmt.Sprintf("%s: ignore %s matched nothing", at, ig.Written))
+		case ig.expired:
+			out = append(out, fmt.Sprintf("%s expired on %s; its findings are reported again", ig.label, ig.Expires.Format(config.DateLayout)))
+		case !ig.used && allLoaded:
+			out = append(out, fmt.Sprintf("%s matched nothing", ig.label))
 		}
 	}
 	return out
@@ -75,7 +132,9 @@ func (s *stages) warnings(allLoaded bool) []string {
 // check's identity, reads nothing and ends skipped.
 type disabledCheck struct {
 	meta checks.Meta
-	file string
+	// by says where it was disabled: "in .lambdoctor.yaml", "with
+	// --disable".
+	by string
 }
 
 func (d disabledCheck) Meta() checks.Meta {
@@ -85,42 +144,59 @@ func (d disabledCheck) Meta() checks.Meta {
 }
 
 func (d disabledCheck) Run(context.Context, *analyze.Target) ([]checks.Finding, error) {
-	return nil, fmt.Errorf("%w: disabled in %s", checks.ErrSkip, d.file)
+	return nil, fmt.Errorf("%w: disabled %s", checks.ErrSkip, d.by)
 }
 
-// withoutDisabled returns list with the checks cfg disables replaced by
-// disabledCheck, so they show as skipped in every report.
-func withoutDisabled(list []checks.Check, cfg *config.Config) []checks.Check {
-	if cfg == nil || len(cfg.Disable) == 0 {
+// withoutDisabled returns list with the checks the command line (opts.
+// Disable) or the config file disables replaced by disabledCheck, so they
+// show as skipped in every report.
+func withoutDisabled(list []checks.Check, opts Options) []checks.Check {
+	by := map[string]string{}
+	if cfg := opts.Policy; cfg != nil {
+		for _, id := range cfg.Disable {
+			by[id] = "in " + cfg.File
+		}
+	}
+	for _, id := range opts.Disable {
+		by[id] = cmp.Or(opts.DisabledBy, "with --disable")
+	}
+	if len(by) == 0 {
 		return list
 	}
 	out := make([]checks.Check, 0, len(list))
 	for _, c := range list {
 		m := c.Meta()
-		for _, id := range cfg.Disable {
-			if id == m.ID {
-				c = disabledCheck{meta: m, file: cfg.File}
-				break
-			}
+		if b, ok := by[m.ID]; ok {
+			c = disabledCheck{meta: m, by: b}
 		}
 		out = append(out, c)
 	}
 	return out
 }
 
-// LoadDockerfile parses the Dockerfile at p and returns it with the path
-// findings report: slash-separated and relative to the git root above the
-// file, else to the working directory, when the file is below it (code
-// scanning resolves SARIF locations against the repository root).
-func LoadDockerfile(p string) (*dockerfile.File, string, error) {
-	df, err := dockerfile.ParseFile(p)
+// LoadDockerfile parses the Dockerfile at p with the build's options and
+// returns it with the path findings report: slash-separated and relative
+// to the git root above the file, else to the working directory, when the
+// file is below it (code scanning resolves SARIF locations against the
+// repository root). A `# lambdoctor` comment that is malformed or names no
+// check is an error at its line.
+func LoadDockerfile(p string, opts dockerfile.Options) (*dockerfile.File, string, error) {
+	df, err := dockerfile.ParseFile(p, opts)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, "", fmt.Errorf("--dockerfile %s: no such file", p)
+	}
+	var de *dockerfile.Error
+	if errors.As(err, &de) {
+		return nil, "", err // "Dockerfile:7: lambdoctor comment: ..."
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("--dockerfile: %w", err)
 	}
-	return df, reportedPath(p), nil
+	file := reportedPath(p)
+	if _, err := dockerfileIgnores(df, file); err != nil {
+		return nil, "", err
+	}
+	return df, file, nil
 }
 
 func reportedPath(p string) string {

@@ -23,6 +23,7 @@ func forTerminal(r *Report) *Report {
 	c := *r
 	c.Tool = Tool{Name: termsafe.Line(r.Tool.Name), Version: termsafe.Line(r.Tool.Version)}
 	c.Image = escapeImage(r.Image)
+	c.Function = escapeFunction(r.Function)
 	c.Findings = make([]Finding, len(r.Findings))
 	for i, f := range r.Findings {
 		c.Findings[i] = escapeFinding(f)
@@ -104,6 +105,7 @@ func escapeFinding(f Finding) Finding {
 	f.Fix = termsafe.Text(f.Fix)
 	f.Docs = termsafe.Line(f.Docs)
 	f.SuppressionReason = termsafe.Text(f.SuppressionReason)
+	f.SuppressedBy = termsafe.Line(f.SuppressedBy)
 	if f.Location != nil {
 		l := *f.Location
 		l.File = termsafe.Line(l.File)

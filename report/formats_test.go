@@ -19,9 +19,36 @@ func suppressed() *Report {
 		if r.Findings[i].ID == "LD203" {
 			r.Findings[i].Suppressed = true
 			r.Findings[i].SuppressionReason = "bootstrap is chmodded at start by the wrapper (JIRA-1234)"
+			r.Findings[i].SuppressedBy = SuppressedByConfig
 		}
 	}
 	return r
+}
+
+// TestSARIFSuppressionKind: a suppression written in the Dockerfile is
+// "inSource", one written elsewhere "external" (SARIF 2.1.0 §3.35.2).
+func TestSARIFSuppressionKind(t *testing.T) {
+	for by, want := range map[string]string{SuppressedByDockerfile: "inSource", SuppressedByConfig: "external", SuppressedByCommandLine: "external"} {
+		r := suppressed()
+		for i := range r.Findings {
+			if r.Findings[i].Suppressed {
+				r.Findings[i].SuppressedBy = by
+			}
+		}
+		doc, _ := parseSARIF(t, []*Report{r})
+		n := 0
+		for _, res := range doc.Runs[0].Results {
+			for _, s := range res.Suppressions {
+				n++
+				if s.Kind != want {
+					t.Errorf("suppressed by %s: kind %q, want %q", by, s.Kind, want)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("suppressed by %s: %d suppressions, want 1", by, n)
+		}
+	}
 }
 
 // catalogued is a report from real catalogue entries: categories, titles

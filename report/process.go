@@ -49,7 +49,22 @@ type Ignore struct {
 	Reason string
 	// Expires is the last day (UTC) the ignore applies; zero for never.
 	Expires time.Time
+	// DockerfileLine, when not 0, narrows the ignore to the findings
+	// located (Location, from --dockerfile) at the Dockerfile instruction
+	// that starts on this line: an inline `# lambdoctor ignore=` comment.
+	DockerfileLine int
+	// By says where the ignore was written, for the findings it
+	// suppresses (Finding.SuppressedBy): SuppressedByConfig,
+	// SuppressedByDockerfile or SuppressedByCommandLine.
+	By string
 }
+
+// Where an ignore was written (Finding.SuppressedBy).
+const (
+	SuppressedByConfig      = "config"
+	SuppressedByDockerfile  = "dockerfile"
+	SuppressedByCommandLine = "command-line"
+)
 
 // Expired reports whether ig no longer applies at now: its expires day
 // (UTC) is over.
@@ -60,6 +75,9 @@ func (ig Ignore) Expired(now time.Time) bool {
 // Matches reports whether ig suppresses f.
 func (ig Ignore) Matches(f Finding) bool {
 	if f.ID != ig.ID {
+		return false
+	}
+	if ig.DockerfileLine != 0 && (f.Location == nil || f.Location.Line != ig.DockerfileLine) {
 		return false
 	}
 	if len(ig.Paths) == 0 {
@@ -92,7 +110,7 @@ func ApplyIgnores(r *Report, ig []Ignore, now time.Time) (unused, expired []Igno
 			}
 			used = true
 			if !f.Suppressed {
-				f.Suppressed, f.SuppressionReason = true, ign.Reason
+				f.Suppressed, f.SuppressionReason, f.SuppressedBy = true, ign.Reason, ign.By
 			}
 		}
 		if !used {

@@ -157,12 +157,39 @@ func TestMatchPath(t *testing.T) {
 	}
 }
 
+// TestApplyIgnoresAtLine: an ignore with a Line (a Dockerfile comment)
+// matches only the findings located at that instruction, and says so.
+func TestApplyIgnoresAtLine(t *testing.T) {
+	r := broken()
+	for i := range r.Findings {
+		if r.Findings[i].ID == "LD203" {
+			r.Findings[i].Location = &SourceLocation{File: "Dockerfile", Line: 7, EndLine: 8}
+		}
+	}
+	unused, _ := ApplyIgnores(r, []Ignore{
+		{ID: "LD203", DockerfileLine: 5, Reason: "another instruction", By: SuppressedByDockerfile},
+		{ID: "LD202", DockerfileLine: 7, Reason: "not located", By: SuppressedByDockerfile},
+		{ID: "LD203", DockerfileLine: 7, Reason: "here", By: SuppressedByDockerfile},
+	}, day)
+	if want := []string{"error LD202", "warning LD203 suppressed(here)", "info LD150"}; !slices.Equal(findingIDs(r), want) {
+		t.Errorf("findings = %q, want %q", findingIDs(r), want)
+	}
+	if len(unused) != 2 || unused[0].DockerfileLine != 5 || unused[1].ID != "LD202" {
+		t.Errorf("unused = %+v, want the other two", unused)
+	}
+	for _, f := range r.Findings {
+		if f.Suppressed && f.SuppressedBy != SuppressedByDockerfile {
+			t.Errorf("%s: suppressedBy %q", f.ID, f.SuppressedBy)
+		}
+	}
+}
+
 // suppressedBroken is the broken report with its severity override and
 // ignore stages applied.
 func suppressedBroken() *Report {
 	r := broken()
 	ApplyOverrides(r, map[string]checks.Severity{"LD203": checks.Error})
-	ApplyIgnores(r, []Ignore{{ID: "LD202", Paths: []string{"/usr/local/bin/*"}, Reason: "the base image ships the binstub; tracked in JIRA-123"}}, day)
+	ApplyIgnores(r, []Ignore{{ID: "LD202", Paths: []string{"/usr/local/bin/*"}, Reason: "the base image ships the binstub; tracked in JIRA-123", By: SuppressedByConfig}}, day)
 	return r
 }
 

@@ -143,6 +143,10 @@ type Report struct {
 	SchemaVersion int   `json:"schemaVersion"`
 	Tool          Tool  `json:"tool"`
 	Image         Image `json:"image"`
+	// Function is the Lambda function whose image this is, with the
+	// configuration the inspection applied (NewFunction); nil when an
+	// image was inspected on its own.
+	Function *Function `json:"function,omitempty"`
 	// Findings, most severe first, then by check ID, then by path.
 	Findings []Finding `json:"findings"`
 	// Checks, in the order they ran.

@@ -317,7 +317,14 @@ func sarifResultFor(img Image, f Finding, ruleIndex int) sarifResult {
 		},
 	}
 	if f.Suppressed {
-		res.Suppressions = []sarifSuppression{{Kind: "external", Justification: f.SuppressionReason}}
+		// SARIF 2.1.0 §3.35.2: "inSource" for a suppression written in
+		// the source (the Dockerfile comment), "external" for one kept
+		// elsewhere (the config file, the command line).
+		kind := "external"
+		if f.SuppressedBy == SuppressedByDockerfile {
+			kind = "inSource"
+		}
+		res.Suppressions = []sarifSuppression{{Kind: kind, Justification: f.SuppressionReason}}
 	}
 	return res
 }

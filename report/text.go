@@ -10,6 +10,7 @@ import (
 
 	"github.com/fatih/color"
 
+	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/internal/bytesize"
 	"github.com/lambdoctor/lambdoctor/internal/history"
@@ -82,6 +83,7 @@ func (t *textWriter) write(w io.Writer, reports []*Report) error {
 
 func (t *textWriter) report(b *strings.Builder, r *Report) {
 	t.header(b, r)
+	t.function(b, r.Function)
 	if r.Error != nil {
 		// Ref is escaped already: %q would double its backslashes.
 		fmt.Fprintf(b, "%s cannot inspect \"%s\": %s\n", t.fail.Sprint("✗"), r.Image.Ref, indent(r.Error.Message, "  "))
@@ -145,6 +147,46 @@ func (t *textWriter) header(b *strings.Builder, r *Report) {
 		ref += " " + t.faint.Sprintf("(%s)", src)
 	}
 	b.WriteString(join(" · ", tool, ref) + "\n")
+}
+
+// function is the function the image was inspected as, with what its
+// configuration applies, and what Lambda reports it could not apply.
+func (t *textWriter) function(b *strings.Builder, fn *Function) {
+	if fn == nil {
+		return
+	}
+	var mem, timeout, tmp, env string
+	if fn.MemoryMB > 0 {
+		mem = fmt.Sprintf("%d MB memory", fn.MemoryMB)
+	}
+	if fn.TimeoutSeconds > 0 {
+		timeout = fmt.Sprintf("%d s timeout", fn.TimeoutSeconds)
+	}
+	if fn.EphemeralStorageMB > 0 {
+		tmp = fmt.Sprintf("%d MB /tmp", fn.EphemeralStorageMB)
+	}
+	if n := len(fn.Environment); n > 0 {
+		env = plural(n, "environment variable", "environment variables")
+	}
+	fmt.Fprintf(b, "%s %s\n", t.faint.Sprint("lambda"), join(" · ", fn.ID, fn.Architecture, mem, timeout, tmp, env))
+	pad := strings.Repeat(" ", len("lambda "))
+	ic := fn.ImageConfig
+	var ep, cmd, wd string
+	if ic.EntryPoint != nil {
+		ep = "EntryPoint " + analyze.JSONList(ic.EntryPoint)
+	}
+	if ic.Command != nil {
+		cmd = "Command " + analyze.JSONList(ic.Command)
+	}
+	if ic.WorkingDirectory != "" {
+		wd = "WorkingDirectory " + ic.WorkingDirectory
+	}
+	if set := join(" · ", ep, cmd, wd); set != "" {
+		fmt.Fprintf(b, "%sImageConfig %s\n", pad, set)
+	}
+	for _, p := range fn.Problems {
+		fmt.Fprintf(b, "%s%s %s\n", pad, t.warn.Sprint("!"), p)
+	}
 }
 
 // image is the one-line identity of the loaded image, plus its index.

@@ -34,12 +34,12 @@ type Pattern struct {
 
 // Patterns returns the table of known lines, in matching order (a line
 // takes the first pattern that matches it).
-func Patterns() []*Pattern { return slices.Clone(patterns) }
+func Patterns() []*Pattern { return slices.Clone(patterns()) }
 
 // Classify returns the first pattern line matches, and the subject it names
 // (a path, library or module; "" when the pattern captures none), or nil.
 func Classify(line string) (*Pattern, string) {
-	for _, p := range patterns {
+	for _, p := range patterns() {
 		m := p.re.FindStringSubmatch(line)
 		if m == nil {
 			continue
