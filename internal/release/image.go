@@ -37,8 +37,9 @@ type imageFile struct {
 
 // imageLayerFiles is what lambdoctor needs at run time on an empty base:
 // the binary, the CA bundle Go's crypto/x509 reads on Linux for registry
-// pulls over TLS, a world-writable sticky /tmp for spooled image exports,
-// and root's home for the layer cache (~/.cache/lambdoctor).
+// pulls over TLS, a world-writable sticky /tmp for spooled image exports
+// and the layer cache (XDG_CACHE_HOME=/tmp/.cache), and root's home, where
+// a Docker config for registry credentials is mounted (/root/.docker).
 func imageLayerFiles(binary, certs []byte) []imageFile {
 	return []imageFile{
 		{name: "etc/", mode: 0o755, dir: true},
@@ -123,6 +124,9 @@ func (r *release) platformImage(goarch string, certs []byte) (v1.Image, error) {
 		// Go reads this file on Linux anyway; naming it keeps a base
 		// image swap from changing where the bundle is looked for.
 		"SSL_CERT_FILE=" + imageCerts,
+		// The layer cache (os.UserCacheDir) in the writable /tmp for any
+		// user: with --user 1000, HOME is / and /.cache is not writable.
+		"XDG_CACHE_HOME=/tmp/.cache",
 	}
 	cf.Config.WorkingDir = "/"
 	cf.Config.Labels = map[string]string{
