@@ -395,14 +395,19 @@ func runHookRun(ctx context.Context, streams *IOStreams, opts *hookOptions) erro
 	code, _ := exitCode(err)
 	action := hookNames[opts.hook]
 	if code == ExitOK {
-		counts, cerr := hookCounts(jsonPath)
-		if cerr != nil {
-			// The inspection passed; only the summary line is lost.
-			counts = "passed"
-		}
-		n := fmt.Sprintf("%d images", len(images))
+		found, cerr := hookCounts(jsonPath)
+		n, verb := fmt.Sprintf("%d images", len(images)), "pass"
 		if len(images) == 1 {
-			n = "1 image"
+			n, verb = "1 image", "passes"
+		}
+		// runInspect left the fail-on it applied (flag, else config).
+		counts := "clean"
+		switch {
+		case cerr != nil:
+			// The inspection passed; only the counts are lost.
+			counts = verb + " fail-on " + iopts.failOn
+		case found != "":
+			counts = verb + " fail-on " + iopts.failOn + ", with " + found + " ('lambdoctor inspect' shows them)"
 		}
 		fmt.Fprintf(streams.Err, "lambdoctor: %s %s (%.1f s)\n", n, counts, time.Since(start).Seconds())
 		return nil
@@ -420,9 +425,9 @@ func runHookRun(ctx context.Context, streams *IOStreams, opts *hookOptions) erro
 	return err
 }
 
-// hookCounts summarises a passing inspection from its JSON report (one
-// report object, or {"reports": [...]} for several images): "clean" when
-// nothing was found, else the counts below fail-on.
+// hookCounts counts the findings of a passing inspection from its JSON
+// report (one report object, or {"reports": [...]} for several images):
+// "" when there are none, else e.g. "2 warnings, 1 info".
 func hookCounts(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -463,10 +468,7 @@ func hookCounts(path string) (string, error) {
 			parts = append(parts, fmt.Sprintf("%d %ss", c.n, c.name))
 		}
 	}
-	if len(parts) == 0 {
-		return "clean", nil
-	}
-	return "pass, with " + strings.Join(parts, ", ") + " below fail-on ('lambdoctor inspect' shows them)", nil
+	return strings.Join(parts, ", "), nil
 }
 
 // hookImages returns the images listed in the config file (resolved as

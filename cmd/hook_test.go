@@ -269,7 +269,7 @@ func TestPrePushHookBlocksRealPush(t *testing.T) {
 		t.Fatalf("push with a good image: exit %d\n%s", code, out)
 	}
 	// A passing push prints one line, not the report.
-	if !regexp.MustCompile(`(?m)^lambdoctor: 1 image (clean|pass, with .* below fail-on .*) \(\d+\.\d s\)$`).MatchString(out) || strings.Contains(out, "LD") {
+	if !regexp.MustCompile(`(?m)^lambdoctor: 1 image (clean|passes fail-on error, with .* 'lambdoctor inspect' shows them\)) \(\d+\.\d s\)$`).MatchString(out) || strings.Contains(out, "LD") {
 		t.Errorf("a passing push should print one summary line and no report:\n%s", out)
 	}
 	if got := remoteHead(t, env, work); got != head {
@@ -537,5 +537,24 @@ func TestHookInstallWriteFailure(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "lambdoctor: ") || strings.Count(errb.String(), "\n") != 1 {
 		t.Errorf("want one error line, got %q", errb)
+	}
+}
+
+// TestHookCounts reads the summaries of the JSON report in both shapes.
+func TestHookCounts(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ json, want string }{
+		{`{"summary":{"error":0,"warning":0,"info":0}}`, ""},
+		{`{"summary":{"error":0,"warning":1,"info":2}}`, "1 warning, 2 info"},
+		{`{"reports":[{"summary":{"error":2,"warning":0,"info":0}},{"summary":{"error":1,"warning":3,"info":0,"suppressed":4}}]}`, "3 errors, 3 warnings"},
+	} {
+		p := filepath.Join(dir, "r.json")
+		writeFile(t, p, c.json)
+		if got, err := hookCounts(p); err != nil || got != c.want {
+			t.Errorf("hookCounts(%s) = %q, %v; want %q", c.json, got, err, c.want)
+		}
+	}
+	if _, err := hookCounts(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("a missing report gave no error")
 	}
 }
