@@ -293,17 +293,31 @@ func TestCIDocsCommands(t *testing.T) {
 
 // actionFile is the part of action.yml the tests read.
 type actionFile struct {
-	Inputs map[string]struct {
-		Required bool   `yaml:"required"`
-		Default  string `yaml:"default"`
+	Name        string            `yaml:"name"`
+	Description string            `yaml:"description"`
+	Author      string            `yaml:"author"`
+	Branding    map[string]string `yaml:"branding"`
+	Inputs      map[string]struct {
+		Description        string `yaml:"description"`
+		Required           bool   `yaml:"required"`
+		Default            string `yaml:"default"`
+		DeprecationMessage string `yaml:"deprecationMessage"`
 	} `yaml:"inputs"`
+	Outputs map[string]struct {
+		Description string `yaml:"description"`
+		Value       string `yaml:"value"`
+	} `yaml:"outputs"`
 	Runs struct {
 		Using string `yaml:"using"`
 		Steps []struct {
-			Uses string            `yaml:"uses"`
-			Run  string            `yaml:"run"`
-			Env  map[string]string `yaml:"env"`
-			With map[string]string `yaml:"with"`
+			ID    string            `yaml:"id"`
+			Name  string            `yaml:"name"`
+			If    string            `yaml:"if"`
+			Shell string            `yaml:"shell"`
+			Uses  string            `yaml:"uses"`
+			Run   string            `yaml:"run"`
+			Env   map[string]string `yaml:"env"`
+			With  map[string]string `yaml:"with"`
 		} `yaml:"steps"`
 	} `yaml:"runs"`
 }
@@ -316,15 +330,48 @@ func TestActionYAML(t *testing.T) {
 	src := repoFile(t, "action.yml")
 	var a actionFile
 	dec := yaml.NewDecoder(strings.NewReader(src))
+	dec.KnownFields(true)
 	if err := dec.Decode(&a); err != nil {
 		t.Fatalf("action.yml: %v", err)
 	}
-	if a.Runs.Using != "composite" {
-		t.Errorf("runs.using = %q, want composite", a.Runs.Using)
+	if a.Runs.Using != "composite" || a.Name == "" || a.Description == "" {
+		t.Errorf("runs.using = %q, name %q, description %q: want composite, and a name and description", a.Runs.Using, a.Name, a.Description)
 	}
-	for _, in := range []string{"image", "arch", "fail-on", "sarif-file", "version"} {
+	for _, in := range []string{"image", "arch", "fail-on", "dockerfile", "sarif-file", "upload-sarif", "version"} {
 		if _, ok := a.Inputs[in]; !ok {
 			t.Errorf("action.yml lacks input %q", in)
+		}
+	}
+	// The metadata GitHub requires of a composite action
+	// (https://docs.github.com/en/actions/sharing-automations/creating-actions/metadata-syntax-for-github-actions):
+	// every input and output described, every output a value, every run
+	// step a shell, and step ids unique.
+	for k, in := range a.Inputs {
+		if in.Description == "" {
+			t.Errorf("input %q has no description", k)
+		}
+	}
+	for k, out := range a.Outputs {
+		if out.Description == "" || out.Value == "" {
+			t.Errorf("output %q needs a description and a value", k)
+		}
+	}
+	ids := map[string]bool{}
+	for i, s := range a.Runs.Steps {
+		if (s.Run == "") == (s.Uses == "") {
+			t.Errorf("step %d (%s) needs exactly one of run and uses", i, s.Name)
+		}
+		if s.Run != "" && s.Shell == "" {
+			t.Errorf("step %d (%s) runs a script without shell:", i, s.Name)
+		}
+		if s.ID != "" && ids[s.ID] {
+			t.Errorf("step id %q twice", s.ID)
+		}
+		ids[s.ID] = true
+	}
+	for _, m := range regexp.MustCompile(`steps\.([A-Za-z0-9_-]+)\.outputs`).FindAllStringSubmatch(src, -1) {
+		if !ids[m[1]] {
+			t.Errorf("action.yml reads the outputs of an unknown step %q", m[1])
 		}
 	}
 	for _, m := range regexp.MustCompile(`inputs\.([A-Za-z0-9_-]+)`).FindAllStringSubmatch(src, -1) {
@@ -333,13 +380,19 @@ func TestActionYAML(t *testing.T) {
 		}
 	}
 	var cmds int
-	var uploads, installs bool
+	var uploads, verifies, builds bool
 	for _, s := range a.Runs.Steps {
 		if strings.HasPrefix(s.Uses, "github/codeql-action/upload-sarif@") {
-			uploads = true
+			uploads = strings.Contains(s.If, "steps.sarif.outputs.upload == 'true'")
 		}
-		if strings.Contains(s.Run, "go install \"github.com/lambdoctor/lambdoctor@") {
-			installs = true
+		if strings.Contains(s.Run, "checksums.txt") && strings.Contains(s.Run, "refusing to run it") {
+			verifies = true
+		}
+		if strings.Contains(s.Run, "go build -trimpath") && strings.Contains(s.If, "source == 'true'") {
+			builds = true
+		}
+		if strings.HasPrefix(s.Uses, "actions/setup-go@") {
+			t.Errorf("action.yml uses actions/setup-go, which changes the caller's Go for the rest of the job")
 		}
 		for _, args := range commandLines(s.Run) {
 			cmds++
@@ -351,8 +404,8 @@ func TestActionYAML(t *testing.T) {
 			}
 		}
 	}
-	if cmds == 0 || !uploads || !installs {
-		t.Errorf("action.yml: %d lambdoctor commands, upload-sarif %v, go install %v; want all", cmds, uploads, installs)
+	if cmds == 0 || !uploads || !verifies || !builds {
+		t.Errorf("action.yml: %d lambdoctor commands, conditional upload-sarif %v, checksum verification %v, source build fallback %v; want all", cmds, uploads, verifies, builds)
 	}
 
 	// The workflows in docs/ci.md that use the action pass declared inputs.
@@ -406,6 +459,7 @@ func TestPreCommitHooksYAML(t *testing.T) {
 		Stages        []string `yaml:"stages"`
 		PassFilenames *bool    `yaml:"pass_filenames"`
 		AlwaysRun     bool     `yaml:"always_run"`
+		MinVersion    string   `yaml:"minimum_pre_commit_version"`
 	}
 	if err := yaml.Unmarshal([]byte(repoFile(t, ".pre-commit-hooks.yaml")), &hooks); err != nil {
 		t.Fatalf(".pre-commit-hooks.yaml: %v", err)
@@ -414,9 +468,9 @@ func TestPreCommitHooksYAML(t *testing.T) {
 		t.Fatalf("want one hook, got %d", len(hooks))
 	}
 	h := hooks[0]
-	if h.ID != "lambdoctor" || h.Language != "golang" || !slices.Equal(h.Stages, []string{"pre-push"}) ||
-		h.PassFilenames == nil || *h.PassFilenames || !h.AlwaysRun {
-		t.Errorf("hook = %+v; want id lambdoctor, language golang, stages [pre-push], pass_filenames false, always_run true", h)
+	if h.ID != "lambdoctor" || h.Language != "golang" || !slices.Equal(h.Stages, []string{"push"}) ||
+		h.PassFilenames == nil || *h.PassFilenames || !h.AlwaysRun || h.MinVersion != "2.17.0" {
+		t.Errorf("hook = %+v; want id lambdoctor, language golang, stages [push] (pre-commit before 3.2 rejects pre-push), pass_filenames false, always_run true, minimum_pre_commit_version 2.17.0", h)
 	}
 	args := strings.Fields(h.Entry)
 	if len(args) == 0 || args[0] != "lambdoctor" {

@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -26,30 +28,77 @@ const hookBackupSuffix = ".pre-lambdoctor"
 // for what each one blocks.
 var hookNames = map[string]string{"pre-push": "push", "pre-commit": "commit"}
 
-// hookScript is the POSIX sh hook. It finds lambdoctor on PATH or in
-// $LAMBDOCTOR and lets `lambdoctor hook run` do the work, so the script
-// never needs updating when lambdoctor changes.
-func hookScript(hook string) string {
+// hookScript is the POSIX sh hook. It runs the hook that install --force
+// moved aside first (with the hook's arguments and standard input, which
+// for pre-push lists the refs: git-lfs's hook reads them), stopping with
+// its exit code when it fails; then lambdoctor, found as $LAMBDOCTOR, else
+// at the absolute path of the binary that installed the hook (self; "" for
+// none), else on PATH (GUI git clients often run hooks with a minimal
+// PATH). `lambdoctor hook run` does the work and says why it blocks, so the
+// script never needs updating when lambdoctor changes; the script adds the
+// bypass hint and passes the exit code on (1 findings, 3 an image could
+// not be loaded, as docs/exit-codes.md lists).
+func hookScript(hook, self string) string {
 	action := hookNames[hook]
+	bypass := "Bypass once: git " + action + " --no-verify"
 	return `#!/bin/sh
 ` + hookMarker + `
 # Inspects the images listed under "images:" in .lambdoctor.yaml before each
 # git ` + action + `, and blocks it when lambdoctor fails. Remove with
 # "lambdoctor hook uninstall --hook ` + hook + `".
-lambdoctor="${LAMBDOCTOR:-lambdoctor}"
-if ! command -v "$lambdoctor" >/dev/null 2>&1; then
-	echo "lambdoctor: $lambdoctor not found (put it on PATH or set LAMBDOCTOR); ` + action + ` blocked. Bypass once: git ` + action + ` --no-verify" >&2
-	exit 1
+previous="$(dirname "$0")/` + hook + hookBackupSuffix + `"
+if [ -f "$previous" ]; then
+	if [ -x "$previous" ]; then
+		"$previous" "$@" || exit $?
+	else
+		echo "lambdoctor: $previous is not executable, so it was not run (git would not run it either)" >&2
+	fi
+fi
+installed=` + shellQuote(self) + `
+lambdoctor="${LAMBDOCTOR:-}"
+if [ -z "$lambdoctor" ]; then
+	if [ -n "$installed" ] && [ -x "$installed" ]; then
+		lambdoctor="$installed"
+	elif command -v lambdoctor >/dev/null 2>&1; then
+		lambdoctor=lambdoctor
+	else
+		echo "lambdoctor: not found at ${installed:-(no recorded path)} nor on PATH ($PATH); put it on PATH or set LAMBDOCTOR; ` + action + ` blocked. ` + bypass + `" >&2
+		exit 127
+	fi
 fi
 "$lambdoctor" hook run --hook ` + hook + ` </dev/null
 status=$?
 case $status in
 0) exit 0 ;;
-1 | 3) echo "lambdoctor: ` + action + ` blocked by the findings above. Bypass once: git ` + action + ` --no-verify" >&2 ;;
-*) echo "lambdoctor: the ` + hook + ` hook failed (exit $status); ` + action + ` blocked. Bypass once: git ` + action + ` --no-verify" >&2 ;;
+1 | 3) echo "lambdoctor: to bypass once: git ` + action + ` --no-verify" >&2 ;;
+*) echo "lambdoctor: the ` + hook + ` hook failed (exit $status); ` + action + ` blocked. ` + bypass + `" >&2 ;;
 esac
-exit 1
+exit $status
 `
+}
+
+// shellQuote quotes s for a POSIX shell: in single quotes, where each
+// single quote of s closes the quotes, is escaped with a backslash, and
+// reopens them.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// hookSelf is the absolute path the hook records for this binary, or ""
+// with the reason when it records none: a binary of "go run" or "go test"
+// lives in a temporary build directory that will be gone at push time.
+func hookSelf(executable func() (string, error)) (string, string) {
+	exe, err := executable()
+	if err != nil {
+		return "", fmt.Sprintf("cannot tell where this lambdoctor is (%v)", err)
+	}
+	if p, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = p
+	}
+	if !strings.Contains(filepath.Base(exe), "lambdoctor") || strings.Contains(filepath.ToSlash(exe), "/go-build") {
+		return "", exe + " is a temporary build (go run or go test)"
+	}
+	return exe, ""
 }
 
 type hookOptions struct {
@@ -60,6 +109,9 @@ type hookOptions struct {
 	net        netFlags
 	noCache    bool        // --no-cache of hook run
 	policy     policyFlags // --ignore, --disable of hook run
+	// executable is os.Executable outside tests: where the hook finds
+	// the binary that installed it.
+	executable func() (string, error)
 }
 
 func newHookCmd(streams *IOStreams) *cobra.Command {
@@ -96,8 +148,14 @@ func newHookInstallCmd(streams *IOStreams) *cobra.Command {
 
 The hook goes where git looks for it ("git rev-parse --git-path hooks", so
 core.hooksPath is honoured). A hook lambdoctor did not write is left alone
-unless --force is given; it is then kept beside the new one with the suffix
-` + hookBackupSuffix + ` and restored by "lambdoctor hook uninstall".`,
+unless --force is given; it is then moved beside the new one with the suffix
+` + hookBackupSuffix + `, and chained: the new hook runs it first (with git's
+arguments and standard input, so git-lfs's pre-push hook keeps working) and
+stops with its exit code when it fails. "lambdoctor hook uninstall" puts it
+back.
+
+The hook records the absolute path of the lambdoctor that installed it and
+runs that one, else lambdoctor from PATH; $LAMBDOCTOR overrides both.`,
 		Example: `  lambdoctor hook install
   lambdoctor hook install --force`,
 		Args: cobra.NoArgs,
@@ -106,7 +164,7 @@ unless --force is given; it is then kept beside the new one with the suffix
 		},
 	}
 	hookFlag(c, opts)
-	c.Flags().BoolVar(&opts.force, "force", false, "replace a hook lambdoctor did not write (it is kept with the suffix "+hookBackupSuffix+")")
+	c.Flags().BoolVar(&opts.force, "force", false, "install over a hook lambdoctor did not write: it is moved to the suffix "+hookBackupSuffix+" and run first")
 	return c
 }
 
@@ -134,8 +192,11 @@ hook and the pre-commit framework do. The file is the one named by
 --config, else $LAMBDOCTOR_CONFIG, else the nearest .lambdoctor.yaml from the
 working directory up to the top of the git repository; its other settings
 (arch, fail-on, disable, severity, ignore) apply as for "lambdoctor inspect".
-With no images listed it prints a note and exits 0. Exit codes are those of
-"lambdoctor inspect"; the report goes to standard error, which git shows.`,
+With no images listed it prints a note and exits 0. When every image passes
+it prints one line ("lambdoctor: 2 images clean (0.2 s)"); otherwise the full
+report, then what blocks the push or commit: findings at or above fail-on
+(exit 1), or an image that could not be loaded (exit 3). Everything goes to
+standard error, which git shows.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runHookRun(c.Context(), streams, opts)
@@ -211,17 +272,25 @@ func runHookInstall(ctx context.Context, streams *IOStreams, opts *hookOptions) 
 		return writeError(fmt.Errorf("reading the existing hook: %w", err))
 	case isOurHook(old):
 	case !opts.force:
-		return usageError("%s exists and was not written by lambdoctor; keep it, or run 'lambdoctor hook install --force' to replace it (it is kept as %s%s)", path, opts.hook, hookBackupSuffix)
+		return usageError("%s exists and was not written by lambdoctor; keep it, or run 'lambdoctor hook install --force' to chain it (it is moved to %s%s and run first)", path, opts.hook, hookBackupSuffix)
 	default:
+		if _, err := os.Lstat(path + hookBackupSuffix); err == nil {
+			return usageError("%s exists and was not written by lambdoctor, and %s already holds an earlier hook; merge the two into one, then run 'lambdoctor hook install --force'", path, path+hookBackupSuffix)
+		}
 		if err := os.Rename(path, path+hookBackupSuffix); err != nil {
 			return writeError(fmt.Errorf("keeping the existing hook: %w", err))
 		}
-		fmt.Fprintf(streams.Err, "lambdoctor: kept the existing hook as %s\n", path+hookBackupSuffix)
+		fmt.Fprintf(streams.Err, "lambdoctor: moved the existing hook to %s; the lambdoctor hook runs it first and stops with its exit code when it fails\n", path+hookBackupSuffix)
 	}
+	executable := opts.executable
+	if executable == nil {
+		executable = os.Executable
+	}
+	self, why := hookSelf(executable)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return writeError(fmt.Errorf("creating the hooks directory: %w", err))
 	}
-	if err := os.WriteFile(path, []byte(hookScript(opts.hook)), 0o755); err != nil {
+	if err := os.WriteFile(path, []byte(hookScript(opts.hook, self)), 0o755); err != nil {
 		return writeError(fmt.Errorf("writing the hook: %w", err))
 	}
 	// WriteFile keeps the mode of an existing file and applies the umask.
@@ -229,6 +298,14 @@ func runHookInstall(ctx context.Context, streams *IOStreams, opts *hookOptions) 
 		return writeError(fmt.Errorf("making the hook executable: %w", err))
 	}
 	fmt.Fprintf(streams.Out, "installed the %s hook: %s\n", opts.hook, path)
+	if self != "" {
+		fmt.Fprintf(streams.Out, "it runs %s (else lambdoctor on PATH; $LAMBDOCTOR overrides both)\n", self)
+	} else {
+		fmt.Fprintf(streams.Out, "note: %s; the hook runs lambdoctor from PATH ($LAMBDOCTOR overrides)\n", why)
+	}
+	if _, err := os.Lstat(path + hookBackupSuffix); err == nil {
+		fmt.Fprintf(streams.Out, "it runs %s first\n", path+hookBackupSuffix)
+	}
 	if images, cfg, err := hookImages(streams, opts); err == nil && len(images) == 0 {
 		where := "no .lambdoctor.yaml was found"
 		if cfg != "" {
@@ -288,20 +365,110 @@ func runHookRun(ctx context.Context, streams *IOStreams, opts *hookOptions) erro
 		fmt.Fprintf(streams.Err, "lambdoctor: %s; nothing to inspect before %s\n", where, hookNames[opts.hook])
 		return nil
 	}
+	start := time.Now()
 	io := *streams
 	if opts.dir != "" {
 		io.Getwd = func() (string, error) { return opts.dir, nil }
 	}
-	io.Out = streams.Err // git shows a hook's stderr; keep stdout free
-	io.OutTTY = streams.ErrTTY
+	// The report is held back: a clean run prints one line, a failing one
+	// the report and then the reason. A JSON copy gives the counts.
+	// Notes inspect writes to stderr are held back too (and, with no
+	// terminal, no pull progress is drawn).
+	var rep, notes bytes.Buffer
+	io.Out, io.Err = &rep, &notes
+	io.OutTTY, io.ErrTTY = streams.ErrTTY, false
+	tmp, err := os.MkdirTemp("", "lambdoctor-hook-")
+	if err != nil {
+		return writeError(fmt.Errorf("creating a temporary directory: %w", err))
+	}
+	defer os.RemoveAll(tmp)
+	jsonPath := filepath.Join(tmp, "report.json")
 	iopts := defaultInspectOptions()
 	iopts.configPath = opts.configPath
 	iopts.net = opts.net
 	iopts.noCache = opts.noCache
 	iopts.policy = opts.policy
+	iopts.outputs = []string{"json=" + jsonPath}
 	// With no IMAGE arguments inspect reads the images, and everything
 	// else (arch, fail-on, disable, severity, ignore), from the config.
-	return runInspect(ctx, &io, iopts, nil)
+	err = runInspect(ctx, &io, iopts, nil)
+	code, _ := exitCode(err)
+	action := hookNames[opts.hook]
+	if code == ExitOK {
+		found, cerr := hookCounts(jsonPath)
+		n, verb := fmt.Sprintf("%d images", len(images)), "pass"
+		if len(images) == 1 {
+			n, verb = "1 image", "passes"
+		}
+		// runInspect left the fail-on it applied (flag, else config).
+		counts := "clean"
+		switch {
+		case cerr != nil:
+			// The inspection passed; only the counts are lost.
+			counts = verb + " fail-on " + iopts.failOn
+		case found != "":
+			counts = verb + " fail-on " + iopts.failOn + ", with " + found + " ('lambdoctor inspect' shows them)"
+		}
+		fmt.Fprintf(streams.Err, "lambdoctor: %s %s (%.1f s)\n", n, counts, time.Since(start).Seconds())
+		return nil
+	}
+	if _, werr := streams.Err.Write(append(rep.Bytes(), notes.Bytes()...)); werr != nil {
+		return writeError(werr)
+	}
+	switch {
+	case ctx.Err() != nil:
+	case code == ExitFindings:
+		fmt.Fprintf(streams.Err, "lambdoctor: %s blocked by the findings above (at or above fail-on); fix them, or ignore one in %s\n", action, cfg)
+	case code == ExitLoad:
+		fmt.Fprintf(streams.Err, "lambdoctor: %s blocked: could not load an image listed in %s (the error is above); build or pull it, or correct its name\n", action, cfg)
+	}
+	return err
+}
+
+// hookCounts counts the findings of a passing inspection from its JSON
+// report (one report object, or {"reports": [...]} for several images):
+// "" when there are none, else e.g. "2 warnings, 1 info".
+func hookCounts(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	type summary struct {
+		Error, Warning, Info int
+	}
+	type one struct {
+		Summary summary `json:"summary"`
+	}
+	var doc struct {
+		one
+		Reports []one `json:"reports"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return "", err
+	}
+	reports := doc.Reports
+	if reports == nil {
+		reports = []one{doc.one}
+	}
+	var total summary
+	for _, r := range reports {
+		total.Error += r.Summary.Error
+		total.Warning += r.Summary.Warning
+		total.Info += r.Summary.Info
+	}
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		name string
+	}{{total.Error, "error"}, {total.Warning, "warning"}, {total.Info, "info"}} {
+		switch {
+		case c.n == 1 || c.n > 0 && c.name == "info":
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.name))
+		case c.n > 1:
+			parts = append(parts, fmt.Sprintf("%d %ss", c.n, c.name))
+		}
+	}
+	return strings.Join(parts, ", "), nil
 }
 
 // hookImages returns the images listed in the config file (resolved as

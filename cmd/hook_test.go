@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -231,7 +232,7 @@ func TestPrePushHookBlocksRealPush(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("push with a broken image went through:\n%s", out)
 	}
-	for _, want := range []string{"LD202", "push blocked", "git push --no-verify"} {
+	for _, want := range []string{"LD202", "push blocked by the findings above", "git push --no-verify"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("blocked push output lacks %q:\n%s", want, out)
 		}
@@ -263,30 +264,121 @@ func TestPrePushHookBlocksRealPush(t *testing.T) {
 	mustRun(t, env, work, "git", "add", "build/fn.tar")
 	commitConfig(t, env, work, "build/fn.tar")
 	head = strings.TrimSpace(mustRun(t, env, work, "git", "rev-parse", "HEAD"))
-	if code, out := runIn(t, env, work, "git", "push", "origin", "main"); code != 0 {
+	code, out = runIn(t, env, work, "git", "push", "origin", "main")
+	if code != 0 {
 		t.Fatalf("push with a good image: exit %d\n%s", code, out)
+	}
+	// A passing push prints one line, not the report.
+	if !regexp.MustCompile(`(?m)^lambdoctor: 1 image (clean|passes fail-on error, with .* 'lambdoctor inspect' shows them\)) \(\d+\.\d s\)$`).MatchString(out) || strings.Contains(out, "LD") {
+		t.Errorf("a passing push should print one summary line and no report:\n%s", out)
 	}
 	if got := remoteHead(t, env, work); got != head {
 		t.Fatalf("remote at %s, want %s", got, head)
 	}
 
-	// An image that cannot be loaded blocks the push too (exit 3).
+	// An image that cannot be loaded blocks the push too, saying so, and
+	// the hook exits 3 (git itself exits 1 for any hook failure).
 	commitConfig(t, env, work, filepath.Join(t.TempDir(), "missing.tar"))
-	if code, out := runIn(t, env, work, "git", "push", "origin", "main"); code == 0 || !strings.Contains(out, "git push --no-verify") {
-		t.Fatalf("push with a missing image: exit %d, want blocked\n%s", code, out)
+	code, out = runIn(t, env, work, "git", "push", "origin", "main")
+	if code == 0 || !strings.Contains(out, "push blocked: could not load an image listed in") || strings.Contains(out, "findings above") || !strings.Contains(out, "git push --no-verify") {
+		t.Fatalf("push with a missing image: exit %d, want blocked for the load failure\n%s", code, out)
+	}
+	if code, out := runIn(t, env, work, hook, "origin", "unused"); code != ExitLoad {
+		t.Errorf("the hook with a missing image: exit %d, want %d\n%s", code, ExitLoad, out)
+	}
+	commitConfig(t, env, work, bad)
+	if code, out := runIn(t, env, work, hook, "origin", "unused"); code != ExitFindings || !strings.Contains(out, "findings above") {
+		t.Errorf("the hook with a broken image: exit %d, want %d\n%s", code, ExitFindings, out)
 	}
 
-	// LAMBDOCTOR names the binary when it is not on PATH.
+	// LAMBDOCTOR names the binary to run.
 	noPath := append(slicesWithout(env, "PATH="), "PATH=/usr/bin:/bin", "LAMBDOCTOR="+filepath.Join(lambdoctorBin(t), "lambdoctor"))
 	commitConfig(t, noPath, work, good)
 	if code, out := runIn(t, noPath, work, "git", "push", "origin", "main"); code != 0 {
 		t.Fatalf("push with LAMBDOCTOR set: exit %d\n%s", code, out)
 	}
-	// Without either, the push is blocked with a hint.
-	bare := append(slicesWithout(env, "PATH="), "PATH=/usr/bin:/bin")
-	commitConfig(t, bare, work, good)
-	if code, out := runIn(t, bare, work, "git", "push", "origin", "main"); code == 0 || !strings.Contains(out, "not found") {
-		t.Fatalf("push without lambdoctor: exit %d, want blocked with 'not found'\n%s", code, out)
+}
+
+// TestHookChainsAndFindsBinary pushes for real through a hook installed
+// with --force over a hook that records its arguments and standard input
+// (as git-lfs's pre-push reads the refs): the old hook runs first, its
+// failure blocks the push with its exit code, and lambdoctor is found at
+// the path that installed the hook with a minimal PATH, then on PATH once
+// that binary is gone.
+func TestHookChainsAndFindsBinary(t *testing.T) {
+	requireGit(t)
+	installer := filepath.Join(t.TempDir(), "lambdoctor")
+	data, err := os.ReadFile(filepath.Join(lambdoctorBin(t), "lambdoctor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(installer, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A minimal PATH (a GUI git client's): git, sh and coreutils only.
+	env := append(slicesWithout(gitEnv(t, t.TempDir()), "PATH="), "PATH=/usr/bin:/bin")
+	work := newRepo(t, env)
+	commitConfig(t, env, work, writeArchive(t, goodImage(t)))
+	hooks := filepath.Join(work, ".git", "hooks")
+	marker := filepath.Join(t.TempDir(), "marker")
+	status := filepath.Join(t.TempDir(), "status")
+	writeFile(t, status, "0\n")
+	lfsLike := "#!/bin/sh\n{ echo \"args: $*\"; cat; } >> '" + marker + "'\nexit $(cat '" + status + "')\n"
+	writeFile(t, filepath.Join(hooks, "pre-push"), lfsLike)
+	os.Chmod(filepath.Join(hooks, "pre-push"), 0o755)
+
+	if code, out := runIn(t, env, work, installer, "hook", "install"); code != ExitUsage || !strings.Contains(out, "--force") {
+		t.Fatalf("install over a foreign hook: exit %d\n%s", code, out)
+	}
+	out := mustRun(t, env, work, installer, "hook", "install", "--force")
+	for _, want := range []string{"moved the existing hook to " + filepath.Join(hooks, "pre-push"+hookBackupSuffix), "it runs " + installer, "runs it first"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("install --force output lacks %q:\n%s", want, out)
+		}
+	}
+
+	head := strings.TrimSpace(mustRun(t, env, work, "git", "rev-parse", "HEAD"))
+	code, out := runIn(t, env, work, "git", "push", "origin", "main")
+	if code != 0 || !strings.Contains(out, "lambdoctor: 1 image") {
+		t.Fatalf("push through the chained hook: exit %d\n%s", code, out)
+	}
+	got, _ := os.ReadFile(marker)
+	remote := filepath.Join(filepath.Dir(work), "remote.git")
+	if want := "args: origin " + remote + "\nrefs/heads/main " + head + " refs/heads/main "; !strings.HasPrefix(string(got), want) {
+		t.Errorf("the previous hook got %q, want it to start with %q (git's arguments and refs on stdin)", got, want)
+	}
+
+	// The previous hook fails: the push is blocked with its exit code,
+	// before lambdoctor runs.
+	writeFile(t, status, "7\n")
+	commitConfig(t, env, work, writeArchive(t, goodImage(t)))
+	code, out = runIn(t, env, work, "git", "push", "origin", "main")
+	if code == 0 || strings.Contains(out, "lambdoctor: 1 image") {
+		t.Fatalf("push with a failing previous hook: exit %d, want blocked before lambdoctor\n%s", code, out)
+	}
+	if code, out := runIn(t, env, work, filepath.Join(hooks, "pre-push"), "origin", remote); code != 7 {
+		t.Errorf("the hook with a previous hook exiting 7: exit %d\n%s", code, out)
+	}
+	writeFile(t, status, "0\n")
+
+	// The installing binary is gone and lambdoctor is not on PATH.
+	if err := os.Remove(installer); err != nil {
+		t.Fatal(err)
+	}
+	code, out = runIn(t, env, work, "git", "push", "origin", "main")
+	if code == 0 || !strings.Contains(out, "not found at "+installer+" nor on PATH") {
+		t.Fatalf("push without lambdoctor: exit %d, want blocked naming the recorded path\n%s", code, out)
+	}
+	// On PATH it is found there.
+	withPath := append(slicesWithout(env, "PATH="), "PATH="+lambdoctorBin(t)+":/usr/bin:/bin")
+	if code, out := runIn(t, withPath, work, "git", "push", "origin", "main"); code != 0 || !strings.Contains(out, "lambdoctor: 1 image") {
+		t.Fatalf("push with lambdoctor on PATH: exit %d\n%s", code, out)
+	}
+
+	// Uninstall puts the previous hook back.
+	mustRun(t, withPath, work, "lambdoctor", "hook", "uninstall")
+	if b, _ := os.ReadFile(filepath.Join(hooks, "pre-push")); string(b) != lfsLike {
+		t.Errorf("uninstall left %q as pre-push", b)
 	}
 }
 
@@ -345,14 +437,32 @@ func TestHookInstallForeign(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(hooks, "pre-push")); string(b) != foreign {
 		t.Fatalf("foreign hook changed without --force")
 	}
-	if code, out := run("install", "--force"); code != ExitOK {
+	code, out := run("install", "--force")
+	if code != ExitOK {
 		t.Fatalf("install --force: exit %d\n%s", code, out)
+	}
+	// The test binary is not a lambdoctor to record: the hook uses PATH.
+	if !strings.Contains(out, "is a temporary build") {
+		t.Errorf("install from a test binary should record no path:\n%s", out)
 	}
 	if b, _ := os.ReadFile(filepath.Join(hooks, "pre-push"+hookBackupSuffix)); string(b) != foreign {
 		t.Fatalf("foreign hook not kept as pre-push%s", hookBackupSuffix)
 	}
 	if code, out := run("install"); code != ExitOK {
 		t.Fatalf("reinstall over our own hook: exit %d\n%s", code, out)
+	}
+	// A second foreign hook while the first is kept aside is refused:
+	// chaining it would drop one of the two.
+	writeFile(t, filepath.Join(hooks, "pre-push"), "#!/bin/sh\necho other\n")
+	if code, out := run("install", "--force"); code != ExitUsage || !strings.Contains(out, "already holds an earlier hook") {
+		t.Fatalf("install --force with both hooks: exit %d\n%s", code, out)
+	}
+	if code, out := run("install", "--force", "--hook", "pre-push"); code != ExitUsage {
+		t.Fatalf("install --force again: exit %d\n%s", code, out)
+	}
+	os.Remove(filepath.Join(hooks, "pre-push"))
+	if code, out := run("install"); code != ExitOK || !strings.Contains(out, "runs "+filepath.Join(hooks, "pre-push"+hookBackupSuffix)+" first") {
+		t.Fatalf("install beside a kept hook: exit %d\n%s", code, out)
 	}
 	if code, out := run("install", "--hook", "post-merge"); code != ExitUsage {
 		t.Fatalf("install --hook post-merge: exit %d, want %d\n%s", code, ExitUsage, out)
@@ -387,7 +497,7 @@ func TestHookInstallForeign(t *testing.T) {
 func TestHookScriptIsPOSIX(t *testing.T) {
 	for _, hook := range []string{"pre-push", "pre-commit"} {
 		p := filepath.Join(t.TempDir(), hook)
-		writeFile(t, p, hookScript(hook))
+		writeFile(t, p, hookScript(hook, "/opt/it's here/lambdoctor"))
 		for _, sh := range []string{"sh", "dash"} {
 			if _, err := exec.LookPath(sh); err != nil {
 				continue
@@ -427,5 +537,24 @@ func TestHookInstallWriteFailure(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "lambdoctor: ") || strings.Count(errb.String(), "\n") != 1 {
 		t.Errorf("want one error line, got %q", errb)
+	}
+}
+
+// TestHookCounts reads the summaries of the JSON report in both shapes.
+func TestHookCounts(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ json, want string }{
+		{`{"summary":{"error":0,"warning":0,"info":0}}`, ""},
+		{`{"summary":{"error":0,"warning":1,"info":2}}`, "1 warning, 2 info"},
+		{`{"reports":[{"summary":{"error":2,"warning":0,"info":0}},{"summary":{"error":1,"warning":3,"info":0,"suppressed":4}}]}`, "3 errors, 3 warnings"},
+	} {
+		p := filepath.Join(dir, "r.json")
+		writeFile(t, p, c.json)
+		if got, err := hookCounts(p); err != nil || got != c.want {
+			t.Errorf("hookCounts(%s) = %q, %v; want %q", c.json, got, err, c.want)
+		}
+	}
+	if _, err := hookCounts(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("a missing report gave no error")
 	}
 }

@@ -5,7 +5,10 @@
 # registry authentication test (it starts its own registry with htpasswd
 # and stops it), and busybox-static for the sandbox tests of
 # `lambdoctor run` (a static /bin/busybox they copy into test images), with
-# uidmap (newuidmap/newgidmap) for its unprivileged path, and debootstrap and
+# uidmap (newuidmap/newgidmap) for its unprivileged path, pre-commit and
+# shellcheck for the tests of .pre-commit-hooks.yaml and action.yml, npm to
+# install Microsoft's SARIF Multitool (the SARIF validation test), and
+# debootstrap and
 # python3 to build the real-shaped test images (make realimages). Safe to run
 # again.
 set -euo pipefail
@@ -76,6 +79,16 @@ if [ ! -x "$multitool" ]; then
     chmod u+x "$multitool"
   else
     echo "setup: cannot install the SARIF Multitool (needs npm, or root and apt-get to install it, on linux/amd64); the SARIF validation test will be skipped" >&2
+  fi
+fi
+
+if ! command -v pre-commit >/dev/null 2>&1 || ! command -v shellcheck >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's pre-commit (pre-commit try-repo of .pre-commit-hooks.yaml) and shellcheck (actionlint runs it on the action's scripts)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pre-commit shellcheck >/dev/null
+  else
+    echo "setup: pre-commit or shellcheck not found and cannot install them (need root and apt-get); the pre-commit and actionlint tests will be skipped" >&2
   fi
 fi
 
