@@ -151,48 +151,31 @@ func runInspectFunctions(ctx context.Context, streams *IOStreams, opts *inspectO
 	if opts.name != "" && len(fns) > 1 {
 		return usageError("--name names one image, and --deploy gives %d functions: each report is named by its function's ID", len(fns))
 	}
-	if err := opts.net.check(); err != nil {
-		return usageError("%v", err)
-	}
 	if opts.archSet {
 		if _, err := parseArch(opts.arch); err != nil {
 			return usageError("%v", err)
 		}
 	}
-	failOn, err := parseFailOn(opts.failOn)
+	// TARGETARCH is --arch's, else amd64: each function's own architecture
+	// applies to the Dockerfile its definition names.
+	plan, err := opts.plan(streams, opts.arch)
 	if err != nil {
-		return usageError("%v", err)
-	}
-	outs, err := planOutputs(opts.format, opts.formatSet, opts.outputs)
-	if err != nil {
-		return usageError("%v", err)
+		return err
 	}
 	flagIC, err := opts.imageConfig()
 	if err != nil {
 		return usageError("%v", err)
 	}
-	if err := opts.policy.apply(&inspect.Options{}); err != nil {
-		return usageError("%v", err)
-	}
-	// TARGETARCH is --arch's, else amd64: each function's own architecture
-	// applies to the Dockerfile its definition names.
-	df, dfPath, dfWarnings, err := loadDockerfile(streams, opts.dockerfile, opts.buildArgs, opts.arch)
-	if err != nil {
-		return usageError("%v", err)
-	}
-	printWarnings(streams, dfWarnings)
 	plans := make([]functionSettings, len(fns))
 	for i, fn := range fns {
-		if plans[i], err = settings(fn, opts.arch, opts.archSet, flagIC, df, dfPath); err != nil {
+		if plans[i], err = settings(fn, opts.arch, opts.archSet, flagIC, plan.df, plan.dfPath); err != nil {
 			return usageError("--deploy: %v", err)
 		}
 	}
-	iopts, err := loadingOptions(streams, opts.noCache, opts.quiet, opts.net, opts.transport)
+	iopts, err := opts.sessionOptions(streams, cfg, opts.quiet)
 	if err != nil {
 		return err
 	}
-	_ = opts.policy.apply(&iopts) // checked above
-	iopts.Policy, iopts.Load = cfg, opts.load
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return loadError(err)
@@ -237,12 +220,12 @@ func runInspectFunctions(ctx context.Context, streams *IOStreams, opts *inspectO
 		}
 		reports = append(reports, r)
 	}
-	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, Compact: opts.compact, FailOn: failOn, Width: streams.TextWidth()}
-	if err := writeOutputs(streams, outs, reports, wopts); err != nil {
+	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, Compact: opts.compact, FailOn: plan.failOn, Width: streams.TextWidth()}
+	if err := writeOutputs(streams, plan.outs, reports, wopts); err != nil {
 		return writeError(err)
 	}
 	printWarnings(streams, session.Warnings(!loadFailed))
-	return inspectVerdict(reports, failOn, loadFailed)
+	return inspectVerdict(reports, plan.failOn, loadFailed)
 }
 
 // buildHint says how to build the local image a definition names.

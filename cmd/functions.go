@@ -73,27 +73,12 @@ func runFunctions(ctx context.Context, streams *IOStreams, opts *inspectOptions,
 			names = append(names, n)
 		}
 	}
-	if err := opts.net.check(); err != nil {
-		return usageError("%v", err)
-	}
-	failOn, err := parseFailOn(opts.failOn)
-	if err != nil {
-		return usageError("%v", err)
-	}
-	outs, err := planOutputs(opts.format, opts.formatSet, opts.outputs)
-	if err != nil {
-		return usageError("%v", err)
-	}
-	if err := opts.policy.apply(&inspect.Options{}); err != nil {
-		return usageError("%v", err)
-	}
 	// TARGETARCH is amd64 here: the function's architecture is known only
 	// once its configuration is read.
-	df, dfPath, dfWarnings, err := loadDockerfile(streams, opts.dockerfile, opts.buildArgs, "")
+	plan, err := opts.plan(streams, "")
 	if err != nil {
-		return usageError("%v", err)
+		return err
 	}
-	printWarnings(streams, dfWarnings)
 
 	client, err := live.New(ctx, live.Options{Region: fl.region})
 	if err != nil {
@@ -114,13 +99,11 @@ func runFunctions(ctx context.Context, streams *IOStreams, opts *inspectOptions,
 
 	// Several pulls at once would rewrite each other's progress line.
 	quiet := opts.quiet || len(entries) > 1
-	iopts, err := loadingOptions(streams, opts.noCache, quiet, opts.net, opts.transport)
+	iopts, err := opts.sessionOptions(streams, cfg, quiet)
 	if err != nil {
 		return err
 	}
-	iopts.Policy, iopts.Load = cfg, opts.load
-	iopts.Dockerfile, iopts.DockerfilePath = df, dfPath
-	_ = opts.policy.apply(&iopts) // checked above
+	iopts.Dockerfile, iopts.DockerfilePath = plan.df, plan.dfPath
 	session, err := inspect.New(iopts)
 	if err != nil {
 		return loadError(err)
@@ -131,23 +114,23 @@ func runFunctions(ctx context.Context, streams *IOStreams, opts *inspectOptions,
 	if ctx.Err() != nil {
 		return loadError(errors.New("interrupted while inspecting the functions"))
 	}
-	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, Compact: opts.compact, FailOn: failOn, Width: streams.TextWidth()}
+	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, Compact: opts.compact, FailOn: plan.failOn, Width: streams.TextWidth()}
 	if fl.all {
 		// The table leads the text report; beside a machine format on
 		// stdout it goes to stderr, so that stdout stays one document.
 		w := streams.Out
-		if outs[0].format != "text" {
+		if plan.outs[0].format != "text" {
 			w = streams.Err
 		}
-		if err := writeFunctionTable(w, reports, failOn); err != nil {
+		if err := writeFunctionTable(w, reports, plan.failOn); err != nil {
 			return writeError(fmt.Errorf("writing the summary table: %w", err))
 		}
 	}
-	if err := writeOutputs(streams, outs, reports, wopts); err != nil {
+	if err := writeOutputs(streams, plan.outs, reports, wopts); err != nil {
 		return writeError(err)
 	}
 	printWarnings(streams, session.Warnings(!loadFailed))
-	return inspectVerdict(reports, failOn, loadFailed)
+	return inspectVerdict(reports, plan.failOn, loadFailed)
 }
 
 // awsFailure is the exit of an error that stops every function from being

@@ -12,6 +12,7 @@ import (
 	"github.com/lambdoctor/lambdoctor/analyze"
 	"github.com/lambdoctor/lambdoctor/checks"
 	"github.com/lambdoctor/lambdoctor/config"
+	"github.com/lambdoctor/lambdoctor/dockerfile"
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
 	"github.com/lambdoctor/lambdoctor/inspect"
 	"github.com/lambdoctor/lambdoctor/report"
@@ -215,20 +216,13 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if len(refs) == 0 {
 		return usageError("%v (see 'lambdoctor inspect --help')", errNoImages)
 	}
-	if err := opts.net.check(); err != nil {
-		return usageError("%v", err)
-	}
 	arch, err := parseArch(opts.arch)
 	if err != nil {
 		return usageError("%v", err)
 	}
-	failOn, err := parseFailOn(opts.failOn)
+	plan, err := opts.plan(streams, arch)
 	if err != nil {
-		return usageError("%v", err)
-	}
-	outs, err := planOutputs(opts.format, opts.formatSet, opts.outputs)
-	if err != nil {
-		return usageError("%v", err)
+		return err
 	}
 	overrides, err := opts.imageConfig()
 	if err != nil {
@@ -240,21 +234,12 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 	if opts.name != "" && len(refs) > 1 {
 		return usageError("--name names one image, and %d were given", len(refs))
 	}
-	if err := opts.policy.apply(&inspect.Options{}); err != nil {
-		return usageError("%v", err)
-	}
-	df, dfPath, dfWarnings, err := loadDockerfile(streams, opts.dockerfile, opts.buildArgs, arch)
-	if err != nil {
-		return usageError("%v", err)
-	}
-	printWarnings(streams, dfWarnings)
-	iopts, err := loadingOptions(streams, opts.noCache, opts.quiet, opts.net, opts.transport)
+	iopts, err := opts.sessionOptions(streams, cfg, opts.quiet)
 	if err != nil {
 		return err
 	}
-	_ = opts.policy.apply(&iopts) // checked above
-	iopts.Arch, iopts.Overrides, iopts.Policy, iopts.Load = arch, overrides, cfg, opts.load
-	iopts.Dockerfile, iopts.DockerfilePath = df, dfPath
+	iopts.Arch, iopts.Overrides = arch, overrides
+	iopts.Dockerfile, iopts.DockerfilePath = plan.df, plan.dfPath
 	iopts.Name = opts.name
 	session, err := inspect.New(iopts)
 	if err != nil {
@@ -274,12 +259,12 @@ func runInspect(ctx context.Context, streams *IOStreams, opts *inspectOptions, r
 		}
 		reports = append(reports, r)
 	}
-	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, Compact: opts.compact, FailOn: failOn, Width: streams.TextWidth()}
-	if err := writeOutputs(streams, outs, reports, wopts); err != nil {
+	wopts := report.Options{Color: streams.ColorOut(opts.noColor), Verbose: opts.verbose, Compact: opts.compact, FailOn: plan.failOn, Width: streams.TextWidth()}
+	if err := writeOutputs(streams, plan.outs, reports, wopts); err != nil {
 		return writeError(err)
 	}
 	printWarnings(streams, session.Warnings(!loadFailed))
-	return inspectVerdict(reports, failOn, loadFailed)
+	return inspectVerdict(reports, plan.failOn, loadFailed)
 }
 
 // fromConfig fills, from the config file, the architecture and fail-on
@@ -395,4 +380,53 @@ func parseList(flag, v string) ([]string, error) {
 		return nil, fmt.Errorf("%s is an empty list; Lambda needs at least one element", flag)
 	}
 	return list, nil
+}
+
+// inspectPlan is what every form of inspect (images, --deploy, --function)
+// checks and reads before it loads anything: the network limits, the
+// fail-on level, the outputs, --ignore and --disable, and the --dockerfile
+// with its --build-arg values (TARGETARCH from dfArch).
+type inspectPlan struct {
+	failOn checks.Severity
+	outs   []output
+	df     *dockerfile.File
+	dfPath string
+}
+
+func (opts *inspectOptions) plan(streams *IOStreams, dfArch string) (inspectPlan, error) {
+	var p inspectPlan
+	if err := opts.net.check(); err != nil {
+		return p, usageError("%v", err)
+	}
+	var err error
+	if p.failOn, err = parseFailOn(opts.failOn); err != nil {
+		return p, usageError("%v", err)
+	}
+	if p.outs, err = planOutputs(opts.format, opts.formatSet, opts.outputs); err != nil {
+		return p, usageError("%v", err)
+	}
+	if err := opts.policy.apply(&inspect.Options{}); err != nil {
+		return p, usageError("%v", err)
+	}
+	var warnings []string
+	if p.df, p.dfPath, warnings, err = loadDockerfile(streams, opts.dockerfile, opts.buildArgs, dfArch); err != nil {
+		return p, usageError("%v", err)
+	}
+	printWarnings(streams, warnings)
+	return p, nil
+}
+
+// sessionOptions are the options of inspect's session: the loading
+// options (quiet: no progress line), the policy of the config file and of
+// --ignore/--disable, and the loader.
+func (opts *inspectOptions) sessionOptions(streams *IOStreams, cfg *config.Config, quiet bool) (inspect.Options, error) {
+	iopts, err := loadingOptions(streams, opts.noCache, quiet, opts.net, opts.transport)
+	if err != nil {
+		return iopts, err
+	}
+	if err := opts.policy.apply(&iopts); err != nil { // checked by plan
+		return iopts, usageError("%v", err)
+	}
+	iopts.Policy, iopts.Load = cfg, opts.load
+	return iopts, nil
 }
