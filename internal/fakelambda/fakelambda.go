@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -316,4 +317,32 @@ func apiError(w http.ResponseWriter, status int, code, msg string) {
 		typ = "Service"
 	}
 	writeJSON(w, status, map[string]string{"Type": typ, "Message": msg})
+}
+
+// Hermetic keeps the AWS SDK's default chains away from this machine's AWS
+// configuration for the rest of t: no shared config or credentials files
+// (both in a fresh directory), no profile, no Region, no credentials, no
+// instance metadata, no endpoint overrides. set then sets what the test
+// wants (credentials, AWS_ENDPOINT_URL_LAMBDA, ...); it returns the fresh
+// directory.
+func Hermetic(t testing.TB, set map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_PROFILE":                 "", "AWS_DEFAULT_PROFILE": "",
+		"AWS_REGION": "", "AWS_DEFAULT_REGION": "",
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
+		"AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_ROLE_ARN": "",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
+		"AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_LAMBDA": "",
+	} {
+		t.Setenv(k, v)
+	}
+	for k, v := range set {
+		t.Setenv(k, v)
+	}
+	return dir
 }

@@ -523,21 +523,27 @@ func (b *Builder) write(ctx context.Context, imgName string, r *recipe, start ti
 		info.Entries += lf.Entries
 	}
 	info.Seconds = time.Since(start).Seconds()
-	raw, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "info.json"), raw, 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.RemoveAll(final); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, final); err != nil {
+	if err := publish(tmp, final, info); err != nil {
 		return nil, err
 	}
 	info.Dir = final
 	return info, nil
+}
+
+// publish writes info as tmp's info.json and puts tmp in final's place:
+// a reader sees the old image or the whole new one, never a part.
+func publish(tmp, final string, info any) error {
+	raw, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "info.json"), raw, 0o644); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(final); err != nil {
+		return err
+	}
+	return os.Rename(tmp, final)
 }
 
 // compressedFile is a gzip layer on disk whose digests are already known,

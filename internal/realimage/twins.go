@@ -267,17 +267,7 @@ func (b *Builder) writeTwin(ctx context.Context, tw *Twin, baseInfo *Info, start
 	}
 	info := &TwinInfo{Version: TwinsVersion, Name: tw.Name, Base: digest.String(), Archive: "image.tar",
 		Defect: tw.Defect, Seconds: time.Since(start).Seconds()}
-	raw, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "info.json"), raw, 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.RemoveAll(final); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, final); err != nil {
+	if err := publish(tmp, final, info); err != nil {
 		return nil, err
 	}
 	info.Dir = final
