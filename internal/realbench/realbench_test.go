@@ -74,7 +74,7 @@ func inProcess(f func() error) (usage, error) {
 // child measures a command: wall, user+sys CPU and peak RSS from its
 // rusage (the whole process tree it waited for), and the peaks of its
 // anonymous and file-backed resident memory, sampled from
-// /proc/PID/status every millisecond. The rusage peak counts the pages of
+// /proc/PID/status every 10 ms (more often costs the child measurable CPU on one core). The rusage peak counts the pages of
 // the lambdoctor binary itself that the process touched (shared,
 // reclaimable page cache: 15-17 MB of a 41 MB static binary); the
 // anonymous peak is the memory the process allocated.
@@ -93,7 +93,7 @@ func child(cmd *exec.Cmd) (usage, []byte, error) {
 	sampled := make(chan [2]float64, 1)
 	go func() {
 		var peak [2]float64
-		tick := time.NewTicker(time.Millisecond)
+		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			if anon, file, ok := residentMB(cmd.Process.Pid); ok {
