@@ -40,6 +40,36 @@ var markerBytes = [...]string{
 
 const allMarkers = Marker(1<<len(markerBytes) - 1)
 
+// markerAnchors are, for each marker, where the part of it a write is
+// searched for starts: a suffix whose first byte is rarer in programs than
+// the marker's own first byte ("\xff" and "D" are common in machine code,
+// and bytes.Index checks every occurrence of the first byte). A hit is the
+// marker when the bytes before it complete it. On an 8 MB aws-lambda-go
+// program the six searches take 4.4 ms instead of 8.5 ms.
+var markerAnchors = [len(markerBytes)]int{len("\xff Go "), 0, 0, len("ISRG "), 0, len("Di")}
+
+// contains reports whether p holds marker i starting within p (one that
+// starts before p is the joint's: see write).
+func contains(p []byte, i int) bool {
+	s, k := markerBytes[i], markerAnchors[i]
+	if k == 0 {
+		return bytes.Contains(p, []byte(s))
+	}
+	anchor := []byte(s[k:])
+	for from := k; from+len(anchor) <= len(p); {
+		j := bytes.Index(p[from:], anchor)
+		if j < 0 {
+			return false
+		}
+		j += from
+		if string(p[j-k:j]) == s[:k] {
+			return true
+		}
+		from = j + 1
+	}
+	return false
+}
+
 // maxMarker is the longest marker's length.
 const maxMarker = len("golang.org/x/crypto/x509roots/fallback")
 
@@ -74,7 +104,7 @@ func (m *markerScan) write(p []byte, base int64) {
 		if m.found&bit != 0 {
 			continue
 		}
-		if bytes.Contains(joint, []byte(s)) || bytes.Contains(p, []byte(s)) {
+		if bytes.Contains(joint, []byte(s)) || contains(p, i) {
 			m.found |= bit
 		}
 	}
