@@ -14,6 +14,7 @@ import (
 
 	"github.com/lambdoctor/lambdoctor/emulate"
 	"github.com/lambdoctor/lambdoctor/internal/realimage"
+	"github.com/lambdoctor/lambdoctor/sandbox"
 )
 
 // TestRealImageDebianGoAnswersUnderRun boots the debian-go real-shaped
@@ -50,7 +51,17 @@ func TestRealImageDebianGoAnswersUnderRun(t *testing.T) {
 	if resp.Greeting != "hello ci" || resp.OS != "Debian GNU/Linux 12 (bookworm)" {
 		t.Errorf("response %s, want hello ci from Debian 12", doc.Run.Response)
 	}
-	t.Logf("lambdoctor run answered in %s", time.Since(start).Round(time.Millisecond))
+	// Lambda's root is read-only: a tree this size goes into memory
+	// where a tmpfs can take it (run --rootfs auto).
+	up := doc.Run.Unpack
+	if up == nil || up.Entries < 1000 || up.Bytes < 50<<20 {
+		t.Fatalf("the report says %+v of the unpack, want its size and entries", up)
+	}
+	if _, err := sandbox.MemoryBase(up.Bytes); err == nil && up.Into != emulate.RootFSMemory {
+		t.Errorf("unpacked %s in %s although a tmpfs could take it", up.Into, up.Dir)
+	}
+	t.Logf("lambdoctor run answered in %s; unpacked %d MB (%d entries) into %s in %d ms",
+		time.Since(start).Round(time.Millisecond), up.Bytes>>20, up.Entries, up.Into, up.Ms)
 }
 
 // realRunLimit bounds the whole run of a 96 MB / 5,700-entry image: the

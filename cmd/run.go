@@ -44,6 +44,7 @@ type runOptions struct {
 	initTimeout time.Duration
 	tmpSizeMB   int
 	keep        bool
+	rootfs      string // --rootfs: auto, memory or disk
 	network     string // --network: "none" or "host"
 	net         netFlags
 	noCache     bool   // --no-cache
@@ -70,7 +71,8 @@ const (
 const runLong = `Boot an image the way Lambda does, send it one event, and say what happened.
 
 run materialises the image's merged filesystem in a private temporary
-directory and serves the Lambda Runtime API (2018-06-01) on loopback itself.
+directory (in memory when it fits, see --rootfs) and serves the Lambda
+Runtime API (2018-06-01) on loopback itself.
 It starts ENTRYPOINT + CMD (after the ImageConfig overrides) in a sandbox that
 matches Lambda's, unlike the Runtime Interface Emulator and sam local invoke:
 
@@ -163,6 +165,7 @@ func newRunCmd(streams *IOStreams, runF func(context.Context, *runOptions, strin
 	f.DurationVar(&opts.initTimeout, "init-timeout", lambda.InitTimeout, "the init limit: the runtime must call /next within it (10s on Lambda)")
 	f.IntVar(&opts.tmpSizeMB, "tmp-size", 512, "the size of /tmp in MB (Lambda's ephemeral storage, 512-10240)")
 	f.BoolVar(&opts.keep, "keep", false, "keep the materialised root filesystem and print where it is")
+	f.StringVar(&opts.rootfs, "rootfs", emulate.RootFSAuto, "where to unpack the image: memory (a tmpfs, $XDG_RUNTIME_DIR or /dev/shm: Lambda's root is read-only, and no disk write is waited for), disk ($TMPDIR), or auto: memory when the tree takes at most a quarter of the memory left and --keep is not given")
 	f.StringVar(&opts.listen, "listen", "", "stay up and serve the Runtime Interface Emulator's invoke endpoint (POST /2015-03-31/functions/function/invocations) on `ADDR` (127.0.0.1:9000), one warm execution environment taking many events, until Ctrl-C")
 	f.StringVar(&opts.network, "network", "none", "the function's network: none (only loopback, with the Runtime API forwarded at 127.0.0.1:9001) or host (the host's network: for functions that must call out, as Lambda functions outside a VPC can)")
 	f.StringVar(&opts.format, "format", "text", "output format: "+strings.Join(formatsOf("run"), ", "))
@@ -216,6 +219,9 @@ func (o *runOptions) plan(streams *IOStreams) (*runPlan, error) {
 	}
 	if o.network != "none" && o.network != "host" {
 		return nil, fmt.Errorf("unknown --network %q (want none or host)", o.network)
+	}
+	if !slices.Contains(emulate.RootFSChoices, o.rootfs) {
+		return nil, fmt.Errorf("unknown --rootfs %q (want %s)", o.rootfs, strings.Join(emulate.RootFSChoices, ", "))
 	}
 	if o.initTimeout <= 0 {
 		return nil, fmt.Errorf("--init-timeout %s must be positive", o.initTimeout)
@@ -359,7 +365,7 @@ func runRun(ctx context.Context, streams *IOStreams, opts *runOptions, ref strin
 		Arch: plan.arch, Env: plan.env, Event: plan.event,
 		MemoryMB: opts.memoryMB, TmpSizeMB: opts.tmpSizeMB,
 		Timeout: opts.timeout, InitTimeout: opts.initTimeout,
-		HostNetwork: opts.network == "host", Keep: opts.keep,
+		HostNetwork: opts.network == "host", Keep: opts.keep, RootFSIn: opts.rootfs,
 	}
 	if opts.listen != "" {
 		return listenRun(ctx, streams, ws, im, fn, opts.listen)

@@ -22,14 +22,21 @@ import (
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
-// runDirs are the run directories in tmp.
+// runDirs are the run directories holding a root filesystem: in tmp
+// (--rootfs disk) and in the tmpfs directories of memoryBases.
 func runDirs(t *testing.T, tmp string) []string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(tmp, "lambdoctor-run-*"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	var trees []string
+	for _, d := range append(m, memoryRunDirs(t)...) {
+		if _, err := os.Lstat(filepath.Join(d, "rootfs")); err == nil {
+			trees = append(trees, d)
+		}
+	}
+	return trees
 }
 
 // cgroupsOf are the per-run cgroups the lambdoctor process pid created that
@@ -177,7 +184,8 @@ func TestRunKilled(t *testing.T) {
 	before := sandboxProcesses()
 
 	t.Run("invoke", func(t *testing.T) {
-		c := exec.Command(bin, "run", "--format", "json", "--timeout", "300s", "--event", hang, ref)
+		// On disk: the unpack below goes into memory.
+		c := exec.Command(bin, "run", "--rootfs", "disk", "--format", "json", "--timeout", "300s", "--event", hang, ref)
 		var errb bytes.Buffer
 		c.Stderr = &errb
 		if err := c.Start(); err != nil {

@@ -205,7 +205,39 @@ func isolate(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	before := sandboxProcesses()
-	t.Cleanup(func() { assertNoLeaks(t, tmp, before) })
+	inMemory := memoryRunDirs(t)
+	t.Cleanup(func() {
+		assertNoLeaks(t, tmp, before)
+		for _, d := range memoryRunDirs(t) {
+			if !slices.Contains(inMemory, d) {
+				t.Errorf("run directory left behind in memory: %s", d)
+			}
+		}
+	})
+}
+
+// memoryBases are the tmpfs directories run may unpack into (see
+// sandbox.MemoryBase): $XDG_RUNTIME_DIR and /dev/shm.
+func memoryBases() []string {
+	var bases []string
+	if d := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) {
+		bases = append(bases, d)
+	}
+	return append(bases, "/dev/shm")
+}
+
+// memoryRunDirs are the run directories in memoryBases.
+func memoryRunDirs(t *testing.T) []string {
+	t.Helper()
+	var dirs []string
+	for _, b := range memoryBases() {
+		m, err := filepath.Glob(filepath.Join(b, "lambdoctor-run-*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, m...)
+	}
+	return dirs
 }
 
 func assertNoLeaks(t *testing.T, tmp string, before map[int]bool) {

@@ -48,6 +48,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"run", "--timeout", "20m", "x.tar"}, "--timeout"},
 		{[]string{"run", "--tmp-size", "100", "x.tar"}, "--tmp-size"},
 		{[]string{"run", "--init-timeout", "0s", "x.tar"}, "--init-timeout"},
+		{[]string{"run", "--rootfs", "ram", "x.tar"}, `unknown --rootfs "ram" (want auto, memory, disk)`},
 		{[]string{"run", "--env", "AWS_LAMBDA_RUNTIME_API=x", "x.tar"}, "reserved"},
 		{[]string{"run", "--entrypoint", "[", "x.tar"}, "--entrypoint"},
 		{[]string{"run", "--workdir", "task", "x.tar"}, "absolute"},

@@ -109,6 +109,8 @@ type Outcome struct {
 	Hostname string `json:"hostname"`
 	// RootFS is the kept root filesystem (--keep).
 	RootFS string `json:"rootfs,omitempty"`
+	// Unpack says how and where the root filesystem was written.
+	Unpack *Unpack `json:"unpack,omitempty"`
 	// Subscriptions are the extensions' Telemetry and Logs API
 	// subscriptions and what was delivered to them.
 	Subscriptions []Subscription `json:"subscriptions"`

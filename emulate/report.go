@@ -8,6 +8,7 @@ import (
 	"github.com/fatih/color"
 
 	"github.com/lambdoctor/lambdoctor/checks"
+	"github.com/lambdoctor/lambdoctor/internal/bytesize"
 	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 	"github.com/lambdoctor/lambdoctor/report"
 )
@@ -157,6 +158,9 @@ func writeProcess(b *strings.Builder, r *Outcome) {
 			fmt.Fprintf(b, "  exit      status %d\n", x.Code)
 		}
 	}
+	if u := r.Unpack; u != nil {
+		fmt.Fprintf(b, "  unpacked  %s\n", termsafe.Text(unpackLine(u)))
+	}
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(b, "  memory    %s\n", memoryLine(m))
 	}
@@ -188,6 +192,23 @@ func writeProcess(b *strings.Builder, r *Outcome) {
 	if r.RootFS != "" {
 		fmt.Fprintf(b, "  rootfs    %s (kept: remove it when done)\n", termsafe.Line(r.RootFS))
 	}
+}
+
+// unpackLine says what the unpack wrote, where and in how long.
+func unpackLine(u *Unpack) string {
+	where := "to disk in " + u.Dir
+	if u.Into == RootFSMemory {
+		where = "into memory (tmpfs) in " + u.Dir
+	}
+	took := fmt.Sprintf("%d ms", u.Ms)
+	if u.Ms >= 1000 {
+		took = fmt.Sprintf("%.1f s", float64(u.Ms)/1000)
+	}
+	s := fmt.Sprintf("%s in %s, %s in %s", bytesize.Decimal(u.Bytes), count(u.Entries, "entry", "entries"), where, took)
+	if u.Why != "" {
+		s += " (" + u.Why + ")"
+	}
+	return s
 }
 
 // count is "1 event", "2 events".

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lambdoctor/lambdoctor/inspect"
+	"github.com/lambdoctor/lambdoctor/internal/termsafe"
 	"github.com/lambdoctor/lambdoctor/sandbox"
 )
 
@@ -34,7 +35,10 @@ type Workspace struct {
 	LoadDir string
 	RootFS  string
 
-	dir     *sandbox.RunDir
+	dir *sandbox.RunDir
+	// mem is the run directory on a tmpfs that holds RootFS when the
+	// tree was unpacked into memory (see unpack).
+	mem     *sandbox.RunDir
 	keep    bool
 	reaped  []string
 	reapErr error
@@ -68,8 +72,16 @@ func Prepare() (*Workspace, error) {
 func (w *Workspace) Close() {
 	if w.keep {
 		os.RemoveAll(w.LoadDir)
+		if w.mem != nil {
+			w.mem.Keep()
+			w.dir.Remove()
+			return
+		}
 		w.dir.Keep()
 		return
+	}
+	if w.mem != nil {
+		w.mem.Remove()
 	}
 	w.dir.Remove()
 }
@@ -88,6 +100,9 @@ type Function struct {
 	HostNetwork          bool
 	// Keep keeps the root filesystem after the run (Outcome.RootFS).
 	Keep bool
+	// RootFSIn is where the root filesystem is unpacked: RootFSMemory,
+	// RootFSDisk, or RootFSAuto ("" too; see unpack).
+	RootFSIn string
 }
 
 // Run unpacks the inspected image into the workspace, boots it with fn,
@@ -95,7 +110,7 @@ type Function struct {
 // notes. It closes im once unpacked. A *SandboxError is the sandbox's
 // failure; any other error means the image could not be unpacked.
 func Run(ctx context.Context, w *Workspace, im *inspect.Image, fn Function) (*Outcome, error) {
-	mr, err := unpack(ctx, w, im)
+	mr, up, err := unpack(ctx, w, im, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +118,7 @@ func Run(ctx context.Context, w *Workspace, im *inspect.Image, fn Function) (*Ou
 	if err != nil {
 		return nil, sandboxError(err)
 	}
+	out.Unpack = up
 	out.Diagnosis = Diagnose(out, im.FS, im.Report)
 	out.Notes = append(out.Notes, Notes(fn.Arch, im.Source, mr, out.Memory)...)
 	out.Notes = append(out.Notes, ReapNotes(w.reaped, w.reapErr)...)
@@ -117,9 +133,11 @@ func Run(ctx context.Context, w *Workspace, im *inspect.Image, fn Function) (*Ou
 // emulator's invoke endpoint on ln with it until ctx ends (see Listen).
 // It closes im once unpacked.
 func Serve(ctx context.Context, w *Workspace, im *inspect.Image, fn Function, ln net.Listener, log io.Writer) (*Session, error) {
-	if _, err := unpack(ctx, w, im); err != nil {
+	_, up, err := unpack(ctx, w, im, fn)
+	if err != nil {
 		return nil, err
 	}
+	fmt.Fprintf(log, "lambdoctor: unpacked %s\n", termsafe.Text(unpackLine(up)))
 	sess, err := Listen(ctx, fn.spec(w, im), ln, log)
 	if err != nil {
 		return sess, sandboxError(err)
@@ -138,29 +156,4 @@ func (fn Function) spec(w *Workspace, im *inspect.Image) Spec {
 		Event: fn.Event, MemoryMB: fn.MemoryMB, TmpSizeMB: fn.TmpSizeMB,
 		Timeout: fn.Timeout, InitTimeout: fn.InitTimeout, HostNetwork: fn.HostNetwork,
 	}
-}
-
-// unpack writes the image's root filesystem into the workspace and closes
-// im's layers.
-func unpack(ctx context.Context, w *Workspace, im *inspect.Image) (*sandbox.Report, error) {
-	if err := os.Mkdir(w.RootFS, 0o755); err != nil {
-		return nil, fmt.Errorf("creating the root filesystem directory: %w", err)
-	}
-	ref := im.Source.Ref
-	// The unpack reads every file: what the checks read is what the layer
-	// cache should keep for the next inspection.
-	im.FS.StopLearning()
-	mr, err := sandbox.MaterializeReport(ctx, im.FS, w.RootFS)
-	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("interrupted while unpacking %q", ref)
-		case errors.Is(err, sandbox.ErrUnsupported):
-			return nil, sandboxError(err)
-		}
-		return nil, fmt.Errorf("unpacking %q: %w", ref, err)
-	}
-	// The image's layers are no longer needed: free the spooled copies.
-	im.Close()
-	return mr, nil
 }

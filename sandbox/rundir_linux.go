@@ -14,6 +14,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,8 +39,12 @@ type RunDir struct {
 
 // CreateRunDir creates a run directory in the temporary directory and
 // locks it for the life of this process (or until Remove or Keep).
-func CreateRunDir() (*RunDir, error) {
-	dir, err := os.MkdirTemp("", RunDirPrefix)
+func CreateRunDir() (*RunDir, error) { return CreateRunDirIn("") }
+
+// CreateRunDirIn is CreateRunDir in base ("" for the temporary
+// directory): MemoryBase's directory, say. ReapStale looks in both.
+func CreateRunDirIn(base string) (*RunDir, error) {
+	dir, err := os.MkdirTemp(base, RunDirPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -76,16 +81,26 @@ func (d *RunDir) Keep() {
 }
 
 // ReapStale removes what killed runs left behind: the run directories of
-// this user in the temporary directory whose lock nobody holds (their
+// this user in the temporary directory and in the tmpfs directories runs
+// unpack into (see MemoryBase) whose lock nobody holds (their
 // root filesystems are given back first without root, see Release), and
 // the per-run cgroups (lambdoctor-PID-*) whose creator PID is gone. It
 // returns what it removed, and why something could not be.
 func ReapStale() (removed []string, err error) {
 	var errs []error
-	r, e := reapRunDirs(os.TempDir())
-	removed = append(removed, r...)
-	errs = append(errs, e...)
-	r, e = reapCgroups()
+	seen := map[string]bool{}
+	for _, base := range append([]string{os.TempDir()}, memoryCandidates()...) {
+		if seen[base] {
+			continue
+		}
+		seen[base] = true
+		r, e := reapRunDirs(base)
+		removed = append(removed, r...)
+		if !errors.Is(errors.Join(e...), fs.ErrNotExist) {
+			errs = append(errs, e...)
+		}
+	}
+	r, e := reapCgroups()
 	removed = append(removed, r...)
 	errs = append(errs, e...)
 	return removed, errors.Join(errs...)

@@ -59,8 +59,12 @@ const RunDirPrefix = "lambdoctor-run-"
 type RunDir struct{ Path string }
 
 // CreateRunDir creates a run directory in the temporary directory.
-func CreateRunDir() (*RunDir, error) {
-	dir, err := os.MkdirTemp("", RunDirPrefix)
+func CreateRunDir() (*RunDir, error) { return CreateRunDirIn("") }
+
+// CreateRunDirIn creates a run directory in base ("" for the temporary
+// directory).
+func CreateRunDirIn(base string) (*RunDir, error) {
+	dir, err := os.MkdirTemp(base, RunDirPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +76,9 @@ func (d *RunDir) Remove() error { return os.RemoveAll(d.Path) }
 
 // Keep leaves the directory in place.
 func (d *RunDir) Keep() {}
+
+// MemoryBase finds no tmpfs outside Linux.
+func MemoryBase(need int64) (string, error) { return "", ErrUnsupported }
 
 // ReapStale has nothing to do outside Linux.
 func ReapStale() ([]string, error) { return nil, nil }

@@ -9,11 +9,13 @@
 //     process of the built binary, with its peak RSS next to the budget
 //     (15 MB + 0.4 KB per merged entry), and the wall time of a second
 //     inspect of the same image (reinspect-ms).
-//   - BenchmarkTarExtract: tar -xzf of every layer, the bar for run's unpack.
+//   - BenchmarkTarExtract: tar -xzf of every layer, the bar for run's unpack,
+//     into memory (the tmpfs run would pick) and to disk ($TMPDIR).
 //   - BenchmarkUnpack: what `lambdoctor run` does before starting the
-//     function (load, build, sandbox.MaterializeReport), paired also with
-//     the floor of writing the same tree from memory to the same disk
-//     (write-floor-ms, x-write-floor), bounded by
+//     function (load, build, sandbox.MaterializeReport), into memory and
+//     to disk as above, paired also with the floor of writing the same
+//     tree from memory to the same place (write-floor-ms, x-write-floor),
+//     bounded by
 //     LAMBDOCTOR_BENCH_UNPACK_TIMEOUT (60s): an unpack that does not finish
 //     is reported as such (unpack-finished 0).
 //

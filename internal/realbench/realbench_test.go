@@ -313,7 +313,8 @@ func BenchmarkInspect(b *testing.B) {
 
 // BenchmarkTarExtract is the comparison bar for `run`'s unpack: GNU tar
 // -xzf of every layer in order into a fresh directory (no whiteout
-// handling), paired with a floor pass.
+// handling), paired with a floor pass, in each place run may unpack
+// into (see places).
 func BenchmarkTarExtract(b *testing.B) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		b.Skip("tar is not installed")
@@ -321,30 +322,57 @@ func BenchmarkTarExtract(b *testing.B) {
 	for _, name := range benchImages {
 		b.Run(name, func(b *testing.B) {
 			info := image(b, name)
-			var what, fl usage
-			for range b.N {
-				f, err := floor(info)
-				if err != nil {
-					b.Fatal(err)
-				}
-				fl.add(f)
-				dir := b.TempDir()
-				for _, blob := range info.BlobPaths() {
-					u, out, err := child(exec.Command("tar", "-xzf", blob, "-C", dir))
-					if err != nil {
-						b.Fatalf("%v\n%s", err, out)
+			for _, pl := range places(b, info) {
+				b.Run(pl.name, func(b *testing.B) {
+					var what, fl usage
+					for range b.N {
+						f, err := floor(info)
+						if err != nil {
+							b.Fatal(err)
+						}
+						fl.add(f)
+						dir, err := os.MkdirTemp(pl.base, "lambdoctor-realbench-tar-")
+						if err != nil {
+							b.Fatal(err)
+						}
+						for _, blob := range info.BlobPaths() {
+							u, out, err := child(exec.Command("tar", "-xzf", blob, "-C", dir))
+							if err != nil {
+								os.RemoveAll(dir)
+								b.Fatalf("%v\n%s", err, out)
+							}
+							what.add(u)
+						}
+						b.StopTimer()
+						if err := os.RemoveAll(dir); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
 					}
-					what.add(u)
-				}
-				b.StopTimer()
-				if err := os.RemoveAll(dir); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
+					report(b, info, what, fl)
+				})
 			}
-			report(b, info, what, fl)
 		})
 	}
+}
+
+// place is a directory run may unpack into.
+type place struct {
+	name string // "memory" or "disk"
+	base string // "" for $TMPDIR
+}
+
+// places are where run may unpack info's tree: "memory", the tmpfs that
+// `run --rootfs auto` picks for it (sandbox.MemoryBase; left out when none
+// fits), and "disk", $TMPDIR.
+func places(b *testing.B, info *realimage.Info) []place {
+	var ps []place
+	if base, err := sandbox.MemoryBase(info.Uncompressed); err == nil {
+		ps = append(ps, place{"memory", base})
+	} else {
+		b.Logf("%s: not unpacked into memory: %v", info.Name, err)
+	}
+	return append(ps, place{"disk", ""})
 }
 
 // unpackTimeout bounds one unpack: LAMBDOCTOR_BENCH_UNPACK_TIMEOUT (a Go
@@ -448,13 +476,13 @@ func writeTree(tree []treeEntry, dir string) error {
 	return nil
 }
 
-// BenchmarkUnpack measures run's unpack (see unpack) in this process,
-// paired with a floor pass and with writeTree, the floor of writing the
-// same tree from memory to the same disk (write-floor-ms, and x-write-floor
-// for the unpack's wall time over it): what the disk alone costs. Each
-// unpack is bounded by unpackTimeout, and one that does not finish ends
-// the benchmark with "did not finish" (unpack-finished 0) instead of
-// hanging.
+// BenchmarkUnpack measures run's unpack (see unpack) in this process, in
+// each place run may unpack into (see places), paired with a floor pass
+// and with writeTree, the floor of writing the same tree from memory to
+// the same place (write-floor-ms, and x-write-floor for the unpack's wall
+// time over it): what the disk or the tmpfs alone costs. Each unpack is
+// bounded by unpackTimeout, and one that does not finish ends the
+// benchmark with "did not finish" (unpack-finished 0) instead of hanging.
 func BenchmarkUnpack(b *testing.B) {
 	if err := sandbox.Supported(); err != nil {
 		b.Skip(err)
@@ -462,65 +490,70 @@ func BenchmarkUnpack(b *testing.B) {
 	for _, name := range benchImages {
 		b.Run(name, func(b *testing.B) {
 			info := image(b, name)
-			limit := unpackTimeout(b)
-			if f, ok := unfinished[name]; ok {
-				// The testing package runs a benchmark with b.N = 1
-				// before b.N = 3: do not wait for the limit again.
-				reportUnfinished(b, name, limit, f)
-				return
-			}
-			b.StopTimer()
 			tree := mergedTree(b, info)
-			b.StartTimer()
-			var what, fl, wr usage
-			for range b.N {
-				f, err := floor(info)
-				if err != nil {
-					b.Fatal(err)
-				}
-				fl.add(f)
-				wdir, err := os.MkdirTemp("", "lambdoctor-realbench-write-")
-				if err != nil {
-					b.Fatal(err)
-				}
-				w, err := inProcess(func() error { return writeTree(tree, wdir) })
-				if rerr := os.RemoveAll(wdir); err == nil {
-					err = rerr
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				wr.add(w)
-				dir, err := os.MkdirTemp("", "lambdoctor-realbench-unpack-")
-				if err != nil {
-					b.Fatal(err)
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), limit)
-				u, err := inProcess(func() error { return unpack(ctx, info.ArchivePath(), dir) })
-				timedOut := ctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded)
-				cancel()
-				b.StopTimer()
-				sandbox.Release(dir)
-				if rerr := os.RemoveAll(dir); rerr != nil {
-					b.Fatal(rerr)
-				}
-				b.StartTimer()
-				if timedOut {
-					unfinished[name] = f.wall
-					reportUnfinished(b, name, limit, f.wall)
-					return
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				what.add(u)
+			for _, pl := range places(b, info) {
+				b.Run(pl.name, func(b *testing.B) { benchUnpack(b, info, tree, pl) })
 			}
-			report(b, info, what, fl)
-			b.ReportMetric(1, "unpack-finished")
-			b.ReportMetric(float64(wr.wall.Milliseconds())/float64(b.N), "write-floor-ms")
-			b.ReportMetric(float64(what.wall)/float64(wr.wall), "x-write-floor")
 		})
 	}
+}
+
+func benchUnpack(b *testing.B, info *realimage.Info, tree []treeEntry, pl place) {
+	limit := unpackTimeout(b)
+	key := info.Name + "/" + pl.name
+	if f, ok := unfinished[key]; ok {
+		// The testing package runs a benchmark with b.N = 1 before
+		// b.N = 3: do not wait for the limit again.
+		reportUnfinished(b, key, limit, f)
+		return
+	}
+	var what, fl, wr usage
+	for range b.N {
+		f, err := floor(info)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fl.add(f)
+		wdir, err := os.MkdirTemp(pl.base, "lambdoctor-realbench-write-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, err := inProcess(func() error { return writeTree(tree, wdir) })
+		if rerr := os.RemoveAll(wdir); err == nil {
+			err = rerr
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		wr.add(w)
+		dir, err := os.MkdirTemp(pl.base, "lambdoctor-realbench-unpack-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		u, err := inProcess(func() error { return unpack(ctx, info.ArchivePath(), dir) })
+		timedOut := ctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded)
+		cancel()
+		b.StopTimer()
+		sandbox.Release(dir)
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			b.Fatal(rerr)
+		}
+		b.StartTimer()
+		if timedOut {
+			unfinished[key] = f.wall
+			reportUnfinished(b, key, limit, f.wall)
+			return
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		what.add(u)
+	}
+	report(b, info, what, fl)
+	b.ReportMetric(1, "unpack-finished")
+	b.ReportMetric(float64(wr.wall.Milliseconds())/float64(b.N), "write-floor-ms")
+	b.ReportMetric(float64(what.wall)/float64(wr.wall), "x-write-floor")
 }
 
 // unfinished records the images whose unpack hit the limit, with the wall

@@ -1,0 +1,64 @@
+package emulate
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPlaceRootFS(t *testing.T) {
+	ws := func() *Workspace {
+		d := t.TempDir()
+		return &Workspace{LoadDir: filepath.Join(d, "run", "load"), RootFS: filepath.Join(d, "run", "rootfs")}
+	}
+	for _, tt := range []struct {
+		name    string
+		fn      Function
+		why     string // in Unpack.Why
+		wantErr string
+	}{
+		{name: "disk asked", fn: Function{RootFSIn: RootFSDisk}},
+		{name: "auto with --keep", fn: Function{RootFSIn: RootFSAuto, Keep: true}, why: "--keep writes it to disk"},
+		{name: "unknown", fn: Function{RootFSIn: "ram"}, wantErr: `unknown root filesystem place "ram"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := ws()
+			root := w.RootFS
+			up, err := placeRootFS(w, tt.fn, 10<<20)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if up.Into != RootFSDisk || w.RootFS != root || w.mem != nil || up.Bytes != 10<<20 {
+				t.Errorf("placed %+v at %s, want on disk at %s", up, w.RootFS, root)
+			}
+			if up.Dir != filepath.Dir(filepath.Dir(root)) {
+				t.Errorf("Dir %s, want the run directory's parent", up.Dir)
+			}
+			if !strings.Contains(up.Why, tt.why) {
+				t.Errorf("Why %q lacks %q", up.Why, tt.why)
+			}
+		})
+	}
+}
+
+func TestUnpackLine(t *testing.T) {
+	for _, tt := range []struct {
+		u    Unpack
+		want string
+	}{
+		{Unpack{Bytes: 358_200_000, Entries: 13832, Ms: 1290, Into: RootFSMemory, Dir: "/dev/shm"},
+			"358.2 MB in 13832 entries, into memory (tmpfs) in /dev/shm in 1.3 s"},
+		{Unpack{Bytes: 4096, Entries: 1, Ms: 5, Into: RootFSDisk, Dir: "/tmp", Why: "--keep writes it to disk, where a kept tree holds no memory"},
+			"4.1 kB in 1 entry, to disk in /tmp in 5 ms (--keep writes it to disk, where a kept tree holds no memory)"},
+	} {
+		if got := unpackLine(&tt.u); got != tt.want {
+			t.Errorf("unpackLine(%+v) =\n  %q\nwant\n  %q", tt.u, got, tt.want)
+		}
+	}
+}
