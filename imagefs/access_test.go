@@ -10,8 +10,6 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"runtime"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -320,19 +318,46 @@ func TestRestartPointsAfterStoredBlocks(t *testing.T) {
 			t.Fatalf("restart point %d (%+v): %v", i, cp, err)
 		}
 	}
-	// A restart point that does not reproduce the stream is dropped.
-	x := &layerIndex{store: f.store, cps: slices.Clone(acc.cps[:2])}
-	x.cps[1].comp++
-	for _, cp := range x.cps {
-		p := probe{n: 64}
-		copy(p.b[:], all[cp.unc:])
-		x.probes = append(x.probes, p)
+	// Nothing is proven before a read needs it.
+	for i := range acc.cps {
+		if st := acc.proof[i].Load(); st != cpUntried && !acc.cps[i].member {
+			t.Fatalf("restart point %d has proof state %d before any read", i, st)
+		}
 	}
-	if err := x.verify(acc.open, acc.size); err != nil {
+	// A restart point that does not reproduce the stream is found wrong by
+	// the read that first uses it, which falls back to the one before; the
+	// read still returns the layer's bytes, and that one is proven.
+	k := len(acc.cps) / 2
+	acc.cps[k].comp++
+	c, err := f.newCursor(0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(x.cps) != 1 || x.cps[0] != acc.cps[0] {
-		t.Errorf("verify kept %+v, want only the first", x.cps)
+	defer c.Close()
+	at := acc.cps[k].unc + 100
+	got := make([]byte, 4096)
+	if err := c.seek(at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, all[at:at+4096]) {
+		t.Fatalf("reading at %d past a wrong restart point: %v", at, err)
+	}
+	if st := acc.proof[k].Load(); st != cpWrong {
+		t.Errorf("the wrong restart point has proof state %d, want cpWrong", st)
+	}
+	if st := acc.proof[k-1].Load(); st != cpProven {
+		t.Errorf("the restart point before it has proof state %d, want cpProven", st)
+	}
+	// Later reads skip it without trying it again.
+	restarts := f.Stats().Restarts
+	if err := c.seek(acc.cps[k].unc + 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, got[:10]); err != nil || !bytes.Equal(got[:10], all[acc.cps[k].unc+10:acc.cps[k].unc+20]) {
+		t.Fatalf("second read past the wrong restart point: %v", err)
+	}
+	if n := f.Stats().Restarts - restarts; n != 1 {
+		t.Errorf("a read past a known wrong restart point restarted %d times, want once", n)
 	}
 }
 
@@ -477,45 +502,42 @@ func TestKeepDecompressedCopyDropped(t *testing.T) {
 	}
 }
 
-// TestVerifyReusesBuffers: proving the restart points of a layer reuses
-// one decompressor and its buffers, so its garbage does not grow with the
-// number of restart points (each used to allocate a 64 KiB input buffer,
-// a 32 KiB window copy and a decompressor: about 130 KiB).
-func TestVerifyReusesBuffers(t *testing.T) {
+// TestRestartPointProofIsFree: proving a restart point on its first use
+// decompresses nothing more than the read itself (the probe's bytes are
+// served again), and a read of a proven one does not prove it again.
+func TestRestartPointProofIsFree(t *testing.T) {
 	es, _ := accessImage(t, 5, 400)
-	blob := gzipOf(t, tarOf(t, es...))
+	all := tarOf(t, es...)
+	blob := gzipOf(t, all)
 	f, err := Build(context.Background(), []Layer{blobLayer(blob, nil)}, Options{CheckpointEvery: 16 << 10, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cps := f.access[0].cps
-	if len(cps) < 50 {
-		t.Fatalf("only %d restart points: the test needs many", len(cps))
+	acc := &f.access[0]
+	if len(acc.cps) < 50 {
+		t.Fatalf("only %d restart points: the test needs many", len(acc.cps))
 	}
-	x := &layerIndex{store: f.store}
-	for _, cp := range cps {
-		x.cps = append(x.cps, cp)
-		x.probes = append(x.probes, probe{})
-	}
-	// Probes of the true first bytes after each restart point.
-	for i, cp := range cps {
-		r := newContentReader(&cursor{f: f, li: 0}, f, cp.unc, 64)
-		n, _ := io.ReadFull(r, x.probes[i].b[:])
-		x.probes[i].n = n
+	for _, k := range []int{3, 3, 40} {
+		cp := acc.cps[k]
+		before := f.Stats().ReadBytes
+		r := newContentReader(&cursor{f: f, li: 0}, f, cp.unc, 200)
+		got, err := io.ReadAll(r)
 		r.Close()
+		if err != nil || !bytes.Equal(got, all[cp.unc:cp.unc+200]) {
+			t.Fatalf("reading at restart point %d: %v", k, err)
+		}
+		if cost := f.Stats().ReadBytes - before; cost != 200 {
+			t.Errorf("reading 200 bytes at restart point %d decompressed %d", k, cost)
+		}
+		if st := acc.proof[k].Load(); st != cpProven {
+			t.Errorf("restart point %d has proof state %d after a read, want cpProven", k, st)
+		}
 	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	if err := x.verify(f.access[0].open, f.access[0].size); err != nil {
-		t.Fatal(err)
-	}
-	runtime.ReadMemStats(&after)
-	if len(x.cps) != len(cps) {
-		t.Errorf("verify kept %d of %d true restart points", len(x.cps), len(cps))
-	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 512<<10 {
-		t.Errorf("verifying %d restart points allocated %d KiB, want one set of buffers (under 512 KiB)", len(cps), alloc>>10)
+	for i := range acc.cps {
+		if st := acc.proof[i].Load(); i != 3 && i != 40 && !acc.cps[i].member && st != cpUntried {
+			t.Errorf("restart point %d has proof state %d; no read used it", i, st)
+		}
 	}
 }
 

@@ -56,7 +56,8 @@ import (
 // PathMax and NameMax, and keeps only the PAX records it uses.
 // Version 3: entries carry the ELF summaries the pass makes (elfinfo).
 // Version 4: the summaries carry the symbol version tables.
-const cacheVersion = 4
+// Version 5: restart points carry their probes, proven on first use.
+const cacheVersion = 5
 
 // DefaultCacheSize is the size bound of a cache opened with a zero size.
 const DefaultCacheSize = 2 << 30

@@ -196,6 +196,33 @@ func TestCacheReuse(t *testing.T) {
 	if worst > readBound(16<<10) {
 		t.Errorf("a read decompressed %d bytes beyond its file with cached restart points, bound %d", worst, readBound(16<<10))
 	}
+	// The cached restart points came with their probes: the reads proved
+	// the ones they used, and found none wrong.
+	proven := 0
+	for li := range second.access {
+		acc := &second.access[li]
+		if acc.deferred != nil {
+			if acc, err = acc.deferred.get(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(acc.probes) != len(acc.cps) {
+			t.Errorf("layer %d: %d probes for %d cached restart points", li, len(acc.probes), len(acc.cps))
+		}
+		for i := range acc.cps {
+			switch acc.proof[i].Load() {
+			case cpWrong:
+				t.Errorf("layer %d: cached restart point %d found wrong", li, i)
+			case cpProven:
+				if !acc.cps[i].member {
+					proven++
+				}
+			}
+		}
+	}
+	if proven == 0 {
+		t.Error("the reads proved no cached restart point")
+	}
 
 	// Another capture policy is another index.
 	other := cacheOpts(c)

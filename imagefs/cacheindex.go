@@ -336,23 +336,38 @@ func decodeEntries(b []byte, layer int) (*layerResult, error) {
 // Access part encoding: the windows are the file's tail, in restart-point
 // order; the metadata is
 //
-//	comp size every ncps { unc comp win winLen bit member crc32 }
+//	comp size every ncps { unc comp win winLen bit member crc32 probeLen probe }
 //
-// with win relative to the tail.
+// with win relative to the tail, and probe the first probeLen (at most 64)
+// bytes the pass saw after the restart point, which its first use checks
+// (see layerAccess.setPoints). Restart points found wrong are left out.
 
 // encodeAccess returns the metadata of acc and a writer of its windows,
 // copied from the FS's window store. The windows' CRCs are patched into the
 // metadata as the tail writer copies them (the file's metadata is written
 // after its tail).
 func (d *decoder) encodeAccess(acc *layerAccess) ([]byte, func(io.Writer) (int64, error)) {
+	var cps []checkpoint
+	var probes []probe
+	for k, cp := range acc.cps {
+		if acc.proof[k].Load() == cpWrong {
+			continue
+		}
+		cps = append(cps, cp)
+		var pr probe
+		if k < len(acc.probes) {
+			pr = acc.probes[k]
+		}
+		probes = append(probes, pr)
+	}
 	e := &encoder{}
 	e.byte1(acc.comp)
 	e.i(acc.size)
 	e.u(uint64(d.opts.CheckpointEvery))
-	e.u(uint64(len(acc.cps)))
-	crcAt := make([]int, len(acc.cps))
+	e.u(uint64(len(cps)))
+	crcAt := make([]int, len(cps))
 	var off int64
-	for k, cp := range acc.cps {
+	for k, cp := range cps {
 		rel := int64(0)
 		if cp.winLen > 0 {
 			rel = off
@@ -366,12 +381,14 @@ func (d *decoder) encodeAccess(acc *layerAccess) ([]byte, func(io.Writer) (int64
 		e.byte1(boolByte(cp.member))
 		crcAt[k] = len(e.b)
 		e.b = append(e.b, 0, 0, 0, 0)
+		e.byte1(byte(probes[k].n))
+		e.b = append(e.b, probes[k].b[:probes[k].n]...)
 	}
 	meta := e.b
 	tail := func(w io.Writer) (int64, error) {
 		var n int64
 		var buf []byte // one window at a time, reused
-		for k, cp := range acc.cps {
+		for k, cp := range cps {
 			if cp.winLen == 0 {
 				continue
 			}
@@ -413,6 +430,8 @@ func decodeAccess(cf *cacheFile, every int64) (layerAccess, *cachedWindows, erro
 	n := r.bounded(uint64(len(cf.meta)))
 	w := &cachedWindows{f: cf.f, base: cf.tailOff, crc: make(map[int64]uint32)}
 	var last int64 = -1
+	var cps []checkpoint
+	var probes []probe
 	for range n {
 		var cp checkpoint
 		cp.unc = int64(r.bounded(1 << 62))
@@ -422,17 +441,29 @@ func decodeAccess(cf *cacheFile, every int64) (layerAccess, *cachedWindows, erro
 		cp.bit = r.byte1()
 		cp.member = r.byte1() == 1
 		a, e := r.take(4)
+		var pr probe
+		pr.n = int(r.byte1())
+		if pr.n > len(pr.b) {
+			r.err = errCacheFormat
+		}
 		if r.err != nil {
 			break
 		}
+		pa, pe := r.take(uint64(pr.n))
+		if r.err != nil {
+			break
+		}
+		copy(pr.b[:], cf.meta[pa:pe])
 		if cp.unc <= last || cp.comp > acc.size || cp.bit > 7 || cp.win+int64(cp.winLen) > cf.tail {
 			r.err = errCacheFormat
 			break
 		}
 		last = cp.unc
 		w.crc[cp.win] = binary.LittleEndian.Uint32(cf.meta[a:e])
-		acc.cps = append(acc.cps, cp)
+		cps = append(cps, cp)
+		probes = append(probes, pr)
 	}
+	acc.setPoints(cps, probes)
 	if r.err == nil && (r.pos != len(cf.meta) || acc.comp > compZstd) {
 		r.err = errCacheFormat
 	}
@@ -645,10 +676,7 @@ func (d *decoder) findAccess(l Layer, open func() (io.ReaderAt, func() error, er
 		if _, err := gunzipIndexed(br, pos, ph.tarWriter(capped(io.Discard, size)), d.opts.CheckpointEvery, idx); err != nil {
 			return nil, fmt.Errorf("indexing the blob: %w", err)
 		}
-		if err := idx.verify(open, size); err != nil {
-			return nil, fmt.Errorf("checking restart points: %w", err)
-		}
-		acc.cps = idx.cps
+		acc.setPoints(idx.cps, idx.probes)
 	} else {
 		dec, release, err := decompress(br)
 		if err != nil {

@@ -269,10 +269,7 @@ func (d *decoder) decode(ctx context.Context, i int, l Layer, h *passHash) (*lay
 		if res.access.size == 0 {
 			res.access.size = cnt.n // a spooled blob: all of it was read
 		}
-		if err := idx.verify(res.access.open, res.access.size); err != nil {
-			return nil, &LayerError{Index: i, Digest: l.Digest, Err: fmt.Errorf("checking restart points: %w", err)}
-		}
-		res.access.cps = idx.cps
+		res.access.setPoints(idx.cps, idx.probes)
 		if t, ok := w.(*plainTee); ok {
 			res.access.plain = t.finish(sink.off)
 		}
