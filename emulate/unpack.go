@@ -44,6 +44,9 @@ type Unpack struct {
 	Why string `json:"why,omitempty"`
 }
 
+// memoryBase is sandbox.MemoryBase; tests replace it.
+var memoryBase = sandbox.MemoryBase
+
 // pageSize is what tmpfs rounds each file up to.
 const pageSize = 4096
 
@@ -81,7 +84,7 @@ func placeRootFS(w *Workspace, fn Function, need int64) (*Unpack, error) {
 	default:
 		return nil, fmt.Errorf("unknown root filesystem place %q (want one of auto, memory, disk)", mode)
 	}
-	base, err := sandbox.MemoryBase(need)
+	base, err := memoryBase(need)
 	if err == nil {
 		var rd *sandbox.RunDir
 		if rd, err = sandbox.CreateRunDirIn(base); err == nil {

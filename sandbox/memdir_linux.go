@@ -35,12 +35,16 @@ const MemoryShare = 4 // a quarter
 const tmpfsSlack = 64 << 20
 
 // memoryCandidates are the tmpfs directories a run may unpack into, in
-// order of preference: $XDG_RUNTIME_DIR (per user, private), then
-// /dev/shm. Tests replace it.
+// order of preference: $XDG_RUNTIME_DIR when it is this user's own (per
+// user, private; sudo may keep another user's), then /dev/shm. Tests
+// replace it.
 var memoryCandidates = func() []string {
 	var c []string
 	if d := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) {
-		c = append(c, filepath.Clean(d))
+		var st unix.Stat_t
+		if unix.Stat(d, &st) == nil && int(st.Uid) == os.Geteuid() {
+			c = append(c, filepath.Clean(d))
+		}
 	}
 	return append(c, "/dev/shm")
 }
