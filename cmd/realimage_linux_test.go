@@ -57,7 +57,7 @@ func TestRealImageDebianGoAnswersUnderRun(t *testing.T) {
 	if up == nil || up.Entries < 1000 || up.Bytes < 50<<20 {
 		t.Fatalf("the report says %+v of the unpack, want its size and entries", up)
 	}
-	if _, err := sandbox.MemoryBase(up.Bytes); err == nil && up.Into != emulate.RootFSMemory {
+	if _, err := sandbox.MemoryBase(up.Bytes, up.Entries); err == nil && up.Into != emulate.RootFSMemory {
 		t.Errorf("unpacked %s in %s although a tmpfs could take it", up.Into, up.Dir)
 	}
 	t.Logf("lambdoctor run answered in %s; unpacked %d MB (%d entries) into %s in %d ms",

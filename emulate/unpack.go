@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/lambdoctor/lambdoctor/imagefs"
@@ -66,7 +67,7 @@ func treeSize(fsys *imagefs.FS) (bytes int64, entries int) {
 
 // placeRootFS decides where the tree goes, and creates the run directory
 // on a tmpfs when it goes into memory (w.mem, w.RootFS moved there).
-func placeRootFS(w *Workspace, fn Function, need int64) (*Unpack, error) {
+func placeRootFS(w *Workspace, fn Function, need int64, entries int) (*Unpack, error) {
 	up := &Unpack{Bytes: need, Into: RootFSDisk, Dir: filepath.Dir(filepath.Dir(w.RootFS))}
 	mode := fn.RootFSIn
 	if mode == "" {
@@ -84,7 +85,7 @@ func placeRootFS(w *Workspace, fn Function, need int64) (*Unpack, error) {
 	default:
 		return nil, fmt.Errorf("unknown root filesystem place %q (want one of auto, memory, disk)", mode)
 	}
-	base, err := memoryBase(need)
+	base, err := memoryBase(need, entries)
 	if err == nil {
 		var rd *sandbox.RunDir
 		if rd, err = sandbox.CreateRunDirIn(base); err == nil {
@@ -101,12 +102,25 @@ func placeRootFS(w *Workspace, fn Function, need int64) (*Unpack, error) {
 	return up, nil
 }
 
+// toDisk removes the tree unpacked into memory and its run directory, and
+// makes an empty root filesystem directory in the workspace's own.
+func (w *Workspace) toDisk() error {
+	if err := w.mem.Remove(); err != nil {
+		return fmt.Errorf("removing the unfinished tree from memory: %w", err)
+	}
+	w.mem, w.RootFS = nil, filepath.Join(w.dir.Path, "rootfs")
+	if err := os.Mkdir(w.RootFS, 0o755); err != nil {
+		return fmt.Errorf("creating the root filesystem directory: %w", err)
+	}
+	return nil
+}
+
 // unpack writes the image's root filesystem into the workspace (into
 // memory or to disk, see placeRootFS) and closes im's layers.
 func unpack(ctx context.Context, w *Workspace, im *inspect.Image, fn Function) (*sandbox.Report, *Unpack, error) {
 	start := time.Now()
 	need, entries := treeSize(im.FS)
-	up, err := placeRootFS(w, fn, need)
+	up, err := placeRootFS(w, fn, need, entries)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -119,6 +133,16 @@ func unpack(ctx context.Context, w *Workspace, im *inspect.Image, fn Function) (
 	// cache should keep for the next inspection.
 	im.FS.StopLearning()
 	mr, err := sandbox.MaterializeReport(ctx, im.FS, w.RootFS)
+	if err != nil && errors.Is(err, syscall.ENOSPC) && up.Into == RootFSMemory && fn.RootFSIn != RootFSMemory && ctx.Err() == nil {
+		// The tmpfs filled up meanwhile (something else wrote to it):
+		// an automatic choice goes to disk instead.
+		full := up.Dir
+		if err = w.toDisk(); err == nil {
+			up.Into, up.Dir = RootFSDisk, filepath.Dir(w.dir.Path)
+			up.Why = full + " filled up while the tree was unpacked into it"
+			mr, err = sandbox.MaterializeReport(ctx, im.FS, w.RootFS)
+		}
+	}
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:

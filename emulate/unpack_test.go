@@ -26,7 +26,7 @@ func TestPlaceRootFS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := ws()
 			root := w.RootFS
-			up, err := placeRootFS(w, tt.fn, 10<<20)
+			up, err := placeRootFS(w, tt.fn, 10<<20, 5)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err %v, want %q", err, tt.wantErr)
@@ -55,13 +55,13 @@ func TestPlaceRootFSInMemory(t *testing.T) {
 	noFit := &sandbox.NoMemoryError{Need: 10 << 20, Reasons: []string{"/dev/shm: 4.1 MB free"}}
 
 	// Nothing fits: auto goes to disk and says why; memory fails.
-	memoryBase = func(int64) (string, error) { return "", noFit }
+	memoryBase = func(int64, int) (string, error) { return "", noFit }
 	w := &Workspace{RootFS: filepath.Join(t.TempDir(), "run", "rootfs")}
-	up, err := placeRootFS(w, Function{}, 10<<20)
+	up, err := placeRootFS(w, Function{}, 10<<20, 5)
 	if err != nil || up.Into != RootFSDisk || !strings.Contains(up.Why, "/dev/shm: 4.1 MB free") {
 		t.Errorf("auto with no tmpfs: %+v, %v; want disk, saying why", up, err)
 	}
-	_, err = placeRootFS(w, Function{RootFSIn: RootFSMemory}, 10<<20)
+	_, err = placeRootFS(w, Function{RootFSIn: RootFSMemory}, 10<<20, 5)
 	if err == nil || !strings.Contains(err.Error(), "--rootfs memory: no tmpfs can hold the 10.5 MB tree: /dev/shm: 4.1 MB free") {
 		t.Errorf("memory with no tmpfs: %v", err)
 	}
@@ -69,14 +69,14 @@ func TestPlaceRootFSInMemory(t *testing.T) {
 	// A tmpfs fits: the tree goes into a run directory there, which
 	// Close removes.
 	base := t.TempDir()
-	memoryBase = func(need int64) (string, error) { return base, nil }
+	memoryBase = func(int64, int) (string, error) { return base, nil }
 	disk := t.TempDir()
 	rd, err := sandbox.CreateRunDirIn(disk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w = &Workspace{LoadDir: filepath.Join(rd.Path, "load"), RootFS: filepath.Join(rd.Path, "rootfs"), dir: rd}
-	up, err = placeRootFS(w, Function{}, 10<<20)
+	up, err = placeRootFS(w, Function{}, 10<<20, 5)
 	if err != nil || up.Into != RootFSMemory || up.Dir != base || w.mem == nil || filepath.Dir(filepath.Dir(w.RootFS)) != base {
 		t.Fatalf("auto with a tmpfs: %+v, %v, root filesystem at %s", up, err, w.RootFS)
 	}

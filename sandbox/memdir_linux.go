@@ -34,6 +34,9 @@ const MemoryShare = 4 // a quarter
 // /dev/shm (shared memory segments) must not find it full.
 const tmpfsSlack = 64 << 20
 
+// tmpfsInodeSlack is kept free on the tmpfs beyond the tree's inodes.
+const tmpfsInodeSlack = 1024
+
 // memoryCandidates are the tmpfs directories a run may unpack into, in
 // order of preference: $XDG_RUNTIME_DIR when it is this user's own (per
 // user, private; sudo may keep another user's), then /dev/shm. Tests
@@ -52,24 +55,14 @@ var memoryCandidates = func() []string {
 // memInfoPath is read for MemAvailable; tests replace it.
 var memInfoPath = "/proc/meminfo"
 
-// NoMemoryError says why a tree cannot be unpacked into memory.
-type NoMemoryError struct {
-	Need int64
-	// Reasons says, per candidate directory, why it was not taken.
-	Reasons []string
-}
-
-func (e *NoMemoryError) Error() string {
-	return fmt.Sprintf("no tmpfs can hold the %s tree: %s", bytesize.Decimal(e.Need), strings.Join(e.Reasons, "; "))
-}
-
 // MemoryBase returns a directory on a tmpfs where a tree taking need
-// bytes can be unpacked into memory: a tmpfs that is mounted with exec
-// allowed (Lambda executes from its image; a noexec mount stays noexec in
-// the sandbox), writable by this user, with need plus 64 MB free, while
-// need is at most 1/MemoryShare of the memory left. A *NoMemoryError says
-// why no candidate fits.
-func MemoryBase(need int64) (string, error) {
+// bytes in entries entries can be unpacked into memory: a tmpfs that is
+// mounted with exec allowed (Lambda executes from its image; a noexec
+// mount stays noexec in the sandbox), writable by this user, with need
+// plus 64 MB and an inode per entry free, while need is at most
+// 1/MemoryShare of the memory left. A *NoMemoryError says why no candidate
+// fits.
+func MemoryBase(need int64, entries int) (string, error) {
 	left, leftWhy := memoryLeft()
 	e := &NoMemoryError{Need: need}
 	if need > left/MemoryShare {
@@ -77,7 +70,7 @@ func MemoryBase(need int64) (string, error) {
 		return "", e
 	}
 	for _, dir := range memoryCandidates() {
-		why := tmpfsFits(dir, need)
+		why := tmpfsFits(dir, need, entries)
 		if why == "" {
 			return dir, nil
 		}
@@ -86,8 +79,9 @@ func MemoryBase(need int64) (string, error) {
 	return "", e
 }
 
-// tmpfsFits says why dir cannot take need bytes, "" when it can.
-func tmpfsFits(dir string, need int64) string {
+// tmpfsFits says why dir cannot take need bytes in entries entries, ""
+// when it can.
+func tmpfsFits(dir string, need int64, entries int) string {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
 		return err.Error()
@@ -106,6 +100,11 @@ func tmpfsFits(dir string, need int64) string {
 	free := int64(min(st.Bavail, math.MaxInt64/uint64(max(st.Bsize, 1)))) * st.Bsize
 	if free < need+tmpfsSlack {
 		return fmt.Sprintf("%s free", bytesize.Decimal(free))
+	}
+	// A tmpfs mounted with nr_inodes=0 has no inode limit and reports
+	// none.
+	if st.Files > 0 && st.Ffree < uint64(entries)+tmpfsInodeSlack {
+		return fmt.Sprintf("%d inodes free", st.Ffree)
 	}
 	return ""
 }

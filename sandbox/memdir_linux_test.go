@@ -46,7 +46,7 @@ func useCandidates(t *testing.T, dirs ...string) {
 // shmTmpfs is /dev/shm when it is a tmpfs this user can unpack into.
 func shmTmpfs(t *testing.T) string {
 	t.Helper()
-	if why := tmpfsFits("/dev/shm", 0); why != "" {
+	if why := tmpfsFits("/dev/shm", 0, 0); why != "" {
 		t.Skipf("/dev/shm cannot be used here: %s", why)
 	}
 	return "/dev/shm"
@@ -64,13 +64,13 @@ func TestMemoryBase(t *testing.T) {
 	// 4 GB available, no cgroup limit: a 100 MB tree goes to the first
 	// tmpfs, past the directory that is not one.
 	fakeMemory(t, "4000000", "", "")
-	got, err := MemoryBase(100 << 20)
+	got, err := MemoryBase(100<<20, 10)
 	if err != nil || got != shm {
 		t.Fatalf("MemoryBase(100 MB) = %q, %v; want %s", got, err, shm)
 	}
 
 	// More than a quarter of what is available: refused, saying so.
-	_, err = MemoryBase(1100 << 20)
+	_, err = MemoryBase(1100<<20, 10)
 	var ne *NoMemoryError
 	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "more than a quarter of the memory left") || !strings.Contains(err.Error(), "MemAvailable") {
 		t.Errorf("MemoryBase(1.1 GB of 4 GB) = %v", err)
@@ -79,10 +79,10 @@ func TestMemoryBase(t *testing.T) {
 	// A cgroup limit tighter than the machine: 1 GB, 600 MB used, so
 	// 400 MB left and 100 MB the most a tree may take.
 	fakeMemory(t, "4000000", "1000000000", "600000000")
-	if _, err := MemoryBase(90 << 20); err != nil {
+	if _, err := MemoryBase(90<<20, 10); err != nil {
 		t.Errorf("90 MB under a cgroup with 400 MB left: %v", err)
 	}
-	_, err = MemoryBase(110 << 20)
+	_, err = MemoryBase(110<<20, 10)
 	if err == nil || !strings.Contains(err.Error(), "the memory cgroup") {
 		t.Errorf("110 MB under a cgroup with 400 MB left: %v", err)
 	}
@@ -90,7 +90,7 @@ func TestMemoryBase(t *testing.T) {
 	// Only the directory that is not a tmpfs: each reason is given.
 	useCandidates(t, disk)
 	fakeMemory(t, "4000000", "", "")
-	_, err = MemoryBase(1 << 20)
+	_, err = MemoryBase(1<<20, 10)
 	if err == nil || !strings.Contains(err.Error(), disk+": not a tmpfs") {
 		t.Errorf("no tmpfs: %v", err)
 	}
@@ -98,10 +98,10 @@ func TestMemoryBase(t *testing.T) {
 
 func TestTmpfsFits(t *testing.T) {
 	shm := shmTmpfs(t)
-	if why := tmpfsFits(shm, 1<<62); !strings.Contains(why, "free") {
+	if why := tmpfsFits(shm, 1<<62, 0); !strings.Contains(why, "free") {
 		t.Errorf("an exabyte tree on %s: %q, want how much is free", shm, why)
 	}
-	if why := tmpfsFits(filepath.Join(t.TempDir(), "missing"), 0); why == "" {
+	if why := tmpfsFits(filepath.Join(t.TempDir(), "missing"), 0, 0); why == "" {
 		t.Error("a missing directory fits")
 	}
 }

@@ -18,7 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/lambdoctor/lambdoctor/internal/bytesize"
 	"github.com/lambdoctor/lambdoctor/lambda"
 )
 
@@ -240,4 +242,15 @@ type Skip struct {
 type Report struct {
 	Files, Dirs, Symlinks, Hardlinks int
 	Skipped                          []Skip
+}
+
+// NoMemoryError says why a tree cannot be unpacked into memory.
+type NoMemoryError struct {
+	Need int64
+	// Reasons says, per candidate directory, why it was not taken.
+	Reasons []string
+}
+
+func (e *NoMemoryError) Error() string {
+	return fmt.Sprintf("no tmpfs can hold the %s tree: %s", bytesize.Decimal(e.Need), strings.Join(e.Reasons, "; "))
 }

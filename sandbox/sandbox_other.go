@@ -78,7 +78,7 @@ func (d *RunDir) Remove() error { return os.RemoveAll(d.Path) }
 func (d *RunDir) Keep() {}
 
 // MemoryBase finds no tmpfs outside Linux.
-func MemoryBase(need int64) (string, error) { return "", ErrUnsupported }
+func MemoryBase(need int64, entries int) (string, error) { return "", ErrUnsupported }
 
 // ReapStale has nothing to do outside Linux.
 func ReapStale() ([]string, error) { return nil, nil }

@@ -367,7 +367,7 @@ type place struct {
 // fits), and "disk", $TMPDIR.
 func places(b *testing.B, info *realimage.Info) []place {
 	var ps []place
-	if base, err := sandbox.MemoryBase(info.Uncompressed); err == nil {
+	if base, err := sandbox.MemoryBase(info.Uncompressed, info.Entries); err == nil {
 		ps = append(ps, place{"memory", base})
 	} else {
 		b.Logf("%s: not unpacked into memory: %v", info.Name, err)
