@@ -30,7 +30,8 @@ func sandboxError(err error) error {
 }
 
 // Workspace is one run's private temporary directory: LoadDir for what
-// loading the image spools, RootFS for the unpacked root filesystem.
+// loading the image spools, RootFS for the unpacked root filesystem (in a
+// second run directory, on a tmpfs, when unpack writes it into memory).
 type Workspace struct {
 	LoadDir string
 	RootFS  string
