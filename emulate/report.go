@@ -204,7 +204,7 @@ func unpackLine(u *Unpack) string {
 	if u.Ms >= 1000 {
 		took = fmt.Sprintf("%.1f s", float64(u.Ms)/1000)
 	}
-	s := fmt.Sprintf("%s in %s, %s in %s", bytesize.Decimal(u.Bytes), count(u.Entries, "entry", "entries"), where, took)
+	s := fmt.Sprintf("%s taking %s, %s, in %s", count(u.Entries, "entry", "entries"), bytesize.Decimal(u.Bytes), where, took)
 	if u.Why != "" {
 		s += " (" + u.Why + ")"
 	}

@@ -94,9 +94,9 @@ func TestUnpackLine(t *testing.T) {
 		want string
 	}{
 		{Unpack{Bytes: 358_200_000, Entries: 13832, Ms: 1290, Into: RootFSMemory, Dir: "/dev/shm"},
-			"358.2 MB in 13832 entries, into memory (tmpfs) in /dev/shm in 1.3 s"},
+			"13832 entries taking 358.2 MB, into memory (tmpfs) in /dev/shm, in 1.3 s"},
 		{Unpack{Bytes: 4096, Entries: 1, Ms: 5, Into: RootFSDisk, Dir: "/tmp", Why: "--keep writes it to disk, where a kept tree holds no memory"},
-			"4.1 kB in 1 entry, to disk in /tmp in 5 ms (--keep writes it to disk, where a kept tree holds no memory)"},
+			"1 entry taking 4.1 kB, to disk in /tmp, in 5 ms (--keep writes it to disk, where a kept tree holds no memory)"},
 	} {
 		if got := unpackLine(&tt.u); got != tt.want {
 			t.Errorf("unpackLine(%+v) =\n  %q\nwant\n  %q", tt.u, got, tt.want)
