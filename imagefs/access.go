@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"slices"
 	"sort"
@@ -767,19 +768,34 @@ func (r *contentReader) Close() error { return r.c.Close() }
 // before anything is read. A path listed twice is read once. An error from
 // fn stops the reading and is returned.
 func (f *FS) ReadFiles(ctx context.Context, paths []string, fn func(abs string, r io.Reader) error) error {
+	seen := make(map[string]bool, len(paths))
+	distinct := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if !seen[p] {
+			seen[p] = true
+			distinct = append(distinct, p)
+		}
+	}
+	return f.ReadFilesIndexed(ctx, distinct, func(i int, r io.Reader) error { return fn(distinct[i], r) })
+}
+
+// ReadFilesIndexed is ReadFiles for a list of distinct paths (a path listed
+// twice is read twice), calling fn with the index of each path in paths:
+// for a caller reading a whole tree (lambdoctor run's unpack), it needs no
+// map from paths to what the caller keeps about them, and keeps no more
+// than 24 bytes per path itself.
+func (f *FS) ReadFilesIndexed(ctx context.Context, paths []string, fn func(i int, r io.Reader) error) error {
 	type item struct {
-		abs string
 		n   *node
-		li  int
 		off int64
+		li  int32
+		i   int32
+	}
+	if len(paths) > math.MaxInt32 {
+		return fmt.Errorf("reading %d files at once: more than %d", len(paths), math.MaxInt32)
 	}
 	items := make([]item, 0, len(paths))
-	seen := make(map[string]bool, len(paths))
-	for _, p := range paths {
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
+	for i, p := range paths {
 		w := f.walk(p, true, false)
 		if w.err != nil {
 			return &fs.PathError{Op: "read", Path: p, Err: w.err}
@@ -787,15 +803,13 @@ func (f *FS) ReadFiles(ctx context.Context, paths []string, fn func(abs string, 
 		if w.node.typ != TypeReg {
 			return &fs.PathError{Op: "read", Path: p, Err: errNotRegular}
 		}
-		it := item{abs: p, n: w.node}
+		it := item{n: w.node, li: -1, i: int32(i)}
 		if !w.node.full() && w.node.size > 0 {
 			li, off, err := f.loc(w.node)
 			if err != nil {
 				return &fs.PathError{Op: "read", Path: p, Err: err}
 			}
-			it.li, it.off = li, off
-		} else {
-			it.li = -1
+			it.li, it.off = int32(li), off
 		}
 		items = append(items, it)
 	}
@@ -816,24 +830,24 @@ func (f *FS) ReadFiles(ctx context.Context, paths []string, fn func(abs string, 
 			return err
 		}
 		if it.li < 0 {
-			if err := fn(it.abs, bytes.NewReader(it.n.data())); err != nil {
+			if err := fn(int(it.i), bytes.NewReader(it.n.data())); err != nil {
 				return err
 			}
 			continue
 		}
-		if c == nil || c.li != it.li {
+		if c == nil || c.li != int(it.li) {
 			if c != nil {
 				c.Close()
 			}
 			var err error
-			if c, err = f.newCursor(it.li); err != nil {
+			if c, err = f.newCursor(int(it.li)); err != nil {
 				c = nil
 				return err
 			}
 		}
 		f.reads.Add(1)
 		cr := newContentReader(c, f, it.off, it.n.size)
-		if err := fn(it.abs, cr); err != nil {
+		if err := fn(int(it.i), cr); err != nil {
 			return err
 		}
 	}

@@ -169,6 +169,25 @@ func TestReadFilesOnePass(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// ReadFilesIndexed gives each file's index in the list, each once.
+	seen := make([]int, len(paths))
+	err = f.ReadFilesIndexed(context.Background(), paths, func(i int, r io.Reader) error {
+		seen[i]++
+		b, err := io.ReadAll(r)
+		if err == nil && string(b) != want[paths[i]] {
+			err = fmt.Errorf("index %d (%s): %d bytes, want %d", i, paths[i], len(b), len(want[paths[i]]))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range seen {
+		if n != 1 {
+			t.Errorf("index %d (%s) given %d times", i, paths[i], n)
+		}
+	}
+
 	stop := errors.New("stop")
 	if err := f.ReadFiles(context.Background(), paths, func(string, io.Reader) error { return stop }); err != stop {
 		t.Errorf("fn's error = %v, want it returned", err)

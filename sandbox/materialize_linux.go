@@ -109,7 +109,7 @@ func MaterializeReport(ctx context.Context, fsys *imagefs.FS, dir string) (*Repo
 	}
 	defer root.Close()
 	m := &materializer{ctx: ctx, fsys: fsys, root: root, rep: &Report{},
-		files: map[string]*fileMeta{}, deferOwners: us != nil}
+		deferOwners: us != nil}
 	err = m.run()
 	if err != nil {
 		err = fmt.Errorf("materialising into %s: %w", dir, err)
@@ -152,11 +152,34 @@ func checkPaths(ctx context.Context, fsys *imagefs.FS) error {
 	return bad
 }
 
-// fileMeta is what Materialize sets on a regular file.
-type fileMeta struct {
-	e *imagefs.Entry
-	// written is set once the file holds its content.
+// meta is what Materialize keeps of an entry it writes, to write its
+// content and set its metadata afterwards: these fields of its
+// imagefs.Entry, in 80 bytes where the Entry takes 120 (an image may hold
+// hundreds of thousands of files).
+type meta struct {
+	path     string
+	size     int64
+	mtime    time.Time
+	uid, gid int
+	mode     fs.FileMode
+	layer    int32
+	// written is set once a regular file holds its content.
 	written bool
+}
+
+func metaOf(e *imagefs.Entry) meta {
+	return meta{path: e.Path, size: e.Size, mtime: e.ModTime, uid: e.UID, gid: e.GID, mode: e.Mode, layer: int32(e.Layer)}
+}
+
+// sameMeta reports whether an entry carries the metadata m has.
+func (m *meta) sameMeta(e *imagefs.Entry) bool {
+	return m.size == e.Size && m.mode == e.Mode && m.uid == e.UID && m.gid == e.GID && m.mtime.Equal(e.ModTime)
+}
+
+// sameEntryMeta reports whether two entries carry the same metadata.
+func sameEntryMeta(a, b *imagefs.Entry) bool {
+	m := metaOf(a)
+	return m.sameMeta(b)
 }
 
 // dirRec is a directory Materialize created, in walk order, kept to set
@@ -164,7 +187,7 @@ type fileMeta struct {
 type dirRec struct {
 	name  string // "." for the root
 	depth int    // 0 for the root
-	e     *imagefs.Entry
+	meta
 }
 
 // level is one directory of the path a walk is in.
@@ -190,10 +213,10 @@ type materializer struct {
 	fsys *imagefs.FS
 	root *os.Root
 	rep  *Report
-	// files are the regular files to write from content, by absolute
-	// path; order is the walk order of their paths.
-	files map[string]*fileMeta
-	order []string
+	// files are the regular files to write from content, in walk order;
+	// paths are their paths, for ReadFilesIndexed.
+	files []meta
+	paths []string
 	links []*imagefs.Entry
 	dirs  []dirRec
 	n     int
@@ -220,16 +243,28 @@ func (m *materializer) run() error {
 		target string
 	}
 	var links []link
-	sameMeta := func(a, b *imagefs.Entry) bool {
-		return a.Size == b.Size && a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID && a.ModTime.Equal(b.ModTime)
+	// The originals the links name, among the files: a map of those
+	// only, not of every file.
+	originals := make(map[string]int, len(m.links))
+	for _, e := range m.links {
+		originals[e.HardlinkTo] = -1
+	}
+	if len(originals) > 0 {
+		for i := range m.files {
+			if _, ok := originals[m.files[i].path]; ok {
+				originals[m.files[i].path] = i
+			}
+		}
 	}
 	copies := map[string]*imagefs.Entry{}
 	for _, e := range m.links {
-		if o := m.files[e.HardlinkTo]; o != nil && o.e.Layer <= e.Layer && sameMeta(o.e, e) {
-			links = append(links, link{e, e.HardlinkTo})
-			continue
+		if i := originals[e.HardlinkTo]; i >= 0 {
+			if o := &m.files[i]; o.layer <= int32(e.Layer) && o.sameMeta(e) {
+				links = append(links, link{e, e.HardlinkTo})
+				continue
+			}
 		}
-		if c := copies[e.HardlinkTo]; c != nil && c.Layer == e.Layer && sameMeta(c, e) {
+		if c := copies[e.HardlinkTo]; c != nil && c.Layer == e.Layer && sameEntryMeta(c, e) {
 			links = append(links, link{e, c.Path})
 			continue
 		}
@@ -259,8 +294,8 @@ func rel(p string) string {
 
 // perm is the mode Materialize gives e: its permission and sticky bits,
 // never setuid or setgid.
-func perm(e *imagefs.Entry) fs.FileMode {
-	return e.Mode & (fs.ModePerm | fs.ModeSticky)
+func perm(mode fs.FileMode) fs.FileMode {
+	return mode & (fs.ModePerm | fs.ModeSticky)
 }
 
 func (m *materializer) skip(p, format string, args ...any) {
@@ -268,8 +303,8 @@ func (m *materializer) skip(p, format string, args ...any) {
 }
 
 func (m *materializer) addFile(e *imagefs.Entry) {
-	m.files[e.Path] = &fileMeta{e: e}
-	m.order = append(m.order, e.Path)
+	m.files = append(m.files, metaOf(e))
+	m.paths = append(m.paths, e.Path)
 }
 
 // walk creates the directories and symlinks and lists the regular files
@@ -292,7 +327,7 @@ func (m *materializer) walk() error {
 		}
 		if e.Path == "/" {
 			if e.IsDir() {
-				m.dirs = append(m.dirs, dirRec{name: ".", e: e})
+				m.dirs = append(m.dirs, dirRec{name: ".", meta: metaOf(e)})
 			}
 			return nil
 		}
@@ -327,7 +362,7 @@ func (m *materializer) walk() error {
 				return fmt.Errorf("creating %s: %w", e.Path, err)
 			}
 			stack = append(stack, level{abs: e.Path})
-			m.dirs = append(m.dirs, dirRec{name: base, depth: depth, e: e})
+			m.dirs = append(m.dirs, dirRec{name: base, depth: depth, meta: metaOf(e)})
 			m.rep.Dirs++
 		case imagefs.TypeReg:
 			if e.HardlinkTo != "" && e.HardlinkTo != e.Path {
@@ -378,7 +413,7 @@ const (
 
 // segment is part of one file's content in a batch: buf[start:end].
 type segment struct {
-	fm          *fileMeta
+	fm          *meta
 	start, end  int
 	first, last bool
 }
@@ -425,14 +460,12 @@ func (m *materializer) writeFiles() error {
 		}
 	}()
 	cur := <-free
-	rerr := m.fsys.ReadFiles(m.ctx, m.order, func(abs string, r io.Reader) error {
+	rerr := m.fsys.ReadFilesIndexed(m.ctx, m.paths, func(i int, r io.Reader) error {
 		if failed.Load() {
 			return errWriterFailed
 		}
-		fm := m.files[abs]
-		if fm == nil {
-			return fmt.Errorf("reading the image: %s was not asked for", abs)
-		}
+		fm := &m.files[i]
+		abs := fm.path
 		seg, first := -1, true
 		for {
 			if len(cur.buf) == cap(cur.buf) {
@@ -473,9 +506,9 @@ func (m *materializer) writeFiles() error {
 	if cerr != nil {
 		return cerr
 	}
-	for _, p := range m.order {
-		if !m.files[p].written {
-			return fmt.Errorf("reading the image: %s was not read", p)
+	for i := range m.files {
+		if !m.files[i].written {
+			return fmt.Errorf("reading the image: %s was not read", m.files[i].path)
 		}
 	}
 	return nil
@@ -493,10 +526,10 @@ type fileWriter struct {
 
 func (w *fileWriter) batch(b *batch) error {
 	for _, s := range b.segs {
-		e := s.fm.e
+		e := s.fm
 		if s.first {
 			if w.f != nil {
-				return fmt.Errorf("writing %s: the previous file was not finished", e.Path)
+				return fmt.Errorf("writing %s: the previous file was not finished", e.path)
 			}
 			f, err := w.create(e)
 			if err != nil {
@@ -505,11 +538,11 @@ func (w *fileWriter) batch(b *batch) error {
 			w.f = f
 		}
 		if w.f == nil {
-			return fmt.Errorf("writing %s: the file was not started", e.Path)
+			return fmt.Errorf("writing %s: the file was not started", e.path)
 		}
 		if s.end > s.start {
 			if _, err := w.f.Write(b.buf[s.start:s.end]); err != nil {
-				return fmt.Errorf("writing %s: %w", e.Path, err)
+				return fmt.Errorf("writing %s: %w", e.path, err)
 			}
 		}
 		if s.last {
@@ -520,7 +553,7 @@ func (w *fileWriter) batch(b *batch) error {
 				return err
 			}
 			if err := f.Close(); err != nil {
-				return fmt.Errorf("writing %s: %w", e.Path, err)
+				return fmt.Errorf("writing %s: %w", e.path, err)
 			}
 			s.fm.written = true
 			w.m.rep.Files++
@@ -530,8 +563,8 @@ func (w *fileWriter) batch(b *batch) error {
 }
 
 // create creates e's file, empty, in its directory.
-func (w *fileWriter) create(e *imagefs.Entry) (*os.File, error) {
-	d, base := path.Split(e.Path)
+func (w *fileWriter) create(e *meta) (*os.File, error) {
+	d, base := path.Split(e.path)
 	if d != w.dirAbs || w.dirRoot == nil {
 		w.closeDir()
 		if d == "/" {
@@ -547,7 +580,7 @@ func (w *fileWriter) create(e *imagefs.Entry) (*os.File, error) {
 	}
 	f, err := w.dirRoot.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", e.Path, err)
+		return nil, fmt.Errorf("creating %s: %w", e.path, err)
 	}
 	return f, nil
 }
@@ -572,16 +605,16 @@ func (w *fileWriter) close() error {
 }
 
 // setMeta sets e's owner, mode and times on f, an open file or directory.
-func (m *materializer) setMeta(f *os.File, e *imagefs.Entry) error {
+func (m *materializer) setMeta(f *os.File, e *meta) error {
 	if m.deferOwners {
-		m.owners = append(m.owners, owner{Name: rel(e.Path), UID: e.UID, GID: e.GID})
-	} else if err := f.Chown(e.UID, e.GID); err != nil {
-		return fmt.Errorf("chown %s: %w", e.Path, err)
+		m.owners = append(m.owners, owner{Name: rel(e.path), UID: e.uid, GID: e.gid})
+	} else if err := f.Chown(e.uid, e.gid); err != nil {
+		return fmt.Errorf("chown %s: %w", e.path, err)
 	}
-	if err := f.Chmod(perm(e)); err != nil {
-		return fmt.Errorf("chmod %s: %w", e.Path, err)
+	if err := f.Chmod(perm(e.mode)); err != nil {
+		return fmt.Errorf("chmod %s: %w", e.path, err)
 	}
-	tv := syscall.NsecToTimeval(e.ModTime.UnixNano())
+	tv := syscall.NsecToTimeval(e.mtime.UnixNano())
 	sc, err := f.SyscallConn()
 	if err == nil {
 		cerr := sc.Control(func(fd uintptr) { err = syscall.Futimes(int(fd), []syscall.Timeval{tv, tv}) })
@@ -590,7 +623,7 @@ func (m *materializer) setMeta(f *os.File, e *imagefs.Entry) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("setting times of %s: %w", e.Path, err)
+		return fmt.Errorf("setting times of %s: %w", e.path, err)
 	}
 	return nil
 }
@@ -637,10 +670,10 @@ func (m *materializer) dirMetadata() error {
 		stack = stack[:len(stack)-1]
 		d, err := o.root.OpenFile(".", os.O_RDONLY|syscall.O_DIRECTORY, 0)
 		if err == nil {
-			err = m.setMeta(d, o.rec.e)
+			err = m.setMeta(d, &o.rec.meta)
 			d.Close()
 		} else {
-			err = fmt.Errorf("opening %s: %w", o.rec.e.Path, err)
+			err = fmt.Errorf("opening %s: %w", o.rec.path, err)
 		}
 		if o.root != m.root {
 			o.root.Close()
@@ -664,11 +697,11 @@ func (m *materializer) dirMetadata() error {
 			continue
 		}
 		if len(stack) != d.depth {
-			return fmt.Errorf("setting the metadata of %s: its parent was not created", d.e.Path)
+			return fmt.Errorf("setting the metadata of %s: its parent was not created", d.path)
 		}
 		r, err := stack[len(stack)-1].root.OpenRoot(d.name)
 		if err != nil {
-			return fmt.Errorf("opening %s: %w", d.e.Path, err)
+			return fmt.Errorf("opening %s: %w", d.path, err)
 		}
 		stack = append(stack, open{rec: d, root: r})
 	}
