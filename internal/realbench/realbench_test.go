@@ -278,11 +278,7 @@ func BenchmarkInspect(b *testing.B) {
 				b.Run(form.name, func(b *testing.B) {
 					var what, fill, again, fl usage
 					for range b.N {
-						f, err := floor(info)
-						if err != nil {
-							b.Fatal(err)
-						}
-						fl.add(f)
+						addFloor(b, info, &fl)
 						cache := b.TempDir()
 						for _, run := range []struct {
 							acc  *usage
@@ -326,15 +322,8 @@ func BenchmarkTarExtract(b *testing.B) {
 				b.Run(pl.name, func(b *testing.B) {
 					var what, fl usage
 					for range b.N {
-						f, err := floor(info)
-						if err != nil {
-							b.Fatal(err)
-						}
-						fl.add(f)
-						dir, err := os.MkdirTemp(pl.base, "lambdoctor-realbench-tar-")
-						if err != nil {
-							b.Fatal(err)
-						}
+						addFloor(b, info, &fl)
+						dir := tempIn(b, pl.base, "lambdoctor-realbench-tar-")
 						for _, blob := range info.BlobPaths() {
 							u, out, err := child(exec.Command("tar", "-xzf", blob, "-C", dir))
 							if err != nil {
@@ -354,6 +343,28 @@ func BenchmarkTarExtract(b *testing.B) {
 			}
 		})
 	}
+}
+
+// addFloor runs one floor pass over info's layers and adds it to fl.
+func addFloor(b *testing.B, info *realimage.Info, fl *usage) usage {
+	b.Helper()
+	f, err := floor(info)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fl.add(f)
+	return f
+}
+
+// tempIn makes a fresh directory in base ("" for $TMPDIR); the benchmark
+// removes it.
+func tempIn(b *testing.B, base, prefix string) string {
+	b.Helper()
+	dir, err := os.MkdirTemp(base, prefix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return dir
 }
 
 // place is a directory run may unpack into.
@@ -509,15 +520,8 @@ func benchUnpack(b *testing.B, info *realimage.Info, tree []treeEntry, pl place)
 	}
 	var what, fl, wr usage
 	for range b.N {
-		f, err := floor(info)
-		if err != nil {
-			b.Fatal(err)
-		}
-		fl.add(f)
-		wdir, err := os.MkdirTemp(pl.base, "lambdoctor-realbench-write-")
-		if err != nil {
-			b.Fatal(err)
-		}
+		f := addFloor(b, info, &fl)
+		wdir := tempIn(b, pl.base, "lambdoctor-realbench-write-")
 		w, err := inProcess(func() error { return writeTree(tree, wdir) })
 		if rerr := os.RemoveAll(wdir); err == nil {
 			err = rerr
@@ -526,10 +530,7 @@ func benchUnpack(b *testing.B, info *realimage.Info, tree []treeEntry, pl place)
 			b.Fatal(err)
 		}
 		wr.add(w)
-		dir, err := os.MkdirTemp(pl.base, "lambdoctor-realbench-unpack-")
-		if err != nil {
-			b.Fatal(err)
-		}
+		dir := tempIn(b, pl.base, "lambdoctor-realbench-unpack-")
 		ctx, cancel := context.WithTimeout(context.Background(), limit)
 		u, err := inProcess(func() error { return unpack(ctx, info.ArchivePath(), dir) })
 		timedOut := ctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded)
