@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/lambdoctor/lambdoctor/imagefs/source"
+	"github.com/lambdoctor/lambdoctor/internal/fakedocker"
 )
 
 // fakeClock is a clock the test moves.
@@ -183,29 +182,10 @@ func TestDaemonExportProgress(t *testing.T) {
 	if err := tarball.Write(tag, goodImage(t), &archive); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "docker.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Api-Version", "1.47")
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/_ping"):
-			w.Write([]byte("OK"))
-		case strings.HasSuffix(r.URL.Path, "/images/fn/json"):
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{"Id":"sha256:` + strings.Repeat("0", 64) + `","RepoTags":["fn:latest"]}`))
-		case strings.HasSuffix(r.URL.Path, "/images/get"):
-			w.Header().Set("Content-Type", "application/x-tar")
-			w.Write(archive.Bytes())
-		default:
-			http.NotFound(w, r)
-		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	t.Setenv("DOCKER_HOST", fakedocker.Serve(t, "", fakedocker.InspectOK, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/x-tar")
+		w.Write(archive.Bytes())
+	}))
 
 	s, out, errb := streams(nil)
 	s.ErrTTY = true

@@ -13,7 +13,6 @@ import (
 	"io"
 	"log"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lambdoctor/lambdoctor/internal/fakedocker"
 	"github.com/moby/moby/client"
 )
 
@@ -217,21 +217,7 @@ func TestPodmanSocketAnswers(t *testing.T) {
 	}
 	sock := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "podman", "podman.sock")
 	os.MkdirAll(filepath.Dir(sock), 0o700)
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Api-Version", "1.41")
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/_ping"):
-			w.Write([]byte("OK"))
-		default:
-			http.Error(w, `{"message":"no such image: fn"}`, http.StatusNotFound)
-		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	fakedocker.Serve(t, sock, nil, nil)
 	start := time.Now()
 	loadErr(t, "docker:fn", Options{}, NotFound, `image "fn" not found in the local Docker daemon at unix://`+sock+" (podman's rootless socket")
 	if d := time.Since(start); d > 5*time.Second {

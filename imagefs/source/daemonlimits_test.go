@@ -3,50 +3,17 @@ package source
 import (
 	"archive/tar"
 	"bytes"
-	"net"
 	"net/http"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/lambdoctor/lambdoctor/internal/fakedocker"
 )
-
-// fakeDaemon serves the Docker API on a unix socket: _ping, image inspect,
-// and image save through save. It returns the DOCKER_HOST.
-func fakeDaemon(t *testing.T, inspect, save http.HandlerFunc) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "docker.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Api-Version", "1.47")
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/_ping"):
-			w.Write([]byte("OK"))
-		case strings.HasSuffix(r.URL.Path, "/json") && strings.Contains(r.URL.Path, "/images/"):
-			inspect(w, r)
-		case strings.HasSuffix(r.URL.Path, "/images/get"):
-			save(w, r)
-		default:
-			http.NotFound(w, r)
-		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "unix://" + sock
-}
-
-func inspectOK(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Write([]byte(`{"Id":"sha256:0000000000000000000000000000000000000000000000000000000000000000","RepoTags":["fn:latest"]}`))
-}
 
 func stall(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
 
 func TestDaemonStallsOnInspect(t *testing.T) {
-	host := fakeDaemon(t, stall, stall)
+	host := fakedocker.Serve(t, "", stall, stall)
 	within(t, 3*time.Second, func() {
 		loadErr(t, "docker:fn", Options{DockerHost: host, IdleTimeout: 300 * time.Millisecond}, DaemonUnreachable,
 			"the Docker daemon at "+host+": no answer for 300ms while inspecting fn (--idle-timeout)")
@@ -54,7 +21,7 @@ func TestDaemonStallsOnInspect(t *testing.T) {
 }
 
 func TestDaemonStallsMidExport(t *testing.T) {
-	host := fakeDaemon(t, inspectOK, func(w http.ResponseWriter, r *http.Request) {
+	host := fakedocker.Serve(t, "", fakedocker.InspectOK, func(w http.ResponseWriter, r *http.Request) {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
 		tw.WriteHeader(&tar.Header{Name: "manifest.json", Size: 4096, Mode: 0o644})
@@ -71,7 +38,7 @@ func TestDaemonStallsMidExport(t *testing.T) {
 }
 
 func TestDaemonExportSlowly(t *testing.T) {
-	host := fakeDaemon(t, inspectOK, func(w http.ResponseWriter, r *http.Request) {
+	host := fakedocker.Serve(t, "", fakedocker.InspectOK, func(w http.ResponseWriter, r *http.Request) {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
 		tw.WriteHeader(&tar.Header{Name: "blobs/sha256/slow", Size: 1 << 20, Mode: 0o644})
@@ -96,7 +63,7 @@ func TestDaemonExportSlowly(t *testing.T) {
 }
 
 func TestDaemonExportTooBig(t *testing.T) {
-	host := fakeDaemon(t, inspectOK, func(w http.ResponseWriter, r *http.Request) {
+	host := fakedocker.Serve(t, "", fakedocker.InspectOK, func(w http.ResponseWriter, r *http.Request) {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
 		tw.WriteHeader(&tar.Header{Name: "blobs/sha256/huge", Size: 20 << 30, Mode: 0o644})

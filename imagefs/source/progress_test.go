@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/lambdoctor/lambdoctor/internal/fakedocker"
 	"github.com/lambdoctor/lambdoctor/internal/testimage"
 )
 
@@ -126,7 +127,7 @@ func TestDaemonProgress(t *testing.T) {
 	if err := tarball.Write(tag, testimage.Image(t, lambdaSpec("amd64")), &archive); err != nil {
 		t.Fatal(err)
 	}
-	host := fakeDaemon(t, inspectOK, func(w http.ResponseWriter, _ *http.Request) {
+	host := fakedocker.Serve(t, "", fakedocker.InspectOK, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/x-tar")
 		io.Copy(w, bytes.NewReader(archive.Bytes()))
 	})
